@@ -1,0 +1,243 @@
+//! Configuration: the user's `config.toml` (host-wide) and a repo's `.sidekick/config.toml`.
+//! Both are read when they are needed, so edits apply without restarting the host.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sidekick_protocol::parse_duration;
+
+pub const DEFAULT_MAX_RUNNING: usize = 3;
+pub const DEFAULT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The host-wide configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub max_running: usize,
+    pub default_timeout_ms: u64,
+    pub agents: BTreeMap<String, AgentConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_running: DEFAULT_MAX_RUNNING,
+            default_timeout_ms: DEFAULT_TIMEOUT_MS,
+            agents: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[agents.NAME]`: a command profile. `{task}` in any argument is replaced by the task text;
+/// the command runs without a shell.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentConfig {
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    max_running: Option<usize>,
+    timeout: Option<String>,
+    #[serde(default)]
+    agents: BTreeMap<String, RawAgent>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    command: Vec<String>,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    timeout: Option<String>,
+}
+
+impl Config {
+    /// Reads the config file; a missing file means the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        match read_optional(path)? {
+            None => Ok(Config::default()),
+            Some(text) => Config::parse(&text, path),
+        }
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(one_line(&e)))?;
+        let max_running = raw.max_running.unwrap_or(DEFAULT_MAX_RUNNING);
+        if max_running == 0 {
+            return Err(invalid("max_running must be at least 1".into()));
+        }
+        let default_timeout_ms = match &raw.timeout {
+            Some(t) => parse_duration(t).map_err(|e| invalid(format!("timeout: {e}")))?,
+            None => DEFAULT_TIMEOUT_MS,
+        };
+        let mut agents = BTreeMap::new();
+        for (name, a) in raw.agents {
+            if a.command.is_empty() || a.command[0].is_empty() {
+                return Err(invalid(format!(
+                    "agents.{name}.command must name a program"
+                )));
+            }
+            let timeout_ms = match &a.timeout {
+                Some(t) => Some(
+                    parse_duration(t)
+                        .map_err(|e| invalid(format!("agents.{name}.timeout: {e}")))?,
+                ),
+                None => None,
+            };
+            agents.insert(
+                name,
+                AgentConfig {
+                    command: a.command,
+                    env: a.env,
+                    timeout_ms,
+                },
+            );
+        }
+        Ok(Config {
+            max_running,
+            default_timeout_ms,
+            agents,
+        })
+    }
+}
+
+/// A repository's `.sidekick/config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepoConfig {
+    /// Files (relative to the repo's top level) copied into each job's worktree.
+    #[serde(default)]
+    pub copy: Vec<String>,
+    /// A shell command run in the worktree before the agent starts.
+    pub setup: Option<String>,
+}
+
+impl RepoConfig {
+    pub fn path_in(repo: &Path) -> PathBuf {
+        repo.join(".sidekick").join("config.toml")
+    }
+
+    pub fn load(repo: &Path) -> Result<RepoConfig, ConfigError> {
+        let path = RepoConfig::path_in(repo);
+        let Some(text) = read_optional(&path)? else {
+            return Ok(RepoConfig::default());
+        };
+        let cfg: RepoConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path: path.clone(),
+            message: one_line(&e),
+        })?;
+        for entry in &cfg.copy {
+            let p = Path::new(entry);
+            let escapes = p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir));
+            if escapes || entry.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path,
+                    message: format!("copy entry '{entry}' must be a path inside the repository"),
+                });
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn one_line(e: &toml::de::Error) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_when_empty() {
+        let c = Config::parse("", Path::new("c.toml")).expect("empty config is fine");
+        assert_eq!(c, Config::default());
+        assert_eq!(c.max_running, 3);
+        assert_eq!(c.default_timeout_ms, 30 * 60 * 1000);
+    }
+
+    #[test]
+    fn reads_agents_and_limits() {
+        let c = Config::parse(
+            r#"
+            max_running = 5
+            timeout = "10m"
+            [agents.echo]
+            command = ["echo", "--", "{task}"]
+            env = { FOO = "bar" }
+            timeout = "90s"
+            "#,
+            Path::new("c.toml"),
+        )
+        .expect("valid config");
+        assert_eq!(c.max_running, 5);
+        assert_eq!(c.default_timeout_ms, 600_000);
+        let a = &c.agents["echo"];
+        assert_eq!(a.command, vec!["echo", "--", "{task}"]);
+        assert_eq!(a.env.get("FOO").map(String::as_str), Some("bar"));
+        assert_eq!(a.timeout_ms, Some(90_000));
+    }
+
+    #[test]
+    fn names_the_file_and_the_problem() {
+        for (text, needle) in [
+            ("max_running = 0", "max_running"),
+            ("timeout = \"soon\"", "timeout"),
+            ("[agents.x]\ncommand = []", "agents.x.command"),
+            ("bogus = 1", "bogus"),
+            ("max_running = [", "c.toml"),
+        ] {
+            let err = Config::parse(text, Path::new("c.toml")).expect_err(text);
+            let msg = err.to_string();
+            assert!(msg.contains("c.toml") && msg.contains(needle), "{msg}");
+        }
+    }
+
+    #[test]
+    fn repo_config_refuses_paths_outside_the_repo() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join(".sidekick")).expect("mkdir");
+        let cfg_path = RepoConfig::path_in(dir.path());
+        std::fs::write(&cfg_path, "copy = [\"../secret\"]").expect("write");
+        assert!(RepoConfig::load(dir.path()).is_err());
+        std::fs::write(&cfg_path, "copy = [\".env\"]\nsetup = \"make deps\"").expect("write");
+        let cfg = RepoConfig::load(dir.path()).expect("valid");
+        assert_eq!(cfg.copy, vec![".env"]);
+        assert_eq!(cfg.setup.as_deref(), Some("make deps"));
+    }
+}

@@ -1,0 +1,649 @@
+//! Sidekick's engine: the job store, shadow worktrees and the agent runner. No HTTP, no GUI.
+//!
+//! The host owns one [`Engine`]. The database is the truth; the only state kept in memory is the
+//! stop handle of each job that holds a live process.
+
+pub mod agents;
+pub mod config;
+pub mod ids;
+mod output;
+pub mod paths;
+pub mod process;
+pub mod repo;
+mod runner;
+pub mod store;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use sidekick_protocol::{
+    format_duration, AgentInfo, ApiError, ErrorCode, Event, EventBody, Job, JobState, Level,
+    SpawnRequest,
+};
+use tokio::sync::{broadcast, watch};
+
+pub use output::{LineSplitter, Piece, MAX_LINE};
+pub use paths::Home;
+
+use config::{Config, ConfigError, RepoConfig};
+use repo::RepoError;
+use store::{JobRecord, NewEvent, Store, StoreError};
+
+/// How long a stopped agent gets between SIGTERM and SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("unknown agent '{name}'; the agents are: {known}")]
+    UnknownAgent { name: String, known: String },
+    #[error("no job matches '{0}'")]
+    UnknownJob(String),
+    #[error("'{reference}' matches several jobs ({candidates}); give more of the id")]
+    AmbiguousJob {
+        reference: String,
+        candidates: String,
+    },
+    #[error("{0}")]
+    InvalidState(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the host is shutting down")]
+    ShuttingDown,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// The edge shape: a stable code and the sentence.
+    pub fn to_api(&self) -> ApiError {
+        let code = match self {
+            EngineError::Repo(r) => match r {
+                RepoError::Missing(_) => ErrorCode::PathNotFound,
+                RepoError::NotAFolder(_) | RepoError::NotARepo(_) => ErrorCode::NotARepo,
+                RepoError::Bare(_) => ErrorCode::BareRepo,
+                RepoError::Empty(_) => ErrorCode::EmptyRepo,
+                RepoError::BadBase { .. } => ErrorCode::BadBase,
+                RepoError::Git { .. } | RepoError::Spawn(_) => ErrorCode::Git,
+                RepoError::Io(_) => ErrorCode::Io,
+            },
+            EngineError::Config(_) => ErrorCode::Config,
+            EngineError::Store(_) => ErrorCode::Internal,
+            EngineError::UnknownAgent { .. } => ErrorCode::UnknownAgent,
+            EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
+            EngineError::AmbiguousJob { .. } => ErrorCode::AmbiguousJob,
+            EngineError::InvalidState(_) => ErrorCode::InvalidState,
+            EngineError::BadRequest(_) => ErrorCode::BadRequest,
+            EngineError::ShuttingDown => ErrorCode::ShuttingDown,
+            EngineError::Io(_) => ErrorCode::Io,
+            EngineError::Internal(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, self.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// Wall-clock time, passed in so tests can control it.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// Why the engine stops a live job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Cancel,
+    ParentEnded(String),
+    Shutdown,
+}
+
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    home: Home,
+    clock: Arc<dyn Clock>,
+    ids: ids::IdSource,
+    /// Writes (and the broadcast that follows each, so subscribers see `seq` order).
+    db: Mutex<Store>,
+    /// Reads for listings and event streams, beside the writer (WAL).
+    reader: Mutex<Store>,
+    events: broadcast::Sender<Event>,
+    /// Stop handles of jobs with a runner task.
+    running: Mutex<HashMap<String, watch::Sender<Option<StopReason>>>>,
+    /// Serialises scheduling, spawning and cancelling of queued jobs.
+    sched: Mutex<()>,
+    shutting_down: AtomicBool,
+    grace: Duration,
+}
+
+/// Options for [`Engine::open`].
+pub struct EngineOptions {
+    pub clock: Arc<dyn Clock>,
+    pub grace: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            clock: Arc::new(SystemClock),
+            grace: STOP_GRACE,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks must not take the host down with it.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Engine {
+    /// Opens (creating if needed) the home's database and folders. Call [`Engine::recover`]
+    /// and then [`Engine::start`] inside a Tokio runtime before serving.
+    pub fn open(home: Home, options: EngineOptions) -> Result<Engine> {
+        for dir in [home.root().to_path_buf(), home.worktrees(), home.logs()] {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let db = Store::open(&home.database())?;
+        let reader = Store::open(&home.database())?;
+        let (events, _) = broadcast::channel(8192);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                home,
+                clock: options.clock,
+                ids: ids::IdSource::default(),
+                db: Mutex::new(db),
+                reader: Mutex::new(reader),
+                events,
+                running: Mutex::new(HashMap::new()),
+                sched: Mutex::new(()),
+                shutting_down: AtomicBool::new(false),
+                grace: options.grace,
+            }),
+        })
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.inner.home
+    }
+
+    /// Marks jobs that were live when the previous host died as `interrupted`: stops their
+    /// leftover processes, commits what they left in their worktrees and unlocks them.
+    /// Returns the ids it interrupted.
+    pub async fn recover(&self) -> Result<Vec<String>> {
+        runner::recover(&self.inner).await
+    }
+
+    /// Starts queued jobs up to the limit.
+    pub fn start(&self) {
+        self.inner.schedule();
+    }
+
+    /// Validates a request and queues the job; it starts as soon as a slot is free.
+    pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
+        let inner = self.inner.clone();
+        let rec = tokio::task::spawn_blocking(move || inner.create_job(req))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        self.inner.schedule();
+        self.job(&rec.job.id)
+    }
+
+    /// One job by id, unique id prefix or codename.
+    pub fn job(&self, reference: &str) -> Result<Job> {
+        let rec = self.inner.resolve(reference)?;
+        Ok(self.inner.decorate(rec.job))
+    }
+
+    /// Jobs, newest first. Without `all`, jobs already merged or discarded are left out.
+    pub fn jobs(&self, all: bool) -> Result<Vec<Job>> {
+        let recs = {
+            let db = lock(&self.inner.reader);
+            if all {
+                db.jobs(None)?
+            } else {
+                let states: Vec<JobState> = JobState::ALL
+                    .into_iter()
+                    .filter(|s| !matches!(s, JobState::Merged | JobState::Discarded))
+                    .collect();
+                db.jobs(Some(&states))?
+            }
+        };
+        let mut queued: Vec<&str> = recs
+            .iter()
+            .filter(|r| r.job.state == JobState::Queued)
+            .map(|r| r.job.id.as_str())
+            .collect();
+        queued.sort_unstable();
+        let positions: HashMap<String, u32> = queued
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), i as u32 + 1))
+            .collect();
+        let now = self.inner.now();
+        Ok(recs
+            .into_iter()
+            .map(|r| {
+                let mut job = r.job;
+                job.queue_position = positions.get(&job.id).copied();
+                job.duration_ms = duration(&job, now);
+                job
+            })
+            .collect())
+    }
+
+    /// Stops a queued or live job. A queued job ends at once; a live one is asked to stop and
+    /// ends as `cancelled` after its leftovers are committed (watch its events to see when).
+    pub fn cancel(&self, reference: &str) -> Result<Job> {
+        let rec = self.inner.resolve(reference)?;
+        self.inner.stop(&rec.job.id, StopReason::Cancel)?;
+        self.job(&rec.job.id)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Stored events after `since`, oldest first.
+    pub fn events_after(
+        &self,
+        since: u64,
+        job_id: Option<&str>,
+        include_output: bool,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        Ok(lock(&self.inner.reader).events_after(since, job_id, include_output, limit)?)
+    }
+
+    pub fn last_seq(&self) -> Result<u64> {
+        Ok(lock(&self.inner.reader).last_seq()?)
+    }
+
+    /// The agent profiles, each with whether it can run here.
+    pub fn agents(&self) -> Result<Vec<AgentInfo>> {
+        let config = Config::load(self.inner.home.config_file())?;
+        Ok(agents::profiles(&config).iter().map(agents::info).collect())
+    }
+
+    /// Stops every live job (they end `interrupted`, leftovers committed) and waits for their
+    /// runners, at most `grace` plus a margin. Queued jobs stay queued for the next host.
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let ids: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        for id in &ids {
+            let _ = self.inner.stop(id, StopReason::Shutdown);
+        }
+        let deadline = tokio::time::Instant::now() + self.inner.grace + Duration::from_secs(20);
+        while !lock(&self.inner.running).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+fn duration(job: &Job, now: u64) -> Option<u64> {
+    let start = job.started_at?;
+    Some(job.ended_at.unwrap_or(now).saturating_sub(start))
+}
+
+impl Inner {
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn decorate(&self, mut job: Job) -> Job {
+        job.duration_ms = duration(&job, self.now());
+        if job.state == JobState::Queued {
+            let db = lock(&self.reader);
+            if let Ok(queued) = db.jobs(Some(&[JobState::Queued])) {
+                job.queue_position = queued
+                    .iter()
+                    .filter(|r| r.job.id <= job.id)
+                    .count()
+                    .try_into()
+                    .ok();
+            }
+        }
+        job
+    }
+
+    /// Writes the job and appends its snapshot (plus `extra`) to the event log.
+    pub(crate) fn save(&self, rec: &JobRecord, extra: Vec<NewEvent>) -> Result<()> {
+        let snapshot = self.decorate(rec.job.clone());
+        let mut events = vec![NewEvent {
+            job_id: rec.job.id.clone(),
+            time: self.now(),
+            body: EventBody::Job { job: snapshot },
+        }];
+        events.extend(extra);
+        let mut db = lock(&self.db);
+        db.update_job(rec)?;
+        let stored = db.append(events)?;
+        for ev in stored {
+            let _ = self.events.send(ev);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn append_events(&self, events: Vec<NewEvent>) -> Result<()> {
+        let mut db = lock(&self.db);
+        let stored = db.append(events)?;
+        for ev in stored {
+            let _ = self.events.send(ev);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn notice(&self, job_id: &str, level: Level, message: impl Into<String>) {
+        let ev = NewEvent {
+            job_id: job_id.into(),
+            time: self.now(),
+            body: EventBody::Notice {
+                level,
+                message: message.into(),
+            },
+        };
+        if let Err(e) = self.append_events(vec![ev]) {
+            tracing::error!(job = job_id, error = %e, "cannot store a notice");
+        }
+    }
+
+    pub(crate) fn load(&self, id: &str) -> Result<JobRecord> {
+        lock(&self.db)
+            .job(id)?
+            .ok_or_else(|| EngineError::UnknownJob(id.to_string()))
+    }
+
+    /// Finds a job by id, unique id prefix or codename.
+    fn resolve(&self, reference: &str) -> Result<JobRecord> {
+        let r = reference.trim().to_ascii_lowercase();
+        if r.is_empty() {
+            return Err(EngineError::BadRequest("no job given".into()));
+        }
+        let db = lock(&self.reader);
+        if let Some(rec) = db.job(&r)? {
+            return Ok(rec);
+        }
+        let by_prefix = db.ids_with_prefix(&r, 6)?;
+        let id = match by_prefix.len() {
+            1 => by_prefix[0].clone(),
+            0 => {
+                let by_name = db.ids_with_codename(&r)?;
+                by_name
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| EngineError::UnknownJob(reference.to_string()))?
+            }
+            _ => {
+                return Err(EngineError::AmbiguousJob {
+                    reference: reference.to_string(),
+                    candidates: by_prefix.join(", "),
+                })
+            }
+        };
+        db.job(&id)?
+            .ok_or_else(|| EngineError::UnknownJob(reference.to_string()))
+    }
+
+    fn create_job(&self, req: SpawnRequest) -> Result<JobRecord> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        if req.task.trim().is_empty() {
+            return Err(EngineError::BadRequest("the task is empty".into()));
+        }
+        let repo_path = PathBuf::from(&req.repo);
+        if !repo_path.is_absolute() {
+            return Err(EngineError::BadRequest(format!(
+                "the repository path '{}' must be absolute",
+                req.repo
+            )));
+        }
+        let config = Config::load(self.home.config_file())?;
+        let agent = req.agent.clone().unwrap_or_else(|| agents::SHELL.into());
+        let profile = agents::find(&config, &agent).ok_or_else(|| EngineError::UnknownAgent {
+            name: agent.clone(),
+            known: agents::profiles(&config)
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        let base_rev = req.base.clone().unwrap_or_else(|| "HEAD".into());
+        let base = repo::resolve(&repo_path, &base_rev)?;
+        let repo_config = RepoConfig::load(&base.workdir)?;
+        let parent_id = match &req.parent {
+            Some(p) => {
+                let parent = self.resolve(p)?;
+                if parent.job.state.has_ended() {
+                    return Err(EngineError::InvalidState(format!(
+                        "parent job {} has already ended ({})",
+                        parent.job.codename, parent.job.state
+                    )));
+                }
+                Some(parent.job.id)
+            }
+            None => None,
+        };
+        if req.timeout_ms == Some(0) {
+            return Err(EngineError::BadRequest(
+                "a timeout of zero is not allowed".into(),
+            ));
+        }
+        let timeout_ms = req
+            .timeout_ms
+            .or(profile.timeout_ms)
+            .unwrap_or(config.default_timeout_ms);
+
+        let _guard = lock(&self.sched);
+        let id = self.ids.next();
+        let group = repo::worktree_group(&self.home.worktrees(), &base.workdir);
+        let codename = {
+            let db = lock(&self.reader);
+            let taken = |name: &str| {
+                db.codename_taken(name).unwrap_or(true)
+                    || group.join(name).exists()
+                    || repo::branch_exists(&base.workdir, &format!("sidekick/{name}"))
+                        .unwrap_or(true)
+            };
+            ids::pick_codename(ids::random_bits(), &taken)
+        };
+        let worktree = group.join(&codename);
+        let log_path = self.home.logs().join(format!("{id}.log"));
+        let mut env: Vec<(String, String)> = profile.env.clone().into_iter().collect();
+        env.extend([
+            ("SIDEKICK_JOB_ID".to_string(), id.clone()),
+            (
+                "SIDEKICK_PARENT_JOB_ID".to_string(),
+                parent_id.clone().unwrap_or_default(),
+            ),
+            ("SIDEKICK_WORKTREE".to_string(), path_string(&worktree)),
+            ("SIDEKICK_REPO".to_string(), path_string(&base.workdir)),
+        ]);
+        let rec = JobRecord {
+            job: Job {
+                id: id.clone(),
+                codename: codename.clone(),
+                state: JobState::Queued,
+                agent: profile.name.clone(),
+                task: req.task.clone(),
+                repo: path_string(&base.workdir),
+                branch: format!("sidekick/{codename}"),
+                worktree: path_string(&worktree),
+                base_rev,
+                base_commit: base.commit,
+                base_branch: base.branch,
+                head_commit: None,
+                exit_code: None,
+                reason: None,
+                parent_id,
+                timeout_ms,
+                created_at: self.now(),
+                started_at: None,
+                ended_at: None,
+                duration_ms: None,
+                queue_position: None,
+                files_changed: None,
+                insertions: None,
+                deletions: None,
+                log_path: path_string(&log_path),
+            },
+            argv: profile.argv(&req.task),
+            env,
+            setup: repo_config.setup,
+            copy_files: repo_config.copy,
+            process: None,
+            has_worktree: false,
+        };
+        lock(&self.db).insert_job(&rec)?;
+        self.save(&rec, Vec::new())?;
+        tracing::info!(job = %id, codename = %codename, agent = %agent, "job queued");
+        Ok(rec)
+    }
+
+    /// Starts queued jobs, oldest first, while fewer than `max_running` are live.
+    pub(crate) fn schedule(self: &Arc<Self>) {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return;
+        }
+        let max = match Config::load(self.home.config_file()) {
+            Ok(c) => c.max_running,
+            Err(e) => {
+                tracing::warn!(error = %e, "config unreadable; using the default max_running");
+                config::DEFAULT_MAX_RUNNING
+            }
+        };
+        let _guard = lock(&self.sched);
+        let (live, mut queued) = {
+            let db = lock(&self.reader);
+            let live = db
+                .jobs(Some(&[
+                    JobState::Starting,
+                    JobState::Running,
+                    JobState::Stopping,
+                ]))
+                .map(|v| v.len())
+                .unwrap_or(usize::MAX);
+            let queued = db.jobs(Some(&[JobState::Queued])).unwrap_or_default();
+            (live, queued)
+        };
+        queued.reverse(); // oldest first
+        for mut rec in queued.into_iter().take(max.saturating_sub(live)) {
+            let (tx, rx) = watch::channel(None);
+            lock(&self.running).insert(rec.job.id.clone(), tx);
+            rec.job.state = JobState::Starting;
+            rec.job.started_at = Some(self.now());
+            if let Err(e) = self.save(&rec, Vec::new()) {
+                tracing::error!(job = %rec.job.id, error = %e, "cannot start job");
+                lock(&self.running).remove(&rec.job.id);
+                continue;
+            }
+            tokio::spawn(runner::run(self.clone(), rec, rx));
+        }
+    }
+
+    /// Asks a job to stop. A queued job is cancelled on the spot.
+    fn stop(&self, id: &str, reason: StopReason) -> Result<()> {
+        let _guard = lock(&self.sched);
+        let mut rec = self.load(id)?;
+        match rec.job.state {
+            JobState::Queued => {
+                rec.job.state = JobState::Cancelled;
+                rec.job.ended_at = Some(self.now());
+                rec.job.reason = Some(match &reason {
+                    StopReason::ParentEnded(p) => {
+                        format!("its parent job {p} ended before it started")
+                    }
+                    _ => "cancelled before it started".into(),
+                });
+                self.save(&rec, Vec::new())?;
+                drop(_guard);
+                self.end_children(&rec);
+                Ok(())
+            }
+            s if s.is_live() => {
+                let running = lock(&self.running);
+                match running.get(id) {
+                    Some(tx) => {
+                        // The first reason wins: a timeout already under way stays a timeout.
+                        tx.send_if_modified(|cur| {
+                            if cur.is_none() {
+                                *cur = Some(reason);
+                                true
+                            } else {
+                                false
+                            }
+                        });
+                        Ok(())
+                    }
+                    None => Err(EngineError::Internal(format!(
+                        "job {} is {} but has no runner",
+                        rec.job.codename, rec.job.state
+                    ))),
+                }
+            }
+            s => Err(EngineError::InvalidState(format!(
+                "job {} has already ended ({s})",
+                rec.job.codename
+            ))),
+        }
+    }
+
+    /// Ending a parent ends its children that are still queued or live.
+    pub(crate) fn end_children(&self, parent: &JobRecord) {
+        let children = lock(&self.reader)
+            .children(&parent.job.id)
+            .unwrap_or_default();
+        for child in children {
+            let active = self
+                .load(&child)
+                .map(|c| c.job.state.is_active())
+                .unwrap_or(false);
+            if active {
+                let reason = StopReason::ParentEnded(parent.job.codename.clone());
+                if let Err(e) = self.stop(&child, reason) {
+                    tracing::warn!(job = %child, error = %e, "cannot stop child job");
+                }
+            }
+        }
+    }
+
+    pub(crate) fn grace(&self) -> Duration {
+        self.grace
+    }
+}
+
+fn path_string(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// "ran longer than its 30m00s timeout" style helper for reasons.
+pub(crate) fn human(ms: u64) -> String {
+    format_duration(ms)
+}
+
+#[cfg(test)]
+mod tests;

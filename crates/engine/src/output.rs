@@ -1,0 +1,310 @@
+//! Turning a child's byte streams into output events without losing or reordering anything.
+//!
+//! Each stream is read in large chunks and split into lines; lines travel in batches over a
+//! bounded channel to one sink per job, which appends them to the job's log file and to the
+//! event log in one transaction per batch. When the sink falls behind, the channel fills, the
+//! readers stop reading, the pipe fills and the agent blocks on write: back-pressure, not loss.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use sidekick_protocol::{EventBody, Stream};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+use crate::store::NewEvent;
+use crate::Inner;
+
+/// Lines longer than this are cut into pieces marked `partial` (the log file keeps them whole).
+pub const MAX_LINE: usize = 4 * 1024 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+/// Upper bound on lines written in one transaction.
+const MAX_BATCH: usize = 16_384;
+
+/// One line (or piece of an over-long line) as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub bytes: Vec<u8>,
+    /// More of the same line follows in the next piece.
+    pub partial: bool,
+    /// The piece ended with a newline in the stream (false for pieces of long lines and for an
+    /// unterminated last line), so the log file can reproduce the bytes exactly.
+    pub newline: bool,
+}
+
+/// Splits a byte stream into lines. Keeps at most `max` bytes of an unfinished line.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    max: usize,
+}
+
+impl LineSplitter {
+    pub fn new(max: usize) -> Self {
+        LineSplitter {
+            buf: Vec::new(),
+            max: max.max(1),
+        }
+    }
+
+    /// Feeds bytes; complete lines (without `\n`) are pushed to `out`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<Piece>) {
+        while !chunk.is_empty() {
+            match chunk.iter().position(|b| *b == b'\n') {
+                Some(nl) => {
+                    self.take_bytes(&chunk[..nl], out);
+                    out.push(Piece {
+                        bytes: std::mem::take(&mut self.buf),
+                        partial: false,
+                        newline: true,
+                    });
+                    chunk = &chunk[nl + 1..];
+                }
+                None => {
+                    self.take_bytes(chunk, out);
+                    chunk = &[];
+                }
+            }
+        }
+    }
+
+    fn take_bytes(&mut self, mut bytes: &[u8], out: &mut Vec<Piece>) {
+        while self.buf.len() + bytes.len() > self.max {
+            let room = self.max - self.buf.len();
+            self.buf.extend_from_slice(&bytes[..room]);
+            bytes = &bytes[room..];
+            out.push(Piece {
+                bytes: std::mem::take(&mut self.buf),
+                partial: true,
+                newline: false,
+            });
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The stream ended: an unfinished last line is still a line.
+    pub fn finish(&mut self, out: &mut Vec<Piece>) {
+        if !self.buf.is_empty() {
+            out.push(Piece {
+                bytes: std::mem::take(&mut self.buf),
+                partial: false,
+                newline: false,
+            });
+        }
+    }
+}
+
+/// A batch of lines from one stream.
+pub(crate) struct Batch {
+    stream: Stream,
+    time: u64,
+    pieces: Vec<Piece>,
+}
+
+/// Reads `reader` to its end, sending lines to the sink.
+pub(crate) async fn pump<R: AsyncRead + Unpin>(
+    mut reader: R,
+    stream: Stream,
+    tx: mpsc::Sender<Batch>,
+    inner: Arc<Inner>,
+) {
+    let mut splitter = LineSplitter::new(MAX_LINE);
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = match reader.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading agent output failed");
+                break;
+            }
+        };
+        let mut pieces = Vec::new();
+        splitter.push(&buf[..n], &mut pieces);
+        if !pieces.is_empty() {
+            let batch = Batch {
+                stream,
+                time: inner.now(),
+                pieces,
+            };
+            if tx.send(batch).await.is_err() {
+                return;
+            }
+        }
+    }
+    let mut pieces = Vec::new();
+    splitter.finish(&mut pieces);
+    if !pieces.is_empty() {
+        let _ = tx
+            .send(Batch {
+                stream,
+                time: inner.now(),
+                pieces,
+            })
+            .await;
+    }
+}
+
+/// Persists batches until every sender is gone: log file first, then the event log.
+pub(crate) async fn sink(
+    inner: Arc<Inner>,
+    job_id: String,
+    log_path: PathBuf,
+    mut rx: mpsc::Receiver<Batch>,
+) {
+    let mut log = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+    {
+        Ok(f) => Some(std::io::BufWriter::with_capacity(256 * 1024, f)),
+        Err(e) => {
+            tracing::error!(path = %log_path.display(), error = %e, "cannot open the job's log file");
+            None
+        }
+    };
+    while let Some(first) = rx.recv().await {
+        let mut batches = vec![first];
+        let mut lines = batches[0].pieces.len();
+        while lines < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(b) => {
+                    lines += b.pieces.len();
+                    batches.push(b);
+                }
+                Err(_) => break,
+            }
+        }
+        let inner2 = inner.clone();
+        let job = job_id.clone();
+        let mut file = log.take();
+        let joined = tokio::task::spawn_blocking(move || {
+            let events = to_events(&job, batches, file.as_mut());
+            if let Some(f) = file.as_mut() {
+                if let Err(e) = f.flush() {
+                    tracing::error!(error = %e, "writing the job's log file failed");
+                }
+            }
+            if let Err(e) = inner2.append_events(events) {
+                tracing::error!(job = %job, error = %e, "storing output failed");
+            }
+            file
+        })
+        .await;
+        match joined {
+            Ok(f) => log = f,
+            Err(e) => tracing::error!(error = %e, "output writer task failed"),
+        }
+    }
+}
+
+fn to_events(
+    job_id: &str,
+    batches: Vec<Batch>,
+    mut log: Option<&mut std::io::BufWriter<std::fs::File>>,
+) -> Vec<NewEvent> {
+    let mut events = Vec::with_capacity(batches.iter().map(|b| b.pieces.len()).sum());
+    for batch in batches {
+        for piece in batch.pieces {
+            if let Some(f) = log.as_deref_mut() {
+                let written = f.write_all(&piece.bytes).and_then(|_| {
+                    if piece.newline {
+                        f.write_all(b"\n")
+                    } else {
+                        Ok(())
+                    }
+                });
+                if let Err(e) = written {
+                    tracing::error!(error = %e, "writing the job's log file failed");
+                    log = None;
+                }
+            }
+            let line = match String::from_utf8(piece.bytes) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+            events.push(NewEvent {
+                job_id: job_id.to_string(),
+                time: batch.time,
+                body: EventBody::Output {
+                    stream: batch.stream,
+                    line,
+                    partial: piece.partial,
+                },
+            });
+        }
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(chunks: &[&[u8]], max: usize) -> Vec<(String, bool)> {
+        let mut s = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for c in chunks {
+            s.push(c, &mut out);
+        }
+        s.finish(&mut out);
+        out.into_iter()
+            .map(|p| (String::from_utf8_lossy(&p.bytes).into_owned(), p.partial))
+            .collect()
+    }
+
+    #[test]
+    fn splits_across_chunk_boundaries() {
+        assert_eq!(
+            split(&[b"one\ntw", b"o\n\nthr", b"ee"], 100),
+            vec![
+                ("one".into(), false),
+                ("two".into(), false),
+                ("".into(), false),
+                ("three".into(), false)
+            ]
+        );
+        assert!(split(&[b""], 100).is_empty());
+        assert_eq!(split(&[b"x\n"], 100), vec![("x".into(), false)]);
+    }
+
+    #[test]
+    fn cuts_over_long_lines_into_marked_pieces() {
+        assert_eq!(
+            split(&[b"abcdefg", b"hij\nk"], 4),
+            vec![
+                ("abcd".into(), true),
+                ("efgh".into(), true),
+                ("ij".into(), false),
+                ("k".into(), false)
+            ]
+        );
+        // A line of exactly the maximum stays whole.
+        assert_eq!(split(&[b"abcd\n"], 4), vec![("abcd".into(), false)]);
+    }
+
+    #[test]
+    fn rejoining_pieces_gives_back_the_stream() {
+        let text: Vec<u8> = (0..5000u32)
+            .flat_map(|i| format!("line {i} {}\n", "z".repeat((i % 37) as usize)).into_bytes())
+            .collect();
+        let mut text = text;
+        text.extend_from_slice(b"unterminated");
+        let mut s = LineSplitter::new(16);
+        let mut out = Vec::new();
+        for chunk in text.chunks(7) {
+            s.push(chunk, &mut out);
+        }
+        s.finish(&mut out);
+        let mut back = Vec::new();
+        for p in out {
+            back.extend_from_slice(&p.bytes);
+            if p.newline {
+                back.push(b'\n');
+            }
+        }
+        assert_eq!(back, text);
+    }
+}

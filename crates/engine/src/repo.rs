@@ -1,0 +1,497 @@
+//! Git: validating the user's repository, resolving the base, and the job's shadow worktree.
+//!
+//! Reads go through libgit2 (no process per query). Writes that must behave exactly like the
+//! user's git (worktree checkout with their filters and hooks, `add -A` honouring .gitignore,
+//! commits) run the git CLI: it is also faster at checkout than libgit2 (parallel checkout).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use git2::{ErrorCode as GitCode, Repository};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("{0} is not inside a git repository")]
+    NotARepo(PathBuf),
+    #[error("{0} is a bare repository; Sidekick needs a repository with a working tree")]
+    Bare(PathBuf),
+    #[error("{0} has no commits yet; commit something first so a job has a base")]
+    Empty(PathBuf),
+    #[error("'{rev}' is not a commit in {repo}")]
+    BadBase { rev: String, repo: PathBuf },
+    #[error("git {what} failed: {detail}")]
+    Git { what: String, detail: String },
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<git2::Error> for RepoError {
+    fn from(e: git2::Error) -> Self {
+        RepoError::Git {
+            what: "query".into(),
+            detail: e.message().to_string(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, RepoError>;
+
+/// A validated repository and the base a job starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedBase {
+    /// The top level of the working tree the user pointed at.
+    pub workdir: PathBuf,
+    pub commit: String,
+    /// The local branch the job merges back into, when there is one.
+    pub branch: Option<String>,
+}
+
+/// Checks that `path` is in a non-bare repository with at least one commit and resolves `rev`
+/// (any revision git understands) to a commit.
+pub fn resolve(path: &Path, rev: &str) -> Result<ResolvedBase> {
+    if !path.exists() {
+        return Err(RepoError::Missing(path.to_path_buf()));
+    }
+    if !path.is_dir() {
+        return Err(RepoError::NotAFolder(path.to_path_buf()));
+    }
+    let repo = Repository::discover(path).map_err(|_| RepoError::NotARepo(path.to_path_buf()))?;
+    if repo.is_bare() {
+        return Err(RepoError::Bare(path.to_path_buf()));
+    }
+    let Some(workdir) = repo.workdir().map(Path::to_path_buf) else {
+        return Err(RepoError::Bare(path.to_path_buf()));
+    };
+    let workdir = workdir.canonicalize().unwrap_or(workdir);
+    let head = match repo.head() {
+        Ok(h) => h,
+        Err(e) if matches!(e.code(), GitCode::UnbornBranch | GitCode::NotFound) => {
+            return Err(RepoError::Empty(workdir));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let bad_base = || RepoError::BadBase {
+        rev: rev.to_string(),
+        repo: workdir.clone(),
+    };
+    let commit = repo
+        .revparse_single(rev)
+        .and_then(|o| o.peel_to_commit())
+        .map_err(|_| bad_base())?;
+    let branch = if rev == "HEAD" || rev == "@" {
+        head.is_branch()
+            .then(|| head.shorthand().ok().map(str::to_string))
+            .flatten()
+    } else {
+        repo.find_branch(rev, git2::BranchType::Local)
+            .ok()
+            .and_then(|b| b.name().ok().flatten().map(str::to_string))
+    };
+    Ok(ResolvedBase {
+        workdir,
+        commit: commit.id().to_string(),
+        branch,
+    })
+}
+
+/// Whether a local branch of this name exists.
+pub fn branch_exists(repo: &Path, name: &str) -> Result<bool> {
+    let repo = Repository::open(repo)?;
+    let exists = repo.find_branch(name, git2::BranchType::Local).is_ok();
+    Ok(exists)
+}
+
+/// The folder holding the worktrees of one repository: `<repo-name>-<hash8>`.
+pub fn worktree_group(worktrees_root: &Path, repo: &Path) -> PathBuf {
+    let name = repo
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repo".into());
+    let hash = fnv1a(repo.as_os_str().as_encoded_bytes());
+    worktrees_root.join(format!("{name}-{:08x}", (hash >> 32) as u32))
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Creates `branch` at `commit` and checks it out into a new, locked worktree at `dest`.
+pub fn add_worktree(
+    repo: &Path,
+    dest: &Path,
+    branch: &str,
+    commit: &str,
+    lock_reason: &str,
+) -> Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let out = git(repo)
+        // Parallel checkout: as many workers as cores, even for small trees.
+        .args([
+            "-c",
+            "checkout.workers=0",
+            "-c",
+            "checkout.thresholdForParallelism=1",
+        ])
+        .args([
+            "worktree",
+            "add",
+            "--quiet",
+            "--lock",
+            "--reason",
+            lock_reason,
+            "-b",
+            branch,
+        ])
+        .arg(dest)
+        .arg(commit)
+        .output()
+        .map_err(RepoError::Spawn)?;
+    check("worktree add", out)
+}
+
+pub fn unlock_worktree(repo: &Path, worktree: &Path) -> Result<()> {
+    let out = git(repo)
+        .args(["worktree", "unlock"])
+        .arg(worktree)
+        .output()
+        .map_err(RepoError::Spawn)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Already unlocked (e.g. after a recovery that got half way) is fine.
+    if stderr.contains("is not locked") {
+        return Ok(());
+    }
+    check("worktree unlock", out)
+}
+
+/// What committing the agent's leftovers produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    pub head: String,
+    /// A new commit was made (false when the worktree was clean).
+    pub created: bool,
+}
+
+/// Commits everything in `worktree` (tracked and untracked, honouring .gitignore) to its branch.
+/// The agent must be dead: this takes the worktree's index lock.
+pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
+    clear_stale_index_lock(worktree)?;
+    let out = git(worktree)
+        .args(["add", "-A"])
+        .output()
+        .map_err(RepoError::Spawn)?;
+    check("add -A", out)?;
+    let status = git(worktree)
+        .args(["diff", "--cached", "--quiet"])
+        .status()
+        .map_err(RepoError::Spawn)?;
+    let created = !status.success();
+    if created {
+        let mut cmd = git(worktree);
+        cmd.args([
+            "-c",
+            "commit.gpgsign=false",
+            "commit",
+            "--no-verify",
+            "--quiet",
+            "-F",
+            "-",
+        ]);
+        if !has_identity(worktree) {
+            cmd.env("GIT_AUTHOR_NAME", "Sidekick")
+                .env("GIT_AUTHOR_EMAIL", "sidekick@localhost")
+                .env("GIT_COMMITTER_NAME", "Sidekick")
+                .env("GIT_COMMITTER_EMAIL", "sidekick@localhost");
+        }
+        let out = run_with_stdin(cmd, message.as_bytes())?;
+        check("commit", out)?;
+    }
+    let head = Repository::open(worktree)?
+        .head()?
+        .peel_to_commit()?
+        .id()
+        .to_string();
+    Ok(Committed { head, created })
+}
+
+/// The agent is gone, so an `index.lock` left in the worktree's own git dir is stale (an agent
+/// killed in the middle of a git command). Anything else would make the commit fail.
+fn clear_stale_index_lock(worktree: &Path) -> Result<()> {
+    let repo = Repository::open(worktree)?;
+    let lock = repo.path().join("index.lock");
+    match std::fs::remove_file(&lock) {
+        Ok(()) => {
+            tracing::warn!(path = %lock.display(), "removed a stale index.lock left by the agent");
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn has_identity(worktree: &Path) -> bool {
+    Repository::open(worktree)
+        .and_then(|r| r.signature())
+        .is_ok()
+}
+
+/// Files changed, insertions and deletions between two commits (renames detected, like git).
+pub fn diff_stats(repo: &Path, from: &str, to: &str) -> Result<(u64, u64, u64)> {
+    let repo = Repository::open(repo)?;
+    let a = repo.revparse_single(from)?.peel_to_tree()?;
+    let b = repo.revparse_single(to)?.peel_to_tree()?;
+    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    diff.find_similar(None)?;
+    let stats = diff.stats()?;
+    Ok((
+        stats.files_changed() as u64,
+        stats.insertions() as u64,
+        stats.deletions() as u64,
+    ))
+}
+
+/// The commit message for a job's leftovers: the task's first line and a trailer.
+pub fn commit_message(task: &str, job_id: &str, codename: &str) -> String {
+    let first = task.lines().map(str::trim).find(|l| !l.is_empty());
+    let subject = match first {
+        Some(line) if line.chars().count() > 200 => {
+            let cut: String = line.chars().take(197).collect();
+            format!("{cut}...")
+        }
+        Some(line) => line.to_string(),
+        None => format!("Sidekick job {codename}"),
+    };
+    format!("{subject}\n\nSidekick-Job: {job_id}\n")
+}
+
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C").arg(dir);
+    // Never wait for a terminal prompt (credentials, editors) in the background.
+    cmd.env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
+    use std::io::Write;
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(RepoError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input)?;
+    }
+    Ok(child.wait_with_output()?)
+}
+
+fn check(what: &str, out: Output) -> Result<()> {
+    if out.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let detail = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Err(RepoError::Git {
+        what: what.into(),
+        detail: if detail.is_empty() {
+            format!("exit status {}", out.status)
+        } else {
+            detail
+        },
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::path::Path;
+    use std::process::Command;
+
+    /// Runs git hermetically (no user or system config, fixed identity and dates).
+    pub fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_NAME", "Test")
+            .env("GIT_AUTHOR_EMAIL", "test@example.com")
+            .env("GIT_COMMITTER_NAME", "Test")
+            .env("GIT_COMMITTER_EMAIL", "test@example.com")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A repository on branch `main` with one commit holding `README.md`.
+    pub fn repo_with_commit(dir: &Path) {
+        git(dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), "hello\n").expect("write");
+        git(dir, &["add", "README.md"]);
+        git(dir, &["commit", "-q", "-m", "first"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{git, repo_with_commit};
+    use super::*;
+
+    #[test]
+    fn each_bad_repository_gets_its_own_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let missing = tmp.path().join("missing");
+        assert!(matches!(
+            resolve(&missing, "HEAD"),
+            Err(RepoError::Missing(_))
+        ));
+
+        let plain = tmp.path().join("plain");
+        std::fs::create_dir(&plain).expect("mkdir");
+        assert!(matches!(
+            resolve(&plain, "HEAD"),
+            Err(RepoError::NotARepo(_))
+        ));
+
+        let file = tmp.path().join("file.txt");
+        std::fs::write(&file, "x").expect("write");
+        assert!(matches!(
+            resolve(&file, "HEAD"),
+            Err(RepoError::NotAFolder(_))
+        ));
+
+        let bare = tmp.path().join("bare.git");
+        std::fs::create_dir(&bare).expect("mkdir");
+        git(&bare, &["init", "-q", "--bare"]);
+        assert!(matches!(resolve(&bare, "HEAD"), Err(RepoError::Bare(_))));
+
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).expect("mkdir");
+        git(&empty, &["init", "-q"]);
+        assert!(matches!(resolve(&empty, "HEAD"), Err(RepoError::Empty(_))));
+
+        let good = tmp.path().join("good");
+        std::fs::create_dir(&good).expect("mkdir");
+        repo_with_commit(&good);
+        assert!(matches!(
+            resolve(&good, "no-such-rev"),
+            Err(RepoError::BadBase { .. })
+        ));
+    }
+
+    #[test]
+    fn resolves_head_branches_and_commits() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        repo_with_commit(tmp.path());
+        let sub = tmp.path().join("sub");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let head = git(tmp.path(), &["rev-parse", "HEAD"]);
+        let base = resolve(&sub, "HEAD").expect("resolves from a subfolder");
+        assert_eq!(base.commit, head);
+        assert_eq!(base.branch.as_deref(), Some("main"));
+        assert_eq!(base.workdir, tmp.path().canonicalize().expect("canon"));
+
+        git(tmp.path(), &["branch", "feature"]);
+        assert_eq!(
+            resolve(tmp.path(), "feature")
+                .expect("branch")
+                .branch
+                .as_deref(),
+            Some("feature")
+        );
+        let by_sha = resolve(tmp.path(), &head[..10]).expect("sha prefix");
+        assert_eq!(by_sha.commit, head);
+        assert_eq!(by_sha.branch, None);
+    }
+
+    #[test]
+    fn worktree_commit_keeps_untracked_and_honours_gitignore() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir(&repo).expect("mkdir");
+        repo_with_commit(&repo);
+        std::fs::write(repo.join(".gitignore"), "*.log\n").expect("write");
+        git(&repo, &["add", ".gitignore"]);
+        git(&repo, &["commit", "-q", "-m", "ignore logs"]);
+        let base = git(&repo, &["rev-parse", "HEAD"]);
+        let wt = worktree_group(&tmp.path().join("wts"), &repo).join("brave-otter");
+        add_worktree(&repo, &wt, "sidekick/brave-otter", &base, "test").expect("add");
+        assert!(branch_exists(&repo, "sidekick/brave-otter").expect("q"));
+        let list = git(&repo, &["worktree", "list", "--porcelain"]);
+        assert!(list.contains("locked test"), "{list}");
+
+        std::fs::write(wt.join("README.md"), "hello\nworld\n").expect("write");
+        std::fs::write(wt.join("new.txt"), "new\n").expect("write");
+        std::fs::write(wt.join("noise.log"), "ignored\n").expect("write");
+        let msg = commit_message("Add a world\nmore detail", "01abc", "brave-otter");
+        let c = commit_all(&wt, &msg).expect("commit");
+        assert!(c.created);
+        let files = git(&wt, &["show", "--name-only", "--format=", "HEAD"]);
+        assert_eq!(
+            files.lines().collect::<Vec<_>>(),
+            vec!["README.md", "new.txt"]
+        );
+        let body = git(&wt, &["log", "-1", "--format=%B"]);
+        assert_eq!(body, "Add a world\n\nSidekick-Job: 01abc");
+        assert_eq!(diff_stats(&repo, &base, &c.head).expect("stats"), (2, 2, 0));
+
+        let again = commit_all(&wt, &msg).expect("nothing to commit");
+        assert_eq!(
+            again,
+            Committed {
+                head: c.head,
+                created: false
+            }
+        );
+        unlock_worktree(&repo, &wt).expect("unlock");
+        unlock_worktree(&repo, &wt).expect("unlocking twice is fine");
+        assert!(!git(&repo, &["worktree", "list", "--porcelain"]).contains("locked"));
+    }
+
+    #[test]
+    fn commit_messages_fall_back_and_truncate() {
+        assert_eq!(
+            commit_message("\n\n", "id", "calm-owl"),
+            "Sidekick job calm-owl\n\nSidekick-Job: id\n"
+        );
+        let long = "x".repeat(300);
+        let msg = commit_message(&long, "id", "c");
+        assert!(msg.starts_with(&"x".repeat(197)) && msg.contains("...\n\n"));
+    }
+
+    #[test]
+    fn group_folder_is_stable_and_distinct() {
+        let a = worktree_group(Path::new("/w"), Path::new("/src/app"));
+        let b = worktree_group(Path::new("/w"), Path::new("/other/app"));
+        assert_eq!(a, worktree_group(Path::new("/w"), Path::new("/src/app")));
+        assert_ne!(a, b);
+        assert!(a.to_string_lossy().starts_with("/w/app-"));
+    }
+}

@@ -1,0 +1,436 @@
+//! Running one job: worktree, copied files, setup command, agent, and the commit of whatever
+//! the agent left behind, whatever way it ended.
+
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use sidekick_protocol::{JobState, Level, Stream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::output::{pump, sink};
+use crate::store::JobRecord;
+use crate::{human, lock, process, repo, Inner, StopReason};
+
+/// How a process run ended.
+enum ProcEnd {
+    Exited(ExitStatus),
+    /// Stopped by the engine (and then exited or was killed).
+    Stopped(Stop),
+    SpawnFailed(std::io::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Stop {
+    Timeout,
+    Asked(StopReason),
+}
+
+/// How the job as a whole ended.
+enum Outcome {
+    Exited(ExitStatus),
+    Stopped(Stop),
+    Failed(String),
+}
+
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    mut rec: JobRecord,
+    mut stop: watch::Receiver<Option<StopReason>>,
+) {
+    let deadline = Instant::now() + Duration::from_millis(rec.job.timeout_ms);
+    let outcome = prepare_and_run(&inner, &mut rec, &mut stop, deadline).await;
+    let id = rec.job.id.clone();
+    finish(&inner, rec, outcome).await;
+    lock(&inner.running).remove(&id);
+    inner.schedule();
+}
+
+async fn prepare_and_run(
+    inner: &Arc<Inner>,
+    rec: &mut JobRecord,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    deadline: Instant,
+) -> Outcome {
+    if let Some(reason) = stop.borrow().clone() {
+        return Outcome::Stopped(Stop::Asked(reason));
+    }
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let worktree = PathBuf::from(&rec.job.worktree);
+    let (repo2, wt2, branch, commit) = (
+        repo_dir.clone(),
+        worktree.clone(),
+        rec.job.branch.clone(),
+        rec.job.base_commit.clone(),
+    );
+    let lock_reason = format!(
+        "sidekick job {} ({}) is running",
+        rec.job.codename, rec.job.id
+    );
+    let added = tokio::task::spawn_blocking(move || {
+        repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason)
+    })
+    .await;
+    match added {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
+        Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
+    }
+    rec.has_worktree = true;
+    if let Err(e) = inner.save(rec, Vec::new()) {
+        tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
+    }
+
+    for rel in rec.copy_files.clone() {
+        copy_into(inner, rec, &repo_dir, &worktree, &rel);
+    }
+
+    if let Some(setup) = rec.setup.clone() {
+        inner.notice(&rec.job.id, Level::Info, format!("running setup: {setup}"));
+        let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
+        match run_process(inner, rec, &argv, deadline, stop, false).await {
+            ProcEnd::Exited(status) if status.success() => {}
+            ProcEnd::Exited(status) => {
+                return Outcome::Failed(format!(
+                    "the setup command `{setup}` {}; its output is in the job's log",
+                    describe_exit(status)
+                ))
+            }
+            ProcEnd::Stopped(s) => return Outcome::Stopped(s),
+            ProcEnd::SpawnFailed(e) => {
+                return Outcome::Failed(format!("cannot run the setup command: {e}"))
+            }
+        }
+    }
+
+    let argv = rec.argv.clone();
+    match run_process(inner, rec, &argv, deadline, stop, true).await {
+        ProcEnd::Exited(status) => Outcome::Exited(status),
+        ProcEnd::Stopped(s) => Outcome::Stopped(s),
+        ProcEnd::SpawnFailed(e) => Outcome::Failed(format!(
+            "cannot start the agent program '{}': {e}",
+            argv.first().map(String::as_str).unwrap_or("")
+        )),
+    }
+}
+
+fn copy_into(inner: &Inner, rec: &JobRecord, repo_dir: &Path, worktree: &Path, rel: &str) {
+    let src = repo_dir.join(rel);
+    let dest = worktree.join(rel);
+    let result = if src.is_dir() {
+        Err(std::io::Error::other(
+            "it is a folder; only files are copied",
+        ))
+    } else {
+        dest.parent()
+            .map(std::fs::create_dir_all)
+            .unwrap_or(Ok(()))
+            .and_then(|_| std::fs::copy(&src, &dest).map(|_| ()))
+    };
+    match result {
+        Ok(()) => inner.notice(
+            &rec.job.id,
+            Level::Info,
+            format!("copied {rel} into the worktree"),
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => inner.notice(
+            &rec.job.id,
+            Level::Warn,
+            format!(
+                "{rel} was not copied: it does not exist in {}",
+                repo_dir.display()
+            ),
+        ),
+        Err(e) => inner.notice(
+            &rec.job.id,
+            Level::Warn,
+            format!("{rel} was not copied: {e}"),
+        ),
+    }
+}
+
+/// Runs one process in its own group in the worktree, streaming its output, until it exits or
+/// the engine stops it (SIGTERM to the group, grace, SIGKILL).
+async fn run_process(
+    inner: &Arc<Inner>,
+    rec: &mut JobRecord,
+    argv: &[String],
+    deadline: Instant,
+    stop: &mut watch::Receiver<Option<StopReason>>,
+    is_agent: bool,
+) -> ProcEnd {
+    let Some((program, args)) = argv.split_first() else {
+        return ProcEnd::SpawnFailed(std::io::Error::other("empty command"));
+    };
+    let mut cmd = tokio::process::Command::new(program);
+    cmd.args(args)
+        .current_dir(&rec.job.worktree)
+        .envs(rec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(false);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => return ProcEnd::SpawnFailed(e),
+    };
+    let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+
+    let (tx, rx) = mpsc::channel(64);
+    let log_path = PathBuf::from(&rec.job.log_path);
+    let sink_task = tokio::spawn(sink(inner.clone(), rec.job.id.clone(), log_path, rx));
+    let mut pumps = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pumps.push(tokio::spawn(pump(
+            out,
+            Stream::Stdout,
+            tx.clone(),
+            inner.clone(),
+        )));
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps.push(tokio::spawn(pump(
+            err,
+            Stream::Stderr,
+            tx.clone(),
+            inner.clone(),
+        )));
+    }
+    drop(tx);
+
+    if is_agent {
+        rec.process = process::identity(pgid);
+        rec.job.state = JobState::Running;
+        if let Err(e) = inner.save(rec, Vec::new()) {
+            tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
+        }
+    }
+
+    let asked = async {
+        loop {
+            if let Some(r) = stop.borrow_and_update().clone() {
+                return r;
+            }
+            if stop.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let stopped = tokio::select! {
+        status = child.wait() => match status {
+            Ok(s) => Err(s),
+            Err(e) => Ok((Stop::Asked(StopReason::Shutdown), Some(e))),
+        },
+        _ = tokio::time::sleep_until(deadline) => Ok((Stop::Timeout, None)),
+        r = asked => Ok((Stop::Asked(r), None)),
+    };
+
+    let end = match stopped {
+        Err(status) => ProcEnd::Exited(status),
+        Ok((why, wait_error)) => {
+            if let Some(e) = wait_error {
+                tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
+            }
+            rec.job.state = JobState::Stopping;
+            if let Err(e) = inner.save(rec, Vec::new()) {
+                tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
+            }
+            process::signal_group(pgid, Signal::SIGTERM);
+            match tokio::time::timeout(inner.grace(), child.wait()).await {
+                Ok(_) => {}
+                Err(_) => {
+                    inner.notice(
+                        &rec.job.id,
+                        Level::Warn,
+                        format!(
+                            "still running {} after SIGTERM; sent SIGKILL",
+                            human(inner.grace().as_millis() as u64)
+                        ),
+                    );
+                    process::signal_group(pgid, Signal::SIGKILL);
+                    let _ = child.wait().await;
+                }
+            }
+            ProcEnd::Stopped(why)
+        }
+    };
+
+    // Whatever the agent forked and left behind in its group goes too; it may hold our pipes.
+    if process::group_alive(pgid) {
+        process::signal_group(pgid, Signal::SIGTERM);
+        let waited = tokio::time::timeout(inner.grace(), wait_all(&mut pumps)).await;
+        if waited.is_err() {
+            process::signal_group(pgid, Signal::SIGKILL);
+        }
+    }
+    // Drain what is left; a process that escaped the group could hold a pipe open forever.
+    if tokio::time::timeout(Duration::from_secs(2), wait_all(&mut pumps))
+        .await
+        .is_err()
+    {
+        tracing::warn!(job = %rec.job.id, "an escaped process still holds the output pipes; stopped reading");
+        for p in &pumps {
+            p.abort();
+        }
+    }
+    drop(pumps);
+    let _ = sink_task.await;
+    end
+}
+
+async fn wait_all(tasks: &mut Vec<tokio::task::JoinHandle<()>>) {
+    for t in tasks.iter_mut() {
+        let _ = t.await;
+    }
+    tasks.clear();
+}
+
+fn describe_exit(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "ended".into(),
+    }
+}
+
+/// Commits leftovers, unlocks the worktree and records the final state.
+async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
+    let (state, reason, exit_code) = match outcome {
+        Outcome::Exited(status) if status.success() => (JobState::Completed, None, Some(0)),
+        Outcome::Exited(status) => (
+            JobState::Failed,
+            Some(format!("the agent {}", describe_exit(status))),
+            status.code(),
+        ),
+        Outcome::Stopped(Stop::Timeout) => (
+            JobState::Timeout,
+            Some(format!(
+                "ran longer than its {} timeout",
+                human(rec.job.timeout_ms)
+            )),
+            None,
+        ),
+        Outcome::Stopped(Stop::Asked(StopReason::Cancel)) => (
+            JobState::Cancelled,
+            Some("cancelled by the user".into()),
+            None,
+        ),
+        Outcome::Stopped(Stop::Asked(StopReason::ParentEnded(p))) => (
+            JobState::Cancelled,
+            Some(format!("its parent job {p} ended")),
+            None,
+        ),
+        Outcome::Stopped(Stop::Asked(StopReason::Shutdown)) => (
+            JobState::Interrupted,
+            Some(
+                "the host shut down while the job was running; its worktree and output are kept"
+                    .into(),
+            ),
+            None,
+        ),
+        Outcome::Failed(message) => (JobState::Failed, Some(message), None),
+    };
+    let mut reason = reason;
+    if let Err(e) = save_leftovers(&mut rec).await {
+        inner.notice(&rec.job.id, Level::Error, e.clone());
+        reason = Some(match reason {
+            Some(r) => format!("{r}; {e}"),
+            None => e,
+        });
+    }
+    rec.job.state = state;
+    rec.job.reason = reason;
+    rec.job.exit_code = exit_code;
+    rec.job.ended_at = Some(inner.now());
+    if let Err(e) = inner.save(&rec, Vec::new()) {
+        tracing::error!(job = %rec.job.id, error = %e, "cannot record the job's end");
+    }
+    tracing::info!(job = %rec.job.id, state = %state, "job ended");
+    inner.end_children(&rec);
+}
+
+/// Commits what the agent left in the worktree, records head and stats, unlocks the worktree.
+/// Errors are one sentence; the work itself stays in the worktree either way.
+async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
+    let worktree = PathBuf::from(&rec.job.worktree);
+    if !rec.has_worktree {
+        if worktree.join(".git").exists() {
+            rec.has_worktree = true;
+        } else {
+            return Ok(());
+        }
+    }
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let message = repo::commit_message(&rec.job.task, &rec.job.id, &rec.job.codename);
+    let base = rec.job.base_commit.clone();
+    let work = tokio::task::spawn_blocking(move || {
+        let committed = repo::commit_all(&worktree, &message);
+        let unlocked = repo::unlock_worktree(&repo_dir, &worktree);
+        let committed = committed?;
+        let stats = repo::diff_stats(&repo_dir, &base, &committed.head)?;
+        unlocked?;
+        Ok::<_, repo::RepoError>((committed, stats))
+    })
+    .await
+    .map_err(|e| format!("committing the job's leftovers failed: {e}"))?;
+    match work {
+        Ok((committed, (files, ins, del))) => {
+            rec.job.head_commit = Some(committed.head);
+            rec.job.files_changed = Some(files);
+            rec.job.insertions = Some(ins);
+            rec.job.deletions = Some(del);
+            Ok(())
+        }
+        Err(e) => Err(format!(
+            "committing the job's leftovers failed ({e}); they are still in {}",
+            rec.job.worktree
+        )),
+    }
+}
+
+/// See [`crate::Engine::recover`].
+pub(crate) async fn recover(inner: &Arc<Inner>) -> crate::Result<Vec<String>> {
+    let live = lock(&inner.db).jobs(Some(&[
+        JobState::Starting,
+        JobState::Running,
+        JobState::Stopping,
+    ]))?;
+    let mut ids = Vec::new();
+    for mut rec in live {
+        let was = rec.job.state;
+        if let Some(leader) = &rec.process {
+            let pids = process::job_processes(&rec.job.id, leader);
+            if !pids.is_empty() {
+                tracing::warn!(job = %rec.job.id, ?pids, "stopping processes left by the previous host");
+                inner.notice(
+                    &rec.job.id,
+                    Level::Warn,
+                    format!(
+                        "stopped {} process(es) the previous host left running",
+                        pids.len()
+                    ),
+                );
+                process::stop_pids(&pids, inner.grace()).await;
+            }
+        }
+        let mut reason =
+            format!("the host stopped while the job was {was}; its worktree and output are kept");
+        if let Err(e) = save_leftovers(&mut rec).await {
+            inner.notice(&rec.job.id, Level::Error, e.clone());
+            reason = format!("{reason}; {e}");
+        }
+        rec.job.state = JobState::Interrupted;
+        rec.job.reason = Some(reason);
+        rec.job.ended_at = Some(inner.now());
+        inner.save(&rec, Vec::new())?;
+        tracing::info!(job = %rec.job.id, "job interrupted by a host restart");
+        ids.push(rec.job.id.clone());
+        inner.end_children(&rec);
+    }
+    Ok(ids)
+}

@@ -1,0 +1,686 @@
+//! The database: jobs and an append-only event log with a global, strictly increasing `seq`.
+//! SQLite in WAL mode; the schema is versioned with `PRAGMA user_version`.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use sidekick_protocol::{Event, EventBody, Job, JobState, Level, Stream};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the database holds a bad value: {0}")]
+    Corrupt(String),
+    #[error(
+        "the database was written by a newer Sidekick (schema {found}, this one knows {known})"
+    )]
+    TooNew { found: i64, known: i64 },
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// Each entry moves the schema one version up. Never edit an entry that has shipped; add one.
+const MIGRATIONS: &[&str] = &[
+    // 1: jobs and events.
+    "CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        codename TEXT NOT NULL,
+        state TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        task TEXT NOT NULL,
+        repo TEXT NOT NULL,
+        branch TEXT NOT NULL,
+        worktree TEXT NOT NULL,
+        base_rev TEXT NOT NULL,
+        base_commit TEXT NOT NULL,
+        base_branch TEXT,
+        head_commit TEXT,
+        exit_code INTEGER,
+        reason TEXT,
+        parent_id TEXT REFERENCES jobs(id),
+        timeout_ms INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        started_at INTEGER,
+        ended_at INTEGER,
+        files_changed INTEGER,
+        insertions INTEGER,
+        deletions INTEGER,
+        log_path TEXT NOT NULL,
+        argv TEXT NOT NULL,
+        env TEXT NOT NULL,
+        setup TEXT,
+        copy_files TEXT NOT NULL,
+        pid INTEGER,
+        proc_start INTEGER,
+        boot_id TEXT,
+        has_worktree INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_state ON jobs(state);
+    CREATE INDEX jobs_codename ON jobs(codename);
+    CREATE INDEX jobs_parent ON jobs(parent_id);
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL,
+        time INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        stream TEXT,
+        line TEXT,
+        partial INTEGER NOT NULL DEFAULT 0,
+        data TEXT
+    );
+    CREATE INDEX events_job ON events(job_id, seq);",
+];
+
+/// What the engine keeps about a job beyond what clients see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub job: Job,
+    /// The agent's argv, already resolved from its profile (`{task}` substituted).
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub setup: Option<String>,
+    pub copy_files: Vec<String>,
+    pub process: Option<ProcessIdentity>,
+    /// The worktree exists on disk (created and not yet removed).
+    pub has_worktree: bool,
+}
+
+/// Enough to recognise the agent process again after a host restart, even if its pid was reused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessIdentity {
+    pub pid: i32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start_ticks: u64,
+    pub boot_id: String,
+}
+
+/// An event before it has a `seq`.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub job_id: String,
+    pub time: u64,
+    pub body: EventBody,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        Store::setup(conn)
+    }
+
+    pub fn open_in_memory() -> Result<Store> {
+        Store::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> Result<Store> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn insert_job(&mut self, rec: &JobRecord) -> Result<()> {
+        let j = &rec.job;
+        self.conn.execute(
+            "INSERT INTO jobs (id, codename, state, agent, task, repo, branch, worktree, base_rev,
+                base_commit, base_branch, parent_id, timeout_ms, created_at, log_path, argv, env,
+                setup, copy_files, has_worktree)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                ?18, ?19, ?20)",
+            params![
+                j.id,
+                j.codename,
+                j.state.as_str(),
+                j.agent,
+                j.task,
+                j.repo,
+                j.branch,
+                j.worktree,
+                j.base_rev,
+                j.base_commit,
+                j.base_branch,
+                j.parent_id,
+                j.timeout_ms as i64,
+                j.created_at as i64,
+                j.log_path,
+                to_json(&rec.argv),
+                to_json(&rec.env),
+                rec.setup,
+                to_json(&rec.copy_files),
+                rec.has_worktree,
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Writes the mutable fields of a job back.
+    pub fn update_job(&mut self, rec: &JobRecord) -> Result<()> {
+        let j = &rec.job;
+        let (pid, start, boot) = match &rec.process {
+            Some(p) => (
+                Some(p.pid),
+                Some(p.start_ticks as i64),
+                Some(p.boot_id.clone()),
+            ),
+            None => (None, None, None),
+        };
+        self.conn.execute(
+            "UPDATE jobs SET state = ?2, head_commit = ?3, exit_code = ?4, reason = ?5,
+                started_at = ?6, ended_at = ?7, files_changed = ?8, insertions = ?9,
+                deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14
+             WHERE id = ?1",
+            params![
+                j.id,
+                j.state.as_str(),
+                j.head_commit,
+                j.exit_code,
+                j.reason,
+                j.started_at.map(|v| v as i64),
+                j.ended_at.map(|v| v as i64),
+                j.files_changed.map(|v| v as i64),
+                j.insertions.map(|v| v as i64),
+                j.deletions.map(|v| v as i64),
+                pid,
+                start,
+                boot,
+                rec.has_worktree,
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn job(&self, id: &str) -> Result<Option<JobRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?1"))?;
+        let rec = stmt.query_row([id], read_job).optional()?;
+        rec.transpose()
+    }
+
+    /// Jobs, newest first. `active_only` keeps queued and live ones.
+    pub fn jobs(&self, states: Option<&[JobState]>) -> Result<Vec<JobRecord>> {
+        let mut sql = format!("SELECT {JOB_COLUMNS} FROM jobs");
+        if let Some(states) = states {
+            let list: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+            sql.push_str(&format!(" WHERE state IN ({})", list.join(",")));
+        }
+        sql.push_str(" ORDER BY id DESC");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([], read_job)?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(r??);
+        }
+        Ok(out)
+    }
+
+    /// Ids of jobs whose id starts with `prefix` (at most `limit`).
+    pub fn ids_with_prefix(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM jobs WHERE id >= ?1 AND id < ?1 || char(1114111) ORDER BY id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![prefix, limit as i64], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Ids of jobs with this codename, those still holding a worktree first, then newest first.
+    pub fn ids_with_codename(&self, codename: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM jobs WHERE codename = ?1 ORDER BY has_worktree DESC, id DESC",
+        )?;
+        let rows = stmt.query_map([codename], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// A codename is taken while a job that has (or will have) a worktree carries it.
+    pub fn codename_taken(&self, codename: &str) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT 1 FROM jobs WHERE codename = ?1
+               AND (has_worktree = 1 OR state IN ('queued', 'starting')) LIMIT 1",
+        )?;
+        Ok(stmt.exists([codename])?)
+    }
+
+    pub fn children(&self, parent_id: &str) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM jobs WHERE parent_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([parent_id], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Appends events in one transaction and returns them with their `seq`.
+    pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(events.len());
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO events (job_id, time, kind, stream, line, partial, data)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for ev in events {
+                match &ev.body {
+                    EventBody::Output {
+                        stream,
+                        line,
+                        partial,
+                    } => stmt.execute(params![
+                        ev.job_id,
+                        ev.time as i64,
+                        "output",
+                        stream.as_str(),
+                        line,
+                        partial,
+                        Option::<String>::None
+                    ])?,
+                    EventBody::Job { job } => stmt.execute(params![
+                        ev.job_id,
+                        ev.time as i64,
+                        "job",
+                        Option::<String>::None,
+                        Option::<String>::None,
+                        false,
+                        to_json(job)
+                    ])?,
+                    EventBody::Notice { level, message } => stmt.execute(params![
+                        ev.job_id,
+                        ev.time as i64,
+                        "notice",
+                        level_str(*level),
+                        message,
+                        false,
+                        Option::<String>::None
+                    ])?,
+                };
+                out.push(Event {
+                    seq: tx.last_insert_rowid() as u64,
+                    time: ev.time,
+                    job_id: ev.job_id,
+                    body: ev.body,
+                });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Events with `seq > since`, oldest first, at most `limit`.
+    pub fn events_after(
+        &self,
+        since: u64,
+        job_id: Option<&str>,
+        include_output: bool,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        let mut sql = String::from(
+            "SELECT seq, job_id, time, kind, stream, line, partial, data FROM events WHERE seq > ?1",
+        );
+        if job_id.is_some() {
+            sql.push_str(" AND job_id = ?3");
+        }
+        if !include_output {
+            sql.push_str(" AND kind != 'output'");
+        }
+        sql.push_str(" ORDER BY seq LIMIT ?2");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = match job_id {
+            Some(j) => stmt.query(params![since as i64, limit as i64, j])?,
+            None => stmt.query(params![since as i64, limit as i64])?,
+        };
+        let mut out = Vec::new();
+        while let Some(row) = rows.next()? {
+            out.push(read_event(row)?);
+        }
+        Ok(out)
+    }
+
+    pub fn last_seq(&self) -> Result<u64> {
+        let seq: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+        Ok(seq.unwrap_or(0) as u64)
+    }
+
+    pub fn count_output(&self, job_id: &str) -> Result<u64> {
+        let n: i64 = self.conn.query_row(
+            "SELECT COUNT(*) FROM events WHERE job_id = ?1 AND kind = 'output'",
+            [job_id],
+            |r| r.get(0),
+        )?;
+        Ok(n as u64)
+    }
+}
+
+const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, worktree, base_rev,
+    base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
+    started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
+    copy_files, pid, proc_start, boot_id, has_worktree";
+
+fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
+    let state_text: String = r.get(2)?;
+    let Some(state) = JobState::parse(&state_text) else {
+        return Ok(Err(StoreError::Corrupt(format!(
+            "job state '{state_text}'"
+        ))));
+    };
+    let opt_u64 = |i: usize| -> rusqlite::Result<Option<u64>> {
+        Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
+    };
+    let job = Job {
+        id: r.get(0)?,
+        codename: r.get(1)?,
+        state,
+        agent: r.get(3)?,
+        task: r.get(4)?,
+        repo: r.get(5)?,
+        branch: r.get(6)?,
+        worktree: r.get(7)?,
+        base_rev: r.get(8)?,
+        base_commit: r.get(9)?,
+        base_branch: r.get(10)?,
+        head_commit: r.get(11)?,
+        exit_code: r.get(12)?,
+        reason: r.get(13)?,
+        parent_id: r.get(14)?,
+        timeout_ms: r.get::<_, i64>(15)?.max(0) as u64,
+        created_at: r.get::<_, i64>(16)?.max(0) as u64,
+        started_at: opt_u64(17)?,
+        ended_at: opt_u64(18)?,
+        duration_ms: None,
+        queue_position: None,
+        files_changed: opt_u64(19)?,
+        insertions: opt_u64(20)?,
+        deletions: opt_u64(21)?,
+        log_path: r.get(22)?,
+    };
+    let argv: String = r.get(23)?;
+    let env: String = r.get(24)?;
+    let copy: String = r.get(26)?;
+    let pid: Option<i32> = r.get(27)?;
+    let start: Option<i64> = r.get(28)?;
+    let boot: Option<String> = r.get(29)?;
+    let process = match (pid, start, boot) {
+        (Some(pid), Some(start), Some(boot_id)) => Some(ProcessIdentity {
+            pid,
+            start_ticks: start.max(0) as u64,
+            boot_id,
+        }),
+        _ => None,
+    };
+    let parsed = (|| -> Result<JobRecord> {
+        Ok(JobRecord {
+            job,
+            argv: from_json(&argv)?,
+            env: from_json(&env)?,
+            setup: r.get(25).map_err(StoreError::from)?,
+            copy_files: from_json(&copy)?,
+            process,
+            has_worktree: r.get(30).map_err(StoreError::from)?,
+        })
+    })();
+    Ok(parsed)
+}
+
+fn read_event(r: &Row<'_>) -> Result<Event> {
+    let seq: i64 = r.get(0)?;
+    let job_id: String = r.get(1)?;
+    let time: i64 = r.get(2)?;
+    let kind: String = r.get(3)?;
+    let body = match kind.as_str() {
+        "output" => {
+            let stream: Option<String> = r.get(4)?;
+            EventBody::Output {
+                stream: match stream.as_deref() {
+                    Some("stderr") => Stream::Stderr,
+                    _ => Stream::Stdout,
+                },
+                line: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+                partial: r.get(6)?,
+            }
+        }
+        "job" => {
+            let data: Option<String> = r.get(7)?;
+            EventBody::Job {
+                job: from_json(data.as_deref().unwrap_or("null"))?,
+            }
+        }
+        "notice" => {
+            let level: Option<String> = r.get(4)?;
+            EventBody::Notice {
+                level: match level.as_deref() {
+                    Some("error") => Level::Error,
+                    Some("warn") => Level::Warn,
+                    _ => Level::Info,
+                },
+                message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            }
+        }
+        other => return Err(StoreError::Corrupt(format!("event kind '{other}'"))),
+    };
+    Ok(Event {
+        seq: seq.max(0) as u64,
+        time: time.max(0) as u64,
+        job_id,
+        body,
+    })
+}
+
+fn level_str(l: Level) -> &'static str {
+    match l {
+        Level::Info => "info",
+        Level::Warn => "warn",
+        Level::Error => "error",
+    }
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    // Serialising plain data (strings, vectors, the Job struct) to JSON cannot fail.
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn sample(id: &str, state: JobState) -> JobRecord {
+        JobRecord {
+            job: Job {
+                id: id.into(),
+                codename: format!("c-{id}"),
+                state,
+                agent: "shell".into(),
+                task: "echo hi".into(),
+                repo: "/r".into(),
+                branch: format!("sidekick/c-{id}"),
+                worktree: "/w".into(),
+                base_rev: "HEAD".into(),
+                base_commit: "abc".into(),
+                base_branch: Some("main".into()),
+                head_commit: None,
+                exit_code: None,
+                reason: None,
+                parent_id: None,
+                timeout_ms: 1000,
+                created_at: 5,
+                started_at: None,
+                ended_at: None,
+                duration_ms: None,
+                queue_position: None,
+                files_changed: None,
+                insertions: None,
+                deletions: None,
+                log_path: "/l".into(),
+            },
+            argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
+            env: vec![("A".into(), "b".into())],
+            setup: None,
+            copy_files: vec![],
+            process: None,
+            has_worktree: false,
+        }
+    }
+
+    #[test]
+    fn jobs_round_trip_and_update() {
+        let mut s = Store::open_in_memory().expect("store");
+        assert_eq!(s.schema_version().expect("v"), MIGRATIONS.len() as i64);
+        let mut rec = sample("01a", JobState::Queued);
+        s.insert_job(&rec).expect("insert");
+        assert_eq!(s.job("01a").expect("get"), Some(rec.clone()));
+        rec.job.state = JobState::Completed;
+        rec.job.exit_code = Some(0);
+        rec.job.head_commit = Some("def".into());
+        rec.process = Some(ProcessIdentity {
+            pid: 42,
+            start_ticks: 99,
+            boot_id: "b".into(),
+        });
+        rec.has_worktree = true;
+        s.update_job(&rec).expect("update");
+        assert_eq!(s.job("01a").expect("get"), Some(rec));
+        assert_eq!(s.job("nope").expect("get"), None);
+    }
+
+    #[test]
+    fn prefixes_codenames_and_children() {
+        let mut s = Store::open_in_memory().expect("store");
+        for id in ["01aa", "01ab", "02cc"] {
+            s.insert_job(&sample(id, JobState::Queued)).expect("insert");
+        }
+        let mut child = sample("03dd", JobState::Queued);
+        child.job.parent_id = Some("01aa".into());
+        s.insert_job(&child).expect("insert");
+        assert_eq!(
+            s.ids_with_prefix("01a", 10).expect("q"),
+            vec!["01aa", "01ab"]
+        );
+        assert_eq!(s.ids_with_prefix("02", 10).expect("q"), vec!["02cc"]);
+        assert!(s.ids_with_prefix("9", 10).expect("q").is_empty());
+        assert_eq!(s.ids_with_codename("c-02cc").expect("q"), vec!["02cc"]);
+        assert!(s.codename_taken("c-02cc").expect("q"));
+        assert!(!s.codename_taken("c-zz").expect("q"));
+        assert_eq!(s.children("01aa").expect("q"), vec!["03dd"]);
+        let active = s.jobs(Some(&[JobState::Queued])).expect("q");
+        assert_eq!(active.len(), 4);
+        assert_eq!(active[0].job.id, "03dd", "newest first");
+    }
+
+    #[test]
+    fn events_get_increasing_seqs_and_filter() {
+        let mut s = Store::open_in_memory().expect("store");
+        let rec = sample("01a", JobState::Queued);
+        let mk = |job: &str, body: EventBody| NewEvent {
+            job_id: job.into(),
+            time: 1,
+            body,
+        };
+        let out = s
+            .append(vec![
+                mk(
+                    "01a",
+                    EventBody::Job {
+                        job: rec.job.clone(),
+                    },
+                ),
+                mk(
+                    "01a",
+                    EventBody::Output {
+                        stream: Stream::Stdout,
+                        line: "one".into(),
+                        partial: false,
+                    },
+                ),
+                mk(
+                    "02b",
+                    EventBody::Notice {
+                        level: Level::Warn,
+                        message: "careful".into(),
+                    },
+                ),
+                mk(
+                    "01a",
+                    EventBody::Output {
+                        stream: Stream::Stderr,
+                        line: "two".into(),
+                        partial: true,
+                    },
+                ),
+            ])
+            .expect("append");
+        let seqs: Vec<u64> = out.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4]);
+        assert_eq!(s.last_seq().expect("q"), 4);
+        assert_eq!(s.events_after(0, None, true, 100).expect("q"), out);
+        let job_only = s.events_after(0, Some("01a"), true, 100).expect("q");
+        assert_eq!(job_only.len(), 3);
+        let no_output = s.events_after(0, None, false, 100).expect("q");
+        assert_eq!(no_output.len(), 2);
+        assert_eq!(
+            s.events_after(2, None, true, 1).expect("q"),
+            vec![out[2].clone()]
+        );
+        assert_eq!(s.count_output("01a").expect("q"), 2);
+    }
+
+    #[test]
+    fn state_survives_reopening_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        {
+            let mut s = Store::open(&path).expect("open");
+            s.insert_job(&sample("01a", JobState::Running))
+                .expect("insert");
+        }
+        let s = Store::open(&path).expect("reopen");
+        assert_eq!(
+            s.job("01a").expect("q").map(|r| r.job.state),
+            Some(JobState::Running)
+        );
+        drop(s);
+        let conn = Connection::open(&path).expect("raw");
+        conn.pragma_update(None, "user_version", 99).expect("bump");
+        drop(conn);
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::TooNew { found: 99, .. })
+        ));
+    }
+}

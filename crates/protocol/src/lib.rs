@@ -1,0 +1,332 @@
+//! Wire types shared by the Sidekick host, its clients (CLI, desktop app) and the UI.
+//!
+//! Everything here is plain data with serde derives. JSON uses snake_case keys; times are
+//! milliseconds since the Unix epoch; durations are milliseconds.
+
+mod duration;
+
+pub use duration::{format_duration, parse_duration, DurationError};
+
+use serde::{Deserialize, Serialize};
+
+/// Where a job is in its life. See DESIGN.md "Job states".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    Queued,
+    Starting,
+    Running,
+    Stopping,
+    Completed,
+    Failed,
+    Timeout,
+    Cancelled,
+    Interrupted,
+    Merged,
+    Discarded,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 11] = [
+        JobState::Queued,
+        JobState::Starting,
+        JobState::Running,
+        JobState::Stopping,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Timeout,
+        JobState::Cancelled,
+        JobState::Interrupted,
+        JobState::Merged,
+        JobState::Discarded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Starting => "starting",
+            JobState::Running => "running",
+            JobState::Stopping => "stopping",
+            JobState::Completed => "completed",
+            JobState::Failed => "failed",
+            JobState::Timeout => "timeout",
+            JobState::Cancelled => "cancelled",
+            JobState::Interrupted => "interrupted",
+            JobState::Merged => "merged",
+            JobState::Discarded => "discarded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        JobState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// The agent has not ended yet: the job is queued or holds (or is about to hold) a process.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            JobState::Queued | JobState::Starting | JobState::Running | JobState::Stopping
+        )
+    }
+
+    /// The job owns a live process or is setting one up (counts against `max_running`).
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            JobState::Starting | JobState::Running | JobState::Stopping
+        )
+    }
+
+    /// The agent's run is over (including review outcomes).
+    pub fn has_ended(self) -> bool {
+        !self.is_active()
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One job as clients see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Time-sortable unique id (ULID, lowercase).
+    pub id: String,
+    /// `adjective-animal`, unique among jobs that still have a worktree.
+    pub codename: String,
+    pub state: JobState,
+    pub agent: String,
+    pub task: String,
+    /// Top level of the user's repository.
+    pub repo: String,
+    /// The job's branch, `sidekick/<codename>`.
+    pub branch: String,
+    /// The job's shadow worktree (exists once the job has started).
+    pub worktree: String,
+    /// The revision the user asked for (`HEAD` by default).
+    pub base_rev: String,
+    /// The commit the job started from.
+    pub base_commit: String,
+    /// The branch the job will merge back into, when the base was a branch.
+    pub base_branch: Option<String>,
+    /// The job branch's tip after the agent's leftovers were committed.
+    pub head_commit: Option<String>,
+    pub exit_code: Option<i32>,
+    /// Why the job ended the way it did, in one sentence (failures, timeouts, interruptions).
+    pub reason: Option<String>,
+    pub parent_id: Option<String>,
+    pub timeout_ms: u64,
+    pub created_at: u64,
+    pub started_at: Option<u64>,
+    pub ended_at: Option<u64>,
+    /// Run time so far (live jobs) or in total (ended jobs).
+    pub duration_ms: Option<u64>,
+    /// 1-based position in the FIFO queue while queued.
+    pub queue_position: Option<u32>,
+    pub files_changed: Option<u64>,
+    pub insertions: Option<u64>,
+    pub deletions: Option<u64>,
+    /// The raw output of the job (both streams, as written).
+    pub log_path: String,
+}
+
+/// Output stream of a job's process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// One entry of the append-only event log. `seq` is global and strictly increasing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub seq: u64,
+    pub time: u64,
+    pub job_id: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    /// The job changed (created, state, stats): a full snapshot.
+    Job { job: Job },
+    /// One line of output, without its newline. `partial` marks a piece of an over-long line
+    /// that continues in the next output event of the same stream.
+    Output {
+        stream: Stream,
+        line: String,
+        #[serde(default, skip_serializing_if = "is_false")]
+        partial: bool,
+    },
+    /// Something the engine wants the user to know about a job (setup started, a copy skipped).
+    Notice { level: Level, message: String },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `POST /v1/jobs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpawnRequest {
+    /// A folder inside the repository (absolute).
+    pub repo: String,
+    pub task: String,
+    pub agent: Option<String>,
+    /// Any revision; `HEAD` when absent.
+    pub base: Option<String>,
+    pub timeout_ms: Option<u64>,
+    /// Id, id prefix or codename of the parent job.
+    pub parent: Option<String>,
+}
+
+/// An agent profile and whether it can run here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub name: String,
+    pub builtin: bool,
+    /// The command template (`{task}` is replaced by the task, as one argument).
+    pub command: Vec<String>,
+    pub installed: bool,
+    /// Where the program was found.
+    pub path: Option<String>,
+    /// Why the agent cannot be used, when it cannot.
+    pub problem: Option<String>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// `GET /v1/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    pub version: String,
+    pub pid: u32,
+    pub home: String,
+}
+
+/// The one error shape at every edge: a machine-readable code and a human sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    PathNotFound,
+    NotARepo,
+    BareRepo,
+    EmptyRepo,
+    BadBase,
+    UnknownAgent,
+    UnknownJob,
+    AmbiguousJob,
+    InvalidState,
+    Config,
+    Git,
+    Io,
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status the host answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::UnknownJob => 404,
+            ErrorCode::InvalidState => 409,
+            ErrorCode::ShuttingDown => 503,
+            ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
+            _ => 400,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip_through_their_names() {
+        for st in JobState::ALL {
+            assert_eq!(JobState::parse(st.as_str()), Some(st));
+            let json = serde_json::to_string(&st).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+        }
+        assert_eq!(JobState::parse("nope"), None);
+    }
+
+    #[test]
+    fn active_and_ended_partition_the_states() {
+        for st in JobState::ALL {
+            assert_ne!(st.is_active(), st.has_ended(), "{st}");
+            if st.is_live() {
+                assert!(st.is_active());
+            }
+        }
+    }
+
+    #[test]
+    fn output_event_json_is_flat_and_tagged() {
+        let ev = Event {
+            seq: 7,
+            time: 1,
+            job_id: "j".into(),
+            body: EventBody::Output {
+                stream: Stream::Stderr,
+                line: "hi".into(),
+                partial: false,
+            },
+        };
+        let json = serde_json::to_value(&ev).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"seq":7,"time":1,"job_id":"j","kind":"output","stream":"stderr","line":"hi"})
+        );
+        let back: Event = serde_json::from_value(json).expect("event parses back");
+        assert_eq!(back, ev);
+    }
+
+    #[test]
+    fn error_codes_map_to_http_statuses() {
+        assert_eq!(ErrorCode::UnknownJob.http_status(), 404);
+        assert_eq!(ErrorCode::BareRepo.http_status(), 400);
+        assert_eq!(ErrorCode::Internal.http_status(), 500);
+        let e = ApiError::new(ErrorCode::AmbiguousJob, "x");
+        let json = serde_json::to_string(&e).unwrap_or_default();
+        assert_eq!(json, r#"{"code":"ambiguous_job","message":"x"}"#);
+    }
+}
