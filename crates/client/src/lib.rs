@@ -1,1 +1,417 @@
+//! Typed client for the Sidekick host, over HTTP/1.1 on its Unix socket.
+//!
+//! [`Client::connect_or_start`] starts a host (detached, in its own session) when none answers,
+//! and waits for its socket. Two clients racing to do so end up talking to the same host: the
+//! single-instance lock lets only one of the started hosts live.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use sidekick_protocol::{AgentInfo, ApiError, ErrorCode, Event, Health, Home, Job, SpawnRequest};
+use tokio::net::UnixStream;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The host refused the request; the message is for the user.
+    #[error("{0}")]
+    Api(ApiError),
+    #[error("no Sidekick host is running for {0}")]
+    NoHost(PathBuf),
+    #[error("could not start a Sidekick host: {0}")]
+    StartFailed(String),
+    #[error("lost the connection to the Sidekick host: {0}")]
+    Connection(String),
+    #[error("the Sidekick host sent something unexpected: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    /// The edge shape, for callers that pass errors on (the desktop app).
+    pub fn to_api(&self) -> ApiError {
+        match self {
+            ClientError::Api(e) => e.clone(),
+            other => ApiError::new(ErrorCode::Internal, other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// How long to wait for a freshly started host to answer. Recovery after a crash may have to
+/// stop orphaned agents (5 s grace each) before the socket opens.
+pub const START_TIMEOUT: Duration = Duration::from_secs(45);
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    socket: PathBuf,
+}
+
+impl Client {
+    /// A client for the host of `home`, without checking that it runs.
+    pub fn new(home: &Home) -> Client {
+        Client {
+            socket: home.socket(),
+        }
+    }
+
+    /// Connects to the running host, or starts `host_exe serve` and waits for it.
+    /// The host inherits this process's environment, so it selects the same home.
+    pub async fn connect_or_start(home: &Home, host_exe: &Path) -> Result<Client> {
+        let client = Client::new(home);
+        if client.health().await.is_ok() {
+            return Ok(client);
+        }
+        let run = home.run_dir();
+        std::fs::create_dir_all(&run).map_err(|e| {
+            ClientError::StartFailed(format!("cannot create {}: {e}", run.display()))
+        })?;
+        let err_path = run.join(format!("start-{}.err", std::process::id()));
+        let err_file = std::fs::File::create(&err_path).map_err(|e| {
+            ClientError::StartFailed(format!("cannot create {}: {e}", err_path.display()))
+        })?;
+        let mut cmd = std::process::Command::new(host_exe);
+        cmd.arg("serve")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(err_file);
+        detach(&mut cmd);
+        let mut child = cmd.spawn().map_err(|e| {
+            ClientError::StartFailed(format!("cannot run {}: {e}", host_exe.display()))
+        })?;
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let result = loop {
+            if client.health().await.is_ok() {
+                break Ok(client.clone());
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+                // Losing the start race to another client's host is fine: keep waiting for it.
+                if !status.success() && !text.contains("already running") {
+                    break Err(ClientError::StartFailed(first_line(&text, status)));
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let text = std::fs::read_to_string(&err_path).unwrap_or_default();
+                break Err(ClientError::StartFailed(format!(
+                    "the host did not answer within {}s{}; see {}",
+                    START_TIMEOUT.as_secs(),
+                    if text.trim().is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", text.trim())
+                    },
+                    home.host_log().display()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        let _ = std::fs::remove_file(&err_path);
+        // The child is detached; reap it if it has already exited (the race loser).
+        let _ = child.try_wait();
+        result
+    }
+
+    pub async fn health(&self) -> Result<Health> {
+        self.call(Method::GET, "/v1/health", None).await
+    }
+
+    pub async fn spawn(&self, req: &SpawnRequest) -> Result<Job> {
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.call(Method::POST, "/v1/jobs", Some(body)).await
+    }
+
+    pub async fn jobs(&self, all: bool) -> Result<Vec<Job>> {
+        self.call(Method::GET, &format!("/v1/jobs?all={all}"), None)
+            .await
+    }
+
+    pub async fn job(&self, reference: &str) -> Result<Job> {
+        self.call(
+            Method::GET,
+            &format!("/v1/jobs/{}", encode(reference)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, reference: &str) -> Result<Job> {
+        self.call(
+            Method::POST,
+            &format!("/v1/jobs/{}/cancel", encode(reference)),
+            None,
+        )
+        .await
+    }
+
+    pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
+        self.call(Method::GET, "/v1/agents", None).await
+    }
+
+    /// The event stream: stored events after `since`, then (with `follow`) live ones.
+    pub async fn events(&self, query: &EventQuery) -> Result<EventStream> {
+        let mut path = format!(
+            "/v1/events?since={}&output={}&follow={}",
+            query.since, query.output, query.follow
+        );
+        if let Some(job) = &query.job {
+            path.push_str(&format!("&job={}", encode(job)));
+        }
+        let resp = self.send(Method::GET, &path, None).await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp.status(), collect(resp.into_body()).await?));
+        }
+        Ok(EventStream {
+            body: resp.into_body(),
+            buf: BytesMut::new(),
+        })
+    }
+
+    /// Waits until the job has ended and returns it. `None` when `timeout` passes first.
+    pub async fn wait(&self, reference: &str, timeout: Option<Duration>) -> Result<Option<Job>> {
+        let fut = async {
+            let job = self.job(reference).await?;
+            if job.state.has_ended() {
+                return Ok(job);
+            }
+            let mut stream = self
+                .events(&EventQuery {
+                    since: 0,
+                    job: Some(job.id.clone()),
+                    output: false,
+                    follow: true,
+                })
+                .await?;
+            while let Some(ev) = stream.next().await? {
+                if let sidekick_protocol::EventBody::Job { job } = ev.body {
+                    if job.state.has_ended() {
+                        return self.job(&job.id).await;
+                    }
+                }
+            }
+            Err(ClientError::Connection(
+                "the event stream ended before the job did".into(),
+            ))
+        };
+        match timeout {
+            Some(t) => match tokio::time::timeout(t, fut).await {
+                Ok(r) => r.map(Some),
+                Err(_) => Ok(None),
+            },
+            None => fut.await.map(Some),
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<T> {
+        let resp = self.send(method, path, body).await?;
+        let status = resp.status();
+        let bytes = collect(resp.into_body()).await?;
+        if !status.is_success() {
+            return Err(error_from(status, bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<hyper::Response<Incoming>> {
+        let stream = match UnixStream::connect(&self.socket).await {
+            Ok(s) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Err(ClientError::NoHost(
+                    self.socket
+                        .parent()
+                        .and_then(Path::parent)
+                        .unwrap_or(&self.socket)
+                        .to_path_buf(),
+                ))
+            }
+            Err(e) => return Err(ClientError::Connection(e.to_string())),
+        };
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| ClientError::Connection(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let has_body = body.is_some();
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, "sidekick");
+        if has_body {
+            req = req.header(hyper::header::CONTENT_TYPE, "application/json");
+        }
+        let req = req
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Connection(e.to_string()))
+    }
+}
+
+/// What [`Client::events`] asks for.
+#[derive(Debug, Clone)]
+pub struct EventQuery {
+    pub since: u64,
+    /// Id, id prefix or codename.
+    pub job: Option<String>,
+    pub output: bool,
+    pub follow: bool,
+}
+
+impl Default for EventQuery {
+    fn default() -> Self {
+        EventQuery {
+            since: 0,
+            job: None,
+            output: true,
+            follow: true,
+        }
+    }
+}
+
+/// Newline-delimited JSON events from the host.
+pub struct EventStream {
+    body: Incoming,
+    buf: BytesMut,
+}
+
+impl EventStream {
+    /// The next event; `None` when the host ended the stream.
+    pub async fn next(&mut self) -> Result<Option<Event>> {
+        loop {
+            if let Some(nl) = self.buf.iter().position(|b| *b == b'\n') {
+                let line = self.buf.split_to(nl + 1);
+                let ev = serde_json::from_slice(&line[..nl])
+                    .map_err(|e| ClientError::Protocol(e.to_string()))?;
+                return Ok(Some(ev));
+            }
+            match self.body.frame().await {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(ClientError::Connection(e.to_string())),
+                Some(Ok(frame)) => {
+                    if let Ok(mut data) = frame.into_data() {
+                        while data.has_remaining() {
+                            let chunk = data.chunk();
+                            self.buf.extend_from_slice(chunk);
+                            let n = chunk.len();
+                            data.advance(n);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn collect(body: Incoming) -> Result<Bytes> {
+    body.collect()
+        .await
+        .map(|c| c.to_bytes())
+        .map_err(|e| ClientError::Connection(e.to_string()))
+}
+
+fn error_from(status: StatusCode, bytes: Bytes) -> ClientError {
+    match serde_json::from_slice::<ApiError>(&bytes) {
+        Ok(e) => ClientError::Api(e),
+        Err(_) => ClientError::Protocol(format!(
+            "HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes).trim()
+        )),
+    }
+}
+
+fn first_line(text: &str, status: std::process::ExitStatus) -> String {
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("the host exited with {status}"))
+}
+
+/// Percent-encodes a path segment or query value.
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Runs the child in a new session, so it outlives the terminal and the client.
+fn detach(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid().map_err(std::io::Error::from)?;
+            Ok(())
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reserved_characters() {
+        assert_eq!(encode("brave-otter"), "brave-otter");
+        assert_eq!(encode("a b/c?&"), "a%20b%2Fc%3F%26");
+    }
+
+    #[tokio::test]
+    async fn a_missing_host_is_reported_as_such() {
+        let dir = tempfile_dir();
+        let client = Client::new(&Home::at(&dir));
+        match client.health().await {
+            Err(ClientError::NoHost(p)) => assert_eq!(p, dir),
+            other => panic!("expected NoHost, got {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("sidekick-client-test-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn api_errors_keep_their_code() {
+        let e = error_from(
+            StatusCode::NOT_FOUND,
+            Bytes::from_static(br#"{"code":"unknown_job","message":"no job matches 'x'"}"#),
+        );
+        assert_eq!(e.to_api().code, ErrorCode::UnknownJob);
+        assert_eq!(e.to_string(), "no job matches 'x'");
+        let garbage = error_from(StatusCode::BAD_GATEWAY, Bytes::from_static(b"oops"));
+        assert!(matches!(garbage, ClientError::Protocol(_)));
+    }
+}

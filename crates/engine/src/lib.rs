@@ -7,7 +7,6 @@ pub mod agents;
 pub mod config;
 pub mod ids;
 mod output;
-pub mod paths;
 pub mod process;
 pub mod repo;
 mod runner;
@@ -26,7 +25,7 @@ use sidekick_protocol::{
 use tokio::sync::{broadcast, watch};
 
 pub use output::{LineSplitter, Piece, MAX_LINE};
-pub use paths::Home;
+pub use sidekick_protocol::Home;
 
 use config::{Config, ConfigError, RepoConfig};
 use repo::RepoError;

@@ -4,8 +4,10 @@
 //! milliseconds since the Unix epoch; durations are milliseconds.
 
 mod duration;
+mod paths;
 
 pub use duration::{format_duration, parse_duration, DurationError};
+pub use paths::Home;
 
 use serde::{Deserialize, Serialize};
 

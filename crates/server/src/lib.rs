@@ -1,1 +1,164 @@
+//! The host: owns the engine and serves it as HTTP/1.1 + JSON on a Unix socket.
+//!
+//! One host per data dir, enforced with an exclusive `flock` on `run/host.lock`, taken before
+//! anything else so a second host never touches the database or the socket.
 
+mod api;
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use nix::fcntl::{Flock, FlockArg};
+use sidekick_engine::{Engine, EngineError, EngineOptions, Home};
+use tokio::sync::watch;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("a Sidekick host is already running for {home}{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    AlreadyRunning { home: PathBuf, pid: Option<u32> },
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let path = path.into();
+    move |source| ServeError::Io { path, source }
+}
+
+/// The single-instance lock, held for the life of the host.
+pub struct InstanceLock {
+    _lock: Flock<File>,
+}
+
+/// Takes the host lock for `home`, creating `run/` with mode 0700.
+pub fn lock_instance(home: &Home) -> Result<InstanceLock, ServeError> {
+    let run = home.run_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&run)
+        .map_err(io_err(&run))?;
+    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).map_err(io_err(&run))?;
+    let path = home.lock_file();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        Ok(mut lock) => {
+            // Record our pid for the message a second host prints.
+            let _ = lock.set_len(0);
+            let _ = writeln!(*lock, "{}", std::process::id());
+            Ok(InstanceLock { _lock: lock })
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => {
+            let pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
+            Err(ServeError::AlreadyRunning {
+                home: home.root().to_path_buf(),
+                pid,
+            })
+        }
+        Err((_, errno)) => Err(ServeError::Io {
+            path,
+            source: std::io::Error::from(errno),
+        }),
+    }
+}
+
+/// Sends the host's own log to `host.log` (appending).
+pub fn init_logging(home: &Home) -> Result<(), ServeError> {
+    let path = home.host_log();
+    std::fs::create_dir_all(home.root()).map_err(io_err(home.root()))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .try_init();
+    Ok(())
+}
+
+/// Runs the host until SIGTERM or SIGINT. `ready` is called once the socket accepts requests.
+pub async fn serve(home: Home, ready: impl FnOnce(&Home)) -> Result<(), ServeError> {
+    let _lock = lock_instance(&home)?;
+    init_logging(&home)?;
+    tracing::info!(pid = std::process::id(), home = %home.root().display(), "host starting");
+    let engine = Engine::open(home.clone(), EngineOptions::default())?;
+    let interrupted = engine.recover().await?;
+    if !interrupted.is_empty() {
+        tracing::warn!(
+            count = interrupted.len(),
+            "marked jobs of the previous host interrupted"
+        );
+    }
+
+    let socket = home.socket();
+    // Holding the lock, any socket file left behind is a dead host's.
+    match std::fs::remove_file(&socket) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(ServeError::Io {
+                path: socket,
+                source: e,
+            })
+        }
+    }
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(io_err(&socket))?;
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))
+        .map_err(io_err(&socket))?;
+    engine.start();
+
+    let (closing_tx, closing_rx) = watch::channel(false);
+    let app = api::router(engine.clone(), closing_rx);
+    tracing::info!(socket = %socket.display(), "host listening");
+    ready(&home);
+
+    let shutdown_engine = engine.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            wait_for_signal().await;
+            tracing::info!("host shutting down");
+            shutdown_engine.shutdown().await;
+            let _ = closing_tx.send(true);
+        })
+        .await;
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("host stopped");
+    result.map_err(io_err(socket))
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            tracing::error!("cannot install signal handlers; the host stops only when killed");
+            std::future::pending::<()>().await;
+        }
+    }
+}

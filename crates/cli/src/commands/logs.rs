@@ -1,0 +1,46 @@
+use std::process::ExitCode;
+
+use clap::Args;
+use sidekick_client::{Client, EventQuery};
+use sidekick_protocol::EventBody;
+
+use crate::render;
+use crate::Outcome;
+
+/// Print a job's output so far (stdout lines to stdout, stderr lines to stderr).
+#[derive(Args)]
+pub struct LogsArgs {
+    /// Job id, unique id prefix or codename.
+    job: String,
+    /// Keep printing until the job ends.
+    #[arg(short = 'f', long)]
+    follow: bool,
+}
+
+pub async fn cmd_logs(client: &Client, args: LogsArgs) -> Outcome {
+    let job = client.job(&args.job).await?;
+    if args.follow && !job.state.has_ended() {
+        render::follow_output(client, &job.id).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut stream = client
+        .events(&EventQuery {
+            job: Some(job.id.clone()),
+            follow: false,
+            ..Default::default()
+        })
+        .await?;
+    let mut out = render::OutputPrinter::new();
+    while let Some(ev) = stream.next().await? {
+        if let EventBody::Output {
+            stream,
+            line,
+            partial,
+        } = &ev.body
+        {
+            out.line(*stream, line, *partial)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,91 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use sidekick_client::Client;
+use sidekick_protocol::SpawnRequest;
+
+use crate::render::{self, print_json};
+use crate::{parse_duration_arg, Failure, Outcome};
+
+/// Start a job: an agent works on TASK in its own worktree, on its own branch.
+///
+/// Prints `<id> <codename>` and returns at once. `--wait` joins the job, `--follow` streams its
+/// output; both then exit 0 only if the job completed.
+#[derive(Args)]
+pub struct RunArgs {
+    /// The repository (any folder inside it); defaults to the current folder.
+    #[arg(short = 'r', long, value_name = "REPO")]
+    repo: Option<PathBuf>,
+    /// Agent profile (see `sidekick agents`); defaults to `shell`, which runs TASK with `sh -c`.
+    #[arg(short = 'a', long)]
+    agent: Option<String>,
+    /// Base revision to start from; defaults to HEAD.
+    #[arg(short = 'b', long)]
+    base: Option<String>,
+    /// Wall-clock limit, e.g. 90s, 30m, 2h (default: the profile's, else 30m).
+    #[arg(long, value_parser = parse_duration_arg, value_name = "DUR")]
+    timeout: Option<u64>,
+    /// Nest under this job: when it ends, this job is cancelled.
+    #[arg(long, value_name = "JOB")]
+    parent: Option<String>,
+    /// Wait for the job to end.
+    #[arg(long, conflicts_with = "follow")]
+    wait: bool,
+    /// Stream the job's output until it ends.
+    #[arg(long)]
+    follow: bool,
+    /// Print the job as JSON.
+    #[arg(long)]
+    json: bool,
+    /// What the agent should do (several words are joined with spaces).
+    #[arg(required = true, value_name = "TASK")]
+    task: Vec<String>,
+}
+
+pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
+    let repo = match args.repo {
+        Some(p) if p.is_absolute() => p,
+        Some(p) => current_dir()?.join(p),
+        None => current_dir()?,
+    };
+    let req = SpawnRequest {
+        repo: repo.display().to_string(),
+        task: args.task.join(" "),
+        agent: args.agent,
+        base: args.base,
+        timeout_ms: args.timeout,
+        parent: args.parent,
+    };
+    let job = client.spawn(&req).await?;
+    if !args.wait && !args.follow {
+        if args.json {
+            print_json(&job)?;
+        } else {
+            println!("{} {}", job.id, job.codename);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.json {
+        eprintln!("sidekick: started {} ({})", job.codename, job.id);
+    }
+    let end = if args.follow {
+        render::follow_output(client, &job.id).await?
+    } else {
+        client
+            .wait(&job.id, None)
+            .await?
+            .ok_or_else(|| Failure::new("the wait ended early"))?
+    };
+    if args.json {
+        print_json(&end)?;
+    } else {
+        eprintln!("sidekick: {}", render::ending(&end));
+    }
+    Ok(render::exit_for(&end))
+}
+
+fn current_dir() -> Result<PathBuf, Failure> {
+    std::env::current_dir()
+        .map_err(|e| Failure::new(format!("cannot read the current folder: {e}")))
+}

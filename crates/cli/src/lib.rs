@@ -1,0 +1,104 @@
+//! The `sidekick` command line. One file per command under `commands/`.
+
+mod commands;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use sidekick_client::{Client, ClientError};
+use sidekick_protocol::Home;
+
+/// Run coding agents in the background, each in its own git worktree and branch.
+#[derive(Parser)]
+#[command(name = "sidekick", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Run(commands::run::RunArgs),
+    Ls(commands::ls::LsArgs),
+    Status(commands::status::StatusArgs),
+    Logs(commands::logs::LogsArgs),
+    Wait(commands::wait::WaitArgs),
+    Cancel(commands::cancel::CancelArgs),
+    Agents(commands::agents::AgentsArgs),
+    Serve(commands::serve::ServeArgs),
+}
+
+/// A command's failure: one sentence for stderr and the exit code.
+pub(crate) struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::new(e.to_string())
+    }
+}
+
+/// What a command ends with: usually success, sometimes a job-state exit code.
+pub(crate) type Outcome = Result<ExitCode, Failure>;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => commands::serve::cmd_serve(args),
+        other => run_client_command(other),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("sidekick: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run_client_command(command: Command) -> Outcome {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::new(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async move {
+        let client = connect().await?;
+        match command {
+            Command::Run(a) => commands::run::cmd_run(&client, a).await,
+            Command::Ls(a) => commands::ls::cmd_ls(&client, a).await,
+            Command::Status(a) => commands::status::cmd_status(&client, a).await,
+            Command::Logs(a) => commands::logs::cmd_logs(&client, a).await,
+            Command::Wait(a) => commands::wait::cmd_wait(&client, a).await,
+            Command::Cancel(a) => commands::cancel::cmd_cancel(&client, a).await,
+            Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
+            Command::Serve(_) => Err(Failure::new("serve runs without a client")),
+        }
+    })
+}
+
+/// Connects to this home's host, starting one (this very binary, `serve`) if none runs.
+async fn connect() -> Result<Client, Failure> {
+    let exe = std::env::current_exe().map_err(|e| {
+        Failure::new(format!(
+            "cannot find the sidekick binary to start a host: {e}"
+        ))
+    })?;
+    Ok(Client::connect_or_start(&Home::from_env(), &exe).await?)
+}
+
+/// `clap` value parser for durations like `90s`, `30m`, `2h`.
+pub(crate) fn parse_duration_arg(s: &str) -> Result<u64, String> {
+    sidekick_protocol::parse_duration(s).map_err(|e| e.to_string())
+}

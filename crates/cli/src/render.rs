@@ -1,0 +1,310 @@
+//! Text and JSON output shared by the commands.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use serde::Serialize;
+use sidekick_client::{Client, EventQuery};
+use sidekick_protocol::{format_duration, AgentInfo, EventBody, Job, JobState, Level, Stream};
+
+use crate::Failure;
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub fn print_json<T: Serialize>(value: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::new(format!("cannot encode JSON: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}").map_err(write_failed)
+}
+
+fn write_failed(e: std::io::Error) -> Failure {
+    Failure::new(format!("cannot write the output: {e}"))
+}
+
+/// `wait` semantics: 0 only for `completed`.
+pub fn exit_for(job: &Job) -> ExitCode {
+    if job.state == JobState::Completed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn changes(job: &Job) -> String {
+    match (job.insertions, job.deletions) {
+        (Some(i), Some(d)) => format!("+{i} -{d}"),
+        _ => "-".into(),
+    }
+}
+
+/// "brave-otter completed in 3s (+10 -2)" and the reason where there is one.
+pub fn ending(job: &Job) -> String {
+    let mut s = format!("{} {}", job.codename, job.state);
+    if let Some(d) = job.duration_ms {
+        s.push_str(&format!(" after {}", format_duration(d)));
+    }
+    if job.insertions.is_some() {
+        s.push_str(&format!(" ({}, branch {})", changes(job), job.branch));
+    }
+    if let Some(r) = &job.reason {
+        s.push_str(&format!(": {r}"));
+    }
+    s
+}
+
+fn state_label(job: &Job) -> String {
+    match job.queue_position {
+        Some(p) => format!("queued #{p}"),
+        None => job.state.to_string(),
+    }
+}
+
+fn first_line(task: &str, max: usize) -> String {
+    let line = task
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}
+
+/// Left-aligned columns separated by two spaces.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let all = std::iter::once(header.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        .chain(rows.iter().cloned());
+    for row in all {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub fn job_table(jobs: &[Job], now: u64) -> String {
+    let rows: Vec<Vec<String>> = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                j.id.clone(),
+                j.codename.clone(),
+                state_label(j),
+                j.agent.clone(),
+                format_duration(now.saturating_sub(j.created_at)),
+                j.duration_ms
+                    .map(format_duration)
+                    .unwrap_or_else(|| "-".into()),
+                changes(j),
+                first_line(&j.task, 48),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ID", "CODENAME", "STATE", "AGENT", "AGE", "DURATION", "CHANGES", "TASK",
+        ],
+        &rows,
+    )
+}
+
+pub fn job_details(job: &Job, now: u64) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut rows: Vec<(&str, String)> = vec![
+        ("id", job.id.clone()),
+        ("codename", job.codename.clone()),
+        ("state", state_label(job)),
+        ("agent", job.agent.clone()),
+        ("task", first_line(&job.task, 100)),
+        ("repo", job.repo.clone()),
+        ("branch", job.branch.clone()),
+        ("worktree", job.worktree.clone()),
+        (
+            "base",
+            format!("{} ({})", job.base_rev, short(&job.base_commit)),
+        ),
+        ("merges into", opt(&job.base_branch)),
+        (
+            "head",
+            job.head_commit
+                .as_deref()
+                .map(short)
+                .unwrap_or("-")
+                .to_string(),
+        ),
+        (
+            "exit code",
+            job.exit_code
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "changes",
+            match job.files_changed {
+                Some(f) => format!("{f} files, {}", changes(job)),
+                None => "-".into(),
+            },
+        ),
+        (
+            "created",
+            format!(
+                "{} ago",
+                format_duration(now.saturating_sub(job.created_at))
+            ),
+        ),
+        (
+            "duration",
+            job.duration_ms
+                .map(format_duration)
+                .unwrap_or_else(|| "-".into()),
+        ),
+        ("timeout", format_duration(job.timeout_ms)),
+        ("log", job.log_path.clone()),
+    ];
+    if let Some(p) = &job.parent_id {
+        rows.push(("parent", p.clone()));
+    }
+    if let Some(r) = &job.reason {
+        rows.push(("reason", r.clone()));
+    }
+    let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(k, v)| format!("{k:<w$}  {v}\n"))
+        .collect()
+}
+
+fn short(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
+}
+
+pub fn agent_table(agents: &[AgentInfo]) -> String {
+    let rows: Vec<Vec<String>> = agents
+        .iter()
+        .map(|a| {
+            vec![
+                a.name.clone(),
+                if a.installed {
+                    "yes".into()
+                } else {
+                    "no".into()
+                },
+                a.path
+                    .clone()
+                    .or_else(|| a.problem.clone())
+                    .unwrap_or_default(),
+                a.command.join(" "),
+            ]
+        })
+        .collect();
+    table(&["NAME", "INSTALLED", "WHERE", "COMMAND"], &rows)
+}
+
+/// Writes output lines to the matching stream, buffered.
+pub struct OutputPrinter {
+    out: std::io::BufWriter<std::io::Stdout>,
+}
+
+impl OutputPrinter {
+    pub fn new() -> Self {
+        OutputPrinter {
+            out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+        }
+    }
+
+    pub fn line(&mut self, stream: Stream, line: &str, partial: bool) -> Result<(), Failure> {
+        let end = if partial { "" } else { "\n" };
+        match stream {
+            Stream::Stdout => write!(self.out, "{line}{end}").map_err(write_failed),
+            Stream::Stderr => {
+                self.flush()?;
+                let mut err = std::io::stderr().lock();
+                write!(err, "{line}{end}").map_err(write_failed)
+            }
+        }
+    }
+
+    pub fn flush(&mut self) -> Result<(), Failure> {
+        self.out.flush().map_err(write_failed)
+    }
+}
+
+/// Streams a job's output (and notices, on stderr) until it ends; returns the ended job.
+pub async fn follow_output(client: &Client, job_id: &str) -> Result<Job, Failure> {
+    let mut stream = client
+        .events(&EventQuery {
+            job: Some(job_id.to_string()),
+            ..Default::default()
+        })
+        .await?;
+    let mut out = OutputPrinter::new();
+    while let Some(ev) = stream.next().await? {
+        match ev.body {
+            EventBody::Output {
+                stream,
+                line,
+                partial,
+            } => out.line(stream, &line, partial)?,
+            EventBody::Notice { level, message } => {
+                out.flush()?;
+                let tag = match level {
+                    Level::Info => "",
+                    Level::Warn => "warning: ",
+                    Level::Error => "error: ",
+                };
+                eprintln!("sidekick: {tag}{message}");
+            }
+            EventBody::Job { job } if job.state.has_ended() => {
+                out.flush()?;
+                return Ok(client.job(&job.id).await?);
+            }
+            EventBody::Job { .. } => out.flush()?,
+        }
+    }
+    out.flush()?;
+    Err(Failure::new(
+        "the host closed the event stream before the job ended",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_and_trim() {
+        let t = table(
+            &["A", "BB"],
+            &[vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
+        );
+        assert_eq!(t, "A    BB\nxxx  y\nz\n");
+    }
+
+    #[test]
+    fn task_lines_are_shortened() {
+        assert_eq!(first_line("\n  fix it \nmore", 10), "fix it");
+        assert_eq!(first_line("abcdefghijkl", 5), "abcd…");
+    }
+}

@@ -1,0 +1,280 @@
+//! The HTTP API. Handlers parse, call the engine and map errors to `{code, message}`.
+
+use std::convert::Infallible;
+
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use sidekick_engine::{Engine, EngineError};
+use sidekick_protocol::{ApiError, ErrorCode, Event, EventBody, Health, SpawnRequest};
+use tokio::sync::{broadcast, mpsc, watch};
+
+#[derive(Clone)]
+struct AppState {
+    engine: Engine,
+    closing: watch::Receiver<bool>,
+}
+
+pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/jobs", get(list_jobs).post(spawn_job))
+        .route("/v1/jobs/{job}", get(get_job))
+        .route("/v1/jobs/{job}/cancel", post(cancel_job))
+        .route("/v1/agents", get(agents))
+        .route("/v1/events", get(events))
+        .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
+        .with_state(AppState { engine, closing })
+}
+
+struct ApiFailure(ApiError);
+
+impl From<EngineError> for ApiFailure {
+    fn from(e: EngineError) -> Self {
+        let api = e.to_api();
+        if api.code == ErrorCode::Internal {
+            tracing::error!(error = %e, "request failed");
+        }
+        ApiFailure(api)
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self.0)).into_response()
+    }
+}
+
+fn bad_request(message: String) -> ApiFailure {
+    ApiFailure(ApiError::new(ErrorCode::BadRequest, message))
+}
+
+type ApiResult<T> = Result<Json<T>, ApiFailure>;
+
+async fn health(State(st): State<AppState>) -> Json<Health> {
+    Json(Health {
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+        home: st.engine.home().root().display().to_string(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    all: bool,
+}
+
+async fn list_jobs(
+    State(st): State<AppState>,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Vec<sidekick_protocol::Job>> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.jobs(q.all)?))
+}
+
+async fn spawn_job(
+    State(st): State<AppState>,
+    body: Result<Json<SpawnRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<sidekick_protocol::Job>), ApiFailure> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    let job = st.engine.spawn(req).await?;
+    Ok((StatusCode::CREATED, Json(job)))
+}
+
+async fn get_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<sidekick_protocol::Job> {
+    Ok(Json(st.engine.job(&job)?))
+}
+
+async fn cancel_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<sidekick_protocol::Job> {
+    Ok(Json(st.engine.cancel(&job)?))
+}
+
+async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {
+    Ok(Json(st.engine.agents()?))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    #[serde(default)]
+    since: u64,
+    job: Option<String>,
+    /// Include output lines (default true).
+    output: Option<bool>,
+    /// Keep the stream open for live events (default true); false ends after the backlog.
+    follow: Option<bool>,
+}
+
+const PAGE: usize = 4096;
+
+/// `GET /v1/events`: newline-delimited JSON, the backlog after `since`, then live events.
+async fn events(
+    State(st): State<AppState>,
+    q: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Response, ApiFailure> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    let job_id = match &q.job {
+        Some(r) => Some(st.engine.job(r)?.id),
+        None => None,
+    };
+    let filter = Filter {
+        job_id,
+        output: q.output.unwrap_or(true),
+    };
+    let follow = q.follow.unwrap_or(true);
+    // Subscribe before reading the backlog so nothing falls between the two.
+    let live = st.engine.subscribe();
+    let end = if follow {
+        u64::MAX
+    } else {
+        st.engine.last_seq()?
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    tokio::spawn(stream_events(
+        st.engine.clone(),
+        filter,
+        q.since,
+        end,
+        live,
+        tx,
+        st.closing.clone(),
+    ));
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
+}
+
+struct Filter {
+    job_id: Option<String>,
+    output: bool,
+}
+
+impl Filter {
+    fn wants(&self, ev: &Event) -> bool {
+        if self.job_id.as_deref().is_some_and(|j| j != ev.job_id) {
+            return false;
+        }
+        self.output || !matches!(ev.body, EventBody::Output { .. })
+    }
+}
+
+fn encode(buf: &mut Vec<u8>, ev: &Event) {
+    if serde_json::to_writer(&mut *buf, ev).is_ok() {
+        buf.push(b'\n');
+    }
+}
+
+/// Sends stored events after `*last` up to `end`; returns false when the client went away.
+async fn send_backlog(
+    engine: &Engine,
+    filter: &Filter,
+    last: &mut u64,
+    end: u64,
+    tx: &mpsc::Sender<Bytes>,
+) -> Result<bool, EngineError> {
+    loop {
+        let page = engine.events_after(*last, filter.job_id.as_deref(), filter.output, PAGE)?;
+        let full = page.len() == PAGE;
+        let mut buf = Vec::new();
+        for ev in page.iter().take_while(|e| e.seq <= end) {
+            encode(&mut buf, ev);
+            *last = ev.seq;
+        }
+        if !buf.is_empty() && tx.send(Bytes::from(buf)).await.is_err() {
+            return Ok(false);
+        }
+        if !full || page.last().is_some_and(|e| e.seq >= end) {
+            return Ok(true);
+        }
+    }
+}
+
+async fn stream_events(
+    engine: Engine,
+    filter: Filter,
+    since: u64,
+    end: u64,
+    mut live: broadcast::Receiver<Event>,
+    tx: mpsc::Sender<Bytes>,
+    mut closing: watch::Receiver<bool>,
+) {
+    let mut last = since;
+    match send_backlog(&engine, &filter, &mut last, end, &tx).await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::error!(error = %e, "reading the event backlog failed");
+            return;
+        }
+    }
+    if end != u64::MAX {
+        return;
+    }
+    loop {
+        let first = tokio::select! {
+            r = live.recv() => r,
+            _ = closing.wait_for(|c| *c) => return,
+            _ = tx.closed() => return,
+        };
+        let mut buf = Vec::new();
+        let mut next = Some(first);
+        while let Some(r) = next.take() {
+            match r {
+                Ok(ev) => {
+                    if ev.seq > last {
+                        last = ev.seq;
+                        if filter.wants(&ev) {
+                            encode(&mut buf, &ev);
+                        }
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Too slow for the live feed: catch up from the database instead.
+                    if !buf.is_empty()
+                        && tx
+                            .send(Bytes::from(std::mem::take(&mut buf)))
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
+                    match send_backlog(&engine, &filter, &mut last, u64::MAX, &tx).await {
+                        Ok(true) => {}
+                        _ => return,
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+            if buf.len() < 1 << 20 {
+                next = match live.try_recv() {
+                    Ok(ev) => Some(Ok(ev)),
+                    Err(broadcast::error::TryRecvError::Lagged(n)) => {
+                        Some(Err(broadcast::error::RecvError::Lagged(n)))
+                    }
+                    Err(_) => None,
+                };
+            }
+        }
+        if !buf.is_empty() && tx.send(Bytes::from(buf)).await.is_err() {
+            return;
+        }
+    }
+}
