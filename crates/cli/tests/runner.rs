@@ -1,1 +1,8 @@
+//! End-to-end tests: the real `sidekick` binary, real hosts, real git repositories and real
+//! agent processes. One test binary (faster to link; a test file cannot be forgotten).
 
+mod common;
+
+mod cli_contract;
+mod host;
+mod jobs;

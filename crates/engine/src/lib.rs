@@ -335,7 +335,9 @@ impl Inner {
         let mut events = vec![NewEvent {
             job_id: rec.job.id.clone(),
             time: self.now(),
-            body: EventBody::Job { job: snapshot },
+            body: EventBody::Job {
+                job: Box::new(snapshot),
+            },
         }];
         events.extend(extra);
         let mut db = lock(&self.db);

@@ -617,7 +617,7 @@ mod tests {
                 mk(
                     "01a",
                     EventBody::Job {
-                        job: rec.job.clone(),
+                        job: Box::new(rec.job.clone()),
                     },
                 ),
                 mk(

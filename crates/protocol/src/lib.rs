@@ -173,7 +173,7 @@ pub struct Event {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// The job changed (created, state, stats): a full snapshot.
-    Job { job: Job },
+    Job { job: Box<Job> },
     /// One line of output, without its newline. `partial` marks a piece of an over-long line
     /// that continues in the next output event of the same stream.
     Output {

@@ -1,0 +1,220 @@
+//! A scratch world per test: its own SIDEKICK_HOME, HOME, git config and repository.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_sidekick");
+
+pub struct World {
+    _tmp: tempfile::TempDir,
+    pub root: PathBuf,
+    pub home: PathBuf,
+    pub repo: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with_config("")
+    }
+
+    pub fn with_config(config: &str) -> World {
+        let tmp = tempfile::Builder::new()
+            .prefix("sk-")
+            .tempdir()
+            .expect("tempdir");
+        let root = tmp.path().to_path_buf();
+        let home = root.join("home");
+        let repo = root.join("repo");
+        std::fs::create_dir_all(&home).expect("mkdir home");
+        std::fs::create_dir_all(root.join("user")).expect("mkdir user");
+        std::fs::create_dir_all(&repo).expect("mkdir repo");
+        std::fs::write(home.join("config.toml"), config).expect("config");
+        let w = World {
+            _tmp: tmp,
+            root,
+            home,
+            repo,
+        };
+        w.git(&["init", "-q", "-b", "main"]);
+        std::fs::write(w.repo.join("README.md"), "hello\n").expect("write");
+        w.git(&["add", "README.md"]);
+        w.git(&["commit", "-q", "-m", "first"]);
+        w
+    }
+
+    /// Hermetic environment for every process of this world.
+    pub fn envs(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("SIDEKICK_HOME", self.home.display().to_string()),
+            ("HOME", self.root.join("user").display().to_string()),
+            (
+                "XDG_DATA_HOME",
+                self.root.join("user/data").display().to_string(),
+            ),
+            (
+                "XDG_CONFIG_HOME",
+                self.root.join("user/config").display().to_string(),
+            ),
+            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+            ("GIT_CONFIG_NOSYSTEM", "1".into()),
+            ("GIT_AUTHOR_NAME", "Test".into()),
+            ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
+            ("GIT_COMMITTER_NAME", "Test".into()),
+            ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
+        ]
+    }
+
+    pub fn git(&self, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&self.repo)
+            .args(args)
+            .envs(self.envs())
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).current_dir(&self.repo).envs(self.envs());
+        cmd
+    }
+
+    /// Runs `sidekick ARGS` to completion.
+    pub fn sk(&self, args: &[&str]) -> Run {
+        let out = self.command(args).output().expect("sidekick runs");
+        Run(out)
+    }
+
+    /// `sidekick ARGS` that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.sk(args);
+        assert_eq!(r.code(), 0, "sidekick {args:?} failed: {}", r.stderr());
+        r.stdout()
+    }
+
+    pub fn json(&self, args: &[&str]) -> Value {
+        let text = self.ok(args);
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+    }
+
+    /// Starts a job and returns its JSON.
+    pub fn spawn(&self, extra: &[&str], task: &str) -> Value {
+        let mut args = vec!["run", "--json"];
+        args.extend_from_slice(extra);
+        args.push("--");
+        args.push(task);
+        self.json(&args)
+    }
+
+    pub fn status(&self, job: &str) -> Value {
+        self.json(&["status", "--json", job])
+    }
+
+    /// Polls `status` until `pred` holds.
+    pub fn wait_until(&self, job: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let start = Instant::now();
+        loop {
+            let s = self.status(job);
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "{job} never became {what}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+
+    pub fn wait_state(&self, job: &str, state: &str) -> Value {
+        self.wait_until(job, state, |s| s["state"] == state)
+    }
+
+    pub fn host_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.home.join("run/host.lock")).ok()?;
+        let pid: i32 = text.trim().parse().ok()?;
+        pid_alive(pid).then_some(pid)
+    }
+
+    /// Stops this world's host (SIGTERM) and waits until it is gone.
+    pub fn stop_host(&self) {
+        if let Some(pid) = self.host_pid() {
+            signal(pid, nix::sys::signal::Signal::SIGTERM);
+            wait_gone(pid, Duration::from_secs(30));
+        }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.stop_host();
+    }
+}
+
+pub struct Run(pub Output);
+
+impl Run {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+}
+
+pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// Alive and not a zombie.
+pub fn pid_alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !(state.starts_with('Z') || state.starts_with('X'))
+        })
+        .unwrap_or(false)
+}
+
+pub fn wait_gone(pid: i32, limit: Duration) {
+    let start = Instant::now();
+    while pid_alive(pid) {
+        assert!(start.elapsed() < limit, "process {pid} did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn wait_for_file(path: &Path) {
+    let start = Instant::now();
+    while !path.exists()
+        || std::fs::read_to_string(path)
+            .map(|s| s.trim().is_empty())
+            .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+}

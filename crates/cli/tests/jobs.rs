@@ -1,0 +1,197 @@
+//! Jobs end to end: edits, timeouts, cancels, floods, queueing, nesting.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use crate::common::{pid_alive, s, wait_for_file, World};
+
+#[test]
+fn a_job_works_beside_the_user_and_commits_to_its_branch() {
+    let w = World::new();
+    std::fs::write(w.repo.join("mine.txt"), "user's own uncommitted work\n").expect("write");
+    let job = w.spawn(
+        &["--wait"],
+        "echo from-agent > agent.txt\n# a second line of the task",
+    );
+    assert_eq!(job["state"], "completed");
+    let branch = s(&job["branch"]);
+    assert_eq!(branch, format!("sidekick/{}", s(&job["codename"])));
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:agent.txt")]),
+        "from-agent"
+    );
+    let msg = w.git(&["log", "-1", "--format=%B", &branch]);
+    assert_eq!(
+        msg,
+        format!(
+            "echo from-agent > agent.txt\n\nSidekick-Job: {}",
+            s(&job["id"])
+        )
+    );
+    let wt = PathBuf::from(s(&job["worktree"]));
+    assert!(
+        wt.starts_with(&w.home),
+        "worktree under SIDEKICK_HOME: {}",
+        wt.display()
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("mine.txt")).expect("read"),
+        "user's own uncommitted work\n"
+    );
+    assert!(!w.repo.join("agent.txt").exists());
+    assert_eq!(w.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "main");
+    assert_eq!(job["base_branch"], "main");
+}
+
+#[test]
+fn a_timeout_ends_the_job_as_timeout_with_its_work() {
+    let w = World::new();
+    let r = w.sk(&[
+        "run",
+        "--wait",
+        "--json",
+        "--timeout",
+        "1s",
+        "echo wip > wip.txt; sleep 60",
+    ]);
+    assert_eq!(r.code(), 1);
+    let job: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+    assert_eq!(job["state"], "timeout");
+    assert_eq!(job["timeout_ms"], 1000);
+    assert_eq!(
+        w.git(&["show", &format!("{}:wip.txt", s(&job["branch"]))]),
+        "wip"
+    );
+}
+
+#[test]
+fn cancel_kills_an_agent_that_ignores_sigterm_and_its_grandchild() {
+    let w = World::new();
+    let job = w.spawn(
+        &[],
+        "trap '' TERM; (trap '' TERM; sleep 600) & echo $! > grandchild.pid; echo started; wait",
+    );
+    let id = s(&job["id"]);
+    let pid_file = PathBuf::from(s(&job["worktree"])).join("grandchild.pid");
+    wait_for_file(&pid_file);
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .expect("read")
+        .trim()
+        .parse()
+        .expect("pid");
+    assert!(pid_alive(pid));
+    let r = w.sk(&["cancel", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stderr().contains("cancelled"), "{}", r.stderr());
+    let st = w.status(&id);
+    assert_eq!(st["state"], "cancelled");
+    assert!(!pid_alive(pid), "the grandchild died with the agent");
+    assert_eq!(w.ok(&["logs", &id]), "started\n");
+    assert!(w
+        .git(&["ls-tree", "--name-only", &s(&st["branch"])])
+        .contains("grandchild.pid"));
+}
+
+#[test]
+fn a_million_lines_arrive_complete_and_in_order() {
+    let w = World::new();
+    let job = w.spawn(&["--wait"], "seq 1 1000000");
+    assert_eq!(job["state"], "completed");
+    let mut child = w
+        .command(&["logs", &s(&job["id"])])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("logs");
+    let out = child.stdout.take().expect("stdout");
+    let mut expected = 1u64;
+    for line in std::io::BufReader::new(out).lines() {
+        let line = line.expect("line");
+        assert_eq!(
+            line,
+            expected.to_string(),
+            "line {expected} out of order or lost"
+        );
+        expected += 1;
+    }
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(expected, 1_000_001, "got {} lines", expected - 1);
+    let log = std::fs::read(s(&job["log_path"])).expect("log file");
+    assert_eq!(log.iter().filter(|b| **b == b'\n').count(), 1_000_000);
+}
+
+#[test]
+fn a_one_mebibyte_line_is_kept_whole() {
+    let w = World::new();
+    let job = w.spawn(
+        &["--wait"],
+        "head -c 1048576 /dev/zero | tr '\\0' x; echo; echo after",
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    let out = w.ok(&["logs", &s(&job["id"])]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].len(), 1_048_576);
+    assert!(lines[0].bytes().all(|b| b == b'x'));
+    assert_eq!(lines[1], "after");
+}
+
+#[test]
+fn jobs_beyond_max_running_wait_in_a_visible_fifo_queue() {
+    let w = World::with_config("max_running = 2\n");
+    let jobs: Vec<String> = (0..4).map(|_| s(&w.spawn(&[], "sleep 60")["id"])).collect();
+    w.wait_state(&jobs[0], "running");
+    w.wait_state(&jobs[1], "running");
+    let third = w.status(&jobs[2]);
+    let fourth = w.status(&jobs[3]);
+    assert_eq!(
+        (third["state"].clone(), third["queue_position"].clone()),
+        ("queued".into(), 1.into())
+    );
+    assert_eq!(
+        (fourth["state"].clone(), fourth["queue_position"].clone()),
+        ("queued".into(), 2.into())
+    );
+    assert!(w.ok(&["ls"]).contains("queued #2"));
+    // A queued job cancels at once; the next in line moves up, then starts when a slot frees.
+    w.ok(&["cancel", &jobs[2]]);
+    assert_eq!(w.status(&jobs[2])["state"], "cancelled");
+    assert_eq!(w.status(&jobs[3])["queue_position"], 1);
+    w.ok(&["cancel", &jobs[0]]);
+    w.wait_state(&jobs[3], "running");
+    for j in [&jobs[1], &jobs[3]] {
+        w.ok(&["cancel", j]);
+    }
+}
+
+#[test]
+fn cancelling_a_parent_cancels_its_children() {
+    let w = World::new();
+    let parent = w.spawn(&[], "sleep 60");
+    let pid = s(&parent["id"]);
+    let child = w.spawn(&["--parent", &s(&parent["codename"])], "sleep 60");
+    assert_eq!(child["parent_id"], parent["id"]);
+    w.wait_state(&s(&child["id"]), "running");
+    w.ok(&["cancel", &pid]);
+    let end = w.wait_until(&s(&child["id"]), "ended", |j| j["state"] == "cancelled");
+    assert!(s(&end["reason"]).contains(&s(&parent["codename"])), "{end}");
+}
+
+#[test]
+fn nested_jobs_see_their_parent_in_the_environment() {
+    let w = World::new();
+    let job = w.spawn(
+        &["--wait"],
+        "echo \"$SIDEKICK_JOB_ID|$SIDEKICK_PARENT_JOB_ID|$SIDEKICK_WORKTREE|$SIDEKICK_REPO\"",
+    );
+    let out = w.ok(&["logs", &s(&job["id"])]);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "{}||{}|{}",
+            s(&job["id"]),
+            s(&job["worktree"]),
+            s(&job["repo"])
+        )
+    );
+}
