@@ -1,1 +1,444 @@
-fn main() {}
+//! Benchmarks Sidekick against its peer (the git CLI) in the same run and reports ratios.
+//!
+//! 1. Job start: spawn request until the agent process runs in a ready worktree, against
+//!    `git worktree add` of the same commit, on generated repos (5,000 and 30,000 files).
+//! 2. Output ingest: an agent printing 1,000,000 lines, until every line is persisted and
+//!    readable back in order.
+//! 3. Host memory: resident set of an idle host, fresh and after the work above.
+//!
+//! Usage: `sidekick-bench [--sidekick PATH] [--files 5000,30000] [--runs 7] [--lines 1000000]`
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sidekick_client::{Client, EventQuery};
+use sidekick_protocol::{EventBody, Home, JobState, SpawnRequest};
+
+struct Options {
+    sidekick: PathBuf,
+    files: Vec<usize>,
+    runs: usize,
+    lines: u64,
+}
+
+fn main() {
+    if let Err(e) = real_main() {
+        eprintln!("sidekick-bench: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn real_main() -> Result<(), String> {
+    let opts = parse_args()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(run(opts))
+}
+
+fn parse_args() -> Result<Options, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut opts = Options {
+        sidekick: exe.with_file_name("sidekick"),
+        files: vec![5_000, 30_000],
+        runs: 7,
+        lines: 1_000_000,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or_else(|| format!("{a} needs a value"));
+        match a.as_str() {
+            "--sidekick" => opts.sidekick = PathBuf::from(value()?),
+            "--files" => {
+                opts.files = value()?
+                    .split(',')
+                    .map(|n| {
+                        n.trim()
+                            .parse()
+                            .map_err(|_| format!("bad file count '{n}'"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--runs" => opts.runs = value()?.parse().map_err(|_| "bad --runs".to_string())?,
+            "--lines" => opts.lines = value()?.parse().map_err(|_| "bad --lines".to_string())?,
+            "-h" | "--help" => {
+                println!("usage: sidekick-bench [--sidekick PATH] [--files 5000,30000] [--runs 7] [--lines 1000000]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument '{other}'")),
+        }
+    }
+    if !opts.sidekick.exists() {
+        return Err(format!(
+            "{} not found; build it first (cargo build --release -p sidekick-cli)",
+            opts.sidekick.display()
+        ));
+    }
+    Ok(opts)
+}
+
+/// Hermetic git and a private home for the host.
+fn envs(root: &Path) -> Vec<(&'static str, String)> {
+    vec![
+        ("SIDEKICK_HOME", root.join("home").display().to_string()),
+        ("HOME", root.display().to_string()),
+        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
+        ("GIT_CONFIG_NOSYSTEM", "1".into()),
+        ("GIT_AUTHOR_NAME", "Bench".into()),
+        ("GIT_AUTHOR_EMAIL", "bench@example.com".into()),
+        ("GIT_COMMITTER_NAME", "Bench".into()),
+        ("GIT_COMMITTER_EMAIL", "bench@example.com".into()),
+    ]
+}
+
+fn git(root: &Path, dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .envs(envs(root))
+        .output()
+        .map_err(|e| format!("git: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// A repository with `n` files of 200 B to 4 KiB in folders of 100, in one commit.
+fn generate_repo(root: &Path, n: usize) -> Result<PathBuf, String> {
+    let repo = root.join(format!("repo-{n}"));
+    std::fs::create_dir_all(&repo).map_err(|e| e.to_string())?;
+    git(root, &repo, &["init", "-q", "-b", "main"])?;
+    // No automatic gc in the background while timing; the one explicit gc below packs it.
+    git(root, &repo, &["config", "gc.auto", "0"])?;
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..n {
+        let dir = repo.join(format!("src/m{:03}/d{:03}", i / 10_000, (i / 100) % 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        }
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let size = 200 + (seed % 3_900) as usize;
+        let line = format!("// file {i} of the benchmark repository, seed {seed:x}\n");
+        let body: String = line.repeat(size / line.len() + 1);
+        std::fs::write(dir.join(format!("f{i:05}.rs")), &body[..size])
+            .map_err(|e| e.to_string())?;
+    }
+    git(root, &repo, &["add", "-A"])?;
+    git(root, &repo, &["commit", "-q", "-m", "generated"])?;
+    // Real repositories keep their objects packed.
+    git(root, &repo, &["gc", "--quiet"])?;
+    Ok(repo)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+async fn run(opts: Options) -> Result<(), String> {
+    let tmp = tempfile::Builder::new()
+        .prefix("sidekick-bench-")
+        .tempdir()
+        .map_err(|e| e.to_string())?;
+    let root = tmp.path().to_path_buf();
+    let home = Home::at(root.join("home"));
+    std::fs::create_dir_all(home.root()).map_err(|e| e.to_string())?;
+    // No job should time out or queue behind another during the benchmark.
+    std::fs::write(home.config_file(), "max_running = 8\ntimeout = \"2h\"\n")
+        .map_err(|e| e.to_string())?;
+    let mut host = Command::new(&opts.sidekick)
+        .arg("serve")
+        .envs(envs(&root))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the host: {e}"))?;
+    let client = Client::new(&home);
+    let started = Instant::now();
+    while client.health().await.is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            return Err("the host did not start".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let idle_fresh = rss_kib(host.id());
+
+    println!(
+        "sidekick-bench: {} runs per size, medians (machine: {} cores)",
+        opts.runs,
+        cores()
+    );
+    println!();
+    println!(
+        "{:>8}  {:>16}  {:>19}  {:>14}  {:>9}  {:>12}",
+        "files", "git worktree add", "git, parallel chk.", "sidekick start", "ratio", "vs parallel"
+    );
+    let mut result = Ok(());
+    for &n in &opts.files {
+        match bench_start(&root, &client, n, opts.runs).await {
+            Ok((g, gp, s)) => println!(
+                "{:>8}  {:>13.1} ms  {:>16.1} ms  {:>11.1} ms  {:>9.2}  {:>12.2}",
+                n,
+                ms(g),
+                ms(gp),
+                ms(s),
+                s.as_secs_f64() / g.as_secs_f64(),
+                s.as_secs_f64() / gp.as_secs_f64()
+            ),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    if result.is_ok() {
+        println!();
+        result = bench_ingest(&root, &client, opts.lines).await;
+    }
+    let idle_after = rss_kib(host.id());
+    println!();
+    let show = |v: Option<u64>| {
+        v.map(|k| format!("{:.1} MB", k as f64 / 1024.0))
+            .unwrap_or("?".into())
+    };
+    println!(
+        "host RSS idle: {} fresh, {} after the runs above",
+        show(idle_fresh),
+        show(idle_after)
+    );
+    let _ = nix_term(host.id());
+    let _ = host.wait();
+    result
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
+fn nix_term(pid: u32) -> std::io::Result<()> {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .map(|_| ())
+}
+
+/// Flushes dirty pages so the write-back of earlier runs does not land inside a timing.
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+/// Median of `git worktree add` and of Sidekick's job start, interleaved (alternating which
+/// goes first) so both see the same cache state. The first round is a warm-up, not counted.
+async fn bench_start(
+    root: &Path,
+    client: &Client,
+    n: usize,
+    runs: usize,
+) -> Result<(Duration, Duration, Duration), String> {
+    let repo = generate_repo(root, n)?;
+    let commit = git(root, &repo, &["rev-parse", "HEAD"])?;
+    let mut git_times = Vec::new();
+    let mut git_par_times = Vec::new();
+    let mut sk_times = Vec::new();
+    for r in 0..=runs {
+        let dest = root.join(format!("git-wt-{n}-{r}")).display().to_string();
+        let dest_par = format!("{dest}-parallel");
+        let mut g = Duration::ZERO;
+        let mut gp = Duration::ZERO;
+        let mut s = (Duration::ZERO, String::new(), String::new());
+        for turn in 0..3 {
+            settle();
+            match (turn + r) % 3 {
+                0 => {
+                    let t = Instant::now();
+                    git(
+                        root,
+                        &repo,
+                        &["worktree", "add", "--quiet", "--detach", &dest, &commit],
+                    )?;
+                    g = t.elapsed();
+                }
+                1 => {
+                    let t = Instant::now();
+                    git(
+                        root,
+                        &repo,
+                        &[
+                            "-c",
+                            "checkout.workers=0",
+                            "-c",
+                            "checkout.thresholdForParallelism=1",
+                            "worktree",
+                            "add",
+                            "--quiet",
+                            "--detach",
+                            &dest_par,
+                            &commit,
+                        ],
+                    )?;
+                    gp = t.elapsed();
+                }
+                _ => s = time_job_start(client, &repo).await?,
+            }
+        }
+        if r > 0 {
+            git_times.push(g);
+            git_par_times.push(gp);
+            sk_times.push(s.0);
+        }
+        // Clean up outside the timing so every run starts from the same repository state.
+        git(root, &repo, &["worktree", "remove", "--force", &dest])?;
+        git(root, &repo, &["worktree", "remove", "--force", &dest_par])?;
+        git(root, &repo, &["worktree", "remove", "--force", &s.1])?;
+        git(root, &repo, &["branch", "-q", "-D", &s.2])?;
+    }
+    Ok((median(git_times), median(git_par_times), median(sk_times)))
+}
+
+/// Spawn to `running`: returns the time, the worktree and the branch.
+async fn time_job_start(
+    client: &Client,
+    repo: &Path,
+) -> Result<(Duration, String, String), String> {
+    let since = last_seq(client).await?;
+    let mut events = client
+        .events(&EventQuery {
+            since,
+            output: false,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let t = Instant::now();
+    let job = client
+        .spawn(&SpawnRequest {
+            repo: repo.display().to_string(),
+            task: "true".into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let elapsed = loop {
+        let ev = events
+            .next()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("event stream ended")?;
+        if let EventBody::Job { job: j } = ev.body {
+            if j.id == job.id && j.state == JobState::Running {
+                break t.elapsed();
+            }
+            if j.id == job.id && j.state.has_ended() {
+                return Err(format!("job ended before running: {:?}", j.reason));
+            }
+        }
+    };
+    let end = client
+        .wait(&job.id, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("wait ended")?;
+    Ok((elapsed, end.worktree, end.branch))
+}
+
+async fn last_seq(client: &Client) -> Result<u64, String> {
+    // The newest stored event: read the backlog without output lines and keep the last seq.
+    let mut stream = client
+        .events(&EventQuery {
+            since: 0,
+            output: false,
+            follow: false,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut last = 0;
+    while let Some(ev) = stream.next().await.map_err(|e| e.to_string())? {
+        last = ev.seq;
+    }
+    Ok(last)
+}
+
+async fn bench_ingest(root: &Path, client: &Client, lines: u64) -> Result<(), String> {
+    let repo = generate_repo(root, 10)?;
+    let t = Instant::now();
+    let job = client
+        .spawn(&SpawnRequest {
+            repo: repo.display().to_string(),
+            task: format!("seq 1 {lines}"),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let end = client
+        .wait(&job.id, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("wait ended")?;
+    let ingest = t.elapsed();
+    if end.state != JobState::Completed {
+        return Err(format!(
+            "the ingest job ended {}: {:?}",
+            end.state, end.reason
+        ));
+    }
+    // Read everything back and check nothing was lost or reordered.
+    let t = Instant::now();
+    let mut stream = client
+        .events(&EventQuery {
+            job: Some(job.id.clone()),
+            follow: false,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut expected = 1u64;
+    while let Some(ev) = stream.next().await.map_err(|e| e.to_string())? {
+        if let EventBody::Output { line, .. } = ev.body {
+            if line != expected.to_string() {
+                return Err(format!(
+                    "line {expected} lost or out of order (got '{line}')"
+                ));
+            }
+            expected += 1;
+        }
+    }
+    let read = t.elapsed();
+    if expected - 1 != lines {
+        return Err(format!("{} of {lines} lines stored", expected - 1));
+    }
+    println!(
+        "ingest: {lines} lines persisted in {:.0} ms = {:.0} lines/s (spawn to job end, all stored); read back in order in {:.0} ms",
+        ms(ingest),
+        lines as f64 / ingest.as_secs_f64(),
+        ms(read)
+    );
+    Ok(())
+}

@@ -46,7 +46,18 @@ pub(crate) async fn run(
     let id = rec.job.id.clone();
     finish(&inner, rec, outcome).await;
     lock(&inner.running).remove(&id);
+    release_memory();
     inner.schedule();
+}
+
+/// A flood of output leaves freed heap behind in glibc's arenas; give it back to the system so
+/// an idle host stays small.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 async fn prepare_and_run(
@@ -180,7 +191,9 @@ async fn run_process(
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
 
-    let (tx, rx) = mpsc::channel(64);
+    // Each batch holds one read chunk's lines (up to 64 KiB); a few in flight keep the pipe busy
+    // while the sink writes, without holding much memory when the sink is slower.
+    let (tx, rx) = mpsc::channel(8);
     let log_path = PathBuf::from(&rec.job.log_path);
     let sink_task = tokio::spawn(sink(inner.clone(), rec.job.id.clone(), log_path, rx));
     let mut pumps = Vec::new();
