@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
-use sidekick_client::{Client, EventQuery};
+use sidekick_client::{Client, Followed};
 use sidekick_protocol::{format_duration, AgentInfo, EventBody, Job, JobState, Level, Stream};
 
 use crate::Failure;
@@ -234,15 +234,35 @@ impl OutputPrinter {
         }
     }
 
-    pub fn line(&mut self, stream: Stream, line: &str, partial: bool) -> Result<(), Failure> {
+    pub fn line(&mut self, stream: Stream, line: &str, partial: bool) -> std::io::Result<()> {
         let end = if partial { "" } else { "\n" };
         match stream {
-            Stream::Stdout => write!(self.out, "{line}{end}").map_err(write_failed),
+            Stream::Stdout => write!(self.out, "{line}{end}"),
             Stream::Stderr => {
-                self.flush()?;
-                let mut err = std::io::stderr().lock();
-                write!(err, "{line}{end}").map_err(write_failed)
+                self.out.flush()?;
+                write!(std::io::stderr().lock(), "{line}{end}")
             }
+        }
+    }
+
+    /// Output lines to their stream, notices to stderr; job changes flush what is buffered.
+    pub fn event(&mut self, body: &EventBody) -> std::io::Result<()> {
+        match body {
+            EventBody::Output {
+                stream,
+                line,
+                partial,
+            } => self.line(*stream, line, *partial),
+            EventBody::Notice { level, message } => {
+                self.out.flush()?;
+                let tag = match level {
+                    Level::Info => "",
+                    Level::Warn => "warning: ",
+                    Level::Error => "error: ",
+                };
+                writeln!(std::io::stderr().lock(), "sidekick: {tag}{message}")
+            }
+            EventBody::Job { .. } => self.out.flush(),
         }
     }
 
@@ -253,40 +273,15 @@ impl OutputPrinter {
 
 /// Streams a job's output (and notices, on stderr) until it ends; returns the ended job.
 pub async fn follow_output(client: &Client, job_id: &str) -> Result<Job, Failure> {
-    let mut stream = client
-        .events(&EventQuery {
-            job: Some(job_id.to_string()),
-            ..Default::default()
-        })
-        .await?;
     let mut out = OutputPrinter::new();
-    while let Some(ev) = stream.next().await? {
-        match ev.body {
-            EventBody::Output {
-                stream,
-                line,
-                partial,
-            } => out.line(stream, &line, partial)?,
-            EventBody::Notice { level, message } => {
-                out.flush()?;
-                let tag = match level {
-                    Level::Info => "",
-                    Level::Warn => "warning: ",
-                    Level::Error => "error: ",
-                };
-                eprintln!("sidekick: {tag}{message}");
-            }
-            EventBody::Job { job } if job.state.has_ended() => {
-                out.flush()?;
-                return Ok(client.job(&job.id).await?);
-            }
-            EventBody::Job { .. } => out.flush()?,
-        }
-    }
+    let job = client
+        .follow_job(job_id, true, |item| match item {
+            Followed::Event(ev) => out.event(&ev.body),
+            Followed::CaughtUp => out.out.flush(),
+        })
+        .await;
     out.flush()?;
-    Err(Failure::new(
-        "the host closed the event stream before the job ended",
-    ))
+    Ok(job?)
 }
 
 #[cfg(test)]

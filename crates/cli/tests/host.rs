@@ -256,3 +256,42 @@ fn sigterm_stops_the_host_cleanly_and_queued_jobs_run_on_the_next() {
         "later"
     );
 }
+
+#[test]
+fn follow_and_wait_resume_across_a_host_crash() {
+    let w = World::new();
+    let out_file = w.root.join("follow.out");
+    let err_file = w.root.join("follow.err");
+    let follower = w
+        .command(&["run", "--follow", "echo before-crash; sleep 600"])
+        .stdout(std::fs::File::create(&out_file).expect("create"))
+        .stderr(std::fs::File::create(&err_file).expect("create"))
+        .spawn()
+        .expect("follow");
+    wait_for_file(&out_file);
+    let jobs = w.json(&["ls", "--json"]);
+    let id = s(&jobs[0]["id"]);
+    let waiter = w
+        .command(&["wait", &id])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("wait");
+    std::thread::sleep(Duration::from_millis(300));
+    let host = w.host_pid().expect("host");
+    signal(host, Signal::SIGKILL);
+
+    let waited = waiter.wait_with_output().expect("wait exits");
+    assert_eq!(waited.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&waited.stderr);
+    assert!(err.contains("interrupted"), "{err}");
+    let followed = follower.wait_with_output().expect("follow exits");
+    assert_eq!(followed.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_to_string(&out_file).expect("read"),
+        "before-crash\n",
+        "no line lost or repeated"
+    );
+    let err = std::fs::read_to_string(&err_file).expect("read");
+    assert!(err.contains("interrupted"), "{err}");
+    assert_ne!(w.host_pid(), Some(host), "a new host took over");
+}

@@ -195,3 +195,33 @@ fn nested_jobs_see_their_parent_in_the_environment() {
         )
     );
 }
+
+#[test]
+fn without_a_git_identity_jobs_commit_as_sidekick() {
+    let w = World::new();
+    let run = w
+        .command(&["run", "--wait", "--json", "echo x > x.txt"])
+        .env_remove("GIT_AUTHOR_NAME")
+        .env_remove("GIT_AUTHOR_EMAIL")
+        .env_remove("GIT_COMMITTER_NAME")
+        .env_remove("GIT_COMMITTER_EMAIL")
+        .env("EMAIL", "")
+        .output()
+        .expect("run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let job: serde_json::Value = serde_json::from_slice(&run.stdout).expect("json");
+    assert_eq!(job["state"], "completed");
+    assert_eq!(
+        w.git(&[
+            "log",
+            "-1",
+            "--format=%an <%ae>|%cn <%ce>",
+            &s(&job["branch"])
+        ]),
+        "Sidekick <sidekick@localhost>|Sidekick <sidekick@localhost>"
+    );
+}

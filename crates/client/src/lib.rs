@@ -30,6 +30,8 @@ pub enum ClientError {
     Connection(String),
     #[error("the Sidekick host sent something unexpected: {0}")]
     Protocol(String),
+    #[error("cannot write the output: {0}")]
+    Output(std::io::Error),
 }
 
 impl ClientError {
@@ -50,21 +52,29 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(45);
 
 #[derive(Debug, Clone)]
 pub struct Client {
+    home: Home,
     socket: PathBuf,
+    /// The program to start a host with, when this client may start one.
+    host_exe: Option<PathBuf>,
 }
 
 impl Client {
-    /// A client for the host of `home`, without checking that it runs.
+    /// A client for the host of `home`, without checking that it runs. It never starts a host.
     pub fn new(home: &Home) -> Client {
         Client {
+            home: home.clone(),
             socket: home.socket(),
+            host_exe: None,
         }
     }
 
     /// Connects to the running host, or starts `host_exe serve` and waits for it.
     /// The host inherits this process's environment, so it selects the same home.
     pub async fn connect_or_start(home: &Home, host_exe: &Path) -> Result<Client> {
-        let client = Client::new(home);
+        let client = Client {
+            host_exe: Some(host_exe.to_path_buf()),
+            ..Client::new(home)
+        };
         if client.health().await.is_ok() {
             return Ok(client);
         }
@@ -180,24 +190,7 @@ impl Client {
             if job.state.has_ended() {
                 return Ok(job);
             }
-            let mut stream = self
-                .events(&EventQuery {
-                    since: 0,
-                    job: Some(job.id.clone()),
-                    output: false,
-                    follow: true,
-                })
-                .await?;
-            while let Some(ev) = stream.next().await? {
-                if let sidekick_protocol::EventBody::Job { job } = ev.body {
-                    if job.state.has_ended() {
-                        return self.job(&job.id).await;
-                    }
-                }
-            }
-            Err(ClientError::Connection(
-                "the event stream ended before the job did".into(),
-            ))
+            self.follow_job(&job.id, false, |_| Ok(())).await
         };
         match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
@@ -205,6 +198,67 @@ impl Client {
                 Err(_) => Ok(None),
             },
             None => fut.await.map(Some),
+        }
+    }
+
+    /// Feeds every event of one job (from its first, output lines included when `output`) to
+    /// `on_event` until the job has ended, and returns the ended job. Between events it passes
+    /// [`Followed::CaughtUp`] whenever nothing more has arrived yet (a good moment to flush). A lost connection is
+    /// resumed after the last event seen, starting a new host if this client may, so nothing is
+    /// missed or repeated; a job whose host died then shows up as `interrupted`.
+    pub async fn follow_job(
+        &self,
+        job_id: &str,
+        output: bool,
+        mut on_event: impl FnMut(Followed<'_>) -> std::io::Result<()>,
+    ) -> Result<Job> {
+        let mut since = 0;
+        loop {
+            let query = EventQuery {
+                since,
+                job: Some(job_id.to_string()),
+                output,
+                follow: true,
+            };
+            match self.events(&query).await {
+                Ok(mut stream) => loop {
+                    match stream.next().await {
+                        Ok(Some(ev)) => {
+                            since = ev.seq;
+                            on_event(Followed::Event(&ev)).map_err(ClientError::Output)?;
+                            if let sidekick_protocol::EventBody::Job { job } = &ev.body {
+                                if job.state.has_ended() {
+                                    return self.job(&job.id).await;
+                                }
+                            }
+                            if !stream.has_ready_event() {
+                                on_event(Followed::CaughtUp).map_err(ClientError::Output)?;
+                            }
+                        }
+                        Ok(None) | Err(ClientError::Connection(_)) => break,
+                        Err(e) => return Err(e),
+                    }
+                },
+                Err(ClientError::NoHost(_) | ClientError::Connection(_)) => {}
+                Err(e) => return Err(e),
+            }
+            self.revive().await?;
+        }
+    }
+
+    /// Waits for a host to answer again, starting one if this client may.
+    async fn revive(&self) -> Result<()> {
+        if let Some(exe) = &self.host_exe {
+            Client::connect_or_start(&self.home, exe).await?;
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            match self.health().await {
+                Ok(_) => return Ok(()),
+                Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
     }
 
@@ -292,6 +346,14 @@ impl Default for EventQuery {
     }
 }
 
+/// What [`Client::follow_job`] hands its callback.
+#[derive(Debug, Clone, Copy)]
+pub enum Followed<'a> {
+    Event(&'a Event),
+    /// Every event received so far has been handed over.
+    CaughtUp,
+}
+
 /// Newline-delimited JSON events from the host.
 pub struct EventStream {
     body: Incoming,
@@ -299,6 +361,11 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// A complete event is already buffered (the next `next()` will not wait).
+    pub fn has_ready_event(&self) -> bool {
+        self.buf.contains(&b'\n')
+    }
+
     /// The next event; `None` when the host ended the stream.
     pub async fn next(&mut self) -> Result<Option<Event>> {
         loop {

@@ -342,17 +342,16 @@ impl Inner {
         events.extend(extra);
         let mut db = lock(&self.db);
         db.update_job(rec)?;
-        let stored = db.append(events)?;
-        for ev in stored {
-            let _ = self.events.send(ev);
-        }
-        Ok(())
+        self.append_and_broadcast(&mut db, events)
     }
 
     pub(crate) fn append_events(&self, events: Vec<NewEvent>) -> Result<()> {
-        let mut db = lock(&self.db);
-        let stored = db.append(events)?;
-        for ev in stored {
+        self.append_and_broadcast(&mut lock(&self.db), events)
+    }
+
+    /// Appends and then broadcasts while the writer is still held, so live order is `seq` order.
+    fn append_and_broadcast(&self, db: &mut Store, events: Vec<NewEvent>) -> Result<()> {
+        for ev in db.append(events)? {
             let _ = self.events.send(ev);
         }
         Ok(())

@@ -244,10 +244,20 @@ fn clear_stale_index_lock(worktree: &Path) -> Result<()> {
     }
 }
 
+/// Whether git itself can name an author and a committer here (config, `GIT_CONFIG_GLOBAL`,
+/// `GIT_AUTHOR_*` env...). Asking git, not libgit2, because their lookups differ.
 fn has_identity(worktree: &Path) -> bool {
-    Repository::open(worktree)
-        .and_then(|r| r.signature())
-        .is_ok()
+    ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"]
+        .iter()
+        .all(|var| {
+            git(worktree)
+                .args(["var", var])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
+        })
 }
 
 /// Files changed, insertions and deletions between two commits (renames detected, like git).

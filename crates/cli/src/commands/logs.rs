@@ -2,12 +2,12 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::{Client, EventQuery};
-use sidekick_protocol::EventBody;
 
 use crate::render;
-use crate::Outcome;
+use crate::{Failure, Outcome};
 
-/// Print a job's output so far (stdout lines to stdout, stderr lines to stderr).
+/// Print a job's output so far (stdout lines to stdout; stderr lines and Sidekick's notices to
+/// stderr).
 #[derive(Args)]
 pub struct LogsArgs {
     /// Job id, unique id prefix or codename.
@@ -32,14 +32,8 @@ pub async fn cmd_logs(client: &Client, args: LogsArgs) -> Outcome {
         .await?;
     let mut out = render::OutputPrinter::new();
     while let Some(ev) = stream.next().await? {
-        if let EventBody::Output {
-            stream,
-            line,
-            partial,
-        } = &ev.body
-        {
-            out.line(*stream, line, *partial)?;
-        }
+        out.event(&ev.body)
+            .map_err(|e| Failure::new(format!("cannot write the output: {e}")))?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
