@@ -2,6 +2,7 @@
 
 mod commands;
 mod render;
+mod unified;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,7 @@ enum Command {
     Logs(commands::logs::LogsArgs),
     Wait(commands::wait::WaitArgs),
     Cancel(commands::cancel::CancelArgs),
+    Diff(commands::diff::DiffArgs),
     Agents(commands::agents::AgentsArgs),
     Serve(commands::serve::ServeArgs),
 }
@@ -82,6 +84,7 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Logs(a) => commands::logs::cmd_logs(&client, a).await,
             Command::Wait(a) => commands::wait::cmd_wait(&client, a).await,
             Command::Cancel(a) => commands::cancel::cmd_cancel(&client, a).await,
+            Command::Diff(a) => commands::diff::cmd_diff(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
             Command::Serve(_) => Err(Failure::new("serve runs without a client")),
         }

@@ -6,3 +6,4 @@ mod common;
 mod cli_contract;
 mod host;
 mod jobs;
+mod review;

@@ -160,6 +160,15 @@ impl Client {
         .await
     }
 
+    pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        self.call(
+            Method::GET,
+            &format!("/v1/jobs/{}/diff", encode(reference)),
+            None,
+        )
+        .await
+    }
+
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         self.call(Method::GET, "/v1/agents", None).await
     }

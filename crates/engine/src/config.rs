@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sidekick_protocol::parse_duration;
 
+use crate::review::DiffLimits;
+
 pub const DEFAULT_MAX_RUNNING: usize = 3;
 pub const DEFAULT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
 
@@ -27,6 +29,8 @@ pub struct Config {
     pub max_running: usize,
     pub default_timeout_ms: u64,
     pub agents: BTreeMap<String, AgentConfig>,
+    /// `[diff]`: caps that keep huge diffs from hanging.
+    pub diff: DiffLimits,
 }
 
 impl Default for Config {
@@ -35,6 +39,7 @@ impl Default for Config {
             max_running: DEFAULT_MAX_RUNNING,
             default_timeout_ms: DEFAULT_TIMEOUT_MS,
             agents: BTreeMap::new(),
+            diff: DiffLimits::default(),
         }
     }
 }
@@ -55,6 +60,15 @@ struct RawConfig {
     timeout: Option<String>,
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
+    diff: Option<RawDiff>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiff {
+    max_file_bytes: Option<u64>,
+    max_file_lines: Option<usize>,
+    max_total_lines: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -112,10 +126,17 @@ impl Config {
                 },
             );
         }
+        let mut diff = DiffLimits::default();
+        if let Some(d) = raw.diff {
+            diff.max_file_bytes = d.max_file_bytes.unwrap_or(diff.max_file_bytes);
+            diff.max_file_lines = d.max_file_lines.unwrap_or(diff.max_file_lines);
+            diff.max_total_lines = d.max_total_lines.unwrap_or(diff.max_total_lines);
+        }
         Ok(Config {
             max_running,
             default_timeout_ms,
             agents,
+            diff,
         })
     }
 }
@@ -201,6 +222,8 @@ mod tests {
             command = ["echo", "--", "{task}"]
             env = { FOO = "bar" }
             timeout = "90s"
+            [diff]
+            max_file_lines = 10
             "#,
             Path::new("c.toml"),
         )
@@ -211,6 +234,11 @@ mod tests {
         assert_eq!(a.command, vec!["echo", "--", "{task}"]);
         assert_eq!(a.env.get("FOO").map(String::as_str), Some("bar"));
         assert_eq!(a.timeout_ms, Some(90_000));
+        assert_eq!(c.diff.max_file_lines, 10);
+        assert_eq!(
+            c.diff.max_total_lines,
+            DiffLimits::default().max_total_lines
+        );
     }
 
     #[test]

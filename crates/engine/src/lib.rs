@@ -9,6 +9,7 @@ pub mod ids;
 mod output;
 pub mod process;
 pub mod repo;
+pub mod review;
 mod runner;
 pub mod store;
 
@@ -280,6 +281,41 @@ impl Engine {
 
     pub fn last_seq(&self) -> Result<u64> {
         Ok(lock(&self.inner.reader).last_seq()?)
+    }
+
+    /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
+    pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        let rec = self.inner.resolve(reference)?;
+        let limits = Config::load(self.inner.home.config_file())?.diff;
+        let job = rec.job;
+        let worktree = PathBuf::from(&job.worktree);
+        tokio::task::spawn_blocking(move || {
+            let empty = || sidekick_protocol::Diff {
+                base: job.base_commit.clone(),
+                head: job.head_commit.clone(),
+                ..Default::default()
+            };
+            let diff = if job.state.is_live() {
+                if rec.has_worktree || worktree.join(".git").exists() {
+                    review::diff::diff_worktree(&worktree, &job.base_commit, &limits)?
+                } else {
+                    empty()
+                }
+            } else {
+                match &job.head_commit {
+                    Some(head) => review::diff::diff_commits(
+                        Path::new(&job.repo),
+                        &job.base_commit,
+                        head,
+                        &limits,
+                    )?,
+                    None => empty(),
+                }
+            };
+            Ok(diff)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
     /// The agent profiles, each with whether it can run here.

@@ -5,9 +5,11 @@
 
 mod duration;
 mod paths;
+mod review;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::Home;
+pub use review::{Diff, DiffLine, FileDiff, FileStatus, Hunk, LineKind, Span};
 
 use serde::{Deserialize, Serialize};
 

@@ -26,6 +26,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs", get(list_jobs).post(spawn_job))
         .route("/v1/jobs/{job}", get(get_job))
         .route("/v1/jobs/{job}/cancel", post(cancel_job))
+        .route("/v1/jobs/{job}/diff", get(job_diff))
         .route("/v1/agents", get(agents))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
@@ -101,6 +102,13 @@ async fn cancel_job(
     Path(job): Path<String>,
 ) -> ApiResult<sidekick_protocol::Job> {
     Ok(Json(st.engine.cancel(&job)?))
+}
+
+async fn job_diff(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<sidekick_protocol::Diff> {
+    Ok(Json(st.engine.diff(&job).await?))
 }
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {

@@ -1,5 +1,6 @@
 pub mod agents;
 pub mod cancel;
+pub mod diff;
 pub mod logs;
 pub mod ls;
 pub mod run;
