@@ -187,6 +187,19 @@ pub fn job_details(job: &Job, now: u64) -> String {
     if let Some(p) = &job.parent_id {
         rows.push(("parent", p.clone()));
     }
+    if let Some(into) = &job.merged_into {
+        let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");
+        rows.push(("merged into", format!("{into} ({commit})")));
+    }
+    if let Some(snap) = &job.snapshot {
+        rows.push((
+            "snapshot",
+            format!("refs/sidekick/snapshots/{} ({})", job.id, short(snap)),
+        ));
+    }
+    if !job.conflicts.is_empty() {
+        rows.push(("conflicts", job.conflicts.join(", ")));
+    }
     if let Some(r) = &job.reason {
         rows.push(("reason", r.clone()));
     }

@@ -6,4 +6,5 @@ mod common;
 mod cli_contract;
 mod host;
 mod jobs;
+mod merge;
 mod review;

@@ -169,6 +169,55 @@ impl Client {
         .await
     }
 
+    pub async fn merge(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::MergeRequest,
+    ) -> Result<sidekick_protocol::MergeResult> {
+        self.post(&format!("/v1/jobs/{}/merge", encode(reference)), req)
+            .await
+    }
+
+    pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/undo", encode(reference)), &())
+            .await
+    }
+
+    pub async fn rebase(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::RebaseRequest,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/rebase", encode(reference)), req)
+            .await
+    }
+
+    pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/discard", encode(reference)), &())
+            .await
+    }
+
+    pub async fn restore(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/restore", encode(reference)), &())
+            .await
+    }
+
+    pub async fn gc(
+        &self,
+        req: &sidekick_protocol::GcRequest,
+    ) -> Result<sidekick_protocol::GcReport> {
+        self.post("/v1/gc", req).await
+    }
+
+    async fn post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T> {
+        let body = serde_json::to_vec(body).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.call(Method::POST, path, Some(body)).await
+    }
+
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         self.call(Method::GET, "/v1/agents", None).await
     }

@@ -31,7 +31,11 @@ pub struct Config {
     pub agents: BTreeMap<String, AgentConfig>,
     /// `[diff]`: caps that keep huge diffs from hanging.
     pub diff: DiffLimits,
+    /// `gc_after`: `sidekick gc` removes the worktrees of jobs that ended this long ago.
+    pub gc_after_ms: u64,
 }
+
+pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 impl Default for Config {
     fn default() -> Self {
@@ -40,6 +44,7 @@ impl Default for Config {
             default_timeout_ms: DEFAULT_TIMEOUT_MS,
             agents: BTreeMap::new(),
             diff: DiffLimits::default(),
+            gc_after_ms: DEFAULT_GC_AFTER_MS,
         }
     }
 }
@@ -58,6 +63,7 @@ pub struct AgentConfig {
 struct RawConfig {
     max_running: Option<usize>,
     timeout: Option<String>,
+    gc_after: Option<String>,
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
     diff: Option<RawDiff>,
@@ -132,11 +138,16 @@ impl Config {
             diff.max_file_lines = d.max_file_lines.unwrap_or(diff.max_file_lines);
             diff.max_total_lines = d.max_total_lines.unwrap_or(diff.max_total_lines);
         }
+        let gc_after_ms = match &raw.gc_after {
+            Some(t) => parse_duration(t).map_err(|e| invalid(format!("gc_after: {e}")))?,
+            None => DEFAULT_GC_AFTER_MS,
+        };
         Ok(Config {
             max_running,
             default_timeout_ms,
             agents,
             diff,
+            gc_after_ms,
         })
     }
 }

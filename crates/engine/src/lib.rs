@@ -139,6 +139,8 @@ pub(crate) struct Inner {
     sched: Mutex<()>,
     shutting_down: AtomicBool,
     grace: Duration,
+    /// One review operation (merge, undo, rebase, discard, restore, gc) at a time.
+    review: Mutex<()>,
 }
 
 /// Options for [`Engine::open`].
@@ -183,6 +185,7 @@ impl Engine {
                 sched: Mutex::new(()),
                 shutting_down: AtomicBool::new(false),
                 grace: options.grace,
+                review: Mutex::new(()),
             }),
         })
     }
@@ -285,7 +288,20 @@ impl Engine {
 
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
-        let rec = self.inner.resolve(reference)?;
+        let mut rec = self.inner.resolve(reference)?;
+        if rec.job.state.has_ended()
+            && !matches!(rec.job.state, JobState::Merged | JobState::Discarded)
+        {
+            // Follow the branch: the user may have committed in the worktree or finished a rebase.
+            let job = self
+                .inner
+                .review_op(reference, true, |r| {
+                    review::ops::refresh_head(r)?;
+                    Ok(r.job.clone())
+                })
+                .await?;
+            rec.job = job;
+        }
         let limits = Config::load(self.inner.home.config_file())?.diff;
         let job = rec.job;
         let worktree = PathBuf::from(&job.worktree);
@@ -316,6 +332,118 @@ impl Engine {
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Merges a job into its target (or previews it with `dry_run`).
+    pub async fn merge(
+        &self,
+        reference: &str,
+        req: sidekick_protocol::MergeRequest,
+    ) -> Result<sidekick_protocol::MergeResult> {
+        let dry_run = req.dry_run;
+        let result = self
+            .inner
+            .review_op(reference, !dry_run, move |rec| {
+                review::ops::merge(rec, &req)
+            })
+            .await?;
+        Ok(sidekick_protocol::MergeResult {
+            job: if dry_run {
+                result.job
+            } else {
+                self.job(&result.job.id)?
+            },
+            ..result
+        })
+    }
+
+    /// Reverts a job's last merge while its target has not moved since.
+    pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.action(reference, review::ops::undo).await
+    }
+
+    /// Replays the job's commits onto its target's tip, in its worktree.
+    pub async fn rebase(
+        &self,
+        reference: &str,
+        into: Option<String>,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.action(reference, move |rec| {
+            review::ops::rebase(rec, into.as_deref())
+        })
+        .await
+    }
+
+    /// Drops a job's changes, keeping a snapshot.
+    pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.action(reference, review::ops::discard).await
+    }
+
+    /// Brings back a discarded job, or the worktree of one cleaned up by gc.
+    pub async fn restore(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.action(reference, review::ops::restore).await
+    }
+
+    async fn action(
+        &self,
+        reference: &str,
+        op: impl FnOnce(&mut JobRecord) -> Result<String> + Send + 'static,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        let message = self.inner.review_op(reference, true, op).await?;
+        let rec = self.inner.resolve(reference)?;
+        Ok(sidekick_protocol::ActionResult {
+            job: self.inner.decorate(rec.job),
+            message,
+        })
+    }
+
+    /// Removes the worktrees of merged and discarded jobs and of jobs that ended longer ago
+    /// than `gc_after`, each saved to its snapshot ref first.
+    pub async fn gc(&self, dry_run: bool) -> Result<sidekick_protocol::GcReport> {
+        let config = Config::load(self.inner.home.config_file())?;
+        let cutoff = self.inner.now().saturating_sub(config.gc_after_ms);
+        let candidates: Vec<JobRecord> = lock(&self.inner.reader)
+            .jobs(None)?
+            .into_iter()
+            .filter(|r| {
+                r.has_worktree
+                    && r.job.state.has_ended()
+                    && (matches!(r.job.state, JobState::Merged | JobState::Discarded)
+                        || r.job.ended_at.is_some_and(|t| t <= cutoff))
+            })
+            .collect();
+        let mut report = sidekick_protocol::GcReport {
+            dry_run,
+            ..Default::default()
+        };
+        for rec in candidates {
+            let bytes = review::ops::folder_size(Path::new(&rec.job.worktree));
+            let snapshot = if dry_run {
+                None
+            } else {
+                let inner = self.inner.clone();
+                let id = rec.job.id.clone();
+                match inner
+                    .review_op(&id, true, |rec| review::ops::retire(rec, false))
+                    .await
+                {
+                    Ok(s) => Some(review::ops::snapshot_ref(&rec.job.id) + " " + &s),
+                    Err(e) => {
+                        tracing::warn!(job = %rec.job.id, error = %e, "gc could not clean up a job");
+                        continue;
+                    }
+                }
+            };
+            report.freed_bytes += bytes;
+            report.removed.push(sidekick_protocol::GcItem {
+                job_id: rec.job.id.clone(),
+                codename: rec.job.codename.clone(),
+                worktree: rec.job.worktree.clone(),
+                bytes,
+                snapshot,
+            });
+        }
+        Ok(report)
     }
 
     /// The agent profiles, each with whether it can run here.
@@ -546,6 +674,10 @@ impl Inner {
                 insertions: None,
                 deletions: None,
                 log_path: path_string(&log_path),
+                merged_into: None,
+                merge_commit: None,
+                snapshot: None,
+                conflicts: Vec::new(),
             },
             argv: profile.argv(&req.task),
             env,
@@ -553,6 +685,8 @@ impl Inner {
             copy_files: repo_config.copy,
             process: None,
             has_worktree: false,
+            merge: None,
+            prev_state: None,
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;
@@ -665,6 +799,30 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Runs a review operation on a job off the async executor, one at a time; saves the job
+    /// when the operation succeeds and `save` is set.
+    async fn review_op<T: Send + 'static>(
+        self: &Arc<Self>,
+        reference: &str,
+        save: bool,
+        op: impl FnOnce(&mut JobRecord) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let id = self.resolve(reference)?.job.id;
+        let inner = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = lock(&inner.review);
+            // Read again under the lock: another operation may have just changed the job.
+            let mut rec = inner.load(&id)?;
+            let out = op(&mut rec)?;
+            if save {
+                inner.save(&rec, Vec::new())?;
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
     pub(crate) fn grace(&self) -> Duration {

@@ -212,11 +212,8 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
             "-F",
             "-",
         ]);
-        if !has_identity(worktree) {
-            cmd.env("GIT_AUTHOR_NAME", "Sidekick")
-                .env("GIT_AUTHOR_EMAIL", "sidekick@localhost")
-                .env("GIT_COMMITTER_NAME", "Sidekick")
-                .env("GIT_COMMITTER_EMAIL", "sidekick@localhost");
+        if !git_has_identity(worktree) {
+            cmd.envs(FALLBACK_IDENTITY);
         }
         let out = run_with_stdin(cmd, message.as_bytes())?;
         check("commit", out)?;
@@ -244,9 +241,17 @@ fn clear_stale_index_lock(worktree: &Path) -> Result<()> {
     }
 }
 
+/// Who commits when git knows no identity here.
+pub const FALLBACK_IDENTITY: [(&str, &str); 4] = [
+    ("GIT_AUTHOR_NAME", "Sidekick"),
+    ("GIT_AUTHOR_EMAIL", "sidekick@localhost"),
+    ("GIT_COMMITTER_NAME", "Sidekick"),
+    ("GIT_COMMITTER_EMAIL", "sidekick@localhost"),
+];
+
 /// Whether git itself can name an author and a committer here (config, `GIT_CONFIG_GLOBAL`,
 /// `GIT_AUTHOR_*` env...). Asking git, not libgit2, because their lookups differ.
-fn has_identity(worktree: &Path) -> bool {
+pub fn git_has_identity(worktree: &Path) -> bool {
     ["GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT"]
         .iter()
         .all(|var| {

@@ -70,6 +70,13 @@ const MIGRATIONS: &[&str] = &[
         data TEXT
     );
     CREATE INDEX events_job ON events(job_id, seq);",
+    // 2: review (merge, snapshots, rebase conflicts).
+    "ALTER TABLE jobs ADD COLUMN merged_into TEXT;
+    ALTER TABLE jobs ADD COLUMN merge_commit TEXT;
+    ALTER TABLE jobs ADD COLUMN merge_record TEXT;
+    ALTER TABLE jobs ADD COLUMN snapshot TEXT;
+    ALTER TABLE jobs ADD COLUMN conflicts TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE jobs ADD COLUMN prev_state TEXT;",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -84,6 +91,24 @@ pub struct JobRecord {
     pub process: Option<ProcessIdentity>,
     /// The worktree exists on disk (created and not yet removed).
     pub has_worktree: bool,
+    /// How the last merge went, for `undo`.
+    pub merge: Option<MergeRecord>,
+    /// The ended state before the job was merged or discarded, to return to on undo/restore.
+    pub prev_state: Option<JobState>,
+}
+
+/// What `undo` needs to revert a merge.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MergeRecord {
+    pub target: String,
+    /// The target's tip before the merge.
+    pub previous_tip: String,
+    /// The target's tip the merge made.
+    pub commit: String,
+    pub strategy: String,
+    /// Only these paths were merged (the job stayed in review).
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 /// Enough to recognise the agent process again after a host restart, even if its pid was reused.
@@ -201,7 +226,9 @@ impl Store {
         self.conn.execute(
             "UPDATE jobs SET state = ?2, head_commit = ?3, exit_code = ?4, reason = ?5,
                 started_at = ?6, ended_at = ?7, files_changed = ?8, insertions = ?9,
-                deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14
+                deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14,
+                merged_into = ?15, merge_commit = ?16, merge_record = ?17, snapshot = ?18,
+                conflicts = ?19, prev_state = ?20, base_commit = ?21
              WHERE id = ?1",
             params![
                 j.id,
@@ -218,6 +245,13 @@ impl Store {
                 start,
                 boot,
                 rec.has_worktree,
+                j.merged_into,
+                j.merge_commit,
+                rec.merge.as_ref().map(to_json),
+                j.snapshot,
+                to_json(&j.conflicts),
+                rec.prev_state.map(|s| s.as_str()),
+                j.base_commit,
             ],
         )?;
         Ok(())
@@ -388,7 +422,8 @@ impl Store {
 const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, worktree, base_rev,
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
-    copy_files, pid, proc_start, boot_id, has_worktree";
+    copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
+    snapshot, conflicts, prev_state";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -426,7 +461,14 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         insertions: opt_u64(20)?,
         deletions: opt_u64(21)?,
         log_path: r.get(22)?,
+        merged_into: r.get(31)?,
+        merge_commit: r.get(32)?,
+        snapshot: r.get(34)?,
+        conflicts: Vec::new(),
     };
+    let merge_json: Option<String> = r.get(33)?;
+    let conflicts_json: String = r.get(35)?;
+    let prev_state: Option<String> = r.get(36)?;
     let argv: String = r.get(23)?;
     let env: String = r.get(24)?;
     let copy: String = r.get(26)?;
@@ -442,6 +484,8 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         _ => None,
     };
     let parsed = (|| -> Result<JobRecord> {
+        let mut job = job;
+        job.conflicts = from_json(&conflicts_json)?;
         Ok(JobRecord {
             job,
             argv: from_json(&argv)?,
@@ -450,6 +494,11 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             copy_files: from_json(&copy)?,
             process,
             has_worktree: r.get(30).map_err(StoreError::from)?,
+            merge: match merge_json {
+                Some(m) => Some(from_json(&m)?),
+                None => None,
+            },
+            prev_state: prev_state.as_deref().and_then(JobState::parse),
         })
     })();
     Ok(parsed)
@@ -548,6 +597,10 @@ mod tests {
                 insertions: None,
                 deletions: None,
                 log_path: "/l".into(),
+                merged_into: None,
+                merge_commit: None,
+                snapshot: None,
+                conflicts: vec![],
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -555,6 +608,8 @@ mod tests {
             copy_files: vec![],
             process: None,
             has_worktree: false,
+            merge: None,
+            prev_state: None,
         }
     }
 
@@ -574,6 +629,18 @@ mod tests {
             boot_id: "b".into(),
         });
         rec.has_worktree = true;
+        rec.job.merged_into = Some("main".into());
+        rec.job.merge_commit = Some("m".into());
+        rec.job.snapshot = Some("snap".into());
+        rec.job.conflicts = vec!["a.txt".into()];
+        rec.merge = Some(MergeRecord {
+            target: "main".into(),
+            previous_tip: "p".into(),
+            commit: "m".into(),
+            strategy: "squash".into(),
+            paths: vec![],
+        });
+        rec.prev_state = Some(JobState::Completed);
         s.update_job(&rec).expect("update");
         assert_eq!(s.job("01a").expect("get"), Some(rec));
         assert_eq!(s.job("nope").expect("get"), None);

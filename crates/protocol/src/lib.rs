@@ -9,7 +9,11 @@ mod review;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::Home;
-pub use review::{Diff, DiffLine, FileDiff, FileStatus, Hunk, LineKind, Span};
+pub use review::{
+    ActionResult, CheckedOut, Conflict, Diff, DiffLine, FileDiff, FileStatus, GcItem, GcReport,
+    GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy,
+    RebaseRequest, Span,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +138,19 @@ pub struct Job {
     pub deletions: Option<u64>,
     /// The raw output of the job (both streams, as written).
     pub log_path: String,
+    /// Set once merged: the branch it went into and the commit that did it.
+    #[serde(default)]
+    pub merged_into: Option<String>,
+    #[serde(default)]
+    pub merge_commit: Option<String>,
+    /// The commit kept at `refs/sidekick/snapshots/<id>` when the job's worktree or branch was
+    /// removed (merge, discard, gc); `sidekick restore` brings it back.
+    #[serde(default)]
+    pub snapshot: Option<String>,
+    /// Files left with conflict markers by `sidekick rebase`; the job cannot be merged until
+    /// they are resolved and committed in its worktree.
+    #[serde(default)]
+    pub conflicts: Vec<String>,
 }
 
 /// Output stream of a job's process.

@@ -103,3 +103,134 @@ pub struct Span {
     pub start: u32,
     pub end: u32,
 }
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MergeStrategy {
+    /// One new commit on the target with the job's changes (the task as message).
+    #[default]
+    Squash,
+    /// A merge commit joining the job's branch (`--no-ff`).
+    Merge,
+    /// The job's commits replayed onto the target, which then fast-forwards.
+    Rebase,
+}
+
+impl MergeStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MergeStrategy::Squash => "squash",
+            MergeStrategy::Merge => "merge",
+            MergeStrategy::Rebase => "rebase",
+        }
+    }
+}
+
+/// `POST /v1/jobs/{job}/merge`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeRequest {
+    #[serde(default)]
+    pub strategy: MergeStrategy,
+    /// The branch to merge into; the job's base branch when absent.
+    pub into: Option<String>,
+    /// Merge only these files (squash only); the rest stays on the job's branch.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    /// Stash the user's changes on paths the merge touches, merge, and re-apply them.
+    #[serde(default)]
+    pub autostash: bool,
+    /// Only preview: nothing on disk changes.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A path the merge cannot combine on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub path: String,
+    /// `content`, `modify/delete`, `add/add`, `rename/delete`, `file/directory`, `mode`...
+    pub kind: String,
+}
+
+/// A working tree where the target branch is checked out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckedOut {
+    pub worktree: String,
+    /// Paths with uncommitted changes there (staged, unstaged or untracked) that the merge
+    /// would touch. Non-empty means the merge is refused unless autostash is asked for.
+    pub dirty_overlap: Vec<String>,
+    /// Uncommitted paths there that the merge does not touch (left exactly as they are).
+    pub dirty_elsewhere: usize,
+}
+
+/// What a merge would do, computed in memory against the target's current tip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergePreview {
+    pub target: String,
+    pub target_tip: String,
+    /// The job branch's tip that would be merged.
+    pub job_head: String,
+    pub merge_base: String,
+    pub clean: bool,
+    pub conflicts: Vec<Conflict>,
+    /// The target has new commits since the job started.
+    pub target_moved: bool,
+    /// Paths the merge would change on the target.
+    pub changed_paths: Vec<String>,
+    pub checked_out: Vec<CheckedOut>,
+    /// The job's branch is already contained in the target: nothing to merge.
+    pub up_to_date: bool,
+}
+
+/// The answer to a merge (or its dry run).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeResult {
+    pub preview: MergePreview,
+    /// The merge happened (false for a dry run).
+    pub merged: bool,
+    /// The target's new tip.
+    pub commit: Option<String>,
+    /// Where the user's stashed changes are when re-applying them after an autostash conflicted.
+    pub stash_kept: Option<String>,
+    /// One or two sentences for the user.
+    pub message: String,
+    pub job: crate::Job,
+}
+
+/// `sidekick gc`: what was (or would be) removed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcReport {
+    pub dry_run: bool,
+    pub removed: Vec<GcItem>,
+    pub freed_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GcItem {
+    pub job_id: String,
+    pub codename: String,
+    pub worktree: String,
+    pub bytes: u64,
+    /// Where the job's work is kept: `refs/sidekick/snapshots/<id>`.
+    pub snapshot: Option<String>,
+}
+
+/// The answer to undo, rebase, discard and restore: the job as it is now and what happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionResult {
+    pub job: crate::Job,
+    pub message: String,
+}
+
+/// `POST /v1/jobs/{job}/rebase`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RebaseRequest {
+    pub into: Option<String>,
+}
+
+/// `POST /v1/gc`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GcRequest {
+    #[serde(default)]
+    pub dry_run: bool,
+}

@@ -11,7 +11,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use sidekick_engine::{Engine, EngineError};
-use sidekick_protocol::{ApiError, ErrorCode, Event, EventBody, Health, SpawnRequest};
+use sidekick_protocol::{
+    ActionResult, ApiError, ErrorCode, Event, EventBody, GcRequest, Health, MergeRequest,
+    RebaseRequest, SpawnRequest,
+};
 use tokio::sync::{broadcast, mpsc, watch};
 
 #[derive(Clone)]
@@ -27,6 +30,12 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}", get(get_job))
         .route("/v1/jobs/{job}/cancel", post(cancel_job))
         .route("/v1/jobs/{job}/diff", get(job_diff))
+        .route("/v1/jobs/{job}/merge", post(merge_job))
+        .route("/v1/jobs/{job}/undo", post(undo_job))
+        .route("/v1/jobs/{job}/rebase", post(rebase_job))
+        .route("/v1/jobs/{job}/discard", post(discard_job))
+        .route("/v1/jobs/{job}/restore", post(restore_job))
+        .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
@@ -109,6 +118,50 @@ async fn job_diff(
     Path(job): Path<String>,
 ) -> ApiResult<sidekick_protocol::Diff> {
     Ok(Json(st.engine.diff(&job).await?))
+}
+
+async fn merge_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<MergeRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::MergeResult> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.merge(&job, req).await?))
+}
+
+async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {
+    Ok(Json(st.engine.undo(&job).await?))
+}
+
+async fn rebase_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<RebaseRequest>, JsonRejection>,
+) -> ApiResult<ActionResult> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.rebase(&job, req.into).await?))
+}
+
+async fn discard_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<ActionResult> {
+    Ok(Json(st.engine.discard(&job).await?))
+}
+
+async fn restore_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<ActionResult> {
+    Ok(Json(st.engine.restore(&job).await?))
+}
+
+async fn gc(
+    State(st): State<AppState>,
+    body: Result<Json<GcRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::GcReport> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.gc(req.dry_run).await?))
 }
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {

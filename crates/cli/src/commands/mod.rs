@@ -1,8 +1,11 @@
+pub mod actions;
 pub mod agents;
 pub mod cancel;
 pub mod diff;
+pub mod gc;
 pub mod logs;
 pub mod ls;
+pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod status;

@@ -290,33 +290,75 @@ pub fn mark_word_changes(lines: &mut [DiffLine], max_len: usize) {
     }
 }
 
-/// Byte ranges that differ between two lines, word by word (Myers).
-pub fn word_spans(old: &str, new: &str) -> (Vec<Span>, Vec<Span>) {
-    use similar::{Algorithm, ChangeTag, TextDiff};
-    let diff = TextDiff::configure()
-        .algorithm(Algorithm::Myers)
-        .diff_words(old, new);
-    let (mut o, mut n) = (0u32, 0u32);
-    let (mut old_spans, mut new_spans): (Vec<Span>, Vec<Span>) = (Vec::new(), Vec::new());
-    let push = |spans: &mut Vec<Span>, start: u32, end: u32| match spans.last_mut() {
-        Some(last) if last.end == start => last.end = end,
-        _ => spans.push(Span { start, end }),
+/// Splits a line into code-sized tokens: runs of letters, digits and `_`, runs of whitespace,
+/// and every other character on its own (so `b;` is `b` and `;`).
+fn tokens(line: &str) -> Vec<&str> {
+    #[derive(PartialEq, Clone, Copy)]
+    enum Class {
+        Word,
+        Space,
+        Other,
+    }
+    let class = |c: char| {
+        if c.is_alphanumeric() || c == '_' {
+            Class::Word
+        } else if c.is_whitespace() {
+            Class::Space
+        } else {
+            Class::Other
+        }
     };
-    for change in diff.iter_all_changes() {
-        let len = change.value().len() as u32;
-        match change.tag() {
-            ChangeTag::Equal => {
-                o += len;
-                n += len;
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut prev: Option<Class> = None;
+    for (i, c) in line.char_indices() {
+        let k = class(c);
+        if let Some(p) = prev {
+            if p != k || k == Class::Other {
+                out.push(&line[start..i]);
+                start = i;
             }
-            ChangeTag::Delete => {
-                push(&mut old_spans, o, o + len);
-                o += len;
-            }
-            ChangeTag::Insert => {
-                push(&mut new_spans, n, n + len);
-                n += len;
-            }
+        }
+        prev = Some(k);
+    }
+    if start < line.len() {
+        out.push(&line[start..]);
+    }
+    out
+}
+
+/// Byte ranges that differ between two lines, token by token (Myers).
+pub fn word_spans(old: &str, new: &str) -> (Vec<Span>, Vec<Span>) {
+    use similar::{capture_diff_slices, Algorithm, DiffTag};
+    let (a, b) = (tokens(old), tokens(new));
+    let offsets = |toks: &[&str]| -> Vec<u32> {
+        let mut at = 0u32;
+        let mut v = Vec::with_capacity(toks.len() + 1);
+        for t in toks {
+            v.push(at);
+            at += t.len() as u32;
+        }
+        v.push(at);
+        v
+    };
+    let (oa, ob) = (offsets(&a), offsets(&b));
+    let (mut old_spans, mut new_spans): (Vec<Span>, Vec<Span>) = (Vec::new(), Vec::new());
+    for op in capture_diff_slices(Algorithm::Myers, &a, &b) {
+        let (tag, r_old, r_new) = op.as_tag_tuple();
+        if tag == DiffTag::Equal {
+            continue;
+        }
+        if !r_old.is_empty() {
+            old_spans.push(Span {
+                start: oa[r_old.start],
+                end: oa[r_old.end],
+            });
+        }
+        if !r_new.is_empty() {
+            new_spans.push(Span {
+                start: ob[r_new.start],
+                end: ob[r_new.end],
+            });
         }
     }
     (old_spans, new_spans)
@@ -339,6 +381,10 @@ mod tests {
         assert_eq!(pick("let sum = a + c;", &n), vec!["sum", "c"]);
         let (o, n) = word_spans("same", "same");
         assert!(o.is_empty() && n.is_empty());
+        let (o, n) = word_spans("é = f(x)", "é = g(x, y)");
+        assert_eq!(pick("é = f(x)", &o), vec!["f"]);
+        assert_eq!(pick("é = g(x, y)", &n), vec!["g", ", y"]);
+        assert_eq!(tokens("a_b1 ;c"), vec!["a_b1", " ", ";", "c"]);
     }
 
     #[test]

@@ -1,0 +1,124 @@
+use std::process::ExitCode;
+
+use clap::{Args, ValueEnum};
+use sidekick_client::Client;
+use sidekick_protocol::{MergePreview, MergeRequest, MergeStrategy};
+
+use crate::render::print_json;
+use crate::Outcome;
+
+/// Merge a job's changes into its target branch (by default the branch it started from).
+///
+/// Where the target is checked out, that working tree and index are updated too; your
+/// uncommitted changes there are never overwritten: a merge that would touch them is refused
+/// (or, with --autostash, they are stashed and re-applied). `--dry-run` previews the merge in
+/// memory and exits 0 only if it would go through. After a full merge the job's worktree and
+/// branch are removed (a snapshot is kept) and `sidekick undo JOB` reverts it.
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Job id, unique id prefix or codename.
+    job: String,
+    /// squash: one commit with the task as message; merge: a merge commit; rebase: replay the
+    /// job's commits and fast-forward.
+    #[arg(long, value_enum, default_value_t = Strategy::Squash)]
+    strategy: Strategy,
+    /// The branch to merge into.
+    #[arg(long, value_name = "BRANCH")]
+    into: Option<String>,
+    /// Merge only these files (squash only); the rest stays on the job's branch for later.
+    #[arg(long, num_args = 1.., value_name = "PATH")]
+    paths: Vec<String>,
+    /// Stash your uncommitted changes on the paths the merge touches, merge, re-apply them.
+    #[arg(long)]
+    autostash: bool,
+    /// Only preview: conflicts, whether the target moved, overlapping uncommitted changes.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Strategy {
+    Squash,
+    Merge,
+    Rebase,
+}
+
+pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
+    let req = MergeRequest {
+        strategy: match args.strategy {
+            Strategy::Squash => MergeStrategy::Squash,
+            Strategy::Merge => MergeStrategy::Merge,
+            Strategy::Rebase => MergeStrategy::Rebase,
+        },
+        into: args.into,
+        paths: args.paths,
+        autostash: args.autostash,
+        dry_run: args.dry_run,
+    };
+    let result = client.merge(&args.job, &req).await?;
+    let would_merge = result.preview.clean
+        && (args.autostash
+            || result
+                .preview
+                .checked_out
+                .iter()
+                .all(|c| c.dirty_overlap.is_empty()));
+    if args.json {
+        print_json(&result)?;
+    } else if args.dry_run {
+        print!("{}", preview_text(&result.preview));
+        println!("{}", result.message);
+    } else {
+        println!("{}", result.message);
+        if let Some(kept) = &result.stash_kept {
+            eprintln!("sidekick: your stashed changes are kept in {kept}");
+        }
+    }
+    Ok(if args.dry_run && !would_merge {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn preview_text(p: &MergePreview) -> String {
+    let mut out = format!(
+        "target:   {} at {}{}\n",
+        p.target,
+        p.target_tip.get(..10).unwrap_or(&p.target_tip),
+        if p.target_moved {
+            " (moved since the job started)"
+        } else {
+            ""
+        }
+    );
+    if p.clean {
+        out.push_str(&format!(
+            "result:   clean, {} files change\n",
+            p.changed_paths.len()
+        ));
+    } else {
+        out.push_str("result:   conflicts\n");
+        for c in &p.conflicts {
+            out.push_str(&format!("  {} ({})\n", c.path, c.kind));
+        }
+    }
+    for c in &p.checked_out {
+        let state = if c.dirty_overlap.is_empty() {
+            format!(
+                "{} other uncommitted files stay as they are",
+                c.dirty_elsewhere
+            )
+        } else {
+            format!(
+                "your uncommitted changes overlap: {}",
+                c.dirty_overlap.join(", ")
+            )
+        };
+        out.push_str(&format!("checkout: {}: {state}\n", c.worktree));
+    }
+    out
+}

@@ -1,0 +1,703 @@
+//! Merging back: strategies, targets, safety rules, undo, rebase, discard, restore, gc.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{s, World};
+
+/// Everything a user could lose: refs, HEAD, index bytes, stash, and every file's bytes.
+#[derive(Debug, PartialEq)]
+struct RepoState {
+    refs: String,
+    head: String,
+    index: Vec<u8>,
+    stash: String,
+    files: BTreeMap<String, Vec<u8>>,
+}
+
+fn state_of(w: &World, workdir: &Path) -> RepoState {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![workdir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let p = e.path();
+            let name = p
+                .strip_prefix(workdir)
+                .expect("prefix")
+                .display()
+                .to_string();
+            if name == ".git" {
+                continue;
+            }
+            let ft = e.file_type().expect("type");
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_symlink() {
+                files.insert(
+                    name,
+                    std::fs::read_link(&p)
+                        .expect("link")
+                        .display()
+                        .to_string()
+                        .into_bytes(),
+                );
+            } else {
+                files.insert(name, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    let gitdir = PathBuf::from(w.git(&[
+        "-C",
+        workdir.to_str().expect("utf8"),
+        "rev-parse",
+        "--absolute-git-dir",
+    ]));
+    RepoState {
+        refs: w.git(&[
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads",
+            "refs/stash",
+        ]),
+        head: std::fs::read_to_string(gitdir.join("HEAD")).unwrap_or_default(),
+        index: std::fs::read(gitdir.join("index")).unwrap_or_default(),
+        stash: w.git(&["stash", "list"]),
+        files,
+    }
+}
+
+fn seed(w: &World) {
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one\ntwo\nthree\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    std::fs::write(w.repo.join("b.txt"), "bee\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "seed"]);
+}
+
+fn merge(w: &World, args: &[&str]) -> (i32, String, String) {
+    let mut all = vec!["merge"];
+    all.extend_from_slice(args);
+    let r = w.sk(&all);
+    (r.code(), r.stdout(), r.stderr())
+}
+
+fn tip(w: &World, branch: &str) -> String {
+    w.git(&["rev-parse", branch])
+}
+
+#[test]
+fn a_squash_merge_updates_the_checked_out_branch_and_keeps_unrelated_work() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i 's/two/TWO/' a.txt && echo fresh > new.txt",
+    );
+    let id = s(&job["id"]);
+    // The user's own work, started after the job: unstaged, staged and untracked.
+    std::fs::write(w.repo.join("b.txt"), "bee, edited by the user\n").expect("write");
+    std::fs::write(w.repo.join("c.txt"), "staged\n").expect("write");
+    w.git(&["add", "c.txt"]);
+    std::fs::write(w.repo.join("notes.txt"), "untracked notes\n").expect("write");
+    let before_tip = tip(&w, "main");
+
+    let preview = w.json(&["merge", "--dry-run", "--json", &id]);
+    let p = &preview["preview"];
+    assert_eq!(
+        (
+            p["clean"].as_bool(),
+            p["target"].as_str(),
+            p["target_moved"].as_bool()
+        ),
+        (Some(true), Some("main"), Some(false))
+    );
+    assert_eq!(p["changed_paths"], serde_json::json!(["a.txt", "new.txt"]));
+    assert_eq!(p["checked_out"][0]["dirty_overlap"], serde_json::json!([]));
+    assert_eq!(p["checked_out"][0]["dirty_elsewhere"], 3);
+    assert_eq!(tip(&w, "main"), before_tip, "a dry run changes nothing");
+
+    let (code, out, err) = merge(&w, &[&id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("merged job") && out.contains("squash"),
+        "{out}"
+    );
+    let new_tip = tip(&w, "main");
+    assert_eq!(tip(&w, "main~1"), before_tip);
+    assert_eq!(
+        w.git(&["log", "-1", "--format=%B", "main"]),
+        format!("sed -i 's/two/TWO/' a.txt && echo fresh > new.txt\n\nSidekick-Job: {id}")
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("a.txt")).expect("read"),
+        "one\nTWO\nthree\nfour\nfive\nsix\nseven\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("new.txt")).expect("read"),
+        "fresh\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("b.txt")).expect("read"),
+        "bee, edited by the user\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("notes.txt")).expect("read"),
+        "untracked notes\n"
+    );
+    let status = w.git(&["status", "--porcelain"]);
+    assert_eq!(
+        status, " M b.txt\nA  c.txt\n?? notes.txt",
+        "index and tree agree with the new tip"
+    );
+
+    let st = w.status(&id);
+    assert_eq!(
+        (st["state"].as_str(), st["merged_into"].as_str()),
+        (Some("merged"), Some("main"))
+    );
+    assert_eq!(st["merge_commit"].as_str(), Some(new_tip.as_str()));
+    assert!(!Path::new(&s(&st["worktree"])).exists(), "worktree removed");
+    assert!(w.sk(&["status", &id]).stdout().contains("snapshot"));
+    let branches = w.git(&["branch", "--list", "sidekick/*"]);
+    assert_eq!(branches, "", "job branch deleted");
+    assert_eq!(
+        w.git(&["rev-parse", &format!("refs/sidekick/snapshots/{id}")]),
+        s(&job["head_commit"])
+    );
+
+    // Merging again is refused.
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("already merged into main"), "{err}");
+}
+
+#[test]
+fn dirty_paths_the_merge_touches_refuse_it_and_nothing_changes() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "sed -i 's/seven/SEVEN/' a.txt");
+    let id = s(&job["id"]);
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one, mine\ntwo\nthree\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    let before = state_of(&w, &w.repo);
+    let (code, out, _) = merge(&w, &["--dry-run", &id]);
+    assert_eq!(code, 1, "the preview says it would be refused");
+    assert!(out.contains("overlap: a.txt"), "{out}");
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("would overwrite your uncommitted changes") && err.contains("a.txt"),
+        "{err}"
+    );
+    assert_eq!(state_of(&w, &w.repo), before, "nothing changed");
+    assert_eq!(w.status(&id)["state"], "completed");
+
+    // With --autostash the user's edit is set aside, the merge done, the edit put back.
+    let (code, out, err) = merge(&w, &["--autostash", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("kept in"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("a.txt")).expect("read"),
+        "one, mine\ntwo\nthree\nfour\nfive\nsix\nSEVEN\n",
+        "both changes"
+    );
+    assert_eq!(
+        w.git(&["show", "main:a.txt"]),
+        "one\ntwo\nthree\nfour\nfive\nsix\nSEVEN"
+    );
+    assert_eq!(
+        w.git(&["stash", "list"]),
+        "",
+        "the stash was dropped after re-applying"
+    );
+}
+
+#[test]
+fn an_autostash_that_conflicts_is_kept_and_its_place_named() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "sed -i 's/two/TWO from the job/' a.txt");
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one\nTWO from the user\nthree\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    let (code, out, err) = merge(&w, &["--autostash", &s(&job["id"])]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kept in stash@{0}"), "{out}");
+    assert!(err.contains("stash@{0}"), "{err}");
+    assert_eq!(
+        w.git(&["show", "main:a.txt"]).lines().nth(1),
+        Some("TWO from the job")
+    );
+    let kept = w.git(&["stash", "show", "-p", "stash@{0}"]);
+    assert!(
+        kept.contains("+TWO from the user"),
+        "the user's work is in the stash: {kept}"
+    );
+}
+
+#[test]
+fn conflicts_are_previewed_refused_and_resolved_through_rebase() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i 's/three/THREE (job)/' a.txt && echo j > job.txt",
+    );
+    let id = s(&job["id"]);
+    // Meanwhile the target moves with a clashing edit.
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one\ntwo\nTHREE (user)\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    w.git(&["commit", "-q", "-am", "user edit"]);
+    let before = state_of(&w, &w.repo);
+    let preview = w.sk(&["merge", "--dry-run", "--json", &id]);
+    assert_eq!(preview.code(), 1);
+    let p: Value = serde_json::from_str(&preview.stdout()).expect("json");
+    assert_eq!(p["preview"]["clean"], false);
+    assert_eq!(p["preview"]["target_moved"], true);
+    assert_eq!(
+        p["preview"]["conflicts"],
+        serde_json::json!([{"path": "a.txt", "kind": "content"}])
+    );
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("would conflict in a.txt (content)"), "{err}");
+    assert_eq!(state_of(&w, &w.repo), before);
+
+    let r = w.sk(&["rebase", &id]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    assert!(r.stdout().contains("conflicts in a.txt"), "{}", r.stdout());
+    assert_eq!(w.status(&id)["conflicts"], serde_json::json!(["a.txt"]));
+    let wt = PathBuf::from(s(&job["worktree"]));
+    let marked = std::fs::read_to_string(wt.join("a.txt")).expect("read");
+    assert!(
+        marked.contains("<<<<<<<") && marked.contains(">>>>>>>"),
+        "{marked}"
+    );
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unresolved conflicts"), "{err}");
+
+    std::fs::write(
+        wt.join("a.txt"),
+        "one\ntwo\nTHREE (both)\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    let wt_s = wt.to_str().expect("utf8");
+    w.git(&["-C", wt_s, "add", "a.txt"]);
+    w.git(&["-C", wt_s, "-c", "core.editor=true", "rebase", "--continue"]);
+    let (code, out, err) = merge(&w, &[&id]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("merged job"), "{out}");
+    assert_eq!(
+        w.git(&["show", "main:a.txt"]).lines().nth(2),
+        Some("THREE (both)")
+    );
+    assert_eq!(w.git(&["show", "main:job.txt"]), "j");
+}
+
+#[test]
+fn held_locks_refuse_the_merge_before_anything_is_written() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "echo x >> a.txt");
+    let id = s(&job["id"]);
+    for lock in [".git/index.lock", ".git/refs/heads/main.lock"] {
+        let path = w.repo.join(lock);
+        std::fs::write(&path, "").expect("lock");
+        let before = state_of(&w, &w.repo);
+        let (code, _, err) = merge(&w, &[&id]);
+        assert_eq!(code, 1, "{lock}");
+        assert!(
+            err.contains(lock.rsplit('/').next().unwrap_or(lock)) && err.contains("held"),
+            "{err}"
+        );
+        assert_eq!(state_of(&w, &w.repo), before, "{lock}: nothing changed");
+        std::fs::remove_file(&path).expect("unlock");
+    }
+    assert_eq!(merge(&w, &[&id]).0, 0);
+}
+
+#[test]
+fn targets_checked_out_elsewhere_or_nowhere_and_a_detached_head() {
+    let w = World::new();
+    seed(&w);
+    w.git(&["branch", "feature"]);
+    w.git(&["branch", "quiet"]);
+    let other = w.root.join("other wt");
+    w.git(&[
+        "worktree",
+        "add",
+        "-q",
+        other.to_str().expect("utf8"),
+        "feature",
+    ]);
+
+    // Target checked out in a second worktree: that one is updated, the main one is not.
+    let on_feature = w.spawn(&["--wait", "-b", "feature"], "echo feat > feat.txt");
+    assert_eq!(on_feature["base_branch"], "feature");
+    let main_before = state_of(&w, &w.repo);
+    assert_eq!(merge(&w, &[&s(&on_feature["id"])]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(other.join("feat.txt")).expect("read"),
+        "feat\n"
+    );
+    assert_eq!(
+        w.git(&["-C", other.to_str().expect("utf8"), "status", "--porcelain"]),
+        ""
+    );
+    let mut main_after = state_of(&w, &w.repo);
+    main_after.refs = main_before.refs.clone();
+    assert_eq!(main_after, main_before, "the main worktree is untouched");
+
+    // Target checked out nowhere: only the branch moves.
+    let quiet = w.spawn(&["--wait", "-b", "quiet"], "echo q > q.txt");
+    let before = state_of(&w, &w.repo);
+    assert_eq!(merge(&w, &[&s(&quiet["id"])]).0, 0);
+    assert_eq!(w.git(&["show", "quiet:q.txt"]), "q");
+    assert_eq!(state_of(&w, &w.repo).files, before.files);
+
+    // A detached HEAD in the main worktree: main is not checked out, so no files change.
+    let on_main = w.spawn(&["--wait"], "echo m > m.txt");
+    w.git(&["checkout", "-q", "--detach"]);
+    let before = state_of(&w, &w.repo);
+    assert_eq!(merge(&w, &[&s(&on_main["id"])]).0, 0);
+    assert_eq!(w.git(&["show", "main:m.txt"]), "m");
+    let after = state_of(&w, &w.repo);
+    assert_eq!(
+        (after.files, after.head, after.index),
+        (before.files, before.head, before.index)
+    );
+}
+
+#[test]
+fn merge_commit_and_rebase_strategies() {
+    let w = World::new();
+    seed(&w);
+    let merged = w.spawn(&["--wait"], "echo one > m1.txt");
+    let before = tip(&w, "main");
+    assert_eq!(merge(&w, &["--strategy", "merge", &s(&merged["id"])]).0, 0);
+    assert_eq!(
+        w.git(&["rev-list", "--parents", "-n1", "main"]),
+        format!(
+            "{} {} {}",
+            tip(&w, "main"),
+            before,
+            s(&merged["head_commit"])
+        )
+    );
+
+    // Rebase with a target that did not move: a fast-forward to the job's own commit.
+    let ff = w.spawn(&["--wait"], "echo two > r1.txt");
+    assert_eq!(merge(&w, &["--strategy", "rebase", &s(&ff["id"])]).0, 0);
+    assert_eq!(tip(&w, "main"), s(&ff["head_commit"]));
+
+    // Rebase after the target moved: the job's commits are replayed with their authors.
+    let job = w.spawn(&["--wait"], "echo three > r2.txt && git add r2.txt && GIT_AUTHOR_NAME=Agent GIT_AUTHOR_EMAIL=agent@x git commit -qm 'agent commit' && echo four > r3.txt");
+    std::fs::write(w.repo.join("b.txt"), "moved\n").expect("write");
+    w.git(&["commit", "-q", "-am", "target moves"]);
+    let moved = tip(&w, "main");
+    assert_eq!(merge(&w, &["--strategy", "rebase", &s(&job["id"])]).0, 0);
+    let log = w.git(&["log", "--format=%an|%s", &format!("{moved}..main")]);
+    assert_eq!(log.lines().collect::<Vec<_>>(), vec![
+        format!("Test|echo three > r2.txt && git add r2.txt && GIT_AUTHOR_NAME=Agent GIT_AUTHOR_EMAIL=agent@x git commit -qm 'agent commit' && echo four > r3.txt"),
+        "Agent|agent commit".to_string(),
+    ]);
+    assert_eq!(
+        w.git(&["rev-parse", "main~2"]),
+        moved,
+        "fast-forwarded on top of the moved target"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("r3.txt")).expect("read"),
+        "four\n"
+    );
+}
+
+#[test]
+fn paths_merge_a_subset_and_leave_the_rest_for_later() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i 's/one/ONE/' a.txt && echo later > later.txt",
+    );
+    let id = s(&job["id"]);
+    let r = w.sk(&[
+        "merge",
+        "--strategy",
+        "merge",
+        "--paths",
+        "a.txt",
+        "--",
+        &id,
+    ]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("only the squash strategy"),
+        "{}",
+        r.stderr()
+    );
+    let r = w.sk(&["merge", "--paths", "nope.txt", "--", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("'nope.txt' is not among the files"),
+        "{}",
+        r.stderr()
+    );
+    let r = w.sk(&["merge", "--paths", "a.txt", "--", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stdout().contains("the rest stays on"), "{}", r.stdout());
+    assert_eq!(w.git(&["show", "main:a.txt"]).lines().next(), Some("ONE"));
+    assert!(!w.repo.join("later.txt").exists());
+    let st = w.status(&id);
+    assert_eq!(st["state"], "completed", "still in review");
+    assert!(Path::new(&s(&st["worktree"])).exists());
+    // The rest later: merges cleanly on top of the part already in.
+    assert_eq!(merge(&w, &[&id]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("later.txt")).expect("read"),
+        "later\n"
+    );
+    assert_eq!(w.status(&id)["state"], "merged");
+}
+
+#[test]
+fn jobs_that_cannot_be_merged_say_why() {
+    let w = World::new();
+    seed(&w);
+    let running = w.spawn(&[], "sleep 60");
+    w.wait_state(&s(&running["id"]), "running");
+    let (code, _, err) = merge(&w, &[&s(&running["id"])]);
+    assert_eq!(code, 1);
+    assert!(err.contains("is still running"), "{err}");
+    w.ok(&["cancel", &s(&running["id"])]);
+
+    let orphan = w.spawn(&["--wait"], "echo x > x.txt");
+    let wt = s(&orphan["worktree"]);
+    w.git(&["worktree", "remove", "--force", &wt]);
+    w.git(&["branch", "-D", &s(&orphan["branch"])]);
+    let before = state_of(&w, &w.repo);
+    let (code, _, err) = merge(&w, &[&s(&orphan["id"])]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no longer exists"), "{err}");
+    assert_eq!(state_of(&w, &w.repo), before);
+
+    let detached = w.spawn(&["--wait", "-b", "HEAD~0"], "echo d > d.txt");
+    let (code, _, err) = merge(&w, &[&s(&detached["id"])]);
+    assert_eq!(code, 1);
+    assert!(err.contains("--into"), "{err}");
+    let (code, _, err) = merge(&w, &["--into", "no-such", &s(&detached["id"])]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no branch 'no-such'"), "{err}");
+    assert_eq!(merge(&w, &["--into", "main", &s(&detached["id"])]).0, 0);
+}
+
+#[test]
+fn undo_reverts_a_merge_until_the_target_moves() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "sed -i 's/four/FOUR/' a.txt && echo n > n.txt");
+    let id = s(&job["id"]);
+    std::fs::write(w.repo.join("b.txt"), "user edit kept\n").expect("write");
+    let before_tip = tip(&w, "main");
+    assert_eq!(merge(&w, &[&id]).0, 0);
+    let r = w.sk(&["undo", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(tip(&w, "main"), before_tip);
+    assert!(!w.repo.join("n.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("a.txt"))
+            .expect("read")
+            .lines()
+            .nth(3),
+        Some("four")
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("b.txt")).expect("read"),
+        "user edit kept\n"
+    );
+    let st = w.status(&id);
+    assert_eq!(
+        (st["state"].as_str(), st["merged_into"].as_str()),
+        (Some("completed"), None)
+    );
+    assert!(
+        Path::new(&s(&st["worktree"])).join("n.txt").exists(),
+        "worktree back"
+    );
+    assert_eq!(tip(&w, &s(&st["branch"])), s(&job["head_commit"]));
+
+    // Once the target moves on, undo refuses.
+    assert_eq!(merge(&w, &[&id]).0, 0);
+    std::fs::write(w.repo.join("c.txt"), "c\n").expect("write");
+    w.git(&["add", "c.txt"]);
+    w.git(&["commit", "-q", "-m", "later work"]);
+    let before = state_of(&w, &w.repo);
+    let r = w.sk(&["undo", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("has moved since"), "{}", r.stderr());
+    assert_eq!(state_of(&w, &w.repo), before);
+}
+
+#[test]
+fn discard_keeps_a_snapshot_and_restore_brings_the_job_back() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "echo kept > kept.txt");
+    let id = s(&job["id"]);
+    // The user keeps working in the job's worktree after it ended; that must survive too.
+    let wt = PathBuf::from(s(&job["worktree"]));
+    std::fs::write(wt.join("late.txt"), "late edit\n").expect("write");
+    let r = w.sk(&["discard", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        r.stdout()
+            .contains(&format!("refs/sidekick/snapshots/{id}")),
+        "{}",
+        r.stdout()
+    );
+    assert!(!wt.exists());
+    assert_eq!(w.git(&["branch", "--list", &s(&job["branch"])]), "");
+    assert_eq!(w.status(&id)["state"], "discarded");
+    let snap = format!("refs/sidekick/snapshots/{id}");
+    assert_eq!(w.git(&["show", &format!("{snap}:late.txt")]), "late edit");
+    assert_eq!(w.git(&["show", &format!("{snap}:kept.txt")]), "kept");
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 1);
+    assert!(err.contains("was discarded"), "{err}");
+
+    let r = w.sk(&["restore", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(w.status(&id)["state"], "completed");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("late.txt")).expect("read"),
+        "late edit\n"
+    );
+    assert_eq!(merge(&w, &[&id]).0, 0);
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("late.txt")).expect("read"),
+        "late edit\n"
+    );
+}
+
+#[test]
+fn gc_removes_old_worktrees_after_saving_them() {
+    let w = World::with_config("gc_after = \"1s\"\n");
+    seed(&w);
+    let old = w.spawn(&["--wait"], "echo old > old.txt");
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let fresh = w.spawn(&["--wait"], "echo fresh > fresh.txt");
+    let dry = w.json(&["gc", "--dry-run", "--json"]);
+    let ids: Vec<&str> = dry["removed"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|i| i["job_id"].as_str())
+        .collect();
+    assert_eq!(ids, vec![s(&old["id"])]);
+    assert!(
+        Path::new(&s(&old["worktree"])).exists(),
+        "dry run removes nothing"
+    );
+    let out = w.ok(&["gc"]);
+    assert!(
+        out.contains(&format!("removed {}", s(&old["codename"])))
+            && out.contains("freed 1 worktree"),
+        "{out}"
+    );
+    assert!(!Path::new(&s(&old["worktree"])).exists());
+    assert!(Path::new(&s(&fresh["worktree"])).exists());
+    assert_eq!(
+        tip(&w, &s(&old["branch"])),
+        s(&old["head_commit"]),
+        "the branch stays for review"
+    );
+    assert!(
+        !w.git(&["worktree", "list", "--porcelain"])
+            .contains(&s(&old["codename"])),
+        "git's records pruned"
+    );
+    assert!(w.ok(&["status", &s(&old["id"])]).contains("snapshot"));
+    assert_eq!(w.sk(&["restore", &s(&old["id"])]).code(), 0);
+    assert!(Path::new(&s(&old["worktree"])).join("old.txt").exists());
+}
+
+#[test]
+fn every_kind_of_file_change_merges_into_a_checked_out_tree() {
+    let w = World::new();
+    std::fs::write(
+        w.repo.join("keep.txt"),
+        (1..=10).map(|i| format!("line {i}\n")).collect::<String>(),
+    )
+    .expect("write");
+    std::fs::write(
+        w.repo.join("rename-me.txt"),
+        (1..=20).map(|i| format!("line {i}\n")).collect::<String>(),
+    )
+    .expect("write");
+    std::fs::write(w.repo.join("delete-me.txt"), "bye\n").expect("write");
+    std::fs::write(w.repo.join("script.sh"), "echo hi\n").expect("write");
+    std::fs::write(w.repo.join("bin.dat"), [0u8, 1, 2, 3, 255, 0]).expect("write");
+    std::os::unix::fs::symlink("keep.txt", w.repo.join("link")).expect("symlink");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "varied"]);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i 's/line 5/LINE five/' keep.txt && mv rename-me.txt renamed.txt && \
+        rm delete-me.txt && chmod +x script.sh && printf '\\000new' > bin.dat && \
+        echo hi > 'with space é.txt' && ln -sfn renamed.txt link",
+    );
+    assert_eq!(merge(&w, &[&s(&job["id"])]).0, 0);
+    assert_eq!(
+        tip(&w, "main^{tree}"),
+        w.git(&["rev-parse", &format!("{}^{{tree}}", s(&job["head_commit"]))])
+    );
+    assert_eq!(
+        w.git(&["status", "--porcelain"]),
+        "",
+        "the working tree matches the new tip"
+    );
+    assert_eq!(
+        std::fs::read_link(w.repo.join("link")).expect("link"),
+        PathBuf::from("renamed.txt")
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_ne!(
+        std::fs::metadata(w.repo.join("script.sh"))
+            .expect("meta")
+            .permissions()
+            .mode()
+            & 0o111,
+        0
+    );
+    assert!(w.repo.join("with space é.txt").exists() && !w.repo.join("delete-me.txt").exists());
+}
+
+#[test]
+fn a_job_without_changes_merges_as_nothing_to_do() {
+    let w = World::new();
+    let job = w.spawn(&["--wait"], "true");
+    let before = tip(&w, "main");
+    let r = w.sk(&["merge", &s(&job["id"])]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        r.stdout().contains("already had everything"),
+        "{}",
+        r.stdout()
+    );
+    assert_eq!(tip(&w, "main"), before);
+    assert_eq!(w.status(&s(&job["id"]))["state"], "merged");
+}

@@ -1,0 +1,271 @@
+//! The user's working trees: where a branch is checked out, what is dirty there, and moving a
+//! checked-out tree from one commit to another without losing anything.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use git2::{Repository, StatusOptions};
+
+use crate::repo::RepoError;
+
+/// A working tree with a branch checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkout {
+    pub workdir: PathBuf,
+}
+
+fn git(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    cmd.arg("-C")
+        .arg(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<String, RepoError> {
+    let out = cmd.output().map_err(RepoError::Spawn)?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let detail: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    Err(RepoError::Git {
+        what: what.into(),
+        detail: if detail.is_empty() {
+            format!("exit status {}", out.status)
+        } else {
+            detail.join(" ")
+        },
+    })
+}
+
+/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out.
+pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoError> {
+    let mut cmd = git(repo);
+    cmd.args(["worktree", "list", "--porcelain", "-z"]);
+    let out = run(cmd, "worktree list")?;
+    let want = format!("branch refs/heads/{branch}");
+    let mut found = Vec::new();
+    let mut current: Option<PathBuf> = None;
+    for field in out.split('\0') {
+        if let Some(p) = field.strip_prefix("worktree ") {
+            current = Some(PathBuf::from(p));
+        } else if field == want {
+            if let Some(p) = current.take() {
+                if p.exists() {
+                    found.push(Checkout { workdir: p });
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Paths with uncommitted changes: staged, unstaged, untracked (not ignored) and conflicted.
+/// Reads the index without refreshing or locking it (safety rule 4).
+pub fn dirty_paths(workdir: &Path) -> Result<Vec<String>, RepoError> {
+    let repo = Repository::open(workdir)?;
+    let mut opts = StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .include_ignored(false)
+        .exclude_submodules(true)
+        .update_index(false)
+        .renames_head_to_index(false)
+        .renames_index_to_workdir(false);
+    let statuses = repo.statuses(Some(&mut opts))?;
+    let mut out = BTreeSet::new();
+    for s in statuses.iter() {
+        if s.status().is_empty() || s.status().is_ignored() {
+            continue;
+        }
+        out.insert(String::from_utf8_lossy(s.path_bytes()).into_owned());
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Dirty paths the merge would touch: the same path, or one inside a folder the other names
+/// (an untracked `a/x` blocks a new file `a`, an untracked file `a` blocks a new `a/x`).
+pub fn overlap(dirty: &[String], changed: &[String]) -> Vec<String> {
+    let changed: BTreeSet<&str> = changed.iter().map(String::as_str).collect();
+    dirty
+        .iter()
+        .filter(|d| {
+            changed.contains(d.as_str())
+                || changed.iter().any(|c| is_inside(d, c) || is_inside(c, d))
+        })
+        .cloned()
+        .collect()
+}
+
+fn is_inside(path: &str, dir: &str) -> bool {
+    path.len() > dir.len() && path.starts_with(dir) && path.as_bytes()[dir.len()] == b'/'
+}
+
+/// Refuses up front when git's locks are held, before anything is written: the working tree's
+/// `index.lock` and `HEAD.lock`, the branch's ref lock and `packed-refs.lock`.
+pub fn check_locks(repo: &Path, workdirs: &[Checkout], branch: &str) -> Result<(), String> {
+    let common = Repository::open(repo)
+        .map(|r| r.commondir().to_path_buf())
+        .map_err(|e| e.message().to_string())?;
+    let mut held = Vec::new();
+    for lock in [
+        common.join("refs/heads").join(format!("{branch}.lock")),
+        common.join("packed-refs.lock"),
+    ] {
+        if lock.exists() {
+            held.push(lock);
+        }
+    }
+    for w in workdirs {
+        let gitdir = Repository::open(&w.workdir)
+            .map(|r| r.path().to_path_buf())
+            .map_err(|e| e.message().to_string())?;
+        for name in ["index.lock", "HEAD.lock"] {
+            let lock = gitdir.join(name);
+            if lock.exists() {
+                held.push(lock);
+            }
+        }
+    }
+    match held.as_slice() {
+        [] => Ok(()),
+        locks => Err(format!(
+            "git is busy: {} {} held (another git command is running, or one crashed and left it; remove it if no git command is running)",
+            locks.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            if locks.len() == 1 { "is" } else { "are" }
+        )),
+    }
+}
+
+/// Moves a checked-out working tree and its index from tree `from` to tree `to` the way
+/// `git checkout` switches branches: local changes on other paths are carried over untouched,
+/// and git refuses (changing nothing) if any would be overwritten.
+pub fn switch_tree(workdir: &Path, from: &str, to: &str) -> Result<(), RepoError> {
+    let mut cmd = git(workdir);
+    cmd.args(["read-tree", "-m", "-u", from, to]);
+    run(cmd, "read-tree").map(|_| ())
+}
+
+/// Stashes the changes on `paths` (untracked ones too) and returns the stash commit.
+pub fn stash_paths(workdir: &Path, paths: &[String], message: &str) -> Result<String, RepoError> {
+    let mut cmd = git(workdir);
+    cmd.args(["stash", "push", "--include-untracked", "-m", message, "--"])
+        .args(paths);
+    run(cmd, "stash push")?;
+    let mut cmd = git(workdir);
+    cmd.args(["rev-parse", "--verify", "refs/stash"]);
+    Ok(run(cmd, "rev-parse")?.trim().to_string())
+}
+
+/// Re-applies a stash and drops it. When it does not apply cleanly the stash is kept (its
+/// working-tree changes may be partly applied, with conflict markers) and `Ok(false)` returned.
+pub fn unstash(workdir: &Path, stash: &str) -> Result<bool, RepoError> {
+    let mut with_index = git(workdir);
+    with_index.args(["stash", "apply", "--index", stash]);
+    let applied = match run(with_index, "stash apply") {
+        Ok(_) => true,
+        Err(_) => {
+            // `--index` refuses before touching anything; try the working-tree changes alone.
+            let mut plain = git(workdir);
+            plain.args(["stash", "apply", stash]);
+            run(plain, "stash apply").is_ok()
+        }
+    };
+    if !applied {
+        return Ok(false);
+    }
+    let mut list = git(workdir);
+    list.args(["stash", "list", "--format=%H"]);
+    let listing = run(list, "stash list")?;
+    if let Some(n) = listing.lines().position(|h| h.trim() == stash) {
+        let mut drop = git(workdir);
+        drop.args(["stash", "drop", "--quiet", &format!("stash@{{{n}}}")]);
+        run(drop, "stash drop")?;
+    }
+    Ok(true)
+}
+
+/// Where a kept stash can be found, for the user: `stash@{N} (<commit>)`.
+pub fn describe_stash(workdir: &Path, stash: &str) -> String {
+    let mut list = git(workdir);
+    list.args(["stash", "list", "--format=%H"]);
+    let n = run(list, "stash list")
+        .ok()
+        .and_then(|l| l.lines().position(|h| h.trim() == stash));
+    match n {
+        Some(n) => format!("stash@{{{n}}} ({stash}) in {}", workdir.display()),
+        None => format!("commit {stash} in {}", workdir.display()),
+    }
+}
+
+/// Creates a commit with git's own identity rules (config, env), returning its id.
+pub fn commit_tree(
+    repo: &Path,
+    tree: &str,
+    parents: &[&str],
+    message: &str,
+    env: &[(&str, String)],
+) -> Result<String, RepoError> {
+    use std::io::Write;
+    let mut cmd = git(repo);
+    cmd.args(["-c", "commit.gpgsign=false", "commit-tree", tree]);
+    for p in parents {
+        cmd.args(["-p", p]);
+    }
+    cmd.args(["-F", "-"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    if !crate::repo::git_has_identity(repo) {
+        for (k, v) in crate::repo::FALLBACK_IDENTITY {
+            if !env.iter().any(|(ek, _)| *ek == k) {
+                cmd.env(k, v);
+            }
+        }
+    }
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().map_err(RepoError::Spawn)?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(message.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(RepoError::Git {
+            what: "commit-tree".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlap_matches_paths_and_folders_both_ways() {
+        let dirty = vec![
+            "a.txt".to_string(),
+            "dir/x".into(),
+            "file".into(),
+            "other".into(),
+        ];
+        let changed = vec![
+            "a.txt".to_string(),
+            "dir".into(),
+            "file/y".into(),
+            "othe".into(),
+        ];
+        assert_eq!(overlap(&dirty, &changed), vec!["a.txt", "dir/x", "file"]);
+        assert!(overlap(&dirty, &[]).is_empty());
+    }
+}

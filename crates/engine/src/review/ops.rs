@@ -1,0 +1,908 @@
+//! Review operations on a job: merge (and its preview), undo, rebase, discard, restore, gc.
+//!
+//! Every operation that touches the user's branches or working trees first checks what could
+//! make it fail (locks, dirty paths, a moved branch) and refuses with nothing changed; what it
+//! writes afterwards it rolls back on failure. The branch ref moves last, compare-and-swap.
+//! A job's worktree or branch is only removed after its work is saved to
+//! `refs/sidekick/snapshots/<job-id>` (safety rule 1).
+
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, Oid, Repository};
+use sidekick_protocol::{
+    CheckedOut, Job, JobState, MergePreview, MergeRequest, MergeResult, MergeStrategy,
+};
+
+use super::checkout::{self, Checkout};
+use super::treemerge;
+use crate::repo::{self, RepoError};
+use crate::store::{JobRecord, MergeRecord};
+use crate::{EngineError, Result};
+
+fn invalid(msg: impl Into<String>) -> EngineError {
+    EngineError::InvalidState(msg.into())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..10).unwrap_or(id)
+}
+
+pub fn snapshot_ref(job_id: &str) -> String {
+    format!("refs/sidekick/snapshots/{job_id}")
+}
+
+/// Refuses jobs that cannot be reviewed now.
+fn ensure_reviewable(job: &Job) -> Result<()> {
+    match job.state {
+        s if s.is_active() => Err(invalid(format!(
+            "job {} is still {s}; wait for it to end (or cancel it) first",
+            job.codename
+        ))),
+        JobState::Merged => Err(invalid(format!(
+            "job {} is already merged into {}",
+            job.codename,
+            job.merged_into.as_deref().unwrap_or("its target")
+        ))),
+        JobState::Discarded => Err(invalid(format!(
+            "job {} was discarded; `sidekick restore {}` brings it back",
+            job.codename, job.codename
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn open(path: &Path) -> Result<Repository> {
+    Repository::open(path).map_err(|e| EngineError::Repo(e.into()))
+}
+
+/// The job branch's tip; a branch deleted by hand is a clear error.
+fn job_tip(repo: &Repository, job: &Job) -> Result<Oid> {
+    repo.refname_to_id(&format!("refs/heads/{}", job.branch)).map_err(|_| {
+        invalid(format!(
+            "the branch {} of job {} no longer exists (deleted by hand?); its last known commit is {}",
+            job.branch,
+            job.codename,
+            job.head_commit.as_deref().unwrap_or("unknown")
+        ))
+    })
+}
+
+fn gitdir_of(worktree: &Path) -> Option<PathBuf> {
+    Repository::open(worktree)
+        .ok()
+        .map(|r| r.path().to_path_buf())
+}
+
+/// Refuses while `sidekick rebase` left conflicts that are not resolved and committed yet.
+fn ensure_resolved(rec: &mut JobRecord) -> Result<()> {
+    let wt = PathBuf::from(&rec.job.worktree);
+    if !rec.has_worktree || !wt.exists() {
+        return Ok(());
+    }
+    let in_rebase = gitdir_of(&wt)
+        .is_some_and(|g| g.join("rebase-merge").exists() || g.join("rebase-apply").exists());
+    let unmerged = Repository::open(&wt)
+        .and_then(|r| r.index())
+        .map(|i| i.has_conflicts())
+        .unwrap_or(false);
+    if in_rebase || unmerged {
+        let files = if rec.job.conflicts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", rec.job.conflicts.join(", "))
+        };
+        return Err(invalid(format!(
+            "job {} has unresolved conflicts{files} in {}; resolve them, `git add` them and run `git rebase --continue` there",
+            rec.job.codename, rec.job.worktree
+        )));
+    }
+    rec.job.conflicts.clear();
+    Ok(())
+}
+
+/// Takes the branch's current tip as the job's head (it moves when the user commits in the
+/// worktree or finishes a rebase) and refreshes the stats.
+pub(crate) fn refresh_head(rec: &mut JobRecord) -> Result<()> {
+    let repo = open(Path::new(&rec.job.repo))?;
+    let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{}", rec.job.branch)) else {
+        return Ok(());
+    };
+    let tip = tip.to_string();
+    if rec.job.head_commit.as_deref() != Some(tip.as_str()) {
+        let (f, i, d) = repo::diff_stats(Path::new(&rec.job.repo), &rec.job.base_commit, &tip)?;
+        rec.job.head_commit = Some(tip);
+        rec.job.files_changed = Some(f);
+        rec.job.insertions = Some(i);
+        rec.job.deletions = Some(d);
+    }
+    Ok(())
+}
+
+/// Everything a merge needs, computed without changing anything.
+struct Plan {
+    target: String,
+    target_ref: String,
+    ours: Oid,
+    ours_tree: Oid,
+    theirs: Oid,
+    base: Oid,
+    new_tree: Option<Oid>,
+    checkouts: Vec<(Checkout, Vec<String>)>,
+}
+
+fn plan(job: &Job, req: &MergeRequest) -> Result<(MergePreview, Plan)> {
+    let repo_dir = Path::new(&job.repo);
+    let repo = open(repo_dir)?;
+    let target = match &req.into {
+        Some(t) => t.trim_start_matches("refs/heads/").to_string(),
+        None => job.base_branch.clone().ok_or_else(|| {
+            EngineError::BadRequest(format!(
+                "job {} started from a detached commit; name the branch to merge into with --into",
+                job.codename
+            ))
+        })?,
+    };
+    let target_ref = format!("refs/heads/{target}");
+    let ours = repo.refname_to_id(&target_ref).map_err(|_| {
+        EngineError::BadRequest(format!("there is no branch '{target}' in {}", job.repo))
+    })?;
+    let theirs = job_tip(&repo, job)?;
+    let base = repo.merge_base(ours, theirs).map_err(|_| {
+        EngineError::BadRequest(format!(
+            "{target} and {} have no common history",
+            job.branch
+        ))
+    })?;
+    let tree_of = |id: Oid| -> Result<Oid> {
+        Ok(repo
+            .find_commit(id)
+            .and_then(|c| c.tree())
+            .map_err(|e| EngineError::Repo(e.into()))?
+            .id())
+    };
+    let (ours_tree, base_tree, job_tree) = (tree_of(ours)?, tree_of(base)?, tree_of(theirs)?);
+    if !req.paths.is_empty() && req.strategy != MergeStrategy::Squash {
+        return Err(EngineError::BadRequest(
+            "--paths merges a subset of files, which only the squash strategy can do".into(),
+        ));
+    }
+    let theirs_tree = if req.paths.is_empty() {
+        job_tree
+    } else {
+        let job_changes = treemerge::changed_paths(&repo, base_tree, job_tree)?;
+        for p in &req.paths {
+            if !job_changes.contains(p) {
+                return Err(EngineError::BadRequest(format!(
+                    "'{p}' is not among the files job {} changed",
+                    job.codename
+                )));
+            }
+        }
+        treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?
+    };
+    let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
+    let merged = if up_to_date {
+        treemerge::TreeMerge {
+            tree: Some(ours_tree),
+            conflicts: Vec::new(),
+            by_git: false,
+        }
+    } else {
+        treemerge::merge_trees(&repo, base_tree, ours_tree, theirs_tree)?
+    };
+    let changed = match merged.tree {
+        Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
+        None => Vec::new(),
+    };
+    let mut checkouts = Vec::new();
+    let mut checked_out = Vec::new();
+    for c in checkout::checkouts_of(repo_dir, &target)? {
+        let dirty = checkout::dirty_paths(&c.workdir)?;
+        let overlap = checkout::overlap(&dirty, &changed);
+        checked_out.push(CheckedOut {
+            worktree: c.workdir.display().to_string(),
+            dirty_elsewhere: dirty.len() - overlap.len(),
+            dirty_overlap: overlap.clone(),
+        });
+        checkouts.push((c, overlap));
+    }
+    let preview = MergePreview {
+        target: target.clone(),
+        target_tip: ours.to_string(),
+        job_head: theirs.to_string(),
+        merge_base: base.to_string(),
+        clean: merged.tree.is_some(),
+        conflicts: merged.conflicts,
+        target_moved: ours.to_string() != job.base_commit,
+        changed_paths: changed,
+        checked_out,
+        up_to_date,
+    };
+    Ok((
+        preview,
+        Plan {
+            target,
+            target_ref,
+            ours,
+            ours_tree,
+            theirs,
+            base,
+            new_tree: merged.tree,
+            checkouts,
+        },
+    ))
+}
+
+fn conflict_message(job: &Job, p: &MergePreview) -> String {
+    let list: Vec<String> = p
+        .conflicts
+        .iter()
+        .map(|c| format!("{} ({})", c.path, c.kind))
+        .collect();
+    format!(
+        "merging job {} into {} would conflict in {}; nothing was changed. `sidekick rebase {}` brings the job up to date so you can resolve them",
+        job.codename,
+        p.target,
+        list.join(", "),
+        job.codename
+    )
+}
+
+/// Merges a job (or previews it with `dry_run`). Returns the result; `rec` is updated.
+pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest) -> Result<MergeResult> {
+    ensure_reviewable(&rec.job)?;
+    ensure_resolved(rec)?;
+    let wt = PathBuf::from(&rec.job.worktree);
+    if !req.dry_run && rec.has_worktree && wt.exists() {
+        // Edits the user made in the job's worktree after it ended belong to the job.
+        let msg = format!(
+            "Edits after job {} ended\n\nSidekick-Job: {}\n",
+            rec.job.codename, rec.job.id
+        );
+        repo::commit_all(&wt, &msg)?;
+    }
+    refresh_head(rec)?;
+    let (preview, plan) = plan(&rec.job, req)?;
+    if req.dry_run {
+        let message = if preview.up_to_date {
+            format!(
+                "{} already has everything job {} changed",
+                preview.target, rec.job.codename
+            )
+        } else if preview.clean {
+            let blocked: Vec<&CheckedOut> = preview
+                .checked_out
+                .iter()
+                .filter(|c| !c.dirty_overlap.is_empty())
+                .collect();
+            match blocked.first() {
+                Some(c) => format!(
+                    "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with --autostash)",
+                    preview.target,
+                    c.worktree,
+                    c.dirty_overlap.join(", ")
+                ),
+                None => format!("merges cleanly into {} ({} files)", preview.target, preview.changed_paths.len()),
+            }
+        } else {
+            conflict_message(&rec.job, &preview)
+        };
+        return Ok(MergeResult {
+            preview,
+            merged: false,
+            commit: None,
+            stash_kept: None,
+            message,
+            job: rec.job.clone(),
+        });
+    }
+    let Some(merged_tree) = plan.new_tree else {
+        return Err(invalid(conflict_message(&rec.job, &preview)));
+    };
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let new_commit = if preview.up_to_date {
+        plan.ours
+    } else {
+        make_commits(&repo_dir, rec, req, &plan, merged_tree)?
+    };
+    let repo = open(&repo_dir)?;
+    let final_tree = repo
+        .find_commit(new_commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| EngineError::Repo(e.into()))?
+        .id();
+    let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
+    let mut stash_kept = None;
+    if new_commit != plan.ours {
+        stash_kept = move_branch(
+            &repo_dir,
+            &plan,
+            (plan.ours, plan.ours_tree),
+            (new_commit, final_tree),
+            &changed,
+            req.autostash,
+            &format!(
+                "sidekick: merge job {} ({})",
+                rec.job.codename,
+                req.strategy.as_str()
+            ),
+        )?;
+    }
+    let record = MergeRecord {
+        target: plan.target.clone(),
+        previous_tip: plan.ours.to_string(),
+        commit: new_commit.to_string(),
+        strategy: req.strategy.as_str().into(),
+        paths: req.paths.clone(),
+    };
+    let partial = !req.paths.is_empty();
+    if !partial {
+        rec.prev_state = Some(rec.job.state);
+        rec.job.state = JobState::Merged;
+        rec.job.merged_into = Some(plan.target.clone());
+        rec.job.merge_commit = Some(new_commit.to_string());
+    }
+    rec.merge = Some(record);
+    let mut message = if preview.up_to_date {
+        format!(
+            "{} already had everything job {} changed",
+            plan.target, rec.job.codename
+        )
+    } else if partial {
+        format!(
+            "merged {} of job {}'s files into {} as {}; the rest stays on {}",
+            req.paths.len(),
+            rec.job.codename,
+            plan.target,
+            short(&new_commit.to_string()),
+            rec.job.branch
+        )
+    } else {
+        format!(
+            "merged job {} into {} as {} ({})",
+            rec.job.codename,
+            plan.target,
+            short(&new_commit.to_string()),
+            req.strategy.as_str()
+        )
+    };
+    if let Some(kept) = &stash_kept {
+        message.push_str(&format!(
+            "; re-applying your stashed changes conflicted, so they are kept in {kept}"
+        ));
+    }
+    if !partial {
+        // The merge itself is done; a worktree that cannot be removed is reported, not undone.
+        if let Err(e) = retire(rec, true) {
+            message.push_str(&format!("; cleaning up the job's worktree failed: {e}"));
+        }
+    }
+    Ok(MergeResult {
+        preview,
+        merged: true,
+        commit: Some(new_commit.to_string()),
+        stash_kept,
+        message,
+        job: rec.job.clone(),
+    })
+}
+
+fn make_commits(
+    repo_dir: &Path,
+    rec: &JobRecord,
+    req: &MergeRequest,
+    plan: &Plan,
+    tree: Oid,
+) -> Result<Oid> {
+    let job = &rec.job;
+    let ours = plan.ours.to_string();
+    let commit = |tree: Oid, parents: &[&str], msg: &str, env: &[(&str, String)]| -> Result<Oid> {
+        let id = checkout::commit_tree(repo_dir, &tree.to_string(), parents, msg, env)?;
+        Oid::from_str(&id).map_err(|e| EngineError::Repo(e.into()))
+    };
+    match req.strategy {
+        MergeStrategy::Squash => {
+            let msg = repo::commit_message(&job.task, &job.id, &job.codename);
+            commit(tree, &[&ours], &msg, &[])
+        }
+        MergeStrategy::Merge => {
+            let first = repo::commit_message(&job.task, &job.id, &job.codename);
+            let msg = format!("Merge job {}: {first}", job.codename);
+            commit(tree, &[&ours, &plan.theirs.to_string()], &msg, &[])
+        }
+        MergeStrategy::Rebase => {
+            if plan.ours == plan.base {
+                return Ok(plan.theirs); // the target has not moved: fast-forward
+            }
+            let repo = open(repo_dir)?;
+            let mut walk = repo.revwalk().map_err(|e| EngineError::Repo(e.into()))?;
+            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+                .and_then(|_| walk.push(plan.theirs))
+                .and_then(|_| walk.hide(plan.ours))
+                .map_err(|e| EngineError::Repo(e.into()))?;
+            let mut current = plan.ours;
+            for id in walk {
+                let id = id.map_err(|e| EngineError::Repo(e.into()))?;
+                let c = repo
+                    .find_commit(id)
+                    .map_err(|e| EngineError::Repo(e.into()))?;
+                if c.parent_count() != 1 {
+                    return Err(invalid(format!(
+                        "job {}'s branch has merge commits, which the rebase strategy cannot replay; use --strategy squash or merge",
+                        job.codename
+                    )));
+                }
+                let parent_tree = c
+                    .parent(0)
+                    .and_then(|p| p.tree())
+                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .id();
+                let cur_tree = repo
+                    .find_commit(current)
+                    .and_then(|x| x.tree())
+                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .id();
+                let c_tree = c.tree().map_err(|e| EngineError::Repo(e.into()))?.id();
+                let picked = treemerge::merge_trees(&repo, parent_tree, cur_tree, c_tree)?;
+                let Some(picked) = picked.tree else {
+                    return Err(invalid(format!(
+                        "replaying commit {} of job {} onto {} conflicts; nothing was changed. Use --strategy squash or merge, or `sidekick rebase {}`",
+                        short(&id.to_string()),
+                        job.codename,
+                        plan.target,
+                        job.codename
+                    )));
+                };
+                let a = c.author();
+                let env = [
+                    ("GIT_AUTHOR_NAME", a.name().unwrap_or("").to_string()),
+                    ("GIT_AUTHOR_EMAIL", a.email().unwrap_or("").to_string()),
+                    (
+                        "GIT_AUTHOR_DATE",
+                        format!(
+                            "@{} {:+05}",
+                            a.when().seconds(),
+                            a.when().offset_minutes() / 60 * 100 + a.when().offset_minutes() % 60
+                        ),
+                    ),
+                ];
+                let msg = String::from_utf8_lossy(c.message_bytes()).into_owned();
+                current = commit(picked, &[&current.to_string()], &msg, &env)?;
+            }
+            Ok(current)
+        }
+    }
+}
+
+/// Moves `target` from `from` to `to` everywhere it is checked out, then the ref itself
+/// (compare-and-swap). Refuses before writing when locks are held or the user's changes would be
+/// overwritten (unless `autostash`); rolls back what it did when a later step fails. Returns
+/// where a stash was kept, if re-applying it conflicted.
+fn move_branch(
+    repo_dir: &Path,
+    plan: &Plan,
+    from: (Oid, Oid),
+    to: (Oid, Oid),
+    changed: &[String],
+    autostash: bool,
+    reflog: &str,
+) -> Result<Option<String>> {
+    let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
+    checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
+    let mut overlaps = Vec::new();
+    for c in &checkouts {
+        let dirty = checkout::dirty_paths(&c.workdir)?;
+        let overlap = checkout::overlap(&dirty, changed);
+        if !overlap.is_empty() {
+            if !autostash {
+                return Err(invalid(format!(
+                    "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or use --autostash",
+                    c.workdir.display(),
+                    overlap.join(", ")
+                )));
+            }
+            overlaps.push((c.clone(), overlap));
+        }
+    }
+    let (from_tree, to_tree) = (from.1.to_string(), to.1.to_string());
+    let mut stashes: Vec<(Checkout, String)> = Vec::new();
+    let mut switched: Vec<Checkout> = Vec::new();
+    let undo = |switched: &[Checkout], stashes: &[(Checkout, String)]| {
+        for c in switched.iter().rev() {
+            if let Err(e) = checkout::switch_tree(&c.workdir, &to_tree, &from_tree) {
+                tracing::error!(worktree = %c.workdir.display(), error = %e, "rolling back a working tree failed");
+            }
+        }
+        for (c, stash) in stashes {
+            if !matches!(checkout::unstash(&c.workdir, stash), Ok(true)) {
+                tracing::error!(worktree = %c.workdir.display(), stash = %stash, "re-applying an autostash during rollback failed; it is kept in the stash list");
+            }
+        }
+    };
+    for (c, paths) in &overlaps {
+        match checkout::stash_paths(&c.workdir, paths, "sidekick: autostash before a merge") {
+            Ok(s) => stashes.push((c.clone(), s)),
+            Err(e) => {
+                undo(&switched, &stashes);
+                return Err(EngineError::Repo(e));
+            }
+        }
+    }
+    for c in &checkouts {
+        if let Err(e) = checkout::switch_tree(&c.workdir, &from_tree, &to_tree) {
+            undo(&switched, &stashes);
+            return Err(invalid(format!(
+                "updating {} failed, so nothing was changed: {e}",
+                c.workdir.display()
+            )));
+        }
+        switched.push(c.clone());
+    }
+    let repo = open(repo_dir)?;
+    if let Err(e) = repo.reference_matching(&plan.target_ref, to.0, true, from.0, reflog) {
+        undo(&switched, &stashes);
+        return Err(invalid(format!(
+            "{} moved while merging, so nothing was changed ({})",
+            plan.target,
+            e.message()
+        )));
+    }
+    let mut kept = None;
+    for (c, stash) in &stashes {
+        if !checkout::unstash(&c.workdir, stash)? {
+            kept = Some(checkout::describe_stash(&c.workdir, stash));
+        }
+    }
+    Ok(kept)
+}
+
+/// Saves everything the job's worktree holds to `refs/sidekick/snapshots/<id>`, then removes
+/// the worktree (and the branch when `delete_branch`).
+pub(crate) fn retire(rec: &mut JobRecord, delete_branch: bool) -> Result<String> {
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let wt = PathBuf::from(&rec.job.worktree);
+    let repo = open(&repo_dir)?;
+    let snapshot = if wt.join(".git").exists() {
+        let _ = repo::unlock_worktree(&repo_dir, &wt);
+        let msg = format!(
+            "Leftovers in job {}'s worktree\n\nSidekick-Job: {}\n",
+            rec.job.codename, rec.job.id
+        );
+        repo::commit_all(&wt, &msg)?.head
+    } else {
+        match repo.refname_to_id(&format!("refs/heads/{}", rec.job.branch)) {
+            Ok(id) => id.to_string(),
+            Err(_) => rec
+                .job
+                .head_commit
+                .clone()
+                .unwrap_or_else(|| rec.job.base_commit.clone()),
+        }
+    };
+    let snap_id = Oid::from_str(&snapshot).map_err(|e| EngineError::Repo(e.into()))?;
+    repo.reference(
+        &snapshot_ref(&rec.job.id),
+        snap_id,
+        true,
+        "sidekick: snapshot before removal",
+    )
+    .map_err(|e| EngineError::Repo(e.into()))?;
+    if wt.exists() {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo_dir)
+            .args(["worktree", "remove", "--force", "--force"])
+            .arg(&wt)
+            .output()
+            .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
+        if !out.status.success() {
+            return Err(invalid(format!(
+                "cannot remove the worktree {} ({}); the job's work is saved at {}",
+                wt.display(),
+                String::from_utf8_lossy(&out.stderr).trim(),
+                snapshot_ref(&rec.job.id)
+            )));
+        }
+    }
+    let _ = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&repo_dir)
+        .args(["worktree", "prune"])
+        .output();
+    if delete_branch {
+        if let Ok(mut b) = repo.find_branch(&rec.job.branch, BranchType::Local) {
+            b.delete().map_err(|e| EngineError::Repo(e.into()))?;
+        }
+    }
+    rec.has_worktree = false;
+    rec.job.snapshot = Some(snapshot.clone());
+    Ok(snapshot)
+}
+
+/// Brings back the job's branch (from its snapshot) and worktree where they are missing.
+fn reinstate(rec: &mut JobRecord) -> Result<()> {
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let repo = open(&repo_dir)?;
+    if repo
+        .find_branch(&rec.job.branch, BranchType::Local)
+        .is_err()
+    {
+        let at = rec
+            .job
+            .snapshot
+            .clone()
+            .or_else(|| {
+                repo.refname_to_id(&snapshot_ref(&rec.job.id))
+                    .ok()
+                    .map(|o| o.to_string())
+            })
+            .ok_or_else(|| {
+                invalid(format!(
+                    "job {} has no snapshot to restore",
+                    rec.job.codename
+                ))
+            })?;
+        let commit = Oid::from_str(&at)
+            .and_then(|o| repo.find_commit(o))
+            .map_err(|e| EngineError::Repo(e.into()))?;
+        repo.branch(&rec.job.branch, &commit, false)
+            .map_err(|e| EngineError::Repo(e.into()))?;
+    }
+    let wt = PathBuf::from(&rec.job.worktree);
+    if !wt.join(".git").exists() {
+        if let Some(parent) = wt.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo_dir)
+            .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
+            .arg(&wt)
+            .arg(&rec.job.branch)
+            .output()
+            .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
+        if !out.status.success() {
+            return Err(invalid(format!(
+                "cannot recreate the worktree {}: {}",
+                wt.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    rec.has_worktree = true;
+    Ok(())
+}
+
+/// Reverts the job's last merge while the target has not moved since.
+pub(crate) fn undo(rec: &mut JobRecord) -> Result<String> {
+    let Some(m) = rec.merge.clone() else {
+        return Err(invalid(format!(
+            "job {} has not been merged",
+            rec.job.codename
+        )));
+    };
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let repo = open(&repo_dir)?;
+    let target_ref = format!("refs/heads/{}", m.target);
+    let tip = repo
+        .refname_to_id(&target_ref)
+        .map_err(|_| invalid(format!("the branch {} no longer exists", m.target)))?;
+    if tip.to_string() != m.commit {
+        return Err(invalid(format!(
+            "{} has moved since job {} was merged (it is now at {}); undoing would drop those commits, so nothing was changed",
+            m.target,
+            rec.job.codename,
+            short(&tip.to_string())
+        )));
+    }
+    let oid = |s: &str| Oid::from_str(s).map_err(|e| EngineError::Repo(e.into()));
+    let (merge_commit, prev) = (oid(&m.commit)?, oid(&m.previous_tip)?);
+    let tree = |c: Oid| -> Result<Oid> {
+        Ok(repo
+            .find_commit(c)
+            .and_then(|c| c.tree())
+            .map_err(|e| EngineError::Repo(e.into()))?
+            .id())
+    };
+    let (merge_tree, prev_tree) = (tree(merge_commit)?, tree(prev)?);
+    let changed = treemerge::changed_paths(&repo, merge_tree, prev_tree)?;
+    let plan = Plan {
+        target: m.target.clone(),
+        target_ref,
+        ours: merge_commit,
+        ours_tree: merge_tree,
+        theirs: merge_commit,
+        base: merge_commit,
+        new_tree: Some(prev_tree),
+        checkouts: checkout::checkouts_of(&repo_dir, &m.target)?
+            .into_iter()
+            .map(|c| (c, Vec::new()))
+            .collect(),
+    };
+    move_branch(
+        &repo_dir,
+        &plan,
+        (merge_commit, merge_tree),
+        (prev, prev_tree),
+        &changed,
+        false,
+        &format!("sidekick: undo merge of job {}", rec.job.codename),
+    )?;
+    if rec.job.state == JobState::Merged {
+        reinstate(rec)?;
+        rec.job.state = rec.prev_state.take().unwrap_or(JobState::Completed);
+        rec.job.merged_into = None;
+        rec.job.merge_commit = None;
+    }
+    rec.merge = None;
+    Ok(format!(
+        "undid the merge of job {}: {} is back at {} and the job is ready for review again",
+        rec.job.codename,
+        m.target,
+        short(&m.previous_tip)
+    ))
+}
+
+/// Drops the job's changes: snapshot first, then worktree and branch go.
+pub(crate) fn discard(rec: &mut JobRecord) -> Result<String> {
+    ensure_reviewable(&rec.job)?;
+    let snapshot = retire(rec, true)?;
+    rec.prev_state = Some(rec.job.state);
+    rec.job.state = JobState::Discarded;
+    Ok(format!(
+        "discarded job {}; its work is kept at {} ({}), `sidekick restore {}` brings it back",
+        rec.job.codename,
+        snapshot_ref(&rec.job.id),
+        short(&snapshot),
+        rec.job.codename
+    ))
+}
+
+/// Brings a discarded or cleaned-up job back for review.
+pub(crate) fn restore(rec: &mut JobRecord) -> Result<String> {
+    match rec.job.state {
+        JobState::Merged => {
+            return Err(invalid(format!(
+                "job {} is merged; `sidekick undo {}` reverts the merge",
+                rec.job.codename, rec.job.codename
+            )))
+        }
+        s if s.is_active() => {
+            return Err(invalid(format!("job {} is still {s}", rec.job.codename)))
+        }
+        _ => {}
+    }
+    if rec.has_worktree && rec.job.state != JobState::Discarded {
+        return Err(invalid(format!(
+            "job {} has nothing to restore",
+            rec.job.codename
+        )));
+    }
+    reinstate(rec)?;
+    if rec.job.state == JobState::Discarded {
+        rec.job.state = rec.prev_state.take().unwrap_or(JobState::Completed);
+    }
+    Ok(format!(
+        "restored job {}: branch {}, worktree {}",
+        rec.job.codename, rec.job.branch, rec.job.worktree
+    ))
+}
+
+/// Replays the job's commits onto the target's tip in its worktree. Conflicts are left there
+/// with markers and listed on the job.
+pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> {
+    ensure_reviewable(&rec.job)?;
+    ensure_resolved(rec)?;
+    let wt = PathBuf::from(&rec.job.worktree);
+    if !rec.has_worktree || !wt.join(".git").exists() {
+        return Err(invalid(format!(
+            "job {} has no worktree; `sidekick restore {}` brings it back first",
+            rec.job.codename, rec.job.codename
+        )));
+    }
+    let msg = format!(
+        "Edits after job {} ended\n\nSidekick-Job: {}\n",
+        rec.job.codename, rec.job.id
+    );
+    repo::commit_all(&wt, &msg)?;
+    let target = match into {
+        Some(t) => t.to_string(),
+        None => rec.job.base_branch.clone().ok_or_else(|| {
+            EngineError::BadRequest(format!(
+                "job {} started from a detached commit; name the branch with --into",
+                rec.job.codename
+            ))
+        })?,
+    };
+    let repo = open(Path::new(&rec.job.repo))?;
+    let tip = repo
+        .refname_to_id(&format!("refs/heads/{target}"))
+        .map_err(|_| {
+            EngineError::BadRequest(format!("there is no branch '{target}' in {}", rec.job.repo))
+        })?
+        .to_string();
+    let mut cmd = std::process::Command::new("git");
+    cmd.arg("-C")
+        .arg(&wt)
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "core.editor=true",
+            "rebase",
+            "--quiet",
+            &tip,
+        ])
+        .env("GIT_EDITOR", "true")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .stdin(std::process::Stdio::null());
+    if !repo::git_has_identity(&wt) {
+        cmd.envs(repo::FALLBACK_IDENTITY);
+    }
+    let out = cmd
+        .output()
+        .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
+    rec.job.base_commit = tip.clone();
+    if out.status.success() {
+        rec.job.conflicts.clear();
+        refresh_head(rec)?;
+        return Ok(format!(
+            "rebased job {} onto {} ({}); it can be merged",
+            rec.job.codename,
+            target,
+            short(&tip)
+        ));
+    }
+    let unmerged = std::process::Command::new("git")
+        .arg("-C")
+        .arg(&wt)
+        .args(["diff", "--name-only", "--diff-filter=U", "-z"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split('\0')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if unmerged.is_empty() {
+        let _ = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&wt)
+            .args(["rebase", "--abort"])
+            .output();
+        return Err(invalid(format!(
+            "rebasing job {} failed: {}",
+            rec.job.codename,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    rec.job.conflicts = unmerged.clone();
+    Ok(format!(
+        "rebasing job {} onto {} stopped at conflicts in {}; resolve them in {}, `git add` them and run `git rebase --continue` there, then merge",
+        rec.job.codename,
+        target,
+        unmerged.join(", "),
+        rec.job.worktree
+    ))
+}
+
+/// The size of a folder, in bytes (files only, symlinks not followed).
+pub(crate) fn folder_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
+}

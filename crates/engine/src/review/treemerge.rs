@@ -1,0 +1,415 @@
+//! Three-way merges of trees, in memory: nothing in any working tree or index changes.
+//!
+//! The fast path walks the three trees together and opens only subtrees whose ids differ, so its
+//! cost follows the size of the change, not of the repository (libgit2's own merge builds an
+//! index of every path). A path changed on one side only takes that side; a file changed on both
+//! sides is merged line by line (libgit2's xdiff merge, git's algorithm). Anything the fast path
+//! cannot decide with certainty — both sides adding, one deleting what the other changed, type
+//! changes, symlinks, a failed content merge, repositories with `.gitattributes` merge rules —
+//! is handed to `git merge-tree --write-tree`, whose answer (renames included) is then used
+//! as is. Either way the result is git's.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use git2::{FileMode, MergeFileInput, ObjectType, Oid, Repository, Tree};
+use sidekick_protocol::Conflict;
+
+use crate::repo::RepoError;
+
+/// The outcome of a three-way tree merge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeMerge {
+    /// The merged tree, when clean.
+    pub tree: Option<Oid>,
+    pub conflicts: Vec<Conflict>,
+    /// Which path decided it: the in-process walk or git.
+    pub by_git: bool,
+}
+
+/// Merges `theirs` into `ours` on top of `base` (all tree ids).
+pub fn merge_trees(
+    repo: &Repository,
+    base: Oid,
+    ours: Oid,
+    theirs: Oid,
+) -> Result<TreeMerge, RepoError> {
+    if !has_merge_attributes(repo, ours) {
+        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs))? {
+            return Ok(TreeMerge {
+                tree: Some(tree.unwrap_or(empty_tree(repo)?)),
+                conflicts: Vec::new(),
+                by_git: false,
+            });
+        }
+    }
+    git_merge_tree(repo, base, ours, theirs)
+}
+
+/// A `.gitattributes` can name merge drivers the fast path does not run; let git decide then.
+fn has_merge_attributes(repo: &Repository, ours: Oid) -> bool {
+    let in_tree = repo
+        .find_tree(ours)
+        .map(|t| t.get_name(".gitattributes").is_some())
+        .unwrap_or(true);
+    in_tree || repo.path().join("info/attributes").exists()
+}
+
+fn empty_tree(repo: &Repository) -> Result<Oid, RepoError> {
+    Ok(repo.treebuilder(None)?.write()?)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Entry {
+    id: Oid,
+    mode: i32,
+}
+
+impl Entry {
+    fn is_tree(self) -> bool {
+        self.mode == i32::from(FileMode::Tree)
+    }
+    fn is_file(self) -> bool {
+        self.mode == i32::from(FileMode::Blob) || self.mode == i32::from(FileMode::BlobExecutable)
+    }
+}
+
+fn entry(tree: Option<&Tree<'_>>, name: &[u8]) -> Option<Entry> {
+    let e = tree?.iter().find(|e| e.name_bytes() == name)?;
+    Some(Entry {
+        id: e.id(),
+        mode: e.filemode(),
+    })
+}
+
+/// Merges one level. `Ok(None)` means "let git decide"; `Ok(Some(None))` an empty result tree.
+#[allow(clippy::type_complexity)]
+fn walk(
+    repo: &Repository,
+    base: Option<Oid>,
+    ours: Option<Oid>,
+    theirs: Option<Oid>,
+) -> Result<Option<Option<Oid>>, RepoError> {
+    let load = |id: Option<Oid>| -> Result<Option<Tree<'_>>, RepoError> {
+        Ok(match id {
+            Some(id) => Some(repo.find_tree(id)?),
+            None => None,
+        })
+    };
+    let (b, o, t) = (load(base)?, load(ours)?, load(theirs)?);
+    let mut names: BTreeSet<Vec<u8>> = BTreeSet::new();
+    for tree in [&o, &t].into_iter().flatten() {
+        for e in tree.iter() {
+            names.insert(e.name_bytes().to_vec());
+        }
+    }
+    if let Some(b) = &b {
+        for e in b.iter() {
+            names.insert(e.name_bytes().to_vec());
+        }
+    }
+    let mut builder = repo.treebuilder(o.as_ref())?;
+    let mut changed = false;
+    for name in names {
+        let (eb, eo, et) = (
+            entry(b.as_ref(), &name),
+            entry(o.as_ref(), &name),
+            entry(t.as_ref(), &name),
+        );
+        let result = if eo == et || eb == et {
+            continue; // ours already holds the answer
+        } else if eb == eo {
+            et
+        } else {
+            match (eb, eo, et) {
+                (eb, Some(eo), Some(et))
+                    if eo.is_tree() && et.is_tree() && eb.is_none_or(|b| b.is_tree()) =>
+                {
+                    match walk(repo, eb.map(|b| b.id), Some(eo.id), Some(et.id))? {
+                        None => return Ok(None),
+                        Some(None) => None,
+                        Some(Some(id)) => Some(Entry { id, mode: eo.mode }),
+                    }
+                }
+                (Some(eb), Some(eo), Some(et)) if eb.is_file() && eo.is_file() && et.is_file() => {
+                    let Some(mode) = merge_mode(eb.mode, eo.mode, et.mode) else {
+                        return Ok(None);
+                    };
+                    let Some(id) = merge_blobs(repo, eb.id, eo.id, et.id)? else {
+                        return Ok(None);
+                    };
+                    Some(Entry { id, mode })
+                }
+                _ => return Ok(None),
+            }
+        };
+        if result == eo {
+            continue;
+        }
+        changed = true;
+        let name_str = std::str::from_utf8(&name).map_err(|_| RepoError::Git {
+            what: "merge".into(),
+            detail: "a path is not UTF-8".into(),
+        })?;
+        match result {
+            Some(e) => {
+                builder.insert(name_str, e.id, e.mode)?;
+            }
+            None => {
+                builder.remove(name_str)?;
+            }
+        }
+    }
+    if !changed {
+        return Ok(Some(
+            ours.filter(|_| o.as_ref().is_some_and(|t| !t.is_empty())),
+        ));
+    }
+    if builder.is_empty() {
+        return Ok(Some(None));
+    }
+    Ok(Some(Some(builder.write()?)))
+}
+
+fn merge_mode(base: i32, ours: i32, theirs: i32) -> Option<i32> {
+    if ours == theirs || base == theirs {
+        Some(ours)
+    } else if base == ours {
+        Some(theirs)
+    } else {
+        None
+    }
+}
+
+/// A clean line-level merge of three blobs, written as a new blob; `None` when it conflicts.
+fn merge_blobs(
+    repo: &Repository,
+    base: Oid,
+    ours: Oid,
+    theirs: Oid,
+) -> Result<Option<Oid>, RepoError> {
+    let (b, o, t) = (
+        repo.find_blob(base)?,
+        repo.find_blob(ours)?,
+        repo.find_blob(theirs)?,
+    );
+    if b.is_binary() || o.is_binary() || t.is_binary() {
+        return Ok(None);
+    }
+    let input = |content| {
+        let mut i = MergeFileInput::new();
+        i.content(content);
+        i
+    };
+    let (ib, io, it) = (input(b.content()), input(o.content()), input(t.content()));
+    let merged = git2::merge_file(&ib, &io, &it, None)?;
+    if !merged.is_automergeable() {
+        return Ok(None);
+    }
+    Ok(Some(repo.blob(merged.content())?))
+}
+
+/// Asks git. Synthetic commits (base, then ours and theirs on top of it) pin the merge base,
+/// which works with every git that has `merge-tree --write-tree` (2.38+).
+fn git_merge_tree(
+    repo: &Repository,
+    base: Oid,
+    ours: Oid,
+    theirs: Oid,
+) -> Result<TreeMerge, RepoError> {
+    let sig = git2::Signature::new("Sidekick", "sidekick@localhost", &git2::Time::new(0, 0))?;
+    let commit = |tree: Oid, parents: &[&git2::Commit<'_>]| -> Result<Oid, RepoError> {
+        let tree = repo.find_tree(tree)?;
+        Ok(repo.commit(None, &sig, &sig, "sidekick merge preview", &tree, parents)?)
+    };
+    let b = repo.find_commit(commit(base, &[])?)?;
+    let o = commit(ours, &[&b])?;
+    let t = commit(theirs, &[&b])?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(repo.path())
+        .args(["merge-tree", "--write-tree", "-z", "--name-only"])
+        .arg(o.to_string())
+        .arg(t.to_string())
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .map_err(RepoError::Spawn)?;
+    let code = out.status.code();
+    if code != Some(0) && code != Some(1) {
+        return Err(RepoError::Git {
+            what: "merge-tree".into(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    parse_merge_tree(&out.stdout, code == Some(0))
+}
+
+/// `-z --name-only` output: `TREE\0` then conflicted paths `P\0`..., `\0`, then messages
+/// `N\0path1\0..pathN\0TYPE\0MESSAGE\0`...
+fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> {
+    let mut parts = stdout
+        .split(|b| *b == 0)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let tree = parts.next().ok_or_else(|| RepoError::Git {
+        what: "merge-tree".into(),
+        detail: "no output".into(),
+    })?;
+    let tree = Oid::from_str(tree.trim())?;
+    if clean {
+        return Ok(TreeMerge {
+            tree: Some(tree),
+            conflicts: Vec::new(),
+            by_git: true,
+        });
+    }
+    let mut paths = Vec::new();
+    for p in parts.by_ref() {
+        if p.is_empty() {
+            break;
+        }
+        paths.push(p);
+    }
+    // Messages: the kind of each conflict, per path.
+    let mut kinds: Vec<(String, String)> = Vec::new();
+    while let Some(n) = parts.next() {
+        let Ok(n) = n.parse::<usize>() else { break };
+        let involved: Vec<String> = parts.by_ref().take(n).collect();
+        let kind = parts.next().unwrap_or_default();
+        let _message = parts.next();
+        if let Some(k) = kind
+            .strip_prefix("CONFLICT (")
+            .and_then(|k| k.strip_suffix(')'))
+        {
+            for p in involved {
+                kinds.push((p, k.to_string()));
+            }
+        }
+    }
+    paths.dedup();
+    let conflicts = paths
+        .into_iter()
+        .map(|path| {
+            let kind = kinds
+                .iter()
+                .find(|(p, _)| p == &path)
+                .map(|(_, k)| k.clone())
+                .unwrap_or_else(|| "content".into());
+            Conflict {
+                path,
+                kind: if kind == "contents" {
+                    "content".into()
+                } else {
+                    kind
+                },
+            }
+        })
+        .collect();
+    Ok(TreeMerge {
+        tree: None,
+        conflicts,
+        by_git: true,
+    })
+}
+
+/// Paths that differ between two trees (both sides of renames), without content diffs.
+pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<String>, RepoError> {
+    let a = repo.find_tree(from)?;
+    let b = repo.find_tree(to)?;
+    let diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
+    let mut out = BTreeSet::new();
+    for d in diff.deltas() {
+        for f in [d.old_file(), d.new_file()] {
+            if let Some(p) = f.path() {
+                out.insert(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The tree of `base` with `paths` taken from `head` (added, changed, or removed where `head`
+/// lacks them): the job's changes restricted to those paths.
+pub fn tree_with_paths(
+    repo: &Repository,
+    base: Oid,
+    head: Oid,
+    paths: &[String],
+) -> Result<Oid, RepoError> {
+    let base_tree = repo.find_tree(base)?;
+    let head_tree = repo.find_tree(head)?;
+    let mut update = git2::build::TreeUpdateBuilder::new();
+    for p in paths {
+        match head_tree.get_path(Path::new(p)) {
+            Ok(e) if e.kind() == Some(ObjectType::Blob) => {
+                let mode = match e.filemode() {
+                    m if m == i32::from(FileMode::BlobExecutable) => FileMode::BlobExecutable,
+                    m if m == i32::from(FileMode::Link) => FileMode::Link,
+                    _ => FileMode::Blob,
+                };
+                update.upsert(p.as_str(), e.id(), mode);
+            }
+            _ => {
+                update.remove(p.as_str());
+            }
+        }
+    }
+    Ok(update.create_updated(repo, &base_tree)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_git_merge_tree_conflicts() {
+        let out = [
+            "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+            "a.txt",
+            "b.txt",
+            "",
+            "1",
+            "a.txt",
+            "Auto-merging",
+            "Auto-merging a.txt\n",
+            "1",
+            "a.txt",
+            "CONFLICT (contents)",
+            "Merge conflict in a.txt\n",
+            "2",
+            "b.txt",
+            "c.txt",
+            "CONFLICT (modify/delete)",
+            "b.txt deleted in one\n",
+            "",
+        ]
+        .join("\0");
+        let out = out.as_bytes();
+        let m = parse_merge_tree(out, false).expect("parses");
+        assert_eq!(m.tree, None);
+        assert_eq!(
+            m.conflicts,
+            vec![
+                Conflict {
+                    path: "a.txt".into(),
+                    kind: "content".into()
+                },
+                Conflict {
+                    path: "b.txt".into(),
+                    kind: "modify/delete".into()
+                },
+            ]
+        );
+        let clean =
+            parse_merge_tree(b"4b825dc642cb6eb9a060e54bf8d69288fbee4904\0", true).expect("parses");
+        assert!(clean.tree.is_some() && clean.conflicts.is_empty());
+    }
+
+    #[test]
+    fn modes_merge_like_content() {
+        assert_eq!(merge_mode(0o100644, 0o100755, 0o100644), Some(0o100755));
+        assert_eq!(merge_mode(0o100644, 0o100644, 0o100755), Some(0o100755));
+        assert_eq!(merge_mode(0o100644, 0o100755, 0o100755), Some(0o100755));
+        assert_eq!(merge_mode(0o100644, 0o100755, 0o120000), None);
+    }
+}
