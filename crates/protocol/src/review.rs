@@ -159,8 +159,6 @@ pub struct CheckedOut {
     /// Paths with uncommitted changes there (staged, unstaged or untracked) that the merge
     /// would touch. Non-empty means the merge is refused unless autostash is asked for.
     pub dirty_overlap: Vec<String>,
-    /// Uncommitted paths there that the merge does not touch (left exactly as they are).
-    pub dirty_elsewhere: usize,
 }
 
 /// What a merge would do, computed in memory against the target's current tip.

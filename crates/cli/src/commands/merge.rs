@@ -108,10 +108,7 @@ fn preview_text(p: &MergePreview) -> String {
     }
     for c in &p.checked_out {
         let state = if c.dirty_overlap.is_empty() {
-            format!(
-                "{} other uncommitted files stay as they are",
-                c.dirty_elsewhere
-            )
+            "no uncommitted changes on the paths it touches (others stay as they are)".to_string()
         } else {
             format!(
                 "your uncommitted changes overlap: {}",

@@ -67,9 +67,14 @@ pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoErro
     Ok(found)
 }
 
-/// Paths with uncommitted changes: staged, unstaged, untracked (not ignored) and conflicted.
-/// Reads the index without refreshing or locking it (safety rule 4).
-pub fn dirty_paths(workdir: &Path) -> Result<Vec<String>, RepoError> {
+/// Paths among `paths` (and the folders holding them) with uncommitted changes: staged,
+/// unstaged, untracked (not ignored) and conflicted. Only those paths are examined, so the cost
+/// follows the change, not the size of the working tree. Reads the index without refreshing or
+/// locking it (safety rule 4).
+pub fn dirty_paths(workdir: &Path, paths: &[String]) -> Result<Vec<String>, RepoError> {
+    if paths.is_empty() {
+        return Ok(Vec::new());
+    }
     let repo = Repository::open(workdir)?;
     let mut opts = StatusOptions::new();
     opts.include_untracked(true)
@@ -78,7 +83,22 @@ pub fn dirty_paths(workdir: &Path) -> Result<Vec<String>, RepoError> {
         .exclude_submodules(true)
         .update_index(false)
         .renames_head_to_index(false)
-        .renames_index_to_workdir(false);
+        .renames_index_to_workdir(false)
+        .disable_pathspec_match(true);
+    // The paths themselves, and each folder above them: an untracked file where the merge needs
+    // a folder blocks it as much as a changed file does.
+    let mut wanted = BTreeSet::new();
+    for p in paths {
+        wanted.insert(p.clone());
+        let mut at = p.as_str();
+        while let Some((parent, _)) = at.rsplit_once('/') {
+            wanted.insert(parent.to_string());
+            at = parent;
+        }
+    }
+    for p in &wanted {
+        opts.pathspec(p);
+    }
     let statuses = repo.statuses(Some(&mut opts))?;
     let mut out = BTreeSet::new();
     for s in statuses.iter() {
@@ -250,6 +270,39 @@ pub fn commit_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dirty_paths_looks_only_at_the_paths_asked_and_their_folders() {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        repo_with_commit(d);
+        std::fs::write(d.join("other.txt"), "tracked\n").expect("write");
+        git(d, &["add", "other.txt"]);
+        git(d, &["commit", "-q", "-m", "other"]);
+        std::fs::write(d.join("other.txt"), "dirty but not asked about\n").expect("write");
+        std::fs::write(d.join("new.txt"), "untracked where the merge adds a file\n")
+            .expect("write");
+        std::fs::write(
+            d.join("dir"),
+            "untracked file where the merge needs a folder\n",
+        )
+        .expect("write");
+        std::fs::write(d.join("README.md"), "modified\n").expect("write");
+        let asked = vec![
+            "new.txt".to_string(),
+            "dir/x.txt".into(),
+            "README.md".into(),
+        ];
+        assert_eq!(
+            dirty_paths(d, &asked).expect("status"),
+            vec!["README.md", "dir", "new.txt"]
+        );
+        assert!(dirty_paths(d, &[]).expect("status").is_empty());
+        let status_before = git(d, &["status", "--porcelain"]);
+        assert!(!d.join(".git/index.lock").exists());
+        assert_eq!(git(d, &["status", "--porcelain"]), status_before);
+    }
 
     #[test]
     fn overlap_matches_paths_and_folders_both_ways() {

@@ -197,11 +197,10 @@ fn plan(job: &Job, req: &MergeRequest) -> Result<(MergePreview, Plan)> {
     let mut checkouts = Vec::new();
     let mut checked_out = Vec::new();
     for c in checkout::checkouts_of(repo_dir, &target)? {
-        let dirty = checkout::dirty_paths(&c.workdir)?;
+        let dirty = checkout::dirty_paths(&c.workdir, &changed)?;
         let overlap = checkout::overlap(&dirty, &changed);
         checked_out.push(CheckedOut {
             worktree: c.workdir.display().to_string(),
-            dirty_elsewhere: dirty.len() - overlap.len(),
             dirty_overlap: overlap.clone(),
         });
         checkouts.push((c, overlap));
@@ -491,7 +490,7 @@ fn move_branch(
     checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
     let mut overlaps = Vec::new();
     for c in &checkouts {
-        let dirty = checkout::dirty_paths(&c.workdir)?;
+        let dirty = checkout::dirty_paths(&c.workdir, changed)?;
         let overlap = checkout::overlap(&dirty, changed);
         if !overlap.is_empty() {
             if !autostash {
@@ -905,4 +904,69 @@ pub(crate) fn folder_size(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::testing::{git, repo_with_commit};
+
+    #[test]
+    fn a_failed_ref_update_rolls_the_working_tree_back() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        repo_with_commit(d);
+        let a = git(d, &["rev-parse", "HEAD"]);
+        // A commit that would be the merge result, not on main.
+        git(d, &["checkout", "-q", "-b", "side"]);
+        std::fs::write(d.join("README.md"), "changed by the merge\n").expect("write");
+        std::fs::write(d.join("added.txt"), "new\n").expect("write");
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "result"]);
+        let c = git(d, &["rev-parse", "HEAD"]);
+        git(d, &["checkout", "-q", "main"]);
+        std::fs::write(d.join("mine.txt"), "user's untracked file\n").expect("write");
+        let oid = |s: &str| Oid::from_str(s).expect("oid");
+        let tree = |s: &str| oid(&git(d, &["rev-parse", &format!("{s}^{{tree}}")]));
+        let plan = Plan {
+            target: "main".into(),
+            target_ref: "refs/heads/main".into(),
+            ours: oid(&a),
+            ours_tree: tree(&a),
+            theirs: oid(&c),
+            base: oid(&a),
+            new_tree: Some(tree(&c)),
+            checkouts: vec![(
+                Checkout {
+                    workdir: d.to_path_buf(),
+                },
+                Vec::new(),
+            )],
+        };
+        let changed = vec!["README.md".to_string(), "added.txt".to_string()];
+        // Claim main is at `c` although it is at `a`: the compare-and-swap must fail after the
+        // working tree was already switched, and everything must be put back.
+        let err = move_branch(
+            d,
+            &plan,
+            (oid(&c), tree(&a)),
+            (oid(&c), tree(&c)),
+            &changed,
+            false,
+            "test",
+        )
+        .expect_err("the ref did not match");
+        assert!(err.to_string().contains("moved while merging"), "{err}");
+        assert_eq!(git(d, &["rev-parse", "main"]), a);
+        assert_eq!(
+            std::fs::read_to_string(d.join("README.md")).expect("read"),
+            "hello\n"
+        );
+        assert!(!d.join("added.txt").exists());
+        assert_eq!(
+            std::fs::read_to_string(d.join("mine.txt")).expect("read"),
+            "user's untracked file\n"
+        );
+        assert_eq!(git(d, &["status", "--porcelain"]), "?? mine.txt");
+    }
 }

@@ -405,6 +405,112 @@ mod tests {
         assert!(clean.tree.is_some() && clean.conflicts.is_empty());
     }
 
+    use crate::repo::testing::{git, repo_with_commit};
+
+    fn tree(dir: &Path, rev: &str) -> Oid {
+        Oid::from_str(&git(dir, &["rev-parse", &format!("{rev}^{{tree}}")])).expect("oid")
+    }
+
+    /// Builds base, then `ours` and `theirs` branches from it by running shell edits.
+    fn scenario(base: &str, ours: &str, theirs: &str) -> (tempfile::TempDir, Oid, Oid, Oid) {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        repo_with_commit(d);
+        let sh = |script: &str| {
+            let st = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .current_dir(d)
+                .status()
+                .expect("sh");
+            assert!(st.success(), "{script}");
+            git(d, &["add", "-A"]);
+            git(d, &["commit", "-q", "--allow-empty", "-m", "step"]);
+        };
+        sh(base);
+        git(d, &["branch", "base"]);
+        git(d, &["checkout", "-q", "-b", "theirs"]);
+        sh(theirs);
+        git(d, &["checkout", "-q", "-b", "ours", "base"]);
+        sh(ours);
+        let (b, o, t) = (tree(d, "base"), tree(d, "ours"), tree(d, "theirs"));
+        (tmp, b, o, t)
+    }
+
+    const BASE: &str = "seq 1 20 > a.txt; echo bee > b.txt; mkdir -p dir/sub; echo c > dir/c.txt; echo d > dir/sub/d.txt; seq 1 30 > moved.txt";
+
+    #[test]
+    fn the_fast_path_agrees_with_git_merge_tree() {
+        let (tmp, b, o, t) = scenario(
+            BASE,
+            "sed -i 's/^1$/one/' a.txt; echo e > e.txt; echo c2 >> dir/c.txt; chmod +x b.txt",
+            "sed -i 's/^19$/nineteen/' a.txt; rm dir/sub/d.txt; echo f > dir/f.txt; echo bee2 >> b.txt",
+        );
+        let repo = Repository::open(tmp.path()).expect("open");
+        let fast = merge_trees(&repo, b, o, t).expect("merge");
+        assert!(!fast.by_git, "this one is decided in process");
+        let by_git = git_merge_tree(&repo, b, o, t).expect("git");
+        assert_eq!(fast.tree, by_git.tree, "same tree as git");
+        assert!(fast.conflicts.is_empty());
+    }
+
+    #[test]
+    fn renames_and_structural_cases_go_to_git_and_get_its_answer() {
+        // One side renames a file the other edits: git follows the rename.
+        let (tmp, b, o, t) = scenario(
+            BASE,
+            "git mv moved.txt renamed.txt",
+            "sed -i 's/^15$/fifteen/' moved.txt",
+        );
+        let repo = Repository::open(tmp.path()).expect("open");
+        let m = merge_trees(&repo, b, o, t).expect("merge");
+        assert!(m.by_git && m.conflicts.is_empty());
+        let merged = repo.find_tree(m.tree.expect("clean")).expect("tree");
+        assert!(merged.get_name("moved.txt").is_none());
+        let blob = repo
+            .find_blob(merged.get_name("renamed.txt").expect("renamed").id())
+            .expect("blob");
+        assert!(String::from_utf8_lossy(blob.content()).contains("fifteen"));
+
+        // Both sides change the same line: a content conflict, named.
+        let (tmp, b, o, t) = scenario(
+            BASE,
+            "sed -i 's/^5$/five/' a.txt",
+            "sed -i 's/^5$/FIVE/' a.txt",
+        );
+        let repo = Repository::open(tmp.path()).expect("open");
+        let m = merge_trees(&repo, b, o, t).expect("merge");
+        assert_eq!(m.tree, None);
+        assert_eq!(
+            m.conflicts,
+            vec![Conflict {
+                path: "a.txt".into(),
+                kind: "content".into()
+            }]
+        );
+
+        // One side deletes what the other modifies.
+        let (tmp, b, o, t) = scenario(BASE, "rm b.txt", "echo more >> b.txt");
+        let repo = Repository::open(tmp.path()).expect("open");
+        let m = merge_trees(&repo, b, o, t).expect("merge");
+        assert_eq!(
+            m.conflicts,
+            vec![Conflict {
+                path: "b.txt".into(),
+                kind: "modify/delete".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn tree_with_paths_takes_only_the_named_files() {
+        let (tmp, b, _o, t) = scenario(BASE, "true", "echo x >> a.txt; rm b.txt; echo new > n.txt");
+        let repo = Repository::open(tmp.path()).expect("open");
+        let only = tree_with_paths(&repo, b, t, &["b.txt".into(), "n.txt".into()]).expect("tree");
+        let changed = changed_paths(&repo, b, only).expect("changed");
+        assert_eq!(changed, vec!["b.txt", "n.txt"]);
+    }
+
     #[test]
     fn modes_merge_like_content() {
         assert_eq!(merge_mode(0o100644, 0o100755, 0o100644), Some(0o100755));
