@@ -20,6 +20,8 @@ struct Options {
     files: Vec<usize>,
     runs: usize,
     lines: u64,
+    /// Keep the scratch folder (repositories, host.log) for a look afterwards.
+    keep: bool,
 }
 
 fn main() {
@@ -45,6 +47,7 @@ fn parse_args() -> Result<Options, String> {
         files: vec![5_000, 30_000],
         runs: 7,
         lines: 1_000_000,
+        keep: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -63,6 +66,7 @@ fn parse_args() -> Result<Options, String> {
             }
             "--runs" => opts.runs = value()?.parse().map_err(|_| "bad --runs".to_string())?,
             "--lines" => opts.lines = value()?.parse().map_err(|_| "bad --lines".to_string())?,
+            "--keep" => opts.keep = true,
             "-h" | "--help" => {
                 println!("usage: sidekick-bench [--sidekick PATH] [--files 5000,30000] [--runs 7] [--lines 1000000]");
                 std::process::exit(0);
@@ -110,7 +114,12 @@ fn git(root: &Path, dir: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// A repository with `n` files of 200 B to 4 KiB in folders of 100, in one commit.
+/// Files the diff benchmark edits (40 lines each), and the lines of the file it rewrites.
+const REVIEW_FILES: usize = 500;
+const BIG_LINES: usize = 50_000;
+
+/// A repository with `n` files of 200 B to 4 KiB in folders of 100 (the first 500 of 100 lines),
+/// plus `big.txt` of 50,000 lines, in one commit.
 fn generate_repo(root: &Path, n: usize) -> Result<PathBuf, String> {
     let repo = root.join(format!("repo-{n}"));
     std::fs::create_dir_all(&repo).map_err(|e| e.to_string())?;
@@ -126,12 +135,20 @@ fn generate_repo(root: &Path, n: usize) -> Result<PathBuf, String> {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let size = 200 + (seed % 3_900) as usize;
-        let line = format!("// file {i} of the benchmark repository, seed {seed:x}\n");
-        let body: String = line.repeat(size / line.len() + 1);
-        std::fs::write(dir.join(format!("f{i:05}.rs")), &body[..size])
-            .map_err(|e| e.to_string())?;
+        let body = if i < REVIEW_FILES {
+            // 100 numbered lines: the review benchmark changes 40 of them.
+            (1..=100)
+                .map(|j| format!("line {j} of file {i}\n"))
+                .collect::<String>()
+        } else {
+            let size = 200 + (seed % 3_900) as usize;
+            let line = format!("// file {i} of the benchmark repository, seed {seed:x}\n");
+            line.repeat(size / line.len() + 1)[..size].to_string()
+        };
+        std::fs::write(dir.join(format!("f{i:05}.rs")), body).map_err(|e| e.to_string())?;
     }
+    let big: String = (1..=BIG_LINES).map(|j| format!("big line {j}\n")).collect();
+    std::fs::write(repo.join("big.txt"), big).map_err(|e| e.to_string())?;
     git(root, &repo, &["add", "-A"])?;
     git(root, &repo, &["commit", "-q", "-m", "generated"])?;
     // Real repositories keep their objects packed.
@@ -142,6 +159,11 @@ fn generate_repo(root: &Path, n: usize) -> Result<PathBuf, String> {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
+}
+
+/// The fastest run: noise on a shared machine only ever adds time.
+fn best(v: &[Duration]) -> Duration {
+    v.iter().copied().min().unwrap_or_default()
 }
 
 fn ms(d: Duration) -> f64 {
@@ -163,6 +185,12 @@ async fn run(opts: Options) -> Result<(), String> {
         .tempdir()
         .map_err(|e| e.to_string())?;
     let root = tmp.path().to_path_buf();
+    let _tmp = if opts.keep {
+        println!("scratch folder kept: {}", tmp.keep().display());
+        None
+    } else {
+        Some(tmp)
+    };
     let home = Home::at(root.join("home"));
     std::fs::create_dir_all(home.root()).map_err(|e| e.to_string())?;
     // No job should time out or queue behind another during the benchmark.
@@ -198,8 +226,16 @@ async fn run(opts: Options) -> Result<(), String> {
         "files", "git worktree add", "git, parallel chk.", "sidekick start", "ratio", "vs parallel"
     );
     let mut result = Ok(());
+    let mut repos = Vec::new();
     for &n in &opts.files {
-        match bench_start(&root, &client, n, opts.runs).await {
+        match generate_repo(&root, n) {
+            Ok(r) => repos.push((n, r)),
+            Err(e) => return Err(e),
+        }
+    }
+    for (n, repo) in &repos {
+        let n = *n;
+        match bench_start(&root, &client, repo, opts.runs).await {
             Ok((g, gp, s)) => println!(
                 "{:>8}  {:>13.1} ms  {:>16.1} ms  {:>11.1} ms  {:>9.2}  {:>12.2}",
                 n,
@@ -218,6 +254,19 @@ async fn run(opts: Options) -> Result<(), String> {
     if result.is_ok() {
         println!();
         result = bench_ingest(&root, &client, opts.lines).await;
+    }
+    if result.is_ok() {
+        println!();
+        println!(
+            "{:>8}  {:<34}  {:>10}  {:>10}  {:>6}",
+            "files", "review (median)", "git", "sidekick", "ratio"
+        );
+        for (n, repo) in &repos {
+            if let Err(e) = bench_review(&root, &client, *n, repo, opts.runs).await {
+                result = Err(e);
+                break;
+            }
+        }
     }
     let idle_after = rss_kib(host.id());
     println!();
@@ -259,11 +308,14 @@ fn settle() {
 async fn bench_start(
     root: &Path,
     client: &Client,
-    n: usize,
+    repo: &Path,
     runs: usize,
 ) -> Result<(Duration, Duration, Duration), String> {
-    let repo = generate_repo(root, n)?;
-    let commit = git(root, &repo, &["rev-parse", "HEAD"])?;
+    let n = repo
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let commit = git(root, repo, &["rev-parse", "HEAD"])?;
     let mut git_times = Vec::new();
     let mut git_par_times = Vec::new();
     let mut sk_times = Vec::new();
@@ -305,7 +357,7 @@ async fn bench_start(
                     )?;
                     gp = t.elapsed();
                 }
-                _ => s = time_job_start(client, &repo).await?,
+                _ => s = time_job_start(client, repo).await?,
             }
         }
         if r > 0 {
@@ -314,11 +366,19 @@ async fn bench_start(
             sk_times.push(s.0);
         }
         // Clean up outside the timing so every run starts from the same repository state.
-        git(root, &repo, &["worktree", "remove", "--force", &dest])?;
-        git(root, &repo, &["worktree", "remove", "--force", &dest_par])?;
-        git(root, &repo, &["worktree", "remove", "--force", &s.1])?;
-        git(root, &repo, &["branch", "-q", "-D", &s.2])?;
+        git(root, repo, &["worktree", "remove", "--force", &dest])?;
+        git(root, repo, &["worktree", "remove", "--force", &dest_par])?;
+        git(root, repo, &["worktree", "remove", "--force", &s.1])?;
+        git(root, repo, &["branch", "-q", "-D", &s.2])?;
     }
+    println!(
+        "          best of {runs}: git {:.1} ms, git parallel {:.1} ms, sidekick {:.1} ms, ratio {:.2}, vs parallel {:.2}",
+        ms(best(&git_times)),
+        ms(best(&git_par_times)),
+        ms(best(&sk_times)),
+        best(&sk_times).as_secs_f64() / best(&git_times).as_secs_f64(),
+        best(&sk_times).as_secs_f64() / best(&git_par_times).as_secs_f64()
+    );
     Ok((median(git_times), median(git_par_times), median(sk_times)))
 }
 
@@ -440,5 +500,187 @@ async fn bench_ingest(root: &Path, client: &Client, lines: u64) -> Result<(), St
         lines as f64 / ingest.as_secs_f64(),
         ms(read)
     );
+    Ok(())
+}
+
+/// Runs a job to its end and returns it.
+async fn run_job(
+    client: &Client,
+    repo: &Path,
+    task: &str,
+) -> Result<sidekick_protocol::Job, String> {
+    let job = client
+        .spawn(&SpawnRequest {
+            repo: repo.display().to_string(),
+            task: task.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let end = client
+        .wait(&job.id, None)
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("wait ended")?;
+    if end.state != JobState::Completed {
+        return Err(format!(
+            "benchmark job '{task}' ended {}: {:?}",
+            end.state, end.reason
+        ));
+    }
+    Ok(end)
+}
+
+/// Times a git command (output discarded).
+fn time_git(root: &Path, repo: &Path, args: &[&str]) -> Result<Duration, String> {
+    let t = Instant::now();
+    let st = Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(args)
+        .envs(envs(root))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| e.to_string())?;
+    let d = t.elapsed();
+    // merge-tree exits 1 for conflicts; anything else is a failure.
+    if !st.success() && st.code() != Some(1) {
+        return Err(format!("git {args:?} failed"));
+    }
+    Ok(d)
+}
+
+fn report(n: usize, what: &str, git: Vec<Duration>, ours: Vec<Duration>) {
+    let (bg, bs) = (best(&git), best(&ours));
+    let (g, s) = (median(git), median(ours));
+    println!(
+        "{:>8}  {:<34}  {:>7.1} ms  {:>7.1} ms  {:>6.2}   (best: {:.1} / {:.1} ms, {:.2})",
+        n,
+        what,
+        ms(g),
+        ms(s),
+        s.as_secs_f64() / g.as_secs_f64(),
+        ms(bg),
+        ms(bs),
+        bs.as_secs_f64() / bg.as_secs_f64()
+    );
+}
+
+async fn bench_review(
+    root: &Path,
+    client: &Client,
+    n: usize,
+    repo: &Path,
+    runs: usize,
+) -> Result<(), String> {
+    // 500 files with 40 lines changed each (every even line of the first 80).
+    let edit = format!(
+        "for i in $(seq 0 {}); do f=$(printf 'src/m%03d/d%03d/f%05d.rs' $((i/10000)) $(((i/100)%100)) $i); \
+         sed -i -E '1,80{{/^line [0-9]*[02468] /s/$/ changed/}}' $f; done",
+        REVIEW_FILES - 1
+    );
+    let scattered = run_job(client, repo, &edit).await?;
+    let rewrite = run_job(client, repo, "sed -i 's/$/ rewritten/' big.txt").await?;
+    for (job, what) in [
+        (&scattered, "diff, 500 files x 40 lines"),
+        (&rewrite, "diff, 50,000-line file rewritten"),
+    ] {
+        let head = job.head_commit.clone().ok_or("no head")?;
+        let (mut g, mut s) = (Vec::new(), Vec::new());
+        for r in 0..=runs {
+            let gt = time_git(root, repo, &["diff", &job.base_commit, &head])?;
+            let t = Instant::now();
+            let d = client.diff(&job.id).await.map_err(|e| e.to_string())?;
+            let st = t.elapsed();
+            if d.truncated {
+                return Err(format!("{what}: the diff was truncated"));
+            }
+            if r > 0 {
+                g.push(gt);
+                s.push(st);
+            }
+        }
+        report(n, what, g, s);
+    }
+
+    // The target moves: 200 other files change, and one file the job also changed (elsewhere in
+    // it), so the preview has both sides' changes and a line-level merge to do.
+    let mv = format!(
+        "cd {} && for i in $(seq 1000 1199); do f=$(printf 'src/m%03d/d%03d/f%05d.rs' $((i/10000)) $(((i/100)%100)) $i); \
+         echo moved >> $f; done && sed -i 's/^line 95 of file 0$/line 95 moved/' src/m000/d000/f00000.rs && \
+         git commit -qam 'target moves'",
+        repo.display()
+    );
+    let st = Command::new("sh")
+        .arg("-c")
+        .arg(&mv)
+        .envs(envs(root))
+        .status()
+        .map_err(|e| e.to_string())?;
+    if !st.success() {
+        return Err("moving the target failed".into());
+    }
+    let job_branch = scattered.branch.clone();
+    let (mut g, mut s) = (Vec::new(), Vec::new());
+    let dry = sidekick_protocol::MergeRequest {
+        dry_run: true,
+        ..Default::default()
+    };
+    for r in 0..=runs {
+        let gt = time_git(
+            root,
+            repo,
+            &["merge-tree", "--write-tree", "main", &job_branch],
+        )?;
+        let t = Instant::now();
+        let p = client
+            .merge(&scattered.id, &dry)
+            .await
+            .map_err(|e| e.to_string())?;
+        let st = t.elapsed();
+        if !p.preview.clean {
+            return Err("the preview found conflicts".into());
+        }
+        if r > 0 {
+            g.push(gt);
+            s.push(st);
+        }
+    }
+    report(n, "conflict preview", g, s);
+
+    // Squash merge into the checked-out main, undone after each run (not timed).
+    let tip = git(root, repo, &["rev-parse", "main"])?;
+    let head = scattered.head_commit.clone().ok_or("no head")?;
+    let (mut g, mut s) = (Vec::new(), Vec::new());
+    for r in 0..=runs {
+        settle();
+        git(root, repo, &["branch", "-f", "bench-squash", &head])?;
+        let t = Instant::now();
+        let a = time_git(root, repo, &["merge", "--squash", "bench-squash"])?;
+        let b = time_git(root, repo, &["commit", "-q", "-m", "squash"])?;
+        let gt = t.elapsed();
+        let _ = (a, b);
+        git(root, repo, &["reset", "-q", "--hard", &tip])?;
+        settle();
+        let t = Instant::now();
+        let m = client
+            .merge(&scattered.id, &sidekick_protocol::MergeRequest::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let st = t.elapsed();
+        if !m.merged {
+            return Err(format!("the merge did not happen: {}", m.message));
+        }
+        client
+            .undo(&scattered.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if r > 0 {
+            g.push(gt);
+            s.push(st);
+        }
+    }
+    report(n, "squash merge into checked-out main", g, s);
     Ok(())
 }

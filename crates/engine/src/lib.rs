@@ -141,6 +141,8 @@ pub(crate) struct Inner {
     grace: Duration,
     /// One review operation (merge, undo, rebase, discard, restore, gc) at a time.
     review: Mutex<()>,
+    /// Repositories kept open between requests.
+    repos: review::Repos,
 }
 
 /// Options for [`Engine::open`].
@@ -167,11 +169,21 @@ impl Engine {
     /// Opens (creating if needed) the home's database and folders. Call [`Engine::recover`]
     /// and then [`Engine::start`] inside a Tokio runtime before serving.
     pub fn open(home: Home, options: EngineOptions) -> Result<Engine> {
+        // libgit2 re-hashes every object it reads by default; git itself only does that in
+        // fsck. Reading thousands of blobs for a diff or merge, that doubles the work.
+        git2::opts::strict_hash_verification(false);
         for dir in [home.root().to_path_buf(), home.worktrees(), home.logs()] {
             std::fs::create_dir_all(&dir)?;
         }
         let db = Store::open(&home.database())?;
         let reader = Store::open(&home.database())?;
+        // Worktrees removed by an earlier host that had no time to delete them.
+        let trash = home.root().join("trash");
+        if trash.exists() {
+            std::thread::spawn(move || {
+                let _ = std::fs::remove_dir_all(&trash);
+            });
+        }
         let (events, _) = broadcast::channel(8192);
         Ok(Engine {
             inner: Arc::new(Inner {
@@ -186,6 +198,7 @@ impl Engine {
                 shutting_down: AtomicBool::new(false),
                 grace: options.grace,
                 review: Mutex::new(()),
+                repos: review::Repos::default(),
             }),
         })
     }
@@ -208,6 +221,7 @@ impl Engine {
 
     /// Validates a request and queues the job; it starts as soon as a slot is free.
     pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
+        tracing::debug!(repo = %req.repo, "spawn requested");
         let inner = self.inner.clone();
         let rec = tokio::task::spawn_blocking(move || inner.create_job(req))
             .await
@@ -305,7 +319,9 @@ impl Engine {
         let limits = Config::load(self.inner.home.config_file())?.diff;
         let job = rec.job;
         let worktree = PathBuf::from(&job.worktree);
-        tokio::task::spawn_blocking(move || {
+        let t = std::time::Instant::now();
+        let inner = self.inner.clone();
+        let diff = tokio::task::spawn_blocking(move || {
             let empty = || sidekick_protocol::Diff {
                 base: job.base_commit.clone(),
                 head: job.head_commit.clone(),
@@ -319,19 +335,19 @@ impl Engine {
                 }
             } else {
                 match &job.head_commit {
-                    Some(head) => review::diff::diff_commits(
-                        Path::new(&job.repo),
-                        &job.base_commit,
-                        head,
-                        &limits,
-                    )?,
+                    Some(head) => inner.repos.with(Path::new(&job.repo), true, |r| {
+                        review::diff::diff_commits_in(r, &job.base_commit, head, &limits)
+                    })?,
                     None => empty(),
                 }
             };
             Ok(diff)
         })
         .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "diff computed");
+        release_memory();
+        diff
     }
 
     /// Merges a job into its target (or previews it with `dry_run`).
@@ -341,12 +357,18 @@ impl Engine {
         req: sidekick_protocol::MergeRequest,
     ) -> Result<sidekick_protocol::MergeResult> {
         let dry_run = req.dry_run;
+        let inner = self.inner.clone();
         let result = self
             .inner
             .review_op(reference, !dry_run, move |rec| {
-                review::ops::merge(rec, &req)
+                let ctx = review::ops::Ctx {
+                    trash: inner.trash(),
+                    repos: &inner.repos,
+                };
+                review::ops::merge(rec, &req, &ctx)
             })
             .await?;
+        release_memory();
         Ok(sidekick_protocol::MergeResult {
             job: if dry_run {
                 result.job
@@ -359,7 +381,15 @@ impl Engine {
 
     /// Reverts a job's last merge while its target has not moved since.
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
-        self.action(reference, review::ops::undo).await
+        let inner = self.inner.clone();
+        self.action(reference, move |rec| {
+            let ctx = review::ops::Ctx {
+                trash: inner.trash(),
+                repos: &inner.repos,
+            };
+            review::ops::undo(rec, &ctx)
+        })
+        .await
     }
 
     /// Replays the job's commits onto its target's tip, in its worktree.
@@ -376,7 +406,15 @@ impl Engine {
 
     /// Drops a job's changes, keeping a snapshot.
     pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
-        self.action(reference, review::ops::discard).await
+        let inner = self.inner.clone();
+        self.action(reference, move |rec| {
+            let ctx = review::ops::Ctx {
+                trash: inner.trash(),
+                repos: &inner.repos,
+            };
+            review::ops::discard(rec, &ctx)
+        })
+        .await
     }
 
     /// Brings back a discarded job, or the worktree of one cleaned up by gc.
@@ -423,8 +461,11 @@ impl Engine {
             } else {
                 let inner = self.inner.clone();
                 let id = rec.job.id.clone();
+                let trash = self.inner.trash();
                 match inner
-                    .review_op(&id, true, |rec| review::ops::retire(rec, false))
+                    .review_op(&id, true, move |rec| {
+                        review::ops::retire(rec, false, false, &trash)
+                    })
                     .await
                 {
                     Ok(s) => Some(review::ops::snapshot_ref(&rec.job.id) + " " + &s),
@@ -825,8 +866,23 @@ impl Inner {
         .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
+    /// Where removed worktrees wait to be deleted in the background.
+    fn trash(&self) -> PathBuf {
+        self.home.root().join("trash")
+    }
+
     pub(crate) fn grace(&self) -> Duration {
         self.grace
+    }
+}
+
+/// A flood of output or a large diff leaves freed heap behind in glibc's arenas; give it back
+/// to the system so an idle host stays small.
+pub(crate) fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -267,7 +267,7 @@ pub fn git_has_identity(worktree: &Path) -> bool {
 
 /// Files changed, insertions and deletions between two commits (renames detected, like git).
 pub fn diff_stats(repo: &Path, from: &str, to: &str) -> Result<(u64, u64, u64)> {
-    let repo = Repository::open(repo)?;
+    let repo = crate::review::diff::open_objects_only(repo)?;
     let a = repo.revparse_single(from)?.peel_to_tree()?;
     let b = repo.revparse_single(to)?.peel_to_tree()?;
     let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use crate::output::{pump, sink};
 use crate::store::JobRecord;
-use crate::{human, lock, process, repo, Inner, StopReason};
+use crate::{human, lock, process, release_memory, repo, Inner, StopReason};
 
 /// How a process run ended.
 enum ProcEnd {
@@ -50,16 +50,6 @@ pub(crate) async fn run(
     inner.schedule();
 }
 
-/// A flood of output leaves freed heap behind in glibc's arenas; give it back to the system so
-/// an idle host stays small.
-fn release_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 async fn prepare_and_run(
     inner: &Arc<Inner>,
     rec: &mut JobRecord,
@@ -81,10 +71,12 @@ async fn prepare_and_run(
         "sidekick job {} ({}) is running",
         rec.job.codename, rec.job.id
     );
+    let started = std::time::Instant::now();
     let added = tokio::task::spawn_blocking(move || {
         repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason)
     })
     .await;
+    tracing::debug!(job = %rec.job.id, ms = started.elapsed().as_millis() as u64, "worktree added");
     match added {
         Ok(Ok(())) => {}
         Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
@@ -216,6 +208,7 @@ async fn run_process(
     drop(tx);
 
     if is_agent {
+        tracing::debug!(job = %rec.job.id, "agent started");
         rec.process = process::identity(pgid);
         rec.job.state = JobState::Running;
         if let Err(e) = inner.save(rec, Vec::new()) {

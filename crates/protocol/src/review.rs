@@ -85,7 +85,11 @@ pub enum LineKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiffLine {
     pub kind: LineKind,
+    /// Absent on added lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub old_line: Option<u32>,
+    /// Absent on deleted lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_line: Option<u32>,
     /// The line without its newline.
     pub text: String,

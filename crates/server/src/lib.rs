@@ -90,7 +90,11 @@ pub fn init_logging(home: &Home) -> Result<(), ServeError> {
     let _ = tracing_subscriber::fmt()
         .with_writer(Mutex::new(file))
         .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
+        .with_max_level(if std::env::var_os("SIDEKICK_DEBUG").is_some() {
+            tracing::Level::DEBUG
+        } else {
+            tracing::Level::INFO
+        })
         .try_init();
     Ok(())
 }

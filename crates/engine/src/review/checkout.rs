@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use git2::{Repository, StatusOptions};
+use git2::Repository;
 
 use crate::repo::RepoError;
 
@@ -68,25 +68,31 @@ pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoErro
 }
 
 /// Paths among `paths` (and the folders holding them) with uncommitted changes: staged,
-/// unstaged, untracked (not ignored) and conflicted. Only those paths are examined, so the cost
-/// follows the change, not the size of the working tree. Reads the index without refreshing or
-/// locking it (safety rule 4).
+/// unstaged, conflicted, or an untracked file (ignored ones too: they are the user's data) where
+/// the merge would write. Looks only at those paths — index against HEAD, then the file against
+/// the index's stat cache, hashing only when the stat differs or is racy — so the cost follows
+/// the change, not the size of the working tree. Reads the index without refreshing or locking
+/// it (safety rule 4).
 pub fn dirty_paths(workdir: &Path, paths: &[String]) -> Result<Vec<String>, RepoError> {
+    dirty_paths_in(&Repository::open(workdir)?, paths)
+}
+
+/// [`dirty_paths`] with an open (possibly cached) repository of the working tree.
+pub fn dirty_paths_in(repo: &Repository, paths: &[String]) -> Result<Vec<String>, RepoError> {
+    use std::os::unix::fs::MetadataExt;
     if paths.is_empty() {
         return Ok(Vec::new());
     }
-    let repo = Repository::open(workdir)?;
-    let mut opts = StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .exclude_submodules(true)
-        .update_index(false)
-        .renames_head_to_index(false)
-        .renames_index_to_workdir(false)
-        .disable_pathspec_match(true);
-    // The paths themselves, and each folder above them: an untracked file where the merge needs
-    // a folder blocks it as much as a changed file does.
+    let Some(workdir) = repo.workdir() else {
+        return Ok(Vec::new());
+    };
+    let mut index = repo.index()?;
+    // A cached handle: pick up whatever git wrote since (a no-op when the file is unchanged).
+    index.read(false)?;
+    let index_mtime = std::fs::metadata(repo.path().join("index"))
+        .map(|m| (m.mtime(), m.mtime_nsec()))
+        .unwrap_or((i64::MAX, 0));
+    let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
     let mut wanted = BTreeSet::new();
     for p in paths {
         wanted.insert(p.clone());
@@ -96,18 +102,67 @@ pub fn dirty_paths(workdir: &Path, paths: &[String]) -> Result<Vec<String>, Repo
             at = parent;
         }
     }
-    for p in &wanted {
-        opts.pathspec(p);
-    }
-    let statuses = repo.statuses(Some(&mut opts))?;
-    let mut out = BTreeSet::new();
-    for s in statuses.iter() {
-        if s.status().is_empty() || s.status().is_ignored() {
-            continue;
+    let mut dirty = Vec::new();
+    for p in wanted {
+        let rel = Path::new(&p);
+        let entry = index.get_path(rel, 0);
+        let conflicted = (1..=3).any(|stage| index.get_path(rel, stage).is_some());
+        let head = head_tree.as_ref().and_then(|t| t.get_path(rel).ok());
+        let staged = match (&entry, &head) {
+            (Some(e), Some(h)) => e.id != h.id() || e.mode != h.filemode() as u32,
+            (Some(_), None) => true,
+            (None, Some(h)) => h.kind() != Some(git2::ObjectType::Tree),
+            (None, None) => false,
+        };
+        let unstaged = match (&entry, std::fs::symlink_metadata(workdir.join(rel))) {
+            (Some(e), Ok(m)) => m.is_dir() || !unchanged(e, &workdir.join(rel), &m, index_mtime),
+            (Some(_), Err(_)) => true,
+            // An untracked file or symlink (a folder is only in the way if it holds files, and
+            // git refuses that case itself, which rolls the merge back).
+            (None, Ok(m)) => !m.is_dir(),
+            (None, Err(_)) => false,
+        };
+        if conflicted || staged || unstaged {
+            dirty.push(p);
         }
-        out.insert(String::from_utf8_lossy(s.path_bytes()).into_owned());
     }
-    Ok(out.into_iter().collect())
+    Ok(dirty)
+}
+
+/// The worktree file still holds what the index entry says.
+fn unchanged(
+    e: &git2::IndexEntry,
+    path: &Path,
+    m: &std::fs::Metadata,
+    index_mtime: (i64, i64),
+) -> bool {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let is_link = m.file_type().is_symlink();
+    let want_link = e.mode == 0o120000;
+    let want_exec = e.mode == 0o100755;
+    let is_exec = m.permissions().mode() & 0o111 != 0;
+    if is_link != want_link || (!is_link && is_exec != want_exec) {
+        return false;
+    }
+    let same_stat = m.len() as u32 == e.file_size
+        && m.mtime() as i32 == e.mtime.seconds()
+        && m.mtime_nsec() as u32 == e.mtime.nanoseconds();
+    // A file written in the same instant as the index may have changed after git looked.
+    let racy = (
+        i64::from(e.mtime.seconds()),
+        i64::from(e.mtime.nanoseconds()),
+    ) >= index_mtime;
+    if same_stat && !racy {
+        return true;
+    }
+    let id = if is_link {
+        std::fs::read_link(path).ok().and_then(|t| {
+            git2::Oid::hash_object(git2::ObjectType::Blob, t.as_os_str().as_encoded_bytes()).ok()
+        })
+    } else {
+        git2::Oid::hash_file(git2::ObjectType::Blob, path).ok()
+    };
+    id == Some(e.id)
 }
 
 /// Dirty paths the merge would touch: the same path, or one inside a folder the other names

@@ -39,13 +39,22 @@ pub fn diff_commits(
     to: &str,
     limits: &DiffLimits,
 ) -> Result<Diff, RepoError> {
-    let repo = Repository::open(repo)?;
+    diff_commits_in(&open_objects_only(repo)?, from, to, limits)
+}
+
+/// [`diff_commits`] with an open (possibly cached) repository.
+pub fn diff_commits_in(
+    repo: &Repository,
+    from: &str,
+    to: &str,
+    limits: &DiffLimits,
+) -> Result<Diff, RepoError> {
     let a = repo.revparse_single(from)?.peel_to_tree()?;
     let b = repo.revparse_single(to)?.peel_to_tree()?;
     let mut opts = base_options();
     let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
     find_renames(&mut diff, false)?;
-    let mut out = build(&repo, &diff, limits)?;
+    let mut out = build(repo, &diff, limits)?;
     out.base = from.to_string();
     out.head = Some(to.to_string());
     Ok(out)
@@ -68,6 +77,17 @@ pub fn diff_worktree(worktree: &Path, from: &str, limits: &DiffLimits) -> Result
     out.base = from.to_string();
     out.head = None;
     Ok(out)
+}
+
+/// Opens a repository for comparing commits. It gets an empty in-memory index: libgit2 would
+/// otherwise load the whole index (30,000 entries and a SHA-1 over the file in a large
+/// repository) on every diff just to look up attributes, which for commits come from the
+/// working tree's `.gitattributes` files, as with `git diff`.
+pub(crate) fn open_objects_only(path: &Path) -> Result<Repository, RepoError> {
+    let repo = Repository::open(path)?;
+    let mut empty = git2::Index::new()?;
+    repo.set_index(&mut empty)?;
+    Ok(repo)
 }
 
 fn base_options() -> DiffOptions {

@@ -19,6 +19,20 @@ use crate::repo::{self, RepoError};
 use crate::store::{JobRecord, MergeRecord};
 use crate::{EngineError, Result};
 
+/// What the host lends an operation: where removed worktrees go, and its open repositories.
+pub(crate) struct Ctx<'a> {
+    pub trash: PathBuf,
+    pub repos: &'a super::Repos,
+}
+
+impl Ctx<'_> {
+    fn dirty(&self, workdir: &Path, paths: &[String]) -> Result<Vec<String>> {
+        Ok(self
+            .repos
+            .with(workdir, false, |r| checkout::dirty_paths_in(r, paths))?)
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidState(msg.into())
 }
@@ -81,10 +95,12 @@ fn ensure_resolved(rec: &mut JobRecord) -> Result<()> {
     }
     let in_rebase = gitdir_of(&wt)
         .is_some_and(|g| g.join("rebase-merge").exists() || g.join("rebase-apply").exists());
-    let unmerged = Repository::open(&wt)
-        .and_then(|r| r.index())
-        .map(|i| i.has_conflicts())
-        .unwrap_or(false);
+    // Reading the whole index is only worth it when a rebase was started here.
+    let unmerged = (in_rebase || !rec.job.conflicts.is_empty())
+        && Repository::open(&wt)
+            .and_then(|r| r.index())
+            .map(|i| i.has_conflicts())
+            .unwrap_or(false);
     if in_rebase || unmerged {
         let files = if rec.job.conflicts.is_empty() {
             String::new()
@@ -130,7 +146,7 @@ struct Plan {
     checkouts: Vec<(Checkout, Vec<String>)>,
 }
 
-fn plan(job: &Job, req: &MergeRequest) -> Result<(MergePreview, Plan)> {
+fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, Plan)> {
     let repo_dir = Path::new(&job.repo);
     let repo = open(repo_dir)?;
     let target = match &req.into {
@@ -186,18 +202,25 @@ fn plan(job: &Job, req: &MergeRequest) -> Result<(MergePreview, Plan)> {
             tree: Some(ours_tree),
             conflicts: Vec::new(),
             by_git: false,
+            changed: Some(Vec::new()),
         }
     } else {
         treemerge::merge_trees(&repo, base_tree, ours_tree, theirs_tree)?
     };
-    let changed = match merged.tree {
-        Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
-        None => Vec::new(),
+    let changed = match (&merged.changed, merged.tree) {
+        (Some(known), _) => known.clone(),
+        (None, Some(t)) => treemerge::changed_paths(&repo, ours_tree, t)?,
+        (None, None) => Vec::new(),
     };
+    tracing::debug!(
+        changed = changed.len(),
+        by_git = merged.by_git,
+        "plan: trees merged"
+    );
     let mut checkouts = Vec::new();
     let mut checked_out = Vec::new();
     for c in checkout::checkouts_of(repo_dir, &target)? {
-        let dirty = checkout::dirty_paths(&c.workdir, &changed)?;
+        let dirty = ctx.dirty(&c.workdir, &changed)?;
         let overlap = checkout::overlap(&dirty, &changed);
         checked_out.push(CheckedOut {
             worktree: c.workdir.display().to_string(),
@@ -248,9 +271,11 @@ fn conflict_message(job: &Job, p: &MergePreview) -> String {
 }
 
 /// Merges a job (or previews it with `dry_run`). Returns the result; `rec` is updated.
-pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest) -> Result<MergeResult> {
+pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeResult> {
+    let t = std::time::Instant::now();
     ensure_reviewable(&rec.job)?;
     ensure_resolved(rec)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: checks");
     let wt = PathBuf::from(&rec.job.worktree);
     if !req.dry_run && rec.has_worktree && wt.exists() {
         // Edits the user made in the job's worktree after it ended belong to the job.
@@ -261,7 +286,12 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest) -> Result<MergeResu
         repo::commit_all(&wt, &msg)?;
     }
     refresh_head(rec)?;
-    let (preview, plan) = plan(&rec.job, req)?;
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "merge: saved and refreshed"
+    );
+    let (preview, plan) = plan(&rec.job, req, ctx)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
         let message = if preview.up_to_date {
             format!(
@@ -325,6 +355,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest) -> Result<MergeResu
                 rec.job.codename,
                 req.strategy.as_str()
             ),
+            ctx,
         )?;
     }
     let record = MergeRecord {
@@ -372,7 +403,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest) -> Result<MergeResu
     }
     if !partial {
         // The merge itself is done; a worktree that cannot be removed is reported, not undone.
-        if let Err(e) = retire(rec, true) {
+        if let Err(e) = retire(rec, true, true, &ctx.trash) {
             message.push_str(&format!("; cleaning up the job's worktree failed: {e}"));
         }
     }
@@ -485,12 +516,13 @@ fn move_branch(
     changed: &[String],
     autostash: bool,
     reflog: &str,
+    ctx: &Ctx<'_>,
 ) -> Result<Option<String>> {
     let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
     checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
     let mut overlaps = Vec::new();
     for c in &checkouts {
-        let dirty = checkout::dirty_paths(&c.workdir, changed)?;
+        let dirty = ctx.dirty(&c.workdir, changed)?;
         let overlap = checkout::overlap(&dirty, changed);
         if !overlap.is_empty() {
             if !autostash {
@@ -556,18 +588,36 @@ fn move_branch(
 }
 
 /// Saves everything the job's worktree holds to `refs/sidekick/snapshots/<id>`, then removes
-/// the worktree (and the branch when `delete_branch`).
-pub(crate) fn retire(rec: &mut JobRecord, delete_branch: bool) -> Result<String> {
+/// the worktree (and the branch when `delete_branch`). `saved` says the worktree's leftovers were
+/// committed moments ago by the caller (merge), so the branch tip is the snapshot. The worktree
+/// folder is moved into `trash` (same file system: instant) and deleted in the background.
+pub(crate) fn retire(
+    rec: &mut JobRecord,
+    delete_branch: bool,
+    saved: bool,
+    trash: &Path,
+) -> Result<String> {
     let repo_dir = PathBuf::from(&rec.job.repo);
     let wt = PathBuf::from(&rec.job.worktree);
     let repo = open(&repo_dir)?;
-    let snapshot = if wt.join(".git").exists() {
+    let has_tree = wt.join(".git").exists();
+    if has_tree {
         let _ = repo::unlock_worktree(&repo_dir, &wt);
+    }
+    let snapshot = if has_tree && !saved {
         let msg = format!(
             "Leftovers in job {}'s worktree\n\nSidekick-Job: {}\n",
             rec.job.codename, rec.job.id
         );
         repo::commit_all(&wt, &msg)?.head
+    } else if has_tree {
+        Repository::open(&wt)
+            .and_then(|r| {
+                r.head()
+                    .and_then(|h| h.peel_to_commit())
+                    .map(|c| c.id().to_string())
+            })
+            .map_err(|e| EngineError::Repo(e.into()))?
     } else {
         match repo.refname_to_id(&format!("refs/heads/{}", rec.job.branch)) {
             Ok(id) => id.to_string(),
@@ -587,27 +637,14 @@ pub(crate) fn retire(rec: &mut JobRecord, delete_branch: bool) -> Result<String>
     )
     .map_err(|e| EngineError::Repo(e.into()))?;
     if wt.exists() {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&repo_dir)
-            .args(["worktree", "remove", "--force", "--force"])
-            .arg(&wt)
-            .output()
-            .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
-        if !out.status.success() {
-            return Err(invalid(format!(
-                "cannot remove the worktree {} ({}); the job's work is saved at {}",
+        remove_worktree(&repo_dir, &wt, trash, &rec.job.id).map_err(|e| {
+            invalid(format!(
+                "cannot remove the worktree {} ({e}); the job's work is saved at {}",
                 wt.display(),
-                String::from_utf8_lossy(&out.stderr).trim(),
                 snapshot_ref(&rec.job.id)
-            )));
-        }
+            ))
+        })?;
     }
-    let _ = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&repo_dir)
-        .args(["worktree", "prune"])
-        .output();
     if delete_branch {
         if let Ok(mut b) = repo.find_branch(&rec.job.branch, BranchType::Local) {
             b.delete().map_err(|e| EngineError::Repo(e.into()))?;
@@ -616,6 +653,44 @@ pub(crate) fn retire(rec: &mut JobRecord, delete_branch: bool) -> Result<String>
     rec.has_worktree = false;
     rec.job.snapshot = Some(snapshot.clone());
     Ok(snapshot)
+}
+
+/// Moves the worktree into the trash and deletes it there in the background, then prunes git's
+/// record of it. Falls back to `git worktree remove` when the move is not possible.
+fn remove_worktree(
+    repo_dir: &Path,
+    wt: &Path,
+    trash: &Path,
+    job_id: &str,
+) -> std::result::Result<(), String> {
+    let git_out = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(repo_dir)
+            .args(args)
+            .output()
+            .map_err(|e| e.to_string())
+    };
+    let dest = trash.join(format!("{job_id}-{}", std::process::id()));
+    let moved = std::fs::create_dir_all(trash).is_ok() && std::fs::rename(wt, &dest).is_ok();
+    if moved {
+        std::thread::spawn(move || {
+            if let Err(e) = std::fs::remove_dir_all(&dest) {
+                tracing::warn!(path = %dest.display(), error = %e, "cannot delete a removed worktree");
+            }
+        });
+        let out = git_out(&["worktree", "prune"])?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        return Ok(());
+    }
+    let path = wt.display().to_string();
+    let out = git_out(&["worktree", "remove", "--force", "--force", &path])?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    Ok(())
 }
 
 /// Brings back the job's branch (from its snapshot) and worktree where they are missing.
@@ -673,7 +748,7 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
 }
 
 /// Reverts the job's last merge while the target has not moved since.
-pub(crate) fn undo(rec: &mut JobRecord) -> Result<String> {
+pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
     let Some(m) = rec.merge.clone() else {
         return Err(invalid(format!(
             "job {} has not been merged",
@@ -726,6 +801,7 @@ pub(crate) fn undo(rec: &mut JobRecord) -> Result<String> {
         &changed,
         false,
         &format!("sidekick: undo merge of job {}", rec.job.codename),
+        ctx,
     )?;
     if rec.job.state == JobState::Merged {
         reinstate(rec)?;
@@ -743,9 +819,9 @@ pub(crate) fn undo(rec: &mut JobRecord) -> Result<String> {
 }
 
 /// Drops the job's changes: snapshot first, then worktree and branch go.
-pub(crate) fn discard(rec: &mut JobRecord) -> Result<String> {
+pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
     ensure_reviewable(&rec.job)?;
-    let snapshot = retire(rec, true)?;
+    let snapshot = retire(rec, true, false, &ctx.trash)?;
     rec.prev_state = Some(rec.job.state);
     rec.job.state = JobState::Discarded;
     Ok(format!(
@@ -946,6 +1022,11 @@ mod tests {
         let changed = vec!["README.md".to_string(), "added.txt".to_string()];
         // Claim main is at `c` although it is at `a`: the compare-and-swap must fail after the
         // working tree was already switched, and everything must be put back.
+        let repos = crate::review::Repos::default();
+        let ctx = Ctx {
+            trash: d.join("trash"),
+            repos: &repos,
+        };
         let err = move_branch(
             d,
             &plan,
@@ -954,6 +1035,7 @@ mod tests {
             &changed,
             false,
             "test",
+            &ctx,
         )
         .expect_err("the ref did not match");
         assert!(err.to_string().contains("moved while merging"), "{err}");

@@ -26,6 +26,9 @@ pub struct TreeMerge {
     pub conflicts: Vec<Conflict>,
     /// Which path decided it: the in-process walk or git.
     pub by_git: bool,
+    /// Paths whose content differs between `ours` and the result, when the walk decided (it
+    /// knows them for free); `None` when git did.
+    pub changed: Option<Vec<String>>,
 }
 
 /// Merges `theirs` into `ours` on top of `base` (all tree ids).
@@ -36,11 +39,15 @@ pub fn merge_trees(
     theirs: Oid,
 ) -> Result<TreeMerge, RepoError> {
     if !has_merge_attributes(repo, ours) {
-        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs))? {
+        let mut changed = Vec::new();
+        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs), "", &mut changed)? {
+            changed.sort();
+            changed.dedup();
             return Ok(TreeMerge {
                 tree: Some(tree.unwrap_or(empty_tree(repo)?)),
                 conflicts: Vec::new(),
                 by_git: false,
+                changed: Some(changed),
             });
         }
     }
@@ -90,6 +97,8 @@ fn walk(
     base: Option<Oid>,
     ours: Option<Oid>,
     theirs: Option<Oid>,
+    prefix: &str,
+    changed: &mut Vec<String>,
 ) -> Result<Option<Option<Oid>>, RepoError> {
     let load = |id: Option<Oid>| -> Result<Option<Tree<'_>>, RepoError> {
         Ok(match id {
@@ -110,7 +119,7 @@ fn walk(
         }
     }
     let mut builder = repo.treebuilder(o.as_ref())?;
-    let mut changed = false;
+    let mut any_change = false;
     for name in names {
         let (eb, eo, et) = (
             entry(b.as_ref(), &name),
@@ -126,7 +135,15 @@ fn walk(
                 (eb, Some(eo), Some(et))
                     if eo.is_tree() && et.is_tree() && eb.is_none_or(|b| b.is_tree()) =>
                 {
-                    match walk(repo, eb.map(|b| b.id), Some(eo.id), Some(et.id))? {
+                    let sub = format!("{prefix}{}/", String::from_utf8_lossy(&name));
+                    match walk(
+                        repo,
+                        eb.map(|b| b.id),
+                        Some(eo.id),
+                        Some(et.id),
+                        &sub,
+                        changed,
+                    )? {
                         None => return Ok(None),
                         Some(None) => None,
                         Some(Some(id)) => Some(Entry { id, mode: eo.mode }),
@@ -147,11 +164,23 @@ fn walk(
         if result == eo {
             continue;
         }
-        changed = true;
+        any_change = true;
         let name_str = std::str::from_utf8(&name).map_err(|_| RepoError::Git {
             what: "merge".into(),
             detail: "a path is not UTF-8".into(),
         })?;
+        // Record the paths this entry changes, unless a recursion into two trees already did.
+        let recursed = matches!((eo, result), (Some(o), Some(r)) if o.is_tree() && r.is_tree());
+        if !recursed {
+            let here = format!("{prefix}{name_str}");
+            for e in [eo, result].into_iter().flatten() {
+                if e.is_tree() {
+                    tree_files(repo, e.id, &format!("{here}/"), changed)?;
+                } else {
+                    changed.push(here.clone());
+                }
+            }
+        }
         match result {
             Some(e) => {
                 builder.insert(name_str, e.id, e.mode)?;
@@ -161,7 +190,7 @@ fn walk(
             }
         }
     }
-    if !changed {
+    if !any_change {
         return Ok(Some(
             ours.filter(|_| o.as_ref().is_some_and(|t| !t.is_empty())),
         ));
@@ -170,6 +199,25 @@ fn walk(
         return Ok(Some(None));
     }
     Ok(Some(Some(builder.write()?)))
+}
+
+/// Every file path under a tree.
+fn tree_files(
+    repo: &Repository,
+    tree: Oid,
+    prefix: &str,
+    out: &mut Vec<String>,
+) -> Result<(), RepoError> {
+    let tree = repo.find_tree(tree)?;
+    for e in tree.iter() {
+        let path = format!("{prefix}{}", String::from_utf8_lossy(e.name_bytes()));
+        if e.kind() == Some(ObjectType::Tree) {
+            tree_files(repo, e.id(), &format!("{path}/"), out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn merge_mode(base: i32, ours: i32, theirs: i32) -> Option<i32> {
@@ -261,6 +309,7 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
             tree: Some(tree),
             conflicts: Vec::new(),
             by_git: true,
+            changed: None,
         });
     }
     let mut paths = Vec::new();
@@ -309,6 +358,7 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
         tree: None,
         conflicts,
         by_git: true,
+        changed: None,
     })
 }
 
@@ -452,6 +502,10 @@ mod tests {
         let by_git = git_merge_tree(&repo, b, o, t).expect("git");
         assert_eq!(fast.tree, by_git.tree, "same tree as git");
         assert!(fast.conflicts.is_empty());
+        let walked = fast.changed.expect("the walk lists what it changed");
+        let diffed = changed_paths(&repo, o, fast.tree.expect("tree")).expect("diff");
+        assert_eq!(walked, diffed);
+        assert_eq!(walked, vec!["a.txt", "b.txt", "dir/f.txt", "dir/sub/d.txt"]);
     }
 
     #[test]
