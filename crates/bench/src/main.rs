@@ -268,6 +268,8 @@ async fn run(opts: Options) -> Result<(), String> {
             }
         }
     }
+    // Idle: after the host has closed the repositories it kept open (10 s unused).
+    tokio::time::sleep(Duration::from_secs(12)).await;
     let idle_after = rss_kib(host.id());
     println!();
     let show = |v: Option<u64>| {
@@ -332,7 +334,7 @@ async fn bench_start(
                     let t = Instant::now();
                     git(
                         root,
-                        &repo,
+                        repo,
                         &["worktree", "add", "--quiet", "--detach", &dest, &commit],
                     )?;
                     g = t.elapsed();
@@ -341,7 +343,7 @@ async fn bench_start(
                     let t = Instant::now();
                     git(
                         root,
-                        &repo,
+                        repo,
                         &[
                             "-c",
                             "checkout.workers=0",

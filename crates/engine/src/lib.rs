@@ -32,6 +32,9 @@ use config::{Config, ConfigError, RepoConfig};
 use repo::RepoError;
 use store::{JobRecord, NewEvent, Store, StoreError};
 
+/// Open repositories unused this long are closed.
+pub const REPO_IDLE: Duration = Duration::from_secs(10);
+
 /// How long a stopped agent gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -214,9 +217,19 @@ impl Engine {
         runner::recover(&self.inner).await
     }
 
-    /// Starts queued jobs up to the limit.
+    /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
     pub fn start(&self) {
         self.inner.schedule();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REPO_IDLE / 2).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.repos.close_idle(REPO_IDLE) > 0 {
+                    release_memory();
+                }
+            }
+        });
     }
 
     /// Validates a request and queues the job; it starts as soon as a slot is free.

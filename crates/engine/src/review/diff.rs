@@ -362,23 +362,39 @@ pub fn word_spans(old: &str, new: &str) -> (Vec<Span>, Vec<Span>) {
         v
     };
     let (oa, ob) = (offsets(&a), offsets(&b));
+    // Most edits change a token or two: only the middle between the common prefix and suffix
+    // needs Myers.
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let suffix = a[prefix..]
+        .iter()
+        .rev()
+        .zip(b[prefix..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (mid_a, mid_b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
     let (mut old_spans, mut new_spans): (Vec<Span>, Vec<Span>) = (Vec::new(), Vec::new());
-    for op in capture_diff_slices(Algorithm::Myers, &a, &b) {
-        let (tag, r_old, r_new) = op.as_tag_tuple();
-        if tag == DiffTag::Equal {
-            continue;
-        }
+    let mut push = |r_old: std::ops::Range<usize>, r_new: std::ops::Range<usize>| {
         if !r_old.is_empty() {
             old_spans.push(Span {
-                start: oa[r_old.start],
-                end: oa[r_old.end],
+                start: oa[prefix + r_old.start],
+                end: oa[prefix + r_old.end],
             });
         }
         if !r_new.is_empty() {
             new_spans.push(Span {
-                start: ob[r_new.start],
-                end: ob[r_new.end],
+                start: ob[prefix + r_new.start],
+                end: ob[prefix + r_new.end],
             });
+        }
+    };
+    if mid_a.is_empty() || mid_b.is_empty() {
+        push(0..mid_a.len(), 0..mid_b.len());
+    } else {
+        for op in capture_diff_slices(Algorithm::Myers, mid_a, mid_b) {
+            let (tag, r_old, r_new) = op.as_tag_tuple();
+            if tag != DiffTag::Equal {
+                push(r_old, r_new);
+            }
         }
     }
     (old_spans, new_spans)
@@ -405,6 +421,13 @@ mod tests {
         assert_eq!(pick("é = f(x)", &o), vec!["f"]);
         assert_eq!(pick("é = g(x, y)", &n), vec!["g", ", y"]);
         assert_eq!(tokens("a_b1 ;c"), vec!["a_b1", " ", ";", "c"]);
+        // Pure insertions and deletions at either end.
+        let (o, n) = word_spans("call(a)", "call(a, b)");
+        assert!(o.is_empty());
+        assert_eq!(pick("call(a, b)", &n), vec![", b"]);
+        let (o, n) = word_spans("x = 1 + 2", "x = 1");
+        assert_eq!(pick("x = 1 + 2", &o), vec![" + 2"]);
+        assert!(n.is_empty());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::repo::RepoError;
 /// only (an empty in-memory index, see [`diff::open_objects_only`]).
 #[derive(Default)]
 pub struct Repos {
-    open: Mutex<HashMap<(PathBuf, bool), Repository>>,
+    open: Mutex<HashMap<(PathBuf, bool), (Repository, std::time::Instant)>>,
 }
 
 impl Repos {
@@ -45,10 +45,13 @@ impl Repos {
             if open.len() >= 64 {
                 open.clear();
             }
-            open.insert(key.clone(), repo);
+            open.insert(key.clone(), (repo, std::time::Instant::now()));
         }
-        match open.get(&key) {
-            Some(repo) => f(repo),
+        match open.get_mut(&key) {
+            Some((repo, used)) => {
+                *used = std::time::Instant::now();
+                f(repo)
+            }
             None => Err(RepoError::Git {
                 what: "open".into(),
                 detail: format!("cannot open {}", path.display()),
@@ -56,9 +59,40 @@ impl Repos {
         }
     }
 
-    /// Forgets a repository (its worktree was removed).
-    pub fn forget(&self, path: &Path) {
+    /// Closes repositories unused for `idle`, so a host at rest holds no indexes or mapped
+    /// packs. Returns how many it closed.
+    pub fn close_idle(&self, idle: std::time::Duration) -> usize {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        open.retain(|(p, _), _| p != path);
+        let before = open.len();
+        open.retain(|_, (_, used)| used.elapsed() < idle);
+        before - open.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::testing::repo_with_commit;
+
+    #[test]
+    fn open_repositories_are_reused_and_closed_when_idle() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        repo_with_commit(tmp.path());
+        let repos = Repos::default();
+        let a = repos
+            .with(tmp.path(), false, |r| Ok(r as *const Repository as usize))
+            .expect("open");
+        let b = repos
+            .with(tmp.path(), false, |r| Ok(r as *const Repository as usize))
+            .expect("reuse");
+        assert_eq!(a, b, "the same handle");
+        repos
+            .with(tmp.path(), true, |r| Ok(r.is_bare()))
+            .expect("objects-only handle");
+        assert_eq!(repos.close_idle(std::time::Duration::from_secs(60)), 0);
+        assert_eq!(repos.close_idle(std::time::Duration::ZERO), 2);
+        assert!(repos
+            .with(&tmp.path().join("missing"), false, |_| Ok(()))
+            .is_err());
     }
 }

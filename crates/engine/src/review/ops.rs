@@ -343,20 +343,18 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
     let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
     let mut stash_kept = None;
     if new_commit != plan.ours {
-        stash_kept = move_branch(
-            &repo_dir,
-            &plan,
-            (plan.ours, plan.ours_tree),
-            (new_commit, final_tree),
-            &changed,
-            req.autostash,
-            &format!(
+        let step = Step {
+            from: (plan.ours, plan.ours_tree),
+            to: (new_commit, final_tree),
+            changed: &changed,
+            autostash: req.autostash,
+            reflog: format!(
                 "sidekick: merge job {} ({})",
                 rec.job.codename,
                 req.strategy.as_str()
             ),
-            ctx,
-        )?;
+        };
+        stash_kept = move_branch(&repo_dir, &plan, &step, ctx)?;
     }
     let record = MergeRecord {
         target: plan.target.clone(),
@@ -504,6 +502,16 @@ fn make_commits(
     }
 }
 
+/// One move of a branch: from (commit, tree) to (commit, tree), the paths that differ, whether
+/// to stash overlapping changes, and the reflog message.
+struct Step<'a> {
+    from: (Oid, Oid),
+    to: (Oid, Oid),
+    changed: &'a [String],
+    autostash: bool,
+    reflog: String,
+}
+
 /// Moves `target` from `from` to `to` everywhere it is checked out, then the ref itself
 /// (compare-and-swap). Refuses before writing when locks are held or the user's changes would be
 /// overwritten (unless `autostash`); rolls back what it did when a later step fails. Returns
@@ -511,21 +519,17 @@ fn make_commits(
 fn move_branch(
     repo_dir: &Path,
     plan: &Plan,
-    from: (Oid, Oid),
-    to: (Oid, Oid),
-    changed: &[String],
-    autostash: bool,
-    reflog: &str,
+    step: &Step<'_>,
     ctx: &Ctx<'_>,
 ) -> Result<Option<String>> {
     let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
     checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
     let mut overlaps = Vec::new();
     for c in &checkouts {
-        let dirty = ctx.dirty(&c.workdir, changed)?;
-        let overlap = checkout::overlap(&dirty, changed);
+        let dirty = ctx.dirty(&c.workdir, step.changed)?;
+        let overlap = checkout::overlap(&dirty, step.changed);
         if !overlap.is_empty() {
-            if !autostash {
+            if !step.autostash {
                 return Err(invalid(format!(
                     "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or use --autostash",
                     c.workdir.display(),
@@ -535,7 +539,7 @@ fn move_branch(
             overlaps.push((c.clone(), overlap));
         }
     }
-    let (from_tree, to_tree) = (from.1.to_string(), to.1.to_string());
+    let (from_tree, to_tree) = (step.from.1.to_string(), step.to.1.to_string());
     let mut stashes: Vec<(Checkout, String)> = Vec::new();
     let mut switched: Vec<Checkout> = Vec::new();
     let undo = |switched: &[Checkout], stashes: &[(Checkout, String)]| {
@@ -570,7 +574,9 @@ fn move_branch(
         switched.push(c.clone());
     }
     let repo = open(repo_dir)?;
-    if let Err(e) = repo.reference_matching(&plan.target_ref, to.0, true, from.0, reflog) {
+    if let Err(e) =
+        repo.reference_matching(&plan.target_ref, step.to.0, true, step.from.0, &step.reflog)
+    {
         undo(&switched, &stashes);
         return Err(invalid(format!(
             "{} moved while merging, so nothing was changed ({})",
@@ -793,16 +799,14 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
             .map(|c| (c, Vec::new()))
             .collect(),
     };
-    move_branch(
-        &repo_dir,
-        &plan,
-        (merge_commit, merge_tree),
-        (prev, prev_tree),
-        &changed,
-        false,
-        &format!("sidekick: undo merge of job {}", rec.job.codename),
-        ctx,
-    )?;
+    let step = Step {
+        from: (merge_commit, merge_tree),
+        to: (prev, prev_tree),
+        changed: &changed,
+        autostash: false,
+        reflog: format!("sidekick: undo merge of job {}", rec.job.codename),
+    };
+    move_branch(&repo_dir, &plan, &step, ctx)?;
     if rec.job.state == JobState::Merged {
         reinstate(rec)?;
         rec.job.state = rec.prev_state.take().unwrap_or(JobState::Completed);
@@ -1027,17 +1031,14 @@ mod tests {
             trash: d.join("trash"),
             repos: &repos,
         };
-        let err = move_branch(
-            d,
-            &plan,
-            (oid(&c), tree(&a)),
-            (oid(&c), tree(&c)),
-            &changed,
-            false,
-            "test",
-            &ctx,
-        )
-        .expect_err("the ref did not match");
+        let step = Step {
+            from: (oid(&c), tree(&a)),
+            to: (oid(&c), tree(&c)),
+            changed: &changed,
+            autostash: false,
+            reflog: "test".into(),
+        };
+        let err = move_branch(d, &plan, &step, &ctx).expect_err("the ref did not match");
         assert!(err.to_string().contains("moved while merging"), "{err}");
         assert_eq!(git(d, &["rev-parse", "main"]), a);
         assert_eq!(
