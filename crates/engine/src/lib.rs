@@ -187,7 +187,8 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(&trash);
             });
         }
-        let (events, _) = broadcast::channel(8192);
+        // Live subscribers that fall further behind than this catch up from the database.
+        let (events, _) = broadcast::channel(1024);
         Ok(Engine {
             inner: Arc::new(Inner {
                 home,
@@ -886,6 +887,16 @@ impl Inner {
 
     pub(crate) fn grace(&self) -> Duration {
         self.grace
+    }
+}
+
+/// Caps glibc at two malloc arenas for this process. A host runs many short blocking tasks on
+/// many threads; with an arena per thread, freed memory stays scattered and the idle host grows.
+pub fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called once at start-up.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use nix::fcntl::{Flock, FlockArg};
+pub use sidekick_engine::limit_malloc_arenas;
 use sidekick_engine::{Engine, EngineError, EngineOptions, Home};
 use tokio::sync::watch;
 

@@ -13,6 +13,7 @@ use crate::{Failure, Outcome};
 pub struct ServeArgs {}
 
 pub fn cmd_serve(_args: ServeArgs) -> Outcome {
+    sidekick_server::limit_malloc_arenas();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
