@@ -225,3 +225,34 @@ fn without_a_git_identity_jobs_commit_as_sidekick() {
         "Sidekick <sidekick@localhost>|Sidekick <sidekick@localhost>"
     );
 }
+
+#[test]
+fn a_live_follower_that_falls_behind_catches_up_without_loss() {
+    // The host broadcasts output in batches far larger than its live ring, so a follower of this
+    // flood is guaranteed to lag and must catch up from the database, in order.
+    let w = World::new();
+    let mut child = w
+        .command(&["run", "--follow", "seq 1 200000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("follow");
+    let out = child.stdout.take().expect("stdout");
+    let mut expected = 1u64;
+    for line in std::io::BufReader::new(out).lines() {
+        let line = line.expect("line");
+        assert_eq!(
+            line,
+            expected.to_string(),
+            "line {expected} lost, repeated or out of order"
+        );
+        expected += 1;
+    }
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(expected, 200_001);
+    let log = std::fs::read_to_string(w.home.join("host.log")).expect("host.log");
+    assert!(
+        log.contains("fell behind; catching up"),
+        "the catch-up path was taken"
+    );
+}

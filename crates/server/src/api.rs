@@ -307,8 +307,12 @@ async fn stream_events(
                         }
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
                     // Too slow for the live feed: catch up from the database instead.
+                    tracing::info!(
+                        missed,
+                        "an event follower fell behind; catching up from the database"
+                    );
                     if !buf.is_empty()
                         && tx
                             .send(Bytes::from(std::mem::take(&mut buf)))
