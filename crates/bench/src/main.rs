@@ -451,26 +451,8 @@ async fn last_seq(client: &Client) -> Result<u64, String> {
 async fn bench_ingest(root: &Path, client: &Client, lines: u64) -> Result<(), String> {
     let repo = generate_repo(root, 10)?;
     let t = Instant::now();
-    let job = client
-        .spawn(&SpawnRequest {
-            repo: repo.display().to_string(),
-            task: format!("seq 1 {lines}"),
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-    let end = client
-        .wait(&job.id, None)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("wait ended")?;
+    let job = run_job(client, &repo, &format!("seq 1 {lines}")).await?;
     let ingest = t.elapsed();
-    if end.state != JobState::Completed {
-        return Err(format!(
-            "the ingest job ended {}: {:?}",
-            end.state, end.reason
-        ));
-    }
     // Read everything back and check nothing was lost or reordered.
     let t = Instant::now();
     let mut stream = client

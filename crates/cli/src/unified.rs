@@ -126,27 +126,6 @@ fn file_patch(out: &mut String, f: &FileDiff, c: &Colors) {
         f.old_id.as_deref().unwrap_or(zero),
         f.new_id.as_deref().unwrap_or(zero)
     );
-    if f.binary {
-        let a = if f.status == FileStatus::Added {
-            "/dev/null".to_string()
-        } else {
-            quoted("a/", old)
-        };
-        let b = if f.status == FileStatus::Deleted {
-            "/dev/null".to_string()
-        } else {
-            quoted("b/", &f.path)
-        };
-        let _ = writeln!(out, "Binary files {a} and {b} differ");
-        return;
-    }
-    if f.truncated && f.hunks.is_empty() {
-        let _ = writeln!(out, "# sidekick: this file's diff is too large to show");
-        return;
-    }
-    if f.hunks.is_empty() {
-        return;
-    }
     let a = if f.status == FileStatus::Added {
         "/dev/null".to_string()
     } else {
@@ -157,6 +136,17 @@ fn file_patch(out: &mut String, f: &FileDiff, c: &Colors) {
     } else {
         quoted("b/", &f.path)
     };
+    if f.binary {
+        let _ = writeln!(out, "Binary files {a} and {b} differ");
+        return;
+    }
+    if f.truncated && f.hunks.is_empty() {
+        let _ = writeln!(out, "# sidekick: this file's diff is too large to show");
+        return;
+    }
+    if f.hunks.is_empty() {
+        return;
+    }
     let _ = writeln!(out, "{m}--- {a}{r}\n{m}+++ {b}{r}");
     for h in &f.hunks {
         let header = if h.header.is_empty() {

@@ -218,3 +218,19 @@ pub fn s(v: &Value) -> String {
         .map(str::to_string)
         .unwrap_or_else(|| panic!("not a string: {v}"))
 }
+
+/// Reads lines to the end and checks they are exactly `1..=n`, in order.
+pub fn assert_counts_to(reader: impl std::io::Read, n: u64) {
+    use std::io::BufRead;
+    let mut expected = 1u64;
+    for line in std::io::BufReader::new(reader).lines() {
+        let line = line.expect("line");
+        assert_eq!(
+            line,
+            expected.to_string(),
+            "line {expected} lost, repeated or out of order"
+        );
+        expected += 1;
+    }
+    assert_eq!(expected - 1, n, "got {} lines", expected - 1);
+}

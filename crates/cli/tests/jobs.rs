@@ -1,10 +1,9 @@
 //! Jobs end to end: edits, timeouts, cancels, floods, queueing, nesting.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use crate::common::{pid_alive, s, wait_for_file, World};
+use crate::common::{assert_counts_to, pid_alive, s, wait_for_file, World};
 
 #[test]
 fn a_job_works_beside_the_user_and_commits_to_its_branch() {
@@ -103,19 +102,8 @@ fn a_million_lines_arrive_complete_and_in_order() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("logs");
-    let out = child.stdout.take().expect("stdout");
-    let mut expected = 1u64;
-    for line in std::io::BufReader::new(out).lines() {
-        let line = line.expect("line");
-        assert_eq!(
-            line,
-            expected.to_string(),
-            "line {expected} out of order or lost"
-        );
-        expected += 1;
-    }
+    assert_counts_to(child.stdout.take().expect("stdout"), 1_000_000);
     assert!(child.wait().expect("wait").success());
-    assert_eq!(expected, 1_000_001, "got {} lines", expected - 1);
     let log = std::fs::read(s(&job["log_path"])).expect("log file");
     assert_eq!(log.iter().filter(|b| **b == b'\n').count(), 1_000_000);
 }
@@ -237,19 +225,8 @@ fn a_live_follower_that_falls_behind_catches_up_without_loss() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("follow");
-    let out = child.stdout.take().expect("stdout");
-    let mut expected = 1u64;
-    for line in std::io::BufReader::new(out).lines() {
-        let line = line.expect("line");
-        assert_eq!(
-            line,
-            expected.to_string(),
-            "line {expected} lost, repeated or out of order"
-        );
-        expected += 1;
-    }
+    assert_counts_to(child.stdout.take().expect("stdout"), 200_000);
     assert!(child.wait().expect("wait").success());
-    assert_eq!(expected, 200_001);
     let log = std::fs::read_to_string(w.home.join("host.log")).expect("host.log");
     assert!(
         log.contains("fell behind; catching up"),
