@@ -590,11 +590,16 @@ async fn bench_review(
 
     // The target moves: 200 other files change, and one file the job also changed (elsewhere in
     // it), so the preview has both sides' changes and a line-level merge to do.
+    // Files the target's own change touches: 200 (or what there is) past the ones the job edits.
+    let moved_from = REVIEW_FILES.max(n / 2);
+    let moved = 200.min(n.saturating_sub(moved_from)).max(1);
     let mv = format!(
-        "cd {} && for i in $(seq 1000 1199); do f=$(printf 'src/m%03d/d%03d/f%05d.rs' $((i/10000)) $(((i/100)%100)) $i); \
+        "cd {} && for i in $(seq {} {}); do f=$(printf 'src/m%03d/d%03d/f%05d.rs' $((i/10000)) $(((i/100)%100)) $i); \
          echo moved >> $f; done && sed -i 's/^line 95 of file 0$/line 95 moved/' src/m000/d000/f00000.rs && \
          git commit -qam 'target moves'",
-        repo.display()
+        repo.display(),
+        moved_from,
+        moved_from + moved - 1
     );
     let st = Command::new("sh")
         .arg("-c")
