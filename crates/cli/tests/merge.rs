@@ -700,3 +700,23 @@ fn a_job_without_changes_merges_as_nothing_to_do() {
     assert_eq!(tip(&w, "main"), before);
     assert_eq!(w.status(&s(&job["id"]))["state"], "merged");
 }
+
+#[test]
+fn an_untracked_file_where_the_merge_adds_one_refuses_it() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "echo from the job > new.txt");
+    std::fs::write(w.repo.join("new.txt"), "the user's own draft\n").expect("write");
+    let before = state_of(&w, &w.repo);
+    let (code, _, err) = merge(&w, &[&s(&job["id"])]);
+    assert_eq!(code, 1);
+    assert!(err.contains("new.txt"), "{err}");
+    assert_eq!(state_of(&w, &w.repo), before, "nothing changed");
+    // Autostash sets the draft aside, merges, and tries to put it back; the two versions
+    // clash, so the draft stays safe in the stash and the user is told where.
+    let (code, out, err) = merge(&w, &["--autostash", &s(&job["id"])]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("kept in"), "{out}");
+    let stashed = w.git(&["show", "stash@{0}^3:new.txt"]);
+    assert_eq!(stashed, "the user's own draft");
+}
