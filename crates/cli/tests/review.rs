@@ -1,6 +1,6 @@
 //! Review end to end: structured diffs, merges and their safety rules on real repositories.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
 
@@ -268,14 +268,4 @@ fn huge_files_are_capped_and_marked_truncated() {
     assert_eq!(file(&diff, "small.txt")["truncated"], false);
     let text = w.ok(&["diff", &s(&job["id"])]);
     assert!(text.contains("too large"), "{text}");
-}
-
-#[allow(dead_code)]
-fn tree_of(w: &World, rev: &str) -> String {
-    w.git(&["rev-parse", &format!("{rev}^{{tree}}")])
-}
-
-#[allow(dead_code)]
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }

@@ -408,15 +408,6 @@ impl Store {
             .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
         Ok(seq.unwrap_or(0) as u64)
     }
-
-    pub fn count_output(&self, job_id: &str) -> Result<u64> {
-        let n: i64 = self.conn.query_row(
-            "SELECT COUNT(*) FROM events WHERE job_id = ?1 AND kind = 'output'",
-            [job_id],
-            |r| r.get(0),
-        )?;
-        Ok(n as u64)
-    }
 }
 
 const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, worktree, base_rev,
@@ -724,7 +715,6 @@ mod tests {
             s.events_after(2, None, true, 1).expect("q"),
             vec![out[2].clone()]
         );
-        assert_eq!(s.count_output("01a").expect("q"), 2);
     }
 
     #[test]

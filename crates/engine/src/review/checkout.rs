@@ -67,17 +67,12 @@ pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoErro
     Ok(found)
 }
 
-/// Paths among `paths` (and the folders holding them) with uncommitted changes: staged,
+/// Paths among `paths` (and the folders holding them) in `repo`'s working tree with uncommitted changes: staged,
 /// unstaged, conflicted, or an untracked file (ignored ones too: they are the user's data) where
 /// the merge would write. Looks only at those paths — index against HEAD, then the file against
 /// the index's stat cache, hashing only when the stat differs or is racy — so the cost follows
 /// the change, not the size of the working tree. Reads the index without refreshing or locking
 /// it (safety rule 4).
-pub fn dirty_paths(workdir: &Path, paths: &[String]) -> Result<Vec<String>, RepoError> {
-    dirty_paths_in(&Repository::open(workdir)?, paths)
-}
-
-/// [`dirty_paths`] with an open (possibly cached) repository of the working tree.
 pub fn dirty_paths_in(repo: &Repository, paths: &[String]) -> Result<Vec<String>, RepoError> {
     use std::os::unix::fs::MetadataExt;
     if paths.is_empty() {
@@ -344,6 +339,8 @@ mod tests {
         )
         .expect("write");
         std::fs::write(d.join("README.md"), "modified\n").expect("write");
+        let dirty_paths =
+            |d: &Path, p: &[String]| dirty_paths_in(&Repository::open(d).expect("open"), p);
         let asked = vec![
             "new.txt".to_string(),
             "dir/x.txt".into(),
