@@ -748,6 +748,14 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
+        // A fresh checkout's index entries are racily clean (written in the same instant as
+        // their files), so git would re-hash every file on the next `add -A`, at the next merge.
+        // Refresh them now, while the user waits for a rare undo or restore, not for a merge.
+        let _ = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&wt)
+            .args(["update-index", "-q", "--refresh"])
+            .output();
     }
     rec.has_worktree = true;
     Ok(())
