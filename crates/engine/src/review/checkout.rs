@@ -45,22 +45,45 @@ fn run(mut cmd: Command, what: &str) -> Result<String, RepoError> {
     })
 }
 
-/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out.
+/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out. Reads the
+/// same files `git worktree list` does (each tree's `HEAD`, and `gitdir` for linked ones)
+/// instead of starting git.
 pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoError> {
-    let mut cmd = git(repo);
-    cmd.args(["worktree", "list", "--porcelain", "-z"]);
-    let out = run(cmd, "worktree list")?;
-    let want = format!("branch refs/heads/{branch}");
+    let r = Repository::open(repo)?;
+    let common = r.commondir().to_path_buf();
+    let want = format!("ref: refs/heads/{branch}");
+    let on_branch = |head_file: &Path| {
+        std::fs::read_to_string(head_file)
+            .map(|h| h.trim() == want)
+            .unwrap_or(false)
+    };
     let mut found = Vec::new();
-    let mut current: Option<PathBuf> = None;
-    for field in out.split('\0') {
-        if let Some(p) = field.strip_prefix("worktree ") {
-            current = Some(PathBuf::from(p));
-        } else if field == want {
-            if let Some(p) = current.take() {
-                if p.exists() {
-                    found.push(Checkout { workdir: p });
-                }
+    // The main working tree: the common dir's HEAD, unless the repository is bare.
+    let main = Repository::open(&common)
+        .ok()
+        .and_then(|m| m.workdir().map(Path::to_path_buf));
+    if let Some(main) = main {
+        if on_branch(&common.join("HEAD")) && main.exists() {
+            found.push(Checkout { workdir: main });
+        }
+    }
+    let Ok(entries) = std::fs::read_dir(common.join("worktrees")) else {
+        return Ok(found);
+    };
+    for e in entries.flatten() {
+        let admin = e.path();
+        if !on_branch(&admin.join("HEAD")) {
+            continue;
+        }
+        // `gitdir` holds the path of the worktree's `.git` file.
+        let Ok(gitfile) = std::fs::read_to_string(admin.join("gitdir")) else {
+            continue;
+        };
+        if let Some(workdir) = Path::new(gitfile.trim()).parent() {
+            if workdir.exists() {
+                found.push(Checkout {
+                    workdir: workdir.to_path_buf(),
+                });
             }
         }
     }
@@ -354,6 +377,46 @@ mod tests {
         let status_before = git(d, &["status", "--porcelain"]);
         assert!(!d.join(".git/index.lock").exists());
         assert_eq!(git(d, &["status", "--porcelain"]), status_before);
+    }
+
+    #[test]
+    fn finds_a_branch_checked_out_in_the_main_tree_or_a_linked_one() {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let main = tmp.path().join("main");
+        std::fs::create_dir(&main).expect("mkdir");
+        repo_with_commit(&main);
+        git(&main, &["branch", "feature"]);
+        git(&main, &["branch", "idle"]);
+        let linked = tmp.path().join("linked wt");
+        git(
+            &main,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                linked.to_str().expect("utf8"),
+                "feature",
+            ],
+        );
+        let canon = |p: &Path| p.canonicalize().expect("canon");
+        let at = |b: &str| -> Vec<PathBuf> {
+            checkouts_of(&main, b)
+                .expect("list")
+                .into_iter()
+                .map(|c| canon(&c.workdir))
+                .collect()
+        };
+        assert_eq!(at("main"), vec![canon(&main)]);
+        assert_eq!(at("feature"), vec![canon(&linked)]);
+        assert!(at("idle").is_empty());
+        // Asked from inside the linked tree, the answer is the same.
+        assert_eq!(checkouts_of(&linked, "main").expect("list").len(), 1);
+        git(&main, &["checkout", "-q", "--detach"]);
+        assert!(
+            at("main").is_empty(),
+            "a detached HEAD has no branch checked out"
+        );
     }
 
     #[test]
