@@ -294,7 +294,9 @@ pub fn commit_message(task: &str, job_id: &str, codename: &str) -> String {
     format!("{subject}\n\nSidekick-Job: {job_id}\n")
 }
 
-fn git(dir: &Path) -> Command {
+/// A git command in `dir` that never waits for a terminal prompt (credentials, editors) and
+/// reads nothing from stdin: every git call of the host is in the background.
+pub(crate) fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
     // Never wait for a terminal prompt (credentials, editors) in the background.
@@ -313,6 +315,14 @@ fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
         stdin.write_all(input)?;
     }
     Ok(child.wait_with_output()?)
+}
+
+/// Runs a git command; its stdout on success, else one sentence from its stderr.
+pub(crate) fn run(mut cmd: Command, what: &str) -> Result<String> {
+    let out = cmd.output().map_err(RepoError::Spawn)?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    check(what, out)?;
+    Ok(stdout)
 }
 
 fn check(what: &str, out: Output) -> Result<()> {

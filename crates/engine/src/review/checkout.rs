@@ -3,46 +3,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use git2::Repository;
 
-use crate::repo::RepoError;
+use crate::repo::{git, run, RepoError};
 
 /// A working tree with a branch checked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkout {
     pub workdir: PathBuf,
-}
-
-fn git(dir: &Path) -> Command {
-    let mut cmd = Command::new("git");
-    cmd.arg("-C")
-        .arg(dir)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null());
-    cmd
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<String, RepoError> {
-    let out = cmd.output().map_err(RepoError::Spawn)?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let detail: Vec<&str> = stderr
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    Err(RepoError::Git {
-        what: what.into(),
-        detail: if detail.is_empty() {
-            format!("exit status {}", out.status)
-        } else {
-            detail.join(" ")
-        },
-    })
 }
 
 /// Every working tree (main and linked) that has `refs/heads/<branch>` checked out. Reads the

@@ -670,9 +670,7 @@ fn remove_worktree(
     job_id: &str,
 ) -> std::result::Result<(), String> {
     let git_out = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(repo_dir)
+        repo::git(repo_dir)
             .args(args)
             .output()
             .map_err(|e| e.to_string())
@@ -733,9 +731,7 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
         if let Some(parent) = wt.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&repo_dir)
+        let out = repo::git(&repo_dir)
             .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
             .arg(&wt)
             .arg(&rec.job.branch)
@@ -751,9 +747,7 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
         // A fresh checkout's index entries are racily clean (written in the same instant as
         // their files), so git would re-hash every file on the next `add -A`, at the next merge.
         // Refresh them now, while the user waits for a rare undo or restore, not for a merge.
-        let _ = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&wt)
+        let _ = repo::git(&wt)
             .args(["update-index", "-q", "--refresh"])
             .output();
     }
@@ -908,21 +902,17 @@ pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> 
             EngineError::BadRequest(format!("there is no branch '{target}' in {}", rec.job.repo))
         })?
         .to_string();
-    let mut cmd = std::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(&wt)
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "core.editor=true",
-            "rebase",
-            "--quiet",
-            &tip,
-        ])
-        .env("GIT_EDITOR", "true")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .stdin(std::process::Stdio::null());
+    let mut cmd = repo::git(&wt);
+    cmd.args([
+        "-c",
+        "commit.gpgsign=false",
+        "-c",
+        "core.editor=true",
+        "rebase",
+        "--quiet",
+        &tip,
+    ])
+    .env("GIT_EDITOR", "true");
     if !repo::git_has_identity(&wt) {
         cmd.envs(repo::FALLBACK_IDENTITY);
     }
@@ -940,9 +930,7 @@ pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> 
             short(&tip)
         ));
     }
-    let unmerged = std::process::Command::new("git")
-        .arg("-C")
-        .arg(&wt)
+    let unmerged = repo::git(&wt)
         .args(["diff", "--name-only", "--diff-filter=U", "-z"])
         .output()
         .map(|o| {
@@ -954,11 +942,7 @@ pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> 
         })
         .unwrap_or_default();
     if unmerged.is_empty() {
-        let _ = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&wt)
-            .args(["rebase", "--abort"])
-            .output();
+        let _ = repo::git(&wt).args(["rebase", "--abort"]).output();
         return Err(invalid(format!(
             "rebasing job {} failed: {}",
             rec.job.codename,

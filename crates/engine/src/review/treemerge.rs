@@ -11,7 +11,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 use git2::{FileMode, MergeFileInput, ObjectType, Oid, Repository, Tree};
 use sidekick_protocol::Conflict;
@@ -274,13 +273,10 @@ fn git_merge_tree(
     let b = repo.find_commit(commit(base, &[])?)?;
     let o = commit(ours, &[&b])?;
     let t = commit(theirs, &[&b])?;
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(repo.path())
+    let out = crate::repo::git(repo.path())
         .args(["merge-tree", "--write-tree", "-z", "--name-only"])
         .arg(o.to_string())
         .arg(t.to_string())
-        .env("GIT_TERMINAL_PROMPT", "0")
         .output()
         .map_err(RepoError::Spawn)?;
     let code = out.status.code();
