@@ -375,11 +375,7 @@ impl Engine {
         let result = self
             .inner
             .review_op(reference, !dry_run, move |rec| {
-                let ctx = review::ops::Ctx {
-                    trash: inner.trash(),
-                    repos: &inner.repos,
-                };
-                review::ops::merge(rec, &req, &ctx)
+                review::ops::merge(rec, &req, &inner.ctx())
             })
             .await?;
         release_memory();
@@ -396,14 +392,8 @@ impl Engine {
     /// Reverts a job's last merge while its target has not moved since.
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         let inner = self.inner.clone();
-        self.action(reference, move |rec| {
-            let ctx = review::ops::Ctx {
-                trash: inner.trash(),
-                repos: &inner.repos,
-            };
-            review::ops::undo(rec, &ctx)
-        })
-        .await
+        self.action(reference, move |rec| review::ops::undo(rec, &inner.ctx()))
+            .await
     }
 
     /// Replays the job's commits onto its target's tip, in its worktree.
@@ -422,11 +412,7 @@ impl Engine {
     pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         let inner = self.inner.clone();
         self.action(reference, move |rec| {
-            let ctx = review::ops::Ctx {
-                trash: inner.trash(),
-                repos: &inner.repos,
-            };
-            review::ops::discard(rec, &ctx)
+            review::ops::discard(rec, &inner.ctx())
         })
         .await
     }
@@ -883,6 +869,14 @@ impl Inner {
     /// Where removed worktrees wait to be deleted in the background.
     fn trash(&self) -> PathBuf {
         self.home.root().join("trash")
+    }
+
+    /// What review operations borrow from the host.
+    fn ctx(&self) -> review::ops::Ctx<'_> {
+        review::ops::Ctx {
+            trash: self.trash(),
+            repos: &self.repos,
+        }
     }
 
     pub(crate) fn grace(&self) -> Duration {
