@@ -320,15 +320,22 @@ impl Engine {
         if rec.job.state.has_ended()
             && !matches!(rec.job.state, JobState::Merged | JobState::Discarded)
         {
-            // Follow the branch: the user may have committed in the worktree or finished a rebase.
-            let job = self
-                .inner
-                .review_op(reference, true, |r| {
-                    review::ops::refresh_head(r)?;
-                    Ok(r.job.clone())
-                })
-                .await?;
-            rec.job = job;
+            // Follow the branch: the user may have committed in the worktree or finished a
+            // rebase. Reading the tip is cheap; only a moved tip is recorded (a job event).
+            let branch_ref = format!("refs/heads/{}", rec.job.branch);
+            let tip = self.inner.repos.with(Path::new(&rec.job.repo), true, |r| {
+                Ok(r.refname_to_id(&branch_ref).ok().map(|o| o.to_string()))
+            })?;
+            if tip.is_some() && tip != rec.job.head_commit {
+                let job = self
+                    .inner
+                    .review_op(reference, true, |r| {
+                        review::ops::refresh_head(r)?;
+                        Ok(r.job.clone())
+                    })
+                    .await?;
+                rec.job = job;
+            }
         }
         let limits = Config::load(self.inner.home.config_file())?.diff;
         let job = rec.job;

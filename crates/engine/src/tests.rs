@@ -631,3 +631,37 @@ async fn shutdown_interrupts_live_jobs_and_keeps_queued_ones() {
     let err = f.engine.spawn(f.req("true")).await.expect_err("closed");
     assert_eq!(err.to_api().code, ErrorCode::ShuttingDown);
 }
+
+#[tokio::test]
+async fn viewing_a_diff_writes_nothing_unless_the_branch_moved() {
+    let f = Fixture::new();
+    let job = f.run("echo one > one.txt").await;
+    let seq = f.engine.last_seq().expect("seq");
+    for _ in 0..3 {
+        let d = f.engine.diff(&job.id).await.expect("diff");
+        assert_eq!(d.head.as_deref(), job.head_commit.as_deref());
+    }
+    assert_eq!(
+        f.engine.last_seq().expect("seq"),
+        seq,
+        "no events from reading"
+    );
+
+    // A commit made in the worktree after the job ended is followed, and recorded once.
+    let wt = PathBuf::from(&job.worktree);
+    std::fs::write(wt.join("two.txt"), "two\n").expect("write");
+    git(&wt, &["add", "two.txt"]);
+    git(&wt, &["commit", "-q", "-m", "by hand"]);
+    let tip = git(&wt, &["rev-parse", "HEAD"]);
+    let d = f.engine.diff(&job.id).await.expect("diff");
+    assert_eq!(d.head.as_deref(), Some(tip.as_str()));
+    assert_eq!(d.files_changed, 2);
+    assert_eq!(
+        f.engine.job(&job.id).expect("job").head_commit.as_deref(),
+        Some(tip.as_str())
+    );
+    let after = f.engine.last_seq().expect("seq");
+    assert!(after > seq);
+    f.engine.diff(&job.id).await.expect("diff");
+    assert_eq!(f.engine.last_seq().expect("seq"), after);
+}
