@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Installs everything, builds Sidekick and runs it.
-#   scripts/run.sh            start the Sidekick host in the foreground (Ctrl-C stops it)
-#   scripts/run.sh ARGS...    run `sidekick ARGS...` (e.g. `scripts/run.sh run "make test"`)
+# Installs everything, builds Sidekick and opens the desktop app.
+#   scripts/run.sh            build and open the app (it starts the host in the background)
+#   scripts/run.sh ARGS...    run the CLI instead: `sidekick ARGS...` (e.g. `scripts/run.sh ls`)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
-cargo build --release --quiet -p sidekick-cli
-bin="${CARGO_TARGET_DIR:-target}/release/sidekick"
-if [ $# -eq 0 ]; then
-  echo "sidekick: built $bin; put it on your PATH to use the CLI from any repository" >&2
-  exec "$bin" serve
+(cd ui && npm run --silent build)
+cargo build --release --quiet -p sidekick-cli -p sidekick-app
+bin="${CARGO_TARGET_DIR:-target}/release"
+if [ $# -gt 0 ]; then
+  exec "$bin/sidekick" "$@"
 fi
-exec "$bin" "$@"
+echo "sidekick: opening the app; the CLI is $bin/sidekick (put it on your PATH)" >&2
+exec "$bin/sidekick-app"

@@ -222,6 +222,12 @@ impl Client {
         self.call(Method::GET, "/v1/agents", None).await
     }
 
+    /// Checks `path` (absolute) as a job repository would be and lists its branches.
+    pub async fn repo(&self, path: &str) -> Result<sidekick_protocol::RepoInfo> {
+        let uri = format!("/v1/repo?path={}", encode(path));
+        self.call(Method::GET, &uri, None).await
+    }
+
     /// The event stream: stored events after `since`, then (with `follow`) live ones.
     pub async fn events(&self, query: &EventQuery) -> Result<EventStream> {
         let mut path = format!(

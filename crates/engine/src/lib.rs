@@ -494,6 +494,14 @@ impl Engine {
         Ok(report)
     }
 
+    /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
+    pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
+        let info = tokio::task::spawn_blocking(move || repo::describe(&path))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(info)
+    }
+
     /// The agent profiles, each with whether it can run here.
     pub fn agents(&self) -> Result<Vec<AgentInfo>> {
         let config = Config::load(self.inner.home.config_file())?;

@@ -100,6 +100,35 @@ pub fn resolve(path: &Path, rev: &str) -> Result<ResolvedBase> {
     })
 }
 
+/// Validates `path` like [`resolve`] and lists what a task composer offers as bases.
+pub fn describe(path: &Path) -> Result<sidekick_protocol::RepoInfo> {
+    let base = resolve(path, "HEAD")?;
+    let repo = Repository::open(&base.workdir)?;
+    let mut branches = Vec::new();
+    for entry in repo.branches(Some(git2::BranchType::Local))? {
+        let (branch, _) = entry?;
+        if let Ok(Some(name)) = branch.name() {
+            // Job branches are Sidekick's own, not bases a user picks.
+            if !name.starts_with("sidekick/") {
+                branches.push(name.to_string());
+            }
+        }
+    }
+    branches.sort();
+    let name = base
+        .workdir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| base.workdir.display().to_string());
+    Ok(sidekick_protocol::RepoInfo {
+        root: base.workdir.display().to_string(),
+        name,
+        head_branch: base.branch,
+        head_commit: base.commit,
+        branches,
+    })
+}
+
 /// Whether a local branch of this name exists.
 pub fn branch_exists(repo: &Path, name: &str) -> Result<bool> {
     let repo = Repository::open(repo)?;
@@ -428,6 +457,33 @@ mod tests {
         assert!(matches!(
             resolve(&good, "no-such-rev"),
             Err(RepoError::BadBase { .. })
+        ));
+    }
+
+    #[test]
+    fn describe_lists_user_branches_and_the_checked_out_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        repo_with_commit(tmp.path());
+        git(tmp.path(), &["branch", "feature/x"]);
+        git(tmp.path(), &["branch", "sidekick/brave-otter"]);
+        let sub = tmp.path().join("src");
+        std::fs::create_dir(&sub).expect("mkdir");
+        let info = describe(&sub).expect("describes from a subfolder");
+        assert_eq!(
+            info.branches,
+            vec!["feature/x".to_string(), "main".to_string()]
+        );
+        assert_eq!(info.head_branch.as_deref(), Some("main"));
+        assert_eq!(info.head_commit, git(tmp.path(), &["rev-parse", "HEAD"]));
+        let root = tmp.path().canonicalize().expect("canonical");
+        assert_eq!(info.root, root.display().to_string());
+
+        git(tmp.path(), &["checkout", "-q", "--detach"]);
+        assert_eq!(describe(tmp.path()).expect("detached").head_branch, None);
+        let plain = tempfile::tempdir().expect("tempdir");
+        assert!(matches!(
+            describe(plain.path()),
+            Err(RepoError::NotARepo(_))
         ));
     }
 

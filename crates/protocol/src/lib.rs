@@ -6,6 +6,8 @@
 mod duration;
 mod paths;
 mod review;
+#[cfg(test)]
+mod typescript;
 
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::Home;
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a job is in its life. See DESIGN.md "Job states".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum JobState {
     Queued,
@@ -99,6 +102,7 @@ impl std::fmt::Display for JobState {
 
 /// One job as clients see it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Job {
     /// Time-sortable unique id (ULID, lowercase).
     pub id: String,
@@ -155,6 +159,7 @@ pub struct Job {
 
 /// Output stream of a job's process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Stream {
     Stdout,
@@ -171,6 +176,7 @@ impl Stream {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Info,
@@ -180,6 +186,7 @@ pub enum Level {
 
 /// One entry of the append-only event log. `seq` is global and strictly increasing.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Event {
     pub seq: u64,
     pub time: u64,
@@ -189,6 +196,7 @@ pub struct Event {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// The job changed (created, state, stats): a full snapshot.
@@ -211,6 +219,7 @@ fn is_false(b: &bool) -> bool {
 
 /// `POST /v1/jobs`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct SpawnRequest {
     /// A folder inside the repository (absolute).
     pub repo: String,
@@ -225,6 +234,7 @@ pub struct SpawnRequest {
 
 /// An agent profile and whether it can run here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AgentInfo {
     pub name: String,
     pub builtin: bool,
@@ -238,16 +248,37 @@ pub struct AgentInfo {
     pub timeout_ms: Option<u64>,
 }
 
+/// `GET /v1/repo?path=`: a folder checked the way a job's repository is, and its branches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RepoInfo {
+    /// Top level of the working tree.
+    pub root: String,
+    /// The folder's name, for display.
+    pub name: String,
+    /// The branch checked out there; `None` on a detached HEAD.
+    pub head_branch: Option<String>,
+    pub head_commit: String,
+    /// Local branches, sorted by name.
+    pub branches: Vec<String>,
+}
+
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Health {
     pub version: String,
     pub pid: u32,
     pub home: String,
+    /// The newest event's `seq`: a client that loads the job list and then follows events
+    /// `since` this number sees every later change.
+    #[serde(default)]
+    pub last_seq: u64,
 }
 
 /// The one error shape at every edge: a machine-readable code and a human sentence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[error("{message}")]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -264,6 +295,7 @@ impl ApiError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadRequest,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A job's changes: base against head (or, while the job runs, against its worktree).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Diff {
     pub base: String,
     /// The commit compared, or `None` when the worktree's current state was diffed.
@@ -17,6 +18,7 @@ pub struct Diff {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum FileStatus {
     Added,
@@ -42,6 +44,7 @@ impl FileStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct FileDiff {
     pub path: String,
     /// The path before a rename or copy.
@@ -64,6 +67,7 @@ pub struct FileDiff {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Hunk {
     pub old_start: u32,
     pub old_lines: u32,
@@ -75,6 +79,7 @@ pub struct Hunk {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum LineKind {
     Context,
@@ -83,6 +88,7 @@ pub enum LineKind {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct DiffLine {
     pub kind: LineKind,
     /// Absent on added lines.
@@ -103,12 +109,14 @@ pub struct DiffLine {
 
 /// A half-open byte range `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Span {
     pub start: u32,
     pub end: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum MergeStrategy {
     /// One new commit on the target with the job's changes (the task as message).
@@ -132,6 +140,7 @@ impl MergeStrategy {
 
 /// `POST /v1/jobs/{job}/merge`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MergeRequest {
     #[serde(default)]
     pub strategy: MergeStrategy,
@@ -150,6 +159,7 @@ pub struct MergeRequest {
 
 /// A path the merge cannot combine on its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Conflict {
     pub path: String,
     /// `content`, `modify/delete`, `add/add`, `rename/delete`, `file/directory`, `mode`...
@@ -158,6 +168,7 @@ pub struct Conflict {
 
 /// A working tree where the target branch is checked out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct CheckedOut {
     pub worktree: String,
     /// Paths with uncommitted changes there (staged, unstaged or untracked) that the merge
@@ -167,6 +178,7 @@ pub struct CheckedOut {
 
 /// What a merge would do, computed in memory against the target's current tip.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MergePreview {
     pub target: String,
     pub target_tip: String,
@@ -186,6 +198,7 @@ pub struct MergePreview {
 
 /// The answer to a merge (or its dry run).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct MergeResult {
     pub preview: MergePreview,
     /// The merge happened (false for a dry run).
@@ -201,6 +214,7 @@ pub struct MergeResult {
 
 /// `sidekick gc`: what was (or would be) removed.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GcReport {
     pub dry_run: bool,
     pub removed: Vec<GcItem>,
@@ -208,6 +222,7 @@ pub struct GcReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GcItem {
     pub job_id: String,
     pub codename: String,
@@ -219,6 +234,7 @@ pub struct GcItem {
 
 /// The answer to undo, rebase, discard and restore: the job as it is now and what happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ActionResult {
     pub job: crate::Job,
     pub message: String,
@@ -226,12 +242,14 @@ pub struct ActionResult {
 
 /// `POST /v1/jobs/{job}/rebase`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RebaseRequest {
     pub into: Option<String>,
 }
 
 /// `POST /v1/gc`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct GcRequest {
     #[serde(default)]
     pub dry_run: bool,

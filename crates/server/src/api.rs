@@ -37,6 +37,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/restore", post(restore_job))
         .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
+        .route("/v1/repo", get(repo_info))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
         .with_state(AppState { engine, closing })
@@ -68,12 +69,13 @@ fn bad_request(message: String) -> ApiFailure {
 
 type ApiResult<T> = Result<Json<T>, ApiFailure>;
 
-async fn health(State(st): State<AppState>) -> Json<Health> {
-    Json(Health {
+async fn health(State(st): State<AppState>) -> ApiResult<Health> {
+    Ok(Json(Health {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
         home: st.engine.home().root().display().to_string(),
-    })
+        last_seq: st.engine.last_seq()?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -166,6 +168,23 @@ async fn gc(
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {
     Ok(Json(st.engine.agents()?))
+}
+
+#[derive(Deserialize)]
+struct RepoQuery {
+    path: String,
+}
+
+async fn repo_info(
+    State(st): State<AppState>,
+    q: Result<Query<RepoQuery>, QueryRejection>,
+) -> ApiResult<sidekick_protocol::RepoInfo> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    let path = std::path::PathBuf::from(&q.path);
+    if !path.is_absolute() {
+        return Err(bad_request(format!("{} is not an absolute path", q.path)));
+    }
+    Ok(Json(st.engine.repo_info(path).await?))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,52 @@
+//! The UI's TypeScript declarations of these types, generated with ts-rs in a test so the
+//! derive costs nothing outside tests. `ui/src/lib/types/protocol.ts` is checked in; the test
+//! fails when it is stale. `SIDEKICK_WRITE_TYPES=1 cargo test -p sidekick-protocol` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use crate::*;
+
+macro_rules! declarations {
+    ($cfg:expr; $($t:ty),* $(,)?) => {
+        vec![$(format!("export {}", <$t as TS>::decl($cfg))),*]
+    };
+}
+
+fn render() -> String {
+    // Every integer on the wire fits in a double (times in ms, counts, sizes, seq).
+    let cfg = Config::new().with_large_int("number");
+    let decls = declarations![&cfg;
+        JobState, Job, Stream, Level, Event, EventBody, SpawnRequest, AgentInfo, RepoInfo,
+        Health, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
+        MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
+        GcItem, ActionResult, RebaseRequest, GcRequest,
+    ];
+    let mut out = String::from(
+        "// Generated from crates/protocol by its `typescript` test. Do not edit by hand:\n\
+         // run `SIDEKICK_WRITE_TYPES=1 cargo test -p sidekick-protocol typescript`.\n\n",
+    );
+    for d in decls {
+        out.push_str(d.trim_end());
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[test]
+fn typescript_declarations_are_current() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/lib/types/protocol.ts");
+    let fresh = render();
+    if std::env::var_os("SIDEKICK_WRITE_TYPES").is_some() {
+        std::fs::write(&path, &fresh).expect("write the TypeScript declarations");
+        return;
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == fresh,
+        "{} is stale; run SIDEKICK_WRITE_TYPES=1 cargo test -p sidekick-protocol typescript",
+        path.display()
+    );
+}

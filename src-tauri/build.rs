@@ -1,0 +1,23 @@
+//! Tauri's build step: reads tauri.conf.json, checks the capabilities and generates one
+//! `allow-<command>` permission per app command, so the capability can name exactly ours.
+
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(&[
+        "host_info",
+        "jobs_snapshot",
+        "get_job",
+        "spawn_job",
+        "cancel_job",
+        "job_diff",
+        "merge_job",
+        "undo_job",
+        "discard_job",
+        "list_agents",
+        "repo_info",
+        "follow_output",
+        "stop_output",
+        "take_opened_job",
+    ]);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
+        .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
+}

@@ -1,0 +1,309 @@
+//! The app's line to the host: a mirror of the job list kept current from the event stream.
+//!
+//! On connect the bridge reads the host's newest event number, loads every job, then follows
+//! events after that number. When the stream breaks (the host stopped or crashed) it connects
+//! again, starting a host if none runs, and resumes after the last event it applied, so the
+//! mirror misses nothing. The UI gets the mirror with `jobs_snapshot` and each change as a
+//! `job` event; the tray shows the counts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::Serialize;
+use sidekick_client::{Client, EventQuery};
+use sidekick_protocol::{ApiError, EventBody, Home, Job, JobState};
+use tauri::{AppHandle, Emitter};
+
+/// Shared by the commands, the follower task and the tray.
+#[derive(Clone)]
+pub struct Bridge {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    home: Home,
+    host_exe: PathBuf,
+    mirror: Mutex<Mirror>,
+}
+
+#[derive(Default)]
+struct Mirror {
+    /// The last event applied.
+    seq: u64,
+    loaded: bool,
+    jobs: HashMap<String, Job>,
+    host: HostState,
+}
+
+/// Whether the app can reach the host, for an honest banner in the UI.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum HostState {
+    #[default]
+    Connecting,
+    Connected {
+        version: String,
+        pid: u32,
+        home: String,
+    },
+    /// The host went away; the bridge is starting or waiting for a new one.
+    Lost { message: String },
+}
+
+/// What `jobs_snapshot` returns: the whole mirror at one event number.
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub loaded: bool,
+    pub jobs: Vec<Job>,
+    pub host: HostState,
+}
+
+/// One change, as the `job` event carries it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobChange {
+    pub seq: u64,
+    pub job: Job,
+}
+
+/// The status bar's and the tray's numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub running: usize,
+    pub queued: usize,
+    /// Ended and neither merged nor discarded: waiting for the user.
+    pub review: usize,
+}
+
+/// Counts jobs the way the status bar does.
+pub fn counts<'a>(jobs: impl Iterator<Item = &'a Job>) -> Counts {
+    let mut c = Counts::default();
+    for job in jobs {
+        match job.state {
+            JobState::Queued => c.queued += 1,
+            JobState::Starting | JobState::Running | JobState::Stopping => c.running += 1,
+            JobState::Merged | JobState::Discarded => {}
+            _ => c.review += 1,
+        }
+    }
+    c
+}
+
+impl Bridge {
+    pub fn new(host_exe: PathBuf) -> Bridge {
+        Bridge {
+            inner: Arc::new(Inner {
+                home: Home::from_env(),
+                host_exe,
+                mirror: Mutex::new(Mirror::default()),
+            }),
+        }
+    }
+
+    /// A client for the host, starting one if none answers.
+    pub async fn client(&self) -> Result<Client, ApiError> {
+        Client::connect_or_start(&self.inner.home, &self.inner.host_exe)
+            .await
+            .map_err(|e| e.to_api())
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let m = self.mirror();
+        let mut jobs: Vec<Job> = m.jobs.values().cloned().collect();
+        jobs.sort_by(|a, b| b.id.cmp(&a.id));
+        Snapshot {
+            seq: m.seq,
+            loaded: m.loaded,
+            jobs,
+            host: m.host.clone(),
+        }
+    }
+
+    pub fn counts(&self) -> Counts {
+        counts(self.mirror().jobs.values())
+    }
+
+    fn mirror(&self) -> MutexGuard<'_, Mirror> {
+        // A panic while holding the lock cannot leave the mirror half-written in a way that
+        // matters: every write replaces whole jobs.
+        self.inner.mirror.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_host(&self, app: &AppHandle, host: HostState) {
+        let changed = {
+            let mut m = self.mirror();
+            let changed = m.host != host;
+            m.host = host.clone();
+            changed
+        };
+        if changed {
+            let _ = app.emit("host", host);
+        }
+    }
+
+    /// Loads the whole list (first connect, or a host whose event log is behind ours).
+    async fn reload(&self, app: &AppHandle, client: &Client) -> Result<(), ApiError> {
+        let health = client.health().await.map_err(|e| e.to_api())?;
+        let jobs = client.jobs(true).await.map_err(|e| e.to_api())?;
+        {
+            let mut m = self.mirror();
+            m.seq = health.last_seq;
+            m.jobs = jobs.into_iter().map(|j| (j.id.clone(), j)).collect();
+            m.loaded = true;
+        }
+        let _ = app.emit("jobs-reset", self.snapshot());
+        Ok(())
+    }
+
+    /// Follows the host's events for as long as the app runs.
+    async fn follow(self, app: AppHandle) {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.follow_once(&app).await {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!("host connection: {}", e.message);
+                    self.set_host(&app, HostState::Lost { message: e.message });
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// One connection: connect (or start a host), catch up, apply live events until it breaks.
+    async fn follow_once(&self, app: &AppHandle) -> Result<(), ApiError> {
+        let client = self.client().await?;
+        let health = client.health().await.map_err(|e| e.to_api())?;
+        let (loaded, seq) = {
+            let m = self.mirror();
+            (m.loaded, m.seq)
+        };
+        // A host with a fresh database has fewer events than we saw: start over.
+        if !loaded || health.last_seq < seq {
+            self.reload(app, &client).await?;
+        }
+        let since = self.mirror().seq;
+        let query = EventQuery {
+            since,
+            job: None,
+            output: false,
+            follow: true,
+        };
+        let mut stream = client.events(&query).await.map_err(|e| e.to_api())?;
+        self.set_host(
+            app,
+            HostState::Connected {
+                version: health.version,
+                pid: health.pid,
+                home: health.home,
+            },
+        );
+        loop {
+            match stream.next().await {
+                Ok(Some(ev)) => self.apply(app, ev.seq, ev.body),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::info!("event stream ended: {e}");
+                    break;
+                }
+            }
+        }
+        self.set_host(
+            app,
+            HostState::Lost {
+                message: "The Sidekick host stopped; reconnecting.".into(),
+            },
+        );
+        Ok(())
+    }
+
+    fn apply(&self, app: &AppHandle, seq: u64, body: EventBody) {
+        let before = self.counts();
+        let change = {
+            let mut m = self.mirror();
+            if seq <= m.seq {
+                return;
+            }
+            m.seq = seq;
+            match body {
+                EventBody::Job { job } => {
+                    m.jobs.insert(job.id.clone(), (*job).clone());
+                    Some(JobChange { seq, job: *job })
+                }
+                _ => None,
+            }
+        };
+        if let Some(change) = change {
+            let _ = app.emit("job", change);
+            let after = self.counts();
+            if after != before {
+                crate::tray::update(app, after);
+            }
+        }
+    }
+}
+
+/// Starts following the host in the background.
+pub fn start(app: AppHandle, bridge: Bridge) {
+    tauri::async_runtime::spawn(bridge.follow(app));
+}
+
+/// The `sidekick` program that runs the host: `SIDEKICK_BIN`, else next to this executable,
+/// else `sidekick` on PATH.
+pub fn host_exe() -> PathBuf {
+    if let Some(bin) = std::env::var_os("SIDEKICK_BIN").filter(|b| !b.is_empty()) {
+        return PathBuf::from(bin);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            let beside = dir.join("sidekick");
+            if beside.is_file() {
+                return beside;
+            }
+        }
+    }
+    PathBuf::from("sidekick")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(id: &str, state: JobState) -> Job {
+        let json = serde_json::json!({
+            "id": id, "codename": id, "state": state, "agent": "shell", "task": "t",
+            "repo": "/r", "branch": "b", "worktree": "/w", "base_rev": "HEAD",
+            "base_commit": "c", "base_branch": null, "head_commit": null, "exit_code": null,
+            "reason": null, "parent_id": null, "timeout_ms": 1, "created_at": 1,
+            "started_at": null, "ended_at": null, "duration_ms": null, "queue_position": null,
+            "files_changed": null, "insertions": null, "deletions": null, "log_path": "/l"
+        });
+        serde_json::from_value(json).expect("a job")
+    }
+
+    #[test]
+    fn counts_split_running_queued_and_waiting_for_review() {
+        let jobs = [
+            job("a", JobState::Running),
+            job("b", JobState::Starting),
+            job("c", JobState::Queued),
+            job("d", JobState::Completed),
+            job("e", JobState::Failed),
+            job("f", JobState::Merged),
+            job("g", JobState::Discarded),
+            job("h", JobState::Interrupted),
+        ];
+        assert_eq!(
+            counts(jobs.iter()),
+            Counts {
+                running: 2,
+                queued: 1,
+                review: 3
+            }
+        );
+        assert_eq!(counts([].iter()), Counts::default());
+    }
+}

@@ -1,0 +1,179 @@
+//! The commands the web view may call. Each one parses its arguments, calls the host through
+//! `sidekick-client` and passes the host's `{code, message}` error through unchanged.
+
+use std::sync::Mutex;
+
+use sidekick_protocol::{
+    ActionResult, AgentInfo, ApiError, Diff, ErrorCode, Health, Job, MergeRequest, MergeResult,
+    RepoInfo, SpawnRequest,
+};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::bridge::{Bridge, Snapshot};
+use crate::output::{self, Followers, OutputMessage};
+
+type Answer<T> = Result<T, ApiError>;
+
+fn api(e: sidekick_client::ClientError) -> ApiError {
+    e.to_api()
+}
+
+/// A job reference from the UI: ids, prefixes and codenames are never empty or padded.
+fn reference(job: &str) -> Answer<&str> {
+    let job = job.trim();
+    if job.is_empty() {
+        return Err(ApiError::new(ErrorCode::BadRequest, "No job was given."));
+    }
+    Ok(job)
+}
+
+#[tauri::command]
+pub async fn host_info(bridge: State<'_, Bridge>) -> Answer<Health> {
+    bridge.client().await?.health().await.map_err(api)
+}
+
+/// Every job the app knows, at one event number (see the bridge).
+#[tauri::command]
+pub fn jobs_snapshot(bridge: State<'_, Bridge>) -> Snapshot {
+    bridge.snapshot()
+}
+
+#[tauri::command]
+pub async fn get_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
+    let job = reference(&job)?;
+    bridge.client().await?.job(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn spawn_job(bridge: State<'_, Bridge>, request: SpawnRequest) -> Answer<Job> {
+    if request.task.trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::BadRequest, "The task is empty."));
+    }
+    bridge.client().await?.spawn(&request).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn cancel_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
+    let job = reference(&job)?;
+    bridge.client().await?.cancel(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn job_diff(bridge: State<'_, Bridge>, job: String) -> Answer<Diff> {
+    let job = reference(&job)?;
+    bridge.client().await?.diff(job).await.map_err(api)
+}
+
+/// A merge, or with `dry_run` its preview.
+#[tauri::command]
+pub async fn merge_job(
+    bridge: State<'_, Bridge>,
+    job: String,
+    request: MergeRequest,
+) -> Answer<MergeResult> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .merge(job, &request)
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
+    let job = reference(&job)?;
+    bridge.client().await?.undo(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn discard_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
+    let job = reference(&job)?;
+    bridge.client().await?.discard(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn list_agents(bridge: State<'_, Bridge>) -> Answer<Vec<AgentInfo>> {
+    bridge.client().await?.agents().await.map_err(api)
+}
+
+/// Checks a folder as the host would for a job, and lists its branches.
+#[tauri::command]
+pub async fn repo_info(bridge: State<'_, Bridge>, path: String) -> Answer<RepoInfo> {
+    let path = path.trim();
+    if path.is_empty() {
+        return Err(ApiError::new(ErrorCode::BadRequest, "No folder was given."));
+    }
+    let expanded = expand_home(path, &std::env::var("HOME").unwrap_or_default());
+    bridge.client().await?.repo(&expanded).await.map_err(api)
+}
+
+/// Streams a job's output to `channel` from its first line until the job ends. Returns the
+/// stream's id for `stop_output`.
+#[tauri::command]
+pub async fn follow_output(
+    bridge: State<'_, Bridge>,
+    followers: State<'_, Followers>,
+    job: String,
+    channel: Channel<OutputMessage>,
+) -> Answer<u32> {
+    let job = reference(&job)?.to_string();
+    let client = bridge.client().await?;
+    let job = client.job(&job).await.map_err(api)?;
+    Ok(output::follow(&followers, client, job.id, channel))
+}
+
+#[tauri::command]
+pub fn stop_output(followers: State<'_, Followers>, id: u32) {
+    followers.stop(id);
+}
+
+/// The job named by `--job` at launch, handed out once.
+pub struct Opened(Mutex<Option<String>>);
+
+impl Opened {
+    pub fn new(job: Option<String>) -> Opened {
+        Opened(Mutex::new(job))
+    }
+}
+
+#[tauri::command]
+pub fn take_opened_job(opened: State<'_, Opened>) -> Option<String> {
+    opened.0.lock().unwrap_or_else(|p| p.into_inner()).take()
+}
+
+/// `~` and `~/x` as the user's home, as a shell would (the picker is a text field).
+fn expand_home(path: &str, home: &str) -> String {
+    if home.is_empty() {
+        return path.to_string();
+    }
+    if path == "~" {
+        return home.to_string();
+    }
+    match path.strip_prefix("~/") {
+        Some(rest) => format!("{}/{rest}", home.trim_end_matches('/')),
+        None => path.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_references_are_refused_with_a_sentence() {
+        let err = reference("  ").expect_err("refused");
+        assert_eq!(err.code, ErrorCode::BadRequest);
+        assert_eq!(err.message, "No job was given.");
+        assert_eq!(reference(" brave-otter ").ok(), Some("brave-otter"));
+    }
+
+    #[test]
+    fn tilde_means_home() {
+        assert_eq!(expand_home("~", "/home/u"), "/home/u");
+        assert_eq!(expand_home("~/src/x", "/home/u/"), "/home/u/src/x");
+        assert_eq!(expand_home("/abs/~/x", "/home/u"), "/abs/~/x");
+        assert_eq!(expand_home("~/x", ""), "~/x");
+    }
+}

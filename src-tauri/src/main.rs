@@ -1,0 +1,3 @@
+fn main() {
+    sidekick_app::run()
+}

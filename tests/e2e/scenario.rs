@@ -1,0 +1,180 @@
+//! What a new user does: open a repository, run a job, watch the status bar, review the diff,
+//! merge with one click; then a merge the host refuses, and a second launch that opens a job.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::webdriver::Session;
+use crate::World;
+
+fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(what())
+    }
+}
+
+/// Types a task, runs it, and returns the new job's codename (the app opens it at once).
+fn run_task(s: &mut Session, task: &str) -> Result<String, String> {
+    let input = s.find("[data-testid=task-input]")?;
+    s.type_text(&input, task)?;
+    let submit = s.find("[data-testid=task-submit]")?;
+    s.click(&submit)?;
+    let sent = s.wait_text("[data-testid=composer-sent]", "Started")?;
+    let codename = sent
+        .trim_start_matches("Started ")
+        .trim_end_matches('.')
+        .to_string();
+    check(!codename.is_empty(), || format!("no codename in {sent:?}"))?;
+    Ok(codename)
+}
+
+/// Waits until the open job is `codename` in `state`.
+fn wait_job_state(s: &mut Session, codename: &str, state: &str) -> Result<(), String> {
+    let css = format!("[data-testid=job-view][data-codename='{codename}'][data-state='{state}']");
+    s.find(&css).map(|_| ())
+}
+
+pub fn run(mut s: Session, w: &World, app: &Path) -> Result<(), String> {
+    let result = steps(&mut s, w, app);
+    if result.is_err() {
+        s.screenshot("failure");
+    }
+    s.close();
+    result
+}
+
+fn steps(s: &mut Session, w: &World, app: &Path) -> Result<(), String> {
+    // The app started a host and follows it.
+    s.wait_text("[data-testid=host-state]", "host")?;
+    s.wait_text(
+        "[data-testid=status-summary]",
+        "0 running · 0 queued · 0 to review",
+    )?;
+    s.screenshot("started");
+
+    // A folder that is not a repository gets the host's own sentence.
+    let path = s.find("[data-testid=repo-path]")?;
+    s.type_text(&path, &w.root.display().to_string())?;
+    s.press("[data-testid=repo-open]")?;
+    let err = s.wait_text("[data-testid=repo-error]", "not inside a git repository")?;
+    println!("e2e: not a repository -> {err}");
+
+    // Open the real one.
+    s.execute("document.querySelector('[data-testid=repo-path]').value = ''; document.querySelector('[data-testid=repo-path]').dispatchEvent(new Event('input'));", serde_json::json!([]))?;
+    s.type_text(&path, &w.repo.display().to_string())?;
+    s.press("[data-testid=repo-open]")?;
+    s.wait_text("[data-testid=repo-current]", "project")?;
+    s.screenshot("repo-opened");
+
+    // The user's own uncommitted work, which nothing may touch.
+    w.write("notes.txt", "my notes\nmore notes, not committed\n")?;
+    w.write("scratch.txt", "untracked scratch\n")?;
+
+    // Run a job; the status bar counts it while it runs and when it is ready.
+    let first = run_task(s, "sleep 3; echo 'made by the job' > job.txt")?;
+    s.wait_text("[data-testid=status-summary]", "1 running")?;
+    s.screenshot("job-running");
+    s.wait_text(
+        "[data-testid=status-summary]",
+        "0 running · 0 queued · 1 to review",
+    )?;
+    wait_job_state(s, &first, "completed")?;
+    s.screenshot("job-finished");
+
+    // Its diff.
+    s.press("[data-testid=pane-diff]")?;
+    s.wait_text("[data-testid=diff-file]", "job.txt")?;
+    s.wait_text("[data-testid=diff-rows]", "made by the job")?;
+    s.screenshot("diff");
+
+    // Merge with one click, after the preview.
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-clean]", "Clean")?;
+    s.screenshot("merge-preview");
+    s.press("[data-testid=merge-confirm]")?;
+    let done = s.wait("the merge result", |s| {
+        let t = s.text_of("[data-testid=merge-done]")?;
+        Ok((!t.is_empty()).then_some(t))
+    })?;
+    println!("e2e: merged -> {done}");
+    wait_job_state(s, &first, "merged")?;
+    s.screenshot("merged");
+
+    // git agrees: the change is on main, the user's files are as they were.
+    let on_main = w.git(&["show", "main:job.txt"])?;
+    check(on_main == "made by the job", || {
+        format!("main:job.txt is {on_main:?}")
+    })?;
+    check(w.read("job.txt") == "made by the job\n", || {
+        "job.txt not checked out".into()
+    })?;
+    let notes = w.read("notes.txt");
+    check(notes == "my notes\nmore notes, not committed\n", || {
+        format!("notes.txt changed: {notes:?}")
+    })?;
+    check(w.read("scratch.txt") == "untracked scratch\n", || {
+        "scratch.txt changed".into()
+    })?;
+    let status = w.git(&["status", "--porcelain"])?;
+    check(status == " M notes.txt\n?? scratch.txt", || {
+        format!("git status is {status:?}")
+    })?;
+    s.press("[data-testid=merge-close]")?;
+
+    // A merge the host refuses: the user edits a file the job changed after the preview.
+    let second = run_task(s, "echo 'changed by the job' > shared.txt")?;
+    wait_job_state(s, &second, "completed")?;
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-clean]", "Clean")?;
+    let tip = w.git(&["rev-parse", "main"])?;
+    w.write("shared.txt", "the user's edit\n")?;
+    s.press("[data-testid=merge-confirm]")?;
+    let refusal = s.wait_text("[data-testid=merge-error]", "shared.txt")?;
+    println!("e2e: refused -> {refusal}");
+    s.screenshot("merge-refused");
+    check(w.git(&["rev-parse", "main"])? == tip, || {
+        "main moved on a refused merge".into()
+    })?;
+    check(w.read("shared.txt") == "the user's edit\n", || {
+        "shared.txt was overwritten".into()
+    })?;
+    // The preview runs again and now names the file, and the button stays off.
+    s.wait_text("[data-testid=merge-dirty]", "Uncommitted changes")?;
+    s.wait_text("[data-testid=merge-blocked]", "Uncommitted changes")?;
+    let disabled = s.execute(
+        "return document.querySelector('[data-testid=merge-confirm]').disabled",
+        serde_json::json!([]),
+    )?;
+    check(disabled == serde_json::Value::Bool(true), || {
+        "merge stayed enabled over dirty files".into()
+    })?;
+    s.screenshot("merge-dirty-preview");
+    s.press("[data-testid=merge-cancel]")?;
+
+    // Launching again with --job focuses the running window at that job.
+    let mut again = Command::new(app)
+        .args(["--job", &first])
+        .envs(w.env())
+        .spawn()
+        .map_err(|e| format!("cannot launch the app again: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(Some(status)) = again.try_wait() {
+            check(status.success(), || {
+                format!("the second launch ended with {status}")
+            })?;
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = again.kill();
+            return Err("the second launch did not hand over to the running app".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    wait_job_state(s, &first, "merged")?;
+    s.screenshot("opened-by-second-launch");
+    Ok(())
+}

@@ -1,0 +1,326 @@
+// Each view against a mocked IPC: what it shows, what it sends, and how it shows refusals.
+import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
+import { mockIPC } from "@tauri-apps/api/mocks";
+import type { Channel } from "@tauri-apps/api/core";
+import { describe, expect, it } from "vitest";
+import { AppState } from "../state.svelte";
+import { diff, file, job } from "../test-fixtures";
+import type { OutputMessage } from "../ipc";
+import type { AgentInfo, MergePreview, RepoInfo } from "../types/protocol";
+import Composer from "./Composer.svelte";
+import DiffView from "./DiffView.svelte";
+import JobList from "./JobList.svelte";
+import JobView from "./JobView.svelte";
+import MergeDialog from "./MergeDialog.svelte";
+import OutputView from "./OutputView.svelte";
+import RepoPicker from "./RepoPicker.svelte";
+import StatusBar from "./StatusBar.svelte";
+
+type Args = Record<string, unknown>;
+type Calls = { cmd: string; args: Args }[];
+
+/** Answers commands from a table; a function answer may throw a host error. */
+function host(table: Record<string, unknown>): Calls {
+  const calls: Calls = [];
+  mockIPC((cmd, args) => {
+    const a = (args ?? {}) as Record<string, unknown>;
+    calls.push({ cmd, args: a });
+    const answer = table[cmd];
+    if (typeof answer === "function") return (answer as (x: Record<string, unknown>) => unknown)(a);
+    if (answer === undefined) throw { code: "internal", message: `unexpected command ${cmd}` };
+    return answer;
+  });
+  return calls;
+}
+
+function withJobs(...jobs: ReturnType<typeof job>[]): AppState {
+  const app = new AppState();
+  app.applySnapshot({ seq: 1, loaded: true, jobs, host: { status: "connecting" } });
+  return app;
+}
+
+const repo: RepoInfo = { root: "/work/repo", name: "repo", head_branch: "main", head_commit: "c".repeat(40), branches: ["dev", "main"] };
+
+describe("StatusBar", () => {
+  it("counts running, queued and to-review jobs and opens one from the popover", async () => {
+    const app = withJobs(
+      job({ id: "01a", codename: "brave-otter", state: "running", ended_at: null }),
+      job({ id: "01b", codename: "calm-heron", state: "queued", started_at: null, ended_at: null }),
+      job({ id: "01c", codename: "swift-lynx", state: "completed" }),
+      job({ id: "01d", codename: "old-crow", state: "merged" }),
+    );
+    render(StatusBar, { app });
+    expect(screen.getByTestId("status-summary").textContent?.replace(/\s+/g, " ").trim()).toBe(
+      "1 running · 1 queued · 1 to review",
+    );
+    await fireEvent.click(screen.getByTestId("status-summary"));
+    const rows = screen.getAllByTestId("status-job");
+    expect(rows.map((r) => r.querySelector("strong")?.textContent)).toEqual(["brave-otter", "calm-heron", "swift-lynx"]);
+    await fireEvent.click(rows[2]);
+    expect(app.selectedId).toBe("01c");
+    expect(screen.queryByTestId("status-popover")).toBeNull();
+  });
+
+  it("says when the host is gone", () => {
+    const app = withJobs();
+    app.host = { status: "lost", message: "The Sidekick host stopped; reconnecting." };
+    render(StatusBar, { app });
+    expect(screen.getByTestId("host-state").textContent).toContain("reconnecting");
+  });
+});
+
+describe("JobList", () => {
+  it("shows each job's codename, state, agent, changes and queue position, and filters", async () => {
+    const app = withJobs(
+      job({ id: "01a", codename: "brave-otter", state: "completed", insertions: 12, deletions: 3 }),
+      job({ id: "01b", codename: "calm-heron", state: "queued", started_at: null, ended_at: null, insertions: null, deletions: null }),
+      job({ id: "01c", codename: "keen-mole", state: "queued", started_at: null, ended_at: null, insertions: null, deletions: null, repo: "/other" }),
+    );
+    render(JobList, { app });
+    const rows = () => screen.getAllByTestId("job-row");
+    expect(rows().map((r) => r.dataset.codename)).toEqual(["keen-mole", "calm-heron", "brave-otter"]);
+    const otter = rows()[2];
+    expect(otter.textContent).toContain("completed");
+    expect(otter.textContent).toContain("+12");
+    expect(otter.textContent).toContain("−3");
+    expect(rows()[1].textContent).toContain("#1");
+    expect(rows()[0].textContent).toContain("#2");
+
+    await fireEvent.change(screen.getByTestId("filter-state"), { target: { value: "review" } });
+    expect(rows().map((r) => r.dataset.codename)).toEqual(["brave-otter"]);
+    await fireEvent.change(screen.getByTestId("filter-state"), { target: { value: "all" } });
+    await fireEvent.change(screen.getByTestId("filter-repo"), { target: { value: "/other" } });
+    expect(rows().map((r) => r.dataset.codename)).toEqual(["keen-mole"]);
+    await fireEvent.click(rows()[0]);
+    expect(app.selectedId).toBe("01c");
+  });
+
+  it("renders only a window of a thousand jobs", () => {
+    const many = Array.from({ length: 1000 }, (_, i) => job({ id: `01${String(i).padStart(4, "0")}`, codename: `job-${i}` }));
+    render(JobList, { app: withJobs(...many) });
+    const n = screen.getAllByTestId("job-row").length;
+    expect(n).toBeGreaterThan(5);
+    expect(n).toBeLessThan(60);
+  });
+});
+
+describe("Composer", () => {
+  const agents: AgentInfo[] = [
+    { name: "shell", builtin: true, command: ["sh", "-c", "{task}"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null },
+    { name: "claude", builtin: true, command: ["claude"], installed: false, path: null, problem: "claude is not on PATH", timeout_ms: null },
+  ];
+
+  it("lists agents, disabling the unavailable ones with the reason", async () => {
+    host({ list_agents: agents });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => expect(screen.getAllByRole("option", { name: /claude/ }).length).toBe(1));
+    const claude = screen.getByRole("option", { name: /claude/ }) as HTMLOptionElement;
+    expect(claude.disabled).toBe(true);
+    expect(claude.textContent).toContain("claude is not on PATH");
+    expect((screen.getByRole("option", { name: "shell" }) as HTMLOptionElement).disabled).toBe(false);
+  });
+
+  it("sends the task with agent, base and timeout, and opens the new job", async () => {
+    const calls = host({
+      list_agents: agents,
+      spawn_job: (a: Args) => job({ id: "01new", codename: "new-job", state: "queued", task: (a.request as { task: string }).task }),
+    });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => screen.getByRole("option", { name: "shell" }));
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "echo hi > hi.txt" } });
+    await fireEvent.change(screen.getByTestId("base-select"), { target: { value: "dev" } });
+    await fireEvent.input(screen.getByTestId("timeout-input"), { target: { value: "90s" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    await waitFor(() => expect(app.selectedId).toBe("01new"));
+    const spawn = calls.find((c) => c.cmd === "spawn_job");
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null });
+    expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
+    expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
+  });
+
+  it("shows the host's refusal as its sentence and keeps the task", async () => {
+    host({ list_agents: agents, spawn_job: () => { throw { code: "bad_base", message: "'nope' is not a commit in /work/repo" }; } });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "do it" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    await waitFor(() => expect(screen.getByTestId("composer-error").textContent).toBe("'nope' is not a commit in /work/repo"));
+    expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("do it");
+  });
+
+  it("refuses a timeout it cannot read before asking the host", async () => {
+    const calls = host({ list_agents: agents });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "x" } });
+    await fireEvent.input(screen.getByTestId("timeout-input"), { target: { value: "soon" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    expect(screen.getByTestId("composer-error").textContent).toContain("is not a duration");
+    expect(calls.some((c) => c.cmd === "spawn_job")).toBe(false);
+  });
+});
+
+describe("RepoPicker", () => {
+  it("opens a repository and remembers it", async () => {
+    host({ repo_info: repo });
+    const app = withJobs();
+    render(RepoPicker, { app });
+    await fireEvent.input(screen.getByTestId("repo-path"), { target: { value: "/work/repo/src" } });
+    await fireEvent.click(screen.getByTestId("repo-open"));
+    await waitFor(() => expect(screen.getByTestId("repo-current").textContent).toContain("repo"));
+    expect(app.recent).toEqual(["/work/repo"]);
+    expect(JSON.parse(localStorage.getItem("sidekick.recent-repos") ?? "[]")).toEqual(["/work/repo"]);
+  });
+
+  it("shows the host's error for a folder that is not a repository", async () => {
+    host({ repo_info: () => { throw { code: "not_a_repo", message: "/tmp/x is not inside a git repository" }; } });
+    const app = withJobs();
+    render(RepoPicker, { app });
+    await fireEvent.input(screen.getByTestId("repo-path"), { target: { value: "/tmp/x" } });
+    await fireEvent.click(screen.getByTestId("repo-open"));
+    await waitFor(() => expect(screen.getByTestId("repo-error").textContent).toBe("/tmp/x is not inside a git repository"));
+    expect(app.repo).toBeNull();
+  });
+});
+
+describe("OutputView", () => {
+  it("shows streamed lines and the end of the job", async () => {
+    let channel: Channel<OutputMessage> | null = null;
+    host({
+      follow_output: (a: Args) => {
+        channel = a.channel as Channel<OutputMessage>;
+        return 7;
+      },
+      stop_output: null,
+    });
+    render(OutputView, { jobId: "01a" });
+    await waitFor(() => expect(channel).not.toBeNull());
+    const lines = Array.from({ length: 3 }, (_, i) => ({ seq: i + 1, stream: "stdout" as const, text: `line ${i + 1}` }));
+    channel!.onmessage({ event: "lines", payload: { lines } });
+    channel!.onmessage({ event: "lines", payload: { lines: [{ seq: 9, stream: "stderr", text: "warning: x" }] } });
+    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    await waitFor(() => expect(screen.getByTestId("output-count").textContent).toBe("4 lines"));
+    const shown = screen.getAllByTestId("output-line");
+    expect(shown.map((l) => l.textContent)).toEqual(["line 1", "line 2", "line 3", "warning: x"]);
+    expect(shown[3].classList.contains("stderr")).toBe(true);
+    expect(screen.getByTestId("output").textContent).toContain("ended");
+  });
+});
+
+describe("DiffView", () => {
+  const files = [
+    file(),
+    file({ path: "logo.png", status: "added", binary: true, hunks: [], old_size: null, new_size: 2048, insertions: 0, deletions: 0 }),
+  ];
+
+  it("lists files with counts, highlights changed words and shows binaries as such", async () => {
+    host({ job_diff: diff(files) });
+    const app = withJobs(job());
+    render(DiffView, { app, job: job() });
+    await waitFor(() => expect(screen.getAllByTestId("file-entry").length).toBe(2));
+    expect(screen.getByTestId("diff-summary").textContent).toContain("2 files");
+    const marks = screen.getByTestId("diff-rows").querySelectorAll("mark.word");
+    expect([...marks].map((m) => m.textContent)).toEqual(["old", "new"]);
+    expect(screen.getByTestId("diff-rows").querySelector(".hljs-keyword")?.textContent).toBe("fn");
+    expect(screen.getAllByTestId("diff-note").map((n) => n.textContent)).toEqual(["Binary file, ? → 2.0 KB"]);
+    expect(app.diffFiles).toEqual(["src/main.rs", "logo.png"]);
+  });
+
+  it("switches to the split view and unticks files for a partial merge", async () => {
+    host({ job_diff: diff(files) });
+    const app = withJobs(job());
+    render(DiffView, { app, job: job() });
+    await waitFor(() => screen.getAllByTestId("file-include"));
+    const unified = screen.getAllByTestId("diff-line").length;
+    await fireEvent.click(screen.getByTestId("layout-split"));
+    expect(screen.getAllByTestId("diff-line").length).toBe(unified - 1);
+    await fireEvent.click(screen.getAllByTestId("file-include")[1]);
+    expect(app.mergePaths()).toEqual(["src/main.rs"]);
+  });
+});
+
+describe("MergeDialog", () => {
+  const preview = (over: Partial<MergePreview> = {}): MergePreview => ({
+    target: "main", target_tip: "c".repeat(40), job_head: "b".repeat(40), merge_base: "a".repeat(40),
+    clean: true, conflicts: [], target_moved: false, changed_paths: ["hi.txt"],
+    checked_out: [{ worktree: "/work/repo", dirty_overlap: [] }], up_to_date: false, ...over,
+  });
+  const result = (p: MergePreview, merged: boolean) => ({ preview: p, merged, commit: merged ? "d".repeat(40) : null, stash_kept: null, message: merged ? "Merged brave-otter into main as ddddddd." : "", job: job({ state: merged ? "merged" : "completed" }) });
+
+  it("previews first, then merges with one click", async () => {
+    const calls = host({ repo_info: repo, merge_job: (a: Args) => result(preview(), !(a.request as { dry_run: boolean }).dry_run) });
+    const app = withJobs(job());
+    render(MergeDialog, { app, job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-clean").textContent).toContain("1 file change on main"));
+    expect(screen.getByTestId("merge-dirty-clean")).toBeTruthy();
+    const button = screen.getByTestId("merge-confirm") as HTMLButtonElement;
+    expect(button.disabled).toBe(false);
+    await fireEvent.click(button);
+    await waitFor(() => expect(screen.getByTestId("merge-done").textContent).toBe("Merged brave-otter into main as ddddddd."));
+    const merges = calls.filter((c) => c.cmd === "merge_job").map((c) => c.args.request);
+    expect(merges[0]).toMatchObject({ strategy: "squash", into: "main", dry_run: true, paths: [] });
+    expect(merges.at(-1)).toMatchObject({ strategy: "squash", into: "main", dry_run: false });
+    expect(app.jobs.get("01jtest")?.state).toBe("merged");
+  });
+
+  it("keeps the button off while dirty files overlap or conflicts exist", async () => {
+    host({ repo_info: repo, merge_job: result(preview({ checked_out: [{ worktree: "/work/repo", dirty_overlap: ["hi.txt"] }] }), false) });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-dirty").textContent).toContain("/work/repo"));
+    expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(true);
+    expect(screen.getByTestId("merge-blocked").textContent).toContain("Uncommitted changes");
+  });
+
+  it("lists conflicts and shows the host's refusal as its message", async () => {
+    host({ repo_info: repo, merge_job: result(preview({ clean: false, conflicts: [{ path: "hi.txt", kind: "content" }] }), false) });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-conflicts").textContent).toContain("hi.txt"));
+    expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("shows a refusal that arrives on the real merge", async () => {
+    const refusal = "The merge would overwrite uncommitted changes in /work/repo: hi.txt. Commit or stash them, or merge with --autostash.";
+    host({
+      repo_info: repo,
+      merge_job: (a: Args) => {
+        if ((a.request as { dry_run: boolean }).dry_run) return result(preview(), false);
+        throw { code: "invalid_state", message: refusal };
+      },
+    });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId("merge-confirm"));
+    await waitFor(() => expect(screen.getByTestId("merge-error").textContent).toBe(refusal));
+  });
+});
+
+describe("JobView", () => {
+  it("cancels a running job", async () => {
+    const calls = host({ cancel_job: job({ state: "stopping" }), follow_output: 1, stop_output: null });
+    const running = job({ state: "running", ended_at: null });
+    const app = withJobs(running);
+    render(JobView, { app, job: running });
+    await fireEvent.click(screen.getByTestId("job-cancel"));
+    await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("stopping"));
+    expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: "01jtest" });
+    expect(screen.queryByTestId("job-merge")).toBeNull();
+  });
+
+  it("asks before discarding, then reports what the host did", async () => {
+    const calls = host({ discard_job: { job: job({ state: "discarded" }), message: "Discarded brave-otter; its work is kept in refs/sidekick/snapshots/01jtest." }, follow_output: 1, stop_output: null });
+    const app = withJobs(job());
+    render(JobView, { app, job: job() });
+    await fireEvent.click(screen.getByTestId("job-discard"));
+    expect(calls.some((c) => c.cmd === "discard_job")).toBe(false);
+    expect(screen.getByTestId("confirm").textContent).toContain("snapshot");
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
+    await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toContain("refs/sidekick/snapshots"));
+    expect(app.jobs.get("01jtest")?.state).toBe("discarded");
+  });
+});

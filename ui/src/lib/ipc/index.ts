@@ -1,0 +1,82 @@
+// The only module that talks to Tauri. Everything else calls these typed functions, so
+// components can be tested with a mocked IPC.
+import { Channel, invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+import type {
+  ActionResult,
+  AgentInfo,
+  Diff,
+  Health,
+  Job,
+  MergeRequest,
+  MergeResult,
+  RepoInfo,
+  SpawnRequest,
+} from "../types/protocol";
+import type { Failure, HostState, JobChange, OutputMessage, Snapshot } from "./types";
+
+export type * from "./types";
+
+/** Turns whatever a rejected invoke carried into a `Failure`. */
+export function toFailure(e: unknown): Failure {
+  if (e && typeof e === "object" && "message" in e) {
+    const o = e as { code?: unknown; message: unknown };
+    return { code: typeof o.code === "string" ? o.code : "internal", message: String(o.message) };
+  }
+  return { code: "internal", message: typeof e === "string" ? e : "Something went wrong." };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toFailure(e);
+  }
+}
+
+export const hostInfo = () => call<Health>("host_info");
+export const jobsSnapshot = () => call<Snapshot>("jobs_snapshot");
+export const getJob = (job: string) => call<Job>("get_job", { job });
+export const spawnJob = (request: SpawnRequest) => call<Job>("spawn_job", { request });
+export const cancelJob = (job: string) => call<Job>("cancel_job", { job });
+export const jobDiff = (job: string) => call<Diff>("job_diff", { job });
+export const mergeJob = (job: string, request: MergeRequest) =>
+  call<MergeResult>("merge_job", { job, request });
+export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
+export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
+export const listAgents = () => call<AgentInfo[]>("list_agents");
+export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
+export const takeOpenedJob = () => call<string | null>("take_opened_job");
+
+/** A running output stream; `stop()` ends it. */
+export interface OutputFollow {
+  stop(): void;
+}
+
+/** Streams a job's output from its first line; `onMessage` gets batches, then the end. */
+export async function followOutput(
+  job: string,
+  onMessage: (m: OutputMessage) => void,
+): Promise<OutputFollow> {
+  const channel = new Channel<OutputMessage>();
+  let stopped = false;
+  channel.onmessage = (m) => {
+    if (!stopped) onMessage(m);
+  };
+  const id = await call<number>("follow_output", { job, channel });
+  return {
+    stop() {
+      stopped = true;
+      void call("stop_output", { id }).catch(() => {});
+    },
+  };
+}
+
+export const onJob = (f: (c: JobChange) => void): Promise<UnlistenFn> =>
+  listen<JobChange>("job", (e) => f(e.payload));
+export const onJobsReset = (f: (s: Snapshot) => void): Promise<UnlistenFn> =>
+  listen<Snapshot>("jobs-reset", (e) => f(e.payload));
+export const onHost = (f: (h: HostState) => void): Promise<UnlistenFn> =>
+  listen<HostState>("host", (e) => f(e.payload));
+export const onOpenJob = (f: (job: string) => void): Promise<UnlistenFn> =>
+  listen<string>("open-job", (e) => f(e.payload));

@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import {
+  countJobs,
+  elapsedMs,
+  formatElapsed,
+  groupOf,
+  matches,
+  parseTimeout,
+  queuePositions,
+} from "./jobs";
+import { job } from "./test-fixtures";
+
+describe("jobs", () => {
+  it("groups states the way the status bar counts them", () => {
+    expect(groupOf("starting")).toBe("running");
+    expect(groupOf("stopping")).toBe("running");
+    expect(groupOf("queued")).toBe("queued");
+    expect(groupOf("failed")).toBe("review");
+    expect(groupOf("interrupted")).toBe("review");
+    expect(groupOf("merged")).toBe("closed");
+    const c = countJobs([
+      job({ id: "1", state: "running" }),
+      job({ id: "2", state: "queued" }),
+      job({ id: "3", state: "completed" }),
+      job({ id: "4", state: "discarded" }),
+    ]);
+    expect(c).toEqual({ running: 1, queued: 1, review: 1 });
+  });
+
+  it("numbers the queue oldest first", () => {
+    const pos = queuePositions([
+      job({ id: "03", state: "queued" }),
+      job({ id: "01", state: "queued" }),
+      job({ id: "02", state: "running" }),
+    ]);
+    expect([...pos.entries()]).toEqual([
+      ["01", 1],
+      ["03", 2],
+    ]);
+  });
+
+  it("measures elapsed time live until the job ends", () => {
+    const running = job({ started_at: 1_000, ended_at: null });
+    expect(elapsedMs(running, 6_500)).toBe(5_500);
+    expect(elapsedMs(job({ started_at: 1_000, ended_at: 3_000 }), 99_999)).toBe(2_000);
+    expect(elapsedMs(job({ started_at: null }), 5)).toBeNull();
+    expect(formatElapsed(5_500)).toBe("5s");
+    expect(formatElapsed(125_000)).toBe("2m 05s");
+    expect(formatElapsed(3_720_000)).toBe("1h 02m");
+  });
+
+  it("parses timeouts and refuses nonsense", () => {
+    expect(parseTimeout("90s")).toBe(90_000);
+    expect(parseTimeout("1h30m")).toBe(5_400_000);
+    expect(parseTimeout("45")).toBe(2_700_000);
+    expect(parseTimeout("")).toBeNull();
+    expect(parseTimeout("soon")).toBeNull();
+    expect(parseTimeout("10x")).toBeNull();
+    expect(parseTimeout("0s")).toBeNull();
+  });
+
+  it("filters by group and repository", () => {
+    const j = job({ state: "completed", repo: "/a" });
+    expect(matches(j, "review", "")).toBe(true);
+    expect(matches(j, "running", "")).toBe(false);
+    expect(matches(j, "all", "/b")).toBe(false);
+    expect(matches(j, "all", "/a")).toBe(true);
+  });
+});

@@ -1,0 +1,97 @@
+// Plain functions over jobs: how they are grouped, counted, ordered and described.
+import type { Job, JobState } from "./types/protocol";
+
+export type Group = "running" | "queued" | "review" | "closed";
+
+/** Where a job sits in the status bar's words. */
+export function groupOf(state: JobState): Group {
+  switch (state) {
+    case "queued":
+      return "queued";
+    case "starting":
+    case "running":
+    case "stopping":
+      return "running";
+    case "merged":
+    case "discarded":
+      return "closed";
+    default:
+      return "review";
+  }
+}
+
+export const isActive = (s: JobState) => groupOf(s) === "running" || s === "queued";
+
+export interface Counts {
+  running: number;
+  queued: number;
+  review: number;
+}
+
+export function countJobs(jobs: Iterable<Job>): Counts {
+  const c: Counts = { running: 0, queued: 0, review: 0 };
+  for (const j of jobs) {
+    const g = groupOf(j.state);
+    if (g !== "closed") c[g] += 1;
+  }
+  return c;
+}
+
+/** Newest first (ids are time-sortable). */
+export function newestFirst(a: Job, b: Job): number {
+  return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
+}
+
+/** 1-based FIFO positions of the queued jobs, oldest first, as the host runs them. */
+export function queuePositions(jobs: Iterable<Job>): Map<string, number> {
+  const queued = [...jobs].filter((j) => j.state === "queued").sort((a, b) => -newestFirst(a, b));
+  return new Map(queued.map((j, i) => [j.id, i + 1]));
+}
+
+/** Run time: live for running jobs (against `now`), fixed once ended. */
+export function elapsedMs(job: Job, now: number): number | null {
+  if (job.started_at == null) return null;
+  if (job.ended_at != null) return Math.max(0, job.ended_at - job.started_at);
+  return Math.max(0, now - job.started_at);
+}
+
+/** `4s`, `2m 05s`, `1h 02m`. */
+export function formatElapsed(ms: number | null): string {
+  if (ms == null) return "";
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
+}
+
+/**
+ * Parses `90s`, `30m`, `1h30m`, `2h` (or a bare number of minutes) into milliseconds; `null`
+ * for anything else. The host checks again, this only gives the composer an early answer.
+ */
+export function parseTimeout(text: string): number | null {
+  const t = text.trim().toLowerCase();
+  if (t === "") return null;
+  if (/^\d+$/.test(t)) return Number(t) * 60_000;
+  const re = /(\d+)\s*(h|m|s)/gy;
+  let total = 0;
+  let matched = 0;
+  for (const m of t.matchAll(re)) {
+    matched += m[0].length;
+    total += Number(m[1]) * (m[2] === "h" ? 3_600_000 : m[2] === "m" ? 60_000 : 1000);
+  }
+  return matched === t.length && total > 0 ? total : null;
+}
+
+export type StateFilter = "all" | Group;
+
+export function matches(job: Job, state: StateFilter, repo: string): boolean {
+  if (state !== "all" && groupOf(job.state) !== state) return false;
+  return repo === "" || job.repo === repo;
+}
+
+/** The task's first line, for one-line places. */
+export function firstLine(task: string): string {
+  const line = task.split("\n", 1)[0] ?? "";
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}

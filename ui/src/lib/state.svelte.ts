@@ -1,0 +1,140 @@
+// The window's state: the mirror of the host's jobs, the selection, the open repository.
+import { SvelteMap, SvelteSet } from "svelte/reactivity";
+import * as ipc from "./ipc";
+import type { HostState, JobChange, Snapshot } from "./ipc";
+import { countJobs, matches, newestFirst, queuePositions, type StateFilter } from "./jobs";
+import type { Job, RepoInfo } from "./types/protocol";
+
+const RECENT_KEY = "sidekick.recent-repos";
+const RECENT_MAX = 8;
+
+export type Pane = "output" | "diff";
+
+export class AppState {
+  jobs = new SvelteMap<string, Job>();
+  seq = 0;
+  loaded = $state(false);
+  host = $state<HostState>({ status: "connecting" });
+  selectedId = $state<string | null>(null);
+  pane = $state<Pane>("output");
+  mergeOpen = $state(false);
+  /** Files of the open job's diff left out of the merge (the checkboxes). */
+  excluded = new SvelteSet<string>();
+  /** The open job's changed files, once its diff has loaded. */
+  diffFiles = $state<string[]>([]);
+  stateFilter = $state<StateFilter>("all");
+  repoFilter = $state("");
+  repo = $state<RepoInfo | null>(null);
+  recent = $state<string[]>(loadRecent());
+  /** Ticks once a second so elapsed times stay live. */
+  now = $state(Date.now());
+
+  counts = $derived(countJobs(this.jobs.values()));
+  positions = $derived(queuePositions(this.jobs.values()));
+  visible = $derived(
+    [...this.jobs.values()]
+      .filter((j) => matches(j, this.stateFilter, this.repoFilter))
+      .sort(newestFirst),
+  );
+  selected = $derived(this.selectedId ? (this.jobs.get(this.selectedId) ?? null) : null);
+  repos = $derived([...new Set([...this.jobs.values()].map((j) => j.repo))].sort());
+
+  /** Replaces the mirror (first load, or the host's list after a reset). */
+  applySnapshot(s: Snapshot) {
+    this.jobs.clear();
+    for (const j of s.jobs) this.jobs.set(j.id, j);
+    this.seq = s.seq;
+    this.loaded = s.loaded;
+    this.host = s.host;
+  }
+
+  /** One change from the event stream; changes already in the snapshot are skipped. */
+  applyChange(c: JobChange) {
+    if (c.seq <= this.seq) return;
+    this.seq = c.seq;
+    this.jobs.set(c.job.id, c.job);
+  }
+
+  /** Selects a job by id, id prefix or codename; false when none matches. */
+  open(reference: string, pane: Pane = "output"): boolean {
+    const ref = reference.trim();
+    let found = this.jobs.get(ref);
+    if (!found) {
+      const all = [...this.jobs.values()];
+      found = all.find((j) => j.codename === ref) ?? all.find((j) => j.id.startsWith(ref));
+    }
+    if (!found) return false;
+    if (this.selectedId !== found.id) this.forgetSelection();
+    this.selectedId = found.id;
+    this.pane = pane;
+    this.mergeOpen = false;
+    return true;
+  }
+
+  /** Moves the selection through the visible list (j/k). */
+  step(delta: number) {
+    const list = this.visible;
+    if (list.length === 0) return;
+    const at = list.findIndex((j) => j.id === this.selectedId);
+    const next = at < 0 ? 0 : Math.min(list.length - 1, Math.max(0, at + delta));
+    if (list[next].id !== this.selectedId) this.forgetSelection();
+    this.selectedId = list[next].id;
+    this.mergeOpen = false;
+  }
+
+  private forgetSelection() {
+    this.excluded.clear();
+    this.diffFiles = [];
+  }
+
+  /** The paths to merge: every changed file unless some were unticked. */
+  mergePaths(): string[] {
+    if (this.excluded.size === 0) return [];
+    return this.diffFiles.filter((p) => !this.excluded.has(p));
+  }
+
+  useRepo(info: RepoInfo) {
+    this.repo = info;
+    this.recent = [info.root, ...this.recent.filter((r) => r !== info.root)].slice(0, RECENT_MAX);
+    try {
+      localStorage.setItem(RECENT_KEY, JSON.stringify(this.recent));
+    } catch {
+      // Private mode or full storage: the list just isn't remembered.
+    }
+  }
+
+  /** Loads the mirror and keeps it current. Returns a function that stops listening. */
+  async connect(): Promise<() => void> {
+    const pending: JobChange[] = [];
+    let ready = false;
+    const stops = await Promise.all([
+      ipc.onJob((c) => (ready ? this.applyChange(c) : pending.push(c))),
+      ipc.onJobsReset((s) => this.applySnapshot(s)),
+      ipc.onHost((h) => (this.host = h)),
+      ipc.onOpenJob((job) => this.open(job)),
+    ]);
+    this.applySnapshot(await ipc.jobsSnapshot());
+    ready = true;
+    for (const c of pending) this.applyChange(c);
+    const opened = await ipc.takeOpenedJob();
+    if (opened) this.pendingOpen = opened;
+    const tick = setInterval(() => (this.now = Date.now()), 1000);
+    return () => {
+      clearInterval(tick);
+      for (const stop of stops) stop();
+    };
+  }
+
+  /** A `--job` reference that may name a job the mirror does not hold yet. */
+  pendingOpen = $state<string | null>(null);
+}
+
+function loadRecent(): string[] {
+  try {
+    const raw = localStorage.getItem(RECENT_KEY);
+    const list: unknown = raw ? JSON.parse(raw) : [];
+    return Array.isArray(list) ? list.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}

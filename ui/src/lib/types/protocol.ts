@@ -1,0 +1,282 @@
+// Generated from crates/protocol by its `typescript` test. Do not edit by hand:
+// run `SIDEKICK_WRITE_TYPES=1 cargo test -p sidekick-protocol typescript`.
+
+export type JobState = "queued" | "starting" | "running" | "stopping" | "completed" | "failed" | "timeout" | "cancelled" | "interrupted" | "merged" | "discarded";
+
+export type Job = { 
+/**
+ * Time-sortable unique id (ULID, lowercase).
+ */
+id: string, 
+/**
+ * `adjective-animal`, unique among jobs that still have a worktree.
+ */
+codename: string, state: JobState, agent: string, task: string, 
+/**
+ * Top level of the user's repository.
+ */
+repo: string, 
+/**
+ * The job's branch, `sidekick/<codename>`.
+ */
+branch: string, 
+/**
+ * The job's shadow worktree (exists once the job has started).
+ */
+worktree: string, 
+/**
+ * The revision the user asked for (`HEAD` by default).
+ */
+base_rev: string, 
+/**
+ * The commit the job started from.
+ */
+base_commit: string, 
+/**
+ * The branch the job will merge back into, when the base was a branch.
+ */
+base_branch: string | null, 
+/**
+ * The job branch's tip after the agent's leftovers were committed.
+ */
+head_commit: string | null, exit_code: number | null, 
+/**
+ * Why the job ended the way it did, in one sentence (failures, timeouts, interruptions).
+ */
+reason: string | null, parent_id: string | null, timeout_ms: number, created_at: number, started_at: number | null, ended_at: number | null, 
+/**
+ * Run time so far (live jobs) or in total (ended jobs).
+ */
+duration_ms: number | null, 
+/**
+ * 1-based position in the FIFO queue while queued.
+ */
+queue_position: number | null, files_changed: number | null, insertions: number | null, deletions: number | null, 
+/**
+ * The raw output of the job (both streams, as written).
+ */
+log_path: string, 
+/**
+ * Set once merged: the branch it went into and the commit that did it.
+ */
+merged_into: string | null, merge_commit: string | null, 
+/**
+ * The commit kept at `refs/sidekick/snapshots/<id>` when the job's worktree or branch was
+ * removed (merge, discard, gc); `sidekick restore` brings it back.
+ */
+snapshot: string | null, 
+/**
+ * Files left with conflict markers by `sidekick rebase`; the job cannot be merged until
+ * they are resolved and committed in its worktree.
+ */
+conflicts: Array<string>, };
+
+export type Stream = "stdout" | "stderr";
+
+export type Level = "info" | "warn" | "error";
+
+export type Event = { seq: number, time: number, job_id: string, } & ({ "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, });
+
+export type EventBody = { "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, };
+
+export type SpawnRequest = { 
+/**
+ * A folder inside the repository (absolute).
+ */
+repo: string, task: string, agent: string | null, 
+/**
+ * Any revision; `HEAD` when absent.
+ */
+base: string | null, timeout_ms: number | null, 
+/**
+ * Id, id prefix or codename of the parent job.
+ */
+parent: string | null, };
+
+export type AgentInfo = { name: string, builtin: boolean, 
+/**
+ * The command template (`{task}` is replaced by the task, as one argument).
+ */
+command: Array<string>, installed: boolean, 
+/**
+ * Where the program was found.
+ */
+path: string | null, 
+/**
+ * Why the agent cannot be used, when it cannot.
+ */
+problem: string | null, timeout_ms: number | null, };
+
+export type RepoInfo = { 
+/**
+ * Top level of the working tree.
+ */
+root: string, 
+/**
+ * The folder's name, for display.
+ */
+name: string, 
+/**
+ * The branch checked out there; `None` on a detached HEAD.
+ */
+head_branch: string | null, head_commit: string, 
+/**
+ * Local branches, sorted by name.
+ */
+branches: Array<string>, };
+
+export type Health = { version: string, pid: number, home: string, 
+/**
+ * The newest event's `seq`: a client that loads the job list and then follows events
+ * `since` this number sees every later change.
+ */
+last_seq: number, };
+
+export type ApiError = { code: ErrorCode, message: string, };
+
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_job" | "ambiguous_job" | "invalid_state" | "config" | "git" | "io" | "shutting_down" | "internal";
+
+export type Diff = { base: string, 
+/**
+ * The commit compared, or `None` when the worktree's current state was diffed.
+ */
+head: string | null, files: Array<FileDiff>, files_changed: number, insertions: number, deletions: number, 
+/**
+ * Some file was cut short by the per-file or per-diff cap.
+ */
+truncated: boolean, };
+
+export type FileStatus = "added" | "modified" | "deleted" | "renamed" | "copied" | "type_change";
+
+export type FileDiff = { path: string, 
+/**
+ * The path before a rename or copy.
+ */
+old_path: string | null, status: FileStatus, binary: boolean, 
+/**
+ * Octal git modes (`100644`, `100755`, `120000` for symlinks); absent on the missing side.
+ */
+old_mode: string | null, new_mode: string | null, old_size: number | null, new_size: number | null, 
+/**
+ * Blob ids (full hex); absent on the missing side, and for worktree files not yet hashed.
+ */
+old_id: string | null, new_id: string | null, insertions: number, deletions: number, 
+/**
+ * The hunks stop early (cap reached) or were not computed (file too large).
+ */
+truncated: boolean, hunks: Array<Hunk>, };
+
+export type Hunk = { old_start: number, old_lines: number, new_start: number, new_lines: number, 
+/**
+ * The text after `@@ ... @@` (usually the enclosing function).
+ */
+header: string, lines: Array<DiffLine>, };
+
+export type LineKind = "context" | "added" | "deleted";
+
+export type DiffLine = { kind: LineKind, 
+/**
+ * Absent on added lines.
+ */
+old_line?: number | null, 
+/**
+ * Absent on deleted lines.
+ */
+new_line?: number | null, 
+/**
+ * The line without its newline.
+ */
+text: string, 
+/**
+ * The file's last line has no newline.
+ */
+no_newline?: boolean, 
+/**
+ * Byte ranges of `text` that changed against the paired line (word level).
+ */
+spans?: Array<Span>, };
+
+export type Span = { start: number, end: number, };
+
+export type MergeStrategy = "squash" | "merge" | "rebase";
+
+export type MergeRequest = { strategy: MergeStrategy, 
+/**
+ * The branch to merge into; the job's base branch when absent.
+ */
+into: string | null, 
+/**
+ * Merge only these files (squash only); the rest stays on the job's branch.
+ */
+paths: Array<string>, 
+/**
+ * Stash the user's changes on paths the merge touches, merge, and re-apply them.
+ */
+autostash: boolean, 
+/**
+ * Only preview: nothing on disk changes.
+ */
+dry_run: boolean, };
+
+export type Conflict = { path: string, 
+/**
+ * `content`, `modify/delete`, `add/add`, `rename/delete`, `file/directory`, `mode`...
+ */
+kind: string, };
+
+export type CheckedOut = { worktree: string, 
+/**
+ * Paths with uncommitted changes there (staged, unstaged or untracked) that the merge
+ * would touch. Non-empty means the merge is refused unless autostash is asked for.
+ */
+dirty_overlap: Array<string>, };
+
+export type MergePreview = { target: string, target_tip: string, 
+/**
+ * The job branch's tip that would be merged.
+ */
+job_head: string, merge_base: string, clean: boolean, conflicts: Array<Conflict>, 
+/**
+ * The target has new commits since the job started.
+ */
+target_moved: boolean, 
+/**
+ * Paths the merge would change on the target.
+ */
+changed_paths: Array<string>, checked_out: Array<CheckedOut>, 
+/**
+ * The job's branch is already contained in the target: nothing to merge.
+ */
+up_to_date: boolean, };
+
+export type MergeResult = { preview: MergePreview, 
+/**
+ * The merge happened (false for a dry run).
+ */
+merged: boolean, 
+/**
+ * The target's new tip.
+ */
+commit: string | null, 
+/**
+ * Where the user's stashed changes are when re-applying them after an autostash conflicted.
+ */
+stash_kept: string | null, 
+/**
+ * One or two sentences for the user.
+ */
+message: string, job: Job, };
+
+export type GcReport = { dry_run: boolean, removed: Array<GcItem>, freed_bytes: number, };
+
+export type GcItem = { job_id: string, codename: string, worktree: string, bytes: number, 
+/**
+ * Where the job's work is kept: `refs/sidekick/snapshots/<id>`.
+ */
+snapshot: string | null, };
+
+export type ActionResult = { job: Job, message: string, };
+
+export type RebaseRequest = { into: string | null, };
+
+export type GcRequest = { dry_run: boolean, };
