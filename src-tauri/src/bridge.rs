@@ -37,6 +37,24 @@ struct Mirror {
     host: HostState,
 }
 
+impl Mirror {
+    /// Applies one event; the change to tell the UI about, if any. Events at or before the
+    /// mirror's number are already in it (a resumed stream can repeat the boundary).
+    fn apply(&mut self, seq: u64, body: EventBody) -> Option<JobChange> {
+        if seq <= self.seq {
+            return None;
+        }
+        self.seq = seq;
+        match body {
+            EventBody::Job { job } => {
+                self.jobs.insert(job.id.clone(), (*job).clone());
+                Some(JobChange { seq, job: *job })
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Whether the app can reach the host, for an honest banner in the UI.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -222,20 +240,7 @@ impl Bridge {
 
     fn apply(&self, app: &AppHandle, seq: u64, body: EventBody) {
         let before = self.counts();
-        let change = {
-            let mut m = self.mirror();
-            if seq <= m.seq {
-                return;
-            }
-            m.seq = seq;
-            match body {
-                EventBody::Job { job } => {
-                    m.jobs.insert(job.id.clone(), (*job).clone());
-                    Some(JobChange { seq, job: *job })
-                }
-                _ => None,
-            }
-        };
+        let change = self.mirror().apply(seq, body);
         if let Some(change) = change {
             let _ = app.emit("job", change);
             let after = self.counts();
@@ -282,6 +287,30 @@ mod tests {
             "files_changed": null, "insertions": null, "deletions": null, "log_path": "/l"
         });
         serde_json::from_value(json).expect("a job")
+    }
+
+    #[test]
+    fn the_mirror_applies_each_event_once_and_in_order() {
+        let mut m = Mirror::default();
+        let ev = |state| EventBody::Job {
+            job: Box::new(job("a", state)),
+        };
+        assert!(m.apply(5, ev(JobState::Running)).is_some());
+        assert!(
+            m.apply(5, ev(JobState::Queued)).is_none(),
+            "a repeated event"
+        );
+        assert!(m.apply(3, ev(JobState::Queued)).is_none(), "an older event");
+        assert_eq!(m.jobs["a"].state, JobState::Running);
+        let out = EventBody::Output {
+            stream: sidekick_protocol::Stream::Stdout,
+            line: "x".into(),
+            partial: false,
+        };
+        assert!(m.apply(6, out).is_none(), "output is not a job change");
+        let change = m.apply(7, ev(JobState::Completed)).expect("a change");
+        assert_eq!((change.seq, change.job.state), (7, JobState::Completed));
+        assert_eq!((m.seq, m.jobs["a"].state), (7, JobState::Completed));
     }
 
     #[test]

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::notify_server::Bus;
+use crate::support::World;
 use crate::webdriver::Session;
-use crate::World;
 
 fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if ok {
@@ -37,8 +38,8 @@ fn wait_job_state(s: &mut Session, codename: &str, state: &str) -> Result<(), St
     s.find(&css).map(|_| ())
 }
 
-pub fn run(mut s: Session, w: &World, app: &Path) -> Result<(), String> {
-    let result = steps(&mut s, w, app);
+pub fn run(mut s: Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String> {
+    let result = steps(&mut s, w, app, bus);
     if result.is_err() {
         s.screenshot("failure");
     }
@@ -46,7 +47,7 @@ pub fn run(mut s: Session, w: &World, app: &Path) -> Result<(), String> {
     result
 }
 
-fn steps(s: &mut Session, w: &World, app: &Path) -> Result<(), String> {
+fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String> {
     // The app started a host and follows it.
     s.wait_text("[data-testid=host-state]", "host")?;
     s.wait_text(
@@ -176,5 +177,24 @@ fn steps(s: &mut Session, w: &World, app: &Path) -> Result<(), String> {
     }
     wait_job_state(s, &first, "merged")?;
     s.screenshot("opened-by-second-launch");
+
+    // The first job ran over a second: the host told the desktop. Its "Review" action opens
+    // that job in the running window, whatever the window shows now.
+    let notes = bus.wait_notes(1);
+    let note = notes
+        .iter()
+        .find(|n| n.summary == format!("{first} completed"))
+        .ok_or_else(|| format!("no notification for {first}: {notes:?}"))?;
+    check(note.actions.iter().any(|a| a == "review"), || {
+        format!("no Review action: {note:?}")
+    })?;
+    s.press(&format!("[data-testid=job-row][data-codename='{second}']"))?;
+    wait_job_state(s, &second, "completed")?;
+    bus.invoke(note.id, "review");
+    wait_job_state(s, &first, "merged")?;
+    s.screenshot("opened-from-notification");
+    check(!notes.iter().any(|n| n.summary.contains(&second)), || {
+        format!("the quick job notified: {notes:?}")
+    })?;
     Ok(())
 }

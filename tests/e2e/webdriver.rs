@@ -115,6 +115,11 @@ impl Session {
         self.post("/execute/sync", &json!({"script": script, "args": args}))
     }
 
+    /// Runs `script` asynchronously: it calls `arguments[arguments.length - 1](value)`.
+    pub fn execute_async(&self, script: &str, args: Value) -> Result<Value, String> {
+        self.post("/execute/async", &json!({"script": script, "args": args}))
+    }
+
     /// The text of the first element matching `css`, or "" when there is none.
     pub fn text_of(&self, css: &str) -> Result<String, String> {
         match self.all(css)?.into_iter().next() {

@@ -13,6 +13,11 @@ pub struct World {
     pub root: PathBuf,
     pub home: PathBuf,
     pub repo: PathBuf,
+    /// The session bus the host sees. By default a socket that does not exist, so no test
+    /// depends on (or bothers) the machine's own desktop; notification tests bring their own.
+    pub bus: String,
+    /// What the host runs to open the app (`SIDEKICK_APP`), when a test sets it.
+    pub app: Option<PathBuf>,
 }
 
 impl World {
@@ -32,11 +37,14 @@ impl World {
         std::fs::create_dir_all(root.join("user")).expect("mkdir user");
         std::fs::create_dir_all(&repo).expect("mkdir repo");
         std::fs::write(home.join("config.toml"), config).expect("config");
+        let bus = format!("unix:path={}", root.join("no-bus").display());
         let w = World {
             _tmp: tmp,
             root,
             home,
             repo,
+            bus,
+            app: None,
         };
         w.git(&["init", "-q", "-b", "main"]);
         std::fs::write(w.repo.join("README.md"), "hello\n").expect("write");
@@ -47,6 +55,15 @@ impl World {
 
     /// Hermetic environment for every process of this world.
     pub fn envs(&self) -> Vec<(&'static str, String)> {
+        let mut envs = self.base_envs();
+        envs.push(("DBUS_SESSION_BUS_ADDRESS", self.bus.clone()));
+        if let Some(app) = &self.app {
+            envs.push(("SIDEKICK_APP", app.display().to_string()));
+        }
+        envs
+    }
+
+    fn base_envs(&self) -> Vec<(&'static str, String)> {
         vec![
             ("SIDEKICK_HOME", self.home.display().to_string()),
             ("HOME", self.root.join("user").display().to_string()),

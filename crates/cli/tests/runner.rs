@@ -7,4 +7,6 @@ mod cli_contract;
 mod host;
 mod jobs;
 mod merge;
+mod notify;
+mod notify_server;
 mod review;

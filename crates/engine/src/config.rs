@@ -33,6 +33,8 @@ pub struct Config {
     pub diff: DiffLimits,
     /// `gc_after`: `sidekick gc` removes the worktrees of jobs that ended this long ago.
     pub gc_after_ms: u64,
+    /// `[notifications]`: when a finished job raises a desktop notification.
+    pub notifications: crate::notify::Policy,
 }
 
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -45,6 +47,7 @@ impl Default for Config {
             agents: BTreeMap::new(),
             diff: DiffLimits::default(),
             gc_after_ms: DEFAULT_GC_AFTER_MS,
+            notifications: crate::notify::Policy::default(),
         }
     }
 }
@@ -67,6 +70,16 @@ struct RawConfig {
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
     diff: Option<RawDiff>,
+    notifications: Option<RawNotifications>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotifications {
+    enabled: Option<bool>,
+    quiet_under: Option<String>,
+    prominent_over: Option<String>,
+    burst_window: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,12 +155,36 @@ impl Config {
             Some(t) => parse_duration(t).map_err(|e| invalid(format!("gc_after: {e}")))?,
             None => DEFAULT_GC_AFTER_MS,
         };
+        let mut notifications = crate::notify::Policy::default();
+        if let Some(n) = raw.notifications {
+            let ms = |key: &str, v: &Option<String>, default: u64| match v {
+                Some(t) => {
+                    parse_duration(t).map_err(|e| invalid(format!("notifications.{key}: {e}")))
+                }
+                None => Ok(default),
+            };
+            notifications = crate::notify::Policy {
+                enabled: n.enabled.unwrap_or(notifications.enabled),
+                quiet_under_ms: ms("quiet_under", &n.quiet_under, notifications.quiet_under_ms)?,
+                prominent_over_ms: ms(
+                    "prominent_over",
+                    &n.prominent_over,
+                    notifications.prominent_over_ms,
+                )?,
+                burst_window_ms: ms(
+                    "burst_window",
+                    &n.burst_window,
+                    notifications.burst_window_ms,
+                )?,
+            };
+        }
         Ok(Config {
             max_running,
             default_timeout_ms,
             agents,
             diff,
             gc_after_ms,
+            notifications,
         })
     }
 }

@@ -6,6 +6,7 @@
 pub mod agents;
 pub mod config;
 pub mod ids;
+pub mod notify;
 mod output;
 pub mod process;
 pub mod repo;
@@ -502,6 +503,17 @@ impl Engine {
         Ok(info)
     }
 
+    /// The host-wide configuration as the file says now.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::load(self.inner.home.config_file())?)
+    }
+
+    /// Tells `notifier` about jobs that end, per the `[notifications]` policy. Call it before
+    /// [`Engine::recover`] so jobs the previous host left behind are told about too.
+    pub fn notify_with(&self, notifier: std::sync::Arc<dyn notify::Notifier>) {
+        tokio::spawn(notify::watch(self.clone(), notifier));
+    }
+
     /// The agent profiles, each with whether it can run here.
     pub fn agents(&self) -> Result<Vec<AgentInfo>> {
         let config = Config::load(self.inner.home.config_file())?;
@@ -734,6 +746,7 @@ impl Inner {
                 merge_commit: None,
                 snapshot: None,
                 conflicts: Vec::new(),
+                notify: req.notify,
             },
             argv: profile.argv(&req.task),
             env,

@@ -77,6 +77,8 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN snapshot TEXT;
     ALTER TABLE jobs ADD COLUMN conflicts TEXT NOT NULL DEFAULT '[]';
     ALTER TABLE jobs ADD COLUMN prev_state TEXT;",
+    // 3: the job's own notification choice (NULL: the configured policy).
+    "ALTER TABLE jobs ADD COLUMN notify INTEGER;",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -183,9 +185,9 @@ impl Store {
         self.conn.execute(
             "INSERT INTO jobs (id, codename, state, agent, task, repo, branch, worktree, base_rev,
                 base_commit, base_branch, parent_id, timeout_ms, created_at, log_path, argv, env,
-                setup, copy_files, has_worktree)
+                setup, copy_files, has_worktree, notify)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20)",
+                ?18, ?19, ?20, ?21)",
             params![
                 j.id,
                 j.codename,
@@ -207,6 +209,7 @@ impl Store {
                 rec.setup,
                 to_json(&rec.copy_files),
                 rec.has_worktree,
+                j.notify,
             ],
         )?;
         Ok(())
@@ -414,7 +417,7 @@ const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, workt
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
     copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
-    snapshot, conflicts, prev_state";
+    snapshot, conflicts, prev_state, notify";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -456,6 +459,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         merge_commit: r.get(32)?,
         snapshot: r.get(34)?,
         conflicts: Vec::new(),
+        notify: r.get(37)?,
     };
     let merge_json: Option<String> = r.get(33)?;
     let conflicts_json: String = r.get(35)?;
@@ -592,6 +596,7 @@ mod tests {
                 merge_commit: None,
                 snapshot: None,
                 conflicts: vec![],
+                notify: None,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],

@@ -155,6 +155,10 @@ pub struct Job {
     /// they are resolved and committed in its worktree.
     #[serde(default)]
     pub conflicts: Vec<String>,
+    /// The job's own notification choice: `Some(false)` never (`--quiet`), `Some(true)` always
+    /// (`--notify`, except when cancelled), `None` the configured policy.
+    #[serde(default)]
+    pub notify: Option<bool>,
 }
 
 /// Output stream of a job's process.
@@ -230,6 +234,9 @@ pub struct SpawnRequest {
     pub timeout_ms: Option<u64>,
     /// Id, id prefix or codename of the parent job.
     pub parent: Option<String>,
+    /// Overrides the notification policy for this job (see [`Job::notify`]).
+    #[serde(default)]
+    pub notify: Option<bool>,
 }
 
 /// An agent profile and whether it can run here.

@@ -4,6 +4,7 @@
 //! anything else so a second host never touches the database or the socket.
 
 mod api;
+mod notifier;
 
 use std::fs::File;
 use std::io::Write;
@@ -106,6 +107,10 @@ pub async fn serve(home: Home, ready: impl FnOnce(&Home)) -> Result<(), ServeErr
     init_logging(&home)?;
     tracing::info!(pid = std::process::id(), home = %home.root().display(), "host starting");
     let engine = Engine::open(home.clone(), EngineOptions::default())?;
+    // Before recovery, so jobs the previous host left interrupted are told about too.
+    if let Some(desktop) = notifier::Desktop::connect(engine.clone()).await {
+        engine.notify_with(desktop);
+    }
     let interrupted = engine.recover().await?;
     if !interrupted.is_empty() {
         tracing::warn!(

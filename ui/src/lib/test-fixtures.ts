@@ -32,6 +32,7 @@ export function job(over: Partial<Job> = {}): Job {
     merge_commit: null,
     snapshot: null,
     conflicts: [],
+    notify: null,
     ...over,
   };
 }

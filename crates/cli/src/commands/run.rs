@@ -38,6 +38,12 @@ pub struct RunArgs {
     /// Print the job as JSON.
     #[arg(long)]
     json: bool,
+    /// Never raise a desktop notification for this job.
+    #[arg(long, conflicts_with = "notify")]
+    quiet: bool,
+    /// Always raise a desktop notification when this job ends (unless it is cancelled).
+    #[arg(long)]
+    notify: bool,
     /// What the agent should do (several words are joined with spaces).
     #[arg(required = true, value_name = "TASK")]
     task: Vec<String>,
@@ -56,6 +62,11 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         base: args.base,
         timeout_ms: args.timeout,
         parent: args.parent,
+        notify: match (args.quiet, args.notify) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        },
     };
     let job = client.spawn(&req).await?;
     if !args.wait && !args.follow {
@@ -82,7 +93,19 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
     } else {
         eprintln!("sidekick: {}", render::ending(&end));
     }
+    ring_bell();
     Ok(render::exit_for(&end))
+}
+
+/// Taps a user at a terminal on the shoulder: the job they waited for has ended. Only when
+/// stdout is a terminal, so scripts and pipes never get a stray byte.
+fn ring_bell() {
+    use std::io::{IsTerminal, Write};
+    let mut out = std::io::stdout();
+    if out.is_terminal() {
+        let _ = out.write_all(b"\x07");
+        let _ = out.flush();
+    }
 }
 
 fn current_dir() -> Result<PathBuf, Failure> {

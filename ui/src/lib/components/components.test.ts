@@ -134,10 +134,11 @@ describe("Composer", () => {
     await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "echo hi > hi.txt" } });
     await fireEvent.change(screen.getByTestId("base-select"), { target: { value: "dev" } });
     await fireEvent.input(screen.getByTestId("timeout-input"), { target: { value: "90s" } });
+    await fireEvent.change(screen.getByTestId("notify-select"), { target: { value: "never" } });
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });

@@ -69,7 +69,12 @@ snapshot: string | null,
  * Files left with conflict markers by `sidekick rebase`; the job cannot be merged until
  * they are resolved and committed in its worktree.
  */
-conflicts: Array<string>, };
+conflicts: Array<string>, 
+/**
+ * The job's own notification choice: `Some(false)` never (`--quiet`), `Some(true)` always
+ * (`--notify`, except when cancelled), `None` the configured policy.
+ */
+notify: boolean | null, };
 
 export type Stream = "stdout" | "stderr";
 
@@ -91,7 +96,11 @@ base: string | null, timeout_ms: number | null,
 /**
  * Id, id prefix or codename of the parent job.
  */
-parent: string | null, };
+parent: string | null, 
+/**
+ * Overrides the notification policy for this job (see [`Job::notify`]).
+ */
+notify: boolean | null, };
 
 export type AgentInfo = { name: string, builtin: boolean, 
 /**

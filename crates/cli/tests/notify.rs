@@ -1,0 +1,266 @@
+//! Desktop notifications on a real D-Bus session bus (a private dbus-daemon) with a
+//! notification server of the tests' own that records what the host sends and can invoke
+//! actions, like a desktop's would.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{s, World, BIN};
+use crate::notify_server::Bus;
+
+/// A world whose host sees `bus`, with notification times short enough for tests.
+fn world(extra_config: &str, bus: Option<&Bus>) -> World {
+    let mut w = World::with_config(&format!(
+        "max_running = 4\n[notifications]\nquiet_under = \"1s\"\nprominent_over = \"3s\"\n{extra_config}"
+    ));
+    if let Some(bus) = bus {
+        w.bus = bus.address.clone();
+    }
+    w
+}
+
+/// `sidekick run --json EXTRA -- TASK` whatever the job's ending (failed jobs exit 1).
+fn run(w: &World, extra: &[&str], task: &str) -> serde_json::Value {
+    let mut args = vec!["run", "--json"];
+    args.extend_from_slice(extra);
+    args.extend(["--", task]);
+    let r = w.sk(&args);
+    serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
+}
+
+fn codename(job: &serde_json::Value) -> String {
+    s(&job["codename"])
+}
+
+#[test]
+fn thresholds_decide_whether_and_how_loudly() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let w = world("burst_window = \"200ms\"\n", Some(&bus));
+    let quick = w.json(&["run", "--json", "--wait", "sleep 0.2"]);
+    let normal = w.json(&["run", "--json", "--wait", "sleep 1.3"]);
+    let long = w.json(&["run", "--json", "--wait", "sleep 3.3"]);
+    let notes = bus.wait_notes(2);
+    std::thread::sleep(Duration::from_millis(500));
+    let notes_after = bus.notes();
+    assert_eq!(notes_after.len(), 2, "{notes_after:?}");
+    assert!(
+        !notes.iter().any(|n| n.summary.contains(&codename(&quick))),
+        "under quiet_under: {notes:?}"
+    );
+    assert_eq!(notes[0].summary, format!("{} completed", codename(&normal)));
+    assert_eq!(
+        (notes[0].urgency, notes[0].expire),
+        (Some(1), -1),
+        "normal, default timeout"
+    );
+    assert!(
+        notes[0].body.starts_with("sleep 1.3 · 1s"),
+        "{}",
+        notes[0].body
+    );
+    assert_eq!(notes[1].summary, format!("{} completed", codename(&long)));
+    assert_eq!(
+        (notes[1].urgency, notes[1].expire),
+        (Some(2), 0),
+        "critical, stays"
+    );
+}
+
+#[test]
+fn failures_always_tell_cancellations_never() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body"]);
+    let w = world("burst_window = \"200ms\"\n", Some(&bus));
+    let failed = run(&w, &["--wait"], "exit 3");
+    let cancelled = w.spawn(&[], "sleep 30");
+    w.wait_state(&s(&cancelled["id"]), "running");
+    w.ok(&["cancel", &s(&cancelled["id"])]);
+    let quiet = run(&w, &["--wait", "--quiet"], "exit 4");
+    let timed_out = run(&w, &["--wait", "--timeout", "1s"], "sleep 20");
+    let notes = bus.wait_notes(2);
+    assert_eq!(notes[0].summary, format!("{} failed", codename(&failed)));
+    assert!(
+        notes[0].body.contains("exited with code 3"),
+        "{}",
+        notes[0].body
+    );
+    assert_eq!(
+        notes[1].summary,
+        format!("{} timeout", codename(&timed_out))
+    );
+
+    // A job the host dies under is told about by the next host.
+    let orphaned = w.spawn(&[], "sleep 30");
+    w.wait_state(&s(&orphaned["id"]), "running");
+    let pid = w.host_pid().expect("a host");
+    crate::common::signal(pid, nix::sys::signal::Signal::SIGKILL);
+    crate::common::wait_gone(pid, Duration::from_secs(10));
+    w.ok(&["ls"]);
+    let notes = bus.wait_notes(3);
+    assert_eq!(
+        notes[2].summary,
+        format!("{} interrupted", codename(&orphaned))
+    );
+    assert_eq!(
+        notes.len(),
+        3,
+        "nothing for the cancelled or --quiet job: {notes:?}"
+    );
+    for job in [&cancelled, &quiet] {
+        assert!(!notes.iter().any(|n| n.summary.contains(&codename(job))));
+    }
+}
+
+#[test]
+fn a_burst_becomes_one_summary() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let w = world("burst_window = \"1500ms\"\n", Some(&bus));
+    let jobs: Vec<_> = (0..3).map(|_| w.spawn(&[], "sleep 1.2")).collect();
+    for j in &jobs {
+        w.wait_state(&s(&j["id"]), "completed");
+    }
+    let notes = bus.wait_notes(1);
+    std::thread::sleep(Duration::from_millis(1800));
+    let notes_after = bus.notes();
+    assert_eq!(
+        notes_after.len(),
+        1,
+        "one summary, not a stack: {notes_after:?}"
+    );
+    let n = &notes[0];
+    assert!(n.summary.starts_with("3 jobs finished: "), "{}", n.summary);
+    for j in &jobs {
+        assert!(n.summary.contains(&codename(j)), "{}", n.summary);
+    }
+    assert_eq!(n.body.lines().count(), 3, "{}", n.body);
+    assert_eq!(
+        n.actions,
+        ["default", "Review", "review", "Review"],
+        "no Merge for a burst"
+    );
+}
+
+#[test]
+fn actions_only_where_the_server_has_them() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body"]);
+    let w = world("", Some(&bus));
+    w.spawn(&["--wait"], "sleep 1.2; echo hi > a.txt");
+    let notes = bus.wait_notes(1);
+    assert!(notes[0].actions.is_empty(), "{:?}", notes[0].actions);
+}
+
+#[test]
+fn review_opens_the_app_and_merge_merges() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let mut w = world("burst_window = \"200ms\"\n", Some(&bus));
+    // The "app": records how it was started.
+    let opened = w.root.join("opened.txt");
+    let app = w.root.join("fake-app");
+    std::fs::write(
+        &app,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", opened.display()),
+    )
+    .expect("app");
+    std::fs::set_permissions(&app, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    w.app = Some(app);
+
+    let job = w.spawn(&["--wait"], "sleep 1.2; echo 'from the job' > a.txt");
+    let failed = run(&w, &["--wait"], "sleep 1.2; exit 1");
+    let notes = bus.wait_notes(2);
+    let (ok, bad) = (&notes[0], &notes[1]);
+    assert_eq!(
+        ok.actions,
+        ["default", "Review", "review", "Review", "merge", "Merge"]
+    );
+    assert_eq!(
+        bad.actions,
+        ["default", "Review", "review", "Review"],
+        "a failed job is not offered for merge"
+    );
+    assert!(bad.summary.contains(&codename(&failed)));
+
+    bus.invoke(ok.id, "review");
+    crate::common::wait_for_file(&opened);
+    let start = Instant::now();
+    let want = format!("--job {}", s(&job["id"]));
+    while std::fs::read_to_string(&opened).unwrap_or_default().trim() != want {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the app was started with {:?}",
+            std::fs::read_to_string(&opened)
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+
+    // A desktop closes a notification once one of its actions is clicked: merge from the next.
+    let merged = w.spawn(&["--wait"], "sleep 1.2; echo 'from the job' > a.txt");
+    let notes = bus.wait_notes(3);
+    assert_eq!(notes[2].summary, format!("{} completed", codename(&merged)));
+    bus.invoke(notes[2].id, "merge");
+    w.wait_state(&s(&merged["id"]), "merged");
+    assert_eq!(w.git(&["show", "main:a.txt"]), "from the job");
+    let notes = bus.wait_notes(4);
+    assert_eq!(notes[3].summary, format!("{} merged", codename(&merged)));
+    assert!(notes[3].actions.is_empty());
+    assert_eq!(
+        w.status(&s(&job["id"]))["state"],
+        "completed",
+        "Review changed nothing"
+    );
+}
+
+#[test]
+fn switched_off_except_where_a_job_asks() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body"]);
+    let w = world("enabled = false\nburst_window = \"200ms\"\n", Some(&bus));
+    let silent = run(&w, &["--wait"], "sleep 1.2; exit 2");
+    let asked = w.spawn(&["--wait", "--notify"], "true");
+    let notes = bus.wait_notes(1);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(bus.notes().len(), 1, "{:?}", bus.notes());
+    assert_eq!(notes[0].summary, format!("{} completed", codename(&asked)));
+    assert!(!notes[0].summary.contains(&codename(&silent)));
+}
+
+#[test]
+fn without_a_notification_server_jobs_run_and_the_log_says_so_once() {
+    let w = World::new();
+    run(&w, &["--wait"], "true");
+    run(&w, &["--wait"], "exit 1");
+    let log = std::fs::read_to_string(w.home.join("host.log")).expect("host.log");
+    assert_eq!(
+        log.matches("no desktop notification server").count(),
+        1,
+        "{log}"
+    );
+}
+
+#[test]
+fn waiting_at_a_terminal_rings_the_bell() {
+    let w = World::new();
+    // `script` gives the command a real terminal.
+    let out = Command::new("script")
+        .args(["-qec", &format!("{BIN} run --wait true"), "/dev/null"])
+        .current_dir(&w.repo)
+        .envs(w.envs())
+        .output()
+        .expect("script runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stdout.contains(&0x07),
+        "no bell: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let piped = w.sk(&["run", "--wait", "true"]);
+    assert!(!piped.0.stdout.contains(&0x07), "a bell in a pipe");
+}

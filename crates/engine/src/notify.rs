@@ -1,0 +1,412 @@
+//! Whether and how a finished job taps the user on the shoulder.
+//!
+//! The engine decides (this module: the policy, the burst summary, the merge check); a
+//! [`Notifier`] delivers. The host's notifier shows desktop notifications; tests record them.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sidekick_protocol::{format_duration, Event, EventBody, Job, JobState, MergeRequest};
+use tokio::sync::broadcast::error::RecvError;
+
+/// `[notifications]` in config.toml.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// `enabled = false` turns notifications off (a job's `--notify` still asks for one).
+    pub enabled: bool,
+    /// Completed jobs that ran less than this raise nothing.
+    pub quiet_under_ms: u64,
+    /// Jobs that ran longer than this raise a prominent notification.
+    pub prominent_over_ms: u64,
+    /// Jobs ending within this window of the first are told together, in one summary.
+    pub burst_window_ms: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            enabled: true,
+            quiet_under_ms: 10_000,
+            prominent_over_ms: 60_000,
+            burst_window_ms: 2_000,
+        }
+    }
+}
+
+/// How loudly to tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Weight {
+    /// A normal popup that goes away by itself.
+    Normal,
+    /// Critical urgency: stays until dismissed where the server allows it.
+    Prominent,
+}
+
+/// How long the job's agent ran.
+fn ran_ms(job: &Job) -> u64 {
+    match (job.started_at, job.ended_at) {
+        (Some(s), Some(e)) => e.saturating_sub(s),
+        _ => job.duration_ms.unwrap_or(0),
+    }
+}
+
+/// The policy for one job that has just ended: `None` raises nothing.
+pub fn decide(job: &Job, policy: &Policy) -> Option<Weight> {
+    let failed = match job.state {
+        JobState::Completed => false,
+        JobState::Failed | JobState::Timeout | JobState::Interrupted => true,
+        // The user cancelled it (or its parent ended): they know.
+        _ => return None,
+    };
+    match job.notify {
+        Some(false) => return None,
+        None if !policy.enabled => return None,
+        _ => {}
+    }
+    let ran = ran_ms(job);
+    if !failed && ran < policy.quiet_under_ms && job.notify != Some(true) {
+        return None;
+    }
+    Some(if ran > policy.prominent_over_ms {
+        Weight::Prominent
+    } else {
+        Weight::Normal
+    })
+}
+
+/// One ended job, as it will be told.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tap {
+    pub job: Job,
+    pub weight: Weight,
+}
+
+/// What a notifier shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// "brave-otter completed", or "3 jobs finished: …" for a burst.
+    pub summary: String,
+    pub body: String,
+    pub weight: Weight,
+    /// The job "Review" (and a click on the notification) opens: the first of a burst.
+    pub job_id: String,
+    /// Offer "Merge": one job whose merge preview is clean.
+    pub mergeable: bool,
+    /// Every job told about.
+    pub jobs: Vec<String>,
+}
+
+/// `Fix the flaky test · 2m 05s · +12 −3` (and the agent's summary once agents report one).
+fn describe(job: &Job) -> String {
+    let task = job.task.lines().next().unwrap_or("").trim();
+    let task: String = if task.chars().count() > 100 {
+        task.chars().take(99).chain(['…']).collect()
+    } else {
+        task.to_string()
+    };
+    let mut parts = vec![task, format_duration(ran_ms(job))];
+    if let (Some(i), Some(d)) = (job.insertions, job.deletions) {
+        parts.push(format!("+{i} −{d}"));
+    }
+    if let Some(reason) = &job.reason {
+        if job.state != JobState::Completed {
+            parts.push(reason.clone());
+        }
+    }
+    parts.join(" · ")
+}
+
+/// The notification for one job.
+pub fn single(tap: &Tap, mergeable: bool) -> Notification {
+    Notification {
+        summary: format!("{} {}", tap.job.codename, tap.job.state),
+        body: describe(&tap.job),
+        weight: tap.weight,
+        job_id: tap.job.id.clone(),
+        mergeable,
+        jobs: vec![tap.job.id.clone()],
+    }
+}
+
+/// One notification for several jobs that ended close together.
+pub fn burst(taps: &[Tap]) -> Option<Notification> {
+    let first = taps.first()?;
+    if taps.len() == 1 {
+        return Some(single(first, false));
+    }
+    let names: Vec<&str> = taps.iter().map(|t| t.job.codename.as_str()).collect();
+    let failed = taps
+        .iter()
+        .filter(|t| t.job.state != JobState::Completed)
+        .count();
+    let verb = if failed == 0 {
+        "finished".to_string()
+    } else {
+        format!("ended, {failed} not completed")
+    };
+    let body = taps
+        .iter()
+        .map(|t| format!("{} {}: {}", t.job.codename, t.job.state, describe(&t.job)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(Notification {
+        summary: format!("{} jobs {verb}: {}", taps.len(), names.join(", ")),
+        body,
+        weight: taps
+            .iter()
+            .map(|t| t.weight)
+            .max()
+            .unwrap_or(Weight::Normal),
+        job_id: first.job.id.clone(),
+        mergeable: false,
+        jobs: taps.iter().map(|t| t.job.id.clone()).collect(),
+    })
+}
+
+/// Delivers notifications (the host: desktop notifications over D-Bus).
+pub trait Notifier: Send + Sync + 'static {
+    fn deliver(&self, notification: Notification);
+}
+
+/// Watches the event stream for jobs that end and tells `notifier`, per the policy read from
+/// the config file at each job's end (so a change applies without a restart).
+/// Subscribes and reads where every job is now, before returning, so nothing that happens
+/// after the call (recovery marking jobs interrupted, say) is missed.
+pub(crate) fn watch(
+    engine: crate::Engine,
+    notifier: Arc<dyn Notifier>,
+) -> impl std::future::Future<Output = ()> + Send {
+    let rx = engine.subscribe();
+    // Where each job was when we last heard: only a change from active to ended is told.
+    let known: HashMap<String, JobState> = match engine.jobs(true) {
+        Ok(jobs) => jobs.into_iter().map(|j| (j.id, j.state)).collect(),
+        Err(e) => {
+            tracing::warn!("notifications: cannot read the jobs: {e}");
+            HashMap::new()
+        }
+    };
+    follow(engine, notifier, rx, known)
+}
+
+async fn follow(
+    engine: crate::Engine,
+    notifier: Arc<dyn Notifier>,
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+    mut known: HashMap<String, JobState>,
+) {
+    let mut pending: Vec<Tap> = Vec::new();
+    let mut deadline: Option<tokio::time::Instant> = None;
+    loop {
+        let flush_at = deadline;
+        tokio::select! {
+            ev = rx.recv() => match ev {
+                Ok(ev) => {
+                    if let Some(tap) = ended(&engine, &mut known, ev) {
+                        if deadline.is_none() {
+                            let window = tap_window(&engine);
+                            deadline = Some(tokio::time::Instant::now() + window);
+                        }
+                        pending.push(tap);
+                    }
+                }
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!("notifications: missed {n} events during a flood");
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = sleep_until(flush_at) => {
+                deadline = None;
+                let taps = std::mem::take(&mut pending);
+                tell(&engine, notifier.as_ref(), taps).await;
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn tap_window(engine: &crate::Engine) -> Duration {
+    let policy = engine.config().map(|c| c.notifications).unwrap_or_default();
+    Duration::from_millis(policy.burst_window_ms)
+}
+
+/// The tap for a job event that ends a job, if the policy wants one.
+fn ended(engine: &crate::Engine, known: &mut HashMap<String, JobState>, ev: Event) -> Option<Tap> {
+    let EventBody::Job { job } = ev.body else {
+        return None;
+    };
+    let before = known.insert(job.id.clone(), job.state);
+    let was_active = before.map(JobState::is_active).unwrap_or(true);
+    if !was_active || job.state.is_active() {
+        return None;
+    }
+    let policy = match engine.config() {
+        Ok(c) => c.notifications,
+        Err(e) => {
+            tracing::warn!("notifications: {e}; using the defaults");
+            Policy::default()
+        }
+    };
+    let weight = decide(&job, &policy)?;
+    Some(Tap { job: *job, weight })
+}
+
+async fn tell(engine: &crate::Engine, notifier: &dyn Notifier, taps: Vec<Tap>) {
+    let notification = if let [tap] = taps.as_slice() {
+        let mergeable = tap.job.state == JobState::Completed && clean_merge(engine, &tap.job).await;
+        single(tap, mergeable)
+    } else {
+        match burst(&taps) {
+            Some(n) => n,
+            None => return,
+        }
+    };
+    tracing::info!(jobs = ?notification.jobs, "notifying: {}", notification.summary);
+    notifier.deliver(notification);
+}
+
+/// The job's default merge would go through now: no conflicts, nothing of the user's in the way.
+async fn clean_merge(engine: &crate::Engine, job: &Job) -> bool {
+    let req = MergeRequest {
+        dry_run: true,
+        ..MergeRequest::default()
+    };
+    match engine.merge(&job.id, req).await {
+        Ok(r) => {
+            let p = r.preview;
+            p.clean && !p.up_to_date && p.checked_out.iter().all(|c| c.dirty_overlap.is_empty())
+        }
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(state: JobState, ran_s: u64) -> Job {
+        let json = serde_json::json!({
+            "id": "01a", "codename": "brave-otter", "state": state, "agent": "shell",
+            "task": "Fix the flaky test\nmore words", "repo": "/r", "branch": "b",
+            "worktree": "/w", "base_rev": "HEAD", "base_commit": "c", "base_branch": "main",
+            "head_commit": "d", "exit_code": 0, "reason": null, "parent_id": null,
+            "timeout_ms": 1, "created_at": 1, "started_at": 1_000,
+            "ended_at": 1_000 + ran_s * 1000, "duration_ms": null, "queue_position": null,
+            "files_changed": 1, "insertions": 12, "deletions": 3, "log_path": "/l"
+        });
+        serde_json::from_value(json).expect("a job")
+    }
+
+    #[test]
+    fn completed_jobs_are_weighed_by_how_long_they_ran() {
+        let p = Policy::default();
+        assert_eq!(decide(&job(JobState::Completed, 9), &p), None);
+        assert_eq!(
+            decide(&job(JobState::Completed, 10), &p),
+            Some(Weight::Normal)
+        );
+        assert_eq!(
+            decide(&job(JobState::Completed, 60), &p),
+            Some(Weight::Normal)
+        );
+        assert_eq!(
+            decide(&job(JobState::Completed, 61), &p),
+            Some(Weight::Prominent)
+        );
+    }
+
+    #[test]
+    fn failures_always_tell_and_cancellations_never() {
+        let p = Policy::default();
+        for st in [JobState::Failed, JobState::Timeout, JobState::Interrupted] {
+            assert_eq!(decide(&job(st, 1), &p), Some(Weight::Normal), "{st}");
+            assert_eq!(decide(&job(st, 300), &p), Some(Weight::Prominent), "{st}");
+        }
+        let mut cancelled = job(JobState::Cancelled, 300);
+        assert_eq!(decide(&cancelled, &p), None);
+        cancelled.notify = Some(true);
+        assert_eq!(
+            decide(&cancelled, &p),
+            None,
+            "--notify does not undo a cancel"
+        );
+        for st in [JobState::Running, JobState::Merged, JobState::Discarded] {
+            assert_eq!(decide(&job(st, 300), &p), None, "{st}");
+        }
+    }
+
+    #[test]
+    fn the_switch_and_the_per_job_choice() {
+        let off = Policy {
+            enabled: false,
+            ..Policy::default()
+        };
+        assert_eq!(decide(&job(JobState::Failed, 300), &off), None);
+        let mut loud = job(JobState::Completed, 1);
+        loud.notify = Some(true);
+        assert_eq!(
+            decide(&loud, &off),
+            Some(Weight::Normal),
+            "--notify beats enabled = false"
+        );
+        assert_eq!(
+            decide(&loud, &Policy::default()),
+            Some(Weight::Normal),
+            "and the 10 s floor"
+        );
+        let mut quiet = job(JobState::Failed, 300);
+        quiet.notify = Some(false);
+        assert_eq!(decide(&quiet, &Policy::default()), None);
+    }
+
+    #[test]
+    fn one_job_reads_codename_state_task_time_and_changes() {
+        let n = single(
+            &Tap {
+                job: job(JobState::Completed, 125),
+                weight: Weight::Prominent,
+            },
+            true,
+        );
+        assert_eq!(n.summary, "brave-otter completed");
+        assert_eq!(n.body, "Fix the flaky test · 2m05s · +12 −3");
+        assert!(n.mergeable);
+        assert_eq!(n.jobs, vec!["01a".to_string()]);
+    }
+
+    #[test]
+    fn a_burst_becomes_one_summary() {
+        let mut a = job(JobState::Completed, 20);
+        a.codename = "calm-heron".into();
+        let mut b = job(JobState::Failed, 90);
+        b.id = "01b".into();
+        b.reason = Some("the agent exited with code 2".into());
+        let taps = [
+            Tap {
+                job: a,
+                weight: Weight::Normal,
+            },
+            Tap {
+                job: b,
+                weight: Weight::Prominent,
+            },
+        ];
+        let n = burst(&taps).expect("a notification");
+        assert_eq!(
+            n.summary,
+            "2 jobs ended, 1 not completed: calm-heron, brave-otter"
+        );
+        assert_eq!(n.weight, Weight::Prominent);
+        assert_eq!(n.job_id, "01a");
+        assert!(!n.mergeable);
+        assert_eq!(n.body.lines().count(), 2);
+        assert!(n.body.contains("brave-otter failed: Fix the flaky test · 1m30s · +12 −3 · the agent exited with code 2"));
+        assert_eq!(burst(&[]), None);
+    }
+}

@@ -1,0 +1,164 @@
+//! Desktop notifications (notify-rust, over the session D-Bus): the delivery half of the
+//! engine's [`Notifier`] seam. Actions: "Review" and a click on the notification open the app at
+//! the job (`sidekick-app --job ID`, which hands over to a running window); "Merge" merges it
+//! the default way and reports how that went in a second notification.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use notify_rust::{Hint, Timeout, Urgency};
+use sidekick_engine::notify::{Notification, Notifier, Weight};
+use sidekick_engine::Engine;
+use sidekick_protocol::MergeRequest;
+
+/// Shows notifications on the session's notification server.
+#[derive(Clone)]
+pub struct Desktop {
+    engine: Engine,
+    runtime: tokio::runtime::Handle,
+    /// The server shows action buttons (it advertises the `actions` capability).
+    actions: bool,
+    app: PathBuf,
+}
+
+impl Desktop {
+    /// Asks the session's notification server what it can do. `None` (after one warning in the
+    /// host log) when there is no bus or no server: jobs run as usual, untold.
+    pub async fn connect(engine: Engine) -> Option<Arc<Desktop>> {
+        let probe = tokio::task::spawn_blocking(|| {
+            let info = notify_rust::get_server_information()?;
+            let caps = notify_rust::get_capabilities()?;
+            Ok::<_, notify_rust::error::Error>((info, caps))
+        })
+        .await;
+        match probe {
+            Ok(Ok((info, caps))) => {
+                let actions = caps.iter().any(|c| c == "actions");
+                tracing::info!(
+                    server = %info.name,
+                    vendor = %info.vendor,
+                    actions,
+                    "desktop notifications on"
+                );
+                Some(Arc::new(Desktop {
+                    engine,
+                    runtime: tokio::runtime::Handle::current(),
+                    actions,
+                    app: app_exe(),
+                }))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!("no desktop notification server ({e}); jobs run as usual, without notifications");
+                None
+            }
+            Err(e) => {
+                tracing::warn!("cannot ask for a notification server ({e}); no notifications");
+                None
+            }
+        }
+    }
+
+    fn show(&self, n: &Notification) {
+        let mut note = notify_rust::Notification::new();
+        note.appname("Sidekick")
+            .summary(&n.summary)
+            .body(&n.body)
+            .icon("dialog-information")
+            .hint(Hint::Custom("x-sidekick-job".into(), n.job_id.clone()));
+        match n.weight {
+            Weight::Prominent => {
+                note.urgency(Urgency::Critical).timeout(Timeout::Never);
+            }
+            Weight::Normal => {
+                note.urgency(Urgency::Normal).timeout(Timeout::Default);
+            }
+        }
+        if self.actions {
+            // "default" is what a click on the notification's body invokes.
+            note.action("default", "Review").action("review", "Review");
+            if n.mergeable {
+                note.action("merge", "Merge");
+            }
+        }
+        match note.show() {
+            Ok(handle) if self.actions => {
+                handle.wait_for_action(|action: &str| self.act(action, n));
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("cannot show a notification: {e}"),
+        }
+    }
+
+    /// Runs inside notify-rust's wait for the action: anything that talks to the bus again or
+    /// waits on the engine goes to a thread of its own.
+    fn act(&self, action: &str, n: &Notification) {
+        match action {
+            "default" | "review" => self.open_app(&n.job_id),
+            "merge" => {
+                let this = self.clone();
+                let job = n.job_id.clone();
+                std::thread::spawn(move || this.merge(&job));
+            }
+            _ => {}
+        }
+    }
+
+    fn open_app(&self, job: &str) {
+        tracing::info!(job, app = %self.app.display(), "opening the app from a notification");
+        let spawned = Command::new(&self.app)
+            .args(["--job", job])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match spawned {
+            // Reaped by a thread so it does not linger as a zombie of the host.
+            Ok(mut child) => {
+                std::thread::spawn(move || child.wait());
+            }
+            Err(e) => tracing::warn!("cannot open {}: {e}", self.app.display()),
+        }
+    }
+
+    fn merge(&self, job: &str) {
+        let result = self
+            .runtime
+            .block_on(self.engine.merge(job, MergeRequest::default()));
+        let (summary, body) = match result {
+            Ok(r) => (format!("{} merged", r.job.codename), r.message),
+            Err(e) => ("Sidekick could not merge".to_string(), e.to_string()),
+        };
+        tracing::info!(job, "merge from a notification: {body}");
+        let mut note = notify_rust::Notification::new();
+        note.appname("Sidekick").summary(&summary).body(&body);
+        if let Err(e) = note.show() {
+            tracing::warn!("cannot show a notification: {e}");
+        }
+    }
+}
+
+impl Notifier for Desktop {
+    fn deliver(&self, notification: Notification) {
+        let this = self.clone();
+        // Showing is a blocking D-Bus call, and waiting for an action lasts as long as the
+        // notification is up: each gets a thread of its own.
+        std::thread::spawn(move || this.show(&notification));
+    }
+}
+
+/// The desktop app: `SIDEKICK_APP`, else `sidekick-app` beside this executable, else on PATH.
+fn app_exe() -> PathBuf {
+    if let Some(app) = std::env::var_os("SIDEKICK_APP").filter(|a| !a.is_empty()) {
+        return PathBuf::from(app);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            let beside = dir.join("sidekick-app");
+            if beside.is_file() {
+                return beside;
+            }
+        }
+    }
+    PathBuf::from("sidekick-app")
+}

@@ -1,0 +1,342 @@
+//! UI benchmark: the real app under Xvfb with 1,000 jobs in its history, a 50,000-line diff,
+//! 20 jobs streaming output at once and a million-line output. Times come from the page itself
+//! (`performance.now()`, `requestAnimationFrame` frame intervals), read through WebDriver; the
+//! diff is also timed against `git diff` of the same commits, in the same run.
+//!
+//! `cargo bench -p sidekick-app --bench ui` (or scripts/bench.sh). Writes
+//! `<target>/ui-bench.json` and the screenshots of each stage to `<target>/e2e-screens/bench`.
+
+// Shared with the end-to-end test, which uses more of them.
+#[allow(dead_code)]
+mod support;
+#[allow(dead_code)]
+mod webdriver;
+
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sidekick_client::Client;
+use sidekick_protocol::{Home, Job, SpawnRequest};
+use support::{Driver, World};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--list") {
+        return ExitCode::SUCCESS;
+    }
+    if !support::inside() {
+        return support::relaunch(&args[0], &[]);
+    }
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ui bench failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits (per frame) until `css` exists; ms since the page started loading.
+const SINCE_START: &str = r#"
+const done = arguments[arguments.length - 1];
+const [css] = arguments;
+function poll() {
+  if (document.querySelector(css)) done(performance.now());
+  else requestAnimationFrame(poll);
+}
+poll();
+"#;
+
+/// Frame intervals in ms while `scroll_css` (if any) scrolls by `step` px per frame.
+const FRAMES: &str = r#"
+const done = arguments[arguments.length - 1];
+const [ms, css, step] = arguments;
+const el = css ? document.querySelector(css) : null;
+const frames = [];
+let last = performance.now();
+const end = last + ms;
+function tick(t) {
+  frames.push(t - last);
+  last = t;
+  if (el) { el.scrollTop += step; }
+  if (t < end) requestAnimationFrame(tick); else done(frames);
+}
+requestAnimationFrame(tick);
+"#;
+
+/// Clicks `click` and waits (per frame) until `css` exists; the elapsed ms.
+const UNTIL: &str = r#"
+const done = arguments[arguments.length - 1];
+const [click, css] = arguments;
+const t0 = performance.now();
+if (click) document.querySelector(click).click();
+function poll() {
+  if (document.querySelector(css)) done(performance.now() - t0);
+  else requestAnimationFrame(poll);
+}
+poll();
+"#;
+
+struct Frames {
+    p50: f64,
+    p95: f64,
+    max: f64,
+    long: usize,
+    count: usize,
+}
+
+fn frames(v: &Value) -> Frames {
+    let mut f: Vec<f64> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default();
+    f.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        f.get(((f.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Frames {
+        p50: at(0.5),
+        p95: at(0.95),
+        max: f.last().copied().unwrap_or(0.0),
+        long: f.iter().filter(|x| **x > 50.0).count(),
+        count: f.len(),
+    }
+}
+
+fn frames_json(f: &Frames) -> Value {
+    json!({"p50_ms": f.p50, "p95_ms": f.p95, "max_ms": f.max, "frames_over_50ms": f.long, "frames": f.count})
+}
+
+fn show(label: &str, f: &Frames) {
+    println!(
+        "{label:<44} frames p50 {:>5.1} ms  p95 {:>6.1} ms  max {:>6.1} ms  over 50 ms: {}/{}",
+        f.p50, f.p95, f.max, f.long, f.count
+    );
+}
+
+fn rt() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+fn spawn(rt: &tokio::runtime::Runtime, c: &Client, w: &World, task: &str) -> Result<Job, String> {
+    let req = SpawnRequest {
+        repo: w.repo.display().to_string(),
+        task: task.into(),
+        agent: Some("shell".into()),
+        ..SpawnRequest::default()
+    };
+    rt.block_on(c.spawn(&req)).map_err(|e| e.to_string())
+}
+
+fn wait_all_ended(rt: &tokio::runtime::Runtime, c: &Client, limit: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let jobs = rt.block_on(c.jobs(true)).map_err(|e| e.to_string())?;
+        if jobs.iter().all(|j| j.state.has_ended()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err("jobs did not end in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn run() -> Result<(), String> {
+    let (app, cli) = support::binaries(env!("CARGO_BIN_EXE_sidekick-app"))?;
+    let w = World::new()?;
+    std::fs::write(w.home.join("config.toml"), "max_running = 24\n").map_err(|e| e.to_string())?;
+    let mut host = Command::new(&cli)
+        .arg("serve")
+        .envs(w.env())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start the host: {e}"))?;
+    let rt = rt()?;
+    let client = Client::new(&Home::at(&w.home));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rt.block_on(client.health()).is_err() {
+        if Instant::now() > deadline {
+            return Err("the host did not start".into());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let result = measure(&rt, &client, &w, &app, &cli);
+    let _ = support::nix_kill(host.id(), "TERM");
+    let _ = host.wait();
+    result
+}
+
+fn measure(
+    rt: &tokio::runtime::Runtime,
+    c: &Client,
+    w: &World,
+    app: &std::path::Path,
+    cli: &std::path::Path,
+) -> Result<(), String> {
+    let mut report = serde_json::Map::new();
+
+    // 1,000 jobs of history (SIDEKICK_UI_BENCH_JOBS changes the number for a quick try).
+    let history: usize = std::env::var("SIDEKICK_UI_BENCH_JOBS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
+    let t = Instant::now();
+    for i in 0..history {
+        spawn(rt, c, w, &format!("echo history {i} > h.txt"))?;
+    }
+    wait_all_ended(rt, c, Duration::from_secs(900))?;
+    println!(
+        "setup: {history} jobs ran in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    report.insert("history_jobs".into(), json!(history));
+
+    // A 50,000-line diff.
+    let big = spawn(
+        rt,
+        c,
+        w,
+        "seq 1 50000 | sed 's/^/generated line number /' > big.txt",
+    )?;
+    wait_all_ended(rt, c, Duration::from_secs(120))?;
+    let big = rt.block_on(c.job(&big.id)).map_err(|e| e.to_string())?;
+    let head = big
+        .head_commit
+        .clone()
+        .ok_or("the big job has no head commit")?;
+
+    let screens = support::screens_dir().join("bench");
+    let _ = std::fs::remove_dir_all(&screens);
+    let driver = Driver::start(w, cli)?;
+    let launched = Instant::now();
+    let mut s = webdriver::Session::start(driver.port, app, screens)?;
+    let page_ms = s
+        .execute_async(SINCE_START, json!(["[data-testid=job-row]"]))?
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let since_launch = launched.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{:<44} {:>7.0} ms after the page started ({since_launch:.0} ms after the launch request)",
+        format!("{history} jobs: first job rows"),
+        page_ms,
+    );
+    report.insert("history_first_rows_page_ms".into(), json!(page_ms));
+    report.insert(
+        "history_first_rows_since_launch_ms".into(),
+        json!(since_launch),
+    );
+    s.screenshot("history");
+    let f = frames(&s.execute_async(FRAMES, json!([2000, "[data-testid=job-list]", 120]))?);
+    show(&format!("{history} jobs: scrolling the list"), &f);
+    report.insert("history_scroll".into(), frames_json(&f));
+
+    // Open the big job's diff: time to the first rendered diff lines, against git diff.
+    s.execute(
+        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
+        json!([]),
+    )?;
+    s.wait_text("[data-testid=job-list]", &big.codename)?;
+    let row = format!("[data-testid=job-row][data-codename='{}']", big.codename);
+    s.press(&row)?;
+    s.find("[data-testid=pane-diff]")?;
+    let open_ms = s
+        .execute_async(
+            UNTIL,
+            json!(["[data-testid=pane-diff]", "[data-testid=diff-line]"]),
+        )?
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let git_ms = time_git_diff(w, &big.base_commit, &head)?;
+    println!(
+        "{:<44} {:>7.0} ms   git diff of the same commits {:>5.0} ms   ratio {:.2}",
+        "50,000-line diff: open to first lines",
+        open_ms,
+        git_ms,
+        open_ms / git_ms
+    );
+    report.insert("diff_first_lines_ms".into(), json!(open_ms));
+    report.insert("git_diff_ms".into(), json!(git_ms));
+    report.insert("diff_ratio".into(), json!(open_ms / git_ms));
+    s.screenshot("big-diff");
+    let f = frames(&s.execute_async(FRAMES, json!([2000, "[data-testid=diff-rows]", 400]))?);
+    show("50,000-line diff: scrolling", &f);
+    report.insert("diff_scroll".into(), frames_json(&f));
+
+    // 20 jobs streaming at once, one of them open.
+    let mut streaming = Vec::new();
+    for i in 0..20 {
+        let task =
+            format!("for i in $(seq 1 4000); do echo \"job {i} line $i\"; sleep 0.002; done");
+        streaming.push(spawn(rt, c, w, &task)?);
+    }
+    s.wait_text("[data-testid=status-summary]", "20 running")?;
+    let last = streaming.last().ok_or("no streaming job")?;
+    s.execute(
+        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
+        json!([]),
+    )?;
+    s.press(&format!(
+        "[data-testid=job-row][data-codename='{}']",
+        last.codename
+    ))?;
+    let f = frames(&s.execute_async(FRAMES, json!([5000, null, 0]))?);
+    show("20 jobs streaming, one open", &f);
+    report.insert("streaming_20".into(), frames_json(&f));
+    s.screenshot("streaming");
+    wait_all_ended(rt, c, Duration::from_secs(300))?;
+
+    // A million lines of output.
+    let flood = spawn(rt, c, w, "seq 1 1000000")?;
+    wait_all_ended(rt, c, Duration::from_secs(300))?;
+    s.execute(
+        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
+        json!([]),
+    )?;
+    s.press(&format!(
+        "[data-testid=job-row][data-codename='{}']",
+        flood.codename
+    ))?;
+    let t = Instant::now();
+    s.wait_text("[data-testid=output-count]", "1,000,000 lines")?;
+    let load = t.elapsed().as_secs_f64() * 1000.0;
+    let f = frames(&s.execute_async(FRAMES, json!([2000, "[data-testid=output-scroll]", -2000]))?);
+    println!(
+        "{:<44} {:>7.0} ms",
+        "1,000,000-line output: all lines loaded", load
+    );
+    show("1,000,000-line output: scrolling", &f);
+    report.insert("million_lines_load_ms".into(), json!(load));
+    report.insert("million_lines_scroll".into(), frames_json(&f));
+    s.screenshot("million-lines");
+    s.close();
+    drop(driver);
+
+    let out = support::screens_dir().with_file_name("ui-bench.json");
+    std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&Value::Object(report)).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
+    println!("ui bench: figures in {}", out.display());
+    Ok(())
+}
+
+/// Median of 5 runs of `git diff base head` (the peer: the same commits as text).
+fn time_git_diff(w: &World, base: &str, head: &str) -> Result<f64, String> {
+    let mut runs = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        w.git(&["diff", base, head])?;
+        runs.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    runs.sort_by(|a, b| a.total_cmp(b));
+    Ok(runs[2])
+}
