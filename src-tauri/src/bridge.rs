@@ -259,18 +259,7 @@ pub fn start(app: AppHandle, bridge: Bridge) {
 /// The `sidekick` program that runs the host: `SIDEKICK_BIN`, else next to this executable,
 /// else `sidekick` on PATH.
 pub fn host_exe() -> PathBuf {
-    if let Some(bin) = std::env::var_os("SIDEKICK_BIN").filter(|b| !b.is_empty()) {
-        return PathBuf::from(bin);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            let beside = dir.join("sidekick");
-            if beside.is_file() {
-                return beside;
-            }
-        }
-    }
-    PathBuf::from("sidekick")
+    sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick")
 }
 
 #[cfg(test)]

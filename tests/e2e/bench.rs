@@ -239,13 +239,7 @@ fn measure(
     report.insert("history_scroll".into(), frames_json(&f));
 
     // Open the big job's diff: time to the first rendered diff lines, against git diff.
-    s.execute(
-        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
-        json!([]),
-    )?;
-    s.wait_text("[data-testid=job-list]", &big.codename)?;
-    let row = format!("[data-testid=job-row][data-codename='{}']", big.codename);
-    s.press(&row)?;
+    open_job(&mut s, &big.codename)?;
     s.find("[data-testid=pane-diff]")?;
     let open_ms = s
         .execute_async(
@@ -279,14 +273,7 @@ fn measure(
     }
     s.wait_text("[data-testid=status-summary]", "20 running")?;
     let last = streaming.last().ok_or("no streaming job")?;
-    s.execute(
-        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
-        json!([]),
-    )?;
-    s.press(&format!(
-        "[data-testid=job-row][data-codename='{}']",
-        last.codename
-    ))?;
+    open_job(&mut s, &last.codename)?;
     let f = frames(&s.execute_async(FRAMES, json!([5000, null, 0]))?);
     show("20 jobs streaming, one open", &f);
     report.insert("streaming_20".into(), frames_json(&f));
@@ -296,14 +283,7 @@ fn measure(
     // A million lines of output.
     let flood = spawn(rt, c, w, "seq 1 1000000")?;
     wait_all_ended(rt, c, Duration::from_secs(300))?;
-    s.execute(
-        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
-        json!([]),
-    )?;
-    s.press(&format!(
-        "[data-testid=job-row][data-codename='{}']",
-        flood.codename
-    ))?;
+    open_job(&mut s, &flood.codename)?;
     let t = Instant::now();
     s.wait_text("[data-testid=output-count]", "1,000,000 lines")?;
     let load = t.elapsed().as_secs_f64() * 1000.0;
@@ -327,6 +307,15 @@ fn measure(
     .map_err(|e| e.to_string())?;
     println!("ui bench: figures in {}", out.display());
     Ok(())
+}
+
+/// Clicks a job's row in the list (the newest are at the top).
+fn open_job(s: &mut webdriver::Session, codename: &str) -> Result<(), String> {
+    s.execute(
+        "document.querySelector('[data-testid=job-list]').scrollTop = 0",
+        json!([]),
+    )?;
+    s.press(&format!("[data-testid=job-row][data-codename='{codename}']"))
 }
 
 /// Median of 5 runs of `git diff base head` (the peer: the same commits as text).

@@ -10,7 +10,7 @@ mod review;
 mod typescript;
 
 pub use duration::{format_duration, parse_duration, DurationError};
-pub use paths::Home;
+pub use paths::{sibling_program, Home};
 pub use review::{
     ActionResult, CheckedOut, Conflict, Diff, DiffLine, FileDiff, FileStatus, GcItem, GcReport,
     GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy,

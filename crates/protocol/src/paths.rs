@@ -9,6 +9,23 @@ pub struct Home {
     config_file: PathBuf,
 }
 
+/// One of Sidekick's programs: the path in `env` when set, else `name` in the folder of the
+/// running executable (the programs are installed side by side), else `name` on PATH.
+pub fn sibling_program(env: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env).filter(|p| !p.is_empty()) {
+        return PathBuf::from(path);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            let beside = dir.join(name);
+            if beside.is_file() {
+                return beside;
+            }
+        }
+    }
+    PathBuf::from(name)
+}
+
 impl Home {
     /// A home rooted at `root`, with the config file inside it (what `SIDEKICK_HOME` means).
     pub fn at(root: impl Into<PathBuf>) -> Home {

@@ -149,16 +149,5 @@ impl Notifier for Desktop {
 
 /// The desktop app: `SIDEKICK_APP`, else `sidekick-app` beside this executable, else on PATH.
 fn app_exe() -> PathBuf {
-    if let Some(app) = std::env::var_os("SIDEKICK_APP").filter(|a| !a.is_empty()) {
-        return PathBuf::from(app);
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            let beside = dir.join("sidekick-app");
-            if beside.is_file() {
-                return beside;
-            }
-        }
-    }
-    PathBuf::from("sidekick-app")
+    sidekick_protocol::sibling_program("SIDEKICK_APP", "sidekick-app")
 }
