@@ -315,7 +315,9 @@ fn open_job(s: &mut webdriver::Session, codename: &str) -> Result<(), String> {
         "document.querySelector('[data-testid=job-list]').scrollTop = 0",
         json!([]),
     )?;
-    s.press(&format!("[data-testid=job-row][data-codename='{codename}']"))
+    s.press(&format!(
+        "[data-testid=job-row][data-codename='{codename}']"
+    ))
 }
 
 /// Median of 5 runs of `git diff base head` (the peer: the same commits as text).
