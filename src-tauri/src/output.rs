@@ -120,6 +120,21 @@ fn output_line(item: Followed<'_>) -> Option<OutputLine> {
             text: format!("sidekick: {message}"),
             partial: false,
         }),
+        EventBody::Step { n, tool, text } => Some(OutputLine {
+            seq: ev.seq,
+            stream: Stream::Stdout,
+            text: match tool {
+                Some(tool) => format!("▸ step {n} · {tool} · {text}"),
+                None => format!("▸ step {n} · {text}"),
+            },
+            partial: false,
+        }),
+        EventBody::Summary { text } => Some(OutputLine {
+            seq: ev.seq,
+            stream: Stream::Stdout,
+            text: format!("✔ {text}"),
+            partial: false,
+        }),
         EventBody::Job { .. } => None,
     }
 }

@@ -200,6 +200,37 @@ pub fn job_details(job: &Job, now: u64) -> String {
     if !job.conflicts.is_empty() {
         rows.push(("conflicts", job.conflicts.join(", ")));
     }
+    if job.steps > 0 || job.max_steps.is_some() {
+        let cap = job
+            .max_steps
+            .map(|m| format!(" of {m}"))
+            .unwrap_or_default();
+        let capped = if job.capped {
+            " (stopped at the cap)"
+        } else {
+            ""
+        };
+        rows.push(("steps", format!("{}{cap}{capped}", job.steps)));
+    }
+    if job.tokens.total() > 0 || job.token_budget.is_some() {
+        let budget = job
+            .token_budget
+            .map(|b| format!(" of a {b} budget"))
+            .unwrap_or_default();
+        rows.push((
+            "tokens",
+            format!(
+                "{} in, {} out, {} cached{budget}",
+                job.tokens.input, job.tokens.output, job.tokens.cached
+            ),
+        ));
+    }
+    if let Some(c) = job.cost_usd {
+        rows.push(("cost", format!("${c:.4}")));
+    }
+    if let Some(s) = &job.summary {
+        rows.push(("summary", first_line(s, 200)));
+    }
     if let Some(r) = &job.reason {
         rows.push(("reason", r.clone()));
     }
@@ -224,6 +255,7 @@ pub fn agent_table(agents: &[AgentInfo]) -> String {
                 } else {
                     "no".into()
                 },
+                a.version.clone().unwrap_or_default(),
                 a.path
                     .clone()
                     .or_else(|| a.problem.clone())
@@ -232,18 +264,29 @@ pub fn agent_table(agents: &[AgentInfo]) -> String {
             ]
         })
         .collect();
-    table(&["NAME", "INSTALLED", "WHERE", "COMMAND"], &rows)
+    table(&["NAME", "INSTALLED", "VERSION", "WHERE", "COMMAND"], &rows)
 }
 
 /// Writes output lines to the matching stream, buffered.
 pub struct OutputPrinter {
     out: std::io::BufWriter<std::io::Stdout>,
+    /// The parsed view: the agent's steps and summary instead of its machine-readable lines.
+    parsed: bool,
 }
 
 impl OutputPrinter {
     pub fn new() -> Self {
         OutputPrinter {
             out: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout()),
+            parsed: false,
+        }
+    }
+
+    /// Steps and the summary, with the agent's JSON event lines left out (other lines stay).
+    pub fn parsed() -> Self {
+        OutputPrinter {
+            parsed: true,
+            ..OutputPrinter::new()
         }
     }
 
@@ -262,10 +305,21 @@ impl OutputPrinter {
     pub fn event(&mut self, body: &EventBody) -> std::io::Result<()> {
         match body {
             EventBody::Output {
+                stream: Stream::Stdout,
+                line,
+                ..
+            } if self.parsed && line.trim_start().starts_with('{') => Ok(()),
+            EventBody::Output {
                 stream,
                 line,
                 partial,
             } => self.line(*stream, line, *partial),
+            EventBody::Step { n, tool, text } if self.parsed => match tool {
+                Some(tool) => writeln!(self.out, "step {n} · {tool} · {text}"),
+                None => writeln!(self.out, "step {n} · {text}"),
+            },
+            EventBody::Summary { text } if self.parsed => writeln!(self.out, "summary: {text}"),
+            EventBody::Step { .. } | EventBody::Summary { .. } => Ok(()),
             EventBody::Notice { level, message } => {
                 self.out.flush()?;
                 let tag = match level {
@@ -285,8 +339,12 @@ impl OutputPrinter {
 }
 
 /// Streams a job's output (and notices, on stderr) until it ends; returns the ended job.
-pub async fn follow_output(client: &Client, job_id: &str) -> Result<Job, Failure> {
-    let mut out = OutputPrinter::new();
+pub async fn follow_output(client: &Client, job_id: &str, parsed: bool) -> Result<Job, Failure> {
+    let mut out = if parsed {
+        OutputPrinter::parsed()
+    } else {
+        OutputPrinter::new()
+    };
     let job = client
         .follow_job(job_id, true, |item| match item {
             Followed::Event(ev) => out.event(&ev.body),

@@ -18,6 +18,8 @@ pub struct World {
     pub bus: String,
     /// What the host runs to open the app (`SIDEKICK_APP`), when a test sets it.
     pub app: Option<PathBuf>,
+    /// A folder put first on PATH (fake agent programs).
+    pub bin: Option<PathBuf>,
 }
 
 impl World {
@@ -45,6 +47,7 @@ impl World {
             repo,
             bus,
             app: None,
+            bin: None,
         };
         w.git(&["init", "-q", "-b", "main"]);
         std::fs::write(w.repo.join("README.md"), "hello\n").expect("write");
@@ -59,6 +62,10 @@ impl World {
         envs.push(("DBUS_SESSION_BUS_ADDRESS", self.bus.clone()));
         if let Some(app) = &self.app {
             envs.push(("SIDEKICK_APP", app.display().to_string()));
+        }
+        if let Some(bin) = &self.bin {
+            let path = std::env::var("PATH").unwrap_or_default();
+            envs.push(("PATH", format!("{}:{path}", bin.display())));
         }
         envs
     }

@@ -3,6 +3,8 @@
 
 mod common;
 
+mod agents;
+
 mod cli_contract;
 mod host;
 mod jobs;

@@ -4,6 +4,18 @@
 //! Every other profile is a command template run without a shell: `{task}` inside an argument
 //! is replaced by the task text, so the task always stays inside its one argument and can never
 //! inject a command.
+//!
+//! Built-in agent profiles start each tool in its documented non-interactive mode with a
+//! machine-readable output, and with its permission setting explicit (`{permission}` in the
+//! command): a background job has no one to answer a prompt, so by default the agent may edit
+//! files in its worktree without asking and anything that would prompt is denied.
+//!
+//! | agent | command | `permission` default |
+//! |---|---|---|
+//! | `claude` | `claude -p TASK --output-format stream-json --verbose --permission-mode P` | `acceptEdits` (other tools that need approval are refused in print mode) |
+//! | `codex` | `codex exec --json --skip-git-repo-check --sandbox P TASK` | `workspace-write` (`exec` never asks) |
+//! | `gemini` | `gemini --prompt TASK --output-format stream-json --approval-mode P` | `auto_edit` (tools needing approval are refused headless) |
+//! | `aider` | `aider --message TASK --yes-always --no-auto-commits … --no-suggest-shell-commands` | none: edits are confirmed, shell commands are never suggested |
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,9 +23,84 @@ use std::path::{Path, PathBuf};
 use sidekick_protocol::AgentInfo;
 
 use crate::config::{AgentConfig, Config};
+use crate::parse::Format;
 
 pub const SHELL: &str = "shell";
 pub const TASK_PLACEHOLDER: &str = "{task}";
+pub const PERMISSION_PLACEHOLDER: &str = "{permission}";
+
+/// A built-in agent: its command template, output format and default permission.
+struct Builtin {
+    name: &'static str,
+    command: &'static [&'static str],
+    format: Format,
+    permission: Option<&'static str>,
+}
+
+const BUILTINS: &[Builtin] = &[
+    Builtin {
+        name: "claude",
+        command: &[
+            "claude",
+            "-p",
+            TASK_PLACEHOLDER,
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            PERMISSION_PLACEHOLDER,
+        ],
+        format: Format::ClaudeStream,
+        permission: Some("acceptEdits"),
+    },
+    Builtin {
+        name: "codex",
+        command: &[
+            "codex",
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--sandbox",
+            PERMISSION_PLACEHOLDER,
+            TASK_PLACEHOLDER,
+        ],
+        format: Format::CodexJson,
+        permission: Some("workspace-write"),
+    },
+    Builtin {
+        name: "gemini",
+        command: &[
+            "gemini",
+            "--prompt",
+            TASK_PLACEHOLDER,
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            PERMISSION_PLACEHOLDER,
+        ],
+        format: Format::GeminiStream,
+        permission: Some("auto_edit"),
+    },
+    Builtin {
+        name: "aider",
+        command: &[
+            "aider",
+            "--message",
+            TASK_PLACEHOLDER,
+            "--yes-always",
+            "--no-auto-commits",
+            "--no-dirty-commits",
+            "--no-pretty",
+            "--no-stream",
+            "--no-check-update",
+            "--no-show-model-warnings",
+            "--no-suggest-shell-commands",
+            "--no-gitignore",
+        ],
+        format: Format::AiderText,
+        permission: None,
+    },
+];
 
 /// A profile ready to turn a task into a command.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +110,7 @@ pub struct Profile {
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout_ms: Option<u64>,
+    pub format: Format,
 }
 
 impl Profile {
@@ -42,18 +130,53 @@ fn shell_profile() -> Profile {
         command: vec!["sh".into(), "-c".into(), TASK_PLACEHOLDER.into()],
         env: BTreeMap::new(),
         timeout_ms: None,
+        format: Format::Plain,
     }
 }
 
-/// All profiles: built-ins first (a user profile of the same name replaces the built-in), then
-/// the user's in name order.
+/// A built-in agent with the user's settings from `[agents.NAME]` applied (permission, env,
+/// timeout; a `command` there replaces the built-in entirely).
+fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
+    let permission = settings
+        .and_then(|s| s.permission.clone())
+        .or(b.permission.map(str::to_string))
+        .unwrap_or_default();
+    Profile {
+        name: b.name.into(),
+        builtin: true,
+        command: b
+            .command
+            .iter()
+            .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))
+            .collect(),
+        env: settings.map(|s| s.env.clone()).unwrap_or_default(),
+        timeout_ms: settings.and_then(|s| s.timeout_ms),
+        format: b.format,
+    }
+}
+
+/// All profiles: built-ins first (a user profile with its own `command` replaces the built-in
+/// of that name), then the user's in name order.
 pub fn profiles(config: &Config) -> Vec<Profile> {
+    let replaced = |name: &str| {
+        config
+            .agents
+            .get(name)
+            .is_some_and(|a| !a.command.is_empty())
+    };
     let mut out = Vec::new();
-    if !config.agents.contains_key(SHELL) {
+    if !replaced(SHELL) {
         out.push(shell_profile());
     }
+    for b in BUILTINS {
+        if !replaced(b.name) {
+            out.push(builtin_profile(b, config.agents.get(b.name)));
+        }
+    }
     for (name, a) in &config.agents {
-        out.push(user_profile(name, a));
+        if !a.command.is_empty() {
+            out.push(user_profile(name, a));
+        }
     }
     out
 }
@@ -65,7 +188,13 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         command: a.command.clone(),
         env: a.env.clone(),
         timeout_ms: a.timeout_ms,
+        format: a.format.unwrap_or(Format::Plain),
     }
+}
+
+/// Whether `name` is one of the built-in agents (settings without a command are allowed).
+pub fn is_builtin(name: &str) -> bool {
+    name == SHELL || BUILTINS.iter().any(|b| b.name == name)
 }
 
 /// The profile called `name`.
@@ -101,6 +230,10 @@ pub fn info(profile: &Profile) -> AgentInfo {
         None if program.contains('/') => Some(format!("{program} is not an executable file")),
         None => Some(format!("{program} was not found on PATH")),
     };
+    let version = match &path {
+        Some(p) if profile.name != SHELL => version_of(p),
+        _ => None,
+    };
     AgentInfo {
         name: profile.name.clone(),
         builtin: profile.builtin,
@@ -109,7 +242,41 @@ pub fn info(profile: &Profile) -> AgentInfo {
         path: path.map(|p| p.display().to_string()),
         problem,
         timeout_ms: profile.timeout_ms,
+        version,
+        format: profile.format.name().to_string(),
     }
+}
+
+/// The first line `PROGRAM --version` prints, waiting at most 5 s.
+fn version_of(program: &Path) -> Option<String> {
+    let mut child = std::process::Command::new(program)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut text = String::new();
+    use std::io::Read;
+    child.stdout.take()?.read_to_string(&mut text).ok()?;
+    text.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(test)]
@@ -124,6 +291,8 @@ mod tests {
                 command: command.iter().map(|s| s.to_string()).collect(),
                 env: BTreeMap::new(),
                 timeout_ms: Some(5_000),
+                permission: None,
+                format: None,
             },
         );
         c
@@ -152,7 +321,10 @@ mod tests {
         assert_eq!(p.timeout_ms, Some(5_000));
         assert!(find(&c, "nope").is_none());
         let names: Vec<String> = profiles(&c).into_iter().map(|p| p.name).collect();
-        assert_eq!(names, vec!["shell", "echoer"]);
+        assert_eq!(
+            names,
+            vec!["shell", "claude", "codex", "gemini", "aider", "echoer"]
+        );
     }
 
     #[test]

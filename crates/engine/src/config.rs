@@ -56,9 +56,14 @@ impl Default for Config {
 /// the command runs without a shell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgentConfig {
+    /// Empty for a built-in agent whose settings are changed without replacing its command.
     pub command: Vec<String>,
     pub env: BTreeMap<String, String>,
     pub timeout_ms: Option<u64>,
+    /// A built-in agent's permission setting (see `agents.rs`).
+    pub permission: Option<String>,
+    /// How to read a user profile's output (`claude-stream-json`, `codex-json`, ...).
+    pub format: Option<crate::parse::Format>,
 }
 
 #[derive(Deserialize)]
@@ -93,10 +98,13 @@ struct RawDiff {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawAgent {
+    #[serde(default)]
     command: Vec<String>,
     #[serde(default)]
     env: BTreeMap<String, String>,
     timeout: Option<String>,
+    permission: Option<String>,
+    format: Option<String>,
 }
 
 impl Config {
@@ -124,11 +132,23 @@ impl Config {
         };
         let mut agents = BTreeMap::new();
         for (name, a) in raw.agents {
-            if a.command.is_empty() || a.command[0].is_empty() {
+            let settings_only = a.command.is_empty() && crate::agents::is_builtin(&name);
+            if !settings_only && a.command.first().is_none_or(|p| p.is_empty()) {
                 return Err(invalid(format!(
                     "agents.{name}.command must name a program"
                 )));
             }
+            let format = match &a.format {
+                None => None,
+                Some(f) => match crate::parse::Format::from_name(f) {
+                    crate::parse::Format::Plain if f != "plain" => {
+                        return Err(invalid(format!(
+                            "agents.{name}.format: unknown format '{f}' (plain, claude-stream-json, codex-json, gemini-stream-json, aider-text)"
+                        )))
+                    }
+                    known => Some(known),
+                },
+            };
             let timeout_ms = match &a.timeout {
                 Some(t) => Some(
                     parse_duration(t)
@@ -142,6 +162,8 @@ impl Config {
                     command: a.command,
                     env: a.env,
                     timeout_ms,
+                    permission: a.permission,
+                    format,
                 },
             );
         }

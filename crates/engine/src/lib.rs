@@ -8,6 +8,7 @@ pub mod config;
 pub mod ids;
 pub mod notify;
 mod output;
+pub mod parse;
 pub mod process;
 pub mod repo;
 pub mod review;
@@ -121,6 +122,13 @@ pub(crate) enum StopReason {
     Cancel,
     ParentEnded(String),
     Shutdown,
+    /// The agent reached the job's `max_steps`.
+    StepCap(u64),
+    /// The agent used the job's whole token budget.
+    TokenBudget {
+        used: u64,
+        budget: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -589,6 +597,72 @@ impl Inner {
         Ok(())
     }
 
+    /// Records what the agent reported (one job event) and holds it to the job's budgets:
+    /// a warning at 80 % of the token budget, a stop at 100 % or at the step cap.
+    pub(crate) fn agent_progress(&self, job_id: &str, p: &output::Progress) {
+        let saved = (|| -> Result<JobRecord> {
+            let mut db = lock(&self.db);
+            let mut rec = db
+                .job(job_id)?
+                .ok_or_else(|| EngineError::UnknownJob(job_id.to_string()))?;
+            let warned_before = rec
+                .job
+                .token_budget
+                .is_some_and(|b| rec.job.tokens.total().saturating_mul(5) >= b.saturating_mul(4));
+            p.apply(&mut rec);
+            db.update_job(&rec)?;
+            let snapshot = self.decorate(rec.job.clone());
+            let mut events = vec![NewEvent {
+                job_id: job_id.to_string(),
+                time: self.now(),
+                body: EventBody::Job {
+                    job: Box::new(snapshot),
+                },
+            }];
+            if let Some(budget) = rec.job.token_budget {
+                let used = rec.job.tokens.total();
+                if !warned_before
+                    && used.saturating_mul(5) >= budget.saturating_mul(4)
+                    && used < budget
+                {
+                    events.push(NewEvent {
+                        job_id: job_id.to_string(),
+                        time: self.now(),
+                        body: EventBody::Notice {
+                            level: Level::Warn,
+                            message: format!(
+                                "the agent has used {used} of its {budget}-token budget (80 %)"
+                            ),
+                        },
+                    });
+                }
+            }
+            self.append_and_broadcast(&mut db, events)?;
+            Ok(rec)
+        })();
+        let rec = match saved {
+            Ok(rec) => rec,
+            Err(e) => {
+                tracing::error!(job = job_id, error = %e, "cannot record the agent's progress");
+                return;
+            }
+        };
+        if !rec.job.state.is_live() {
+            return;
+        }
+        if let Some(cap) = rec.job.max_steps {
+            if rec.job.steps >= cap {
+                let _ = self.stop(job_id, StopReason::StepCap(cap));
+            }
+        }
+        if let Some(budget) = rec.job.token_budget {
+            let used = rec.job.tokens.total();
+            if used >= budget {
+                let _ = self.stop(job_id, StopReason::TokenBudget { used, budget });
+            }
+        }
+    }
+
     pub(crate) fn notice(&self, job_id: &str, level: Level, message: impl Into<String>) {
         let ev = NewEvent {
             job_id: job_id.into(),
@@ -747,6 +821,13 @@ impl Inner {
                 snapshot: None,
                 conflicts: Vec::new(),
                 notify: req.notify,
+                steps: 0,
+                tokens: Default::default(),
+                cost_usd: None,
+                summary: None,
+                capped: false,
+                max_steps: req.max_steps,
+                token_budget: req.token_budget,
             },
             argv: profile.argv(&req.task),
             env,
@@ -756,6 +837,8 @@ impl Inner {
             has_worktree: false,
             merge: None,
             prev_state: None,
+            format: profile.format,
+            session: None,
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;

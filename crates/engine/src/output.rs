@@ -7,14 +7,117 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use sidekick_protocol::{EventBody, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
+use crate::parse::{Parsed, Parser};
 use crate::store::NewEvent;
 use crate::Inner;
+
+/// What the agent has reported so far (parsed from its stdout).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Progress {
+    pub steps: u64,
+    pub tokens: sidekick_protocol::Tokens,
+    pub cost_usd: Option<f64>,
+    pub summary: Option<String>,
+    pub session: Option<String>,
+}
+
+impl Progress {
+    /// Copies the figures into a job record (before the runner saves it).
+    pub fn apply(&self, rec: &mut crate::store::JobRecord) {
+        rec.job.steps = self.steps;
+        rec.job.tokens = self.tokens;
+        rec.job.cost_usd = self.cost_usd;
+        rec.job.summary = self.summary.clone();
+        if self.session.is_some() {
+            rec.session = self.session.clone();
+        }
+    }
+}
+
+/// The agent's output parser and where its findings go.
+pub(crate) struct Reader {
+    pub parser: Box<dyn Parser>,
+    pub progress: Arc<Mutex<Progress>>,
+    /// The stdout line being read continues a partial piece (not a whole line: not parsed).
+    continuing: bool,
+}
+
+impl Reader {
+    pub fn new(parser: Box<dyn Parser>, progress: Arc<Mutex<Progress>>) -> Reader {
+        Reader {
+            parser,
+            progress,
+            continuing: false,
+        }
+    }
+
+    /// Parses one whole stdout line into step and summary events (after the line's own).
+    fn read(&mut self, job_id: &str, time: u64, line: &str, events: &mut Vec<NewEvent>) {
+        let mut found = Vec::new();
+        self.parser.line(line, &mut found);
+        self.record(job_id, time, found, events);
+    }
+
+    fn finish(&mut self, job_id: &str, time: u64, events: &mut Vec<NewEvent>) {
+        let mut found = Vec::new();
+        self.parser.finish(&mut found);
+        self.record(job_id, time, found, events);
+    }
+
+    fn record(&mut self, job_id: &str, time: u64, found: Vec<Parsed>, events: &mut Vec<NewEvent>) {
+        if found.is_empty() {
+            return;
+        }
+        let mut p = crate::lock(&self.progress);
+        for item in found {
+            let body = match item {
+                Parsed::Step { tool, text } => {
+                    p.steps += 1;
+                    EventBody::Step {
+                        n: p.steps,
+                        tool,
+                        text,
+                    }
+                }
+                Parsed::Usage {
+                    input,
+                    output,
+                    cached,
+                    cost_usd,
+                } => {
+                    p.tokens = sidekick_protocol::Tokens {
+                        input,
+                        output,
+                        cached,
+                    };
+                    if cost_usd.is_some() {
+                        p.cost_usd = cost_usd;
+                    }
+                    continue;
+                }
+                Parsed::Summary(text) => {
+                    p.summary = Some(text.clone());
+                    EventBody::Summary { text }
+                }
+                Parsed::Session(id) => {
+                    p.session = Some(id);
+                    continue;
+                }
+            };
+            events.push(NewEvent {
+                job_id: job_id.to_string(),
+                time,
+                body,
+            });
+        }
+    }
+}
 
 /// Lines longer than this are cut into pieces marked `partial` (the log file keeps them whole).
 pub const MAX_LINE: usize = 4 * 1024 * 1024;
@@ -153,6 +256,7 @@ pub(crate) async fn sink(
     job_id: String,
     log_path: PathBuf,
     mut rx: mpsc::Receiver<Batch>,
+    mut reader: Option<Reader>,
 ) {
     let mut log = match std::fs::OpenOptions::new()
         .create(true)
@@ -180,8 +284,10 @@ pub(crate) async fn sink(
         let inner2 = inner.clone();
         let job = job_id.clone();
         let mut file = log.take();
+        let mut rd = reader.take();
         let joined = tokio::task::spawn_blocking(move || {
-            let events = to_events(&job, batches, file.as_mut());
+            let before = rd.as_ref().map(|r| crate::lock(&r.progress).clone());
+            let events = to_events(&job, batches, file.as_mut(), rd.as_mut());
             if let Some(f) = file.as_mut() {
                 if let Err(e) = f.flush() {
                     tracing::error!(error = %e, "writing the job's log file failed");
@@ -190,12 +296,33 @@ pub(crate) async fn sink(
             if let Err(e) = inner2.append_events(events) {
                 tracing::error!(job = %job, error = %e, "storing output failed");
             }
-            file
+            if let Some(r) = &rd {
+                let now = crate::lock(&r.progress).clone();
+                if before.as_ref() != Some(&now) {
+                    inner2.agent_progress(&job, &now);
+                }
+            }
+            (file, rd)
         })
         .await;
         match joined {
-            Ok(f) => log = f,
+            Ok((f, rd)) => {
+                log = f;
+                reader = rd;
+            }
             Err(e) => tracing::error!(error = %e, "output writer task failed"),
+        }
+    }
+    // The output has ended: a parser may still have a summary to give.
+    if let Some(mut r) = reader {
+        let mut events = Vec::new();
+        r.finish(&job_id, inner.now(), &mut events);
+        if !events.is_empty() {
+            if let Err(e) = inner.append_events(events) {
+                tracing::error!(job = %job_id, error = %e, "storing the summary failed");
+            }
+            let now = crate::lock(&r.progress).clone();
+            inner.agent_progress(&job_id, &now);
         }
     }
 }
@@ -204,6 +331,7 @@ fn to_events(
     job_id: &str,
     batches: Vec<Batch>,
     mut log: Option<&mut std::io::BufWriter<std::fs::File>>,
+    mut reader: Option<&mut Reader>,
 ) -> Vec<NewEvent> {
     let mut events = Vec::with_capacity(batches.iter().map(|b| b.pieces.len()).sum());
     for batch in batches {
@@ -225,6 +353,10 @@ fn to_events(
                 Ok(s) => s,
                 Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
             };
+            let parse_it = batch.stream == Stream::Stdout;
+            let whole =
+                parse_it && reader.as_ref().is_some_and(|r| !r.continuing) && !piece.partial;
+            let parse_line = whole.then(|| line.clone());
             events.push(NewEvent {
                 job_id: job_id.to_string(),
                 time: batch.time,
@@ -234,6 +366,15 @@ fn to_events(
                     partial: piece.partial,
                 },
             });
+            if let Some(r) = reader.as_deref_mut() {
+                if parse_it {
+                    if let Some(l) = parse_line {
+                        r.read(job_id, batch.time, &l, &mut events);
+                    }
+                    // An over-long line (cut into pieces) is raw output only.
+                    r.continuing = piece.partial;
+                }
+            }
         }
     }
     events

@@ -11,7 +11,7 @@ use sidekick_protocol::{JobState, Level, Stream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::output::{pump, sink};
+use crate::output::{pump, sink, Progress, Reader};
 use crate::store::JobRecord;
 use crate::{human, lock, process, release_memory, repo, Inner, StopReason};
 
@@ -187,7 +187,20 @@ async fn run_process(
     // while the sink writes, without holding much memory when the sink is slower.
     let (tx, rx) = mpsc::channel(8);
     let log_path = PathBuf::from(&rec.job.log_path);
-    let sink_task = tokio::spawn(sink(inner.clone(), rec.job.id.clone(), log_path, rx));
+    // The agent's stdout is also read for steps, tokens and its summary.
+    let progress = Arc::new(std::sync::Mutex::new(Progress::default()));
+    let reader = is_agent
+        .then(|| rec.format.parser())
+        .flatten()
+        .map(|p| Reader::new(p, progress.clone()));
+    let parsing = reader.is_some();
+    let sink_task = tokio::spawn(sink(
+        inner.clone(),
+        rec.job.id.clone(),
+        log_path,
+        rx,
+        reader,
+    ));
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
         pumps.push(tokio::spawn(pump(
@@ -242,6 +255,9 @@ async fn run_process(
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
             }
             rec.job.state = JobState::Stopping;
+            if parsing {
+                lock(&progress).apply(rec);
+            }
             if let Err(e) = inner.save(rec, Vec::new()) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
@@ -285,6 +301,9 @@ async fn run_process(
     }
     drop(pumps);
     let _ = sink_task.await;
+    if parsing {
+        lock(&progress).apply(rec);
+    }
     end
 }
 
@@ -329,6 +348,23 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
         Outcome::Stopped(Stop::Asked(StopReason::ParentEnded(p))) => (
             JobState::Cancelled,
             Some(format!("its parent job {p} ended")),
+            None,
+        ),
+        Outcome::Stopped(Stop::Asked(StopReason::StepCap(n))) => {
+            rec.job.capped = true;
+            (
+                JobState::Completed,
+                Some(format!(
+                    "stopped at its step cap ({n} steps); the work so far is committed"
+                )),
+                None,
+            )
+        }
+        Outcome::Stopped(Stop::Asked(StopReason::TokenBudget { used, budget })) => (
+            JobState::Failed,
+            Some(format!(
+                "budget: the agent used {used} of its {budget} tokens and was stopped"
+            )),
             None,
         ),
         Outcome::Stopped(Stop::Asked(StopReason::Shutdown)) => (

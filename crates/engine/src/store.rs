@@ -79,6 +79,9 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE jobs ADD COLUMN prev_state TEXT;",
     // 3: the job's own notification choice (NULL: the configured policy).
     "ALTER TABLE jobs ADD COLUMN notify INTEGER;",
+    // 4: what the agent reported (steps, tokens, cost, summary, session) and its limits, as
+    // JSON (`AgentState`).
+    "ALTER TABLE jobs ADD COLUMN agent_state TEXT;",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -97,6 +100,48 @@ pub struct JobRecord {
     pub merge: Option<MergeRecord>,
     /// The ended state before the job was merged or discarded, to return to on undo/restore.
     pub prev_state: Option<JobState>,
+    /// How to read the agent's output, and the session it reported.
+    pub format: crate::parse::Format,
+    pub session: Option<String>,
+}
+
+/// The `agent_state` column: the job's agent-reported figures and limits, plus what only the engine
+/// needs (format, session).
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct AgentState {
+    #[serde(default)]
+    format: String,
+    #[serde(default)]
+    session: Option<String>,
+    #[serde(default)]
+    steps: u64,
+    #[serde(default)]
+    tokens: sidekick_protocol::Tokens,
+    #[serde(default)]
+    cost_usd: Option<f64>,
+    #[serde(default)]
+    summary: Option<String>,
+    #[serde(default)]
+    capped: bool,
+    #[serde(default)]
+    max_steps: Option<u64>,
+    #[serde(default)]
+    token_budget: Option<u64>,
+}
+
+fn agent_state(rec: &JobRecord) -> String {
+    let j = &rec.job;
+    to_json(&AgentState {
+        format: rec.format.name().to_string(),
+        session: rec.session.clone(),
+        steps: j.steps,
+        tokens: j.tokens,
+        cost_usd: j.cost_usd,
+        summary: j.summary.clone(),
+        capped: j.capped,
+        max_steps: j.max_steps,
+        token_budget: j.token_budget,
+    })
 }
 
 /// What `undo` needs to revert a merge.
@@ -185,9 +230,9 @@ impl Store {
         self.conn.execute(
             "INSERT INTO jobs (id, codename, state, agent, task, repo, branch, worktree, base_rev,
                 base_commit, base_branch, parent_id, timeout_ms, created_at, log_path, argv, env,
-                setup, copy_files, has_worktree, notify)
+                setup, copy_files, has_worktree, notify, agent_state)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21)",
+                ?18, ?19, ?20, ?21, ?22)",
             params![
                 j.id,
                 j.codename,
@@ -210,6 +255,7 @@ impl Store {
                 to_json(&rec.copy_files),
                 rec.has_worktree,
                 j.notify,
+                agent_state(rec),
             ],
         )?;
         Ok(())
@@ -231,7 +277,7 @@ impl Store {
                 started_at = ?6, ended_at = ?7, files_changed = ?8, insertions = ?9,
                 deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14,
                 merged_into = ?15, merge_commit = ?16, merge_record = ?17, snapshot = ?18,
-                conflicts = ?19, prev_state = ?20, base_commit = ?21
+                conflicts = ?19, prev_state = ?20, base_commit = ?21, agent_state = ?22
              WHERE id = ?1",
             params![
                 j.id,
@@ -255,6 +301,7 @@ impl Store {
                 to_json(&j.conflicts),
                 rec.prev_state.map(|s| s.as_str()),
                 j.base_commit,
+                agent_state(rec),
             ],
         )?;
         Ok(())
@@ -353,6 +400,19 @@ impl Store {
                         false,
                         to_json(job)
                     ])?,
+                    EventBody::Step { .. } | EventBody::Summary { .. } => stmt.execute(params![
+                        ev.job_id,
+                        ev.time as i64,
+                        if matches!(ev.body, EventBody::Step { .. }) {
+                            "step"
+                        } else {
+                            "summary"
+                        },
+                        Option::<String>::None,
+                        Option::<String>::None,
+                        false,
+                        to_json(&ev.body)
+                    ])?,
                     EventBody::Notice { level, message } => stmt.execute(params![
                         ev.job_id,
                         ev.time as i64,
@@ -417,7 +477,7 @@ const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, workt
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
     copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
-    snapshot, conflicts, prev_state, notify";
+    snapshot, conflicts, prev_state, notify, agent_state";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -460,7 +520,15 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         snapshot: r.get(34)?,
         conflicts: Vec::new(),
         notify: r.get(37)?,
+        steps: 0,
+        tokens: Default::default(),
+        cost_usd: None,
+        summary: None,
+        capped: false,
+        max_steps: None,
+        token_budget: None,
     };
+    let agent_json: Option<String> = r.get(38)?;
     let merge_json: Option<String> = r.get(33)?;
     let conflicts_json: String = r.get(35)?;
     let prev_state: Option<String> = r.get(36)?;
@@ -481,6 +549,17 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let parsed = (|| -> Result<JobRecord> {
         let mut job = job;
         job.conflicts = from_json(&conflicts_json)?;
+        let agent: AgentState = match agent_json {
+            Some(a) => from_json(&a)?,
+            None => AgentState::default(),
+        };
+        job.steps = agent.steps;
+        job.tokens = agent.tokens;
+        job.cost_usd = agent.cost_usd;
+        job.summary = agent.summary;
+        job.capped = agent.capped;
+        job.max_steps = agent.max_steps;
+        job.token_budget = agent.token_budget;
         Ok(JobRecord {
             job,
             argv: from_json(&argv)?,
@@ -494,6 +573,8 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
                 None => None,
             },
             prev_state: prev_state.as_deref().and_then(JobState::parse),
+            format: crate::parse::Format::from_name(&agent.format),
+            session: agent.session,
         })
     })();
     Ok(parsed)
@@ -532,6 +613,10 @@ fn read_event(r: &Row<'_>) -> Result<Event> {
                 },
                 message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
             }
+        }
+        "step" | "summary" => {
+            let data: Option<String> = r.get(7)?;
+            from_json(data.as_deref().unwrap_or("null"))?
         }
         other => return Err(StoreError::Corrupt(format!("event kind '{other}'"))),
     };
@@ -597,6 +682,13 @@ mod tests {
                 snapshot: None,
                 conflicts: vec![],
                 notify: None,
+                steps: 0,
+                tokens: Default::default(),
+                cost_usd: None,
+                summary: None,
+                capped: false,
+                max_steps: None,
+                token_budget: None,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -606,6 +698,8 @@ mod tests {
             has_worktree: false,
             merge: None,
             prev_state: None,
+            format: crate::parse::Format::Plain,
+            session: None,
         }
     }
 

@@ -159,6 +159,45 @@ pub struct Job {
     /// (`--notify`, except when cancelled), `None` the configured policy.
     #[serde(default)]
     pub notify: Option<bool>,
+    /// Steps the agent reported so far: assistant turns and tool calls.
+    #[serde(default)]
+    pub steps: u64,
+    /// Tokens the agent reported so far.
+    #[serde(default)]
+    pub tokens: Tokens,
+    /// What the agent says the run cost, where it says.
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    /// The agent's final answer, once it gave one.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// The job was stopped at its step cap (`--max-steps`): it ends `completed` with the work
+    /// done so far.
+    #[serde(default)]
+    pub capped: bool,
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// Input + output tokens the job may use; a warning at 80 %, stopped (`failed`) at 100 %.
+    #[serde(default)]
+    pub token_budget: Option<u64>,
+}
+
+/// Token usage as the agent reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Tokens {
+    pub input: u64,
+    pub output: u64,
+    /// Input tokens served from the provider's cache (counted apart from `input`).
+    #[serde(default)]
+    pub cached: u64,
+}
+
+impl Tokens {
+    /// What a token budget counts.
+    pub fn total(&self) -> u64 {
+        self.input + self.output
+    }
 }
 
 /// Output stream of a job's process.
@@ -215,6 +254,15 @@ pub enum EventBody {
     },
     /// Something the engine wants the user to know about a job (setup started, a copy skipped).
     Notice { level: Level, message: String },
+    /// The agent took a step (an assistant turn or a tool call), parsed from its output.
+    Step {
+        /// 1-based.
+        n: u64,
+        tool: Option<String>,
+        text: String,
+    },
+    /// The agent's final answer.
+    Summary { text: String },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -237,6 +285,12 @@ pub struct SpawnRequest {
     /// Overrides the notification policy for this job (see [`Job::notify`]).
     #[serde(default)]
     pub notify: Option<bool>,
+    /// Stop the agent gracefully after this many steps (the job still completes).
+    #[serde(default)]
+    pub max_steps: Option<u64>,
+    /// Stop the agent when input + output tokens reach this (the job fails: `budget`).
+    #[serde(default)]
+    pub token_budget: Option<u64>,
 }
 
 /// An agent profile and whether it can run here.
@@ -253,6 +307,12 @@ pub struct AgentInfo {
     /// Why the agent cannot be used, when it cannot.
     pub problem: Option<String>,
     pub timeout_ms: Option<u64>,
+    /// What `PROGRAM --version` printed (first line), when it is installed.
+    #[serde(default)]
+    pub version: Option<String>,
+    /// The output format Sidekick reads steps, tokens and the summary from (`plain`: none).
+    #[serde(default)]
+    pub format: String,
 }
 
 /// `GET /v1/repo?path=`: a folder checked the way a job's repository is, and its branches.

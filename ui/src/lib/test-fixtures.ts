@@ -33,6 +33,13 @@ export function job(over: Partial<Job> = {}): Job {
     snapshot: null,
     conflicts: [],
     notify: null,
+    steps: 0,
+    tokens: { input: 0, output: 0, cached: 0 },
+    cost_usd: null,
+    summary: null,
+    capped: false,
+    max_steps: null,
+    token_budget: null,
     ...over,
   };
 }

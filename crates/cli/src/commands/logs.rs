@@ -15,12 +15,15 @@ pub struct LogsArgs {
     /// Keep printing until the job ends.
     #[arg(short = 'f', long)]
     follow: bool,
+    /// The agent's steps and summary instead of its raw machine-readable output.
+    #[arg(long)]
+    parsed: bool,
 }
 
 pub async fn cmd_logs(client: &Client, args: LogsArgs) -> Outcome {
     let job = client.job(&args.job).await?;
     if args.follow && !job.state.has_ended() {
-        render::follow_output(client, &job.id).await?;
+        render::follow_output(client, &job.id, args.parsed).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut stream = client
@@ -30,7 +33,11 @@ pub async fn cmd_logs(client: &Client, args: LogsArgs) -> Outcome {
             ..Default::default()
         })
         .await?;
-    let mut out = render::OutputPrinter::new();
+    let mut out = if args.parsed {
+        render::OutputPrinter::parsed()
+    } else {
+        render::OutputPrinter::new()
+    };
     while let Some(ev) = stream.next().await? {
         out.event(&ev.body)
             .map_err(|e| Failure::new(format!("cannot write the output: {e}")))?;

@@ -44,6 +44,14 @@ pub struct RunArgs {
     /// Always raise a desktop notification when this job ends (unless it is cancelled).
     #[arg(long)]
     notify: bool,
+    /// Stop the agent gracefully after N steps (turns or tool calls); the job still completes,
+    /// marked `capped`, with its work so far.
+    #[arg(long, value_name = "N")]
+    max_steps: Option<u64>,
+    /// Stop the agent when it has used N tokens (input + output): a warning at 80 %, and the
+    /// job fails with reason `budget` at 100 %.
+    #[arg(long, value_name = "N")]
+    token_budget: Option<u64>,
     /// What the agent should do (several words are joined with spaces).
     #[arg(required = true, value_name = "TASK")]
     task: Vec<String>,
@@ -67,6 +75,8 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
             (_, true) => Some(true),
             _ => None,
         },
+        max_steps: args.max_steps,
+        token_budget: args.token_budget,
     };
     let job = client.spawn(&req).await?;
     if !args.wait && !args.follow {
@@ -81,7 +91,7 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         eprintln!("sidekick: started {} ({})", job.codename, job.id);
     }
     let end = if args.follow {
-        render::follow_output(client, &job.id).await?
+        render::follow_output(client, &job.id, false).await?
     } else {
         client
             .wait(&job.id, None)

@@ -106,8 +106,8 @@ describe("JobList", () => {
 
 describe("Composer", () => {
   const agents: AgentInfo[] = [
-    { name: "shell", builtin: true, command: ["sh", "-c", "{task}"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null },
-    { name: "claude", builtin: true, command: ["claude"], installed: false, path: null, problem: "claude is not on PATH", timeout_ms: null },
+    { name: "shell", builtin: true, command: ["sh", "-c", "{task}"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null, version: null, format: "plain" },
+    { name: "claude", builtin: true, command: ["claude"], installed: false, path: null, problem: "claude is not on PATH", timeout_ms: null, version: null, format: "claude-stream-json" },
   ];
 
   it("lists agents, disabling the unavailable ones with the reason", async () => {
@@ -138,7 +138,7 @@ describe("Composer", () => {
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });
@@ -311,6 +311,15 @@ describe("JobView", () => {
     await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("stopping"));
     expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: "01jtest" });
     expect(screen.queryByTestId("job-merge")).toBeNull();
+  });
+
+  it("shows what the agent reported: steps, tokens, cost and its summary", () => {
+    host({ follow_output: 1, stop_output: null });
+    const reported = job({ steps: 4, max_steps: 10, tokens: { input: 2550, output: 100, cached: 600 }, cost_usd: 0.0185, summary: "Created hello.txt." });
+    render(JobView, { app: withJobs(reported), job: reported });
+    expect(screen.getByTestId("job-steps").textContent).toBe("4 of 10");
+    expect(screen.getByTestId("job-summary").textContent).toBe("Created hello.txt.");
+    expect(screen.getByTestId("job-view").textContent).toContain("$0.0185");
   });
 
   it("asks before discarding, then reports what the host did", async () => {

@@ -74,15 +74,54 @@ conflicts: Array<string>,
  * The job's own notification choice: `Some(false)` never (`--quiet`), `Some(true)` always
  * (`--notify`, except when cancelled), `None` the configured policy.
  */
-notify: boolean | null, };
+notify: boolean | null, 
+/**
+ * Steps the agent reported so far: assistant turns and tool calls.
+ */
+steps: number, 
+/**
+ * Tokens the agent reported so far.
+ */
+tokens: Tokens, 
+/**
+ * What the agent says the run cost, where it says.
+ */
+cost_usd: number | null, 
+/**
+ * The agent's final answer, once it gave one.
+ */
+summary: string | null, 
+/**
+ * The job was stopped at its step cap (`--max-steps`): it ends `completed` with the work
+ * done so far.
+ */
+capped: boolean, max_steps: number | null, 
+/**
+ * Input + output tokens the job may use; a warning at 80 %, stopped (`failed`) at 100 %.
+ */
+token_budget: number | null, };
+
+export type Tokens = { input: number, output: number, 
+/**
+ * Input tokens served from the provider's cache (counted apart from `input`).
+ */
+cached: number, };
 
 export type Stream = "stdout" | "stderr";
 
 export type Level = "info" | "warn" | "error";
 
-export type Event = { seq: number, time: number, job_id: string, } & ({ "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, });
+export type Event = { seq: number, time: number, job_id: string, } & ({ "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, } | { "kind": "step", 
+/**
+ * 1-based.
+ */
+n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, });
 
-export type EventBody = { "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, };
+export type EventBody = { "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, } | { "kind": "step", 
+/**
+ * 1-based.
+ */
+n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, };
 
 export type SpawnRequest = { 
 /**
@@ -100,7 +139,15 @@ parent: string | null,
 /**
  * Overrides the notification policy for this job (see [`Job::notify`]).
  */
-notify: boolean | null, };
+notify: boolean | null, 
+/**
+ * Stop the agent gracefully after this many steps (the job still completes).
+ */
+max_steps: number | null, 
+/**
+ * Stop the agent when input + output tokens reach this (the job fails: `budget`).
+ */
+token_budget: number | null, };
 
 export type AgentInfo = { name: string, builtin: boolean, 
 /**
@@ -114,7 +161,15 @@ path: string | null,
 /**
  * Why the agent cannot be used, when it cannot.
  */
-problem: string | null, timeout_ms: number | null, };
+problem: string | null, timeout_ms: number | null, 
+/**
+ * What `PROGRAM --version` printed (first line), when it is installed.
+ */
+version: string | null, 
+/**
+ * The output format Sidekick reads steps, tokens and the summary from (`plain`: none).
+ */
+format: string, };
 
 export type RepoInfo = { 
 /**

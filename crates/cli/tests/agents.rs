@@ -1,0 +1,275 @@
+//! The built-in agent profiles against fake agent programs under the real names (`claude`,
+//! `codex`, `gemini`, `aider`) first on PATH. Each fake records the argv it was given, writes a
+//! file in the worktree like an agent would, and replays a stream fixture written from the
+//! tool's documented output format (malformed lines, a 5 MB line and a run without a final
+//! result included), or prints steps forever for the budget tests.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{s, World};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/agents");
+
+/// Installs the fake agents in `<root>/bin` and puts that first on the world's PATH.
+fn fake_agents(w: &mut World, mode: &str) -> PathBuf {
+    let bin = w.root.join("bin");
+    std::fs::create_dir_all(&bin).expect("mkdir bin");
+    let script = format!(
+        r#"#!/bin/sh
+name=$(basename "$0")
+here=$(cd "$(dirname "$0")" && pwd)
+if [ "$1" = "--version" ]; then echo "$name 9.9.9 (fake)"; exit 0; fi
+: > "$here/$name.argv"
+for a in "$@"; do printf '%s\n' "$a" >> "$here/$name.argv"; done
+case "{mode}" in
+  replay)
+    echo "edited by $name" > "agent-$name.txt"
+    cat "{FIXTURES}/$name.out"
+    if [ "$name" = claude ]; then head -c 5000000 /dev/zero | tr '\0' x; echo; fi
+    ;;
+  forever)
+    i=0
+    while :; do
+      i=$((i+1))
+      echo "$i" > "step-$i.txt"
+      echo '{{"type":"assistant","message":{{"content":[{{"type":"tool_use","name":"Write","input":{{"file_path":"step.txt"}}}}],"usage":{{"input_tokens":1000,"output_tokens":0}}}}}}'
+      sleep 0.05
+    done
+    ;;
+esac
+"#
+    );
+    for name in ["claude", "codex", "gemini", "aider"] {
+        let p = bin.join(name);
+        std::fs::write(&p, &script).expect("write fake agent");
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+    }
+    w.bin = Some(bin.clone());
+    bin
+}
+
+fn argv(bin: &Path, name: &str) -> Vec<String> {
+    std::fs::read_to_string(bin.join(format!("{name}.argv")))
+        .expect("the fake agent ran")
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn run_json(w: &World, args: &[&str]) -> serde_json::Value {
+    let r = w.sk(args);
+    serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
+}
+
+#[test]
+fn each_agent_gets_its_documented_headless_argv() {
+    let mut w = World::new();
+    let bin = fake_agents(&mut w, "replay");
+    let task = "Write hello.txt; don't `rm` anything $(whoami)";
+    for name in ["claude", "codex", "gemini", "aider"] {
+        let job = run_json(&w, &["run", "--json", "--wait", "-a", name, "--", task]);
+        assert_eq!(job["state"], "completed", "{name}: {job}");
+    }
+    assert_eq!(
+        argv(&bin, "claude"),
+        [
+            "-p",
+            task,
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-mode",
+            "acceptEdits"
+        ]
+    );
+    assert_eq!(
+        argv(&bin, "codex"),
+        [
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--sandbox",
+            "workspace-write",
+            task
+        ]
+    );
+    assert_eq!(
+        argv(&bin, "gemini"),
+        [
+            "--prompt",
+            task,
+            "--output-format",
+            "stream-json",
+            "--approval-mode",
+            "auto_edit"
+        ]
+    );
+    let aider = argv(&bin, "aider");
+    assert_eq!(aider[..2], ["--message".to_string(), task.to_string()]);
+    for flag in [
+        "--yes-always",
+        "--no-auto-commits",
+        "--no-suggest-shell-commands",
+    ] {
+        assert!(
+            aider.iter().any(|a| a == flag),
+            "aider lacks {flag}: {aider:?}"
+        );
+    }
+}
+
+#[test]
+fn steps_tokens_cost_and_summary_come_from_each_format() {
+    let mut w = World::new();
+    fake_agents(&mut w, "replay");
+    let claude = run_json(
+        &w,
+        &["run", "--json", "--wait", "-a", "claude", "write hello"],
+    );
+    assert_eq!(claude["steps"], 2, "{claude}");
+    assert_eq!(claude["tokens"]["input"], 2550);
+    assert_eq!(claude["tokens"]["output"], 100);
+    assert_eq!(claude["tokens"]["cached"], 600);
+    assert_eq!(claude["cost_usd"], 0.0185);
+    assert_eq!(claude["summary"], "Created hello.txt with a greeting.");
+    // The agent's edit is on the job's branch.
+    let id = s(&claude["id"]);
+    let files = w.git(&[
+        "show",
+        "--name-only",
+        "--format=",
+        &format!("sidekick/{}", s(&claude["codename"])),
+    ]);
+    assert!(files.contains("agent-claude.txt"), "{files}");
+
+    let codex = run_json(
+        &w,
+        &["run", "--json", "--wait", "-a", "codex", "write hello"],
+    );
+    assert_eq!(codex["steps"], 3, "{codex}");
+    assert_eq!(codex["tokens"]["input"], 5400);
+    assert_eq!(codex["tokens"]["cached"], 4000);
+    assert_eq!(codex["summary"], "Created hello.txt.");
+    assert!(codex["cost_usd"].is_null());
+
+    let gemini = run_json(
+        &w,
+        &["run", "--json", "--wait", "-a", "gemini", "write hello"],
+    );
+    assert_eq!(gemini["steps"], 3, "{gemini}");
+    assert_eq!(
+        gemini["summary"], "Wrote hello.txt.",
+        "no final result line: the last turn"
+    );
+
+    let aider = run_json(
+        &w,
+        &["run", "--json", "--wait", "-a", "aider", "write hello"],
+    );
+    assert_eq!(aider["tokens"]["input"], 2400, "{aider}");
+    assert_eq!(aider["tokens"]["output"], 95);
+    assert_eq!(aider["cost_usd"], 0.0087);
+    assert_eq!(aider["steps"], 2);
+
+    // The parsed view and the raw one.
+    let parsed = w.ok(&["logs", "--parsed", &id]);
+    assert!(parsed.contains("step 1 · Write · /w/hello.txt"), "{parsed}");
+    assert!(
+        parsed.contains("summary: Created hello.txt with a greeting."),
+        "{parsed}"
+    );
+    assert!(
+        parsed.contains("this line is not JSON"),
+        "kept as raw output: {parsed}"
+    );
+    assert!(!parsed.contains("\"type\":\"assistant\""), "{parsed}");
+    let raw = w.ok(&["logs", &id]);
+    assert!(raw.contains("\"type\":\"result\""));
+    assert!(
+        raw.contains(&"x".repeat(5_000_000)),
+        "the 5 MB line is kept whole"
+    );
+    let status = w.ok(&["status", &id]);
+    assert!(status.contains("2550 in, 100 out, 600 cached"), "{status}");
+}
+
+#[test]
+fn agents_shows_where_and_which_version() {
+    let mut w = World::new();
+    fake_agents(&mut w, "replay");
+    let agents: serde_json::Value =
+        serde_json::from_str(&w.ok(&["agents", "--json"])).expect("json");
+    let claude = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == "claude"))
+        .expect("claude listed");
+    assert_eq!(claude["installed"], true);
+    assert_eq!(claude["version"], "claude 9.9.9 (fake)");
+    assert_eq!(claude["format"], "claude-stream-json");
+    let table = w.ok(&["agents"]);
+    assert!(table.contains("codex 9.9.9 (fake)"), "{table}");
+}
+
+#[test]
+fn a_step_cap_stops_the_agent_and_completes_the_job() {
+    let mut w = World::new();
+    fake_agents(&mut w, "forever");
+    let job = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "-a",
+            "claude",
+            "--max-steps",
+            "3",
+            "loop",
+        ],
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["capped"], true);
+    assert!(job["steps"].as_u64().is_some_and(|n| n >= 3), "{job}");
+    assert!(s(&job["reason"]).contains("step cap"), "{job}");
+    let files = w.git(&["show", "--name-only", "--format=", &s(&job["branch"])]);
+    assert!(
+        files.contains("step-1.txt"),
+        "the work so far is committed: {files}"
+    );
+}
+
+#[test]
+fn a_token_budget_warns_then_stops_the_job() {
+    let mut w = World::new();
+    fake_agents(&mut w, "forever");
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "claude",
+        "--token-budget",
+        "5000",
+        "loop",
+    ]);
+    assert_eq!(r.code(), 1, "a failed job");
+    let job: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+    assert_eq!(job["state"], "failed", "{job}");
+    assert!(s(&job["reason"]).starts_with("budget:"), "{job}");
+    assert!(job["tokens"]["input"].as_u64().is_some_and(|n| n >= 5000));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    assert!(
+        logs.stderr().contains("of its 5000-token budget (80 %)"),
+        "{}",
+        logs.stderr()
+    );
+}
+
+#[test]
+fn a_builtin_agent_takes_its_permission_setting_from_the_config() {
+    let mut w = World::with_config("[agents.claude]\npermission = \"bypassPermissions\"\n");
+    let bin = fake_agents(&mut w, "replay");
+    w.ok(&["run", "--wait", "-a", "claude", "go"]);
+    assert_eq!(argv(&bin, "claude")[6], "bypassPermissions");
+}
