@@ -51,6 +51,18 @@ if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ] && ! command -v tauri-driver >/dev/n
   cargo install tauri-driver --locked --quiet
 fi
 
+# The real Claude Code for the agent tests (tests/real_agents.rs), pinned, in a cache of its own.
+CLAUDE_CODE_VERSION=2.1.330
+if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
+  agents="$HOME/.cache/sidekick-agents"
+  installed="$(cat "$agents/node_modules/@anthropic-ai/claude-code/package.json" 2>/dev/null | sed -n 's/.*"version": "\(.*\)".*/\1/p' | head -1)"
+  if [ "$installed" != "$CLAUDE_CODE_VERSION" ]; then
+    echo "setup: installing Claude Code $CLAUDE_CODE_VERSION for the agent tests" >&2
+    mkdir -p "$agents"
+    npm install --prefix "$agents" --no-audit --no-fund --loglevel=error "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
+  fi
+fi
+
 # The UI's packages, exactly as locked; again only when the lock file changed.
 stamp="$root/ui/node_modules/.sidekick-lock"
 if ! cmp -s "$root/ui/package-lock.json" "$stamp" 2>/dev/null; then

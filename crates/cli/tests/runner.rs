@@ -11,4 +11,5 @@ mod jobs;
 mod merge;
 mod notify;
 mod notify_server;
+mod real_agents;
 mod review;

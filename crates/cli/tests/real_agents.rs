@@ -1,0 +1,268 @@
+//! The real Claude Code binary, run through Sidekick against a scripted model server of our
+//! own on loopback that speaks the Anthropic Messages API (streaming included). Its plan: the
+//! first turn calls the Write tool to create `hello.txt` in the working directory, the second
+//! answers with a final message. The file must land on the job's branch, and steps, tokens and
+//! the summary must come from the tool's real `stream-json` output.
+//!
+//! `scripts/setup.sh` installs the pinned Claude Code into `~/.cache/sidekick-agents`; nothing
+//! here needs the internet.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::common::{s, World};
+
+/// The file the model asks to write, and the answer it ends with.
+const FILE: &str = "hello.txt";
+const CONTENT: &str = "hello from the scripted model\n";
+const ANSWER: &str = "I created hello.txt with a greeting.";
+
+#[derive(Clone, Default)]
+struct Seen {
+    /// Every Messages request's body, for the assertions.
+    requests: Arc<Mutex<Vec<Value>>>,
+}
+
+/// Where Claude Code works: its system prompt names the working directory.
+fn working_dir(body: &Value) -> Option<String> {
+    let system = match &body["system"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    };
+    let at = system.find("Working directory: ")? + "Working directory: ".len();
+    system[at..].split_whitespace().next().map(str::to_string)
+}
+
+fn has_tool_result(body: &Value) -> bool {
+    body["messages"].as_array().is_some_and(|ms| {
+        ms.iter().any(|m| {
+            m["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"))
+        })
+    })
+}
+
+/// The reply, as content blocks plus a stop reason.
+fn plan(body: &Value) -> (Vec<Value>, &'static str) {
+    let offers_write = body["tools"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|t| t["name"] == "Write"));
+    if !offers_write {
+        // A side request (titles, summaries): a short text is enough.
+        return (vec![json!({"type": "text", "text": "ok"})], "end_turn");
+    }
+    if has_tool_result(body) {
+        return (vec![json!({"type": "text", "text": ANSWER})], "end_turn");
+    }
+    // An absolute path when the system prompt names the folder; Claude Code also takes a
+    // path relative to where it runs.
+    let dir = working_dir(body).unwrap_or_else(|| ".".into());
+    (
+        vec![
+            json!({"type": "text", "text": "I'll write the file."}),
+            json!({"type": "tool_use", "id": "toolu_scripted_1", "name": "Write",
+                   "input": {"file_path": format!("{dir}/{FILE}"), "content": CONTENT}}),
+        ],
+        "tool_use",
+    )
+}
+
+fn sse(events: &[(&str, Value)]) -> String {
+    events
+        .iter()
+        .map(|(name, data)| format!("event: {name}\ndata: {data}\n\n"))
+        .collect()
+}
+
+async fn messages(State(seen): State<Seen>, Json(body): Json<Value>) -> Response {
+    seen.requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(body.clone());
+    let (blocks, stop) = plan(&body);
+    let model = body["model"]
+        .as_str()
+        .unwrap_or("claude-scripted")
+        .to_string();
+    let usage_in = json!({"input_tokens": 1000, "output_tokens": 1, "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0});
+    if body["stream"] != true {
+        let msg = json!({"id": "msg_scripted", "type": "message", "role": "assistant", "model": model,
+            "content": blocks, "stop_reason": stop, "stop_sequence": null,
+            "usage": {"input_tokens": 1000, "output_tokens": 40}});
+        return Json(msg).into_response();
+    }
+    let mut events = vec![(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_scripted", "type": "message",
+            "role": "assistant", "model": model, "content": [], "stop_reason": null,
+            "stop_sequence": null, "usage": usage_in}}),
+    )];
+    for (i, b) in blocks.iter().enumerate() {
+        if b["type"] == "text" {
+            events.push(("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}})));
+            events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": b["text"]}})));
+        } else {
+            events.push(("content_block_start", json!({"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": b["id"], "name": b["name"], "input": {}}})));
+            events.push(("content_block_delta", json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": b["input"].to_string()}})));
+        }
+        events.push((
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": i}),
+        ));
+    }
+    events.push((
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 40}}),
+    ));
+    events.push(("message_stop", json!({"type": "message_stop"})));
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from(sse(&events)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+async fn count_tokens() -> Json<Value> {
+    Json(json!({"input_tokens": 1000}))
+}
+
+/// Anything else Claude Code asks for (there should be nothing with the non-essential traffic
+/// switched off) gets an empty success.
+async fn other() -> Json<Value> {
+    Json(json!({}))
+}
+
+/// The scripted server on 127.0.0.1, on a runtime of its own.
+struct ModelServer {
+    addr: SocketAddr,
+    seen: Seen,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl ModelServer {
+    fn start() -> ModelServer {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let seen = Seen::default();
+        let app = Router::new()
+            .route("/v1/messages", post(messages))
+            .route("/v1/messages/count_tokens", post(count_tokens))
+            .fallback(any(other))
+            .with_state(seen.clone());
+        let listener = rt
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        rt.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        ModelServer {
+            addr,
+            seen,
+            _rt: rt,
+        }
+    }
+
+    fn requests(&self) -> Vec<Value> {
+        self.seen
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// The pinned Claude Code that scripts/setup.sh installs.
+fn real_claude() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let bin = PathBuf::from(home).join(".cache/sidekick-agents/node_modules/.bin");
+    assert!(
+        bin.join("claude").is_file(),
+        "Claude Code is not installed in {}; run scripts/setup.sh with SIDEKICK_SETUP_GUI_TESTS=1",
+        bin.display()
+    );
+    bin
+}
+
+#[test]
+fn claude_code_runs_a_two_turn_session_through_sidekick() {
+    let bin = real_claude();
+    let server = ModelServer::start();
+    let mut w = World::with_config(&format!(
+        "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
+         DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
+        server.addr
+    ));
+    w.bin = Some(bin);
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "claude",
+        "--timeout",
+        "3m",
+        "Create hello.txt with a greeting.",
+    ]);
+    let job: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    assert_eq!(
+        job["state"],
+        "completed",
+        "{job}\n--- output:\n{}\n{}",
+        logs.stdout(),
+        logs.stderr()
+    );
+
+    // The file is on the job's branch, as the model wrote it through the real Write tool.
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT);
+
+    // Steps, tokens and the summary come from Claude Code's own stream-json.
+    assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
+    assert_eq!(job["summary"], ANSWER, "{job}");
+    assert!(
+        job["tokens"]["input"].as_u64().is_some_and(|n| n >= 2000),
+        "{job}"
+    );
+    assert!(
+        job["tokens"]["output"].as_u64().is_some_and(|n| n >= 80),
+        "{job}"
+    );
+    let parsed = w.ok(&["logs", "--parsed", &s(&job["id"])]);
+    assert!(parsed.contains("· Write ·"), "{parsed}");
+
+    // Two turns reached the server: the tool call, then the answer after its result.
+    let turns: Vec<Value> = server
+        .requests()
+        .into_iter()
+        .filter(|b| {
+            b["tools"]
+                .as_array()
+                .is_some_and(|t| t.iter().any(|t| t["name"] == "Write"))
+        })
+        .collect();
+    assert!(turns.len() >= 2, "{} agent requests", turns.len());
+    assert!(turns.iter().any(has_tool_result));
+}
