@@ -34,6 +34,7 @@ enum Command {
     Restore(commands::actions::RestoreArgs),
     Gc(commands::gc::GcArgs),
     Agents(commands::agents::AgentsArgs),
+    Tasks(commands::tasks::TasksArgs),
     Serve(commands::serve::ServeArgs),
 }
 
@@ -98,6 +99,7 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Restore(a) => commands::actions::cmd_restore(&client, a).await,
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
+            Command::Tasks(a) => commands::tasks::cmd_tasks(&client, a).await,
             Command::Serve(_) => Err(Failure::new("serve runs without a client")),
         }
     })

@@ -80,7 +80,7 @@ fn first_line(task: &str, max: usize) -> String {
 }
 
 /// Left-aligned columns separated by two spaces.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -273,3 +273,142 @@ fn a_builtin_agent_takes_its_permission_setting_from_the_config() {
     w.ok(&["run", "--wait", "-a", "claude", "go"]);
     assert_eq!(argv(&bin, "claude")[6], "bypassPermissions");
 }
+
+fn task_type(w: &World, name: &str, toml: &str) {
+    let dir = w.repo.join(".sidekick/tasks").join(name);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("task.toml"), toml).expect("task.toml");
+}
+
+#[test]
+fn task_types_run_with_their_inputs_quoted_and_checked() {
+    let w = World::new();
+    task_type(
+        &w,
+        "greet",
+        "description = \"Write a greeting\"\ncommand = \"printf '%s\\\\n' {inputs.name} > greeting.txt\"\ntimeout = \"2m\"\n\
+         [[inputs]]\nname = \"name\"\nrequired = true\n[[inputs]]\nname = \"unused\"\ndefault = \"x\"\n",
+    );
+    task_type(
+        &w,
+        "broken",
+        "agent = \"claude\"\nprompt = \"fix {inputs.what}\"\n",
+    );
+
+    let listed: serde_json::Value =
+        serde_json::from_str(&w.ok(&["tasks", "--json"])).expect("json");
+    let list = listed.as_array().expect("array");
+    assert_eq!(list.len(), 2);
+    let broken = list
+        .iter()
+        .find(|t| t["name"] == "broken")
+        .expect("broken listed");
+    assert!(s(&broken["error"]).contains("broken/task.toml"), "{broken}");
+    assert!(
+        s(&broken["error"]).contains("no input 'what' is declared"),
+        "{broken}"
+    );
+    let greet = list
+        .iter()
+        .find(|t| t["name"] == "greet")
+        .expect("greet listed");
+    assert_eq!(greet["agent"], "shell");
+    assert!(w.ok(&["tasks"]).contains("name*"));
+
+    let value = "Ada; rm -rf / $(id) 'quoted'";
+    let job = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "--type",
+            "greet",
+            "--input",
+            &format!("name={value}"),
+        ],
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["timeout_ms"], 120_000);
+    let written = w.git(&["show", &format!("{}:greeting.txt", s(&job["branch"]))]);
+    assert_eq!(written, value, "the input arrived as one word, not as code");
+
+    for (args, needle) in [
+        (vec!["run", "--type", "greet"], "needs the input 'name'"),
+        (
+            vec![
+                "run",
+                "--type",
+                "greet",
+                "--input",
+                "name=a",
+                "--input",
+                "colour=red",
+            ],
+            "has no input 'colour'",
+        ),
+        (
+            vec!["run", "--type", "nope"],
+            "there is no task type 'nope'",
+        ),
+        (vec!["run", "--type", "broken"], "broken/task.toml"),
+    ] {
+        let r = w.sk(&args);
+        assert_eq!(r.code(), 1, "{args:?}: {}", r.stderr());
+        assert!(r.stderr().contains(needle), "{args:?}: {}", r.stderr());
+        assert_eq!(
+            r.stderr().trim().lines().count(),
+            1,
+            "one sentence: {}",
+            r.stderr()
+        );
+    }
+    let stray = w.sk(&["run", "--input", "a=b", "task"]);
+    assert_eq!(stray.code(), 1);
+    assert!(
+        stray.stderr().contains("inputs are given but no task type"),
+        "{}",
+        stray.stderr()
+    );
+}
+
+#[test]
+fn a_prompt_task_type_and_the_repository_default_agent() {
+    let mut w = World::new();
+    let bin = fake_agents(&mut w, "replay");
+    task_type(
+        &w,
+        "lint",
+        "agent = \"claude\"\nprompt = \"Fix the {inputs.linter} warnings in {inputs.path}.\"\nmax_steps = 7\n\
+         [[inputs]]\nname = \"path\"\nrequired = true\n[[inputs]]\nname = \"linter\"\ndefault = \"clippy\"\n",
+    );
+    let job = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "--type",
+            "lint",
+            "--input",
+            "path=crates/x",
+        ],
+    );
+    assert_eq!(job["agent"], "claude");
+    assert_eq!(job["max_steps"], 7);
+    assert_eq!(
+        argv(&bin, "claude")[1],
+        "Fix the clippy warnings in crates/x."
+    );
+
+    std::fs::write(w.repo.join(".sidekick/config.toml"), "agent = \"codex\"\n")
+        .expect("repo config");
+    let job = run_json(&w, &["run", "--json", "--wait", "plain task"]);
+    assert_eq!(job["agent"], "codex", "the repository's default agent");
+    assert_eq!(
+        argv(&bin, "codex").last().map(String::as_str),
+        Some("plain task")
+    );
+    let job = run_json(&w, &["run", "--json", "--wait", "-a", "shell", "true"]);
+    assert_eq!(job["agent"], "shell", "-a still wins");
+}

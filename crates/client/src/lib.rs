@@ -222,6 +222,12 @@ impl Client {
         self.call(Method::GET, "/v1/agents", None).await
     }
 
+    /// The task types of the repository at `repo` (absolute).
+    pub async fn tasks(&self, repo: &str) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
+        let uri = format!("/v1/tasks?repo={}", encode(repo));
+        self.call(Method::GET, &uri, None).await
+    }
+
     /// Checks `path` (absolute) as a job repository would be and lists its branches.
     pub async fn repo(&self, path: &str) -> Result<sidekick_protocol::RepoInfo> {
         let uri = format!("/v1/repo?path={}", encode(path));

@@ -220,6 +220,8 @@ pub struct RepoConfig {
     pub copy: Vec<String>,
     /// A shell command run in the worktree before the agent starts.
     pub setup: Option<String>,
+    /// The agent a job in this repository uses when none is asked for.
+    pub agent: Option<String>,
 }
 
 impl RepoConfig {

@@ -14,6 +14,7 @@ pub mod repo;
 pub mod review;
 mod runner;
 pub mod store;
+pub mod tasks;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -48,6 +49,8 @@ pub enum EngineError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Task(#[from] tasks::TaskError),
     #[error("unknown agent '{name}'; the agents are: {known}")]
     UnknownAgent { name: String, known: String },
     #[error("no job matches '{0}'")]
@@ -83,6 +86,8 @@ impl EngineError {
                 RepoError::Io(_) => ErrorCode::Io,
             },
             EngineError::Config(_) => ErrorCode::Config,
+            EngineError::Task(tasks::TaskError::Unknown { .. }) => ErrorCode::UnknownTaskType,
+            EngineError::Task(_) => ErrorCode::BadRequest,
             EngineError::Store(_) => ErrorCode::Internal,
             EngineError::UnknownAgent { .. } => ErrorCode::UnknownAgent,
             EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
@@ -511,6 +516,34 @@ impl Engine {
         Ok(info)
     }
 
+    /// The repository's task types (`.sidekick/tasks/*/task.toml`), broken ones with why.
+    pub async fn tasks(&self, repo: PathBuf) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
+        let list = tokio::task::spawn_blocking(move || -> Result<_> {
+            let base = repo::resolve(&repo, "HEAD")?;
+            Ok(tasks::list(&base.workdir)
+                .into_iter()
+                .map(|(name, t)| match t {
+                    Ok(t) => t.info(),
+                    Err(e) => sidekick_protocol::TaskTypeInfo {
+                        path: tasks::dir(&base.workdir)
+                            .join(&name)
+                            .join("task.toml")
+                            .display()
+                            .to_string(),
+                        name,
+                        description: String::new(),
+                        agent: String::new(),
+                        inputs: Vec::new(),
+                        error: Some(e.to_string()),
+                    },
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(list)
+    }
+
     /// The host-wide configuration as the file says now.
     pub fn config(&self) -> Result<Config> {
         Ok(Config::load(self.inner.home.config_file())?)
@@ -718,9 +751,6 @@ impl Inner {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
-        if req.task.trim().is_empty() {
-            return Err(EngineError::BadRequest("the task is empty".into()));
-        }
         let repo_path = PathBuf::from(&req.repo);
         if !repo_path.is_absolute() {
             return Err(EngineError::BadRequest(format!(
@@ -729,7 +759,32 @@ impl Inner {
             )));
         }
         let config = Config::load(self.home.config_file())?;
-        let agent = req.agent.clone().unwrap_or_else(|| agents::SHELL.into());
+        let base_rev = req.base.clone().unwrap_or_else(|| "HEAD".into());
+        let base = repo::resolve(&repo_path, &base_rev)?;
+        let repo_config = RepoConfig::load(&base.workdir)?;
+        // A task type supplies the task text and its defaults.
+        let task_type = match &req.task_type {
+            Some(name) => Some(tasks::load(&base.workdir, name)?),
+            None => None,
+        };
+        let task = match &task_type {
+            Some(t) => t.render(&req.inputs)?,
+            None if !req.inputs.is_empty() => {
+                return Err(EngineError::BadRequest(
+                    "inputs are given but no task type".into(),
+                ))
+            }
+            None => req.task.clone(),
+        };
+        if task.trim().is_empty() {
+            return Err(EngineError::BadRequest("the task is empty".into()));
+        }
+        let agent = req
+            .agent
+            .clone()
+            .or_else(|| task_type.as_ref().map(|t| t.agent.clone()))
+            .or_else(|| repo_config.agent.clone())
+            .unwrap_or_else(|| agents::SHELL.into());
         let profile = agents::find(&config, &agent).ok_or_else(|| EngineError::UnknownAgent {
             name: agent.clone(),
             known: agents::profiles(&config)
@@ -738,9 +793,6 @@ impl Inner {
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
-        let base_rev = req.base.clone().unwrap_or_else(|| "HEAD".into());
-        let base = repo::resolve(&repo_path, &base_rev)?;
-        let repo_config = RepoConfig::load(&base.workdir)?;
         let parent_id = match &req.parent {
             Some(p) => {
                 let parent = self.resolve(p)?;
@@ -761,8 +813,15 @@ impl Inner {
         }
         let timeout_ms = req
             .timeout_ms
+            .or(task_type.as_ref().and_then(|t| t.timeout_ms))
             .or(profile.timeout_ms)
             .unwrap_or(config.default_timeout_ms);
+        let max_steps = req
+            .max_steps
+            .or(task_type.as_ref().and_then(|t| t.max_steps));
+        let token_budget = req
+            .token_budget
+            .or(task_type.as_ref().and_then(|t| t.token_budget));
 
         let _guard = lock(&self.sched);
         let id = self.ids.next();
@@ -795,7 +854,7 @@ impl Inner {
                 codename: codename.clone(),
                 state: JobState::Queued,
                 agent: profile.name.clone(),
-                task: req.task.clone(),
+                task: task.clone(),
                 repo: path_string(&base.workdir),
                 branch: format!("sidekick/{codename}"),
                 worktree: path_string(&worktree),
@@ -826,10 +885,10 @@ impl Inner {
                 cost_usd: None,
                 summary: None,
                 capped: false,
-                max_steps: req.max_steps,
-                token_budget: req.token_budget,
+                max_steps,
+                token_budget,
             },
-            argv: profile.argv(&req.task),
+            argv: profile.argv(&task),
             env,
             setup: repo_config.setup,
             copy_files: repo_config.copy,

@@ -291,6 +291,37 @@ pub struct SpawnRequest {
     /// Stop the agent when input + output tokens reach this (the job fails: `budget`).
     #[serde(default)]
     pub token_budget: Option<u64>,
+    /// Run the repository's task type of this name (`.sidekick/tasks/NAME/task.toml`); `task`
+    /// may then be empty, and the type's agent, timeout and budgets apply unless given here.
+    #[serde(default)]
+    pub task_type: Option<String>,
+    /// The task type's input values.
+    #[serde(default)]
+    pub inputs: std::collections::BTreeMap<String, String>,
+}
+
+/// One input of a task type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TaskInput {
+    pub name: String,
+    pub description: String,
+    pub required: bool,
+    pub default: Option<String>,
+}
+
+/// `GET /v1/tasks?repo=`: a task type, or why its task.toml cannot be used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TaskTypeInfo {
+    pub name: String,
+    /// Its task.toml.
+    pub path: String,
+    pub description: String,
+    pub agent: String,
+    pub inputs: Vec<TaskInput>,
+    /// The file is broken: this sentence says where and why.
+    pub error: Option<String>,
 }
 
 /// An agent profile and whether it can run here.
@@ -372,6 +403,7 @@ pub enum ErrorCode {
     EmptyRepo,
     BadBase,
     UnknownAgent,
+    UnknownTaskType,
     UnknownJob,
     AmbiguousJob,
     InvalidState,

@@ -17,7 +17,7 @@ fn render() -> String {
     let cfg = Config::new().with_large_int("number");
     let decls = declarations![&cfg;
         JobState, Job, Tokens, Stream, Level, Event, EventBody, SpawnRequest, AgentInfo, RepoInfo,
-        Health, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
+        Health, TaskInput, TaskTypeInfo, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
         MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
         GcItem, ActionResult, RebaseRequest, GcRequest,
     ];

@@ -38,6 +38,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
         .route("/v1/repo", get(repo_info))
+        .route("/v1/tasks", get(task_types))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
         .with_state(AppState { engine, closing })
@@ -185,6 +186,23 @@ async fn repo_info(
         return Err(bad_request(format!("{} is not an absolute path", q.path)));
     }
     Ok(Json(st.engine.repo_info(path).await?))
+}
+
+#[derive(Deserialize)]
+struct TasksQuery {
+    repo: String,
+}
+
+async fn task_types(
+    State(st): State<AppState>,
+    q: Result<Query<TasksQuery>, QueryRejection>,
+) -> ApiResult<Vec<sidekick_protocol::TaskTypeInfo>> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    let path = std::path::PathBuf::from(&q.repo);
+    if !path.is_absolute() {
+        return Err(bad_request(format!("{} is not an absolute path", q.repo)));
+    }
+    Ok(Json(st.engine.tasks(path).await?))
 }
 
 #[derive(Deserialize)]

@@ -9,4 +9,5 @@ pub mod merge;
 pub mod run;
 pub mod serve;
 pub mod status;
+pub mod tasks;
 pub mod wait;

@@ -52,9 +52,26 @@ pub struct RunArgs {
     /// job fails with reason `budget` at 100 %.
     #[arg(long, value_name = "N")]
     token_budget: Option<u64>,
+    /// Run the repository's task type NAME (see `sidekick tasks`) instead of a TASK.
+    #[arg(long = "type", value_name = "NAME")]
+    task_type: Option<String>,
+    /// A task type's input, `key=value` (repeat for each).
+    #[arg(long = "input", value_name = "KEY=VALUE", value_parser = parse_input)]
+    inputs: Vec<(String, String)>,
     /// What the agent should do (several words are joined with spaces).
-    #[arg(required = true, value_name = "TASK")]
+    #[arg(
+        required_unless_present = "task_type",
+        conflicts_with = "task_type",
+        value_name = "TASK"
+    )]
     task: Vec<String>,
+}
+
+fn parse_input(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("'{s}' is not key=value")),
+    }
 }
 
 pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
@@ -77,6 +94,8 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         },
         max_steps: args.max_steps,
         token_budget: args.token_budget,
+        task_type: args.task_type,
+        inputs: args.inputs.into_iter().collect(),
     };
     let job = client.spawn(&req).await?;
     if !args.wait && !args.follow {

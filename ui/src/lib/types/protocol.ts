@@ -147,7 +147,16 @@ max_steps: number | null,
 /**
  * Stop the agent when input + output tokens reach this (the job fails: `budget`).
  */
-token_budget: number | null, };
+token_budget: number | null, 
+/**
+ * Run the repository's task type of this name (`.sidekick/tasks/NAME/task.toml`); `task`
+ * may then be empty, and the type's agent, timeout and budgets apply unless given here.
+ */
+task_type: string | null, 
+/**
+ * The task type's input values.
+ */
+inputs: { [key in string]: string }, };
 
 export type AgentInfo = { name: string, builtin: boolean, 
 /**
@@ -196,9 +205,21 @@ export type Health = { version: string, pid: number, home: string,
  */
 last_seq: number, };
 
+export type TaskInput = { name: string, description: string, required: boolean, default: string | null, };
+
+export type TaskTypeInfo = { name: string, 
+/**
+ * Its task.toml.
+ */
+path: string, description: string, agent: string, inputs: Array<TaskInput>, 
+/**
+ * The file is broken: this sentence says where and why.
+ */
+error: string | null, };
+
 export type ApiError = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_job" | "ambiguous_job" | "invalid_state" | "config" | "git" | "io" | "shutting_down" | "internal";
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "config" | "git" | "io" | "shutting_down" | "internal";
 
 export type Diff = { base: string, 
 /**

@@ -1,0 +1,457 @@
+//! Task types: named, reusable job recipes kept in a repository at
+//! `.sidekick/tasks/<name>/task.toml` (the "action blocks" of side-execution systems).
+//!
+//! ```toml
+//! description = "Fix lint warnings in one crate"
+//! agent = "claude"                      # any profile; with "shell", give `command`
+//! prompt = "Fix the {inputs.linter} warnings in {inputs.path}."
+//! timeout = "20m"                       # and max_steps, token_budget
+//! [[inputs]]
+//! name = "path"
+//! required = true
+//! ```
+//!
+//! Values substituted into a shell `command` are shell-quoted, so an input is always one word
+//! and never code.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use sidekick_protocol::{parse_duration, TaskInput, TaskTypeInfo};
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum TaskError {
+    #[error("there is no task type '{name}' in {dir}")]
+    Unknown { name: String, dir: PathBuf },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("task type '{name}' ({path}) needs the input '{input}' (--input {input}=VALUE)")]
+    Missing {
+        name: String,
+        path: PathBuf,
+        input: String,
+    },
+    #[error("task type '{name}' ({path}) has no input '{input}'; it takes: {known}")]
+    UnknownInput {
+        name: String,
+        path: PathBuf,
+        input: String,
+        known: String,
+    },
+}
+
+/// A loaded, checked task type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskType {
+    pub name: String,
+    pub path: PathBuf,
+    pub description: String,
+    pub agent: String,
+    pub prompt: Option<String>,
+    pub command: Option<String>,
+    pub timeout_ms: Option<u64>,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
+    pub inputs: Vec<TaskInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    description: String,
+    agent: Option<String>,
+    prompt: Option<String>,
+    command: Option<String>,
+    timeout: Option<String>,
+    max_steps: Option<u64>,
+    token_budget: Option<u64>,
+    #[serde(default)]
+    inputs: Vec<RawInput>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInput {
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    required: bool,
+    default: Option<String>,
+}
+
+/// `<repo>/.sidekick/tasks`.
+pub fn dir(repo: &Path) -> PathBuf {
+    repo.join(".sidekick").join("tasks")
+}
+
+/// Every task type in the repository, by name; broken ones as their error.
+pub fn list(repo: &Path) -> Vec<(String, Result<TaskType, TaskError>)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir(repo))
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().join("task.toml").is_file())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| {
+            let t = load(repo, &n);
+            (n, t)
+        })
+        .collect()
+}
+
+/// The task type `name`, read and checked.
+pub fn load(repo: &Path, name: &str) -> Result<TaskType, TaskError> {
+    let folder = dir(repo);
+    let valid_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !name.starts_with('.');
+    let path = folder.join(name).join("task.toml");
+    if !valid_name || !path.is_file() {
+        return Err(TaskError::Unknown {
+            name: name.into(),
+            dir: folder,
+        });
+    }
+    let invalid = |message: String| TaskError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
+    let raw: Raw = toml::from_str(&text)
+        .map_err(|e| invalid(e.message().lines().next().unwrap_or("").to_string()))?;
+    let agent = raw.agent.unwrap_or_else(|| {
+        if raw.command.is_some() {
+            crate::agents::SHELL.into()
+        } else {
+            String::new()
+        }
+    });
+    match (&raw.prompt, &raw.command) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "give either `prompt` or `command`, not both".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(invalid(
+                "give a `prompt` (for an agent) or a `command` (with agent = \"shell\")".into(),
+            ))
+        }
+        (Some(_), None) if agent == crate::agents::SHELL => {
+            return Err(invalid(
+                "the shell agent runs a `command`, not a `prompt`".into(),
+            ))
+        }
+        (Some(_), None) if agent.is_empty() => {
+            return Err(invalid(
+                "a `prompt` needs an `agent` (claude, codex, gemini, aider or your own)".into(),
+            ))
+        }
+        (None, Some(_)) if agent != crate::agents::SHELL => {
+            return Err(invalid(format!(
+                "`command` runs with agent = \"shell\", not \"{agent}\"; give the agent a `prompt`"
+            )))
+        }
+        _ => {}
+    }
+    let mut inputs: Vec<TaskInput> = Vec::new();
+    for i in raw.inputs {
+        if i.name.is_empty()
+            || !i
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(invalid(format!(
+                "input name '{}' must be letters, digits, - or _",
+                i.name
+            )));
+        }
+        if inputs.iter().any(|x| x.name == i.name) {
+            return Err(invalid(format!("input '{}' is declared twice", i.name)));
+        }
+        inputs.push(TaskInput {
+            name: i.name,
+            description: i.description,
+            required: i.required && i.default.is_none(),
+            default: i.default,
+        });
+    }
+    let template = raw
+        .prompt
+        .as_deref()
+        .or(raw.command.as_deref())
+        .unwrap_or("");
+    for used in placeholders(template) {
+        if !inputs.iter().any(|i| i.name == used) {
+            return Err(invalid(format!(
+                "{{inputs.{used}}} is used but no input '{used}' is declared"
+            )));
+        }
+    }
+    let timeout_ms = match &raw.timeout {
+        Some(t) => Some(parse_duration(t).map_err(|e| invalid(format!("timeout: {e}")))?),
+        None => None,
+    };
+    Ok(TaskType {
+        name: name.into(),
+        path,
+        description: raw.description,
+        agent,
+        prompt: raw.prompt,
+        command: raw.command,
+        timeout_ms,
+        max_steps: raw.max_steps,
+        token_budget: raw.token_budget,
+        inputs,
+    })
+}
+
+/// The input names `{inputs.NAME}` refers to, in order.
+fn placeholders(template: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(at) = rest.find("{inputs.") {
+        let after = &rest[at + "{inputs.".len()..];
+        match after.find('}') {
+            Some(end) => {
+                out.push(after[..end].to_string());
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// One word for `sh`, whatever it contains.
+pub fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+impl TaskType {
+    /// The task text for these input values: a prompt as written, a command with every value
+    /// shell-quoted.
+    pub fn render(&self, given: &BTreeMap<String, String>) -> Result<String, TaskError> {
+        for key in given.keys() {
+            if !self.inputs.iter().any(|i| &i.name == key) {
+                let known: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
+                return Err(TaskError::UnknownInput {
+                    name: self.name.clone(),
+                    path: self.path.clone(),
+                    input: key.clone(),
+                    known: if known.is_empty() {
+                        "no inputs".into()
+                    } else {
+                        known.join(", ")
+                    },
+                });
+            }
+        }
+        let mut values = BTreeMap::new();
+        for i in &self.inputs {
+            match given.get(&i.name).or(i.default.as_ref()) {
+                Some(v) => {
+                    values.insert(i.name.clone(), v.clone());
+                }
+                None if i.required => {
+                    return Err(TaskError::Missing {
+                        name: self.name.clone(),
+                        path: self.path.clone(),
+                        input: i.name.clone(),
+                    })
+                }
+                None => {
+                    values.insert(i.name.clone(), String::new());
+                }
+            }
+        }
+        let quote = self.command.is_some();
+        let template = self
+            .prompt
+            .as_deref()
+            .or(self.command.as_deref())
+            .unwrap_or("");
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(at) = rest.find("{inputs.") {
+            let after = &rest[at + "{inputs.".len()..];
+            let Some(end) = after.find('}') else { break };
+            out.push_str(&rest[..at]);
+            let v = values.get(&after[..end]).cloned().unwrap_or_default();
+            out.push_str(&if quote { shell_quote(&v) } else { v });
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    pub fn info(&self) -> TaskTypeInfo {
+        TaskTypeInfo {
+            name: self.name.clone(),
+            path: self.path.display().to_string(),
+            description: self.description.clone(),
+            agent: self.agent.clone(),
+            inputs: self.inputs.clone(),
+            error: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(repo: &Path, name: &str, text: &str) -> PathBuf {
+        let d = dir(repo).join(name);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let p = d.join("task.toml");
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn prompts_take_inputs_and_defaults() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(
+            tmp.path(),
+            "lint",
+            r#"
+description = "Fix lint warnings in one crate"
+agent = "claude"
+prompt = "Fix the {inputs.linter} warnings in {inputs.path}."
+timeout = "20m"
+max_steps = 30
+[[inputs]]
+name = "path"
+description = "folder to clean up"
+required = true
+[[inputs]]
+name = "linter"
+default = "clippy"
+"#,
+        );
+        let t = load(tmp.path(), "lint").expect("loads");
+        assert_eq!(
+            (t.agent.as_str(), t.timeout_ms, t.max_steps),
+            ("claude", Some(1_200_000), Some(30))
+        );
+        assert_eq!(
+            t.render(&values(&[("path", "crates/x")])).expect("renders"),
+            "Fix the clippy warnings in crates/x."
+        );
+        let missing = t.render(&values(&[])).expect_err("path is required");
+        assert!(
+            missing.to_string().contains("needs the input 'path'"),
+            "{missing}"
+        );
+        assert!(missing.to_string().contains("lint/task.toml"), "{missing}");
+        let unknown = t
+            .render(&values(&[("path", "a"), ("colour", "red")]))
+            .expect_err("unknown");
+        assert!(
+            unknown
+                .to_string()
+                .contains("has no input 'colour'; it takes: path, linter"),
+            "{unknown}"
+        );
+    }
+
+    #[test]
+    fn command_values_are_one_shell_word() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        write(
+            tmp.path(),
+            "fix",
+            r#"
+command = "cargo clippy --fix -p {inputs.crate}"
+[[inputs]]
+name = "crate"
+required = true
+"#,
+        );
+        let t = load(tmp.path(), "fix").expect("loads");
+        assert_eq!(t.agent, "shell");
+        let evil = "x; rm -rf / $(id) 'q'";
+        let cmd = t.render(&values(&[("crate", evil)])).expect("renders");
+        assert_eq!(cmd, "cargo clippy --fix -p 'x; rm -rf / $(id) '\\''q'\\'''");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &format!("printf %s {}", shell_quote(evil))])
+            .output()
+            .expect("sh");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            evil,
+            "sh reads it back as one word"
+        );
+    }
+
+    #[test]
+    fn broken_task_types_say_which_file_and_why() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cases = [
+            (
+                "both",
+                "agent = \"claude\"\nprompt = \"a\"\ncommand = \"b\"",
+                "not both",
+            ),
+            ("neither", "description = \"x\"", "give a `prompt`"),
+            (
+                "shellprompt",
+                "agent = \"shell\"\nprompt = \"x\"",
+                "runs a `command`",
+            ),
+            (
+                "undeclared",
+                "agent = \"claude\"\nprompt = \"fix {inputs.what}\"",
+                "no input 'what' is declared",
+            ),
+            ("syntax", "agent = [", "syntax"),
+            (
+                "badtimeout",
+                "command = \"true\"\ntimeout = \"soon\"",
+                "timeout",
+            ),
+            ("extra", "command = \"true\"\ncolour = 1", "colour"),
+        ];
+        for (name, text, needle) in cases {
+            let p = write(tmp.path(), name, text);
+            let e = load(tmp.path(), name).expect_err(name);
+            let msg = e.to_string();
+            assert!(msg.starts_with(&p.display().to_string()), "{name}: {msg}");
+            assert!(
+                msg.to_lowercase().contains(&needle.to_lowercase()) || name == "syntax",
+                "{name}: {msg}"
+            );
+        }
+        assert!(matches!(
+            load(tmp.path(), "nope"),
+            Err(TaskError::Unknown { .. })
+        ));
+        assert!(matches!(
+            load(tmp.path(), "../escape"),
+            Err(TaskError::Unknown { .. })
+        ));
+        let listed = list(tmp.path());
+        assert_eq!(listed.len(), cases.len());
+        assert!(listed.iter().all(|(_, r)| r.is_err()));
+    }
+}
