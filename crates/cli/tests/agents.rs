@@ -20,7 +20,8 @@ name=$(basename "$0")
 here=$(cd "$(dirname "$0")" && pwd)
 if [ "$1" = "--version" ]; then echo "$name 9.9.9 (fake)"; exit 0; fi
 : > "$here/$name.argv"
-for a in "$@"; do printf '%s\n' "$a" >> "$here/$name.argv"; done
+if [ -n "$SIDEKICK_CONTEXT_FILE" ]; then cp "$SIDEKICK_CONTEXT_FILE" "$here/$name.context"; fi
+for a in "$@"; do printf '%s\0' "$a" >> "$here/$name.argv"; done
 case "{mode}" in
   replay)
     echo "edited by $name" > "agent-$name.txt"
@@ -52,7 +53,7 @@ esac
 fn argv(bin: &Path, name: &str) -> Vec<String> {
     std::fs::read_to_string(bin.join(format!("{name}.argv")))
         .expect("the fake agent ran")
-        .lines()
+        .split_terminator('\0')
         .map(str::to_string)
         .collect()
 }
@@ -411,4 +412,139 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
     );
     let job = run_json(&w, &["run", "--json", "--wait", "-a", "shell", "true"]);
     assert_eq!(job["agent"], "shell", "-a still wins");
+}
+
+#[test]
+fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
+    let mut w = World::new();
+    let bin = fake_agents(&mut w, "replay");
+    let first = run_json(&w, &["run", "--json", "--wait", "echo one > one.txt"]);
+    let notes = w.root.join("notes.md");
+    std::fs::write(&notes, "Prefer small commits.\n").expect("notes");
+    let job = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "-a",
+            "claude",
+            "--context-from",
+            &s(&first["codename"]),
+            "--context-file",
+            notes.to_str().expect("utf-8"),
+            "--",
+            "the task",
+        ],
+    );
+    assert_eq!(job["task"], "the task", "the job's task is the user's own");
+    let prompt = &argv(&bin, "claude")[1];
+    assert!(
+        prompt.starts_with("<sidekick-context>\n# Context"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.ends_with("</sidekick-context>\n\nthe task"),
+        "{prompt}"
+    );
+    for part in [
+        format!("## Job {}", s(&first["codename"])),
+        "Task:\necho one > one.txt".to_string(),
+        "one.txt | 1 +".to_string(),
+        format!("## From {}", notes.display()),
+        "Prefer small commits.".to_string(),
+    ] {
+        assert!(prompt.contains(&part), "{part:?} missing from {prompt}");
+    }
+    let file = std::fs::read_to_string(bin.join("claude.context")).expect("SIDEKICK_CONTEXT_FILE");
+    assert!(
+        prompt.contains(file.trim_end()),
+        "the file holds the same context"
+    );
+
+    // A shell job gets the file only; its task stays the command.
+    let shell = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "--context-from",
+            &s(&first["id"]),
+            "cp \"$SIDEKICK_CONTEXT_FILE\" ctx.md",
+        ],
+    );
+    let ctx = w.git(&["show", &format!("{}:ctx.md", s(&shell["branch"]))]);
+    assert!(ctx.contains("echo one > one.txt"), "{ctx}");
+
+    let first_id = s(&first["id"]);
+    for (args, needle) in [
+        (
+            vec!["run", "--context", "full", "x"],
+            "--context full needs",
+        ),
+        (
+            vec![
+                "run",
+                "--context",
+                "task_only",
+                "--context-from",
+                first_id.as_str(),
+                "y",
+            ],
+            "takes no context",
+        ),
+        (
+            vec!["run", "--context-file", "/no/such/file", "x"],
+            "cannot read the context file",
+        ),
+    ] {
+        let r = w.sk(&args);
+        assert_eq!(r.code(), 1, "{args:?}");
+        assert!(r.stderr().contains(needle), "{args:?}: {}", r.stderr());
+    }
+}
+
+#[test]
+fn a_follow_up_continues_from_the_jobs_branch() {
+    let w = World::new();
+    let first = run_json(&w, &["run", "--json", "--wait", "echo a > a.txt"]);
+    let next = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "--continue",
+            &s(&first["codename"]),
+            "cat a.txt > b.txt",
+        ],
+    );
+    assert_eq!(next["state"], "completed", "{next}");
+    assert_eq!(
+        next["base_commit"], first["head_commit"],
+        "it starts where the first ended"
+    );
+    assert_eq!(
+        next["base_branch"], "main",
+        "and merges back where the first would"
+    );
+    assert_eq!(
+        w.git(&["show", &format!("{}:b.txt", s(&next["branch"]))]),
+        "a",
+        "the first job's change is there"
+    );
+    w.ok(&["merge", &s(&next["id"])]);
+    assert_eq!(w.git(&["show", "main:a.txt"]), "a");
+    assert_eq!(w.git(&["show", "main:b.txt"]), "a");
+
+    let running = w.spawn(&[], "sleep 30");
+    let r = w.sk(&["run", "--continue", &s(&running["id"]), "more"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("continue it once it has ended"),
+        "{}",
+        r.stderr()
+    );
+    w.ok(&["cancel", &s(&running["id"])]);
 }

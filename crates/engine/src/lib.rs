@@ -759,8 +759,46 @@ impl Inner {
             )));
         }
         let config = Config::load(self.home.config_file())?;
-        let base_rev = req.base.clone().unwrap_or_else(|| "HEAD".into());
-        let base = repo::resolve(&repo_path, &base_rev)?;
+        // A follow-up starts where the job it continues ended, and merges back where it would.
+        let continued = match &req.continue_from {
+            Some(r) => {
+                let prev = self.resolve(r)?;
+                if !prev.job.state.has_ended() {
+                    return Err(EngineError::InvalidState(format!(
+                        "job {} is still {}; continue it once it has ended",
+                        prev.job.codename, prev.job.state
+                    )));
+                }
+                if req.base.is_some() {
+                    return Err(EngineError::BadRequest(
+                        "a follow-up starts from the job it continues; leave out the base".into(),
+                    ));
+                }
+                Some(prev)
+            }
+            None => None,
+        };
+        let base_rev = match &continued {
+            Some(prev) => prev
+                .job
+                .head_commit
+                .clone()
+                .unwrap_or_else(|| prev.job.base_commit.clone()),
+            None => req.base.clone().unwrap_or_else(|| "HEAD".into()),
+        };
+        let mut base = repo::resolve(&repo_path, &base_rev)?;
+        if let Some(prev) = &continued {
+            if base.workdir.display().to_string() != prev.job.repo {
+                return Err(EngineError::BadRequest(format!(
+                    "job {} belongs to {}, not {}",
+                    prev.job.codename,
+                    prev.job.repo,
+                    base.workdir.display()
+                )));
+            }
+            base.branch = prev.job.base_branch.clone();
+        }
+        let context = self.context_text(&req, continued.as_ref())?;
         let repo_config = RepoConfig::load(&base.workdir)?;
         // A task type supplies the task text and its defaults.
         let task_type = match &req.task_type {
@@ -839,6 +877,18 @@ impl Inner {
         let worktree = group.join(&codename);
         let log_path = self.home.logs().join(format!("{id}.log"));
         let mut env: Vec<(String, String)> = profile.env.clone().into_iter().collect();
+        // The context as a file for every agent, and first in the prompt of those that take one.
+        let mut prompt = task.clone();
+        if let Some(text) = &context {
+            let dir = self.home.root().join("contexts");
+            std::fs::create_dir_all(&dir)?;
+            let file = dir.join(format!("{id}.md"));
+            std::fs::write(&file, text)?;
+            env.push(("SIDEKICK_CONTEXT_FILE".into(), path_string(&file)));
+            if profile.name != agents::SHELL {
+                prompt = format!("<sidekick-context>\n{text}\n</sidekick-context>\n\n{task}");
+            }
+        }
         env.extend([
             ("SIDEKICK_JOB_ID".to_string(), id.clone()),
             (
@@ -888,7 +938,7 @@ impl Inner {
                 max_steps,
                 token_budget,
             },
-            argv: profile.argv(&task),
+            argv: profile.argv(&prompt),
             env,
             setup: repo_config.setup,
             copy_files: repo_config.copy,
@@ -903,6 +953,76 @@ impl Inner {
         self.save(&rec, Vec::new())?;
         tracing::info!(job = %id, codename = %codename, agent = %agent, "job queued");
         Ok(rec)
+    }
+
+    /// The context a request asks for (`None`: the task only).
+    fn context_text(
+        &self,
+        req: &SpawnRequest,
+        continued: Option<&JobRecord>,
+    ) -> Result<Option<String>> {
+        use sidekick_protocol::ContextMode;
+        let from = match &req.context_from {
+            Some(r) => Some(self.resolve(r)?),
+            None => None,
+        };
+        let has_source = req.context_file.is_some() || from.is_some() || continued.is_some();
+        match (req.context, has_source) {
+            (Some(ContextMode::TaskOnly), true) => {
+                return Err(EngineError::BadRequest(
+                    "--context task_only takes no context file or job".into(),
+                ))
+            }
+            (Some(ContextMode::Full), false) => {
+                return Err(EngineError::BadRequest(
+                    "--context full needs --context-file FILE or --context-from JOB".into(),
+                ))
+            }
+            (_, false) => return Ok(None),
+            _ => {}
+        }
+        let mut parts = Vec::new();
+        for job in continued.into_iter().chain(from.as_ref()) {
+            parts.push(self.job_context(job));
+        }
+        if let Some(path) = &req.context_file {
+            let p = PathBuf::from(path);
+            if !p.is_absolute() {
+                return Err(EngineError::BadRequest(format!(
+                    "the context file '{path}' must be an absolute path"
+                )));
+            }
+            let text = std::fs::read_to_string(&p).map_err(|e| {
+                EngineError::BadRequest(format!("cannot read the context file {path}: {e}"))
+            })?;
+            parts.push(format!("## From {path}\n\n{}", text.trim_end()));
+        }
+        Ok(Some(format!("# Context\n\n{}\n", parts.join("\n\n"))))
+    }
+
+    /// A job as context: its task, summary and the stat of its changes.
+    fn job_context(&self, rec: &JobRecord) -> String {
+        let j = &rec.job;
+        let mut out = format!(
+            "## Job {} ({}), {}\n\nTask:\n{}\n",
+            j.codename,
+            j.id,
+            j.state,
+            j.task.trim_end()
+        );
+        if let Some(s) = &j.summary {
+            out.push_str(&format!("\nSummary:\n{}\n", s.trim_end()));
+        }
+        if let Some(head) = &j.head_commit {
+            let mut cmd = repo::git(Path::new(&j.repo));
+            cmd.args(["diff", "--stat", "--no-color", &j.base_commit, head]);
+            if let Ok(stat) = repo::run(cmd, "diff --stat") {
+                if !stat.trim().is_empty() {
+                    out.push_str(&format!("\nChanges:\n{}\n", stat.trim_end()));
+                }
+            }
+        }
+        out
     }
 
     /// Starts queued jobs, oldest first, while fewer than `max_running` are live.

@@ -298,6 +298,30 @@ pub struct SpawnRequest {
     /// The task type's input values.
     #[serde(default)]
     pub inputs: std::collections::BTreeMap<String, String>,
+    /// `task_only` (the default) or `full`: the context below reaches the agent as a file named
+    /// in `SIDEKICK_CONTEXT_FILE`, and agents that take a prompt get it first, in a delimited
+    /// block.
+    #[serde(default)]
+    pub context: Option<ContextMode>,
+    /// A file (absolute path) whose text goes into the context.
+    #[serde(default)]
+    pub context_file: Option<String>,
+    /// A job (id, prefix or codename) whose task, summary and diff stat go into the context.
+    #[serde(default)]
+    pub context_from: Option<String>,
+    /// Continue this ended job: start from its branch (its changes included), merge back where
+    /// it would have, with its task, summary and diff stat as context.
+    #[serde(default)]
+    pub continue_from: Option<String>,
+}
+
+/// What a job's agent is told besides its task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ContextMode {
+    TaskOnly,
+    Full,
 }
 
 /// One input of a task type.

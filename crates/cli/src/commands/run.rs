@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::Client;
-use sidekick_protocol::SpawnRequest;
+use sidekick_protocol::{ContextMode, SpawnRequest};
 
 use crate::render::{self, print_json};
 use crate::{parse_duration_arg, Failure, Outcome};
@@ -52,6 +52,21 @@ pub struct RunArgs {
     /// job fails with reason `budget` at 100 %.
     #[arg(long, value_name = "N")]
     token_budget: Option<u64>,
+    /// What the agent is told besides the task: `task_only` (default) or `full` (with
+    /// --context-file and/or --context-from). It arrives as the file named in
+    /// SIDEKICK_CONTEXT_FILE and, for agents that take a prompt, first in a delimited block.
+    #[arg(long, value_parser = ["task_only", "full"], value_name = "MODE")]
+    context: Option<String>,
+    /// A file whose text goes into the context.
+    #[arg(long, value_name = "FILE")]
+    context_file: Option<PathBuf>,
+    /// A job whose task, summary and diff stat go into the context.
+    #[arg(long, value_name = "JOB")]
+    context_from: Option<String>,
+    /// Continue an ended job: start from its branch (its changes included), merge back where it
+    /// would have, with its task, summary and diff stat as context.
+    #[arg(long = "continue", value_name = "JOB", conflicts_with = "base")]
+    continue_from: Option<String>,
     /// Run the repository's task type NAME (see `sidekick tasks`) instead of a TASK.
     #[arg(long = "type", value_name = "NAME")]
     task_type: Option<String>,
@@ -96,6 +111,18 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         token_budget: args.token_budget,
         task_type: args.task_type,
         inputs: args.inputs.into_iter().collect(),
+        context: match args.context.as_deref() {
+            Some("full") => Some(ContextMode::Full),
+            Some(_) => Some(ContextMode::TaskOnly),
+            None => None,
+        },
+        context_file: match args.context_file {
+            Some(p) if p.is_absolute() => Some(p.display().to_string()),
+            Some(p) => Some(current_dir()?.join(p).display().to_string()),
+            None => None,
+        },
+        context_from: args.context_from,
+        continue_from: args.continue_from,
     };
     let job = client.spawn(&req).await?;
     if !args.wait && !args.follow {

@@ -156,7 +156,28 @@ task_type: string | null,
 /**
  * The task type's input values.
  */
-inputs: { [key in string]: string }, };
+inputs: { [key in string]: string }, 
+/**
+ * `task_only` (the default) or `full`: the context below reaches the agent as a file named
+ * in `SIDEKICK_CONTEXT_FILE`, and agents that take a prompt get it first, in a delimited
+ * block.
+ */
+context: ContextMode | null, 
+/**
+ * A file (absolute path) whose text goes into the context.
+ */
+context_file: string | null, 
+/**
+ * A job (id, prefix or codename) whose task, summary and diff stat go into the context.
+ */
+context_from: string | null, 
+/**
+ * Continue this ended job: start from its branch (its changes included), merge back where
+ * it would have, with its task, summary and diff stat as context.
+ */
+continue_from: string | null, };
+
+export type ContextMode = "task_only" | "full";
 
 export type AgentInfo = { name: string, builtin: boolean, 
 /**
