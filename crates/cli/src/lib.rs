@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
     Ls(commands::ls::LsArgs),
     Status(commands::status::StatusArgs),
     Logs(commands::logs::LogsArgs),
@@ -85,7 +85,7 @@ fn run_client_command(command: Command) -> Outcome {
     runtime.block_on(async move {
         let client = connect().await?;
         match command {
-            Command::Run(a) => commands::run::cmd_run(&client, a).await,
+            Command::Run(a) => commands::run::cmd_run(&client, *a).await,
             Command::Ls(a) => commands::ls::cmd_ls(&client, a).await,
             Command::Status(a) => commands::status::cmd_status(&client, a).await,
             Command::Logs(a) => commands::logs::cmd_logs(&client, a).await,
