@@ -51,15 +51,17 @@ if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ] && ! command -v tauri-driver >/dev/n
   cargo install tauri-driver --locked --quiet
 fi
 
-# The real Claude Code for the agent tests (tests/real_agents.rs), pinned, in a cache of its own.
-CLAUDE_CODE_VERSION=2.1.330
+# The real agents for the agent tests (crates/cli/tests/real_agents.rs), pinned, in a cache of
+# their own.
+AGENT_PACKAGES=("@anthropic-ai/claude-code@2.1.330" "@openai/codex@0.169.0")
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
   agents="$HOME/.cache/sidekick-agents"
-  installed="$(cat "$agents/node_modules/@anthropic-ai/claude-code/package.json" 2>/dev/null | sed -n 's/.*"version": "\(.*\)".*/\1/p' | head -1)"
-  if [ "$installed" != "$CLAUDE_CODE_VERSION" ]; then
-    echo "setup: installing Claude Code $CLAUDE_CODE_VERSION for the agent tests" >&2
+  wanted="${AGENT_PACKAGES[*]}"
+  if [ "$(cat "$agents/.installed" 2>/dev/null)" != "$wanted" ]; then
+    echo "setup: installing $wanted for the agent tests" >&2
     mkdir -p "$agents"
-    npm install --prefix "$agents" --no-audit --no-fund --loglevel=error "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
+    npm install --prefix "$agents" --no-audit --no-fund --loglevel=error "${AGENT_PACKAGES[@]}"
+    echo "$wanted" > "$agents/.installed"
   fi
 fi
 

@@ -1,11 +1,12 @@
-//! The real Claude Code binary, run through Sidekick against a scripted model server of our
-//! own on loopback that speaks the Anthropic Messages API (streaming included). Its plan: the
-//! first turn calls the Write tool to create `hello.txt` in the working directory, the second
-//! answers with a final message. The file must land on the job's branch, and steps, tokens and
-//! the summary must come from the tool's real `stream-json` output.
+//! The real Claude Code and Codex CLI binaries, run through Sidekick against a scripted model
+//! server of our own on loopback that speaks the Anthropic Messages API and the OpenAI Responses
+//! API (streaming). Its plan: the first turn calls a tool that creates `hello.txt` in the
+//! working directory (Claude Code's Write, Codex's exec_command), the second answers with a
+//! final message. The file must land on the job's branch, and steps, tokens and the summary
+//! must come from each tool's real machine-readable output.
 //!
-//! `scripts/setup.sh` installs the pinned Claude Code into `~/.cache/sidekick-agents`; nothing
-//! here needs the internet.
+//! `scripts/setup.sh` installs the pinned tools into `~/.cache/sidekick-agents`; nothing here
+//! needs the internet.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -138,6 +139,56 @@ async fn messages(State(seen): State<Seen>, Json(body): Json<Value>) -> Response
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Codex's Responses API: the first turn runs a shell command through `exec_command`, the next
+/// (once the command's output is in the input) answers.
+async fn responses(State(seen): State<Seen>, Json(body): Json<Value>) -> Response {
+    seen.requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(body.clone());
+    let answered = body["input"]
+        .as_array()
+        .is_some_and(|items| items.iter().any(|i| i["type"] == "function_call_output"));
+    let item = if answered {
+        json!({"type": "message", "id": "msg_scripted", "role": "assistant", "status": "completed",
+               "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]})
+    } else {
+        let cmd = format!("printf '{}' > {FILE}", CONTENT.replace('\n', "\\n"));
+        json!({"type": "function_call", "id": "fc_scripted", "call_id": "call_scripted_1",
+               "name": "exec_command", "status": "completed",
+               "arguments": json!({"cmd": cmd}).to_string()})
+    };
+    let response = |status: &str, output: Value| {
+        json!({"id": "resp_scripted", "object": "response", "status": status, "output": output,
+               "usage": {"input_tokens": 1000, "input_tokens_details": {"cached_tokens": 200},
+                         "output_tokens": 40, "output_tokens_details": {"reasoning_tokens": 0},
+                         "total_tokens": 1040}})
+    };
+    let events = [
+        (
+            "response.created",
+            json!({"type": "response.created", "response": response("in_progress", json!([]))}),
+        ),
+        (
+            "response.output_item.added",
+            json!({"type": "response.output_item.added", "output_index": 0, "item": item}),
+        ),
+        (
+            "response.output_item.done",
+            json!({"type": "response.output_item.done", "output_index": 0, "item": item}),
+        ),
+        (
+            "response.completed",
+            json!({"type": "response.completed", "response": response("completed", json!([item]))}),
+        ),
+    ];
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from(sse(&events)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 async fn count_tokens() -> Json<Value> {
     Json(json!({"input_tokens": 1000}))
 }
@@ -166,6 +217,7 @@ impl ModelServer {
         let app = Router::new()
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
+            .route("/v1/responses", post(responses))
             .fallback(any(other))
             .with_state(seen.clone());
         let listener = rt
@@ -191,13 +243,13 @@ impl ModelServer {
     }
 }
 
-/// The pinned Claude Code that scripts/setup.sh installs.
-fn real_claude() -> PathBuf {
+/// The folder of the pinned agents scripts/setup.sh installs, checked to hold `program`.
+fn real_agents(program: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
     let bin = PathBuf::from(home).join(".cache/sidekick-agents/node_modules/.bin");
     assert!(
-        bin.join("claude").is_file(),
-        "Claude Code is not installed in {}; run scripts/setup.sh with SIDEKICK_SETUP_GUI_TESTS=1",
+        bin.join(program).is_file(),
+        "{program} is not installed in {}; run scripts/setup.sh with SIDEKICK_SETUP_GUI_TESTS=1",
         bin.display()
     );
     bin
@@ -205,7 +257,7 @@ fn real_claude() -> PathBuf {
 
 #[test]
 fn claude_code_runs_a_two_turn_session_through_sidekick() {
-    let bin = real_claude();
+    let bin = real_agents("claude");
     let server = ModelServer::start();
     let mut w = World::with_config(&format!(
         "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
@@ -265,4 +317,66 @@ fn claude_code_runs_a_two_turn_session_through_sidekick() {
         .collect();
     assert!(turns.len() >= 2, "{} agent requests", turns.len());
     assert!(turns.iter().any(has_tool_result));
+}
+
+#[test]
+fn codex_runs_a_two_turn_session_through_sidekick() {
+    let bin = real_agents("codex");
+    let server = ModelServer::start();
+    // Codex takes its endpoint from a model provider in its own config file, in CODEX_HOME.
+    // That folder must not be under /tmp: Codex then refuses to set up the helper its Linux
+    // sandbox runs commands through.
+    let home = std::env::var("HOME").unwrap_or_default();
+    let codex_home = tempfile::Builder::new()
+        .prefix("codex-home-")
+        .tempdir_in({
+            let d = PathBuf::from(&home).join(".cache/sidekick-agents");
+            std::fs::create_dir_all(&d).expect("mkdir cache");
+            d
+        })
+        .expect("codex home");
+    std::fs::write(
+        codex_home.path().join("config.toml"),
+        format!(
+            "model = \"gpt-5-codex\"\nmodel_provider = \"scripted\"\n\
+             [model_providers.scripted]\nname = \"scripted\"\nbase_url = \"http://{}/v1\"\n\
+             env_key = \"OPENAI_API_KEY\"\nwire_api = \"responses\"\n",
+            server.addr
+        ),
+    )
+    .expect("codex config");
+    let mut w = World::with_config(&format!(
+        "[agents.codex.env]\nOPENAI_API_KEY = \"sk-scripted\"\nCODEX_HOME = \"{}\"\n",
+        codex_home.path().display()
+    ));
+    w.bin = Some(bin);
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "codex",
+        "--timeout",
+        "3m",
+        "Create hello.txt with a greeting.",
+    ]);
+    let job: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    assert_eq!(
+        job["state"],
+        "completed",
+        "{job}\n--- output:\n{}\n{}",
+        logs.stdout(),
+        logs.stderr()
+    );
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    assert_eq!(job["summary"], ANSWER, "{job}");
+    assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
+    assert!(
+        job["tokens"]["input"].as_u64().is_some_and(|n| n >= 1000),
+        "{job}"
+    );
+    assert!(server.requests().len() >= 2);
 }
