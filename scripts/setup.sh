@@ -53,7 +53,7 @@ fi
 
 # The real agents for the agent tests (crates/cli/tests/real_agents.rs), pinned, in a cache of
 # their own.
-AGENT_PACKAGES=("@anthropic-ai/claude-code@2.1.330" "@openai/codex@0.169.0")
+AGENT_PACKAGES=("@anthropic-ai/claude-code@2.1.330" "@openai/codex@0.169.0" "@google/gemini-cli@0.61.0")
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
   agents="$HOME/.cache/sidekick-agents"
   wanted="${AGENT_PACKAGES[*]}"

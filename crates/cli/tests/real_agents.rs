@@ -1,8 +1,8 @@
-//! The real Claude Code and Codex CLI binaries, run through Sidekick against a scripted model
-//! server of our own on loopback that speaks the Anthropic Messages API and the OpenAI Responses
-//! API (streaming). Its plan: the first turn calls a tool that creates `hello.txt` in the
-//! working directory (Claude Code's Write, Codex's exec_command), the second answers with a
-//! final message. The file must land on the job's branch, and steps, tokens and the summary
+//! The real Claude Code, Codex CLI and Gemini CLI, run through Sidekick against a scripted model
+//! server of our own on loopback that speaks the Anthropic Messages API, the OpenAI Responses
+//! API and Gemini's generateContent API (streaming). Its plan: the first turn calls a tool that
+//! creates `hello.txt` in the working directory (Claude Code's Write, Codex's exec_command,
+//! Gemini's write_file), the second answers with a final message. The file must land on the job's branch, and steps, tokens and the summary
 //! must come from each tool's real machine-readable output.
 //!
 //! `scripts/setup.sh` installs the pinned tools into `~/.cache/sidekick-agents`; nothing here
@@ -189,6 +189,69 @@ async fn responses(State(seen): State<Seen>, Json(body): Json<Value>) -> Respons
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Gemini's `models/MODEL:streamGenerateContent?alt=sse` (and the plain `:generateContent`):
+/// the first turn calls `write_file`, the next (with the function's response in the contents)
+/// answers.
+async fn gemini(
+    State(seen): State<Seen>,
+    uri: axum::http::Uri,
+    Json(body): Json<Value>,
+) -> Response {
+    seen.requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(body.clone());
+    let parts_of = |b: &Value| -> Vec<Value> {
+        b["contents"]
+            .as_array()
+            .map(|cs| {
+                cs.iter()
+                    .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let parts = parts_of(&body);
+    let answered = parts.iter().any(|p| p.get("functionResponse").is_some());
+    let offers_write = body["tools"].as_array().is_some_and(|ts| {
+        ts.iter().any(|t| {
+            t["functionDeclarations"]
+                .as_array()
+                .is_some_and(|fs| fs.iter().any(|f| f["name"] == "write_file"))
+        })
+    });
+    let dir = parts
+        .iter()
+        .filter_map(|p| p["text"].as_str())
+        .find_map(|t| {
+            let at = t.find("working in the directory: ")? + "working in the directory: ".len();
+            t[at..]
+                .split_whitespace()
+                .next()
+                .map(|d| d.trim_end_matches('.').to_string())
+        })
+        .unwrap_or_else(|| ".".into());
+    let part = if !offers_write || answered {
+        json!({"text": if offers_write { ANSWER } else { "ok" }})
+    } else {
+        json!({"functionCall": {"name": "write_file",
+                                "args": {"file_path": format!("{dir}/{FILE}"), "content": CONTENT}}})
+    };
+    let reply = json!({"candidates": [{"content": {"role": "model", "parts": [part]},
+                                       "finishReason": "STOP", "index": 0}],
+                       "usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 40,
+                                         "totalTokenCount": 1040},
+                       "modelVersion": "gemini-scripted"});
+    if !uri.path().ends_with(":streamGenerateContent") {
+        return Json(reply).into_response();
+    }
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from(format!("data: {reply}\n\n")))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
 async fn count_tokens() -> Json<Value> {
     Json(json!({"input_tokens": 1000}))
 }
@@ -218,6 +281,7 @@ impl ModelServer {
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
             .route("/v1/responses", post(responses))
+            .route("/v1beta/models/{call}", post(gemini))
             .fallback(any(other))
             .with_state(seen.clone());
         let listener = rt
@@ -379,4 +443,53 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
         "{job}"
     );
     assert!(server.requests().len() >= 2);
+}
+
+#[test]
+fn gemini_runs_a_two_turn_session_through_sidekick() {
+    let bin = real_agents("gemini");
+    let server = ModelServer::start();
+    let mut w = World::with_config(&format!(
+        "[agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
+        server.addr
+    ));
+    // Gemini CLI reads its auth choice and model from its settings; a folder it does not trust
+    // would turn --approval-mode back to "default" (see README, agents).
+    let settings = w.root.join("user/.gemini");
+    std::fs::create_dir_all(&settings).expect("mkdir .gemini");
+    std::fs::write(
+        settings.join("settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+            "model": {"name": "gemini-2.5-flash"}}"#,
+    )
+    .expect("settings");
+    w.bin = Some(bin);
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "gemini",
+        "--timeout",
+        "3m",
+        "Create hello.txt with a greeting.",
+    ]);
+    let job: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    assert_eq!(
+        job["state"],
+        "completed",
+        "{job}\n--- output:\n{}\n{}",
+        logs.stdout(),
+        logs.stderr()
+    );
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    assert_eq!(job["summary"], ANSWER, "{job}");
+    assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
+    assert!(
+        job["tokens"]["input"].as_u64().is_some_and(|n| n >= 1000),
+        "{job}"
+    );
 }
