@@ -442,7 +442,34 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
         job["tokens"]["input"].as_u64().is_some_and(|n| n >= 1000),
         "{job}"
     );
-    assert!(server.requests().len() >= 2);
+    let before = server.requests().len();
+    assert!(before >= 2);
+
+    // A follow-up resumes Codex's session: its first request carries the first conversation.
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "--continue",
+        &s(&job["id"]),
+        "-a",
+        "codex",
+        "Now say you are done.",
+    ]);
+    let next: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    assert_eq!(next["state"], "completed", "{next}");
+    let resumed = &server.requests()[before];
+    let text = resumed["input"].to_string();
+    assert!(
+        text.contains("Create hello.txt with a greeting."),
+        "the first task is in the resumed session"
+    );
+    assert!(text.contains("Now say you are done."));
+    assert!(
+        text.contains("call_scripted_1"),
+        "and the first job's tool call"
+    );
 }
 
 #[test]

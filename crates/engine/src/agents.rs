@@ -28,6 +28,7 @@ use crate::parse::Format;
 pub const SHELL: &str = "shell";
 pub const TASK_PLACEHOLDER: &str = "{task}";
 pub const PERMISSION_PLACEHOLDER: &str = "{permission}";
+pub const SESSION_PLACEHOLDER: &str = "{session}";
 
 /// A built-in agent: its command template, output format and default permission.
 struct Builtin {
@@ -35,6 +36,9 @@ struct Builtin {
     command: &'static [&'static str],
     format: Format,
     permission: Option<&'static str>,
+    /// The command that resumes a session (`{session}`), for agents whose sessions can be
+    /// resumed from another working folder.
+    resume: Option<&'static [&'static str]>,
 }
 
 const BUILTINS: &[Builtin] = &[
@@ -52,6 +56,8 @@ const BUILTINS: &[Builtin] = &[
         ],
         format: Format::ClaudeStream,
         permission: Some("acceptEdits"),
+        // Claude Code keeps sessions per working folder; a follow-up runs in a new worktree.
+        resume: None,
     },
     Builtin {
         name: "codex",
@@ -66,6 +72,18 @@ const BUILTINS: &[Builtin] = &[
         ],
         format: Format::CodexJson,
         permission: Some("workspace-write"),
+        // Codex keeps sessions in CODEX_HOME, whatever the folder.
+        resume: Some(&[
+            "codex",
+            "exec",
+            "--json",
+            "--skip-git-repo-check",
+            "--sandbox",
+            PERMISSION_PLACEHOLDER,
+            "resume",
+            SESSION_PLACEHOLDER,
+            TASK_PLACEHOLDER,
+        ]),
     },
     Builtin {
         name: "gemini",
@@ -80,6 +98,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         format: Format::GeminiStream,
         permission: Some("auto_edit"),
+        resume: None,
     },
     Builtin {
         name: "aider",
@@ -99,6 +118,7 @@ const BUILTINS: &[Builtin] = &[
         ],
         format: Format::AiderText,
         permission: None,
+        resume: None,
     },
 ];
 
@@ -111,6 +131,8 @@ pub struct Profile {
     pub env: BTreeMap<String, String>,
     pub timeout_ms: Option<u64>,
     pub format: Format,
+    /// How to resume one of the agent's sessions, when it can (`{session}`, `{task}`).
+    pub resume: Option<Vec<String>>,
 }
 
 impl Profile {
@@ -120,6 +142,23 @@ impl Profile {
             .iter()
             .map(|arg| arg.replace(TASK_PLACEHOLDER, task))
             .collect()
+    }
+
+    /// The argv that continues `session` with `task`, for agents that can resume one.
+    pub fn resume_argv(&self, task: &str, session: &str) -> Option<Vec<String>> {
+        let template = self.resume.as_ref()?;
+        Some(
+            template
+                .iter()
+                .map(|arg| {
+                    if arg == SESSION_PLACEHOLDER {
+                        session.to_string()
+                    } else {
+                        arg.replace(TASK_PLACEHOLDER, task)
+                    }
+                })
+                .collect(),
+        )
     }
 }
 
@@ -131,6 +170,7 @@ fn shell_profile() -> Profile {
         env: BTreeMap::new(),
         timeout_ms: None,
         format: Format::Plain,
+        resume: None,
     }
 }
 
@@ -152,6 +192,11 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         env: settings.map(|s| s.env.clone()).unwrap_or_default(),
         timeout_ms: settings.and_then(|s| s.timeout_ms),
         format: b.format,
+        resume: b.resume.map(|r| {
+            r.iter()
+                .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))
+                .collect()
+        }),
     }
 }
 
@@ -189,6 +234,7 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         env: a.env.clone(),
         timeout_ms: a.timeout_ms,
         format: a.format.unwrap_or(Format::Plain),
+        resume: None,
     }
 }
 
@@ -296,6 +342,32 @@ mod tests {
             },
         );
         c
+    }
+
+    #[test]
+    fn only_codex_resumes_a_session_and_keeps_its_flags() {
+        let c = Config::default();
+        let codex = find(&c, "codex").expect("codex");
+        assert_eq!(
+            codex.resume_argv("go on", "s-1").expect("codex resumes"),
+            [
+                "codex",
+                "exec",
+                "--json",
+                "--skip-git-repo-check",
+                "--sandbox",
+                "workspace-write",
+                "resume",
+                "s-1",
+                "go on"
+            ]
+        );
+        for name in ["claude", "gemini", "aider", SHELL] {
+            assert!(
+                find(&c, name).expect(name).resume_argv("x", "s").is_none(),
+                "{name}"
+            );
+        }
     }
 
     #[test]

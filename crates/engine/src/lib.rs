@@ -938,7 +938,13 @@ impl Inner {
                 max_steps,
                 token_budget,
             },
-            argv: profile.argv(&prompt),
+            // A follow-up of the same agent resumes its session where the agent can.
+            argv: continued
+                .as_ref()
+                .filter(|prev| prev.job.agent == profile.name)
+                .and_then(|prev| prev.session.as_deref())
+                .and_then(|session| profile.resume_argv(&prompt, session))
+                .unwrap_or_else(|| profile.argv(&prompt)),
             env,
             setup: repo_config.setup,
             copy_files: repo_config.copy,
