@@ -12,7 +12,7 @@ apt_packages=(git build-essential curl ca-certificates pkg-config libssl-dev
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
   libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
-  apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick)
+  apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick python3-venv)
 fi
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)
@@ -63,6 +63,16 @@ if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
     npm install --prefix "$agents" --no-audit --no-fund --loglevel=error "${AGENT_PACKAGES[@]}"
     echo "$wanted" > "$agents/.installed"
   fi
+  # Aider, from PyPI, in a virtualenv of its own; linked beside the others.
+  AIDER_VERSION=0.86.1
+  if [ "$(cat "$agents/.aider-installed" 2>/dev/null)" != "$AIDER_VERSION" ]; then
+    echo "setup: installing aider-chat $AIDER_VERSION for the agent tests" >&2
+    command -v python3 >/dev/null 2>&1 || { echo "setup: python3 is needed for aider" >&2; exit 1; }
+    python3 -m venv "$agents/aider"
+    "$agents/aider/bin/pip" install --quiet --disable-pip-version-check "aider-chat==$AIDER_VERSION"
+    echo "$AIDER_VERSION" > "$agents/.aider-installed"
+  fi
+  ln -sf "$agents/aider/bin/aider" "$agents/node_modules/.bin/aider"
 fi
 
 # The UI's packages, exactly as locked; again only when the lock file changed.

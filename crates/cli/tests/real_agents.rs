@@ -1,8 +1,9 @@
-//! The real Claude Code, Codex CLI and Gemini CLI, run through Sidekick against a scripted model
-//! server of our own on loopback that speaks the Anthropic Messages API, the OpenAI Responses
-//! API and Gemini's generateContent API (streaming). Its plan: the first turn calls a tool that
-//! creates `hello.txt` in the working directory (Claude Code's Write, Codex's exec_command,
-//! Gemini's write_file), the second answers with a final message. The file must land on the job's branch, and steps, tokens and the summary
+//! The real Claude Code, Codex CLI, Gemini CLI and Aider, run through Sidekick against a
+//! scripted model server of our own on loopback that speaks the Anthropic Messages API, the
+//! OpenAI Responses API, Gemini's generateContent API (streaming) and OpenAI chat completions.
+//! Its plan: the first turn calls a tool that creates `hello.txt` in the working directory
+//! (Claude Code's Write, Codex's exec_command, Gemini's write_file), the second answers with a
+//! final message; Aider gets one reply with an edit that creates the file. The file must land on the job's branch, and steps, tokens and the summary
 //! must come from each tool's real machine-readable output.
 //!
 //! `scripts/setup.sh` installs the pinned tools into `~/.cache/sidekick-agents`; nothing here
@@ -252,6 +253,24 @@ async fn gemini(
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Aider through an OpenAI-compatible `chat/completions`: one reply holding a SEARCH/REPLACE
+/// edit that creates the file (Aider applies edits from the text; there are no tool calls).
+async fn chat_completions(State(seen): State<Seen>, Json(body): Json<Value>) -> Json<Value> {
+    seen.requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(body.clone());
+    let reply = format!(
+        "I'll create {FILE}.\n\n{FILE}\n```\n<<<<<<< SEARCH\n=======\n{CONTENT}>>>>>>> REPLACE\n```\n"
+    );
+    Json(
+        json!({"id": "chatcmpl-scripted", "object": "chat.completion", "created": 1,
+                "model": body["model"], "choices": [{"index": 0, "finish_reason": "stop",
+                "message": {"role": "assistant", "content": reply}}],
+                "usage": {"prompt_tokens": 2400, "completion_tokens": 95, "total_tokens": 2495}}),
+    )
+}
+
 async fn count_tokens() -> Json<Value> {
     Json(json!({"input_tokens": 1000}))
 }
@@ -281,6 +300,7 @@ impl ModelServer {
             .route("/v1/messages", post(messages))
             .route("/v1/messages/count_tokens", post(count_tokens))
             .route("/v1/responses", post(responses))
+            .route("/v1/chat/completions", post(chat_completions))
             .route("/v1beta/models/{call}", post(gemini))
             .fallback(any(other))
             .with_state(seen.clone());
@@ -519,4 +539,51 @@ fn gemini_runs_a_two_turn_session_through_sidekick() {
         job["tokens"]["input"].as_u64().is_some_and(|n| n >= 1000),
         "{job}"
     );
+}
+
+#[test]
+fn aider_applies_an_edit_through_sidekick() {
+    let bin = real_agents("aider");
+    let server = ModelServer::start();
+    let mut w = World::with_config(&format!(
+        "[agents.aider.env]\nOPENAI_API_BASE = \"http://{}/v1\"\nOPENAI_API_KEY = \"sk-scripted\"\n\
+         AIDER_MODEL = \"openai/scripted\"\nAIDER_EDIT_FORMAT = \"diff\"\nAIDER_ANALYTICS = \"false\"\n\
+         LITELLM_LOCAL_MODEL_COST_MAP = \"True\"\n",
+        server.addr
+    ));
+    w.bin = Some(bin);
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "aider",
+        "--timeout",
+        "3m",
+        "Create hello.txt with a greeting.",
+    ]);
+    let job: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    assert_eq!(
+        job["state"],
+        "completed",
+        "{job}\n--- output:\n{}\n{}",
+        logs.stdout(),
+        logs.stderr()
+    );
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    assert_eq!(job["tokens"]["input"], 2400, "{job}");
+    assert_eq!(job["tokens"]["output"], 95, "{job}");
+    assert!(
+        job["steps"].as_u64().is_some_and(|n| n >= 2),
+        "an exchange and an edit: {job}"
+    );
+    let files = w.git(&["show", "--name-only", "--format=", &s(&job["branch"])]);
+    assert!(
+        !files.contains(".aider.chat.history"),
+        "no chat log on the branch: {files}"
+    );
+    assert_eq!(server.requests().len(), 1);
 }

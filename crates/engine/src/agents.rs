@@ -115,6 +115,11 @@ const BUILTINS: &[Builtin] = &[
             "--no-show-model-warnings",
             "--no-suggest-shell-commands",
             "--no-gitignore",
+            // Aider's chat logs would otherwise land in the worktree and on the job's branch.
+            "--chat-history-file",
+            "/dev/null",
+            "--input-history-file",
+            "/dev/null",
         ],
         format: Format::AiderText,
         permission: None,
