@@ -548,3 +548,31 @@ fn a_follow_up_continues_from_the_jobs_branch() {
     );
     w.ok(&["cancel", &s(&running["id"])]);
 }
+
+#[test]
+fn budgets_come_from_the_profile_and_the_config_too() {
+    let mut w = World::with_config("token_budget = 900000\n[agents.claude]\nmax_steps = 2\n");
+    fake_agents(&mut w, "forever");
+    let job = run_json(&w, &["run", "--json", "--wait", "-a", "claude", "loop"]);
+    assert_eq!(
+        (job["max_steps"].as_u64(), job["token_budget"].as_u64()),
+        (Some(2), Some(900_000)),
+        "{job}"
+    );
+    assert_eq!(job["capped"], true, "{job}");
+    let own = run_json(
+        &w,
+        &[
+            "run",
+            "--json",
+            "--wait",
+            "-a",
+            "claude",
+            "--max-steps",
+            "4",
+            "loop",
+        ],
+    );
+    assert_eq!(own["max_steps"], 4, "the job's own comes first");
+    assert!(own["steps"].as_u64().is_some_and(|n| n >= 4), "{own}");
+}

@@ -138,6 +138,8 @@ pub struct Profile {
     pub format: Format,
     /// How to resume one of the agent's sessions, when it can (`{session}`, `{task}`).
     pub resume: Option<Vec<String>>,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
 }
 
 impl Profile {
@@ -176,6 +178,8 @@ fn shell_profile() -> Profile {
         timeout_ms: None,
         format: Format::Plain,
         resume: None,
+        max_steps: None,
+        token_budget: None,
     }
 }
 
@@ -202,6 +206,8 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
                 .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))
                 .collect()
         }),
+        max_steps: settings.and_then(|s| s.max_steps),
+        token_budget: settings.and_then(|s| s.token_budget),
     }
 }
 
@@ -240,6 +246,8 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         timeout_ms: a.timeout_ms,
         format: a.format.unwrap_or(Format::Plain),
         resume: None,
+        max_steps: a.max_steps,
+        token_budget: a.token_budget,
     }
 }
 
@@ -344,6 +352,8 @@ mod tests {
                 timeout_ms: Some(5_000),
                 permission: None,
                 format: None,
+                max_steps: None,
+                token_budget: None,
             },
         );
         c

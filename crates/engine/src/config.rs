@@ -35,6 +35,9 @@ pub struct Config {
     pub gc_after_ms: u64,
     /// `[notifications]`: when a finished job raises a desktop notification.
     pub notifications: crate::notify::Policy,
+    /// Default budgets for every job (a profile's, a task type's or the job's own come first).
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
 }
 
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -48,6 +51,8 @@ impl Default for Config {
             diff: DiffLimits::default(),
             gc_after_ms: DEFAULT_GC_AFTER_MS,
             notifications: crate::notify::Policy::default(),
+            max_steps: None,
+            token_budget: None,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct AgentConfig {
     pub permission: Option<String>,
     /// How to read a user profile's output (`claude-stream-json`, `codex-json`, ...).
     pub format: Option<crate::parse::Format>,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -76,6 +83,8 @@ struct RawConfig {
     agents: BTreeMap<String, RawAgent>,
     diff: Option<RawDiff>,
     notifications: Option<RawNotifications>,
+    max_steps: Option<u64>,
+    token_budget: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +114,8 @@ struct RawAgent {
     timeout: Option<String>,
     permission: Option<String>,
     format: Option<String>,
+    max_steps: Option<u64>,
+    token_budget: Option<u64>,
 }
 
 impl Config {
@@ -164,6 +175,8 @@ impl Config {
                     timeout_ms,
                     permission: a.permission,
                     format,
+                    max_steps: a.max_steps,
+                    token_budget: a.token_budget,
                 },
             );
         }
@@ -207,6 +220,8 @@ impl Config {
             diff,
             gc_after_ms,
             notifications,
+            max_steps: raw.max_steps,
+            token_budget: raw.token_budget,
         })
     }
 }

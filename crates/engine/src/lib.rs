@@ -854,12 +854,17 @@ impl Inner {
             .or(task_type.as_ref().and_then(|t| t.timeout_ms))
             .or(profile.timeout_ms)
             .unwrap_or(config.default_timeout_ms);
+        // Budgets: the job's own, else its task type's, its profile's, the config's.
         let max_steps = req
             .max_steps
-            .or(task_type.as_ref().and_then(|t| t.max_steps));
+            .or(task_type.as_ref().and_then(|t| t.max_steps))
+            .or(profile.max_steps)
+            .or(config.max_steps);
         let token_budget = req
             .token_budget
-            .or(task_type.as_ref().and_then(|t| t.token_budget));
+            .or(task_type.as_ref().and_then(|t| t.token_budget))
+            .or(profile.token_budget)
+            .or(config.token_budget);
 
         let _guard = lock(&self.sched);
         let id = self.ids.next();
