@@ -58,18 +58,13 @@ fn argv(bin: &Path, name: &str) -> Vec<String> {
         .collect()
 }
 
-fn run_json(w: &World, args: &[&str]) -> serde_json::Value {
-    let r = w.sk(args);
-    serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
-}
-
 #[test]
 fn each_agent_gets_its_documented_headless_argv() {
     let mut w = World::new();
     let bin = fake_agents(&mut w, "replay");
     let task = "Write hello.txt; don't `rm` anything $(whoami)";
     for name in ["claude", "codex", "gemini", "aider"] {
-        let job = run_json(&w, &["run", "--json", "--wait", "-a", name, "--", task]);
+        let job = w.run_json(&["run", "--json", "--wait", "-a", name, "--", task]);
         assert_eq!(job["state"], "completed", "{name}: {job}");
     }
     assert_eq!(
@@ -124,10 +119,7 @@ fn each_agent_gets_its_documented_headless_argv() {
 fn steps_tokens_cost_and_summary_come_from_each_format() {
     let mut w = World::new();
     fake_agents(&mut w, "replay");
-    let claude = run_json(
-        &w,
-        &["run", "--json", "--wait", "-a", "claude", "write hello"],
-    );
+    let claude = w.run_json(&["run", "--json", "--wait", "-a", "claude", "write hello"]);
     assert_eq!(claude["steps"], 2, "{claude}");
     assert_eq!(claude["tokens"]["input"], 2550);
     assert_eq!(claude["tokens"]["output"], 100);
@@ -144,30 +136,21 @@ fn steps_tokens_cost_and_summary_come_from_each_format() {
     ]);
     assert!(files.contains("agent-claude.txt"), "{files}");
 
-    let codex = run_json(
-        &w,
-        &["run", "--json", "--wait", "-a", "codex", "write hello"],
-    );
+    let codex = w.run_json(&["run", "--json", "--wait", "-a", "codex", "write hello"]);
     assert_eq!(codex["steps"], 3, "{codex}");
     assert_eq!(codex["tokens"]["input"], 5400);
     assert_eq!(codex["tokens"]["cached"], 4000);
     assert_eq!(codex["summary"], "Created hello.txt.");
     assert!(codex["cost_usd"].is_null());
 
-    let gemini = run_json(
-        &w,
-        &["run", "--json", "--wait", "-a", "gemini", "write hello"],
-    );
+    let gemini = w.run_json(&["run", "--json", "--wait", "-a", "gemini", "write hello"]);
     assert_eq!(gemini["steps"], 3, "{gemini}");
     assert_eq!(
         gemini["summary"], "Wrote hello.txt.",
         "no final result line: the last turn"
     );
 
-    let aider = run_json(
-        &w,
-        &["run", "--json", "--wait", "-a", "aider", "write hello"],
-    );
+    let aider = w.run_json(&["run", "--json", "--wait", "-a", "aider", "write hello"]);
     assert_eq!(aider["tokens"]["input"], 2400, "{aider}");
     assert_eq!(aider["tokens"]["output"], 95);
     assert_eq!(aider["cost_usd"], 0.0087);
@@ -216,19 +199,16 @@ fn agents_shows_where_and_which_version() {
 fn a_step_cap_stops_the_agent_and_completes_the_job() {
     let mut w = World::new();
     fake_agents(&mut w, "forever");
-    let job = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "-a",
-            "claude",
-            "--max-steps",
-            "3",
-            "loop",
-        ],
-    );
+    let job = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "claude",
+        "--max-steps",
+        "3",
+        "loop",
+    ]);
     assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(job["capped"], true);
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 3), "{job}");
@@ -317,18 +297,15 @@ fn task_types_run_with_their_inputs_quoted_and_checked() {
     assert!(w.ok(&["tasks"]).contains("name*"));
 
     let value = "Ada; rm -rf / $(id) 'quoted'";
-    let job = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "--type",
-            "greet",
-            "--input",
-            &format!("name={value}"),
-        ],
-    );
+    let job = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--type",
+        "greet",
+        "--input",
+        &format!("name={value}"),
+    ]);
     assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(job["timeout_ms"], 120_000);
     let written = w.git(&["show", &format!("{}:greeting.txt", s(&job["branch"]))]);
@@ -383,18 +360,15 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
         "agent = \"claude\"\nprompt = \"Fix the {inputs.linter} warnings in {inputs.path}.\"\nmax_steps = 7\n\
          [[inputs]]\nname = \"path\"\nrequired = true\n[[inputs]]\nname = \"linter\"\ndefault = \"clippy\"\n",
     );
-    let job = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "--type",
-            "lint",
-            "--input",
-            "path=crates/x",
-        ],
-    );
+    let job = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--type",
+        "lint",
+        "--input",
+        "path=crates/x",
+    ]);
     assert_eq!(job["agent"], "claude");
     assert_eq!(job["max_steps"], 7);
     assert_eq!(
@@ -404,13 +378,13 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
 
     std::fs::write(w.repo.join(".sidekick/config.toml"), "agent = \"codex\"\n")
         .expect("repo config");
-    let job = run_json(&w, &["run", "--json", "--wait", "plain task"]);
+    let job = w.run_json(&["run", "--json", "--wait", "plain task"]);
     assert_eq!(job["agent"], "codex", "the repository's default agent");
     assert_eq!(
         argv(&bin, "codex").last().map(String::as_str),
         Some("plain task")
     );
-    let job = run_json(&w, &["run", "--json", "--wait", "-a", "shell", "true"]);
+    let job = w.run_json(&["run", "--json", "--wait", "-a", "shell", "true"]);
     assert_eq!(job["agent"], "shell", "-a still wins");
 }
 
@@ -418,25 +392,22 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
 fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
     let mut w = World::new();
     let bin = fake_agents(&mut w, "replay");
-    let first = run_json(&w, &["run", "--json", "--wait", "echo one > one.txt"]);
+    let first = w.run_json(&["run", "--json", "--wait", "echo one > one.txt"]);
     let notes = w.root.join("notes.md");
     std::fs::write(&notes, "Prefer small commits.\n").expect("notes");
-    let job = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "-a",
-            "claude",
-            "--context-from",
-            &s(&first["codename"]),
-            "--context-file",
-            notes.to_str().expect("utf-8"),
-            "--",
-            "the task",
-        ],
-    );
+    let job = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "claude",
+        "--context-from",
+        &s(&first["codename"]),
+        "--context-file",
+        notes.to_str().expect("utf-8"),
+        "--",
+        "the task",
+    ]);
     assert_eq!(job["task"], "the task", "the job's task is the user's own");
     let prompt = &argv(&bin, "claude")[1];
     assert!(
@@ -463,17 +434,14 @@ fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
     );
 
     // A shell job gets the file only; its task stays the command.
-    let shell = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "--context-from",
-            &s(&first["id"]),
-            "cp \"$SIDEKICK_CONTEXT_FILE\" ctx.md",
-        ],
-    );
+    let shell = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--context-from",
+        &s(&first["id"]),
+        "cp \"$SIDEKICK_CONTEXT_FILE\" ctx.md",
+    ]);
     let ctx = w.git(&["show", &format!("{}:ctx.md", s(&shell["branch"]))]);
     assert!(ctx.contains("echo one > one.txt"), "{ctx}");
 
@@ -508,18 +476,15 @@ fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
 #[test]
 fn a_follow_up_continues_from_the_jobs_branch() {
     let w = World::new();
-    let first = run_json(&w, &["run", "--json", "--wait", "echo a > a.txt"]);
-    let next = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "--continue",
-            &s(&first["codename"]),
-            "cat a.txt > b.txt",
-        ],
-    );
+    let first = w.run_json(&["run", "--json", "--wait", "echo a > a.txt"]);
+    let next = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--continue",
+        &s(&first["codename"]),
+        "cat a.txt > b.txt",
+    ]);
     assert_eq!(next["state"], "completed", "{next}");
     assert_eq!(
         next["base_commit"], first["head_commit"],
@@ -553,26 +518,23 @@ fn a_follow_up_continues_from_the_jobs_branch() {
 fn budgets_come_from_the_profile_and_the_config_too() {
     let mut w = World::with_config("token_budget = 900000\n[agents.claude]\nmax_steps = 2\n");
     fake_agents(&mut w, "forever");
-    let job = run_json(&w, &["run", "--json", "--wait", "-a", "claude", "loop"]);
+    let job = w.run_json(&["run", "--json", "--wait", "-a", "claude", "loop"]);
     assert_eq!(
         (job["max_steps"].as_u64(), job["token_budget"].as_u64()),
         (Some(2), Some(900_000)),
         "{job}"
     );
     assert_eq!(job["capped"], true, "{job}");
-    let own = run_json(
-        &w,
-        &[
-            "run",
-            "--json",
-            "--wait",
-            "-a",
-            "claude",
-            "--max-steps",
-            "4",
-            "loop",
-        ],
-    );
+    let own = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "claude",
+        "--max-steps",
+        "4",
+        "loop",
+    ]);
     assert_eq!(own["max_steps"], 4, "the job's own comes first");
     assert!(own["steps"].as_u64().is_some_and(|n| n >= 4), "{own}");
 }

@@ -131,6 +131,13 @@ impl World {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
     }
 
+    /// `sidekick ARGS` that prints JSON, whatever its exit code (a failed job exits 1).
+    pub fn run_json(&self, args: &[&str]) -> Value {
+        let r = self.sk(args);
+        serde_json::from_str(&r.stdout())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
+    }
+
     /// Starts a job and returns its JSON.
     pub fn spawn(&self, extra: &[&str], task: &str) -> Value {
         let mut args = vec!["run", "--json"];

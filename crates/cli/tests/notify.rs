@@ -24,8 +24,7 @@ fn run(w: &World, extra: &[&str], task: &str) -> serde_json::Value {
     let mut args = vec!["run", "--json"];
     args.extend_from_slice(extra);
     args.extend(["--", task]);
-    let r = w.sk(&args);
-    serde_json::from_str(&r.stdout()).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
+    w.run_json(&args)
 }
 
 fn codename(job: &serde_json::Value) -> String {

@@ -327,6 +327,29 @@ impl ModelServer {
     }
 }
 
+/// Runs `agent` on the scripted task and checks the file it wrote is on the job's branch.
+fn writes_the_file(w: &World, agent: &str) -> Value {
+    let task = "Create hello.txt with a greeting.";
+    let r = w.sk(&[
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        agent,
+        "--timeout",
+        "3m",
+        task,
+    ]);
+    let job: Value = serde_json::from_str(&r.stdout())
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+    let logs = w.sk(&["logs", &s(&job["id"])]);
+    let output = format!("{}\n{}", logs.stdout(), logs.stderr());
+    assert_eq!(job["state"], "completed", "{job}\n--- output:\n{output}");
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT, "{output}");
+    job
+}
+
 /// The folder of the pinned agents scripts/setup.sh installs, checked to hold `program`.
 fn real_agents(program: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
@@ -350,30 +373,8 @@ fn claude_code_runs_a_two_turn_session_through_sidekick() {
         server.addr
     ));
     w.bin = Some(bin);
-    let r = w.sk(&[
-        "run",
-        "--json",
-        "--wait",
-        "-a",
-        "claude",
-        "--timeout",
-        "3m",
-        "Create hello.txt with a greeting.",
-    ]);
-    let job: Value = serde_json::from_str(&r.stdout())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
-    let logs = w.sk(&["logs", &s(&job["id"])]);
-    assert_eq!(
-        job["state"],
-        "completed",
-        "{job}\n--- output:\n{}\n{}",
-        logs.stdout(),
-        logs.stderr()
-    );
-
     // The file is on the job's branch, as the model wrote it through the real Write tool.
-    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
-    assert_eq!(format!("{written}\n"), CONTENT);
+    let job = writes_the_file(&w, "claude");
 
     // Steps, tokens and the summary come from Claude Code's own stream-json.
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
@@ -434,28 +435,7 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
         codex_home.path().display()
     ));
     w.bin = Some(bin);
-    let r = w.sk(&[
-        "run",
-        "--json",
-        "--wait",
-        "-a",
-        "codex",
-        "--timeout",
-        "3m",
-        "Create hello.txt with a greeting.",
-    ]);
-    let job: Value = serde_json::from_str(&r.stdout())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
-    let logs = w.sk(&["logs", &s(&job["id"])]);
-    assert_eq!(
-        job["state"],
-        "completed",
-        "{job}\n--- output:\n{}\n{}",
-        logs.stdout(),
-        logs.stderr()
-    );
-    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
-    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    let job = writes_the_file(&w, "codex");
     assert_eq!(job["summary"], ANSWER, "{job}");
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
     assert!(
@@ -511,28 +491,7 @@ fn gemini_runs_a_two_turn_session_through_sidekick() {
     )
     .expect("settings");
     w.bin = Some(bin);
-    let r = w.sk(&[
-        "run",
-        "--json",
-        "--wait",
-        "-a",
-        "gemini",
-        "--timeout",
-        "3m",
-        "Create hello.txt with a greeting.",
-    ]);
-    let job: Value = serde_json::from_str(&r.stdout())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
-    let logs = w.sk(&["logs", &s(&job["id"])]);
-    assert_eq!(
-        job["state"],
-        "completed",
-        "{job}\n--- output:\n{}\n{}",
-        logs.stdout(),
-        logs.stderr()
-    );
-    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
-    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    let job = writes_the_file(&w, "gemini");
     assert_eq!(job["summary"], ANSWER, "{job}");
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
     assert!(
@@ -552,28 +511,7 @@ fn aider_applies_an_edit_through_sidekick() {
         server.addr
     ));
     w.bin = Some(bin);
-    let r = w.sk(&[
-        "run",
-        "--json",
-        "--wait",
-        "-a",
-        "aider",
-        "--timeout",
-        "3m",
-        "Create hello.txt with a greeting.",
-    ]);
-    let job: Value = serde_json::from_str(&r.stdout())
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
-    let logs = w.sk(&["logs", &s(&job["id"])]);
-    assert_eq!(
-        job["state"],
-        "completed",
-        "{job}\n--- output:\n{}\n{}",
-        logs.stdout(),
-        logs.stderr()
-    );
-    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
-    assert_eq!(format!("{written}\n"), CONTENT, "{}", logs.stdout());
+    let job = writes_the_file(&w, "aider");
     assert_eq!(job["tokens"]["input"], 2400, "{job}");
     assert_eq!(job["tokens"]["output"], 95, "{job}");
     assert!(
