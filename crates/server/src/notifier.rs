@@ -81,17 +81,64 @@ impl Desktop {
                 note.action("merge", "Merge");
             }
         }
-        match note.show() {
-            Ok(handle) if self.actions => {
-                handle.wait_for_action(|action: &str| self.act(action, n));
+        if !self.actions {
+            if let Err(e) = note.show() {
+                tracing::warn!("cannot show a notification: {e}");
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!("cannot show a notification: {e}"),
+            return;
+        }
+        // Listen for the user's answer before showing: an action clicked at once must not be
+        // missed (notify-rust's own wait subscribes only after the notification is up).
+        let listening = self.runtime.block_on(listen());
+        let (conn, mut answers) = match listening {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("cannot listen for notification actions: {e}");
+                if let Err(e) = note.show() {
+                    tracing::warn!("cannot show a notification: {e}");
+                }
+                return;
+            }
+        };
+        let handle = match note.show() {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!("cannot show a notification: {e}");
+                return;
+            }
+        };
+        let id = handle.id();
+        let action = self.runtime.block_on(async {
+            use futures_util::TryStreamExt;
+            while let Ok(Some(msg)) = answers.try_next().await {
+                let header = msg.header();
+                match header.member().map(|m| m.as_str()) {
+                    Some("ActionInvoked") => {
+                        if let Ok((nid, key)) = msg.body().deserialize::<(u32, String)>() {
+                            if nid == id {
+                                return Some(key);
+                            }
+                        }
+                    }
+                    Some("NotificationClosed") => {
+                        if let Ok((nid, _)) = msg.body().deserialize::<(u32, u32)>() {
+                            if nid == id {
+                                return None;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            None
+        });
+        drop((handle, conn));
+        if let Some(action) = action {
+            self.act(&action, n);
         }
     }
 
-    /// Runs inside notify-rust's wait for the action: anything that talks to the bus again or
-    /// waits on the engine goes to a thread of its own.
+    /// A merge waits on the engine and shows its outcome: a thread of its own.
     fn act(&self, action: &str, n: &Notification) {
         match action {
             "default" | "review" => self.open_app(&n.job_id),
@@ -136,6 +183,23 @@ impl Desktop {
             tracing::warn!("cannot show a notification: {e}");
         }
     }
+}
+
+/// A connection to the session bus that receives the notification server's `ActionInvoked`
+/// and `NotificationClosed` signals.
+async fn listen() -> zbus::Result<(zbus::Connection, zbus::MessageStream)> {
+    let conn = zbus::Connection::session().await?;
+    let stream = zbus::MessageStream::from(&conn);
+    let bus = zbus::fdo::DBusProxy::new(&conn).await?;
+    for member in ["ActionInvoked", "NotificationClosed"] {
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.Notifications")
+            .member(member)
+            .build()?;
+        bus.add_match_rule(rule).await?;
+    }
+    Ok((conn, stream))
 }
 
 impl Notifier for Desktop {
