@@ -25,6 +25,7 @@ for a in "$@"; do printf '%s\0' "$a" >> "$here/$name.argv"; done
 case "{mode}" in
   replay)
     echo "edited by $name" > "agent-$name.txt"
+    if [ "$name" = aider ]; then mkdir -p .aider.tags.cache.v4; echo x > .aider.tags.cache.v4/cache.db; echo log > .aider.chat.history.md; fi
     cat "{FIXTURES}/$name.out"
     if [ "$name" = claude ]; then head -c 5000000 /dev/zero | tr '\0' x; echo; fi
     ;;
@@ -151,6 +152,12 @@ fn steps_tokens_cost_and_summary_come_from_each_format() {
     );
 
     let aider = w.run_json(&["run", "--json", "--wait", "-a", "aider", "write hello"]);
+    let files = w.git(&["show", "--name-only", "--format=", &s(&aider["branch"])]);
+    assert!(files.contains("agent-aider.txt"), "{files}");
+    assert!(
+        !files.contains(".aider"),
+        "Aider's own cache and chat log stay off the branch: {files}"
+    );
     assert_eq!(aider["tokens"]["input"], 2400, "{aider}");
     assert_eq!(aider["tokens"]["output"], 95);
     assert_eq!(aider["cost_usd"], 0.0087);

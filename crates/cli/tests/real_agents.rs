@@ -520,8 +520,8 @@ fn aider_applies_an_edit_through_sidekick() {
     );
     let files = w.git(&["show", "--name-only", "--format=", &s(&job["branch"])]);
     assert!(
-        !files.contains(".aider.chat.history"),
-        "no chat log on the branch: {files}"
+        !files.contains(".aider"),
+        "no chat log or cache on the branch: {files}"
     );
     assert_eq!(server.requests().len(), 1);
 }

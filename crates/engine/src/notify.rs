@@ -97,7 +97,7 @@ pub struct Notification {
     pub jobs: Vec<String>,
 }
 
-/// `Fix the flaky test · 2m 05s · +12 −3` (and the agent's summary once agents report one).
+/// `Fix the flaky test · 2m05s · +12 −3`, then the agent's own summary when it gave one.
 fn describe(job: &Job) -> String {
     let task = job.task.lines().next().unwrap_or("").trim();
     let task: String = if task.chars().count() > 100 {
@@ -114,7 +114,22 @@ fn describe(job: &Job) -> String {
             parts.push(reason.clone());
         }
     }
-    parts.join(" · ")
+    let mut text = parts.join(" · ");
+    if let Some(summary) = job
+        .summary
+        .as_deref()
+        .and_then(|s| s.lines().find(|l| !l.trim().is_empty()))
+    {
+        let summary = summary.trim();
+        let short: String = if summary.chars().count() > 200 {
+            summary.chars().take(199).chain(['…']).collect()
+        } else {
+            summary.to_string()
+        };
+        text.push('\n');
+        text.push_str(&short);
+    }
+    text
 }
 
 /// The notification for one job.
@@ -147,7 +162,11 @@ pub fn burst(taps: &[Tap]) -> Option<Notification> {
     };
     let body = taps
         .iter()
-        .map(|t| format!("{} {}: {}", t.job.codename, t.job.state, describe(&t.job)))
+        .map(|t| {
+            let line = describe(&t.job);
+            let first = line.lines().next().unwrap_or_default().to_string();
+            format!("{} {}: {first}", t.job.codename, t.job.state)
+        })
         .collect::<Vec<_>>()
         .join("\n");
     Some(Notification {
@@ -377,6 +396,19 @@ mod tests {
         assert_eq!(n.summary, "brave-otter completed");
         assert_eq!(n.body, "Fix the flaky test · 2m05s · +12 −3");
         assert!(n.mergeable);
+        let mut said = job(JobState::Completed, 125);
+        said.summary = Some("\nFixed the race in the retry loop.\nDetails follow.".into());
+        let n = single(
+            &Tap {
+                job: said,
+                weight: Weight::Normal,
+            },
+            false,
+        );
+        assert_eq!(
+            n.body,
+            "Fix the flaky test · 2m05s · +12 −3\nFixed the race in the retry loop."
+        );
         assert_eq!(n.jobs, vec!["01a".to_string()]);
     }
 

@@ -218,10 +218,20 @@ pub struct Committed {
 
 /// Commits everything in `worktree` (tracked and untracked, honouring .gitignore) to its branch.
 /// The agent must be dead: this takes the worktree's index lock.
+/// Files agents keep for themselves in the folder they work in (caches, chat logs): left out
+/// of the job's commits so they never reach the user's branch.
+const AGENT_SCRATCH: &[&str] = &[
+    ":(exclude,glob).aider.tags.cache.v*/**",
+    ":(exclude).aider.chat.history.md",
+    ":(exclude).aider.input.history",
+    ":(exclude).aider.llm.history",
+];
+
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
     clear_stale_index_lock(worktree)?;
     let out = git(worktree)
-        .args(["add", "-A"])
+        .args(["add", "-A", "--", "."])
+        .args(AGENT_SCRATCH)
         .output()
         .map_err(RepoError::Spawn)?;
     check("add -A", out)?;
