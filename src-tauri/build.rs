@@ -14,6 +14,7 @@ fn main() {
         "discard_job",
         "list_agents",
         "repo_info",
+        "list_tasks",
         "follow_output",
         "stop_output",
         "take_opened_job",

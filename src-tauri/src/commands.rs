@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use sidekick_protocol::{
     ActionResult, AgentInfo, ApiError, Diff, ErrorCode, Health, Job, MergeRequest, MergeResult,
-    RepoInfo, SpawnRequest,
+    RepoInfo, SpawnRequest, TaskTypeInfo,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -47,7 +47,7 @@ pub async fn get_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
 
 #[tauri::command]
 pub async fn spawn_job(bridge: State<'_, Bridge>, request: SpawnRequest) -> Answer<Job> {
-    if request.task.trim().is_empty() {
+    if request.task.trim().is_empty() && request.task_type.is_none() {
         return Err(ApiError::new(ErrorCode::BadRequest, "The task is empty."));
     }
     bridge.client().await?.spawn(&request).await.map_err(api)
@@ -107,6 +107,18 @@ pub async fn repo_info(bridge: State<'_, Bridge>, path: String) -> Answer<RepoIn
     }
     let expanded = expand_home(path, &std::env::var("HOME").unwrap_or_default());
     bridge.client().await?.repo(&expanded).await.map_err(api)
+}
+
+/// The task types of a repository (its top level, as `repo_info` gave it).
+#[tauri::command]
+pub async fn list_tasks(bridge: State<'_, Bridge>, repo: String) -> Answer<Vec<TaskTypeInfo>> {
+    if repo.trim().is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "No repository was given.",
+        ));
+    }
+    bridge.client().await?.tasks(repo.trim()).await.map_err(api)
 }
 
 /// Streams a job's output to `channel` from its first line until the job ends. Returns the

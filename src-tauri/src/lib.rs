@@ -44,6 +44,7 @@ pub fn run() {
             commands::discard_job,
             commands::list_agents,
             commands::repo_info,
+            commands::list_tasks,
             commands::follow_output,
             commands::stop_output,
             commands::take_opened_job,

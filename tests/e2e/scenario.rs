@@ -32,6 +32,16 @@ fn run_task(s: &mut Session, task: &str) -> Result<String, String> {
     Ok(codename)
 }
 
+/// Presses Run with a task type chosen; the new job's codename.
+fn run_typed(s: &mut Session) -> Result<String, String> {
+    s.press("[data-testid=task-submit]")?;
+    let sent = s.wait_text("[data-testid=composer-sent]", "Started")?;
+    Ok(sent
+        .trim_start_matches("Started ")
+        .trim_end_matches('.')
+        .to_string())
+}
+
 /// Waits until the open job is `codename` in `state`.
 fn wait_job_state(s: &mut Session, codename: &str, state: &str) -> Result<(), String> {
     let css = format!("[data-testid=job-view][data-codename='{codename}'][data-state='{state}']");
@@ -193,6 +203,20 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     bus.invoke(note.id, "review");
     wait_job_state(s, &first, "merged")?;
     s.screenshot("opened-from-notification");
+
+    // A task type from the repository, picked in the composer, its input filled in.
+    // Choosing an option the way a user does: WebDriver selects it and fires change.
+    s.press("[data-testid=type-select] option[value=greet]")?;
+    let field = s.find("[data-testid=type-input][data-name=name]")?;
+    s.type_text(&field, "Ada; rm -rf ~")?;
+    s.screenshot("task-type");
+    let typed = run_typed(s)?;
+    wait_job_state(s, &typed, "completed")?;
+    let branch = format!("sidekick/{typed}");
+    let greeting = w.git(&["show", &format!("{branch}:greeting.txt")])?;
+    check(greeting == "hello Ada; rm -rf ~", || {
+        format!("greeting.txt is {greeting:?}")
+    })?;
     check(!notes.iter().any(|n| n.summary.contains(&second)), || {
         format!("the quick job notified: {notes:?}")
     })?;

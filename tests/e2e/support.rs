@@ -95,6 +95,15 @@ impl World {
         std::fs::write(w.repo.join("README.md"), "# project\n").map_err(|e| e.to_string())?;
         std::fs::write(w.repo.join("notes.txt"), "my notes\n").map_err(|e| e.to_string())?;
         std::fs::write(w.repo.join("shared.txt"), "shared v1\n").map_err(|e| e.to_string())?;
+        // A task type of the repository's, for the composer.
+        let tasks = w.repo.join(".sidekick/tasks/greet");
+        std::fs::create_dir_all(&tasks).map_err(|e| e.to_string())?;
+        std::fs::write(
+            tasks.join("task.toml"),
+            "description = \"Write a greeting\"\ncommand = \"printf 'hello %s\\\\n' {inputs.name} > greeting.txt\"\n\
+             [[inputs]]\nname = \"name\"\nrequired = true\n",
+        )
+        .map_err(|e| e.to_string())?;
         w.git(&["add", "."])?;
         w.git(&["commit", "-q", "-m", "first"])?;
         Ok(w)

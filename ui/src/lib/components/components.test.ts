@@ -154,6 +154,33 @@ describe("Composer", () => {
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("do it");
   });
 
+  it("runs one of the repository's task types with its inputs", async () => {
+    const calls = host({
+      list_agents: agents,
+      list_tasks: [
+        { name: "lint", path: "/work/repo/.sidekick/tasks/lint/task.toml", description: "Fix lint warnings", agent: "claude",
+          inputs: [{ name: "path", description: "folder", required: true, default: null }, { name: "linter", description: "", required: false, default: "clippy" }], error: null },
+        { name: "broken", path: "/work/repo/.sidekick/tasks/broken/task.toml", description: "", agent: "", inputs: [], error: "task.toml: syntax" },
+      ],
+      spawn_job: job({ id: "01typed", codename: "typed-job", state: "queued" }),
+    });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => screen.getByTestId("type-select"));
+    expect((screen.getByRole("option", { name: /broken/ }) as HTMLOptionElement).disabled).toBe(true);
+    await fireEvent.change(screen.getByTestId("type-select"), { target: { value: "lint" } });
+    const inputs = screen.getAllByTestId("type-input") as HTMLInputElement[];
+    expect(inputs.map((i) => i.dataset.name)).toEqual(["path", "linter"]);
+    expect(inputs[1].placeholder).toBe("clippy");
+    await fireEvent.input(inputs[0], { target: { value: "crates/engine" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    await waitFor(() => expect(app.selectedId).toBe("01typed"));
+    const spawn = calls.find((c) => c.cmd === "spawn_job")?.args.request as Record<string, unknown>;
+    expect(spawn).toMatchObject({ task: "", agent: null, task_type: "lint", inputs: { path: "crates/engine" } });
+    expect(calls.find((c) => c.cmd === "list_tasks")?.args).toEqual({ repo: "/work/repo" });
+  });
+
   it("refuses a timeout it cannot read before asking the host", async () => {
     const calls = host({ list_agents: agents });
     const app = withJobs();

@@ -12,6 +12,7 @@ import type {
   MergeResult,
   RepoInfo,
   SpawnRequest,
+  TaskTypeInfo,
 } from "../types/protocol";
 import type { Failure, HostState, JobChange, OutputMessage, Snapshot } from "./types";
 
@@ -46,6 +47,7 @@ export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");
 export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
+export const listTasks = (repo: string) => call<TaskTypeInfo[]>("list_tasks", { repo });
 export const takeOpenedJob = () => call<string | null>("take_opened_job");
 
 /** A running output stream; `stop()` ends it. */
