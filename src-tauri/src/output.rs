@@ -95,7 +95,10 @@ pub fn follow(
             },
         });
     });
-    followers.lock().insert(id, task);
+    let mut tasks = followers.lock();
+    // Streams of ended jobs have finished on their own; forget them here.
+    tasks.retain(|_, t| !t.inner().is_finished());
+    tasks.insert(id, task);
     id
 }
 
