@@ -217,6 +217,34 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     check(greeting == "hello Ada; rm -rf ~", || {
         format!("greeting.txt is {greeting:?}")
     })?;
+
+    // The host dies (kill -9). The app starts a new one, follows it from where it was, and a
+    // job started meanwhile from the CLI shows up in the window.
+    let pid = crate::support::host_pid(w).ok_or("no host pid")?;
+    crate::support::nix_kill(pid, "KILL")?;
+    let cli = app.with_file_name("sidekick");
+    let out = std::process::Command::new(&cli)
+        .args([
+            "run",
+            "-r",
+            &w.repo.display().to_string(),
+            "echo after the crash",
+        ])
+        .envs(w.env())
+        .output()
+        .map_err(|e| format!("cannot run sidekick: {e}"))?;
+    check(out.status.success(), || {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    })?;
+    let started = String::from_utf8_lossy(&out.stdout).into_owned();
+    let after = started
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    s.find(&format!("[data-testid=job-row][data-codename='{after}']"))?;
+    s.wait_text("[data-testid=host-state]", "host")?;
+    s.screenshot("after-host-restart");
     check(!notes.iter().any(|n| n.summary.contains(&second)), || {
         format!("the quick job notified: {notes:?}")
     })?;

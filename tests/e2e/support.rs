@@ -227,13 +227,17 @@ fn which(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Stops the host the app started (it outlives the app by design). Its lock file holds its pid.
-pub fn stop_host(world: &World) {
+/// The running host's pid: its lock file holds it.
+pub fn host_pid(world: &World) -> Option<u32> {
     let lock = world.home.join("run").join("host.lock");
-    let pid = std::fs::read_to_string(lock)
+    std::fs::read_to_string(lock)
         .ok()
-        .and_then(|t| t.trim().parse::<u32>().ok());
-    if let Some(pid) = pid {
+        .and_then(|t| t.trim().parse::<u32>().ok())
+}
+
+/// Stops the host the app started (it outlives the app by design).
+pub fn stop_host(world: &World) {
+    if let Some(pid) = host_pid(world) {
         let _ = nix_kill(pid, "TERM");
     }
 }
