@@ -181,11 +181,17 @@ async fn repo_info(
     q: Result<Query<RepoQuery>, QueryRejection>,
 ) -> ApiResult<sidekick_protocol::RepoInfo> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
-    let path = std::path::PathBuf::from(&q.path);
-    if !path.is_absolute() {
-        return Err(bad_request(format!("{} is not an absolute path", q.path)));
+    Ok(Json(st.engine.repo_info(absolute(&q.path)?).await?))
+}
+
+/// A folder named in a query: only absolute paths (the host's working folder means nothing to
+/// a client).
+fn absolute(path: &str) -> Result<std::path::PathBuf, ApiFailure> {
+    let p = std::path::PathBuf::from(path);
+    if !p.is_absolute() {
+        return Err(bad_request(format!("{path} is not an absolute path")));
     }
-    Ok(Json(st.engine.repo_info(path).await?))
+    Ok(p)
 }
 
 #[derive(Deserialize)]
@@ -198,11 +204,7 @@ async fn task_types(
     q: Result<Query<TasksQuery>, QueryRejection>,
 ) -> ApiResult<Vec<sidekick_protocol::TaskTypeInfo>> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
-    let path = std::path::PathBuf::from(&q.repo);
-    if !path.is_absolute() {
-        return Err(bad_request(format!("{} is not an absolute path", q.repo)));
-    }
-    Ok(Json(st.engine.tasks(path).await?))
+    Ok(Json(st.engine.tasks(absolute(&q.repo)?).await?))
 }
 
 #[derive(Deserialize)]
