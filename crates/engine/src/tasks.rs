@@ -193,7 +193,12 @@ pub fn load(repo: &Path, name: &str) -> Result<TaskType, TaskError> {
         .as_deref()
         .or(raw.command.as_deref())
         .unwrap_or("");
-    for used in placeholders(template) {
+    let mut used = Vec::new();
+    substitute(template, |name| {
+        used.push(name.to_string());
+        String::new()
+    });
+    for used in used {
         if !inputs.iter().any(|i| i.name == used) {
             return Err(invalid(format!(
                 "{{inputs.{used}}} is used but no input '{used}' is declared"
@@ -218,20 +223,19 @@ pub fn load(repo: &Path, name: &str) -> Result<TaskType, TaskError> {
     })
 }
 
-/// The input names `{inputs.NAME}` refers to, in order.
-fn placeholders(template: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// `template` with each `{inputs.NAME}` replaced by `value(NAME)`, in order; an unclosed
+/// `{inputs.` stays as written.
+fn substitute(template: &str, mut value: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
     let mut rest = template;
     while let Some(at) = rest.find("{inputs.") {
         let after = &rest[at + "{inputs.".len()..];
-        match after.find('}') {
-            Some(end) => {
-                out.push(after[..end].to_string());
-                rest = &after[end + 1..];
-            }
-            None => break,
-        }
+        let Some(end) = after.find('}') else { break };
+        out.push_str(&rest[..at]);
+        out.push_str(&value(&after[..end]));
+        rest = &after[end + 1..];
     }
+    out.push_str(rest);
     out
 }
 
@@ -283,18 +287,14 @@ impl TaskType {
             .as_deref()
             .or(self.command.as_deref())
             .unwrap_or("");
-        let mut out = String::new();
-        let mut rest = template;
-        while let Some(at) = rest.find("{inputs.") {
-            let after = &rest[at + "{inputs.".len()..];
-            let Some(end) = after.find('}') else { break };
-            out.push_str(&rest[..at]);
-            let v = values.get(&after[..end]).cloned().unwrap_or_default();
-            out.push_str(&if quote { shell_quote(&v) } else { v });
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
+        Ok(substitute(template, |name| {
+            let v = values.get(name).cloned().unwrap_or_default();
+            if quote {
+                shell_quote(&v)
+            } else {
+                v
+            }
+        }))
     }
 
     pub fn info(&self) -> TaskTypeInfo {
