@@ -10,6 +10,8 @@ use std::time::Duration;
 use sidekick_protocol::{format_duration, Event, EventBody, Job, JobState, MergeRequest};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::parse::shorten;
+
 /// `[notifications]` in config.toml.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -99,12 +101,7 @@ pub struct Notification {
 
 /// `Fix the flaky test · 2m05s · +12 −3`, then the agent's own summary when it gave one.
 fn describe(job: &Job) -> String {
-    let task = job.task.lines().next().unwrap_or("").trim();
-    let task: String = if task.chars().count() > 100 {
-        task.chars().take(99).chain(['…']).collect()
-    } else {
-        task.to_string()
-    };
+    let task = shorten(job.task.lines().next().unwrap_or(""), 100);
     let mut parts = vec![task, format_duration(ran_ms(job))];
     if let (Some(i), Some(d)) = (job.insertions, job.deletions) {
         parts.push(format!("+{i} −{d}"));
@@ -120,14 +117,8 @@ fn describe(job: &Job) -> String {
         .as_deref()
         .and_then(|s| s.lines().find(|l| !l.trim().is_empty()))
     {
-        let summary = summary.trim();
-        let short: String = if summary.chars().count() > 200 {
-            summary.chars().take(199).chain(['…']).collect()
-        } else {
-            summary.to_string()
-        };
         text.push('\n');
-        text.push_str(&short);
+        text.push_str(&shorten(summary, 200));
     }
     text
 }

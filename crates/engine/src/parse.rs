@@ -116,9 +116,14 @@ fn brief(input: Option<&Value>) -> String {
 }
 
 fn one_line(text: &str) -> String {
-    let line = text.lines().next().unwrap_or("").trim();
-    if line.chars().count() > 200 {
-        line.chars().take(199).chain(['…']).collect()
+    shorten(text.lines().next().unwrap_or(""), 200)
+}
+
+/// `line` trimmed, and cut to `max` characters with an ellipsis when longer.
+pub(crate) fn shorten(line: &str, max: usize) -> String {
+    let line = line.trim();
+    if line.chars().count() > max {
+        line.chars().take(max - 1).chain(['…']).collect()
     } else {
         line.to_string()
     }
