@@ -556,9 +556,19 @@ impl Engine {
     }
 
     /// The agent profiles, each with whether it can run here.
-    pub fn agents(&self) -> Result<Vec<AgentInfo>> {
+    /// Asking each installed agent for `--version` starts processes and waits for them, so it
+    /// runs off the async executor.
+    pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         let config = Config::load(self.inner.home.config_file())?;
-        Ok(agents::profiles(&config).iter().map(agents::info).collect())
+        let infos = tokio::task::spawn_blocking(move || {
+            agents::profiles(&config)
+                .iter()
+                .map(agents::info)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(infos)
     }
 
     /// Stops every live job (they end `interrupted`, leftovers committed) and waits for their

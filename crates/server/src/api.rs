@@ -168,7 +168,7 @@ async fn gc(
 }
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {
-    Ok(Json(st.engine.agents()?))
+    Ok(Json(st.engine.agents().await?))
 }
 
 #[derive(Deserialize)]
