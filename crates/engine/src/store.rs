@@ -489,6 +489,13 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let opt_u64 = |i: usize| -> rusqlite::Result<Option<u64>> {
         Ok(r.get::<_, Option<i64>>(i)?.map(|v| v.max(0) as u64))
     };
+    let agent: AgentState = match r.get::<_, Option<String>>(38)? {
+        Some(a) => match from_json(&a) {
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        },
+        None => AgentState::default(),
+    };
     let job = Job {
         id: r.get(0)?,
         codename: r.get(1)?,
@@ -520,15 +527,14 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         snapshot: r.get(34)?,
         conflicts: Vec::new(),
         notify: r.get(37)?,
-        steps: 0,
-        tokens: Default::default(),
-        cost_usd: None,
-        summary: None,
-        capped: false,
-        max_steps: None,
-        token_budget: None,
+        steps: agent.steps,
+        tokens: agent.tokens,
+        cost_usd: agent.cost_usd,
+        summary: agent.summary,
+        capped: agent.capped,
+        max_steps: agent.max_steps,
+        token_budget: agent.token_budget,
     };
-    let agent_json: Option<String> = r.get(38)?;
     let merge_json: Option<String> = r.get(33)?;
     let conflicts_json: String = r.get(35)?;
     let prev_state: Option<String> = r.get(36)?;
@@ -549,17 +555,6 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let parsed = (|| -> Result<JobRecord> {
         let mut job = job;
         job.conflicts = from_json(&conflicts_json)?;
-        let agent: AgentState = match agent_json {
-            Some(a) => from_json(&a)?,
-            None => AgentState::default(),
-        };
-        job.steps = agent.steps;
-        job.tokens = agent.tokens;
-        job.cost_usd = agent.cost_usd;
-        job.summary = agent.summary;
-        job.capped = agent.capped;
-        job.max_steps = agent.max_steps;
-        job.token_budget = agent.token_budget;
         Ok(JobRecord {
             job,
             argv: from_json(&argv)?,
