@@ -212,9 +212,9 @@ async fn follow(
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
-                    if let Some(tap) = ended(&engine, &mut known, ev) {
+                    if let Some((tap, policy)) = ended(&engine, &mut known, ev) {
                         if deadline.is_none() {
-                            let window = tap_window(&engine);
+                            let window = Duration::from_millis(policy.burst_window_ms);
                             deadline = Some(tokio::time::Instant::now() + window);
                         }
                         pending.push(tap);
@@ -241,13 +241,13 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     }
 }
 
-fn tap_window(engine: &crate::Engine) -> Duration {
-    let policy = engine.config().map(|c| c.notifications).unwrap_or_default();
-    Duration::from_millis(policy.burst_window_ms)
-}
-
-/// The tap for a job event that ends a job, if the policy wants one.
-fn ended(engine: &crate::Engine, known: &mut HashMap<String, JobState>, ev: Event) -> Option<Tap> {
+/// The tap for a job event that ends a job, if the policy (read now, and returned for the
+/// burst window) wants one.
+fn ended(
+    engine: &crate::Engine,
+    known: &mut HashMap<String, JobState>,
+    ev: Event,
+) -> Option<(Tap, Policy)> {
     let EventBody::Job { job } = ev.body else {
         return None;
     };
@@ -264,7 +264,7 @@ fn ended(engine: &crate::Engine, known: &mut HashMap<String, JobState>, ev: Even
         }
     };
     let weight = decide(&job, &policy)?;
-    Some(Tap { job: *job, weight })
+    Some((Tap { job: *job, weight }, policy))
 }
 
 async fn tell(engine: &crate::Engine, notifier: &dyn Notifier, taps: Vec<Tap>) {
