@@ -13,3 +13,4 @@ mod notify;
 mod notify_server;
 mod real_agents;
 mod review;
+mod safety;

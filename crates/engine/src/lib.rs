@@ -5,10 +5,12 @@
 
 pub mod agents;
 pub mod config;
+pub mod copy;
 pub mod ids;
 pub mod notify;
 mod output;
 pub mod parse;
+pub mod private;
 pub mod process;
 pub mod repo;
 pub mod review;
@@ -190,9 +192,23 @@ impl Engine {
         // fsck. Reading thousands of blobs for a diff or merge, that doubles the work.
         git2::opts::strict_hash_verification(false);
         for dir in [home.root().to_path_buf(), home.worktrees(), home.logs()] {
-            std::fs::create_dir_all(&dir)?;
+            private::dir(&dir)?;
         }
-        let db = Store::open(&home.database())?;
+        // The database and its WAL files are 0600: SQLite gives new WAL files the database's mode.
+        let db_path = home.database();
+        private::file_options()
+            .create(true)
+            .append(true)
+            .open(&db_path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            private::restrict(Path::new(&format!("{}{suffix}", db_path.display())))?;
+        }
+        for folder in [home.root().join("contexts"), home.root().join("trash")] {
+            if folder.exists() {
+                private::dir(&folder)?;
+            }
+        }
+        let db = Store::open(&db_path)?;
         let reader = Store::open(&home.database())?;
         // Worktrees removed by an earlier host that had no time to delete them.
         let trash = home.root().join("trash");
@@ -891,14 +907,14 @@ impl Inner {
         };
         let worktree = group.join(&codename);
         let log_path = self.home.logs().join(format!("{id}.log"));
-        let mut env: Vec<(String, String)> = profile.env.clone().into_iter().collect();
+        let mut env: Vec<(String, String)> = Vec::new();
         // The context as a file for every agent, and first in the prompt of those that take one.
         let mut prompt = task.clone();
         if let Some(text) = &context {
             let dir = self.home.root().join("contexts");
-            std::fs::create_dir_all(&dir)?;
+            private::dir(&dir)?;
             let file = dir.join(format!("{id}.md"));
-            std::fs::write(&file, text)?;
+            private::write(&file, text)?;
             env.push(("SIDEKICK_CONTEXT_FILE".into(), path_string(&file)));
             if profile.name != agents::SHELL {
                 prompt = format!("<sidekick-context>\n{text}\n</sidekick-context>\n\n{task}");

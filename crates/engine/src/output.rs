@@ -258,7 +258,7 @@ pub(crate) async fn sink(
     mut rx: mpsc::Receiver<Batch>,
     mut reader: Option<Reader>,
 ) {
-    let mut log = match std::fs::OpenOptions::new()
+    let mut log = match crate::private::file_options()
         .create(true)
         .append(true)
         .open(&log_path)

@@ -164,7 +164,7 @@ pub fn add_worktree(
     lock_reason: &str,
 ) -> Result<()> {
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent)?;
+        crate::private::dir(parent)?;
     }
     let out = git(repo)
         // Parallel checkout: as many workers as cores, even for small trees.
@@ -188,7 +188,10 @@ pub fn add_worktree(
         .arg(commit)
         .output()
         .map_err(RepoError::Spawn)?;
-    check("worktree add", out)
+    check("worktree add", out)?;
+    // Its files keep git's modes; the folder keeps everyone else out of them.
+    crate::private::dir(dest)?;
+    Ok(())
 }
 
 pub fn unlock_worktree(repo: &Path, worktree: &Path) -> Result<()> {
@@ -228,13 +231,23 @@ const AGENT_SCRATCH: &[&str] = &[
 ];
 
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
-    clear_stale_index_lock(worktree)?;
+    let git_dir = clear_stale_index_lock(worktree)?;
     let out = git(worktree)
         .args(["add", "-A", "--", "."])
         .args(AGENT_SCRATCH)
         .output()
         .map_err(RepoError::Spawn)?;
     check("add -A", out)?;
+    // Files Sidekick copied in go back to what the base had, whoever staged them.
+    let keep_out = crate::copy::keep_out(&git_dir);
+    if !keep_out.is_empty() {
+        let out = git(worktree)
+            .args(["reset", "-q", "--"])
+            .args(keep_out.iter().map(|p| format!(":(literal){p}")))
+            .output()
+            .map_err(RepoError::Spawn)?;
+        check("reset of the copied files", out)?;
+    }
     let status = git(worktree)
         .args(["diff", "--cached", "--quiet"])
         .status()
@@ -267,17 +280,18 @@ pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
 
 /// The agent is gone, so an `index.lock` left in the worktree's own git dir is stale (an agent
 /// killed in the middle of a git command). Anything else would make the commit fail.
-fn clear_stale_index_lock(worktree: &Path) -> Result<()> {
-    let repo = Repository::open(worktree)?;
-    let lock = repo.path().join("index.lock");
+/// Returns the worktree's own git folder.
+fn clear_stale_index_lock(worktree: &Path) -> Result<PathBuf> {
+    let git_dir = Repository::open(worktree)?.path().to_path_buf();
+    let lock = git_dir.join("index.lock");
     match std::fs::remove_file(&lock) {
         Ok(()) => {
             tracing::warn!(path = %lock.display(), "removed a stale index.lock left by the agent");
-            Ok(())
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
     }
+    Ok(git_dir)
 }
 
 /// Who commits when git knows no identity here.

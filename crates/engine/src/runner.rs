@@ -87,14 +87,31 @@ async fn prepare_and_run(
         tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
     }
 
-    for rel in rec.copy_files.clone() {
-        copy_into(inner, rec, &repo_dir, &worktree, &rel);
+    if !rec.copy_files.is_empty() {
+        // Recorded before anything is copied, so no commit can pick a copy up, even after a crash.
+        if let Err(e) = crate::copy::record_keep_out(&worktree, &rec.copy_files) {
+            return Outcome::Failed(format!(
+                "cannot record the files to copy in the worktree's git folder: {e}"
+            ));
+        }
+        for rel in rec.copy_files.clone() {
+            copy_into(inner, rec, &repo_dir, &worktree, &rel);
+        }
     }
+
+    // The profile's env (API keys) is read now, never stored with the job.
+    let profile_env: Vec<(String, String)> =
+        match crate::config::Config::load(inner.home.config_file()) {
+            Ok(config) => crate::agents::find(&config, &rec.job.agent)
+                .map(|p| p.env.into_iter().collect())
+                .unwrap_or_default(),
+            Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
+        };
 
     if let Some(setup) = rec.setup.clone() {
         inner.notice(&rec.job.id, Level::Info, format!("running setup: {setup}"));
         let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
-        match run_process(inner, rec, &argv, deadline, stop, false).await {
+        match run_process(inner, rec, &argv, &profile_env, deadline, stop, false).await {
             ProcEnd::Exited(status) if status.success() => {}
             ProcEnd::Exited(status) => {
                 return Outcome::Failed(format!(
@@ -110,7 +127,7 @@ async fn prepare_and_run(
     }
 
     let argv = rec.argv.clone();
-    match run_process(inner, rec, &argv, deadline, stop, true).await {
+    match run_process(inner, rec, &argv, &profile_env, deadline, stop, true).await {
         ProcEnd::Exited(status) => Outcome::Exited(status),
         ProcEnd::Stopped(s) => Outcome::Stopped(s),
         ProcEnd::SpawnFailed(e) => Outcome::Failed(format!(
@@ -121,31 +138,11 @@ async fn prepare_and_run(
 }
 
 fn copy_into(inner: &Inner, rec: &JobRecord, repo_dir: &Path, worktree: &Path, rel: &str) {
-    let src = repo_dir.join(rel);
-    let dest = worktree.join(rel);
-    let result = if src.is_dir() {
-        Err(std::io::Error::other(
-            "it is a folder; only files are copied",
-        ))
-    } else {
-        dest.parent()
-            .map(std::fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|_| std::fs::copy(&src, &dest).map(|_| ()))
-    };
-    match result {
+    match crate::copy::copy_file(repo_dir, worktree, rel) {
         Ok(()) => inner.notice(
             &rec.job.id,
             Level::Info,
-            format!("copied {rel} into the worktree"),
-        ),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => inner.notice(
-            &rec.job.id,
-            Level::Warn,
-            format!(
-                "{rel} was not copied: it does not exist in {}",
-                repo_dir.display()
-            ),
+            format!("copied {rel} into the worktree (it is never committed)"),
         ),
         Err(e) => inner.notice(
             &rec.job.id,
@@ -161,6 +158,7 @@ async fn run_process(
     inner: &Arc<Inner>,
     rec: &mut JobRecord,
     argv: &[String],
+    profile_env: &[(String, String)],
     deadline: Instant,
     stop: &mut watch::Receiver<Option<StopReason>>,
     is_agent: bool,
@@ -171,7 +169,12 @@ async fn run_process(
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(&rec.job.worktree)
-        .envs(rec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .envs(
+            profile_env
+                .iter()
+                .chain(&rec.env)
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -82,6 +82,12 @@ const MIGRATIONS: &[&str] = &[
     // 4: what the agent reported (steps, tokens, cost, summary, session) and its limits, as
     // JSON (`AgentState`).
     "ALTER TABLE jobs ADD COLUMN agent_state TEXT;",
+    // 5: profile env values (API keys) are no longer stored on job rows; rows written before
+    // keep only Sidekick's own variables. (`secure_delete` overwrites the old values.)
+    "UPDATE jobs SET env = (
+        SELECT json_group_array(json(value)) FROM json_each(jobs.env)
+        WHERE json_extract(value, '$[0]') LIKE 'SIDEKICK\\_%' ESCAPE '\\'
+    );",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -90,6 +96,8 @@ pub struct JobRecord {
     pub job: Job,
     /// The agent's argv, already resolved from its profile (`{task}` substituted).
     pub argv: Vec<String>,
+    /// Sidekick's own variables for the job's processes. The profile's env (API keys) is not
+    /// stored: the runner reads it from the config when the job starts.
     pub env: Vec<(String, String)>,
     pub setup: Option<String>,
     pub copy_files: Vec<String>,
@@ -194,6 +202,8 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // What is deleted or overwritten (old secrets, trimmed output) is zeroed, not left behind.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
@@ -833,5 +843,35 @@ mod tests {
             Store::open(&path),
             Err(StoreError::TooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn rows_from_before_version_5_lose_their_profile_env_values() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        {
+            let mut s = Store::open(&path).expect("open");
+            let mut rec = sample("01a", JobState::Completed);
+            rec.env = vec![
+                ("API_KEY".into(), "sk-secret".into()),
+                ("SIDEKICK_JOB_ID".into(), "01a".into()),
+            ];
+            s.insert_job(&rec).expect("insert");
+            s.conn
+                .pragma_update(None, "user_version", 4)
+                .expect("pretend an older schema");
+        }
+        let s = Store::open(&path).expect("migrate");
+        let rec = s.job("01a").expect("q").expect("row");
+        assert_eq!(
+            rec.env,
+            vec![("SIDEKICK_JOB_ID".to_string(), "01a".to_string())]
+        );
+        drop(s);
+        let bytes = std::fs::read(&path).expect("read");
+        let wal = std::fs::read(dir.path().join("db.sqlite-wal")).unwrap_or_default();
+        for b in [bytes, wal] {
+            assert!(!String::from_utf8_lossy(&b).contains("sk-secret"));
+        }
     }
 }

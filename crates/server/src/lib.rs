@@ -8,7 +8,7 @@ mod notifier;
 
 use std::fs::File;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -43,14 +43,11 @@ pub struct InstanceLock {
 /// Takes the host lock for `home`, creating `run/` with mode 0700.
 pub fn lock_instance(home: &Home) -> Result<InstanceLock, ServeError> {
     let run = home.run_dir();
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&run)
-        .map_err(io_err(&run))?;
-    std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).map_err(io_err(&run))?;
+    let private = sidekick_engine::private::dir;
+    private(home.root()).map_err(io_err(home.root()))?;
+    private(&run).map_err(io_err(&run))?;
     let path = home.lock_file();
-    let file = std::fs::OpenOptions::new()
+    let file = sidekick_engine::private::file_options()
         .create(true)
         .truncate(false)
         .read(true)
@@ -83,12 +80,13 @@ pub fn lock_instance(home: &Home) -> Result<InstanceLock, ServeError> {
 /// Sends the host's own log to `host.log` (appending).
 pub fn init_logging(home: &Home) -> Result<(), ServeError> {
     let path = home.host_log();
-    std::fs::create_dir_all(home.root()).map_err(io_err(home.root()))?;
-    let file = std::fs::OpenOptions::new()
+    sidekick_engine::private::dir(home.root()).map_err(io_err(home.root()))?;
+    let file = sidekick_engine::private::file_options()
         .create(true)
         .append(true)
         .open(&path)
         .map_err(io_err(&path))?;
+    sidekick_engine::private::restrict(&path).map_err(io_err(&path))?;
     let _ = tracing_subscriber::fmt()
         .with_writer(Mutex::new(file))
         .with_ansi(false)

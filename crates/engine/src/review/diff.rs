@@ -54,7 +54,7 @@ pub fn diff_commits_in(
     let mut opts = base_options();
     let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
     find_renames(&mut diff, false)?;
-    let mut out = build(repo, &diff, limits)?;
+    let mut out = build(repo, &diff, limits, &[])?;
     out.base = from.to_string();
     out.head = Some(to.to_string());
     Ok(out)
@@ -73,7 +73,7 @@ pub fn diff_worktree(worktree: &Path, from: &str, limits: &DiffLimits) -> Result
         .update_index(false);
     let mut diff = repo.diff_tree_to_workdir(Some(&a), Some(&mut opts))?;
     find_renames(&mut diff, true)?;
-    let mut out = build(&repo, &diff, limits)?;
+    let mut out = build(&repo, &diff, limits, &crate::copy::keep_out(repo.path()))?;
     out.base = from.to_string();
     out.head = None;
     Ok(out)
@@ -140,7 +140,13 @@ fn blob_id(file: &git2::DiffFile<'_>) -> Option<String> {
     (file.exists() && !file.id().is_zero()).then(|| file.id().to_string())
 }
 
-fn build(repo: &Repository, diff: &git2::Diff<'_>, limits: &DiffLimits) -> Result<Diff, RepoError> {
+/// `skip`: paths left out (the files Sidekick copied into a worktree).
+fn build(
+    repo: &Repository,
+    diff: &git2::Diff<'_>,
+    limits: &DiffLimits,
+    skip: &[String],
+) -> Result<Diff, RepoError> {
     let mut out = Diff::default();
     let mut total_lines = 0usize;
     for idx in 0..diff.deltas().len() {
@@ -157,6 +163,9 @@ fn build(repo: &Repository, diff: &git2::Diff<'_>, limits: &DiffLimits) -> Resul
             .or_else(|| old.path())
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if skip.contains(&path) {
+            continue;
+        }
         let old_path = matches!(status, FileStatus::Renamed | FileStatus::Copied)
             .then(|| old.path().map(|p| p.to_string_lossy().into_owned()))
             .flatten();

@@ -676,7 +676,7 @@ fn remove_worktree(
             .map_err(|e| e.to_string())
     };
     let dest = trash.join(format!("{job_id}-{}", std::process::id()));
-    let moved = std::fs::create_dir_all(trash).is_ok() && std::fs::rename(wt, &dest).is_ok();
+    let moved = crate::private::dir(trash).is_ok() && std::fs::rename(wt, &dest).is_ok();
     if moved {
         std::thread::spawn(move || {
             if let Err(e) = std::fs::remove_dir_all(&dest) {
@@ -729,7 +729,7 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
     let wt = PathBuf::from(&rec.job.worktree);
     if !wt.join(".git").exists() {
         if let Some(parent) = wt.parent() {
-            std::fs::create_dir_all(parent)?;
+            crate::private::dir(parent)?;
         }
         let out = repo::git(&repo_dir)
             .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
