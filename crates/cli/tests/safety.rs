@@ -190,3 +190,71 @@ fn unsafe_umask_022(cmd: &mut std::process::Command) {
         });
     }
 }
+
+#[test]
+fn the_merge_preview_lists_changes_in_subfolders_and_agrees_with_the_merge() {
+    let w = World::new();
+    std::fs::create_dir_all(w.repo.join("src/deep")).expect("mkdir");
+    for f in [
+        "src/deep/a.rs",
+        "src/deep/gone.rs",
+        "src/run.sh",
+        "src/other.rs",
+    ] {
+        std::fs::write(w.repo.join(f), format!("{f}\n")).expect("write");
+    }
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "tree"]);
+    // Only subfolders change: an edit, a deletion, a mode change, a new symlink, a new folder.
+    let job = w.spawn(
+        &["--wait"],
+        "echo more >> src/deep/a.rs && rm src/deep/gone.rs && chmod +x src/run.sh && \
+         ln -s deep/a.rs src/link && mkdir -p src/new/x && echo n > src/new/x/n.rs",
+    );
+    let id = s(&job["id"]);
+    // Main moved meanwhile, in another subfolder, so the merge is not a fast-forward.
+    std::fs::write(w.repo.join("src/other.rs"), "moved on\n").expect("write");
+    w.git(&["commit", "-q", "-am", "main moves"]);
+    // The user's uncommitted edit on a file the job changed.
+    std::fs::write(w.repo.join("src/deep/a.rs"), "mine\n").expect("write");
+
+    let preview = w.run_json(&["merge", "--dry-run", "--json", &id]);
+    let p = &preview["preview"];
+    assert_eq!(
+        p["changed_paths"],
+        serde_json::json!([
+            "src/deep/a.rs",
+            "src/deep/gone.rs",
+            "src/link",
+            "src/new/x/n.rs",
+            "src/run.sh"
+        ]),
+        "{preview}"
+    );
+    assert_eq!(
+        p["checked_out"][0]["dirty_overlap"],
+        serde_json::json!(["src/deep/a.rs"])
+    );
+    let refused = w.sk(&["merge", &id]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        refused.stderr().contains("src/deep/a.rs"),
+        "{}",
+        refused.stderr()
+    );
+
+    // Without the user's edit, preview and merge agree on every path.
+    w.git(&["checkout", "--", "src/deep/a.rs"]);
+    let preview = w.run_json(&["merge", "--dry-run", "--json", &id]);
+    let before = w.git(&["rev-parse", "main"]);
+    w.ok(&["merge", &id]);
+    let merged = w.git(&["diff", "--name-only", &before, "main"]);
+    let listed: Vec<String> = preview["preview"]["changed_paths"]
+        .as_array()
+        .expect("paths")
+        .iter()
+        .map(s)
+        .collect();
+    assert_eq!(merged.lines().collect::<Vec<_>>(), listed);
+    assert_eq!(w.git(&["status", "--porcelain"]), "");
+}

@@ -202,15 +202,14 @@ fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, P
             tree: Some(ours_tree),
             conflicts: Vec::new(),
             by_git: false,
-            changed: Some(Vec::new()),
         }
     } else {
         treemerge::merge_trees(&repo, base_tree, ours_tree, theirs_tree)?
     };
-    let changed = match (&merged.changed, merged.tree) {
-        (Some(known), _) => known.clone(),
-        (None, Some(t)) => treemerge::changed_paths(&repo, ours_tree, t)?,
-        (None, None) => Vec::new(),
+    // The same list the merge itself checks against (one diff of the two trees).
+    let changed = match merged.tree {
+        Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
+        None => Vec::new(),
     };
     tracing::debug!(
         changed = changed.len(),

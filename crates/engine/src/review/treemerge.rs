@@ -25,9 +25,6 @@ pub struct TreeMerge {
     pub conflicts: Vec<Conflict>,
     /// Which path decided it: the in-process walk or git.
     pub by_git: bool,
-    /// Paths whose content differs between `ours` and the result, when the walk decided (it
-    /// knows them for free); `None` when git did.
-    pub changed: Option<Vec<String>>,
 }
 
 /// Merges `theirs` into `ours` on top of `base` (all tree ids).
@@ -38,15 +35,11 @@ pub fn merge_trees(
     theirs: Oid,
 ) -> Result<TreeMerge, RepoError> {
     if !has_merge_attributes(repo, ours) {
-        let mut changed = Vec::new();
-        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs), "", &mut changed)? {
-            changed.sort();
-            changed.dedup();
+        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs))? {
             return Ok(TreeMerge {
                 tree: Some(tree.unwrap_or(empty_tree(repo)?)),
                 conflicts: Vec::new(),
                 by_git: false,
-                changed: Some(changed),
             });
         }
     }
@@ -96,8 +89,6 @@ fn walk(
     base: Option<Oid>,
     ours: Option<Oid>,
     theirs: Option<Oid>,
-    prefix: &str,
-    changed: &mut Vec<String>,
 ) -> Result<Option<Option<Oid>>, RepoError> {
     let load = |id: Option<Oid>| -> Result<Option<Tree<'_>>, RepoError> {
         Ok(match id {
@@ -134,15 +125,7 @@ fn walk(
                 (eb, Some(eo), Some(et))
                     if eo.is_tree() && et.is_tree() && eb.is_none_or(|b| b.is_tree()) =>
                 {
-                    let sub = format!("{prefix}{}/", String::from_utf8_lossy(&name));
-                    match walk(
-                        repo,
-                        eb.map(|b| b.id),
-                        Some(eo.id),
-                        Some(et.id),
-                        &sub,
-                        changed,
-                    )? {
+                    match walk(repo, eb.map(|b| b.id), Some(eo.id), Some(et.id))? {
                         None => return Ok(None),
                         Some(None) => None,
                         Some(Some(id)) => Some(Entry { id, mode: eo.mode }),
@@ -168,18 +151,6 @@ fn walk(
             what: "merge".into(),
             detail: "a path is not UTF-8".into(),
         })?;
-        // Record the paths this entry changes, unless a recursion into two trees already did.
-        let recursed = matches!((eo, result), (Some(o), Some(r)) if o.is_tree() && r.is_tree());
-        if !recursed {
-            let here = format!("{prefix}{name_str}");
-            for e in [eo, result].into_iter().flatten() {
-                if e.is_tree() {
-                    tree_files(repo, e.id, &format!("{here}/"), changed)?;
-                } else {
-                    changed.push(here.clone());
-                }
-            }
-        }
         match result {
             Some(e) => {
                 builder.insert(name_str, e.id, e.mode)?;
@@ -198,25 +169,6 @@ fn walk(
         return Ok(Some(None));
     }
     Ok(Some(Some(builder.write()?)))
-}
-
-/// Every file path under a tree.
-fn tree_files(
-    repo: &Repository,
-    tree: Oid,
-    prefix: &str,
-    out: &mut Vec<String>,
-) -> Result<(), RepoError> {
-    let tree = repo.find_tree(tree)?;
-    for e in tree.iter() {
-        let path = format!("{prefix}{}", String::from_utf8_lossy(e.name_bytes()));
-        if e.kind() == Some(ObjectType::Tree) {
-            tree_files(repo, e.id(), &format!("{path}/"), out)?;
-        } else {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 fn merge_mode(base: i32, ours: i32, theirs: i32) -> Option<i32> {
@@ -305,7 +257,6 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
             tree: Some(tree),
             conflicts: Vec::new(),
             by_git: true,
-            changed: None,
         });
     }
     let mut paths = Vec::new();
@@ -354,7 +305,6 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
         tree: None,
         conflicts,
         by_git: true,
-        changed: None,
     })
 }
 
@@ -498,10 +448,11 @@ mod tests {
         let by_git = git_merge_tree(&repo, b, o, t).expect("git");
         assert_eq!(fast.tree, by_git.tree, "same tree as git");
         assert!(fast.conflicts.is_empty());
-        let walked = fast.changed.expect("the walk lists what it changed");
-        let diffed = changed_paths(&repo, o, fast.tree.expect("tree")).expect("diff");
-        assert_eq!(walked, diffed);
-        assert_eq!(walked, vec!["a.txt", "b.txt", "dir/f.txt", "dir/sub/d.txt"]);
+        let changed = changed_paths(&repo, o, fast.tree.expect("tree")).expect("diff");
+        assert_eq!(
+            changed,
+            vec!["a.txt", "b.txt", "dir/f.txt", "dir/sub/d.txt"]
+        );
     }
 
     #[test]
