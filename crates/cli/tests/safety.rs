@@ -258,3 +258,147 @@ fn the_merge_preview_lists_changes_in_subfolders_and_agrees_with_the_merge() {
     assert_eq!(merged.lines().collect::<Vec<_>>(), listed);
     assert_eq!(w.git(&["status", "--porcelain"]), "");
 }
+
+#[test]
+fn a_checkout_with_stale_stat_data_can_be_merged_into() {
+    let w = World::new();
+    std::fs::create_dir(w.repo.join("d0")).expect("mkdir");
+    for i in 0..20 {
+        std::fs::write(w.repo.join(format!("d0/f{i}.txt")), format!("{i}\n")).expect("write");
+    }
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "files"]);
+    let job = w.spawn(&["--wait"], "echo changed > d0/f0.txt");
+    // Build tools touch files without changing them; `cp -a` of a checkout does the same to
+    // the index's stat data. A second later the times surely differ.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for i in 0..20 {
+        let f = std::fs::File::options()
+            .append(true)
+            .open(w.repo.join(format!("d0/f{i}.txt")))
+            .expect("open");
+        f.set_modified(std::time::SystemTime::now()).expect("touch");
+    }
+    let out = w.sk(&["merge", &s(&job["id"])]);
+    assert_eq!(out.code(), 0, "{}", out.stderr());
+    assert_eq!(w.git(&["show", "main:d0/f0.txt"]), "changed");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("d0/f0.txt")).expect("read"),
+        "changed\n"
+    );
+    assert_eq!(w.git(&["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_merge_waits_for_a_rebase_or_merge_in_progress_on_its_target() {
+    let w = World::new();
+    std::fs::write(w.repo.join("a.txt"), "a\n").expect("write");
+    w.git(&["add", "a.txt"]);
+    w.git(&["commit", "-q", "-m", "a"]);
+    let job = w.spawn(&["--wait"], "echo job > job.txt");
+    let id = s(&job["id"]);
+    // The user is editing main's last commit in an interactive rebase (HEAD is detached).
+    let rebase = std::process::Command::new("git")
+        .args([
+            "-C",
+            &w.repo.display().to_string(),
+            "rebase",
+            "-q",
+            "-i",
+            "HEAD~1",
+        ])
+        .envs(w.envs())
+        .env("GIT_SEQUENCE_EDITOR", "sed -i 1s/^pick/edit/")
+        .output()
+        .expect("git rebase");
+    assert!(
+        rebase.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rebase.stderr)
+    );
+    let main_before = w.git(&["rev-parse", "main"]);
+
+    let preview = w.sk(&["merge", "--dry-run", "--json", &id]);
+    assert_eq!(preview.code(), 1, "the preview says it would be refused");
+    let p: serde_json::Value = serde_json::from_str(&preview.stdout()).expect("json");
+    let blocked = s(&p["preview"]["blocked_by"]);
+    assert!(blocked.contains("a rebase of main"), "{blocked}");
+    let refused = w.sk(&["merge", &id]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        refused.stderr().contains("a rebase of main is in progress")
+            && refused.stderr().contains("nothing was changed"),
+        "{}",
+        refused.stderr()
+    );
+    assert_eq!(w.git(&["rev-parse", "main"]), main_before);
+    // The user's rebase goes on as if nothing happened.
+    w.git(&["rebase", "--continue"]);
+    assert_eq!(w.git(&["rev-parse", "main"]), main_before);
+    assert_eq!(w.git(&["rev-parse", "--abbrev-ref", "HEAD"]), "main");
+
+    // A merge stopped on a conflict in the checkout of main blocks it too.
+    w.git(&["checkout", "-q", "-b", "other", "HEAD~1"]);
+    std::fs::write(w.repo.join("a.txt"), "other\n").expect("write");
+    w.git(&["add", "a.txt"]);
+    w.git(&["commit", "-q", "-m", "other"]);
+    w.git(&["checkout", "-q", "main"]);
+    let conflict = std::process::Command::new("git")
+        .args(["-C", &w.repo.display().to_string(), "merge", "-q", "other"])
+        .envs(w.envs())
+        .output()
+        .expect("git merge");
+    assert!(
+        !conflict.status.success(),
+        "the user's merge stops on a conflict"
+    );
+    let refused = w.sk(&["merge", &id]);
+    assert_eq!(refused.code(), 1);
+    assert!(
+        refused.stderr().contains("a merge is in progress"),
+        "{}",
+        refused.stderr()
+    );
+    w.git(&["merge", "--abort"]);
+    w.ok(&["merge", &id]);
+    assert_eq!(w.git(&["show", "main:job.txt"]), "job");
+}
+
+#[test]
+fn sixty_jobs_started_at_once_in_one_repository_all_get_their_worktree() {
+    let w = World::with_config("max_running = 30\n");
+    w.ok(&["ls"]); // the host is up before the crowd arrives
+    let children: Vec<_> = (0..60)
+        .map(|i| {
+            w.command(&["run", "--json", "--wait", &format!("echo {i} > n.txt")])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let mut failed = Vec::new();
+    for c in children {
+        let out = c.wait_with_output().expect("wait");
+        if !out.status.success() {
+            failed.push(format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of 60 failed: {failed:?}",
+        failed.len()
+    );
+    let jobs = w.json(&["ls", "--all", "--json"]);
+    let done = jobs
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter(|j| j["state"] == "completed")
+        .count();
+    assert_eq!(done, 60);
+}

@@ -155,6 +155,27 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// Runs `f` while no other of Sidekick's worktree commands (add, remove, prune, unlock) runs
+/// in the same repository. Concurrent `git worktree add`s read each other's half-made admin
+/// folders and fail ("failed to read .git/worktrees/NAME/commondir").
+pub(crate) fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> T {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let key = Repository::open(repo)
+        .map(|r| r.commondir().to_path_buf())
+        .unwrap_or_else(|_| repo.to_path_buf());
+    let lock = {
+        let mut map = LOCKS
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(key).or_default().clone()
+    };
+    let _held = lock.lock().unwrap_or_else(|p| p.into_inner());
+    f()
+}
+
 /// Creates `branch` at `commit` and checks it out into a new, locked worktree at `dest`.
 pub fn add_worktree(
     repo: &Path,
@@ -166,28 +187,30 @@ pub fn add_worktree(
     if let Some(parent) = dest.parent() {
         crate::private::dir(parent)?;
     }
-    let out = git(repo)
-        // Parallel checkout: as many workers as cores, even for small trees.
-        .args([
-            "-c",
-            "checkout.workers=0",
-            "-c",
-            "checkout.thresholdForParallelism=1",
-        ])
-        .args([
-            "worktree",
-            "add",
-            "--quiet",
-            "--lock",
-            "--reason",
-            lock_reason,
-            "-b",
-            branch,
-        ])
-        .arg(dest)
-        .arg(commit)
-        .output()
-        .map_err(RepoError::Spawn)?;
+    let out = with_worktree_lock(repo, || {
+        git(repo)
+            // Parallel checkout: as many workers as cores, even for small trees.
+            .args([
+                "-c",
+                "checkout.workers=0",
+                "-c",
+                "checkout.thresholdForParallelism=1",
+            ])
+            .args([
+                "worktree",
+                "add",
+                "--quiet",
+                "--lock",
+                "--reason",
+                lock_reason,
+                "-b",
+                branch,
+            ])
+            .arg(dest)
+            .arg(commit)
+            .output()
+    })
+    .map_err(RepoError::Spawn)?;
     check("worktree add", out)?;
     // Its files keep git's modes; the folder keeps everyone else out of them.
     crate::private::dir(dest)?;
@@ -195,11 +218,13 @@ pub fn add_worktree(
 }
 
 pub fn unlock_worktree(repo: &Path, worktree: &Path) -> Result<()> {
-    let out = git(repo)
-        .args(["worktree", "unlock"])
-        .arg(worktree)
-        .output()
-        .map_err(RepoError::Spawn)?;
+    let out = with_worktree_lock(repo, || {
+        git(repo)
+            .args(["worktree", "unlock"])
+            .arg(worktree)
+            .output()
+    })
+    .map_err(RepoError::Spawn)?;
     if out.status.success() {
         return Ok(());
     }

@@ -194,6 +194,10 @@ pub struct MergePreview {
     pub checked_out: Vec<CheckedOut>,
     /// The job's branch is already contained in the target: nothing to merge.
     pub up_to_date: bool,
+    /// A git operation in progress that the merge would break (a rebase of the target, a merge
+    /// in its checkout...): the merge is refused until it is finished or aborted.
+    #[serde(default)]
+    pub blocked_by: Option<String>,
 }
 
 /// The answer to a merge (or its dry run).

@@ -60,6 +60,7 @@ pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
     };
     let result = client.merge(&args.job, &req).await?;
     let would_merge = result.preview.clean
+        && result.preview.blocked_by.is_none()
         && (args.autostash
             || result
                 .preview

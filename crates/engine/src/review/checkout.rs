@@ -14,49 +14,98 @@ pub struct Checkout {
     pub workdir: PathBuf,
 }
 
-/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out. Reads the
-/// same files `git worktree list` does (each tree's `HEAD`, and `gitdir` for linked ones)
-/// instead of starting git.
-pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoError> {
+/// Every working tree of the repository (main and linked): its admin folder (where its `HEAD`
+/// and index live) and its working folder, if it still exists. Reads the same files
+/// `git worktree list` does instead of starting git.
+fn all_worktrees(repo: &Path) -> Result<Vec<(PathBuf, PathBuf)>, RepoError> {
     let r = Repository::open(repo)?;
     let common = r.commondir().to_path_buf();
-    let want = format!("ref: refs/heads/{branch}");
-    let on_branch = |head_file: &Path| {
-        std::fs::read_to_string(head_file)
-            .map(|h| h.trim() == want)
-            .unwrap_or(false)
-    };
     let mut found = Vec::new();
     // The main working tree: the common dir's HEAD, unless the repository is bare.
     let main = Repository::open(&common)
         .ok()
         .and_then(|m| m.workdir().map(Path::to_path_buf));
-    if let Some(main) = main {
-        if on_branch(&common.join("HEAD")) && main.exists() {
-            found.push(Checkout { workdir: main });
-        }
+    if let Some(main) = main.filter(|m| m.exists()) {
+        found.push((common.clone(), main));
     }
     let Ok(entries) = std::fs::read_dir(common.join("worktrees")) else {
         return Ok(found);
     };
     for e in entries.flatten() {
         let admin = e.path();
-        if !on_branch(&admin.join("HEAD")) {
-            continue;
-        }
         // `gitdir` holds the path of the worktree's `.git` file.
         let Ok(gitfile) = std::fs::read_to_string(admin.join("gitdir")) else {
             continue;
         };
-        if let Some(workdir) = Path::new(gitfile.trim()).parent() {
-            if workdir.exists() {
-                found.push(Checkout {
-                    workdir: workdir.to_path_buf(),
-                });
-            }
+        if let Some(workdir) = Path::new(gitfile.trim()).parent().filter(|w| w.exists()) {
+            found.push((admin.clone(), workdir.to_path_buf()));
         }
     }
     Ok(found)
+}
+
+/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out.
+pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoError> {
+    let want = format!("ref: refs/heads/{branch}");
+    Ok(all_worktrees(repo)?
+        .into_iter()
+        .filter(|(admin, _)| {
+            std::fs::read_to_string(admin.join("HEAD"))
+                .map(|h| h.trim() == want)
+                .unwrap_or(false)
+        })
+        .map(|(_, workdir)| Checkout { workdir })
+        .collect())
+}
+
+/// A git operation in progress that moving `branch` would break: a rebase of it (in any working
+/// tree; its HEAD is detached meanwhile), or a merge, cherry-pick, revert, `am` or bisect in a
+/// working tree that has it checked out. One sentence for the user, or `None`.
+pub fn operation_in_progress(repo: &Path, branch: &str) -> Result<Option<String>, RepoError> {
+    let full = format!("refs/heads/{branch}");
+    let read = |p: PathBuf| std::fs::read_to_string(p).map(|t| t.trim().to_string());
+    for (admin, workdir) in all_worktrees(repo)? {
+        let on_branch = read(admin.join("HEAD")).is_ok_and(|h| h == format!("ref: {full}"));
+        let mut what = None;
+        for dir in ["rebase-merge", "rebase-apply"] {
+            if read(admin.join(dir).join("head-name")).is_ok_and(|h| h == full) {
+                what = Some(format!("a rebase of {branch}"));
+            } else if on_branch && admin.join(dir).exists() {
+                what = Some("a rebase or `git am`".to_string());
+            }
+        }
+        if read(admin.join("BISECT_START")).is_ok_and(|b| b == branch || b == full) {
+            what = Some(format!("a bisect that started on {branch}"));
+        }
+        if on_branch {
+            for (file, op) in [
+                ("MERGE_HEAD", "a merge"),
+                ("CHERRY_PICK_HEAD", "a cherry-pick"),
+                ("REVERT_HEAD", "a revert"),
+                ("BISECT_LOG", "a bisect"),
+            ] {
+                if admin.join(file).exists() {
+                    what = Some(op.to_string());
+                }
+            }
+        }
+        if let Some(what) = what {
+            return Ok(Some(format!(
+                "{what} is in progress in {}; finish or abort it first",
+                workdir.display()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Refreshes the stat data of `workdir`'s index (what `git status` and git's own merge do
+/// first), so files that were only touched or copied with `cp -a` do not count as changed.
+/// Call it after [`check_locks`]: it takes `index.lock`, failing if someone else holds it.
+pub fn refresh_index(workdir: &Path) -> Result<(), RepoError> {
+    let mut cmd = git(workdir);
+    cmd.args(["update-index", "-q", "--ignore-submodules", "--refresh"]);
+    run(cmd, "update-index --refresh").map(|_| ())
 }
 
 /// Paths among `paths` (and the folders holding them) in `repo`'s working tree with uncommitted changes: staged,

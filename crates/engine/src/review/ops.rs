@@ -238,6 +238,7 @@ fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, P
         changed_paths: changed,
         checked_out,
         up_to_date,
+        blocked_by: checkout::operation_in_progress(repo_dir, &target)?,
     };
     Ok((
         preview,
@@ -297,6 +298,8 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
                 "{} already has everything job {} changed",
                 preview.target, rec.job.codename
             )
+        } else if let Some(busy) = &preview.blocked_by {
+            format!("cannot merge into {} now: {busy}", preview.target)
         } else if preview.clean {
             let blocked: Vec<&CheckedOut> = preview
                 .checked_out
@@ -305,7 +308,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
                 .collect();
             match blocked.first() {
                 Some(c) => format!(
-                    "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with --autostash)",
+                    "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with autostash)",
                     preview.target,
                     c.worktree,
                     c.dirty_overlap.join(", ")
@@ -523,14 +526,19 @@ fn move_branch(
 ) -> Result<Option<String>> {
     let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
     checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
+    if let Some(busy) = checkout::operation_in_progress(repo_dir, &plan.target)? {
+        return Err(invalid(format!("{busy}; nothing was changed")));
+    }
     let mut overlaps = Vec::new();
     for c in &checkouts {
+        // Stat data gone stale (files touched, or copied with `cp -a`) is not a change.
+        checkout::refresh_index(&c.workdir)?;
         let dirty = ctx.dirty(&c.workdir, step.changed)?;
         let overlap = checkout::overlap(&dirty, step.changed);
         if !overlap.is_empty() {
             if !step.autostash {
                 return Err(invalid(format!(
-                    "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or use --autostash",
+                    "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or merge with autostash (it sets them aside and puts them back)",
                     c.workdir.display(),
                     overlap.join(", ")
                 )));
@@ -669,9 +677,7 @@ fn remove_worktree(
     job_id: &str,
 ) -> std::result::Result<(), String> {
     let git_out = |args: &[&str]| {
-        repo::git(repo_dir)
-            .args(args)
-            .output()
+        repo::with_worktree_lock(repo_dir, || repo::git(repo_dir).args(args).output())
             .map_err(|e| e.to_string())
     };
     let dest = trash.join(format!("{job_id}-{}", std::process::id()));
@@ -730,12 +736,14 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
         if let Some(parent) = wt.parent() {
             crate::private::dir(parent)?;
         }
-        let out = repo::git(&repo_dir)
-            .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
-            .arg(&wt)
-            .arg(&rec.job.branch)
-            .output()
-            .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
+        let out = repo::with_worktree_lock(&repo_dir, || {
+            repo::git(&repo_dir)
+                .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
+                .arg(&wt)
+                .arg(&rec.job.branch)
+                .output()
+        })
+        .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
         if !out.status.success() {
             return Err(invalid(format!(
                 "cannot recreate the worktree {}: {}",

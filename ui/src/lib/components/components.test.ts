@@ -277,7 +277,7 @@ describe("MergeDialog", () => {
   const preview = (over: Partial<MergePreview> = {}): MergePreview => ({
     target: "main", target_tip: "c".repeat(40), job_head: "b".repeat(40), merge_base: "a".repeat(40),
     clean: true, conflicts: [], target_moved: false, changed_paths: ["hi.txt"],
-    checked_out: [{ worktree: "/work/repo", dirty_overlap: [] }], up_to_date: false, ...over,
+    checked_out: [{ worktree: "/work/repo", dirty_overlap: [] }], up_to_date: false, blocked_by: null, ...over,
   });
   const result = (p: MergePreview, merged: boolean) => ({ preview: p, merged, commit: merged ? "d".repeat(40) : null, stash_kept: null, message: merged ? "Merged brave-otter into main as ddddddd." : "", job: job({ state: merged ? "merged" : "completed" }) });
 
@@ -303,6 +303,15 @@ describe("MergeDialog", () => {
     await waitFor(() => expect(screen.getByTestId("merge-dirty").textContent).toContain("/work/repo"));
     expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(true);
     expect(screen.getByTestId("merge-blocked").textContent).toContain("Uncommitted changes");
+    expect(screen.getByTestId("merge-blocked").textContent).toContain("Set my uncommitted changes aside");
+    expect(screen.getByTestId("merge-blocked").textContent).not.toContain("--autostash");
+  });
+
+  it("keeps the button off while a git operation is in progress in the target's checkout", async () => {
+    host({ repo_info: repo, merge_job: result(preview({ blocked_by: "a rebase of main is in progress in /work/repo; finish or abort it first" }), false) });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-blocked").textContent).toContain("a rebase of main is in progress"));
+    expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(true);
   });
 
   it("lists conflicts and shows the host's refusal as its message", async () => {
@@ -313,7 +322,7 @@ describe("MergeDialog", () => {
   });
 
   it("shows a refusal that arrives on the real merge", async () => {
-    const refusal = "The merge would overwrite uncommitted changes in /work/repo: hi.txt. Commit or stash them, or merge with --autostash.";
+    const refusal = "This would overwrite your uncommitted changes in /work/repo: hi.txt; nothing was changed. Commit or stash them, or merge with autostash (it sets them aside and puts them back).";
     host({
       repo_info: repo,
       merge_job: (a: Args) => {

@@ -353,7 +353,12 @@ changed_paths: Array<string>, checked_out: Array<CheckedOut>,
 /**
  * The job's branch is already contained in the target: nothing to merge.
  */
-up_to_date: boolean, };
+up_to_date: boolean, 
+/**
+ * A git operation in progress that the merge would break (a rebase of the target, a merge
+ * in its checkout...): the merge is refused until it is finished or aborted.
+ */
+blocked_by: string | null, };
 
 export type MergeResult = { preview: MergePreview, 
 /**
