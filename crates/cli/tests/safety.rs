@@ -402,3 +402,172 @@ fn sixty_jobs_started_at_once_in_one_repository_all_get_their_worktree() {
         .count();
     assert_eq!(done, 60);
 }
+
+/// `n` files `d<i>/f<j>.txt` committed on main.
+fn many_files(w: &World, n: usize) {
+    for i in 0..n {
+        let dir = w.repo.join(format!("d{}", i / 500));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join(format!("f{i}.txt")), format!("line {i}\n")).expect("write");
+    }
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "many files"]);
+}
+
+#[test]
+fn a_host_killed_during_a_merge_is_repaired_by_the_next_one() {
+    let w = World::new();
+    many_files(&w, 6000);
+    let job = w.spawn(
+        &["--wait"],
+        "find . -path './d*' -name '*.txt' -print0 | xargs -0 sed -i 's/$/ (job)/'",
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    let id = s(&job["id"]);
+    let old_tip = w.git(&["rev-parse", "main"]);
+    // The user's uncommitted edit on a file the job changed: set aside by --autostash.
+    std::fs::write(w.repo.join("d0/f0.txt"), "line 0\nmine\n").expect("write");
+    let host = w.host_pid().expect("host");
+    let mut merge = w
+        .command(&["merge", "--autostash", &id])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("merge");
+    let journal = w.home.join("journal");
+    let start = std::time::Instant::now();
+    let written = |d: &Path| {
+        std::fs::read_dir(d)
+            .map(|l| {
+                l.flatten()
+                    .any(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
+            .unwrap_or(false)
+    };
+    while !written(&journal) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the merge never wrote its journal"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    crate::common::signal(host, nix::sys::signal::Signal::SIGKILL);
+    crate::common::wait_gone(host, std::time::Duration::from_secs(10));
+    let _ = merge.wait();
+
+    // Any command starts the next host, which repairs the merge before it serves.
+    let status = w.status(&id);
+    let log = w.sk(&["logs", &id]).stderr();
+    assert!(
+        !written(&journal),
+        "the journal entry is still there: {log}"
+    );
+    assert_eq!(
+        w.git(&["stash", "list"]),
+        "",
+        "the user's edit is left in a stash: {log}"
+    );
+    assert_eq!(w.git(&["status", "--porcelain"]), " M d0/f0.txt", "{log}");
+    let tip = w.git(&["rev-parse", "main"]);
+    let mine = std::fs::read_to_string(w.repo.join("d0/f0.txt")).expect("read");
+    if tip == old_tip {
+        assert_eq!(mine, "line 0\nmine\n");
+        assert_eq!(w.git(&["diff", "--stat", "HEAD", "--", "d1"]), "");
+        assert!(log.contains("was rolled back"), "{log}");
+        assert_ne!(status["state"], "merged");
+    } else {
+        assert_eq!(mine, "line 0 (job)\nmine\n");
+        assert_eq!(w.git(&["show", "main:d1/f500.txt"]), "line 500 (job)");
+        assert!(log.contains("it is complete"), "{log}");
+        assert_eq!(status["state"], "merged");
+    }
+}
+
+/// A tmpfs of `size` mounted at `dir` (tests run as root, as CI does), unmounted on drop.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(dir: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(dir).expect("mkdir");
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .status()
+            .expect("mount runs")
+            .success();
+        assert!(
+            ok,
+            "mounting a tmpfs failed; these tests need root (as CI has)"
+        );
+        SmallDisk(dir.to_path_buf())
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn a_merge_that_fills_the_disk_half_way_puts_every_file_back() {
+    let w = World::new();
+    let disk = SmallDisk::mount(&w.root.join("small"), "6m");
+    let repo = disk.0.join("repo");
+    std::fs::create_dir(&repo).expect("mkdir");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&repo)
+            .args(args)
+            .envs(w.envs())
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    git(&["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("small.txt"), "one\n").expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "first"]);
+    // 30 files of 500 KB each: tiny in git's object store, 15 MB in a checkout.
+    let repo_arg = repo.display().to_string();
+    let job = w.spawn(
+        &["--wait", "-r", &repo_arg],
+        "echo two >> small.txt; for i in $(seq 10 39); do head -c 500000 /dev/zero | tr '\\0' a > big$i.txt; done",
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    let tip = git(&["rev-parse", "main"]);
+    let out = w.sk(&["merge", &s(&job["id"])]);
+    assert_eq!(out.code(), 1, "{}", out.stdout());
+    let err = out.stderr();
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert!(err.contains("because the disk holding it is full"), "{err}");
+    assert_eq!(git(&["rev-parse", "main"]), tip);
+    assert_eq!(git(&["status", "--porcelain", "--untracked-files=all"]), "");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("small.txt")).expect("read"),
+        "one\n"
+    );
+    assert!(
+        !std::fs::read_dir(&repo)
+            .expect("ls")
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("big")),
+        "files of the failed merge were left behind"
+    );
+    assert!(
+        !std::fs::read_dir(w.home.join("journal"))
+            .map(|l| l.flatten().any(|_| true))
+            .unwrap_or(false),
+        "the journal still holds the rolled-back merge"
+    );
+    w.stop_host();
+}

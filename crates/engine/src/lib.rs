@@ -244,8 +244,15 @@ impl Engine {
     /// Marks jobs that were live when the previous host died as `interrupted`: stops their
     /// leftover processes, commits what they left in their worktrees and unlocks them.
     /// Returns the ids it interrupted.
+    /// Also finishes or rolls back merges the previous host left half done (see
+    /// [`review::journal`]), telling each job's log what happened.
     pub async fn recover(&self) -> Result<Vec<String>> {
-        runner::recover(&self.inner).await
+        let ids = runner::recover(&self.inner).await?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.repair_merges())
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(ids)
     }
 
     /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
@@ -1193,6 +1200,48 @@ impl Inner {
         .map_err(|e| EngineError::Internal(e.to_string()))?
     }
 
+    /// See [`Engine::recover`]. A merge whose branch had moved records the job as merged;
+    /// its worktree is left for `gc`.
+    fn repair_merges(&self) {
+        let _guard = lock(&self.review);
+        let dir = self.ctx().journal;
+        for entry in review::journal::pending(&dir) {
+            let r = review::journal::repair(&dir, &entry);
+            tracing::warn!(job = %r.job_id, done = r.done, message = %r.message, "an interrupted merge");
+            self.notice(
+                &r.job_id,
+                if r.done { Level::Warn } else { Level::Error },
+                r.message.clone(),
+            );
+            let Some(strategy) = entry.merge_strategy.filter(|_| r.completed) else {
+                continue;
+            };
+            let Ok(mut rec) = self.load(&r.job_id) else {
+                continue;
+            };
+            if rec.job.state.has_ended() && rec.job.state != JobState::Merged {
+                rec.prev_state = Some(rec.job.state);
+                rec.job.state = JobState::Merged;
+                let target = entry
+                    .target_ref
+                    .trim_start_matches("refs/heads/")
+                    .to_string();
+                rec.job.merged_into = Some(target.clone());
+                rec.job.merge_commit = Some(entry.to_commit.clone());
+                rec.merge = Some(store::MergeRecord {
+                    target,
+                    previous_tip: entry.from_commit.clone(),
+                    commit: entry.to_commit.clone(),
+                    strategy,
+                    paths: Vec::new(),
+                });
+                if let Err(e) = self.save(&rec, Vec::new()) {
+                    tracing::error!(job = %r.job_id, error = %e, "cannot record a merge finished by recovery");
+                }
+            }
+        }
+    }
+
     /// Where removed worktrees wait to be deleted in the background.
     fn trash(&self) -> PathBuf {
         self.home.root().join("trash")
@@ -1202,6 +1251,7 @@ impl Inner {
     fn ctx(&self) -> review::ops::Ctx<'_> {
         review::ops::Ctx {
             trash: self.trash(),
+            journal: self.home.root().join("journal"),
             repos: &self.repos,
         }
     }

@@ -383,7 +383,7 @@ pub(crate) fn git(dir: &Path) -> Command {
     cmd
 }
 
-fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
+pub(crate) fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
     use std::io::Write;
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

@@ -264,6 +264,14 @@ pub fn switch_tree(workdir: &Path, from: &str, to: &str) -> Result<(), RepoError
     run(cmd, "read-tree").map(|_| ())
 }
 
+/// Whether the file system holding `path` has (almost) no room left: what a git command that
+/// failed to write files ran into, which git itself does not say.
+pub fn disk_is_full(path: &Path) -> bool {
+    nix::sys::statvfs::statvfs(path)
+        .map(|s| s.blocks_available().saturating_mul(s.fragment_size()) < 1 << 20)
+        .unwrap_or(false)
+}
+
 /// Stashes the changes on `paths` (untracked ones too) and returns the stash commit.
 pub fn stash_paths(workdir: &Path, paths: &[String], message: &str) -> Result<String, RepoError> {
     let mut cmd = git(workdir);
@@ -292,6 +300,12 @@ pub fn unstash(workdir: &Path, stash: &str) -> Result<bool, RepoError> {
     if !applied {
         return Ok(false);
     }
+    drop_stash(workdir, stash)?;
+    Ok(true)
+}
+
+/// Removes one stash (by commit) from the stash list.
+pub fn drop_stash(workdir: &Path, stash: &str) -> Result<(), RepoError> {
     let mut list = git(workdir);
     list.args(["stash", "list", "--format=%H"]);
     let listing = run(list, "stash list")?;
@@ -300,7 +314,16 @@ pub fn unstash(workdir: &Path, stash: &str) -> Result<bool, RepoError> {
         drop.args(["stash", "drop", "--quiet", &format!("stash@{{{n}}}")]);
         run(drop, "stash drop")?;
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Whether the working tree already holds what `stash` saved for `paths` (a stash push that
+/// was killed after saving but before it reset the files).
+pub fn stash_is_in_place(workdir: &Path, stash: &str, paths: &[String]) -> bool {
+    let mut cmd = git(workdir);
+    cmd.args(["diff", "--quiet", stash, "--"])
+        .args(paths.iter().map(|p| format!(":(literal){p}")));
+    cmd.status().is_ok_and(|s| s.success())
 }
 
 /// Where a kept stash can be found, for the user: `stash@{N} (<commit>)`.

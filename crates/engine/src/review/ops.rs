@@ -14,14 +14,16 @@ use sidekick_protocol::{
 };
 
 use super::checkout::{self, Checkout};
-use super::treemerge;
+use super::{journal, treemerge};
 use crate::repo::{self, RepoError};
 use crate::store::{JobRecord, MergeRecord};
 use crate::{EngineError, Result};
 
-/// What the host lends an operation: where removed worktrees go, and its open repositories.
+/// What the host lends an operation: where removed worktrees go, the merge journal's folder,
+/// and its open repositories.
 pub(crate) struct Ctx<'a> {
     pub trash: PathBuf,
+    pub journal: PathBuf,
     pub repos: &'a super::Repos,
 }
 
@@ -355,6 +357,12 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
                 rec.job.codename,
                 req.strategy.as_str()
             ),
+            job_id: &rec.job.id,
+            what: format!("merge of job {} into {}", rec.job.codename, plan.target),
+            merge_strategy: req
+                .paths
+                .is_empty()
+                .then(|| req.strategy.as_str().to_string()),
         };
         stash_kept = move_branch(&repo_dir, &plan, &step, ctx)?;
     }
@@ -505,25 +513,33 @@ fn make_commits(
 }
 
 /// One move of a branch: from (commit, tree) to (commit, tree), the paths that differ, whether
-/// to stash overlapping changes, and the reflog message.
+/// to stash overlapping changes, the reflog message, and for the journal the job and what the
+/// move is ("merge of job brave-otter into main").
 struct Step<'a> {
     from: (Oid, Oid),
     to: (Oid, Oid),
     changed: &'a [String],
     autostash: bool,
     reflog: String,
+    job_id: &'a str,
+    what: String,
+    /// A merge of all the job's files, with this strategy (see [`journal::Entry`]).
+    merge_strategy: Option<String>,
 }
 
 /// Moves `target` from `from` to `to` everywhere it is checked out, then the ref itself
-/// (compare-and-swap). Refuses before writing when locks are held or the user's changes would be
-/// overwritten (unless `autostash`); rolls back what it did when a later step fails. Returns
-/// where a stash was kept, if re-applying it conflicted.
+/// (compare-and-swap). Refuses before writing when locks are held, a git operation is in
+/// progress there, or the user's changes would be overwritten (unless `autostash`). The move is
+/// written to the journal first; when a later step fails, every checkout it touched is put back
+/// (file by file, see [`journal::put_back`]) and the stashes re-applied. Returns where a stash
+/// was kept, if re-applying it conflicted.
 fn move_branch(
     repo_dir: &Path,
     plan: &Plan,
     step: &Step<'_>,
     ctx: &Ctx<'_>,
 ) -> Result<Option<String>> {
+    repair_interrupted(repo_dir, ctx)?;
     let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
     checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
     if let Some(busy) = checkout::operation_in_progress(repo_dir, &plan.target)? {
@@ -546,50 +562,119 @@ fn move_branch(
             overlaps.push((c.clone(), overlap));
         }
     }
+    let entry = journal::Entry {
+        id: ulid::Ulid::generate().to_string().to_lowercase(),
+        job_id: step.job_id.to_string(),
+        what: step.what.clone(),
+        repo: repo_dir.to_path_buf(),
+        target_ref: plan.target_ref.clone(),
+        from_commit: step.from.0.to_string(),
+        from_tree: step.from.1.to_string(),
+        to_commit: step.to.0.to_string(),
+        to_tree: step.to.1.to_string(),
+        checkouts: checkouts.iter().map(|c| c.workdir.clone()).collect(),
+        changed: step.changed.to_vec(),
+        merge_strategy: step.merge_strategy.clone(),
+        host_pgid: nix::unistd::getpgrp().as_raw(),
+    };
+    if !checkouts.is_empty() {
+        entry.write(&ctx.journal).map_err(|e| {
+            invalid(format!(
+                "cannot write the merge journal in {}, so nothing was changed: {e}",
+                ctx.journal.display()
+            ))
+        })?;
+    }
+    let forget = || {
+        if !checkouts.is_empty() {
+            entry.remove(&ctx.journal);
+        }
+    };
     let (from_tree, to_tree) = (step.from.1.to_string(), step.to.1.to_string());
     let mut stashes: Vec<(Checkout, String)> = Vec::new();
-    let mut switched: Vec<Checkout> = Vec::new();
-    let undo = |switched: &[Checkout], stashes: &[(Checkout, String)]| {
-        for c in switched.iter().rev() {
-            if let Err(e) = checkout::switch_tree(&c.workdir, &to_tree, &from_tree) {
-                tracing::error!(worktree = %c.workdir.display(), error = %e, "rolling back a working tree failed");
+    let mut touched: Vec<Checkout> = Vec::new();
+    // Puts back every checkout touched so far and re-applies the stashes; says what it could not.
+    let undo = |touched: &[Checkout], stashes: &[(Checkout, String)]| -> String {
+        let mut problems = Vec::new();
+        for c in touched.iter().rev() {
+            match journal::put_back(&c.workdir, &entry, true) {
+                Ok(left) if left.is_empty() => {}
+                Ok(left) => problems.push(format!(
+                    "in {} these files could not be put back: {}",
+                    c.workdir.display(),
+                    left.join(", ")
+                )),
+                Err(e) => problems.push(format!(
+                    "putting {} back failed ({e}); its files may hold the merge's version",
+                    c.workdir.display()
+                )),
             }
         }
         for (c, stash) in stashes {
             if !matches!(checkout::unstash(&c.workdir, stash), Ok(true)) {
-                tracing::error!(worktree = %c.workdir.display(), stash = %stash, "re-applying an autostash during rollback failed; it is kept in the stash list");
+                problems.push(format!(
+                    "your set-aside changes are kept in {}",
+                    checkout::describe_stash(&c.workdir, stash)
+                ));
             }
+        }
+        if problems.is_empty() {
+            forget();
+        } else {
+            tracing::error!(
+                ?problems,
+                "rolling back a merge was incomplete; the journal entry is kept"
+            );
+        }
+        problems.join("; ")
+    };
+    let failed = |what: String, problems: String| {
+        if problems.is_empty() {
+            invalid(format!("{what}, so nothing was changed"))
+        } else {
+            invalid(format!("{what}; rolling back was incomplete: {problems}"))
         }
     };
     for (c, paths) in &overlaps {
-        match checkout::stash_paths(&c.workdir, paths, "sidekick: autostash before a merge") {
+        match checkout::stash_paths(&c.workdir, paths, &entry.stash_message()) {
             Ok(s) => stashes.push((c.clone(), s)),
             Err(e) => {
-                undo(&switched, &stashes);
-                return Err(EngineError::Repo(e));
+                let problems = undo(&touched, &stashes);
+                return Err(failed(
+                    format!(
+                        "setting your changes in {} aside failed ({e})",
+                        c.workdir.display()
+                    ),
+                    problems,
+                ));
             }
         }
     }
     for c in &checkouts {
+        // A failed read-tree may have written some files before it stopped: it counts as touched.
+        touched.push(c.clone());
         if let Err(e) = checkout::switch_tree(&c.workdir, &from_tree, &to_tree) {
-            undo(&switched, &stashes);
-            return Err(invalid(format!(
-                "updating {} failed, so nothing was changed: {e}",
-                c.workdir.display()
-            )));
+            let full = if checkout::disk_is_full(&c.workdir) {
+                " because the disk holding it is full"
+            } else {
+                ""
+            };
+            let problems = undo(&touched, &stashes);
+            return Err(failed(
+                format!("updating {} failed{full} ({e})", c.workdir.display()),
+                problems,
+            ));
         }
-        switched.push(c.clone());
     }
     let repo = open(repo_dir)?;
     if let Err(e) =
         repo.reference_matching(&plan.target_ref, step.to.0, true, step.from.0, &step.reflog)
     {
-        undo(&switched, &stashes);
-        return Err(invalid(format!(
-            "{} moved while merging, so nothing was changed ({})",
-            plan.target,
-            e.message()
-        )));
+        let problems = undo(&touched, &stashes);
+        return Err(failed(
+            format!("{} moved while merging ({})", plan.target, e.message()),
+            problems,
+        ));
     }
     let mut kept = None;
     for (c, stash) in &stashes {
@@ -597,7 +682,24 @@ fn move_branch(
             kept = Some(checkout::describe_stash(&c.workdir, stash));
         }
     }
+    forget();
     Ok(kept)
+}
+
+/// Repairs the interrupted moves the journal holds for this repository; refuses when one
+/// cannot be repaired yet (so a new merge does not pile on a half-done one).
+fn repair_interrupted(repo_dir: &Path, ctx: &Ctx<'_>) -> Result<()> {
+    for e in journal::pending(&ctx.journal) {
+        if e.repo != repo_dir {
+            continue;
+        }
+        let r = journal::repair(&ctx.journal, &e);
+        tracing::warn!(job = %r.job_id, done = r.done, message = %r.message, "repaired an interrupted merge");
+        if !r.done {
+            return Err(invalid(r.message));
+        }
+    }
+    Ok(())
 }
 
 /// Saves everything the job's worktree holds to `refs/sidekick/snapshots/<id>`, then removes
@@ -814,6 +916,12 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         changed: &changed,
         autostash: false,
         reflog: format!("sidekick: undo merge of job {}", rec.job.codename),
+        job_id: &rec.job.id,
+        what: format!(
+            "undo of job {}'s merge into {}",
+            rec.job.codename, plan.target
+        ),
+        merge_strategy: None,
     };
     move_branch(&repo_dir, &plan, &step, ctx)?;
     if rec.job.state == JobState::Merged {
@@ -1028,6 +1136,7 @@ mod tests {
         let repos = crate::review::Repos::default();
         let ctx = Ctx {
             trash: d.join("trash"),
+            journal: d.join(".git/sidekick-journal"),
             repos: &repos,
         };
         let step = Step {
@@ -1036,6 +1145,9 @@ mod tests {
             changed: &changed,
             autostash: false,
             reflog: "test".into(),
+            job_id: "01test",
+            what: "test merge".into(),
+            merge_strategy: None,
         };
         let err = move_branch(d, &plan, &step, &ctx).expect_err("the ref did not match");
         assert!(err.to_string().contains("moved while merging"), "{err}");
