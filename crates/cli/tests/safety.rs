@@ -571,3 +571,31 @@ fn a_merge_that_fills_the_disk_half_way_puts_every_file_back() {
     );
     w.stop_host();
 }
+
+#[test]
+fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
+    let w = World::new();
+    let _disk = SmallDisk::mount(&w.home, "30m");
+    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    let flood = w.run_json(&["run", "--wait", "--json", "seq 1 100000000"]);
+    assert_eq!(flood["state"], "failed", "{flood}");
+    let reason = s(&flood["reason"]);
+    assert!(reason.starts_with("disk full: no space left"), "{reason}");
+    let host = w.host_pid().expect("the host is alive");
+    // It still serves, and a job can still end and say so.
+    let next = w.run_json(&["run", "--wait", "--json", "echo still here > f.txt"]);
+    assert!(
+        next["state"] == "completed" || s(&next["reason"]).contains("No space left"),
+        "{next}"
+    );
+    // With room again, jobs run as before, on the same host.
+    std::fs::remove_file(s(&flood["log_path"])).expect("free the space");
+    let after = w.spawn(&["--wait"], "echo after > f.txt");
+    assert_eq!(after["state"], "completed", "{after}");
+    assert_eq!(
+        w.git(&["show", &format!("{}:f.txt", s(&after["branch"]))]),
+        "after"
+    );
+    assert_eq!(w.host_pid(), Some(host), "the same host served throughout");
+    w.stop_host();
+}

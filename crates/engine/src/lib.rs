@@ -40,6 +40,9 @@ use store::{JobRecord, NewEvent, Store, StoreError};
 /// Open repositories unused this long are closed.
 pub const REPO_IDLE: Duration = Duration::from_secs(10);
 
+/// The size of the home's reserve file (see `Inner::keep_reserve`).
+const RESERVE_BYTES: usize = 4 << 20;
+
 /// How long a stopped agent gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
@@ -131,6 +134,8 @@ pub(crate) enum StopReason {
     Shutdown,
     /// The agent reached the job's `max_steps`.
     StepCap(u64),
+    /// Writing the job's output hit a full disk (what, where).
+    DiskFull(String),
     /// The agent used the job's whole token budget.
     TokenBudget {
         used: u64,
@@ -257,6 +262,7 @@ impl Engine {
 
     /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
     pub fn start(&self) {
+        self.inner.keep_reserve();
         self.inner.schedule();
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
@@ -266,6 +272,9 @@ impl Engine {
                 if inner.repos.close_idle(REPO_IDLE) > 0 {
                     release_memory();
                 }
+                // Jobs that could not start (a full disk) start once there is room again.
+                inner.keep_reserve();
+                inner.schedule();
             }
         });
     }
@@ -1198,6 +1207,31 @@ impl Inner {
         })
         .await
         .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Space set aside in the home: when a job's output fills the disk, this file is deleted
+    /// so the job's end (its commit, its final state) can still be written.
+    fn reserve(&self) -> PathBuf {
+        self.home.root().join("reserve")
+    }
+
+    /// Makes sure the reserve exists (written, not sparse, so the space is really held).
+    pub(crate) fn keep_reserve(&self) {
+        let path = self.reserve();
+        if path.exists() {
+            return;
+        }
+        let made = private::write(&path, vec![0u8; RESERVE_BYTES]);
+        if made.is_err() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    /// A job's output hit a full disk: frees the reserve and stops the job with `what`.
+    pub(crate) fn disk_full(&self, job_id: &str, what: String) {
+        tracing::error!(job = %job_id, what = %what, "disk full");
+        let _ = std::fs::remove_file(self.reserve());
+        let _ = self.stop(job_id, StopReason::DiskFull(what));
     }
 
     /// See [`Engine::recover`]. A merge whose branch had moved records the job as merged;

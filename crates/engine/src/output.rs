@@ -125,6 +125,25 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Upper bound on lines written in one transaction.
 const MAX_BATCH: usize = 16_384;
 
+/// Output lines of one job kept in the database (what `logs` and the app show); beyond them the
+/// log file alone has the output, and a notice says so.
+pub(crate) const MAX_STORED_LINES: u64 = 1_000_000;
+
+/// Whether an I/O error means the disk is full (or the user's quota is used up).
+fn io_disk_full(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::StorageFull
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
+}
+
+/// Whether storing failed because the database's disk is full.
+fn store_disk_full(e: &crate::EngineError) -> bool {
+    matches!(
+        e,
+        crate::EngineError::Store(crate::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+            if f.code == rusqlite::ErrorCode::DiskFull
+    )
+}
+
 /// One line (or piece of an over-long line) as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
@@ -269,6 +288,9 @@ pub(crate) async fn sink(
             None
         }
     };
+    // Output lines stored so far, and whether a full disk was already reported.
+    let mut stored: u64 = 0;
+    let mut full_told = false;
     while let Some(first) = rx.recv().await {
         let mut batches = vec![first];
         let mut lines = batches[0].pieces.len();
@@ -285,16 +307,32 @@ pub(crate) async fn sink(
         let job = job_id.clone();
         let mut file = log.take();
         let mut rd = reader.take();
+        let log_shown = log_path.display().to_string();
         let joined = tokio::task::spawn_blocking(move || {
             let before = rd.as_ref().map(|r| crate::lock(&r.progress).clone());
-            let events = to_events(&job, batches, file.as_mut(), rd.as_mut());
+            let mut log_error = None;
+            let mut events = to_events(&job, batches, file.as_mut(), rd.as_mut(), &mut log_error);
             if let Some(f) = file.as_mut() {
                 if let Err(e) = f.flush() {
-                    tracing::error!(error = %e, "writing the job's log file failed");
+                    log_error = Some(e);
+                }
+            }
+            if log_error.is_some() {
+                file = None; // what was written stays; nothing more is tried
+            }
+            let stored = keep_stored(&job, &mut events, stored, &log_shown);
+            let mut full = None;
+            if let Some(e) = &log_error {
+                tracing::error!(error = %e, "writing the job's log file failed");
+                if io_disk_full(e) {
+                    full = Some(format!("no space left for the job's log file {log_shown}"));
                 }
             }
             if let Err(e) = inner2.append_events(events) {
                 tracing::error!(job = %job, error = %e, "storing output failed");
+                if store_disk_full(&e) && full.is_none() {
+                    full = Some("no space left for Sidekick's database".to_string());
+                }
             }
             if let Some(r) = &rd {
                 let now = crate::lock(&r.progress).clone();
@@ -302,13 +340,18 @@ pub(crate) async fn sink(
                     inner2.agent_progress(&job, &now);
                 }
             }
-            (file, rd)
+            (file, rd, stored, full)
         })
         .await;
         match joined {
-            Ok((f, rd)) => {
+            Ok((f, rd, now_stored, full)) => {
                 log = f;
                 reader = rd;
+                stored = now_stored;
+                if let Some(what) = full.filter(|_| !full_told) {
+                    full_told = true;
+                    inner.disk_full(&job_id, what);
+                }
             }
             Err(e) => tracing::error!(error = %e, "output writer task failed"),
         }
@@ -327,11 +370,43 @@ pub(crate) async fn sink(
     }
 }
 
+/// Keeps the first [`MAX_STORED_LINES`] output lines of a job (`stored` of them are stored
+/// already) and drops the rest from `events`, adding a notice in the batch that crosses the
+/// line. Returns the new count.
+fn keep_stored(job_id: &str, events: &mut Vec<NewEvent>, stored: u64, log: &str) -> u64 {
+    let mut count = stored;
+    let mut crossed = None;
+    events.retain(|ev| {
+        if !matches!(ev.body, EventBody::Output { .. }) {
+            return true;
+        }
+        count += 1;
+        if count == MAX_STORED_LINES + 1 {
+            crossed = Some(ev.time);
+        }
+        count <= MAX_STORED_LINES
+    });
+    if let Some(time) = crossed {
+        events.push(NewEvent {
+            job_id: job_id.to_string(),
+            time,
+            body: EventBody::Notice {
+                level: sidekick_protocol::Level::Warn,
+                message: format!(
+                    "the output goes on beyond {MAX_STORED_LINES} lines; the rest is only in the log file {log}"
+                ),
+            },
+        });
+    }
+    count
+}
+
 fn to_events(
     job_id: &str,
     batches: Vec<Batch>,
     mut log: Option<&mut std::io::BufWriter<std::fs::File>>,
     mut reader: Option<&mut Reader>,
+    log_error: &mut Option<std::io::Error>,
 ) -> Vec<NewEvent> {
     let mut events = Vec::with_capacity(batches.iter().map(|b| b.pieces.len()).sum());
     for batch in batches {
@@ -345,7 +420,7 @@ fn to_events(
                     }
                 });
                 if let Err(e) = written {
-                    tracing::error!(error = %e, "writing the job's log file failed");
+                    *log_error = Some(e);
                     log = None;
                 }
             }
@@ -447,5 +522,29 @@ mod tests {
             }
         }
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn the_database_keeps_the_first_lines_and_says_where_the_rest_is() {
+        let out = |n: u64| NewEvent {
+            job_id: "j".into(),
+            time: n,
+            body: EventBody::Output {
+                stream: Stream::Stdout,
+                line: n.to_string(),
+                partial: false,
+            },
+        };
+        let mut events: Vec<NewEvent> = (0..10).map(out).collect();
+        let count = keep_stored("j", &mut events, MAX_STORED_LINES - 4, "/l.log");
+        assert_eq!(count, MAX_STORED_LINES + 6);
+        assert_eq!(events.len(), 5, "four lines and the notice");
+        assert!(matches!(
+            &events[4].body,
+            EventBody::Notice { message, .. } if message.contains("/l.log")
+        ));
+        let mut more: Vec<NewEvent> = (0..3).map(out).collect();
+        assert_eq!(keep_stored("j", &mut more, count, "/l.log"), count + 3);
+        assert!(more.is_empty(), "no second notice, no more lines");
     }
 }

@@ -363,6 +363,11 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
                 None,
             )
         }
+        Outcome::Stopped(Stop::Asked(StopReason::DiskFull(what))) => (
+            JobState::Failed,
+            Some(format!("disk full: {what}; the job was stopped")),
+            None,
+        ),
         Outcome::Stopped(Stop::Asked(StopReason::TokenBudget { used, budget })) => (
             JobState::Failed,
             Some(format!(

@@ -77,6 +77,22 @@ pub fn lock_instance(home: &Home) -> Result<InstanceLock, ServeError> {
     }
 }
 
+/// The host's log file, written on a best-effort basis: a full disk must not turn every log
+/// line into an error (the subscriber would report each one on stderr, and a host started in
+/// the background has a stderr that can fail too — a panic in whichever thread logged).
+struct LossyLog(std::fs::File);
+
+impl Write for LossyLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.write_all(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
+        Ok(())
+    }
+}
+
 /// Sends the host's own log to `host.log` (appending).
 pub fn init_logging(home: &Home) -> Result<(), ServeError> {
     let path = home.host_log();
@@ -88,7 +104,7 @@ pub fn init_logging(home: &Home) -> Result<(), ServeError> {
         .map_err(io_err(&path))?;
     sidekick_engine::private::restrict(&path).map_err(io_err(&path))?;
     let _ = tracing_subscriber::fmt()
-        .with_writer(Mutex::new(file))
+        .with_writer(Mutex::new(LossyLog(file)))
         .with_ansi(false)
         .with_max_level(if std::env::var_os("SIDEKICK_DEBUG").is_some() {
             tracing::Level::DEBUG
