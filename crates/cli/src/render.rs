@@ -43,8 +43,30 @@ fn changes(job: &Job) -> String {
     }
 }
 
+/// Text from a job (its task, a reason quoting git, a path) made safe for a terminal: control
+/// characters other than line breaks, such as an escape that would clear the screen, are
+/// shown escaped (`\u{1b}`) instead of acted on.
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(|c| c.is_control() && c != '\n') {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 /// "brave-otter completed in 3s (+10 -2)" and the reason where there is one.
 pub fn ending(job: &Job) -> String {
+    visible(&ending_raw(job))
+}
+
+fn ending_raw(job: &Job) -> String {
     let mut s = format!("{} {}", job.codename, job.state);
     if let Some(d) = job.duration_ms {
         s.push_str(&format!(" after {}", format_duration(d)));
@@ -81,8 +103,12 @@ fn first_line(task: &str, max: usize) -> String {
 
 /// Left-aligned columns separated by two spaces.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| visible(c)).collect())
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
             widths[i] = widths[i].max(cell.chars().count());
         }
@@ -236,7 +262,7 @@ pub fn job_details(job: &Job, now: u64) -> String {
     }
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|(k, v)| format!("{k:<w$}  {v}\n"))
+        .map(|(k, v)| format!("{k:<w$}  {}\n", visible(v)))
         .collect()
 }
 
@@ -366,6 +392,17 @@ mod tests {
             &[vec!["xxx".into(), "y".into()], vec!["z".into(), "".into()]],
         );
         assert_eq!(t, "A    BB\nxxx  y\nz\n");
+    }
+
+    #[test]
+    fn terminal_escapes_in_job_text_are_shown_not_acted_on() {
+        assert_eq!(
+            visible("fix \u{1b}[2J it\r\tnow"),
+            "fix \\u{1b}[2J it\\r\\tnow"
+        );
+        assert_eq!(visible("plain\ntwo"), "plain\ntwo");
+        let t = table(&["TASK"], &[vec!["a\u{1b}[2Jb".into()]]);
+        assert_eq!(t, "TASK\na\\u{1b}[2Jb\n");
     }
 
     #[test]

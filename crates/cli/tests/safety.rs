@@ -219,6 +219,7 @@ fn the_merge_preview_lists_changes_in_subfolders_and_agrees_with_the_merge() {
     std::fs::write(w.repo.join("src/deep/a.rs"), "mine\n").expect("write");
 
     let preview = w.run_json(&["merge", "--dry-run", "--json", &id]);
+    assert!(preview["job"]["duration_ms"].is_u64(), "{preview}");
     let p = &preview["preview"];
     assert_eq!(
         p["changed_paths"],
@@ -598,4 +599,41 @@ fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
     );
     assert_eq!(w.host_pid(), Some(host), "the same host served throughout");
     w.stop_host();
+}
+
+#[test]
+fn a_task_types_inputs_never_run_as_code_in_any_quoting() {
+    let w = World::new();
+    let dir = w.repo.join(".sidekick/tasks/fix");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("task.toml"),
+        "command = \"echo \\\"fixing {inputs.path}\\\" > out.txt; echo '{inputs.path}' >> out.txt\"\n\
+         [[inputs]]\nname = \"path\"\nrequired = true\n",
+    )
+    .expect("task type");
+    let marker = w.root.join("pwned");
+    let value = format!(
+        "$(touch {}) `touch {}` \"; touch {}",
+        marker.display(),
+        marker.display(),
+        marker.display()
+    );
+    let job = w.run_json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--type",
+        "fix",
+        "--input",
+        &format!("path={value}"),
+    ]);
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(!marker.exists(), "an input ran as code");
+    let out = w.git(&["show", &format!("{}:out.txt", s(&job["branch"]))]);
+    assert_eq!(out, format!("fixing {value}\n{value}"));
+    assert!(
+        s(&job["task"]).contains("fixing '$(touch"),
+        "the task shows the value: {job}"
+    );
 }

@@ -434,7 +434,7 @@ impl Engine {
         release_memory();
         Ok(sidekick_protocol::MergeResult {
             job: if dry_run {
-                result.job
+                self.inner.decorate(result.job)
             } else {
                 self.job(&result.job.id)?
             },
@@ -847,15 +847,20 @@ impl Inner {
             Some(name) => Some(tasks::load(&base.workdir, name)?),
             None => None,
         };
-        let task = match &task_type {
+        let rendered = match &task_type {
             Some(t) => t.render(&req.inputs)?,
             None if !req.inputs.is_empty() => {
                 return Err(EngineError::BadRequest(
                     "inputs are given but no task type".into(),
                 ))
             }
-            None => req.task.clone(),
+            None => tasks::Rendered {
+                text: req.task.clone(),
+                command: None,
+                env: Vec::new(),
+            },
         };
+        let task = rendered.text.clone();
         if task.trim().is_empty() {
             return Err(EngineError::BadRequest("the task is empty".into()));
         }
@@ -924,8 +929,15 @@ impl Inner {
         let worktree = group.join(&codename);
         let log_path = self.home.logs().join(format!("{id}.log"));
         let mut env: Vec<(String, String)> = Vec::new();
+        // A task type's command runs with its inputs in variables, never in its text.
+        let mut prompt = match rendered.command.filter(|_| profile.name == agents::SHELL) {
+            Some(command) => {
+                env.extend(rendered.env);
+                command
+            }
+            None => task.clone(),
+        };
         // The context as a file for every agent, and first in the prompt of those that take one.
-        let mut prompt = task.clone();
         if let Some(text) = &context {
             let dir = self.home.root().join("contexts");
             private::dir(&dir)?;

@@ -464,9 +464,12 @@ impl Store {
         }
         sql.push_str(" ORDER BY seq LIMIT ?2");
         let mut stmt = self.conn.prepare_cached(&sql)?;
+        // Beyond i64 there are no events (a cast would wrap around to "everything").
+        let since = i64::try_from(since).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = match job_id {
-            Some(j) => stmt.query(params![since as i64, limit as i64, j])?,
-            None => stmt.query(params![since as i64, limit as i64])?,
+            Some(j) => stmt.query(params![since, limit, j])?,
+            None => stmt.query(params![since, limit])?,
         };
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
@@ -843,6 +846,26 @@ mod tests {
             Store::open(&path),
             Err(StoreError::TooNew { found: 99, .. })
         ));
+    }
+
+    #[test]
+    fn a_since_beyond_every_event_returns_none_not_all() {
+        let mut s = Store::open_in_memory().expect("store");
+        let rec = sample("01a", JobState::Queued);
+        s.insert_job(&rec).expect("insert");
+        s.append(vec![NewEvent {
+            job_id: "01a".into(),
+            time: 1,
+            body: EventBody::Notice {
+                level: Level::Info,
+                message: "x".into(),
+            },
+        }])
+        .expect("append");
+        assert_eq!(s.events_after(0, None, true, 10).expect("q").len(), 1);
+        for since in [u64::MAX, i64::MAX as u64 + 1, i64::MAX as u64] {
+            assert!(s.events_after(since, None, true, 10).expect("q").is_empty());
+        }
     }
 
     #[test]

@@ -11,8 +11,10 @@
 //! required = true
 //! ```
 //!
-//! Values substituted into a shell `command` are shell-quoted, so an input is always one word
-//! and never code.
+//! A shell `command` never contains an input's value: each `{inputs.NAME}` becomes a reference
+//! to the environment variable `SIDEKICK_INPUT_NAME` that holds it, so no quoting context
+//! (double quotes, `$(...)`, a heredoc) can turn a value into code. The task text users read
+//! shows the values, shell-quoted.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -244,10 +246,91 @@ pub fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
 
+/// The environment variable that carries input `name` into a command.
+pub fn input_var(name: &str) -> String {
+    let tail: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("SIDEKICK_INPUT_{tail}")
+}
+
+/// `template` with each `{inputs.NAME}` replaced by a reference to its variable, written for
+/// the quoting context it stands in (top-level single or double quotes, or none) so the value
+/// stays one word. Whatever the context, only a variable name is ever put in the text.
+fn with_variables(template: &str) -> String {
+    let mut out = String::new();
+    let (mut single, mut double, mut escaped) = (false, false, false);
+    // `$(` and a backquote start a new command whose quoting is its own; `)` or the closing
+    // backquote return to the outer context.
+    let mut outer: Vec<(bool, bool, char)> = Vec::new();
+    let mut rest = template;
+    while let Some(c) = rest.chars().next() {
+        if let Some(after) = rest.strip_prefix("{inputs.") {
+            if let Some(end) = after.find('}') {
+                let var = input_var(&after[..end]);
+                out.push_str(&if single {
+                    format!("'\"${{{var}}}\"'")
+                } else if double {
+                    format!("${{{var}}}")
+                } else {
+                    format!("\"${{{var}}}\"")
+                });
+                rest = &after[end + 1..];
+                escaped = false;
+                continue;
+            }
+        }
+        if !single && !escaped && rest.starts_with("$(") {
+            outer.push((single, double, ')'));
+            double = false;
+            out.push_str("$(");
+            rest = &rest[2..];
+            continue;
+        }
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if !single => escaped = true,
+            ')' | '`' if !single && !double && outer.last().is_some_and(|o| o.2 == c) => {
+                if let Some((s, d, _)) = outer.pop() {
+                    (single, double) = (s, d);
+                }
+            }
+            '`' if !single => {
+                outer.push((single, double, '`'));
+                double = false;
+            }
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            _ => {}
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// A task type turned into a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// What the user reads: a prompt as written, a command with the values shell-quoted.
+    pub text: String,
+    /// For a command type: the command that runs, inputs as variables (see [`input_var`]).
+    pub command: Option<String>,
+    /// The variables `command` reads.
+    pub env: Vec<(String, String)>,
+}
+
 impl TaskType {
     /// The task text for these input values: a prompt as written, a command with every value
     /// shell-quoted.
-    pub fn render(&self, given: &BTreeMap<String, String>) -> Result<String, TaskError> {
+    pub fn render(&self, given: &BTreeMap<String, String>) -> Result<Rendered, TaskError> {
         for key in given.keys() {
             if !self.inputs.iter().any(|i| &i.name == key) {
                 let known: Vec<&str> = self.inputs.iter().map(|i| i.name.as_str()).collect();
@@ -287,14 +370,26 @@ impl TaskType {
             .as_deref()
             .or(self.command.as_deref())
             .unwrap_or("");
-        Ok(substitute(template, |name| {
+        let text = substitute(template, |name| {
             let v = values.get(name).cloned().unwrap_or_default();
             if quote {
                 shell_quote(&v)
             } else {
                 v
             }
-        }))
+        });
+        Ok(Rendered {
+            text,
+            command: self.command.as_deref().map(with_variables),
+            env: if quote {
+                values
+                    .iter()
+                    .map(|(k, v)| (input_var(k), v.clone()))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        })
     }
 
     pub fn info(&self) -> TaskTypeInfo {
@@ -355,7 +450,9 @@ default = "clippy"
             ("claude", Some(1_200_000), Some(30))
         );
         assert_eq!(
-            t.render(&values(&[("path", "crates/x")])).expect("renders"),
+            t.render(&values(&[("path", "crates/x")]))
+                .expect("renders")
+                .text,
             "Fix the clippy warnings in crates/x."
         );
         let missing = t.render(&values(&[])).expect_err("path is required");
@@ -391,8 +488,37 @@ required = true
         let t = load(tmp.path(), "fix").expect("loads");
         assert_eq!(t.agent, "shell");
         let evil = "x; rm -rf / $(id) 'q'";
-        let cmd = t.render(&values(&[("crate", evil)])).expect("renders");
-        assert_eq!(cmd, "cargo clippy --fix -p 'x; rm -rf / $(id) '\\''q'\\'''");
+        let r = t.render(&values(&[("crate", evil)])).expect("renders");
+        assert_eq!(
+            r.text,
+            "cargo clippy --fix -p 'x; rm -rf / $(id) '\\''q'\\'''"
+        );
+        assert_eq!(
+            r.command.as_deref(),
+            Some("cargo clippy --fix -p \"${SIDEKICK_INPUT_CRATE}\"")
+        );
+        assert_eq!(
+            r.env,
+            vec![("SIDEKICK_INPUT_CRATE".to_string(), evil.to_string())]
+        );
+        // In every quoting context the value comes back as it was, and never runs.
+        for template in [
+            "printf %s {inputs.crate}",
+            "printf %s \"{inputs.crate}\"",
+            "printf %s '{inputs.crate}'",
+            "printf %s \"$(printf %s {inputs.crate})\"",
+            "printf %s \"`printf %s {inputs.crate}`\"",
+            "printf %s \"$(printf %s \"{inputs.crate}\")\"",
+        ] {
+            let command = with_variables(template);
+            assert!(!command.contains("rm -rf"), "{command}");
+            let out = std::process::Command::new("sh")
+                .args(["-c", &command])
+                .env("SIDEKICK_INPUT_CRATE", evil)
+                .output()
+                .expect("sh");
+            assert_eq!(String::from_utf8_lossy(&out.stdout), evil, "{template}");
+        }
         let out = std::process::Command::new("sh")
             .args(["-c", &format!("printf %s {}", shell_quote(evil))])
             .output()
