@@ -578,6 +578,9 @@ fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
     let w = World::new();
     let _disk = SmallDisk::mount(&w.home, "30m");
     std::fs::write(w.home.join("config.toml"), "").expect("config");
+    // Someone else's 10 MB on the same disk, freed later.
+    let ballast = w.home.join("ballast");
+    std::fs::write(&ballast, vec![1u8; 10 << 20]).expect("ballast");
     let flood = w.run_json(&["run", "--wait", "--json", "seq 1 100000000"]);
     assert_eq!(flood["state"], "failed", "{flood}");
     let reason = s(&flood["reason"]);
@@ -590,8 +593,8 @@ fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
         "{next}"
     );
     // With room again, jobs run as before, on the same host.
-    std::fs::remove_file(s(&flood["log_path"])).expect("free the space");
-    let after = w.spawn(&["--wait"], "echo after > f.txt");
+    std::fs::remove_file(&ballast).expect("free the space");
+    let after = w.run_json(&["run", "--wait", "--json", "echo after > f.txt"]);
     assert_eq!(after["state"], "completed", "{after}");
     assert_eq!(
         w.git(&["show", &format!("{}:f.txt", s(&after["branch"]))]),
