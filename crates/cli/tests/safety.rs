@@ -640,3 +640,51 @@ fn a_task_types_inputs_never_run_as_code_in_any_quoting() {
         "the task shows the value: {job}"
     );
 }
+
+#[test]
+fn a_repository_with_submodules_gets_them_in_the_jobs_worktree() {
+    let w = World::new();
+    let sub = w.root.join("sub");
+    std::fs::create_dir(&sub).expect("mkdir");
+    let git_in = |dir: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .envs(w.envs())
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git_in(&sub, &["init", "-q", "-b", "main"]);
+    std::fs::write(sub.join("lib.txt"), "from the submodule\n").expect("write");
+    git_in(&sub, &["add", "lib.txt"]);
+    git_in(&sub, &["commit", "-q", "-m", "sub"]);
+    git_in(
+        &w.repo,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            &sub.display().to_string(),
+            "vendor/sub",
+        ],
+    );
+    w.git(&["commit", "-q", "-m", "add a submodule"]);
+    let job = w.spawn(&["--wait"], "cat vendor/sub/lib.txt > seen.txt");
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(
+        w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]),
+        "from the submodule"
+    );
+    assert!(notices(&w, &s(&job["id"])).contains("initialised the submodules"));
+    // A worktree holding submodules can still be discarded (git refuses to `worktree remove`).
+    w.ok(&["discard", &s(&job["id"])]);
+    assert!(!PathBuf::from(s(&job["worktree"])).exists());
+}

@@ -217,6 +217,17 @@ pub fn add_worktree(
     Ok(())
 }
 
+/// Checks out the submodules of a new worktree at the commits its tree records (git fetches
+/// them from their URLs, so a local path works offline and a remote one needs the network).
+pub fn init_submodules(worktree: &Path) -> Result<()> {
+    let out = git(worktree)
+        .args(["-c", "protocol.file.allow=always"])
+        .args(["submodule", "update", "--init", "--recursive", "--quiet"])
+        .output()
+        .map_err(RepoError::Spawn)?;
+    check("submodule update", out)
+}
+
 pub fn unlock_worktree(repo: &Path, worktree: &Path) -> Result<()> {
     let out = with_worktree_lock(repo, || {
         git(repo)

@@ -87,6 +87,20 @@ async fn prepare_and_run(
         tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
     }
 
+    if worktree.join(".gitmodules").exists() {
+        let wt = worktree.clone();
+        let inited = tokio::task::spawn_blocking(move || repo::init_submodules(&wt)).await;
+        match inited {
+            Ok(Ok(())) => inner.notice(&rec.job.id, Level::Info, "initialised the submodules"),
+            Ok(Err(e)) => inner.notice(
+                &rec.job.id,
+                Level::Warn,
+                format!("the submodules could not be initialised ({e}); files written inside their folders are not part of the job's commits"),
+            ),
+            Err(e) => tracing::error!(error = %e, "submodule init task failed"),
+        }
+    }
+
     if !rec.copy_files.is_empty() {
         // Recorded before anything is copied, so no commit can pick a copy up, even after a crash.
         if let Err(e) = crate::copy::record_keep_out(&worktree, &rec.copy_files) {
