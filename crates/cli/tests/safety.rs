@@ -581,7 +581,14 @@ fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
     // Someone else's 10 MB on the same disk, freed later.
     let ballast = w.home.join("ballast");
     std::fs::write(&ballast, vec![1u8; 10 << 20]).expect("ballast");
-    let flood = w.run_json(&["run", "--wait", "--json", "seq 1 100000000"]);
+    let flood = w.run_json(&[
+        "run",
+        "--wait",
+        "--json",
+        "--timeout",
+        "2m",
+        "seq 1 100000000",
+    ]);
     assert_eq!(flood["state"], "failed", "{flood}");
     let reason = s(&flood["reason"]);
     assert!(reason.starts_with("disk full: no space left"), "{reason}");
@@ -687,4 +694,93 @@ fn a_repository_with_submodules_gets_them_in_the_jobs_worktree() {
     // A worktree holding submodules can still be discarded (git refuses to `worktree remove`).
     w.ok(&["discard", &s(&job["id"])]);
     assert!(!PathBuf::from(s(&job["worktree"])).exists());
+}
+
+#[test]
+fn an_emptied_database_is_refused_not_silently_replaced() {
+    let w = World::new();
+    w.spawn(&["--wait"], "echo hi");
+    w.stop_host();
+    let db = w.home.join("sidekick.db");
+    std::fs::write(&db, b"").expect("truncate");
+    for side in ["sidekick.db-wal", "sidekick.db-shm"] {
+        let _ = std::fs::remove_file(w.home.join(side));
+    }
+    let r = w.sk(&["ls"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr().contains("is empty, but") && r.stderr().contains("job log"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(
+        std::fs::metadata(&db).expect("db").len(),
+        0,
+        "nothing was written over it"
+    );
+}
+
+#[test]
+fn restore_brings_back_a_worktree_deleted_by_hand() {
+    let w = World::new();
+    let job = w.spawn(&["--wait"], "echo work > w.txt");
+    let wt = PathBuf::from(s(&job["worktree"]));
+    std::fs::remove_dir_all(&wt).expect("the user deletes it");
+    let out = w.ok(&["restore", &s(&job["id"])]);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("w.txt")).expect("read"),
+        "work\n"
+    );
+}
+
+#[test]
+fn in_a_sparse_checkout_work_outside_the_sparse_set_is_committed() {
+    let w = World::new();
+    for d in ["d1", "d2"] {
+        std::fs::create_dir(w.repo.join(d)).expect("mkdir");
+        std::fs::write(w.repo.join(d).join("f.txt"), d).expect("write");
+    }
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "two folders"]);
+    w.git(&["sparse-checkout", "set", "d1"]);
+    let job = w.spawn(&["--wait"], "mkdir -p d2 && echo new > d2/new.txt");
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(job["reason"].is_null(), "{job}");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&job["branch"])]);
+    assert_eq!(
+        tree.lines().collect::<Vec<_>>(),
+        ["README.md", "d1/f.txt", "d2/f.txt", "d2/new.txt"]
+    );
+    w.ok(&["discard", &s(&job["id"])]);
+}
+
+#[test]
+fn a_moved_repository_gets_one_clear_sentence_not_git_internals() {
+    let w = World::new();
+    let job = w.spawn(&["--wait"], "echo work > w.txt");
+    let id = s(&job["id"]);
+    std::fs::rename(&w.repo, w.root.join("moved")).expect("move the repository");
+    for args in [vec!["diff", &id], vec!["merge", &id], vec!["discard", &id]] {
+        let out = w
+            .command(&args)
+            .current_dir(&w.root)
+            .output()
+            .expect("runs");
+        let r = crate::common::Run(out);
+        assert_eq!(r.code(), 1, "{args:?}");
+        let err = r.stderr();
+        assert!(
+            err.contains("is no longer there (moved or deleted?)"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains(&s(&job["worktree"])), "{err}");
+        assert!(
+            !err.contains("revspec") && !err.contains(".git/worktrees"),
+            "{err}"
+        );
+    }
+    // Put back, everything works again.
+    std::fs::rename(w.root.join("moved"), &w.repo).expect("move it back");
+    w.ok(&["merge", &id]);
 }

@@ -40,6 +40,29 @@ use store::{JobRecord, NewEvent, Store, StoreError};
 /// Open repositories unused this long are closed.
 pub const REPO_IDLE: Duration = Duration::from_secs(10);
 
+/// A database file of 0 bytes beside job logs or worktrees is a lost history, not a new home:
+/// SQLite would silently start afresh over it.
+fn refuse_emptied_database(home: &Home) -> Result<()> {
+    let path = home.database();
+    if !std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+        return Ok(());
+    }
+    let count = |dir: PathBuf| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let (logs, worktrees) = (count(home.logs()), count(home.worktrees()));
+    if logs + worktrees == 0 {
+        return Ok(());
+    }
+    Err(StoreError::Emptied {
+        path,
+        evidence: format!(
+            "{} holds {logs} job log(s) and {} {worktrees} repositories' worktrees",
+            home.logs().display(),
+            home.worktrees().display()
+        ),
+    }
+    .into())
+}
+
 /// The size of the home's reserve file (see `Inner::keep_reserve`).
 const RESERVE_BYTES: usize = 4 << 20;
 
@@ -199,8 +222,9 @@ impl Engine {
         for dir in [home.root().to_path_buf(), home.worktrees(), home.logs()] {
             private::dir(&dir)?;
         }
-        // The database and its WAL files are 0600: SQLite gives new WAL files the database's mode.
         let db_path = home.database();
+        refuse_emptied_database(&home)?;
+        // The database and its WAL files are 0600: SQLite gives new WAL files the database's mode.
         private::file_options()
             .create(true)
             .append(true)
@@ -363,6 +387,7 @@ impl Engine {
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
         let mut rec = self.inner.resolve(reference)?;
+        review::ops::ensure_repo_there(&rec.job)?;
         if rec.job.state.has_ended()
             && !matches!(rec.job.state, JobState::Merged | JobState::Discarded)
         {

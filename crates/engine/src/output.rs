@@ -292,6 +292,11 @@ pub(crate) async fn sink(
     let mut stored: u64 = 0;
     let mut full_told = false;
     while let Some(first) = rx.recv().await {
+        if full_told {
+            // The disk is full: the rest is read and dropped, so the room the reserve gave
+            // back is left for the job's end (its state, its commit).
+            continue;
+        }
         let mut batches = vec![first];
         let mut lines = batches[0].pieces.len();
         while lines < MAX_BATCH {

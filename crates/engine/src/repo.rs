@@ -269,7 +269,9 @@ const AGENT_SCRATCH: &[&str] = &[
 pub fn commit_all(worktree: &Path, message: &str) -> Result<Committed> {
     let git_dir = clear_stale_index_lock(worktree)?;
     let out = git(worktree)
-        .args(["add", "-A", "--", "."])
+        // `--sparse`: in a sparse checkout, files the agent wrote outside the sparse set are
+        // its work too (git refuses them otherwise, and the job could not be merged).
+        .args(["add", "-A", "--sparse", "--", "."])
         .args(AGENT_SCRATCH)
         .output()
         .map_err(RepoError::Spawn)?;

@@ -411,8 +411,18 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
     rec.job.reason = reason;
     rec.job.exit_code = exit_code;
     rec.job.ended_at = Some(inner.now());
-    if let Err(e) = inner.save(&rec, Vec::new()) {
-        tracing::error!(job = %rec.job.id, error = %e, "cannot record the job's end");
+    // The end must be recorded (a client waits for it). On a full disk, try again for a while:
+    // room may come back; if it never does, the next host marks the job interrupted.
+    for attempt in 0..60 {
+        match inner.save(&rec, Vec::new()) {
+            Ok(()) => break,
+            Err(e) => {
+                if attempt == 0 {
+                    tracing::error!(job = %rec.job.id, error = %e, "cannot record the job's end; retrying");
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
     }
     tracing::info!(job = %rec.job.id, state = %state, "job ended");
     inner.end_children(&rec);

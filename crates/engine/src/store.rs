@@ -16,6 +16,13 @@ pub enum StoreError {
         "the database was written by a newer Sidekick (schema {found}, this one knows {known})"
     )]
     TooNew { found: i64, known: i64 },
+    #[error(
+        "{path} is empty, but {evidence}: the job history was lost (a truncated file?). Sidekick will not start a new history over it; restore the file from a backup, or move it away to start afresh"
+    )]
+    Emptied {
+        path: std::path::PathBuf,
+        evidence: String,
+    },
 }
 
 type Result<T> = std::result::Result<T, StoreError>;

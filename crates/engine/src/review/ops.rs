@@ -47,8 +47,26 @@ pub fn snapshot_ref(job_id: &str) -> String {
     format!("refs/sidekick/snapshots/{job_id}")
 }
 
+/// Refuses, in one sentence, when the job's repository is gone (moved or deleted): git would
+/// only say "revspec not found" or "failed to resolve path '.git/worktrees/...'".
+pub(crate) fn ensure_repo_there(job: &Job) -> Result<()> {
+    if Repository::open(&job.repo).is_ok() {
+        return Ok(());
+    }
+    let kept = if Path::new(&job.worktree).exists() {
+        format!("its work is still in the folder {}", job.worktree)
+    } else {
+        "its branch was in that repository".to_string()
+    };
+    Err(invalid(format!(
+        "the repository of job {}, {}, is no longer there (moved or deleted?); {kept}. Put the repository back where it was to review the job",
+        job.codename, job.repo
+    )))
+}
+
 /// Refuses jobs that cannot be reviewed now.
 fn ensure_reviewable(job: &Job) -> Result<()> {
+    ensure_repo_there(job)?;
     match job.state {
         s if s.is_active() => Err(invalid(format!(
             "job {} is still {s}; wait for it to end (or cancel it) first",
@@ -839,6 +857,8 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
             crate::private::dir(parent)?;
         }
         let out = repo::with_worktree_lock(&repo_dir, || {
+            // A worktree folder deleted by hand is still registered until pruned.
+            let _ = repo::git(&repo_dir).args(["worktree", "prune"]).output();
             repo::git(&repo_dir)
                 .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
                 .arg(&wt)
@@ -866,6 +886,7 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
 
 /// Reverts the job's last merge while the target has not moved since.
 pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
+    ensure_repo_there(&rec.job)?;
     let Some(m) = rec.merge.clone() else {
         return Err(invalid(format!(
             "job {} has not been merged",
@@ -956,6 +977,7 @@ pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
 
 /// Brings a discarded or cleaned-up job back for review.
 pub(crate) fn restore(rec: &mut JobRecord) -> Result<String> {
+    ensure_repo_there(&rec.job)?;
     match rec.job.state {
         JobState::Merged => {
             return Err(invalid(format!(
@@ -968,10 +990,16 @@ pub(crate) fn restore(rec: &mut JobRecord) -> Result<String> {
         }
         _ => {}
     }
-    if rec.has_worktree && rec.job.state != JobState::Discarded {
+    // What is on disk decides, not what the database remembers: a worktree folder or branch
+    // someone deleted by hand is brought back too.
+    let worktree_there = PathBuf::from(&rec.job.worktree).join(".git").exists();
+    let branch_there = open(Path::new(&rec.job.repo))
+        .map(|r| r.find_branch(&rec.job.branch, BranchType::Local).is_ok())
+        .unwrap_or(false);
+    if worktree_there && branch_there && rec.job.state != JobState::Discarded {
         return Err(invalid(format!(
-            "job {} has nothing to restore",
-            rec.job.codename
+            "job {} has nothing to restore: its branch {} and worktree {} are there",
+            rec.job.codename, rec.job.branch, rec.job.worktree
         )));
     }
     reinstate(rec)?;
