@@ -784,3 +784,41 @@ fn a_moved_repository_gets_one_clear_sentence_not_git_internals() {
     std::fs::rename(w.root.join("moved"), &w.repo).expect("move it back");
     w.ok(&["merge", &id]);
 }
+
+#[test]
+fn half_open_connections_are_closed_and_do_not_crowd_out_clients() {
+    use std::io::{Read, Write};
+    let w = World::new();
+    w.ok(&["ls"]);
+    let socket = w.home.join("run/sidekick.sock");
+    // 400 clients that connect and send half a request line, then nothing.
+    let mut idle: Vec<std::os::unix::net::UnixStream> = (0..400)
+        .map(|_| {
+            let mut s = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
+            s.write_all(b"GET /v1/jobs HT").expect("write");
+            s
+        })
+        .collect();
+    // Real clients are still served meanwhile.
+    w.ok(&["ls"]);
+    let job = w.spawn(&["--wait"], "echo fine");
+    assert_eq!(job["state"], "completed");
+    // The host closes them (header-read timeout, or at once beyond its connection cap).
+    for s in &mut idle {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .expect("timeout");
+        let mut buf = [0u8; 512];
+        // Read to the end (a 408 response may come first); a read that times out means the
+        // host kept the connection.
+        loop {
+            match s.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("the host kept a half-open connection: {e}"),
+            }
+        }
+    }
+    w.ok(&["ls"]);
+}

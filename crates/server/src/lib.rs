@@ -10,7 +10,8 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use nix::fcntl::{Flock, FlockArg};
 pub use sidekick_engine::limit_malloc_arenas;
@@ -155,18 +156,71 @@ pub async fn serve(home: Home, ready: impl FnOnce(&Home)) -> Result<(), ServeErr
     tracing::info!(socket = %socket.display(), "host listening");
     ready(&home);
 
-    let shutdown_engine = engine.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            wait_for_signal().await;
-            tracing::info!("host shutting down");
-            shutdown_engine.shutdown().await;
-            let _ = closing_tx.send(true);
-        })
-        .await;
+    accept_loop(listener, app, &engine, closing_tx).await;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("host stopped");
-    result.map_err(io_err(socket))
+    Ok(())
+}
+
+/// A client has this long to send a request's headers; a connection that sends nothing (a
+/// half-open or stuck client) is closed instead of held forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections served at once; beyond it new ones are closed at once (the app, a few CLIs and
+/// their event streams need a handful).
+const MAX_CONNECTIONS: usize = 1024;
+
+/// Serves connections until SIGTERM or SIGINT; then stops the engine's jobs, tells event streams
+/// to end (`closing`) and waits (up to 10 s) for open connections to finish.
+async fn accept_loop(
+    listener: tokio::net::UnixListener,
+    app: axum::Router,
+    engine: &Engine,
+    closing: watch::Sender<bool>,
+) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let signal = wait_for_signal();
+    tokio::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut signal => break,
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::warn!("too many connections; closing a new one");
+            continue;
+        };
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let served = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = served.await;
+            drop(slot);
+        });
+    }
+    tracing::info!("host shutting down");
+    drop(listener);
+    engine.shutdown().await;
+    let _ = closing.send(true);
+    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after 10 s; closing them");
+    }
 }
 
 async fn wait_for_signal() {
