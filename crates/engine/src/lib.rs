@@ -55,7 +55,7 @@ fn refuse_emptied_database(home: &Home) -> Result<()> {
     Err(StoreError::Emptied {
         path,
         evidence: format!(
-            "{} holds {logs} job log(s) and {} {worktrees} repositories' worktrees",
+            "{} holds {logs} job log(s) and {} holds {worktrees} repository folder(s)",
             home.logs().display(),
             home.worktrees().display()
         ),
