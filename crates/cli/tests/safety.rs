@@ -822,3 +822,24 @@ fn half_open_connections_are_closed_and_do_not_crowd_out_clients() {
     }
     w.ok(&["ls"]);
 }
+
+#[test]
+fn logs_raw_gives_the_output_back_byte_for_byte() {
+    let w = World::new();
+    let job = w.spawn(
+        &["--wait"],
+        "printf 'a\\000b\\377c\\n'; printf 'to stderr\\n' >&2; printf 'no newline at end'",
+    );
+    let r = w.sk(&["logs", "--raw", &s(&job["id"])]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let file = std::fs::read(s(&job["log_path"])).expect("log file");
+    assert_eq!(r.0.stdout, file, "exactly the log file");
+    let out = &r.0.stdout;
+    // The two pipes are read side by side, so only each stream's own order is fixed.
+    assert!(out.windows(6).any(|w| w == b"a\0b\xffc\n"), "{out:?}");
+    assert!(out.windows(17).any(|w| w == b"no newline at end"), "{out:?}");
+    assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 2, "no newline was added");
+    assert!(out.windows(10).any(|w| w == b"to stderr\n"), "{out:?}");
+    let clash = w.sk(&["logs", "--raw", "--parsed", &s(&job["id"])]);
+    assert_eq!(clash.code(), 2, "a usage error");
+}

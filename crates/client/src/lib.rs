@@ -235,6 +235,27 @@ impl Client {
     }
 
     /// The event stream: stored events after `since`, then (with `follow`) live ones.
+    /// The job's log file byte for byte, handed to `sink` a chunk at a time.
+    pub async fn log(
+        &self,
+        reference: &str,
+        mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let path = format!("/v1/jobs/{}/log", encode(reference));
+        let resp = self.send(Method::GET, &path, None).await?;
+        if !resp.status().is_success() {
+            return Err(error_from(resp.status(), collect(resp.into_body()).await?));
+        }
+        let mut body = resp.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ClientError::Connection(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                sink(&data).map_err(|e| ClientError::Connection(e.to_string()))?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn events(&self, query: &EventQuery) -> Result<EventStream> {
         let mut path = format!(
             "/v1/events?since={}&output={}&follow={}",

@@ -29,6 +29,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs", get(list_jobs).post(spawn_job))
         .route("/v1/jobs/{job}", get(get_job))
         .route("/v1/jobs/{job}/cancel", post(cancel_job))
+        .route("/v1/jobs/{job}/log", get(job_log))
         .route("/v1/jobs/{job}/diff", get(job_diff))
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
@@ -107,6 +108,49 @@ async fn get_job(
     Path(job): Path<String>,
 ) -> ApiResult<sidekick_protocol::Job> {
     Ok(Json(st.engine.job(&job)?))
+}
+
+/// `GET /v1/jobs/{job}/log`: the job's log file byte for byte (stdout and stderr as they were
+/// written, whatever their encoding), as far as it is written now.
+async fn job_log(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Response, ApiFailure> {
+    use tokio::io::AsyncReadExt;
+    let job = st.engine.job(&job)?;
+    let file = match tokio::fs::File::open(&job.log_path).await {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(EngineError::Io(e).into()),
+    };
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    if let Some(mut file) = file {
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match file.read(&mut buf).await {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if tx.send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading a job's log file failed");
+                        break;
+                    }
+                }
+            }
+        });
+    }
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }
 
 async fn cancel_job(
