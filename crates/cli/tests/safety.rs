@@ -837,8 +837,15 @@ fn logs_raw_gives_the_output_back_byte_for_byte() {
     let out = &r.0.stdout;
     // The two pipes are read side by side, so only each stream's own order is fixed.
     assert!(out.windows(6).any(|w| w == b"a\0b\xffc\n"), "{out:?}");
-    assert!(out.windows(17).any(|w| w == b"no newline at end"), "{out:?}");
-    assert_eq!(out.iter().filter(|b| **b == b'\n').count(), 2, "no newline was added");
+    assert!(
+        out.windows(17).any(|w| w == b"no newline at end"),
+        "{out:?}"
+    );
+    assert_eq!(
+        out.iter().filter(|b| **b == b'\n').count(),
+        2,
+        "no newline was added"
+    );
     assert!(out.windows(10).any(|w| w == b"to stderr\n"), "{out:?}");
     let clash = w.sk(&["logs", "--raw", "--parsed", &s(&job["id"])]);
     assert_eq!(clash.code(), 2, "a usage error");
