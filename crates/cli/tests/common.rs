@@ -92,9 +92,14 @@ impl World {
     }
 
     pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.repo, args)
+    }
+
+    /// `git ARGS` in another folder, with this world's hermetic environment; must succeed.
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
         let out = Command::new("git")
             .arg("-C")
-            .arg(&self.repo)
+            .arg(dir)
             .args(args)
             .envs(self.envs())
             .output()

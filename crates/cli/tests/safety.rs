@@ -519,21 +519,7 @@ fn a_merge_that_fills_the_disk_half_way_puts_every_file_back() {
     let disk = SmallDisk::mount(&w.root.join("small"), "6m");
     let repo = disk.0.join("repo");
     std::fs::create_dir(&repo).expect("mkdir");
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(&repo)
-            .args(args)
-            .envs(w.envs())
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    };
+    let git = |args: &[&str]| w.git_in(&repo, args);
     git(&["init", "-q", "-b", "main"]);
     std::fs::write(repo.join("small.txt"), "one\n").expect("write");
     git(&["add", "-A"]);
@@ -653,36 +639,19 @@ fn a_repository_with_submodules_gets_them_in_the_jobs_worktree() {
     let w = World::new();
     let sub = w.root.join("sub");
     std::fs::create_dir(&sub).expect("mkdir");
-    let git_in = |dir: &Path, args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .envs(w.envs())
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    git_in(&sub, &["init", "-q", "-b", "main"]);
+    w.git_in(&sub, &["init", "-q", "-b", "main"]);
     std::fs::write(sub.join("lib.txt"), "from the submodule\n").expect("write");
-    git_in(&sub, &["add", "lib.txt"]);
-    git_in(&sub, &["commit", "-q", "-m", "sub"]);
-    git_in(
-        &w.repo,
-        &[
-            "-c",
-            "protocol.file.allow=always",
-            "submodule",
-            "add",
-            "-q",
-            &sub.display().to_string(),
-            "vendor/sub",
-        ],
-    );
+    w.git_in(&sub, &["add", "lib.txt"]);
+    w.git_in(&sub, &["commit", "-q", "-m", "sub"]);
+    w.git(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &sub.display().to_string(),
+        "vendor/sub",
+    ]);
     w.git(&["commit", "-q", "-m", "add a submodule"]);
     let job = w.spawn(&["--wait"], "cat vendor/sub/lib.txt > seen.txt");
     assert_eq!(job["state"], "completed", "{job}");
