@@ -90,7 +90,12 @@ pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionRe
 #[tauri::command]
 pub async fn discard_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
     let job = reference(&job)?;
-    bridge.client().await?.discard(job).await.map_err(api)
+    bridge
+        .client()
+        .await?
+        .discard(job, &Default::default())
+        .await
+        .map_err(api)
 }
 
 #[tauri::command]

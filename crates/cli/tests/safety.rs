@@ -755,6 +755,54 @@ fn a_moved_repository_gets_one_clear_sentence_not_git_internals() {
 }
 
 #[test]
+fn a_job_whose_repository_was_deleted_is_listed_by_gc_and_forgotten_on_request() {
+    let w = World::with_config("gc_after = \"1ms\"\n");
+    let job = w.spawn(&["--wait"], "echo work > w.txt");
+    let (id, wt) = (s(&job["id"]), PathBuf::from(s(&job["worktree"])));
+    // While the repository is there, --orphaned is refused and changes nothing.
+    let r = w.sk(&["discard", "--orphaned", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("is still there"), "{}", r.stderr());
+    assert!(wt.join("w.txt").exists());
+
+    std::fs::rename(&w.repo, w.root.join("gone")).expect("move the repository away");
+    // From here on, run from a folder that still exists.
+    let sk = |args: &[&str]| {
+        let out = w.command(args).current_dir(&w.root).output().expect("runs");
+        crate::common::Run(out)
+    };
+    let ok = |args: &[&str]| {
+        let r = sk(args);
+        assert_eq!(r.code(), 0, "{args:?}: {}", r.stderr());
+        r.stdout()
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&ok(args)).expect("json")
+    };
+    // gc keeps the job (no snapshot is possible) and says so.
+    let report = json(&["gc", "--json"]);
+    assert_eq!(report["removed"].as_array().map(Vec::len), Some(0), "{report}");
+    assert_eq!(s(&report["orphaned"][0]["job_id"]), id, "{report}");
+    let text = ok(&["gc"]);
+    assert!(text.contains("repository is gone"), "{text}");
+    assert!(wt.join("w.txt").exists(), "gc deleted an orphaned job's folder");
+    // A plain discard names the way out.
+    let r = sk(&["discard", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("sidekick discard --orphaned"), "{}", r.stderr());
+    assert!(wt.join("w.txt").exists());
+    // The user asks: the job is forgotten and its folder goes.
+    let out = ok(&["discard", "--orphaned", &id]);
+    assert!(out.contains("is gone"), "{out}");
+    assert!(!wt.exists(), "the orphaned worktree is still there");
+    assert_eq!(s(&json(&["status", "--json", &id])["state"]), "discarded");
+    // gc no longer lists it; the moved repository itself was never touched.
+    let report = json(&["gc", "--json"]);
+    assert_eq!(report["orphaned"].as_array().map(Vec::len), Some(0), "{report}");
+    assert!(w.root.join("gone/README.md").exists());
+}
+
+#[test]
 fn half_open_connections_are_closed_and_do_not_crowd_out_clients() {
     use std::io::{Read, Write};
     let w = World::new();

@@ -192,8 +192,12 @@ impl Client {
             .await
     }
 
-    pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
-        self.post(&format!("/v1/jobs/{}/discard", encode(reference)), &())
+    pub async fn discard(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::DiscardRequest,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/discard", encode(reference)), req)
             .await
     }
 

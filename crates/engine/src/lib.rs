@@ -486,11 +486,20 @@ impl Engine {
         .await
     }
 
-    /// Drops a job's changes, keeping a snapshot.
-    pub async fn discard(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+    /// Drops a job's changes, keeping a snapshot. `orphaned`: the job's repository is gone, so
+    /// the job is forgotten and its folder deleted (no snapshot is possible).
+    pub async fn discard(
+        &self,
+        reference: &str,
+        orphaned: bool,
+    ) -> Result<sidekick_protocol::ActionResult> {
         let inner = self.inner.clone();
         self.action(reference, move |rec| {
-            review::ops::discard(rec, &inner.ctx())
+            if orphaned {
+                review::ops::discard_orphaned(rec, &inner.trash())
+            } else {
+                review::ops::discard(rec, &inner.ctx())
+            }
         })
         .await
     }
@@ -534,6 +543,18 @@ impl Engine {
         };
         for rec in candidates {
             let bytes = review::ops::folder_size(Path::new(&rec.job.worktree));
+            if review::ops::repo_is_gone(&rec.job) {
+                // Nothing can be snapshotted without the repository: the user decides
+                // (`sidekick discard --orphaned`).
+                report.orphaned.push(sidekick_protocol::GcItem {
+                    job_id: rec.job.id.clone(),
+                    codename: rec.job.codename.clone(),
+                    worktree: rec.job.worktree.clone(),
+                    bytes,
+                    snapshot: None,
+                });
+                continue;
+            }
             let snapshot = if dry_run {
                 None
             } else {

@@ -12,7 +12,7 @@ mod typescript;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::{sibling_program, Home};
 pub use review::{
-    ActionResult, CheckedOut, Conflict, Diff, DiffLine, FileDiff, FileStatus, GcItem, GcReport,
+    ActionResult, CheckedOut, Conflict, Diff, DiffLine, DiscardRequest, FileDiff, FileStatus, GcItem, GcReport,
     GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy,
     RebaseRequest, Span,
 };

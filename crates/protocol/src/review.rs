@@ -223,6 +223,10 @@ pub struct GcReport {
     pub dry_run: bool,
     pub removed: Vec<GcItem>,
     pub freed_bytes: u64,
+    /// Jobs left alone because their repository is gone (moved or deleted): without it no
+    /// snapshot can be kept. `sidekick discard --orphaned JOB` forgets one and deletes its folder.
+    #[serde(default)]
+    pub orphaned: Vec<GcItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -249,6 +253,15 @@ pub struct ActionResult {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RebaseRequest {
     pub into: Option<String>,
+}
+
+/// `POST /v1/jobs/JOB/discard` (an empty body is the default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct DiscardRequest {
+    /// The job's repository is gone: forget the job and delete its folder (no snapshot).
+    #[serde(default)]
+    pub orphaned: bool,
 }
 
 /// `POST /v1/gc`.

@@ -192,8 +192,16 @@ async fn rebase_job(
 async fn discard_job(
     State(st): State<AppState>,
     Path(job): Path<String>,
+    body: axum::body::Bytes,
 ) -> ApiResult<ActionResult> {
-    Ok(Json(st.engine.discard(&job).await?))
+    // No body, or `null`, is a plain discard.
+    let req: Option<sidekick_protocol::DiscardRequest> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad discard request: {e}")))?
+    };
+    let orphaned = req.is_some_and(|r| r.orphaned);
+    Ok(Json(st.engine.discard(&job, orphaned).await?))
 }
 
 async fn restore_job(

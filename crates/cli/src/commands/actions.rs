@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::Client;
-use sidekick_protocol::{ActionResult, RebaseRequest};
+use sidekick_protocol::{ActionResult, DiscardRequest, RebaseRequest};
 
 use crate::render::print_json;
 use crate::Outcome;
@@ -43,6 +43,10 @@ pub struct RebaseArgs {
 pub struct DiscardArgs {
     /// Job id, unique id prefix or codename.
     job: String,
+    /// The job's repository is gone (moved or deleted): forget the job and delete its folder.
+    /// No snapshot can be kept, since the job's branch lived in that repository.
+    #[arg(long)]
+    orphaned: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -85,7 +89,10 @@ pub async fn cmd_rebase(client: &Client, args: RebaseArgs) -> Outcome {
 }
 
 pub async fn cmd_discard(client: &Client, args: DiscardArgs) -> Outcome {
-    report(&client.discard(&args.job).await?, args.json)
+    let req = DiscardRequest {
+        orphaned: args.orphaned,
+    };
+    report(&client.discard(&args.job, &req).await?, args.json)
 }
 
 pub async fn cmd_restore(client: &Client, args: RestoreArgs) -> Outcome {

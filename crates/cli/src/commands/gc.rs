@@ -43,6 +43,15 @@ pub async fn cmd_gc(client: &Client, args: GcArgs) -> Outcome {
             mb(item.bytes)
         );
     }
+    for item in &report.orphaned {
+        println!(
+            "kept {} {} ({}): its repository is gone; `sidekick discard --orphaned {}` deletes it",
+            item.codename,
+            item.worktree,
+            mb(item.bytes),
+            item.codename
+        );
+    }
     println!(
         "{} {} worktree{}, {}",
         if args.dry_run { "would free" } else { "freed" },

@@ -960,8 +960,24 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
     ))
 }
 
+/// The job's repository is gone (moved or deleted): git cannot open it.
+pub(crate) fn repo_is_gone(job: &Job) -> bool {
+    Repository::open(&job.repo).is_err()
+}
+
 /// Drops the job's changes: snapshot first, then worktree and branch go.
 pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
+    if repo_is_gone(&rec.job) && !rec.job.state.is_active() {
+        let folder = if rec.has_worktree && Path::new(&rec.job.worktree).exists() {
+            format!("its folder {} is still there", rec.job.worktree)
+        } else {
+            "it has no folder left".to_string()
+        };
+        return Err(invalid(format!(
+            "the repository of job {}, {}, is no longer there (moved or deleted?) and {folder}; put the repository back to discard it with a snapshot, or `sidekick discard --orphaned {}` forgets the job and deletes its folder",
+            rec.job.codename, rec.job.repo, rec.job.codename
+        )));
+    }
     ensure_reviewable(&rec.job)?;
     let snapshot = retire(rec, true, false, &ctx.trash)?;
     rec.prev_state = Some(rec.job.state);
@@ -972,6 +988,60 @@ pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         snapshot_ref(&rec.job.id),
         short(&snapshot),
         rec.job.codename
+    ))
+}
+
+/// Forgets an ended job whose repository is gone: its worktree folder goes (through the trash)
+/// and the job ends `discarded` without a snapshot, since its branch lived in that repository.
+/// Refused while the repository is there: then a plain discard keeps a snapshot.
+pub(crate) fn discard_orphaned(rec: &mut JobRecord, trash: &Path) -> Result<String> {
+    if !repo_is_gone(&rec.job) {
+        return Err(invalid(format!(
+            "the repository of job {} is still there ({}); `sidekick discard {}` discards it and keeps a snapshot",
+            rec.job.codename, rec.job.repo, rec.job.codename
+        )));
+    }
+    if rec.job.state.is_active() {
+        return Err(invalid(format!(
+            "job {} is still {}; cancel it first",
+            rec.job.codename, rec.job.state
+        )));
+    }
+    if matches!(rec.job.state, JobState::Discarded) && !rec.has_worktree {
+        return Err(invalid(format!(
+            "job {} is already discarded",
+            rec.job.codename
+        )));
+    }
+    let wt = PathBuf::from(&rec.job.worktree);
+    let deleted = match std::fs::symlink_metadata(&wt) {
+        Ok(_) => {
+            crate::private::dir(trash)?;
+            let dest = trash.join(format!("{}-{}", rec.job.id, std::process::id()));
+            std::fs::rename(&wt, &dest).map_err(|e| {
+                invalid(format!(
+                    "cannot move job {}'s folder {} out of the way ({e}); nothing was changed",
+                    rec.job.codename,
+                    wt.display()
+                ))
+            })?;
+            std::thread::spawn(move || {
+                if let Err(e) = std::fs::remove_dir_all(&dest) {
+                    tracing::warn!(path = %dest.display(), error = %e, "cannot delete a removed worktree");
+                }
+            });
+            format!("; its folder {} was deleted", wt.display())
+        }
+        Err(_) => String::new(),
+    };
+    rec.has_worktree = false;
+    if rec.job.state != JobState::Discarded {
+        rec.prev_state = Some(rec.job.state);
+        rec.job.state = JobState::Discarded;
+    }
+    Ok(format!(
+        "forgot job {}, whose repository {} is gone{deleted}",
+        rec.job.codename, rec.job.repo
     ))
 }
 

@@ -378,7 +378,12 @@ stash_kept: string | null,
  */
 message: string, job: Job, };
 
-export type GcReport = { dry_run: boolean, removed: Array<GcItem>, freed_bytes: number, };
+export type GcReport = { dry_run: boolean, removed: Array<GcItem>, freed_bytes: number, 
+/**
+ * Jobs left alone because their repository is gone (moved or deleted): without it no
+ * snapshot can be kept. `sidekick discard --orphaned JOB` forgets one and deletes its folder.
+ */
+orphaned: Array<GcItem>, };
 
 export type GcItem = { job_id: string, codename: string, worktree: string, bytes: number, 
 /**
