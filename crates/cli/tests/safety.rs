@@ -103,6 +103,138 @@ fn copied_files_never_reach_the_branch_or_main() {
 }
 
 #[test]
+fn a_copied_file_the_agent_commits_itself_is_left_out_of_the_merge_unless_asked() {
+    let w = World::new();
+    std::fs::write(w.repo.join(".gitignore"), "").expect("write");
+    w.git(&["add", ".gitignore"]);
+    w.git(&["commit", "-q", "-m", "ignore"]);
+    std::fs::write(w.repo.join(".env"), "TOKEN=hunter2\n").expect("write");
+    repo_config(&w, "copy = [\".env\"]\n");
+    let task = "echo TOKEN=changed-on-purpose > .env && echo work > work.txt && \
+                git add -f .env work.txt && git -c user.name=a -c user.email=a@b commit -qm agent";
+    let job = w.spawn(&["--wait"], task);
+    let id = s(&job["id"]);
+    assert_eq!(job["state"], "completed", "{job}");
+    // The agent's own commit has the copied file on the branch.
+    assert!(w
+        .git(&["ls-tree", "-r", "--name-only", &s(&job["branch"])])
+        .contains(".env"));
+
+    let preview = w.run_json(&["merge", "--dry-run", "--json", &id]);
+    assert_eq!(preview["preview"]["left_out"][0], ".env", "{preview}");
+    assert!(
+        !preview["preview"]["changed_paths"]
+            .to_string()
+            .contains(".env"),
+        "{preview}"
+    );
+    // A strategy that keeps the job's commits would carry it: refused, nothing changes.
+    let head = w.git(&["rev-parse", "main"]);
+    let r = w.sk(&["merge", "--strategy", "merge", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("--include-copied"), "{}", r.stderr());
+    assert_eq!(w.git(&["rev-parse", "main"]), head);
+    // Squash leaves it out and says so.
+    let out = w.ok(&["merge", &id]);
+    assert!(out.contains("left out .env"), "{out}");
+    assert_eq!(w.git(&["show", "main:work.txt"]), "work");
+    let history = w.git(&["log", "main", "-p"]);
+    // (The task text, in the squash commit's message, names the new value; no diff adds it.)
+    assert!(
+        !history.contains("hunter2") && !history.contains("+TOKEN"),
+        "{history}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join(".env")).expect("read"),
+        "TOKEN=hunter2\n"
+    );
+
+    // The user says so: the same work merged with --include-copied takes the agent's version.
+    let job = w.spawn(&["--wait"], task);
+    // (The user's own untracked .env would be in the merge's way; they moved it aside.)
+    std::fs::remove_file(w.repo.join(".env")).expect("rm");
+    let out = w.ok(&["merge", "--include-copied", &s(&job["id"])]);
+    assert!(!out.contains("left out"), "{out}");
+    assert_eq!(w.git(&["show", "main:.env"]), "TOKEN=changed-on-purpose");
+}
+
+#[test]
+fn merge_hooks_run_on_the_merge_commit_when_the_config_says_so() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::with_config("[merge]\nhooks = true\n");
+    let hooks = w.repo.join(".git/hooks");
+    std::fs::create_dir_all(&hooks).expect("mkdir");
+    // A secret scanner: looks at what is staged, as such hooks do.
+    let pre_commit = hooks.join("pre-commit");
+    std::fs::write(
+        &pre_commit,
+        "#!/bin/sh\nif git diff --cached | grep -q hunter2; then echo 'secret found in staged changes' >&2; exit 1; fi\n",
+    )
+    .expect("write");
+    // commit-msg sees the message the merge commit will have.
+    let commit_msg = hooks.join("commit-msg");
+    let seen = w.root.join("message-seen");
+    std::fs::write(
+        &commit_msg,
+        format!("#!/bin/sh\ncat \"$1\" > {}\n", seen.display()),
+    )
+    .expect("write");
+    for h in [&pre_commit, &commit_msg] {
+        std::fs::set_permissions(h, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    // The user's own uncommitted edit, which the hooks must never see or touch.
+    std::fs::write(w.repo.join("README.md"), "my local edit\n").expect("write");
+
+    let bad = w.spawn(&["--wait"], "echo password=hunter2 > leak.txt");
+    let head = w.git(&["rev-parse", "main"]);
+    let r = w.sk(&["merge", &s(&bad["id"])]);
+    assert_eq!(r.code(), 1);
+    let err = r.stderr();
+    assert!(err.contains("pre-commit hook refused the merge"), "{err}");
+    assert!(err.contains("secret found in staged changes"), "{err}");
+    assert!(err.contains("nothing was changed"), "{err}");
+    assert_eq!(w.git(&["rev-parse", "main"]), head);
+    assert!(!w.repo.join("leak.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("README.md")).expect("read"),
+        "my local edit\n"
+    );
+    assert_eq!(s(&w.status(&s(&bad["id"]))["state"]), "completed");
+    // No scratch checkout is left registered.
+    let worktrees = w.git(&["worktree", "list", "--porcelain"]);
+    assert!(!worktrees.contains("hooks-"), "{worktrees}");
+
+    let good = w.spawn(&["--wait"], "echo fine > ok.txt");
+    let out = w.ok(&["merge", &s(&good["id"])]);
+    assert!(
+        out.contains("pre-commit and commit-msg hook passed"),
+        "{out}"
+    );
+    assert_eq!(w.git(&["show", "main:ok.txt"]), "fine");
+    let message = std::fs::read_to_string(&seen).expect("commit-msg ran");
+    assert!(message.contains("Sidekick-Job: "), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("README.md")).expect("read"),
+        "my local edit\n"
+    );
+    let worktrees = w.git(&["worktree", "list", "--porcelain"]);
+    assert!(!worktrees.contains("hooks-"), "{worktrees}");
+}
+
+#[test]
+fn merge_hooks_are_off_by_default() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let hook = w.repo.join(".git/hooks/pre-commit");
+    std::fs::create_dir_all(hook.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&hook, "#!/bin/sh\nexit 1\n").expect("write");
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let job = w.spawn(&["--wait"], "echo x > x.txt");
+    let out = w.ok(&["merge", &s(&job["id"])]);
+    assert!(!out.contains("hook"), "{out}");
+}
+
+#[test]
 fn a_running_jobs_diff_leaves_out_the_copied_files() {
     let w = World::new();
     std::fs::write(w.repo.join(".env"), "SECRET=1\n").expect("write");
@@ -776,20 +908,30 @@ fn a_job_whose_repository_was_deleted_is_listed_by_gc_and_forgotten_on_request()
         assert_eq!(r.code(), 0, "{args:?}: {}", r.stderr());
         r.stdout()
     };
-    let json = |args: &[&str]| -> serde_json::Value {
-        serde_json::from_str(&ok(args)).expect("json")
-    };
+    let json =
+        |args: &[&str]| -> serde_json::Value { serde_json::from_str(&ok(args)).expect("json") };
     // gc keeps the job (no snapshot is possible) and says so.
     let report = json(&["gc", "--json"]);
-    assert_eq!(report["removed"].as_array().map(Vec::len), Some(0), "{report}");
+    assert_eq!(
+        report["removed"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
     assert_eq!(s(&report["orphaned"][0]["job_id"]), id, "{report}");
     let text = ok(&["gc"]);
     assert!(text.contains("repository is gone"), "{text}");
-    assert!(wt.join("w.txt").exists(), "gc deleted an orphaned job's folder");
+    assert!(
+        wt.join("w.txt").exists(),
+        "gc deleted an orphaned job's folder"
+    );
     // A plain discard names the way out.
     let r = sk(&["discard", &id]);
     assert_eq!(r.code(), 1);
-    assert!(r.stderr().contains("sidekick discard --orphaned"), "{}", r.stderr());
+    assert!(
+        r.stderr().contains("sidekick discard --orphaned"),
+        "{}",
+        r.stderr()
+    );
     assert!(wt.join("w.txt").exists());
     // The user asks: the job is forgotten and its folder goes.
     let out = ok(&["discard", "--orphaned", &id]);
@@ -798,7 +940,11 @@ fn a_job_whose_repository_was_deleted_is_listed_by_gc_and_forgotten_on_request()
     assert_eq!(s(&json(&["status", "--json", &id])["state"]), "discarded");
     // gc no longer lists it; the moved repository itself was never touched.
     let report = json(&["gc", "--json"]);
-    assert_eq!(report["orphaned"].as_array().map(Vec::len), Some(0), "{report}");
+    assert_eq!(
+        report["orphaned"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
     assert!(w.root.join("gone/README.md").exists());
 }
 

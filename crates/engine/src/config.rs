@@ -38,6 +38,9 @@ pub struct Config {
     /// Default budgets for every job (a profile's, a task type's or the job's own come first).
     pub max_steps: Option<u64>,
     pub token_budget: Option<u64>,
+    /// `[merge] hooks`: run the repository's pre-commit and commit-msg hooks on the commit a
+    /// merge puts on the user's branch (off by default: Sidekick's commits skip hooks).
+    pub merge_hooks: bool,
 }
 
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
@@ -53,6 +56,7 @@ impl Default for Config {
             notifications: crate::notify::Policy::default(),
             max_steps: None,
             token_budget: None,
+            merge_hooks: false,
         }
     }
 }
@@ -85,6 +89,13 @@ struct RawConfig {
     notifications: Option<RawNotifications>,
     max_steps: Option<u64>,
     token_budget: Option<u64>,
+    merge: Option<RawMerge>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMerge {
+    hooks: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +233,7 @@ impl Config {
             notifications,
             max_steps: raw.max_steps,
             token_budget: raw.token_budget,
+            merge_hooks: raw.merge.and_then(|m| m.hooks).unwrap_or(false),
         })
     }
 }

@@ -449,11 +449,16 @@ impl Engine {
         req: sidekick_protocol::MergeRequest,
     ) -> Result<sidekick_protocol::MergeResult> {
         let dry_run = req.dry_run;
+        let hooks = Config::load(self.inner.home.config_file())?.merge_hooks;
         let inner = self.inner.clone();
         let result = self
             .inner
             .review_op(reference, !dry_run, move |rec| {
-                review::ops::merge(rec, &req, &inner.ctx())
+                let ctx = review::ops::Ctx {
+                    hooks,
+                    ..inner.ctx()
+                };
+                review::ops::merge(rec, &req, &ctx)
             })
             .await?;
         release_memory();
@@ -1345,6 +1350,7 @@ impl Inner {
             trash: self.trash(),
             journal: self.home.root().join("journal"),
             repos: &self.repos,
+            hooks: false,
         }
     }
 

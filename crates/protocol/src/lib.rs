@@ -12,9 +12,9 @@ mod typescript;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::{sibling_program, Home};
 pub use review::{
-    ActionResult, CheckedOut, Conflict, Diff, DiffLine, DiscardRequest, FileDiff, FileStatus, GcItem, GcReport,
-    GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy,
-    RebaseRequest, Span,
+    ActionResult, CheckedOut, Conflict, Diff, DiffLine, DiscardRequest, FileDiff, FileStatus,
+    GcItem, GcReport, GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult,
+    MergeStrategy, RebaseRequest, Span,
 };
 
 use serde::{Deserialize, Serialize};

@@ -155,6 +155,10 @@ pub struct MergeRequest {
     /// Only preview: nothing on disk changes.
     #[serde(default)]
     pub dry_run: bool,
+    /// Also merge the files Sidekick copied into the job's worktree (local secrets such as
+    /// `.env`) when the job's branch changes them; by default they are left out.
+    #[serde(default)]
+    pub include_copied: bool,
 }
 
 /// A path the merge cannot combine on its own.
@@ -198,6 +202,10 @@ pub struct MergePreview {
     /// in its checkout...): the merge is refused until it is finished or aborted.
     #[serde(default)]
     pub blocked_by: Option<String>,
+    /// Files Sidekick copied into the job's worktree that the job's branch changes (an agent
+    /// committed them itself): the merge leaves them out unless `include_copied` is set.
+    #[serde(default)]
+    pub left_out: Vec<String>,
 }
 
 /// The answer to a merge (or its dry run).

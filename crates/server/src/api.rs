@@ -198,7 +198,8 @@ async fn discard_job(
     let req: Option<sidekick_protocol::DiscardRequest> = if body.is_empty() {
         None
     } else {
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad discard request: {e}")))?
+        serde_json::from_slice(&body)
+            .map_err(|e| bad_request(format!("bad discard request: {e}")))?
     };
     let orphaned = req.is_some_and(|r| r.orphaned);
     Ok(Json(st.engine.discard(&job, orphaned).await?))

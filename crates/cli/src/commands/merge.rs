@@ -31,6 +31,10 @@ pub struct MergeArgs {
     /// Stash your uncommitted changes on the paths the merge touches, merge, re-apply them.
     #[arg(long)]
     autostash: bool,
+    /// Also merge the files Sidekick copied into the job's worktree (local secrets such as
+    /// .env) when the job's branch changes them; by default they are left out.
+    #[arg(long)]
+    include_copied: bool,
     /// Only preview: conflicts, whether the target moved, overlapping uncommitted changes.
     #[arg(long)]
     dry_run: bool,
@@ -57,6 +61,7 @@ pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
         paths: args.paths,
         autostash: args.autostash,
         dry_run: args.dry_run,
+        include_copied: args.include_copied,
     };
     let result = client.merge(&args.job, &req).await?;
     let would_merge = result.preview.clean
@@ -106,6 +111,12 @@ fn preview_text(p: &MergePreview) -> String {
         for c in &p.conflicts {
             out.push_str(&format!("  {} ({})\n", c.path, c.kind));
         }
+    }
+    if !p.left_out.is_empty() {
+        out.push_str(&format!(
+            "left out: {} (copied in from your checkout; --include-copied merges them)\n",
+            p.left_out.join(", ")
+        ));
     }
     for c in &p.checked_out {
         let state = if c.dirty_overlap.is_empty() {

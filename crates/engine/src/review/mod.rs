@@ -2,6 +2,7 @@
 
 pub mod checkout;
 pub mod diff;
+mod hooks;
 pub mod journal;
 pub(crate) mod ops;
 pub mod treemerge;

@@ -25,6 +25,8 @@ pub(crate) struct Ctx<'a> {
     pub trash: PathBuf,
     pub journal: PathBuf,
     pub repos: &'a super::Repos,
+    /// `[merge] hooks`: run the repository's commit hooks on a merge's commit first.
+    pub hooks: bool,
 }
 
 impl Ctx<'_> {
@@ -166,7 +168,15 @@ struct Plan {
     checkouts: Vec<(Checkout, Vec<String>)>,
 }
 
-fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, Plan)> {
+/// `copy_files`: the files Sidekick copied into the job's worktree. Sidekick never commits them,
+/// but an agent running `git commit` itself can; unless the request says `include_copied`, the
+/// merge leaves them out (squash) or is refused (strategies that keep the job's commits).
+fn plan(
+    job: &Job,
+    copy_files: &[String],
+    req: &MergeRequest,
+    ctx: &Ctx<'_>,
+) -> Result<(MergePreview, Plan)> {
     let repo_dir = Path::new(&job.repo);
     let repo = open(repo_dir)?;
     let target = match &req.into {
@@ -202,19 +212,52 @@ fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, P
             "--paths merges a subset of files, which only the squash strategy can do".into(),
         ));
     }
-    let theirs_tree = if req.paths.is_empty() {
-        job_tree
+    let job_changes = if req.paths.is_empty() && copy_files.is_empty() {
+        Vec::new()
     } else {
-        let job_changes = treemerge::changed_paths(&repo, base_tree, job_tree)?;
-        for p in &req.paths {
-            if !job_changes.contains(p) {
-                return Err(EngineError::BadRequest(format!(
-                    "'{p}' is not among the files job {} changed",
-                    job.codename
-                )));
-            }
+        treemerge::changed_paths(&repo, base_tree, job_tree)?
+    };
+    let left_out: Vec<String> = if req.include_copied {
+        Vec::new()
+    } else {
+        copy_files
+            .iter()
+            .filter(|p| job_changes.contains(p))
+            .cloned()
+            .collect()
+    };
+    if !left_out.is_empty() && req.strategy != MergeStrategy::Squash {
+        return Err(EngineError::BadRequest(format!(
+            "job {}'s branch commits files Sidekick copied in from your checkout ({}); a {} merge would bring them into {target}'s history. Squash leaves them out, or --include-copied merges them as the branch has them",
+            job.codename,
+            left_out.join(", "),
+            req.strategy.as_str()
+        )));
+    }
+    for p in &req.paths {
+        if !job_changes.contains(p) {
+            return Err(EngineError::BadRequest(format!(
+                "'{p}' is not among the files job {} changed",
+                job.codename
+            )));
         }
+        if left_out.contains(p) {
+            return Err(EngineError::BadRequest(format!(
+                "'{p}' is a file Sidekick copied in from your checkout; --include-copied merges it"
+            )));
+        }
+    }
+    let theirs_tree = if !req.paths.is_empty() {
         treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?
+    } else if !left_out.is_empty() {
+        let keep: Vec<String> = job_changes
+            .iter()
+            .filter(|p| !left_out.contains(p))
+            .cloned()
+            .collect();
+        treemerge::tree_with_paths(&repo, base_tree, job_tree, &keep)?
+    } else {
+        job_tree
     };
     let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
     let merged = if up_to_date {
@@ -259,6 +302,7 @@ fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, P
         checked_out,
         up_to_date,
         blocked_by: checkout::operation_in_progress(repo_dir, &target)?,
+        left_out,
     };
     Ok((
         preview,
@@ -273,6 +317,17 @@ fn plan(job: &Job, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<(MergePreview, P
             checkouts,
         },
     ))
+}
+
+/// Names the copied-in files a merge leaves out (empty when there are none).
+fn left_out_note(p: &MergePreview) -> String {
+    if p.left_out.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; left out {}, which Sidekick copied in from your checkout and the job's branch changes (--include-copied merges them)",
+        p.left_out.join(", ")
+    )
 }
 
 fn conflict_message(job: &Job, p: &MergePreview) -> String {
@@ -310,7 +365,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         ms = t.elapsed().as_millis() as u64,
         "merge: saved and refreshed"
     );
-    let (preview, plan) = plan(&rec.job, req, ctx)?;
+    let (preview, plan) = plan(&rec.job, &rec.copy_files, req, ctx)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
         let message = if preview.up_to_date {
@@ -338,6 +393,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         } else {
             conflict_message(&rec.job, &preview)
         };
+        let message = message + &left_out_note(&preview);
         return Ok(MergeResult {
             preview,
             merged: false,
@@ -362,6 +418,25 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         .and_then(|c| c.tree())
         .map_err(|e| EngineError::Repo(e.into()))?
         .id();
+    let mut hooks_ran = Vec::new();
+    if ctx.hooks && new_commit != plan.ours {
+        let message = repo
+            .find_commit(new_commit)
+            .map(|c| String::from_utf8_lossy(c.message_bytes()).into_owned())
+            .map_err(|e| EngineError::Repo(e.into()))?;
+        let scratch = ctx.trash.with_file_name("scratch").join(format!(
+            "hooks-{}-{}",
+            rec.job.id,
+            std::process::id()
+        ));
+        hooks_ran = super::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
+            .map_err(|why| {
+                invalid(format!(
+                    "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
+                    rec.job.codename, rec.job.worktree
+                ))
+            })?;
+    }
     let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
     let mut stash_kept = None;
     if new_commit != plan.ours {
@@ -422,6 +497,10 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
             req.strategy.as_str()
         )
     };
+    message.push_str(&left_out_note(&preview));
+    if !hooks_ran.is_empty() {
+        message.push_str(&format!("; its {} hook passed", hooks_ran.join(" and ")));
+    }
     if let Some(kept) = &stash_kept {
         message.push_str(&format!(
             "; re-applying your stashed changes conflicted, so they are kept in {kept}"
@@ -1236,6 +1315,7 @@ mod tests {
             trash: d.join("trash"),
             journal: d.join(".git/sidekick-journal"),
             repos: &repos,
+            hooks: false,
         };
         let step = Step {
             from: (oid(&c), tree(&a)),

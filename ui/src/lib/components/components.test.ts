@@ -277,7 +277,7 @@ describe("MergeDialog", () => {
   const preview = (over: Partial<MergePreview> = {}): MergePreview => ({
     target: "main", target_tip: "c".repeat(40), job_head: "b".repeat(40), merge_base: "a".repeat(40),
     clean: true, conflicts: [], target_moved: false, changed_paths: ["hi.txt"],
-    checked_out: [{ worktree: "/work/repo", dirty_overlap: [] }], up_to_date: false, blocked_by: null, ...over,
+    checked_out: [{ worktree: "/work/repo", dirty_overlap: [] }], up_to_date: false, blocked_by: null, left_out: [], ...over,
   });
   const result = (p: MergePreview, merged: boolean) => ({ preview: p, merged, commit: merged ? "d".repeat(40) : null, stash_kept: null, message: merged ? "Merged brave-otter into main as ddddddd." : "", job: job({ state: merged ? "merged" : "completed" }) });
 
@@ -312,6 +312,25 @@ describe("MergeDialog", () => {
     render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
     await waitFor(() => expect(screen.getByTestId("merge-blocked").textContent).toContain("a rebase of main is in progress"));
     expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(true);
+  });
+
+  it("names copied-in files the merge leaves out and asks before including them", async () => {
+    const calls = host({
+      repo_info: repo,
+      merge_job: (a: Args) => {
+        const r = a.request as { include_copied: boolean; dry_run: boolean };
+        return result(preview(r.include_copied ? { changed_paths: ["hi.txt", ".env"] } : { left_out: [".env"] }), !r.dry_run);
+      },
+    });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-left-out").textContent).toContain(".env"));
+    expect(calls.filter((c) => c.cmd === "merge_job")[0].args.request).toMatchObject({ include_copied: false });
+    await fireEvent.click(screen.getByTestId("merge-include-copied"));
+    await waitFor(() => expect(screen.getByTestId("merge-clean").textContent).toContain("2 files"));
+    expect(screen.getByTestId("merge-left-out").textContent).not.toContain("Left out");
+    await fireEvent.click(screen.getByTestId("merge-confirm"));
+    await waitFor(() => expect(screen.getByTestId("merge-done")).toBeTruthy());
+    expect(calls.filter((c) => c.cmd === "merge_job").at(-1)?.args.request).toMatchObject({ include_copied: true, dry_run: false });
   });
 
   it("lists conflicts and shows the host's refusal as its message", async () => {

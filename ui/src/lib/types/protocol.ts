@@ -322,7 +322,12 @@ autostash: boolean,
 /**
  * Only preview: nothing on disk changes.
  */
-dry_run: boolean, };
+dry_run: boolean, 
+/**
+ * Also merge the files Sidekick copied into the job's worktree (local secrets such as
+ * `.env`) when the job's branch changes them; by default they are left out.
+ */
+include_copied: boolean, };
 
 export type Conflict = { path: string, 
 /**
@@ -358,7 +363,12 @@ up_to_date: boolean,
  * A git operation in progress that the merge would break (a rebase of the target, a merge
  * in its checkout...): the merge is refused until it is finished or aborted.
  */
-blocked_by: string | null, };
+blocked_by: string | null, 
+/**
+ * Files Sidekick copied into the job's worktree that the job's branch changes (an agent
+ * committed them itself): the merge leaves them out unless `include_copied` is set.
+ */
+left_out: Array<string>, };
 
 export type MergeResult = { preview: MergePreview, 
 /**
