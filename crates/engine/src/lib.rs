@@ -723,9 +723,10 @@ impl Inner {
         Ok(())
     }
 
-    /// Records what the agent reported (one job event) and holds it to the job's budgets:
-    /// a warning at 80 % of the token budget, a stop at 100 % or at the step cap.
-    pub(crate) fn agent_progress(&self, job_id: &str, p: &output::Progress) {
+    /// Records what the agent reported and holds it to the job's budgets: a warning at 80 % of
+    /// the token budget, a stop at 100 % or at the step cap. `tell`: also send the job as an
+    /// event (the output sink does so at most once a second; a budget warning always goes).
+    pub(crate) fn agent_progress(&self, job_id: &str, p: &output::Progress, tell: bool) {
         let saved = (|| -> Result<JobRecord> {
             let mut db = lock(&self.db);
             let mut rec = db
@@ -737,14 +738,16 @@ impl Inner {
                 .is_some_and(|b| rec.job.tokens.total().saturating_mul(5) >= b.saturating_mul(4));
             p.apply(&mut rec);
             db.update_job(&rec)?;
-            let snapshot = self.decorate(rec.job.clone());
-            let mut events = vec![NewEvent {
-                job_id: job_id.to_string(),
-                time: self.now(),
-                body: EventBody::Job {
-                    job: Box::new(snapshot),
-                },
-            }];
+            let mut events = Vec::new();
+            if tell {
+                events.push(NewEvent {
+                    job_id: job_id.to_string(),
+                    time: self.now(),
+                    body: EventBody::Job {
+                        job: Box::new(self.decorate(rec.job.clone())),
+                    },
+                });
+            }
             if let Some(budget) = rec.job.token_budget {
                 let used = rec.job.tokens.total();
                 if !warned_before

@@ -129,6 +129,9 @@ const MAX_BATCH: usize = 16_384;
 /// log file alone has the output, and a notice says so.
 pub(crate) const MAX_STORED_LINES: u64 = 1_000_000;
 
+/// How often the agent's progress is sent as a job event while output streams in.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether an I/O error means the disk is full (or the user's quota is used up).
 fn io_disk_full(e: &std::io::Error) -> bool {
     e.kind() == std::io::ErrorKind::StorageFull
@@ -291,7 +294,33 @@ pub(crate) async fn sink(
     // Output lines stored so far, and whether a full disk was already reported.
     let mut stored: u64 = 0;
     let mut full_told = false;
-    while let Some(first) = rx.recv().await {
+    // The agent's progress (steps, tokens) goes out as a job event at most once per
+    // PROGRESS_EVERY; the job's row is always current. `untold`: a change not yet sent.
+    let mut progress_told: Option<std::time::Instant> = None;
+    let mut untold = false;
+    loop {
+        let next = if untold {
+            // A change is waiting to be told: tell it once the output pauses.
+            match tokio::time::timeout(PROGRESS_EVERY, rx.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    if let Some(r) = &reader {
+                        let now = crate::lock(&r.progress).clone();
+                        let (inner2, job) = (inner.clone(), job_id.clone());
+                        let _ = tokio::task::spawn_blocking(move || {
+                            inner2.agent_progress(&job, &now, true)
+                        })
+                        .await;
+                    }
+                    progress_told = Some(std::time::Instant::now());
+                    untold = false;
+                    continue;
+                }
+            }
+        } else {
+            rx.recv().await
+        };
+        let Some(first) = next else { break };
         if full_told {
             // The disk is full: the rest is read and dropped, so the room the reserve gave
             // back is left for the job's end (its state, its commit).
@@ -313,6 +342,7 @@ pub(crate) async fn sink(
         let mut file = log.take();
         let mut rd = reader.take();
         let log_shown = log_path.display().to_string();
+        let may_tell = progress_told.is_none_or(|t| t.elapsed() >= PROGRESS_EVERY);
         let joined = tokio::task::spawn_blocking(move || {
             let before = rd.as_ref().map(|r| crate::lock(&r.progress).clone());
             let mut log_error = None;
@@ -339,20 +369,31 @@ pub(crate) async fn sink(
                     full = Some("no space left for Sidekick's database".to_string());
                 }
             }
+            let mut progress = (false, false); // (changed, told)
             if let Some(r) = &rd {
                 let now = crate::lock(&r.progress).clone();
-                if before.as_ref() != Some(&now) {
-                    inner2.agent_progress(&job, &now);
+                progress.0 = before.as_ref() != Some(&now);
+                // The caps are checked on every change; the job event waits its turn.
+                let tell = (progress.0 || untold) && may_tell;
+                if progress.0 || tell {
+                    inner2.agent_progress(&job, &now, tell);
+                    progress.1 = tell;
                 }
             }
-            (file, rd, stored, full)
+            (file, rd, stored, full, progress)
         })
         .await;
         match joined {
-            Ok((f, rd, now_stored, full)) => {
+            Ok((f, rd, now_stored, full, (changed, told))) => {
                 log = f;
                 reader = rd;
                 stored = now_stored;
+                if told {
+                    progress_told = Some(std::time::Instant::now());
+                    untold = false;
+                } else if changed {
+                    untold = true;
+                }
                 if let Some(what) = full.filter(|_| !full_told) {
                     full_told = true;
                     inner.disk_full(&job_id, what);
@@ -365,12 +406,15 @@ pub(crate) async fn sink(
     if let Some(mut r) = reader {
         let mut events = Vec::new();
         r.finish(&job_id, inner.now(), &mut events);
-        if !events.is_empty() {
+        let summary = !events.is_empty();
+        if summary {
             if let Err(e) = inner.append_events(events) {
                 tracing::error!(job = %job_id, error = %e, "storing the summary failed");
             }
+        }
+        if summary || untold {
             let now = crate::lock(&r.progress).clone();
-            inner.agent_progress(&job_id, &now);
+            inner.agent_progress(&job_id, &now, true);
         }
     }
 }

@@ -95,7 +95,15 @@ const MIGRATIONS: &[&str] = &[
         SELECT json_group_array(json(value)) FROM json_each(jobs.env)
         WHERE json_extract(value, '$[0]') LIKE 'SIDEKICK\\_%' ESCAPE '\\'
     );",
+    // 6: output is stored in chunks: one row holds `count` consecutive lines of one stream
+    // (joined by newlines; `data` lists the indexes of partial lines) and the seqs from `seq` to
+    // `seq + count - 1`. A row per line cost ~14x the log's size.
+    "ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
 ];
+
+/// At most this many lines, and about this many bytes, go into one stored output chunk.
+const CHUNK_LINES: usize = 1024;
+const CHUNK_BYTES: usize = 256 * 1024;
 
 /// What the engine keeps about a job beyond what clients see.
 #[derive(Debug, Clone, PartialEq)]
@@ -384,70 +392,142 @@ impl Store {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// Appends events in one transaction and returns them with their `seq`.
+    /// Appends events in one transaction and returns them with their `seq`. Runs of output
+    /// lines (one job, one stream, one instant) are stored as chunks, each line keeping its own
+    /// seq.
     pub fn append(&mut self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let tx = self.conn.transaction()?;
+        // The last seq ever handed out (AUTOINCREMENT's record; chunks move it by hand).
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let mut next = last.unwrap_or(0) + 1;
         let mut out = Vec::with_capacity(events.len());
         {
             let mut stmt = tx.prepare_cached(
-                "INSERT INTO events (job_id, time, kind, stream, line, partial, data)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO events (seq, job_id, time, kind, stream, line, partial, data, count)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
-            for ev in events {
-                match &ev.body {
+            let mut events = events.into_iter().peekable();
+            while let Some(ev) = events.next() {
+                let seq = next;
+                let (kind, stream, line, partial, data, count): (
+                    &str,
+                    Option<&str>,
+                    Option<String>,
+                    bool,
+                    Option<String>,
+                    usize,
+                ) = match &ev.body {
                     EventBody::Output {
                         stream,
                         line,
                         partial,
-                    } => stmt.execute(params![
-                        ev.job_id,
-                        ev.time as i64,
-                        "output",
-                        stream.as_str(),
-                        line,
-                        partial,
-                        Option::<String>::None
-                    ])?,
-                    EventBody::Job { job } => stmt.execute(params![
-                        ev.job_id,
-                        ev.time as i64,
-                        "job",
-                        Option::<String>::None,
-                        Option::<String>::None,
-                        false,
-                        to_json(job)
-                    ])?,
-                    EventBody::Step { .. } | EventBody::Summary { .. } => stmt.execute(params![
-                        ev.job_id,
-                        ev.time as i64,
-                        if matches!(ev.body, EventBody::Step { .. }) {
-                            "step"
-                        } else {
-                            "summary"
-                        },
-                        Option::<String>::None,
-                        Option::<String>::None,
-                        false,
-                        to_json(&ev.body)
-                    ])?,
-                    EventBody::Notice { level, message } => stmt.execute(params![
-                        ev.job_id,
-                        ev.time as i64,
+                    } => {
+                        let mut text = line.clone();
+                        let mut partials = Vec::new();
+                        if *partial {
+                            partials.push(0);
+                        }
+                        let mut rest = Vec::new();
+                        while let Some(more) = events.peek() {
+                            let same = more.job_id == ev.job_id
+                                && more.time == ev.time
+                                && rest.len() + 1 < CHUNK_LINES
+                                && text.len() < CHUNK_BYTES
+                                && matches!(&more.body, EventBody::Output { stream: s, .. } if s == stream);
+                            if !same {
+                                break;
+                            }
+                            let Some(more) = events.next() else { break };
+                            if let EventBody::Output { line, partial, .. } = &more.body {
+                                text.push('\n');
+                                text.push_str(line);
+                                if *partial {
+                                    partials.push(rest.len() + 1);
+                                }
+                            }
+                            rest.push(more);
+                        }
+                        let count = rest.len() + 1;
+                        let data = (!partials.is_empty()).then(|| to_json(&partials));
+                        let seq0 = seq;
+                        out.push(Event {
+                            seq: seq0 as u64,
+                            time: ev.time,
+                            job_id: ev.job_id.clone(),
+                            body: ev.body.clone(),
+                        });
+                        for (i, e) in rest.into_iter().enumerate() {
+                            out.push(Event {
+                                seq: (seq0 + 1 + i as i64) as u64,
+                                time: e.time,
+                                job_id: e.job_id,
+                                body: e.body,
+                            });
+                        }
+                        stmt.execute(params![
+                            seq,
+                            ev.job_id,
+                            ev.time as i64,
+                            "output",
+                            stream.as_str(),
+                            text,
+                            *partial && count == 1,
+                            data,
+                            count as i64
+                        ])?;
+                        next += count as i64;
+                        continue;
+                    }
+                    EventBody::Job { job } => ("job", None, None, false, Some(to_json(job)), 1),
+                    EventBody::Step { .. } => {
+                        ("step", None, None, false, Some(to_json(&ev.body)), 1)
+                    }
+                    EventBody::Summary { .. } => {
+                        ("summary", None, None, false, Some(to_json(&ev.body)), 1)
+                    }
+                    EventBody::Notice { level, message } => (
                         "notice",
-                        level_str(*level),
-                        message,
+                        Some(level_str(*level)),
+                        Some(message.clone()),
                         false,
-                        Option::<String>::None
-                    ])?,
+                        None,
+                        1,
+                    ),
                 };
+                stmt.execute(params![
+                    seq,
+                    ev.job_id,
+                    ev.time as i64,
+                    kind,
+                    stream,
+                    line,
+                    partial,
+                    data,
+                    count as i64
+                ])?;
+                next += 1;
                 out.push(Event {
-                    seq: tx.last_insert_rowid() as u64,
+                    seq: seq as u64,
                     time: ev.time,
                     job_id: ev.job_id,
                     body: ev.body,
                 });
             }
         }
+        // Seqs inside the last chunk are handed out too: never again.
+        tx.execute(
+            "UPDATE sqlite_sequence SET seq = ?1 WHERE name = 'events'",
+            [next - 1],
+        )?;
         tx.commit()?;
         Ok(out)
     }
@@ -460,8 +540,11 @@ impl Store {
         include_output: bool,
         limit: usize,
     ) -> Result<Vec<Event>> {
+        // A chunk that starts at or before `since` may still hold later lines; it starts at
+        // most CHUNK_LINES before them, which keeps the lookup on the index.
         let mut sql = String::from(
-            "SELECT seq, job_id, time, kind, stream, line, partial, data FROM events WHERE seq > ?1",
+            "SELECT seq, job_id, time, kind, stream, line, partial, data, count FROM events
+             WHERE seq > ?4 AND seq + count - 1 > ?1",
         );
         if job_id.is_some() {
             sql.push_str(" AND job_id = ?3");
@@ -473,23 +556,34 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&sql)?;
         // Beyond i64 there are no events (a cast would wrap around to "everything").
         let since = i64::try_from(since).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let lower = since.saturating_sub(CHUNK_LINES as i64);
+        let rows_wanted = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut rows = match job_id {
-            Some(j) => stmt.query(params![since, limit, j])?,
-            None => stmt.query(params![since, limit])?,
+            Some(j) => stmt.query(params![since, rows_wanted, j, lower])?,
+            None => stmt.query(params![since, rows_wanted, Option::<String>::None, lower])?,
         };
         let mut out = Vec::new();
         while let Some(row) = rows.next()? {
-            out.push(read_event(row)?);
+            read_events(row, since as u64, &mut out)?;
+            if out.len() >= limit {
+                out.truncate(limit);
+                break;
+            }
         }
         Ok(out)
     }
 
+    /// The last seq handed out (0 when there was never an event).
     pub fn last_seq(&self) -> Result<u64> {
         let seq: Option<i64> = self
             .conn
-            .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-        Ok(seq.unwrap_or(0) as u64)
+            .query_row(
+                "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(seq.unwrap_or(0).max(0) as u64)
     }
 }
 
@@ -595,23 +689,63 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     Ok(parsed)
 }
 
+/// Adds the events of one stored row with a seq after `since` to `out` (a chunk of output
+/// lines gives one event per line).
+fn read_events(r: &Row<'_>, since: u64, out: &mut Vec<Event>) -> Result<()> {
+    let seq = r.get::<_, i64>(0)?.max(0) as u64;
+    let kind: String = r.get(3)?;
+    if kind != "output" {
+        if seq > since {
+            out.push(read_event(r)?);
+        }
+        return Ok(());
+    }
+    let job_id: String = r.get(1)?;
+    let time = r.get::<_, i64>(2)?.max(0) as u64;
+    let stream = match r.get::<_, Option<String>>(4)?.as_deref() {
+        Some("stderr") => Stream::Stderr,
+        _ => Stream::Stdout,
+    };
+    let text = r.get::<_, Option<String>>(5)?.unwrap_or_default();
+    let count = r.get::<_, i64>(8)?.max(1) as u64;
+    let partials: Vec<u64> = match r.get::<_, Option<String>>(7)? {
+        Some(d) => from_json(&d)?,
+        // Rows written before chunks: one line, its own flag.
+        None if r.get::<_, bool>(6)? => vec![0],
+        None => Vec::new(),
+    };
+    let mut lines = 0;
+    for (i, line) in text.split('\n').enumerate() {
+        lines += 1;
+        let at = seq + i as u64;
+        if at <= since {
+            continue;
+        }
+        out.push(Event {
+            seq: at,
+            time,
+            job_id: job_id.clone(),
+            body: EventBody::Output {
+                stream,
+                line: line.to_string(),
+                partial: partials.contains(&(i as u64)),
+            },
+        });
+    }
+    if lines != count {
+        return Err(StoreError::Corrupt(format!(
+            "output chunk at seq {seq} holds {lines} lines, not {count}"
+        )));
+    }
+    Ok(())
+}
+
 fn read_event(r: &Row<'_>) -> Result<Event> {
     let seq: i64 = r.get(0)?;
     let job_id: String = r.get(1)?;
     let time: i64 = r.get(2)?;
     let kind: String = r.get(3)?;
     let body = match kind.as_str() {
-        "output" => {
-            let stream: Option<String> = r.get(4)?;
-            EventBody::Output {
-                stream: match stream.as_deref() {
-                    Some("stderr") => Stream::Stderr,
-                    _ => Stream::Stdout,
-                },
-                line: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
-                partial: r.get(6)?,
-            }
-        }
         "job" => {
             let data: Option<String> = r.get(7)?;
             EventBody::Job {
@@ -775,6 +909,141 @@ mod tests {
         assert_eq!(active[0].job.id, "03dd", "newest first");
     }
 
+    fn out(job: &str, time: u64, stream: Stream, line: &str, partial: bool) -> NewEvent {
+        NewEvent {
+            job_id: job.into(),
+            time,
+            body: EventBody::Output {
+                stream,
+                line: line.into(),
+                partial,
+            },
+        }
+    }
+
+    #[test]
+    fn output_is_stored_in_chunks_and_read_back_line_by_line() {
+        let mut s = Store::open_in_memory().expect("open");
+        let mut batch = Vec::new();
+        for i in 0..3000 {
+            batch.push(out("01a", 7, Stream::Stdout, &format!("line {i}"), false));
+        }
+        // Empty lines, a cut line, the other stream, another job, a notice: all in between.
+        batch.push(out("01a", 7, Stream::Stdout, "", false));
+        batch.push(out("01a", 7, Stream::Stdout, "cut", true));
+        batch.push(out("01a", 7, Stream::Stdout, "", false));
+        batch.push(out("01a", 7, Stream::Stderr, "warning", false));
+        batch.push(out("01b", 7, Stream::Stdout, "other job", false));
+        batch.push(NewEvent {
+            job_id: "01a".into(),
+            time: 7,
+            body: EventBody::Notice {
+                level: Level::Info,
+                message: "n".into(),
+            },
+        });
+        batch.push(out("01a", 8, Stream::Stdout, "later", true));
+        let written = s.append(batch.clone()).expect("append");
+        let seqs: Vec<u64> = written.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, (1..=batch.len() as u64).collect::<Vec<_>>());
+        let rows: i64 = s
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))
+            .expect("count");
+        // 3003 stdout lines in 3 chunks (1024 lines each at most), then one row each.
+        assert_eq!(rows, 3 + 4, "rows");
+        assert_eq!(s.events_after(0, None, true, 100_000).expect("q"), written);
+        assert_eq!(s.last_seq().expect("seq"), batch.len() as u64);
+        // From the middle of a chunk, with a limit that ends inside another.
+        let page = s.events_after(1500, None, true, 1000).expect("q");
+        assert_eq!(page, written[1500..2500].to_vec());
+        let page = s.events_after(3001, Some("01a"), true, 10).expect("q");
+        assert_eq!(page.len(), 5);
+        assert!(page.iter().all(|e| e.job_id == "01a"));
+        assert_eq!(
+            page[0].body,
+            EventBody::Output {
+                stream: Stream::Stdout,
+                line: "cut".into(),
+                partial: true
+            }
+        );
+        let no_output = s.events_after(0, None, false, 100).expect("q");
+        assert_eq!(no_output.len(), 1);
+        // The next append goes on after the whole chunk's seqs.
+        let more = s
+            .append(vec![out("01a", 9, Stream::Stdout, "next", false)])
+            .expect("append");
+        assert_eq!(more[0].seq, batch.len() as u64 + 1);
+        assert_eq!(s.last_seq().expect("seq"), batch.len() as u64 + 1);
+    }
+
+    #[test]
+    fn rows_of_one_line_from_before_chunks_read_as_they_were() {
+        let mut s = Store::open_in_memory().expect("open");
+        s.conn
+            .execute_batch(
+                "INSERT INTO events (job_id, time, kind, stream, line, partial, data)
+                 VALUES ('01a', 1, 'output', 'stderr', 'old cut', 1, NULL),
+                        ('01a', 1, 'output', 'stdout', 'old whole', 0, NULL);",
+            )
+            .expect("insert old rows");
+        let written = s
+            .append(vec![out("01a", 2, Stream::Stdout, "new", false)])
+            .expect("append");
+        assert_eq!(written[0].seq, 3);
+        let all = s.events_after(0, None, true, 10).expect("q");
+        let lines: Vec<(u64, String, bool)> = all
+            .iter()
+            .map(|e| match &e.body {
+                EventBody::Output { line, partial, .. } => (e.seq, line.clone(), *partial),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (1, "old cut".to_string(), true),
+                (2, "old whole".to_string(), false),
+                (3, "new".to_string(), false)
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_output_costs_little_more_than_the_text() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("db.sqlite");
+        let mut s = Store::open(&path).expect("open");
+        let mut text = 0;
+        // `seq 1 200000`, as a job prints it: batches of a few thousand lines.
+        for chunk in (1..=200_000u64).collect::<Vec<_>>().chunks(4096) {
+            let batch: Vec<NewEvent> = chunk
+                .iter()
+                .map(|i| {
+                    text += i.to_string().len() + 1;
+                    out(
+                        "01m8gpyq8xsrbypt4eewqxvgy0",
+                        *i / 4096,
+                        Stream::Stdout,
+                        &i.to_string(),
+                        false,
+                    )
+                })
+                .collect();
+            s.append(batch).expect("append");
+        }
+        s.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+        let size = std::fs::metadata(&path).expect("stat").len() as usize;
+        // A row per line took ~14x; chunks stay under 2x.
+        assert!(
+            size < 2 * text,
+            "{size} bytes of database for {text} bytes of output"
+        );
+    }
+
     #[test]
     fn events_get_increasing_seqs_and_filter() {
         let mut s = Store::open_in_memory().expect("store");
@@ -888,7 +1157,7 @@ mod tests {
             ];
             s.insert_job(&rec).expect("insert");
             s.conn
-                .pragma_update(None, "user_version", 4)
+                .execute_batch("ALTER TABLE events DROP COLUMN count; PRAGMA user_version = 4;")
                 .expect("pretend an older schema");
         }
         let s = Store::open(&path).expect("migrate");
