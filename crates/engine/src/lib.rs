@@ -7,6 +7,7 @@ pub mod agents;
 pub mod config;
 pub mod copy;
 pub mod ids;
+pub mod jobs;
 pub mod notify;
 mod output;
 pub mod parse;
@@ -90,6 +91,8 @@ pub enum EngineError {
     },
     #[error("{0}")]
     InvalidState(String),
+    #[error(transparent)]
+    Transition(#[from] jobs::IllegalTransition),
     #[error("{0}")]
     BadRequest(String),
     #[error("the host is shutting down")]
@@ -120,7 +123,7 @@ impl EngineError {
             EngineError::UnknownAgent { .. } => ErrorCode::UnknownAgent,
             EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
             EngineError::AmbiguousJob { .. } => ErrorCode::AmbiguousJob,
-            EngineError::InvalidState(_) => ErrorCode::InvalidState,
+            EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
@@ -707,6 +710,10 @@ impl Inner {
         }];
         events.extend(extra);
         let mut db = lock(&self.db);
+        // The ledger's second check: what is stored may have moved on since `rec` was read.
+        if let Some(stored) = db.job_state(&rec.job.id)? {
+            jobs::ledger::check(&rec.job.codename, stored, rec.job.state)?;
+        }
         db.update_job(rec)?;
         self.append_and_broadcast(&mut db, events)
     }
@@ -1015,7 +1022,7 @@ impl Inner {
             job: Job {
                 id: id.clone(),
                 codename: codename.clone(),
-                state: JobState::Queued,
+                state: jobs::ledger::BORN,
                 agent: profile.name.clone(),
                 task: task.clone(),
                 repo: path_string(&base.workdir),
@@ -1174,7 +1181,11 @@ impl Inner {
         for mut rec in queued.into_iter().take(max.saturating_sub(live)) {
             let (tx, rx) = watch::channel(None);
             lock(&self.running).insert(rec.job.id.clone(), tx);
-            rec.job.state = JobState::Starting;
+            if let Err(e) = jobs::ledger::move_to(&mut rec, JobState::Starting) {
+                tracing::error!(job = %rec.job.id, error = %e, "cannot start job");
+                lock(&self.running).remove(&rec.job.id);
+                continue;
+            }
             rec.job.started_at = Some(self.now());
             if let Err(e) = self.save(&rec, Vec::new()) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot start job");
@@ -1191,7 +1202,7 @@ impl Inner {
         let mut rec = self.load(id)?;
         match rec.job.state {
             JobState::Queued => {
-                rec.job.state = JobState::Cancelled;
+                jobs::ledger::move_to(&mut rec, JobState::Cancelled)?;
                 rec.job.ended_at = Some(self.now());
                 rec.job.reason = Some(match &reason {
                     StopReason::ParentEnded(p) => {
@@ -1319,9 +1330,10 @@ impl Inner {
             let Ok(mut rec) = self.load(&r.job_id) else {
                 continue;
             };
-            if rec.job.state.has_ended() && rec.job.state != JobState::Merged {
-                rec.prev_state = Some(rec.job.state);
-                rec.job.state = JobState::Merged;
+            if rec.job.state.has_ended()
+                && rec.job.state != JobState::Merged
+                && jobs::ledger::retire_to(&mut rec, JobState::Merged).is_ok()
+            {
                 let target = entry
                     .target_ref
                     .trim_start_matches("refs/heads/")

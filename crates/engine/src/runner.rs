@@ -11,6 +11,7 @@ use sidekick_protocol::{JobState, Level, Stream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::jobs::ledger;
 use crate::output::{pump, sink, Progress, Reader};
 use crate::store::JobRecord;
 use crate::{human, lock, process, release_memory, repo, Inner, StopReason};
@@ -240,8 +241,9 @@ async fn run_process(
     if is_agent {
         tracing::debug!(job = %rec.job.id, "agent started");
         rec.process = process::identity(pgid);
-        rec.job.state = JobState::Running;
-        if let Err(e) = inner.save(rec, Vec::new()) {
+        if let Err(e) = ledger::move_to(rec, JobState::Running) {
+            tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
+        } else if let Err(e) = inner.save(rec, Vec::new()) {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
         }
     }
@@ -271,7 +273,9 @@ async fn run_process(
             if let Some(e) = wait_error {
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
             }
-            rec.job.state = JobState::Stopping;
+            if let Err(e) = ledger::move_to(rec, JobState::Stopping) {
+                tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
+            }
             if parsing {
                 lock(&progress).apply(rec);
             }
@@ -407,7 +411,10 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
             None => e,
         });
     }
-    rec.job.state = state;
+    if let Err(e) = ledger::move_to(&mut rec, state) {
+        // Never expected: the job is left as it was and the next host marks it interrupted.
+        tracing::error!(job = %rec.job.id, error = %e, "cannot record the job's end");
+    }
     rec.job.reason = reason;
     rec.job.exit_code = exit_code;
     rec.job.ended_at = Some(inner.now());
@@ -498,7 +505,7 @@ pub(crate) async fn recover(inner: &Arc<Inner>) -> crate::Result<Vec<String>> {
             inner.notice(&rec.job.id, Level::Error, e.clone());
             reason = format!("{reason}; {e}");
         }
-        rec.job.state = JobState::Interrupted;
+        ledger::move_to(&mut rec, JobState::Interrupted)?;
         rec.job.reason = Some(reason);
         rec.job.ended_at = Some(inner.now());
         inner.save(&rec, Vec::new())?;

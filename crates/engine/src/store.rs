@@ -332,6 +332,21 @@ impl Store {
         Ok(())
     }
 
+    /// The stored state of job `id`, if there is such a job.
+    pub fn job_state(&self, id: &str) -> Result<Option<JobState>> {
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT state FROM jobs WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        match text {
+            None => Ok(None),
+            Some(t) => JobState::parse(&t)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("job state '{t}'"))),
+        }
+    }
+
     pub fn job(&self, id: &str) -> Result<Option<JobRecord>> {
         let mut stmt = self
             .conn
@@ -795,7 +810,7 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample(id: &str, state: JobState) -> JobRecord {

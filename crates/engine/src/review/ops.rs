@@ -15,6 +15,7 @@ use sidekick_protocol::{
 
 use super::checkout::{self, Checkout};
 use super::{journal, treemerge};
+use crate::jobs::ledger;
 use crate::repo::{self, RepoError};
 use crate::store::{JobRecord, MergeRecord};
 use crate::{EngineError, Result};
@@ -349,6 +350,9 @@ fn conflict_message(job: &Job, p: &MergePreview) -> String {
 pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeResult> {
     let t = std::time::Instant::now();
     ensure_reviewable(&rec.job)?;
+    if req.paths.is_empty() {
+        ledger::check(&rec.job.codename, rec.job.state, JobState::Merged)?;
+    }
     ensure_resolved(rec)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: checks");
     let wt = PathBuf::from(&rec.job.worktree);
@@ -468,8 +472,7 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
     };
     let partial = !req.paths.is_empty();
     if !partial {
-        rec.prev_state = Some(rec.job.state);
-        rec.job.state = JobState::Merged;
+        ledger::retire_to(rec, JobState::Merged)?;
         rec.job.merged_into = Some(plan.target.clone());
         rec.job.merge_commit = Some(new_commit.to_string());
     }
@@ -1026,7 +1029,7 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
     move_branch(&repo_dir, &plan, &step, ctx)?;
     if rec.job.state == JobState::Merged {
         reinstate(rec)?;
-        rec.job.state = rec.prev_state.take().unwrap_or(JobState::Completed);
+        ledger::move_back(rec)?;
         rec.job.merged_into = None;
         rec.job.merge_commit = None;
     }
@@ -1058,9 +1061,9 @@ pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         )));
     }
     ensure_reviewable(&rec.job)?;
+    ledger::check(&rec.job.codename, rec.job.state, JobState::Discarded)?;
     let snapshot = retire(rec, true, false, &ctx.trash)?;
-    rec.prev_state = Some(rec.job.state);
-    rec.job.state = JobState::Discarded;
+    ledger::retire_to(rec, JobState::Discarded)?;
     Ok(format!(
         "discarded job {}; its work is kept at {} ({}), `sidekick restore {}` brings it back",
         rec.job.codename,
@@ -1115,8 +1118,7 @@ pub(crate) fn discard_orphaned(rec: &mut JobRecord, trash: &Path) -> Result<Stri
     };
     rec.has_worktree = false;
     if rec.job.state != JobState::Discarded {
-        rec.prev_state = Some(rec.job.state);
-        rec.job.state = JobState::Discarded;
+        ledger::retire_to(rec, JobState::Discarded)?;
     }
     Ok(format!(
         "forgot job {}, whose repository {} is gone{deleted}",
@@ -1153,7 +1155,7 @@ pub(crate) fn restore(rec: &mut JobRecord) -> Result<String> {
     }
     reinstate(rec)?;
     if rec.job.state == JobState::Discarded {
-        rec.job.state = rec.prev_state.take().unwrap_or(JobState::Completed);
+        ledger::move_back(rec)?;
     }
     Ok(format!(
         "restored job {}: branch {}, worktree {}",
