@@ -11,6 +11,7 @@ fn main() {
         "job_diff",
         "merge_job",
         "undo_job",
+        "rebase_job",
         "discard_job",
         "list_agents",
         "repo_info",

@@ -87,6 +87,19 @@ pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionRe
     bridge.client().await?.undo(job).await.map_err(api)
 }
 
+/// Replays the job onto its target (or `into`) in its worktree: what the merge dialog offers
+/// when the job conflicts with the target.
+#[tauri::command]
+pub async fn rebase_job(
+    bridge: State<'_, Bridge>,
+    job: String,
+    into: Option<String>,
+) -> Answer<ActionResult> {
+    let job = reference(&job)?;
+    let req = sidekick_protocol::RebaseRequest { into };
+    bridge.client().await?.rebase(job, &req).await.map_err(api)
+}
+
 #[tauri::command]
 pub async fn discard_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
     let job = reference(&job)?;

@@ -41,6 +41,7 @@ pub fn run() {
             commands::job_diff,
             commands::merge_job,
             commands::undo_job,
+            commands::rebase_job,
             commands::discard_job,
             commands::list_agents,
             commands::repo_info,

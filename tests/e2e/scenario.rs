@@ -145,6 +145,15 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.press("[data-testid=merge-confirm]")?;
     let refusal = s.wait_text("[data-testid=merge-error]", "shared.txt")?;
     println!("e2e: refused -> {refusal}");
+    // The refusal carries its code, and the dialog points at its own way out.
+    let code = s.execute(
+        "return document.querySelector('[data-testid=merge-error]').dataset.code",
+        serde_json::json!([]),
+    )?;
+    check(code == serde_json::json!("dirty_overlap"), || {
+        format!("the refusal's code is {code}")
+    })?;
+    s.wait_text("[data-testid=merge-way-out]", "Set my uncommitted changes aside")?;
     s.screenshot("merge-refused");
     check(w.git(&["rev-parse", "main"])? == tip, || {
         "main moved on a refused merge".into()
@@ -163,6 +172,32 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         "merge stayed enabled over dirty files".into()
     })?;
     s.screenshot("merge-dirty-preview");
+    s.press("[data-testid=merge-cancel]")?;
+
+    // The user commits their own shared.txt: now the job conflicts with main. The dialog offers
+    // a rebase, which the host runs in the job's worktree and reports with the conflict.
+    w.git(&["add", "shared.txt"])?;
+    w.git(&["commit", "-q", "-m", "the user's shared.txt"])?;
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
+    s.press("[data-testid=merge-rebase]")?;
+    let rebased = s.wait_text("[data-testid=merge-rebased]", "shared.txt")?;
+    println!("e2e: rebase -> {rebased}");
+    s.screenshot("merge-rebased-with-conflict");
+    let marked = std::fs::read_to_string(
+        w.home
+            .join("worktrees")
+            .read_dir()
+            .map_err(|e| format!("worktrees: {e}"))?
+            .flatten()
+            .map(|d| d.path().join(&second).join("shared.txt"))
+            .find(|p| p.exists())
+            .ok_or("the job's worktree has no shared.txt")?,
+    )
+    .map_err(|e| format!("read: {e}"))?;
+    check(marked.contains("<<<<<<<"), || {
+        format!("no conflict markers in the worktree: {marked:?}")
+    })?;
     s.press("[data-testid=merge-cancel]")?;
 
     // Launching again with --job focuses the running window at that job.

@@ -38,10 +38,12 @@ enum Command {
     Serve(commands::serve::ServeArgs),
 }
 
-/// A command's failure: one sentence for stderr and the exit code.
+/// A command's failure: one sentence for stderr and the exit code; the host's error code when
+/// the host refused (printed as JSON on stdout for `--json` commands).
 pub(crate) struct Failure {
     message: String,
     code: u8,
+    api: Option<sidekick_protocol::ApiError>,
 }
 
 impl Failure {
@@ -49,14 +51,30 @@ impl Failure {
         Failure {
             message: message.into(),
             code: 1,
+            api: None,
         }
     }
 }
 
 impl From<ClientError> for Failure {
     fn from(e: ClientError) -> Self {
-        Failure::new(e.to_string())
+        let api = match &e {
+            ClientError::Api(a) => Some(a.clone()),
+            _ => None,
+        };
+        Failure {
+            api,
+            ..Failure::new(e.to_string())
+        }
     }
+}
+
+/// `--json` was given as an option (not as part of a task after `--`).
+fn json_requested() -> bool {
+    std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
 }
 
 /// What a command ends with: usually success, sometimes a job-state exit code.
@@ -72,6 +90,18 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(f) => {
             eprintln!("sidekick: {}", f.message);
+            if json_requested() {
+                // Scripts branch on the code: {"error":{"code":"dirty_overlap","message":...}}.
+                let error = f.api.clone().unwrap_or_else(|| {
+                    sidekick_protocol::ApiError::new(
+                        sidekick_protocol::ErrorCode::Internal,
+                        f.message.clone(),
+                    )
+                });
+                if let Ok(text) = serde_json::to_string(&serde_json::json!({ "error": error })) {
+                    println!("{text}");
+                }
+            }
             ExitCode::from(f.code)
         }
     }

@@ -720,3 +720,62 @@ fn an_untracked_file_where_the_merge_adds_one_refuses_it() {
     let stashed = w.git(&["show", "stash@{0}^3:new.txt"]);
     assert_eq!(stashed, "the user's own draft");
 }
+
+/// `--json` commands print the host's refusal as `{"error":{"code","message"}}` on stdout (the
+/// sentence still goes to stderr), and each kind of refusal has its own code.
+#[test]
+fn each_refusal_has_its_own_code_for_scripts() {
+    let w = World::new();
+    seed(&w);
+    let code_of = |args: &[&str]| -> String {
+        let r = w.sk(args);
+        assert_eq!(r.code(), 1, "{args:?} should be refused");
+        assert!(r.stderr().starts_with("sidekick: "), "{}", r.stderr());
+        let v: Value = serde_json::from_str(&r.stdout()).expect("a JSON error on stdout");
+        assert_eq!(
+            format!("sidekick: {}\n", s(&v["error"]["message"])),
+            r.stderr(),
+            "the same sentence"
+        );
+        s(&v["error"]["code"])
+    };
+    let job = w.spawn(&["--wait"], "sed -i 's/three/THREE (job)/' a.txt");
+    let id = s(&job["id"]);
+
+    // Nothing merged yet: nothing to undo.
+    assert_eq!(code_of(&["undo", "--json", &id]), "nothing_to_undo");
+    // The user's uncommitted edit on the same file.
+    std::fs::write(w.repo.join("a.txt"), "mine\n").expect("write");
+    assert_eq!(code_of(&["merge", "--json", &id]), "dirty_overlap");
+    w.git(&["checkout", "--", "a.txt"]);
+    // A held lock.
+    std::fs::write(w.repo.join(".git/index.lock"), "").expect("lock");
+    assert_eq!(code_of(&["merge", "--json", &id]), "lock_held");
+    std::fs::remove_file(w.repo.join(".git/index.lock")).expect("unlock");
+    // The target moved with a clashing edit.
+    std::fs::write(w.repo.join("a.txt"), "one\ntwo\nTHREE (user)\n").expect("write");
+    w.git(&["commit", "-q", "-am", "user edit"]);
+    assert_eq!(code_of(&["merge", "--json", &id]), "conflict");
+    // A job in the wrong state.
+    let running = w.spawn(&[], "sleep 30");
+    assert_eq!(
+        code_of(&["merge", "--json", &s(&running["id"])]),
+        "invalid_state"
+    );
+    w.ok(&["cancel", &s(&running["id"])]);
+    // Undo after the target moved on.
+    let other = w.spawn(&["--wait"], "echo o > other.txt");
+    w.ok(&["merge", &s(&other["id"])]);
+    std::fs::write(w.repo.join("later.txt"), "later\n").expect("write");
+    w.git(&["add", "later.txt"]);
+    w.git(&["commit", "-q", "-m", "later"]);
+    assert_eq!(
+        code_of(&["undo", "--json", &s(&other["id"])]),
+        "target_moved"
+    );
+    // An unknown job, and a plain sentence without --json (nothing on stdout).
+    assert_eq!(code_of(&["status", "--json", "no-such-job"]), "unknown_job");
+    let r = w.sk(&["undo", &id]);
+    assert_eq!(r.code(), 1);
+    assert_eq!(r.stdout(), "");
+}

@@ -193,6 +193,9 @@ fn merge_hooks_run_on_the_merge_commit_when_the_config_says_so() {
     assert!(err.contains("pre-commit hook refused the merge"), "{err}");
     assert!(err.contains("secret found in staged changes"), "{err}");
     assert!(err.contains("nothing was changed"), "{err}");
+    let r = w.sk(&["merge", "--json", &s(&bad["id"])]);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json error");
+    assert_eq!(v["error"]["code"], "hook_failed", "{v}");
     assert_eq!(w.git(&["rev-parse", "main"]), head);
     assert!(!w.repo.join("leak.txt").exists());
     assert_eq!(
@@ -456,8 +459,10 @@ fn a_merge_waits_for_a_rebase_or_merge_in_progress_on_its_target() {
     let p: serde_json::Value = serde_json::from_str(&preview.stdout()).expect("json");
     let blocked = s(&p["preview"]["blocked_by"]);
     assert!(blocked.contains("a rebase of main"), "{blocked}");
-    let refused = w.sk(&["merge", &id]);
+    let refused = w.sk(&["merge", "--json", &id]);
     assert_eq!(refused.code(), 1);
+    let v: serde_json::Value = serde_json::from_str(&refused.stdout()).expect("json error");
+    assert_eq!(v["error"]["code"], "operation_in_progress", "{v}");
     assert!(
         refused.stderr().contains("a rebase of main is in progress")
             && refused.stderr().contains("nothing was changed"),
@@ -925,8 +930,10 @@ fn a_job_whose_repository_was_deleted_is_listed_by_gc_and_forgotten_on_request()
         "gc deleted an orphaned job's folder"
     );
     // A plain discard names the way out.
-    let r = sk(&["discard", &id]);
+    let r = sk(&["discard", "--json", &id]);
     assert_eq!(r.code(), 1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json error");
+    assert_eq!(v["error"]["code"], "repo_gone", "{v}");
     assert!(
         r.stderr().contains("sidekick discard --orphaned"),
         "{}",

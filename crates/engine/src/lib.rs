@@ -93,6 +93,9 @@ pub enum EngineError {
     InvalidState(String),
     #[error(transparent)]
     Transition(#[from] jobs::IllegalTransition),
+    /// A review operation refused, nothing changed; the kind tells a client the way out.
+    #[error("{1}")]
+    Refused(Refusal, String),
     #[error("{0}")]
     BadRequest(String),
     #[error("the host is shutting down")]
@@ -124,12 +127,41 @@ impl EngineError {
             EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
             EngineError::AmbiguousJob { .. } => ErrorCode::AmbiguousJob,
             EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
+            EngineError::Refused(r, _) => r.code(),
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
             EngineError::Internal(_) => ErrorCode::Internal,
         };
         ApiError::new(code, self.to_string())
+    }
+}
+
+/// Why a review operation refused (each has its own [`ErrorCode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Conflict,
+    DirtyOverlap,
+    TargetMoved,
+    LockHeld,
+    OperationInProgress,
+    NothingToUndo,
+    RepoGone,
+    HookFailed,
+}
+
+impl Refusal {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Refusal::Conflict => ErrorCode::Conflict,
+            Refusal::DirtyOverlap => ErrorCode::DirtyOverlap,
+            Refusal::TargetMoved => ErrorCode::TargetMoved,
+            Refusal::LockHeld => ErrorCode::LockHeld,
+            Refusal::OperationInProgress => ErrorCode::OperationInProgress,
+            Refusal::NothingToUndo => ErrorCode::NothingToUndo,
+            Refusal::RepoGone => ErrorCode::RepoGone,
+            Refusal::HookFailed => ErrorCode::HookFailed,
+        }
     }
 }
 

@@ -430,7 +430,28 @@ pub enum ErrorCode {
     UnknownTaskType,
     UnknownJob,
     AmbiguousJob,
+    /// The job is in a state that does not allow this (still running, already merged...).
     InvalidState,
+    /// Merge refusals, each its own code so a client can offer the way out:
+    /// the job's changes conflict with the target (rebase the job).
+    Conflict,
+    /// The user's uncommitted changes in the target's checkout are on files the merge changes
+    /// (commit or stash them, or autostash).
+    DirtyOverlap,
+    /// The target branch moved in a way that forbids this (undo after new commits, a ref that
+    /// moved during the merge).
+    TargetMoved,
+    /// A git lock (`index.lock`, a ref lock) is held in the repository or a checkout.
+    LockHeld,
+    /// A rebase, merge, cherry-pick, revert, am or bisect is in progress in the target's
+    /// checkout, or an interrupted merge could not be repaired yet.
+    OperationInProgress,
+    /// Undo of a job that has no merge to undo.
+    NothingToUndo,
+    /// The job's repository was moved or deleted.
+    RepoGone,
+    /// The repository's commit hook refused the merge commit (`[merge] hooks`).
+    HookFailed,
     Config,
     Git,
     Io,
@@ -443,7 +464,15 @@ impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::UnknownJob => 404,
-            ErrorCode::InvalidState => 409,
+            ErrorCode::InvalidState
+            | ErrorCode::Conflict
+            | ErrorCode::DirtyOverlap
+            | ErrorCode::TargetMoved
+            | ErrorCode::LockHeld
+            | ErrorCode::OperationInProgress
+            | ErrorCode::NothingToUndo
+            | ErrorCode::RepoGone
+            | ErrorCode::HookFailed => 409,
             ErrorCode::ShuttingDown => 503,
             ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
             _ => 400,

@@ -18,7 +18,7 @@ use super::{journal, treemerge};
 use crate::jobs::ledger;
 use crate::repo::{self, RepoError};
 use crate::store::{JobRecord, MergeRecord};
-use crate::{EngineError, Result};
+use crate::{EngineError, Refusal, Result};
 
 /// What the host lends an operation: where removed worktrees go, the merge journal's folder,
 /// and its open repositories.
@@ -42,6 +42,10 @@ fn invalid(msg: impl Into<String>) -> EngineError {
     EngineError::InvalidState(msg.into())
 }
 
+fn refused(why: Refusal, msg: impl Into<String>) -> EngineError {
+    EngineError::Refused(why, msg.into())
+}
+
 fn short(id: &str) -> &str {
     id.get(..10).unwrap_or(id)
 }
@@ -61,7 +65,7 @@ pub(crate) fn ensure_repo_there(job: &Job) -> Result<()> {
     } else {
         "its branch was in that repository".to_string()
     };
-    Err(invalid(format!(
+    Err(refused(Refusal::RepoGone, format!(
         "the repository of job {}, {}, is no longer there (moved or deleted?); {kept}. Put the repository back where it was to review the job",
         job.codename, job.repo
     )))
@@ -408,7 +412,10 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         });
     }
     let Some(merged_tree) = plan.new_tree else {
-        return Err(invalid(conflict_message(&rec.job, &preview)));
+        return Err(refused(
+            Refusal::Conflict,
+            conflict_message(&rec.job, &preview),
+        ));
     };
     let repo_dir = PathBuf::from(&rec.job.repo);
     let new_commit = if preview.up_to_date {
@@ -435,10 +442,13 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         ));
         hooks_ran = super::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
             .map_err(|why| {
-                invalid(format!(
+                refused(
+                    Refusal::HookFailed,
+                    format!(
                     "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
                     rec.job.codename, rec.job.worktree
-                ))
+                ),
+                )
             })?;
     }
     let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
@@ -583,7 +593,7 @@ fn make_commits(
                 let c_tree = c.tree().map_err(|e| EngineError::Repo(e.into()))?.id();
                 let picked = treemerge::merge_trees(&repo, parent_tree, cur_tree, c_tree)?;
                 let Some(picked) = picked.tree else {
-                    return Err(invalid(format!(
+                    return Err(refused(Refusal::Conflict, format!(
                         "replaying commit {} of job {} onto {} conflicts; nothing was changed. Use --strategy squash or merge, or `sidekick rebase {}`",
                         short(&id.to_string()),
                         job.codename,
@@ -641,9 +651,13 @@ fn move_branch(
 ) -> Result<Option<String>> {
     repair_interrupted(repo_dir, ctx)?;
     let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
-    checkout::check_locks(repo_dir, &checkouts, &plan.target).map_err(invalid)?;
+    checkout::check_locks(repo_dir, &checkouts, &plan.target)
+        .map_err(|m| refused(Refusal::LockHeld, m))?;
     if let Some(busy) = checkout::operation_in_progress(repo_dir, &plan.target)? {
-        return Err(invalid(format!("{busy}; nothing was changed")));
+        return Err(refused(
+            Refusal::OperationInProgress,
+            format!("{busy}; nothing was changed"),
+        ));
     }
     let mut overlaps = Vec::new();
     for c in &checkouts {
@@ -653,7 +667,7 @@ fn move_branch(
         let overlap = checkout::overlap(&dirty, step.changed);
         if !overlap.is_empty() {
             if !step.autostash {
-                return Err(invalid(format!(
+                return Err(refused(Refusal::DirtyOverlap, format!(
                     "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or merge with autostash (it sets them aside and puts them back)",
                     c.workdir.display(),
                     overlap.join(", ")
@@ -771,10 +785,11 @@ fn move_branch(
         repo.reference_matching(&plan.target_ref, step.to.0, true, step.from.0, &step.reflog)
     {
         let problems = undo(&touched, &stashes);
-        return Err(failed(
+        let err = failed(
             format!("{} moved while merging ({})", plan.target, e.message()),
             problems,
-        ));
+        );
+        return Err(refused(Refusal::TargetMoved, err.to_string()));
     }
     let mut kept = None;
     for (c, stash) in &stashes {
@@ -796,7 +811,7 @@ fn repair_interrupted(repo_dir: &Path, ctx: &Ctx<'_>) -> Result<()> {
         let r = journal::repair(&ctx.journal, &e);
         tracing::warn!(job = %r.job_id, done = r.done, message = %r.message, "repaired an interrupted merge");
         if !r.done {
-            return Err(invalid(r.message));
+            return Err(refused(Refusal::OperationInProgress, r.message));
         }
     }
     Ok(())
@@ -970,10 +985,10 @@ fn reinstate(rec: &mut JobRecord) -> Result<()> {
 pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
     ensure_repo_there(&rec.job)?;
     let Some(m) = rec.merge.clone() else {
-        return Err(invalid(format!(
-            "job {} has not been merged",
-            rec.job.codename
-        )));
+        return Err(refused(
+            Refusal::NothingToUndo,
+            format!("job {} has not been merged", rec.job.codename),
+        ));
     };
     let repo_dir = PathBuf::from(&rec.job.repo);
     let repo = open(&repo_dir)?;
@@ -982,7 +997,7 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         .refname_to_id(&target_ref)
         .map_err(|_| invalid(format!("the branch {} no longer exists", m.target)))?;
     if tip.to_string() != m.commit {
-        return Err(invalid(format!(
+        return Err(refused(Refusal::TargetMoved, format!(
             "{} has moved since job {} was merged (it is now at {}); undoing would drop those commits, so nothing was changed",
             m.target,
             rec.job.codename,
@@ -1055,7 +1070,7 @@ pub(crate) fn discard(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         } else {
             "it has no folder left".to_string()
         };
-        return Err(invalid(format!(
+        return Err(refused(Refusal::RepoGone, format!(
             "the repository of job {}, {}, is no longer there (moved or deleted?) and {folder}; put the repository back to discard it with a snapshot, or `sidekick discard --orphaned {}` forgets the job and deletes its folder",
             rec.job.codename, rec.job.repo, rec.job.codename
         )));
@@ -1331,6 +1346,7 @@ mod tests {
         };
         let err = move_branch(d, &plan, &step, &ctx).expect_err("the ref did not match");
         assert!(err.to_string().contains("moved while merging"), "{err}");
+        assert_eq!(err.to_api().code, sidekick_protocol::ErrorCode::TargetMoved);
         assert_eq!(git(d, &["rev-parse", "main"]), a);
         assert_eq!(
             std::fs::read_to_string(d.join("README.md")).expect("read"),

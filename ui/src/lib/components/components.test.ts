@@ -333,6 +333,45 @@ describe("MergeDialog", () => {
     expect(calls.filter((c) => c.cmd === "merge_job").at(-1)?.args.request).toMatchObject({ include_copied: true, dry_run: false });
   });
 
+  it("points a dirty-overlap refusal at the autostash checkbox", async () => {
+    const refusal = "this would overwrite your uncommitted changes in /work/repo: hi.txt; nothing was changed.";
+    host({
+      repo_info: repo,
+      merge_job: (a: Args) => {
+        if ((a.request as { dry_run: boolean }).dry_run) return result(preview(), false);
+        throw { code: "dirty_overlap", message: refusal };
+      },
+    });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(false));
+    await fireEvent.click(screen.getByTestId("merge-confirm"));
+    await waitFor(() => expect(screen.getByTestId("merge-error").dataset.code).toBe("dirty_overlap"));
+    expect(screen.getByTestId("merge-way-out").textContent).toContain("Set my uncommitted changes aside");
+    expect(document.activeElement).toBe(screen.getByTestId("merge-autostash"));
+    expect(screen.queryByTestId("merge-rebase")).toBeNull();
+  });
+
+  it("offers a rebase when the job conflicts, then previews again", async () => {
+    let rebasedYet = false;
+    const calls = host({
+      repo_info: repo,
+      merge_job: () =>
+        result(rebasedYet ? preview() : preview({ clean: false, conflicts: [{ path: "hi.txt", kind: "content" }] }), false),
+      rebase_job: () => {
+        rebasedYet = true;
+        return { job: job(), message: "rebased job brave-otter onto main" };
+      },
+    });
+    render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
+    await waitFor(() => expect(screen.getByTestId("merge-rebase").textContent).toContain("Rebase onto main"));
+    await fireEvent.click(screen.getByTestId("merge-rebase"));
+    await waitFor(() => expect(screen.getByTestId("merge-rebased").textContent).toBe("rebased job brave-otter onto main"));
+    await waitFor(() => expect(screen.getByTestId("merge-clean")).toBeTruthy());
+    expect(calls.find((c) => c.cmd === "rebase_job")?.args).toMatchObject({ job: "01jtest", into: "main" });
+    expect(screen.queryByTestId("merge-rebase")).toBeNull();
+    expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(false);
+  });
+
   it("lists conflicts and shows the host's refusal as its message", async () => {
     host({ repo_info: repo, merge_job: result(preview({ clean: false, conflicts: [{ path: "hi.txt", kind: "content" }] }), false) });
     render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });

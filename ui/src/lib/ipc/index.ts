@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ActionResult,
+  ErrorCode,
   AgentInfo,
   Diff,
   Health,
@@ -22,7 +23,9 @@ export type * from "./types";
 export function toFailure(e: unknown): Failure {
   if (e && typeof e === "object" && "message" in e) {
     const o = e as { code?: unknown; message: unknown };
-    return { code: typeof o.code === "string" ? o.code : "internal", message: String(o.message) };
+    // The host's and the shell's codes are the generated `ErrorCode`s.
+    const code = (typeof o.code === "string" ? o.code : "internal") as ErrorCode;
+    return { code, message: String(o.message) };
   }
   return { code: "internal", message: typeof e === "string" ? e : "Something went wrong." };
 }
@@ -44,6 +47,7 @@ export const jobDiff = (job: string) => call<Diff>("job_diff", { job });
 export const mergeJob = (job: string, request: MergeRequest) =>
   call<MergeResult>("merge_job", { job, request });
 export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
+export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");
 export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });

@@ -1,6 +1,6 @@
 // Shapes the desktop shell itself sends (src-tauri/src/bridge.rs and output.rs). The host's
 // own types are generated into ../types/protocol.ts.
-import type { Job, Stream } from "../types/protocol";
+import type { ErrorCode, Job, Stream } from "../types/protocol";
 
 export type HostState =
   | { status: "connecting" }
@@ -33,6 +33,6 @@ export type OutputMessage =
 
 /** Every refusal or failure, from the host or the shell: a code to branch on and a sentence. */
 export interface Failure {
-  code: string;
+  code: ErrorCode;
   message: string;
 }
