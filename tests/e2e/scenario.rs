@@ -153,7 +153,10 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     check(code == serde_json::json!("dirty_overlap"), || {
         format!("the refusal's code is {code}")
     })?;
-    s.wait_text("[data-testid=merge-way-out]", "Set my uncommitted changes aside")?;
+    s.wait_text(
+        "[data-testid=merge-way-out]",
+        "Set my uncommitted changes aside",
+    )?;
     s.screenshot("merge-refused");
     check(w.git(&["rev-parse", "main"])? == tip, || {
         "main moved on a refused merge".into()

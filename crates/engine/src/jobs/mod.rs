@@ -1,5 +1,11 @@
-//! Jobs: who owns their state.
+//! Jobs: how one is born (`spawn`), the context it starts with, when it runs and stops
+//! (`schedule`), who owns its state (`ledger`), and how its review maps onto the review
+//! operations (`review`).
 
+mod context;
 pub(crate) mod ledger;
+mod review;
+mod schedule;
+mod spawn;
 
 pub use ledger::IllegalTransition;

@@ -1,0 +1,316 @@
+//! The engine's facade: what the host calls. Each method resolves the job, hands the work to
+//! [`Inner`] (state, scheduling) or to the review operations, and returns protocol types.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sidekick_protocol::{AgentInfo, Event, Job, JobState, SpawnRequest};
+use tokio::sync::broadcast;
+
+use crate::config::Config;
+use crate::store::{Store, StoreError};
+use crate::{
+    agents, ids, lock, notify, private, release_memory, repo, review, runner, tasks, Clock,
+    EngineError, Home, Inner, Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
+};
+
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Options for [`Engine::open`].
+pub struct EngineOptions {
+    pub clock: Arc<dyn Clock>,
+    pub grace: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            clock: Arc::new(SystemClock),
+            grace: STOP_GRACE,
+        }
+    }
+}
+
+/// A database file of 0 bytes beside job logs or worktrees is a lost history, not a new home:
+/// SQLite would silently start afresh over it.
+fn refuse_emptied_database(home: &Home) -> Result<()> {
+    let path = home.database();
+    if !std::fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+        return Ok(());
+    }
+    let count = |dir: PathBuf| std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0);
+    let (logs, worktrees) = (count(home.logs()), count(home.worktrees()));
+    if logs + worktrees == 0 {
+        return Ok(());
+    }
+    Err(StoreError::Emptied {
+        path,
+        evidence: format!(
+            "{} holds {logs} job log(s) and {} holds {worktrees} repository folder(s)",
+            home.logs().display(),
+            home.worktrees().display()
+        ),
+    }
+    .into())
+}
+
+impl Engine {
+    /// Opens (creating if needed) the home's database and folders. Call [`Engine::recover`]
+    /// and then [`Engine::start`] inside a Tokio runtime before serving.
+    pub fn open(home: Home, options: EngineOptions) -> Result<Engine> {
+        // libgit2 re-hashes every object it reads by default; git itself only does that in
+        // fsck. Reading thousands of blobs for a diff or merge, that doubles the work.
+        git2::opts::strict_hash_verification(false);
+        for dir in [home.root().to_path_buf(), home.worktrees(), home.logs()] {
+            private::dir(&dir)?;
+        }
+        let db_path = home.database();
+        refuse_emptied_database(&home)?;
+        // The database and its WAL files are 0600: SQLite gives new WAL files the database's mode.
+        private::file_options()
+            .create(true)
+            .append(true)
+            .open(&db_path)?;
+        for suffix in ["", "-wal", "-shm"] {
+            private::restrict(Path::new(&format!("{}{suffix}", db_path.display())))?;
+        }
+        for folder in [home.root().join("contexts"), home.root().join("trash")] {
+            if folder.exists() {
+                private::dir(&folder)?;
+            }
+        }
+        let db = Store::open(&db_path)?;
+        let reader = Store::open(&home.database())?;
+        // Worktrees removed by an earlier host that had no time to delete them.
+        let trash = home.root().join("trash");
+        if trash.exists() {
+            std::thread::spawn(move || {
+                let _ = std::fs::remove_dir_all(&trash);
+            });
+        }
+        // Live subscribers that fall further behind than this catch up from the database.
+        let (events, _) = broadcast::channel(1024);
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                home,
+                clock: options.clock,
+                ids: ids::IdSource::default(),
+                db: Mutex::new(db),
+                reader: Mutex::new(reader),
+                events,
+                running: Mutex::new(HashMap::new()),
+                sched: Mutex::new(()),
+                shutting_down: AtomicBool::new(false),
+                grace: options.grace,
+                review: Mutex::new(()),
+                repos: review::Repos::default(),
+            }),
+        })
+    }
+
+    pub fn home(&self) -> &Home {
+        &self.inner.home
+    }
+
+    /// Marks jobs that were live when the previous host died as `interrupted`: stops their
+    /// leftover processes, commits what they left in their worktrees and unlocks them.
+    /// Returns the ids it interrupted.
+    /// Also finishes or rolls back merges the previous host left half done (see
+    /// [`review::journal`]), telling each job's log what happened.
+    pub async fn recover(&self) -> Result<Vec<String>> {
+        let ids = runner::recover(&self.inner).await?;
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.repair_merges())
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(ids)
+    }
+
+    /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
+    pub fn start(&self) {
+        self.inner.keep_reserve();
+        self.inner.schedule();
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REPO_IDLE / 2).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if inner.repos.close_idle(REPO_IDLE) > 0 {
+                    release_memory();
+                }
+                // Jobs that could not start (a full disk) start once there is room again.
+                inner.keep_reserve();
+                inner.schedule();
+            }
+        });
+    }
+
+    /// Validates a request and queues the job; it starts as soon as a slot is free.
+    pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
+        tracing::debug!(repo = %req.repo, "spawn requested");
+        let inner = self.inner.clone();
+        let rec = tokio::task::spawn_blocking(move || inner.create_job(req))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        self.inner.schedule();
+        self.job(&rec.job.id)
+    }
+
+    /// One job by id, unique id prefix or codename.
+    pub fn job(&self, reference: &str) -> Result<Job> {
+        let rec = self.inner.resolve(reference)?;
+        Ok(self.inner.decorate(rec.job))
+    }
+
+    /// Jobs, newest first. Without `all`, jobs already merged or discarded are left out.
+    pub fn jobs(&self, all: bool) -> Result<Vec<Job>> {
+        let recs = {
+            let db = lock(&self.inner.reader);
+            if all {
+                db.jobs(None)?
+            } else {
+                let states: Vec<JobState> = JobState::ALL
+                    .into_iter()
+                    .filter(|s| !matches!(s, JobState::Merged | JobState::Discarded))
+                    .collect();
+                db.jobs(Some(&states))?
+            }
+        };
+        let mut queued: Vec<&str> = recs
+            .iter()
+            .filter(|r| r.job.state == JobState::Queued)
+            .map(|r| r.job.id.as_str())
+            .collect();
+        queued.sort_unstable();
+        let positions: HashMap<String, u32> = queued
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.to_string(), i as u32 + 1))
+            .collect();
+        let now = self.inner.now();
+        Ok(recs
+            .into_iter()
+            .map(|r| {
+                let mut job = r.job;
+                job.queue_position = positions.get(&job.id).copied();
+                job.duration_ms = duration(&job, now);
+                job
+            })
+            .collect())
+    }
+
+    /// Stops a queued or live job. A queued job ends at once; a live one is asked to stop and
+    /// ends as `cancelled` after its leftovers are committed (watch its events to see when).
+    pub fn cancel(&self, reference: &str) -> Result<Job> {
+        let rec = self.inner.resolve(reference)?;
+        self.inner.stop(&rec.job.id, StopReason::Cancel)?;
+        self.job(&rec.job.id)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// Stored events after `since`, oldest first.
+    pub fn events_after(
+        &self,
+        since: u64,
+        job_id: Option<&str>,
+        include_output: bool,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        Ok(lock(&self.inner.reader).events_after(since, job_id, include_output, limit)?)
+    }
+
+    pub fn last_seq(&self) -> Result<u64> {
+        Ok(lock(&self.inner.reader).last_seq()?)
+    }
+
+    /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
+    pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
+        let info = tokio::task::spawn_blocking(move || repo::describe(&path))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(info)
+    }
+
+    /// The repository's task types (`.sidekick/tasks/*/task.toml`), broken ones with why.
+    pub async fn tasks(&self, repo: PathBuf) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
+        let list = tokio::task::spawn_blocking(move || -> Result<_> {
+            let base = repo::resolve(&repo, "HEAD")?;
+            Ok(tasks::list(&base.workdir)
+                .into_iter()
+                .map(|(name, t)| match t {
+                    Ok(t) => t.info(),
+                    Err(e) => sidekick_protocol::TaskTypeInfo {
+                        path: tasks::dir(&base.workdir)
+                            .join(&name)
+                            .join("task.toml")
+                            .display()
+                            .to_string(),
+                        name,
+                        description: String::new(),
+                        agent: String::new(),
+                        inputs: Vec::new(),
+                        error: Some(e.to_string()),
+                    },
+                })
+                .collect())
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))??;
+        Ok(list)
+    }
+
+    /// The host-wide configuration as the file says now.
+    pub fn config(&self) -> Result<Config> {
+        Ok(Config::load(self.inner.home.config_file())?)
+    }
+
+    /// Tells `notifier` about jobs that end, per the `[notifications]` policy. Call it before
+    /// [`Engine::recover`] so jobs the previous host left behind are told about too.
+    pub fn notify_with(&self, notifier: std::sync::Arc<dyn notify::Notifier>) {
+        tokio::spawn(notify::watch(self.clone(), notifier));
+    }
+
+    /// The agent profiles, each with whether it can run here.
+    /// Asking each installed agent for `--version` starts processes and waits for them, so it
+    /// runs off the async executor.
+    pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
+        let config = Config::load(self.inner.home.config_file())?;
+        let infos = tokio::task::spawn_blocking(move || {
+            agents::profiles(&config)
+                .iter()
+                .map(agents::info)
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(infos)
+    }
+
+    /// Stops every live job (they end `interrupted`, leftovers committed) and waits for their
+    /// runners, at most `grace` plus a margin. Queued jobs stay queued for the next host.
+    pub async fn shutdown(&self) {
+        self.inner.shutting_down.store(true, Ordering::SeqCst);
+        let ids: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        for id in &ids {
+            let _ = self.inner.stop(id, StopReason::Shutdown);
+        }
+        let deadline = tokio::time::Instant::now() + self.inner.grace + Duration::from_secs(20);
+        while !lock(&self.inner.running).is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+}
+
+pub(crate) fn duration(job: &Job, now: u64) -> Option<u64> {
+    let start = job.started_at?;
+    Some(job.ended_at.unwrap_or(now).saturating_sub(start))
+}

@@ -1,0 +1,106 @@
+//! The engine's errors: one enum, with the refusals of review operations typed so that every
+//! front end branches on a code, never on a sentence.
+
+use sidekick_protocol::{ApiError, ErrorCode};
+
+use crate::config::ConfigError;
+use crate::repo::RepoError;
+use crate::store::StoreError;
+use crate::{jobs, tasks};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Repo(#[from] RepoError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Task(#[from] tasks::TaskError),
+    #[error("unknown agent '{name}'; the agents are: {known}")]
+    UnknownAgent { name: String, known: String },
+    #[error("no job matches '{0}'")]
+    UnknownJob(String),
+    #[error("'{reference}' matches several jobs ({candidates}); give more of the id")]
+    AmbiguousJob {
+        reference: String,
+        candidates: String,
+    },
+    #[error("{0}")]
+    InvalidState(String),
+    #[error(transparent)]
+    Transition(#[from] jobs::IllegalTransition),
+    /// A review operation refused, nothing changed; the kind tells a client the way out.
+    #[error("{1}")]
+    Refused(Refusal, String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the host is shutting down")]
+    ShuttingDown,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// The edge shape: a stable code and the sentence.
+    pub fn to_api(&self) -> ApiError {
+        let code = match self {
+            EngineError::Repo(r) => match r {
+                RepoError::Missing(_) => ErrorCode::PathNotFound,
+                RepoError::NotAFolder(_) | RepoError::NotARepo(_) => ErrorCode::NotARepo,
+                RepoError::Bare(_) => ErrorCode::BareRepo,
+                RepoError::Empty(_) => ErrorCode::EmptyRepo,
+                RepoError::BadBase { .. } => ErrorCode::BadBase,
+                RepoError::Git { .. } | RepoError::Spawn(_) => ErrorCode::Git,
+                RepoError::Io(_) => ErrorCode::Io,
+            },
+            EngineError::Config(_) => ErrorCode::Config,
+            EngineError::Task(tasks::TaskError::Unknown { .. }) => ErrorCode::UnknownTaskType,
+            EngineError::Task(_) => ErrorCode::BadRequest,
+            EngineError::Store(_) => ErrorCode::Internal,
+            EngineError::UnknownAgent { .. } => ErrorCode::UnknownAgent,
+            EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
+            EngineError::AmbiguousJob { .. } => ErrorCode::AmbiguousJob,
+            EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
+            EngineError::Refused(r, _) => r.code(),
+            EngineError::BadRequest(_) => ErrorCode::BadRequest,
+            EngineError::ShuttingDown => ErrorCode::ShuttingDown,
+            EngineError::Io(_) => ErrorCode::Io,
+            EngineError::Internal(_) => ErrorCode::Internal,
+        };
+        ApiError::new(code, self.to_string())
+    }
+}
+
+/// Why a review operation refused (each has its own [`ErrorCode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Conflict,
+    DirtyOverlap,
+    TargetMoved,
+    LockHeld,
+    OperationInProgress,
+    NothingToUndo,
+    RepoGone,
+    HookFailed,
+}
+
+impl Refusal {
+    pub fn code(self) -> ErrorCode {
+        match self {
+            Refusal::Conflict => ErrorCode::Conflict,
+            Refusal::DirtyOverlap => ErrorCode::DirtyOverlap,
+            Refusal::TargetMoved => ErrorCode::TargetMoved,
+            Refusal::LockHeld => ErrorCode::LockHeld,
+            Refusal::OperationInProgress => ErrorCode::OperationInProgress,
+            Refusal::NothingToUndo => ErrorCode::NothingToUndo,
+            Refusal::RepoGone => ErrorCode::RepoGone,
+            Refusal::HookFailed => ErrorCode::HookFailed,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;

@@ -1,0 +1,246 @@
+//! A job is born: the request checked, the repository and base resolved, configs and task type
+//! applied, the agent's argv resolved, and the job stored `queued`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use sidekick_protocol::{Job, SpawnRequest};
+
+use crate::config::{Config, RepoConfig};
+use crate::store::JobRecord;
+use crate::{
+    agents, ids, jobs, lock, path_string, private, repo, tasks, EngineError, Inner, Result,
+};
+
+impl Inner {
+    pub(crate) fn create_job(&self, req: SpawnRequest) -> Result<JobRecord> {
+        if self.shutting_down.load(Ordering::SeqCst) {
+            return Err(EngineError::ShuttingDown);
+        }
+        let repo_path = PathBuf::from(&req.repo);
+        if !repo_path.is_absolute() {
+            return Err(EngineError::BadRequest(format!(
+                "the repository path '{}' must be absolute",
+                req.repo
+            )));
+        }
+        let config = Config::load(self.home.config_file())?;
+        // A follow-up starts where the job it continues ended, and merges back where it would.
+        let continued = match &req.continue_from {
+            Some(r) => {
+                let prev = self.resolve(r)?;
+                if !prev.job.state.has_ended() {
+                    return Err(EngineError::InvalidState(format!(
+                        "job {} is still {}; continue it once it has ended",
+                        prev.job.codename, prev.job.state
+                    )));
+                }
+                if req.base.is_some() {
+                    return Err(EngineError::BadRequest(
+                        "a follow-up starts from the job it continues; leave out the base".into(),
+                    ));
+                }
+                Some(prev)
+            }
+            None => None,
+        };
+        let base_rev = match &continued {
+            Some(prev) => prev
+                .job
+                .head_commit
+                .clone()
+                .unwrap_or_else(|| prev.job.base_commit.clone()),
+            None => req.base.clone().unwrap_or_else(|| "HEAD".into()),
+        };
+        let mut base = repo::resolve(&repo_path, &base_rev)?;
+        if let Some(prev) = &continued {
+            if base.workdir.display().to_string() != prev.job.repo {
+                return Err(EngineError::BadRequest(format!(
+                    "job {} belongs to {}, not {}",
+                    prev.job.codename,
+                    prev.job.repo,
+                    base.workdir.display()
+                )));
+            }
+            base.branch = prev.job.base_branch.clone();
+        }
+        let context = self.context_text(&req, continued.as_ref())?;
+        let repo_config = RepoConfig::load(&base.workdir)?;
+        // A task type supplies the task text and its defaults.
+        let task_type = match &req.task_type {
+            Some(name) => Some(tasks::load(&base.workdir, name)?),
+            None => None,
+        };
+        let rendered = match &task_type {
+            Some(t) => t.render(&req.inputs)?,
+            None if !req.inputs.is_empty() => {
+                return Err(EngineError::BadRequest(
+                    "inputs are given but no task type".into(),
+                ))
+            }
+            None => tasks::Rendered {
+                text: req.task.clone(),
+                command: None,
+                env: Vec::new(),
+            },
+        };
+        let task = rendered.text.clone();
+        if task.trim().is_empty() {
+            return Err(EngineError::BadRequest("the task is empty".into()));
+        }
+        let agent = req
+            .agent
+            .clone()
+            .or_else(|| task_type.as_ref().map(|t| t.agent.clone()))
+            .or_else(|| repo_config.agent.clone())
+            .unwrap_or_else(|| agents::SHELL.into());
+        let profile = agents::find(&config, &agent).ok_or_else(|| EngineError::UnknownAgent {
+            name: agent.clone(),
+            known: agents::profiles(&config)
+                .into_iter()
+                .map(|p| p.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        })?;
+        let parent_id = match &req.parent {
+            Some(p) => {
+                let parent = self.resolve(p)?;
+                if parent.job.state.has_ended() {
+                    return Err(EngineError::InvalidState(format!(
+                        "parent job {} has already ended ({})",
+                        parent.job.codename, parent.job.state
+                    )));
+                }
+                Some(parent.job.id)
+            }
+            None => None,
+        };
+        if req.timeout_ms == Some(0) {
+            return Err(EngineError::BadRequest(
+                "a timeout of zero is not allowed".into(),
+            ));
+        }
+        let timeout_ms = req
+            .timeout_ms
+            .or(task_type.as_ref().and_then(|t| t.timeout_ms))
+            .or(profile.timeout_ms)
+            .unwrap_or(config.default_timeout_ms);
+        // Budgets: the job's own, else its task type's, its profile's, the config's.
+        let max_steps = req
+            .max_steps
+            .or(task_type.as_ref().and_then(|t| t.max_steps))
+            .or(profile.max_steps)
+            .or(config.max_steps);
+        let token_budget = req
+            .token_budget
+            .or(task_type.as_ref().and_then(|t| t.token_budget))
+            .or(profile.token_budget)
+            .or(config.token_budget);
+
+        let _guard = lock(&self.sched);
+        let id = self.ids.next();
+        let group = repo::worktree_group(&self.home.worktrees(), &base.workdir);
+        let codename = {
+            let db = lock(&self.reader);
+            let taken = |name: &str| {
+                db.codename_taken(name).unwrap_or(true)
+                    || group.join(name).exists()
+                    || repo::branch_exists(&base.workdir, &format!("sidekick/{name}"))
+                        .unwrap_or(true)
+            };
+            ids::pick_codename(ids::random_bits(), &taken)
+        };
+        let worktree = group.join(&codename);
+        let log_path = self.home.logs().join(format!("{id}.log"));
+        let mut env: Vec<(String, String)> = Vec::new();
+        // A task type's command runs with its inputs in variables, never in its text.
+        let mut prompt = match rendered.command.filter(|_| profile.name == agents::SHELL) {
+            Some(command) => {
+                env.extend(rendered.env);
+                command
+            }
+            None => task.clone(),
+        };
+        // The context as a file for every agent, and first in the prompt of those that take one.
+        if let Some(text) = &context {
+            let dir = self.home.root().join("contexts");
+            private::dir(&dir)?;
+            let file = dir.join(format!("{id}.md"));
+            private::write(&file, text)?;
+            env.push(("SIDEKICK_CONTEXT_FILE".into(), path_string(&file)));
+            if profile.name != agents::SHELL {
+                prompt = format!("<sidekick-context>\n{text}\n</sidekick-context>\n\n{task}");
+            }
+        }
+        env.extend([
+            ("SIDEKICK_JOB_ID".to_string(), id.clone()),
+            (
+                "SIDEKICK_PARENT_JOB_ID".to_string(),
+                parent_id.clone().unwrap_or_default(),
+            ),
+            ("SIDEKICK_WORKTREE".to_string(), path_string(&worktree)),
+            ("SIDEKICK_REPO".to_string(), path_string(&base.workdir)),
+        ]);
+        let rec = JobRecord {
+            job: Job {
+                id: id.clone(),
+                codename: codename.clone(),
+                state: jobs::ledger::BORN,
+                agent: profile.name.clone(),
+                task: task.clone(),
+                repo: path_string(&base.workdir),
+                branch: format!("sidekick/{codename}"),
+                worktree: path_string(&worktree),
+                base_rev,
+                base_commit: base.commit,
+                base_branch: base.branch,
+                head_commit: None,
+                exit_code: None,
+                reason: None,
+                parent_id,
+                timeout_ms,
+                created_at: self.now(),
+                started_at: None,
+                ended_at: None,
+                duration_ms: None,
+                queue_position: None,
+                files_changed: None,
+                insertions: None,
+                deletions: None,
+                log_path: path_string(&log_path),
+                merged_into: None,
+                merge_commit: None,
+                snapshot: None,
+                conflicts: Vec::new(),
+                notify: req.notify,
+                steps: 0,
+                tokens: Default::default(),
+                cost_usd: None,
+                summary: None,
+                capped: false,
+                max_steps,
+                token_budget,
+            },
+            // A follow-up of the same agent resumes its session where the agent can.
+            argv: continued
+                .as_ref()
+                .filter(|prev| prev.job.agent == profile.name)
+                .and_then(|prev| prev.session.as_deref())
+                .and_then(|session| profile.resume_argv(&prompt, session))
+                .unwrap_or_else(|| profile.argv(&prompt)),
+            env,
+            setup: repo_config.setup,
+            copy_files: repo_config.copy,
+            process: None,
+            has_worktree: false,
+            merge: None,
+            prev_state: None,
+            format: profile.format,
+            session: None,
+        };
+        lock(&self.db).insert_job(&rec)?;
+        self.save(&rec, Vec::new())?;
+        tracing::info!(job = %id, codename = %codename, agent = %agent, "job queued");
+        Ok(rec)
+    }
+}
