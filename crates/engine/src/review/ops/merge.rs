@@ -1,0 +1,466 @@
+//! Merge and its preview: the plan (target, trees merged in memory, changed paths, dirty
+//! overlaps), then the commit(s), the hooks, and the branch move.
+
+use super::*;
+
+/// Everything a merge needs, computed without changing anything.
+pub(super) struct Plan {
+    pub(super) target: String,
+    pub(super) target_ref: String,
+    pub(super) ours: Oid,
+    pub(super) ours_tree: Oid,
+    pub(super) theirs: Oid,
+    pub(super) base: Oid,
+    pub(super) new_tree: Option<Oid>,
+    pub(super) checkouts: Vec<(Checkout, Vec<String>)>,
+}
+
+/// `copy_files`: the files Sidekick copied into the job's worktree. Sidekick never commits them,
+/// but an agent running `git commit` itself can; unless the request says `include_copied`, the
+/// merge leaves them out (squash) or is refused (strategies that keep the job's commits).
+pub(super) fn plan(
+    job: &Job,
+    copy_files: &[String],
+    req: &MergeRequest,
+    ctx: &Ctx<'_>,
+) -> Result<(MergePreview, Plan)> {
+    let repo_dir = Path::new(&job.repo);
+    let repo = open(repo_dir)?;
+    let target = match &req.into {
+        Some(t) => t.trim_start_matches("refs/heads/").to_string(),
+        None => job.base_branch.clone().ok_or_else(|| {
+            EngineError::BadRequest(format!(
+                "job {} started from a detached commit; name the branch to merge into with --into",
+                job.codename
+            ))
+        })?,
+    };
+    let target_ref = format!("refs/heads/{target}");
+    let ours = repo.refname_to_id(&target_ref).map_err(|_| {
+        EngineError::BadRequest(format!("there is no branch '{target}' in {}", job.repo))
+    })?;
+    let theirs = job_tip(&repo, job)?;
+    let base = repo.merge_base(ours, theirs).map_err(|_| {
+        EngineError::BadRequest(format!(
+            "{target} and {} have no common history",
+            job.branch
+        ))
+    })?;
+    let tree_of = |id: Oid| -> Result<Oid> {
+        Ok(repo
+            .find_commit(id)
+            .and_then(|c| c.tree())
+            .map_err(|e| EngineError::Repo(e.into()))?
+            .id())
+    };
+    let (ours_tree, base_tree, job_tree) = (tree_of(ours)?, tree_of(base)?, tree_of(theirs)?);
+    if !req.paths.is_empty() && req.strategy != MergeStrategy::Squash {
+        return Err(EngineError::BadRequest(
+            "--paths merges a subset of files, which only the squash strategy can do".into(),
+        ));
+    }
+    let job_changes = if req.paths.is_empty() && copy_files.is_empty() {
+        Vec::new()
+    } else {
+        treemerge::changed_paths(&repo, base_tree, job_tree)?
+    };
+    let left_out: Vec<String> = if req.include_copied {
+        Vec::new()
+    } else {
+        copy_files
+            .iter()
+            .filter(|p| job_changes.contains(p))
+            .cloned()
+            .collect()
+    };
+    if !left_out.is_empty() && req.strategy != MergeStrategy::Squash {
+        return Err(EngineError::BadRequest(format!(
+            "job {}'s branch commits files Sidekick copied in from your checkout ({}); a {} merge would bring them into {target}'s history. Squash leaves them out, or --include-copied merges them as the branch has them",
+            job.codename,
+            left_out.join(", "),
+            req.strategy.as_str()
+        )));
+    }
+    for p in &req.paths {
+        if !job_changes.contains(p) {
+            return Err(EngineError::BadRequest(format!(
+                "'{p}' is not among the files job {} changed",
+                job.codename
+            )));
+        }
+        if left_out.contains(p) {
+            return Err(EngineError::BadRequest(format!(
+                "'{p}' is a file Sidekick copied in from your checkout; --include-copied merges it"
+            )));
+        }
+    }
+    let theirs_tree = if !req.paths.is_empty() {
+        treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?
+    } else if !left_out.is_empty() {
+        let keep: Vec<String> = job_changes
+            .iter()
+            .filter(|p| !left_out.contains(p))
+            .cloned()
+            .collect();
+        treemerge::tree_with_paths(&repo, base_tree, job_tree, &keep)?
+    } else {
+        job_tree
+    };
+    let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
+    let merged = if up_to_date {
+        treemerge::TreeMerge {
+            tree: Some(ours_tree),
+            conflicts: Vec::new(),
+            by_git: false,
+        }
+    } else {
+        treemerge::merge_trees(&repo, base_tree, ours_tree, theirs_tree)?
+    };
+    // The same list the merge itself checks against (one diff of the two trees).
+    let changed = match merged.tree {
+        Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
+        None => Vec::new(),
+    };
+    tracing::debug!(
+        changed = changed.len(),
+        by_git = merged.by_git,
+        "plan: trees merged"
+    );
+    let mut checkouts = Vec::new();
+    let mut checked_out = Vec::new();
+    for c in checkout::checkouts_of(repo_dir, &target)? {
+        let dirty = ctx.dirty(&c.workdir, &changed)?;
+        let overlap = checkout::overlap(&dirty, &changed);
+        checked_out.push(CheckedOut {
+            worktree: c.workdir.display().to_string(),
+            dirty_overlap: overlap.clone(),
+        });
+        checkouts.push((c, overlap));
+    }
+    let preview = MergePreview {
+        target: target.clone(),
+        target_tip: ours.to_string(),
+        job_head: theirs.to_string(),
+        merge_base: base.to_string(),
+        clean: merged.tree.is_some(),
+        conflicts: merged.conflicts,
+        target_moved: ours.to_string() != job.base_commit,
+        changed_paths: changed,
+        checked_out,
+        up_to_date,
+        blocked_by: checkout::operation_in_progress(repo_dir, &target)?,
+        left_out,
+    };
+    Ok((
+        preview,
+        Plan {
+            target,
+            target_ref,
+            ours,
+            ours_tree,
+            theirs,
+            base,
+            new_tree: merged.tree,
+            checkouts,
+        },
+    ))
+}
+
+/// Names the copied-in files a merge leaves out (empty when there are none).
+pub(super) fn left_out_note(p: &MergePreview) -> String {
+    if p.left_out.is_empty() {
+        return String::new();
+    }
+    format!(
+        "; left out {}, which Sidekick copied in from your checkout and the job's branch changes (--include-copied merges them)",
+        p.left_out.join(", ")
+    )
+}
+
+pub(super) fn conflict_message(job: &Job, p: &MergePreview) -> String {
+    let list: Vec<String> = p
+        .conflicts
+        .iter()
+        .map(|c| format!("{} ({})", c.path, c.kind))
+        .collect();
+    format!(
+        "merging job {} into {} would conflict in {}; nothing was changed. `sidekick rebase {}` brings the job up to date so you can resolve them",
+        job.codename,
+        p.target,
+        list.join(", "),
+        job.codename
+    )
+}
+
+/// Merges a job (or previews it with `dry_run`). Returns the result; `rec` is updated.
+pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeResult> {
+    let t = std::time::Instant::now();
+    ensure_reviewable(&rec.job)?;
+    if req.paths.is_empty() {
+        ledger::check(&rec.job.codename, rec.job.state, JobState::Merged)?;
+    }
+    ensure_resolved(rec)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: checks");
+    let wt = PathBuf::from(&rec.job.worktree);
+    if !req.dry_run && rec.has_worktree && wt.exists() {
+        // Edits the user made in the job's worktree after it ended belong to the job.
+        let msg = format!(
+            "Edits after job {} ended\n\nSidekick-Job: {}\n",
+            rec.job.codename, rec.job.id
+        );
+        repo::commit_all(&wt, &msg)?;
+    }
+    refresh_head(rec)?;
+    tracing::debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "merge: saved and refreshed"
+    );
+    let (preview, plan) = plan(&rec.job, &rec.copy_files, req, ctx)?;
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
+    if req.dry_run {
+        let message = if preview.up_to_date {
+            format!(
+                "{} already has everything job {} changed",
+                preview.target, rec.job.codename
+            )
+        } else if let Some(busy) = &preview.blocked_by {
+            format!("cannot merge into {} now: {busy}", preview.target)
+        } else if preview.clean {
+            let blocked: Vec<&CheckedOut> = preview
+                .checked_out
+                .iter()
+                .filter(|c| !c.dirty_overlap.is_empty())
+                .collect();
+            match blocked.first() {
+                Some(c) => format!(
+                    "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with autostash)",
+                    preview.target,
+                    c.worktree,
+                    c.dirty_overlap.join(", ")
+                ),
+                None => format!("merges cleanly into {} ({} files)", preview.target, preview.changed_paths.len()),
+            }
+        } else {
+            conflict_message(&rec.job, &preview)
+        };
+        let message = message + &left_out_note(&preview);
+        return Ok(MergeResult {
+            preview,
+            merged: false,
+            commit: None,
+            stash_kept: None,
+            message,
+            job: rec.job.clone(),
+        });
+    }
+    let Some(merged_tree) = plan.new_tree else {
+        return Err(refused(
+            Refusal::Conflict,
+            conflict_message(&rec.job, &preview),
+        ));
+    };
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let new_commit = if preview.up_to_date {
+        plan.ours
+    } else {
+        make_commits(&repo_dir, rec, req, &plan, merged_tree)?
+    };
+    let repo = open(&repo_dir)?;
+    let final_tree = repo
+        .find_commit(new_commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| EngineError::Repo(e.into()))?
+        .id();
+    let mut hooks_ran = Vec::new();
+    if ctx.hooks && new_commit != plan.ours {
+        let message = repo
+            .find_commit(new_commit)
+            .map(|c| String::from_utf8_lossy(c.message_bytes()).into_owned())
+            .map_err(|e| EngineError::Repo(e.into()))?;
+        let scratch = ctx.trash.with_file_name("scratch").join(format!(
+            "hooks-{}-{}",
+            rec.job.id,
+            std::process::id()
+        ));
+        hooks_ran =
+            crate::review::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
+                .map_err(|why| {
+                    refused(
+                        Refusal::HookFailed,
+                        format!(
+                    "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
+                    rec.job.codename, rec.job.worktree
+                ),
+                    )
+                })?;
+    }
+    let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
+    let mut stash_kept = None;
+    if new_commit != plan.ours {
+        let step = Step {
+            from: (plan.ours, plan.ours_tree),
+            to: (new_commit, final_tree),
+            changed: &changed,
+            autostash: req.autostash,
+            reflog: format!(
+                "sidekick: merge job {} ({})",
+                rec.job.codename,
+                req.strategy.as_str()
+            ),
+            job_id: &rec.job.id,
+            what: format!("merge of job {} into {}", rec.job.codename, plan.target),
+            merge_strategy: req
+                .paths
+                .is_empty()
+                .then(|| req.strategy.as_str().to_string()),
+        };
+        stash_kept = move_branch(&repo_dir, &plan, &step, ctx)?;
+    }
+    let record = MergeRecord {
+        target: plan.target.clone(),
+        previous_tip: plan.ours.to_string(),
+        commit: new_commit.to_string(),
+        strategy: req.strategy.as_str().into(),
+        paths: req.paths.clone(),
+    };
+    let partial = !req.paths.is_empty();
+    if !partial {
+        ledger::retire_to(rec, JobState::Merged)?;
+        rec.job.merged_into = Some(plan.target.clone());
+        rec.job.merge_commit = Some(new_commit.to_string());
+    }
+    rec.merge = Some(record);
+    let mut message = if preview.up_to_date {
+        format!(
+            "{} already had everything job {} changed",
+            plan.target, rec.job.codename
+        )
+    } else if partial {
+        format!(
+            "merged {} of job {}'s files into {} as {}; the rest stays on {}",
+            req.paths.len(),
+            rec.job.codename,
+            plan.target,
+            short(&new_commit.to_string()),
+            rec.job.branch
+        )
+    } else {
+        format!(
+            "merged job {} into {} as {} ({})",
+            rec.job.codename,
+            plan.target,
+            short(&new_commit.to_string()),
+            req.strategy.as_str()
+        )
+    };
+    message.push_str(&left_out_note(&preview));
+    if !hooks_ran.is_empty() {
+        message.push_str(&format!("; its {} hook passed", hooks_ran.join(" and ")));
+    }
+    if let Some(kept) = &stash_kept {
+        message.push_str(&format!(
+            "; re-applying your stashed changes conflicted, so they are kept in {kept}"
+        ));
+    }
+    if !partial {
+        // The merge itself is done; a worktree that cannot be removed is reported, not undone.
+        if let Err(e) = retire(rec, true, true, &ctx.trash) {
+            message.push_str(&format!("; cleaning up the job's worktree failed: {e}"));
+        }
+    }
+    Ok(MergeResult {
+        preview,
+        merged: true,
+        commit: Some(new_commit.to_string()),
+        stash_kept,
+        message,
+        job: rec.job.clone(),
+    })
+}
+
+pub(super) fn make_commits(
+    repo_dir: &Path,
+    rec: &JobRecord,
+    req: &MergeRequest,
+    plan: &Plan,
+    tree: Oid,
+) -> Result<Oid> {
+    let job = &rec.job;
+    let ours = plan.ours.to_string();
+    let commit = |tree: Oid, parents: &[&str], msg: &str, env: &[(&str, String)]| -> Result<Oid> {
+        let id = checkout::commit_tree(repo_dir, &tree.to_string(), parents, msg, env)?;
+        Oid::from_str(&id).map_err(|e| EngineError::Repo(e.into()))
+    };
+    match req.strategy {
+        MergeStrategy::Squash => {
+            let msg = repo::commit_message(&job.task, &job.id, &job.codename);
+            commit(tree, &[&ours], &msg, &[])
+        }
+        MergeStrategy::Merge => {
+            let first = repo::commit_message(&job.task, &job.id, &job.codename);
+            let msg = format!("Merge job {}: {first}", job.codename);
+            commit(tree, &[&ours, &plan.theirs.to_string()], &msg, &[])
+        }
+        MergeStrategy::Rebase => {
+            if plan.ours == plan.base {
+                return Ok(plan.theirs); // the target has not moved: fast-forward
+            }
+            let repo = open(repo_dir)?;
+            let mut walk = repo.revwalk().map_err(|e| EngineError::Repo(e.into()))?;
+            walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+                .and_then(|_| walk.push(plan.theirs))
+                .and_then(|_| walk.hide(plan.ours))
+                .map_err(|e| EngineError::Repo(e.into()))?;
+            let mut current = plan.ours;
+            for id in walk {
+                let id = id.map_err(|e| EngineError::Repo(e.into()))?;
+                let c = repo
+                    .find_commit(id)
+                    .map_err(|e| EngineError::Repo(e.into()))?;
+                if c.parent_count() != 1 {
+                    return Err(invalid(format!(
+                        "job {}'s branch has merge commits, which the rebase strategy cannot replay; use --strategy squash or merge",
+                        job.codename
+                    )));
+                }
+                let parent_tree = c
+                    .parent(0)
+                    .and_then(|p| p.tree())
+                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .id();
+                let cur_tree = repo
+                    .find_commit(current)
+                    .and_then(|x| x.tree())
+                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .id();
+                let c_tree = c.tree().map_err(|e| EngineError::Repo(e.into()))?.id();
+                let picked = treemerge::merge_trees(&repo, parent_tree, cur_tree, c_tree)?;
+                let Some(picked) = picked.tree else {
+                    return Err(refused(Refusal::Conflict, format!(
+                        "replaying commit {} of job {} onto {} conflicts; nothing was changed. Use --strategy squash or merge, or `sidekick rebase {}`",
+                        short(&id.to_string()),
+                        job.codename,
+                        plan.target,
+                        job.codename
+                    )));
+                };
+                let a = c.author();
+                let env = [
+                    ("GIT_AUTHOR_NAME", a.name().unwrap_or("").to_string()),
+                    ("GIT_AUTHOR_EMAIL", a.email().unwrap_or("").to_string()),
+                    (
+                        "GIT_AUTHOR_DATE",
+                        format!(
+                            "@{} {:+05}",
+                            a.when().seconds(),
+                            a.when().offset_minutes() / 60 * 100 + a.when().offset_minutes() % 60
+                        ),
+                    ),
+                ];
+                let msg = String::from_utf8_lossy(c.message_bytes()).into_owned();
+                current = commit(picked, &[&current.to_string()], &msg, &env)?;
+            }
+            Ok(current)
+        }
+    }
+}

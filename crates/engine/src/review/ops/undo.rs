@@ -1,0 +1,79 @@
+//! Undo of a job's last merge while its target has not moved since.
+
+use super::*;
+
+/// Reverts the job's last merge while the target has not moved since.
+pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
+    ensure_repo_there(&rec.job)?;
+    let Some(m) = rec.merge.clone() else {
+        return Err(refused(
+            Refusal::NothingToUndo,
+            format!("job {} has not been merged", rec.job.codename),
+        ));
+    };
+    let repo_dir = PathBuf::from(&rec.job.repo);
+    let repo = open(&repo_dir)?;
+    let target_ref = format!("refs/heads/{}", m.target);
+    let tip = repo
+        .refname_to_id(&target_ref)
+        .map_err(|_| invalid(format!("the branch {} no longer exists", m.target)))?;
+    if tip.to_string() != m.commit {
+        return Err(refused(Refusal::TargetMoved, format!(
+            "{} has moved since job {} was merged (it is now at {}); undoing would drop those commits, so nothing was changed",
+            m.target,
+            rec.job.codename,
+            short(&tip.to_string())
+        )));
+    }
+    let oid = |s: &str| Oid::from_str(s).map_err(|e| EngineError::Repo(e.into()));
+    let (merge_commit, prev) = (oid(&m.commit)?, oid(&m.previous_tip)?);
+    let tree = |c: Oid| -> Result<Oid> {
+        Ok(repo
+            .find_commit(c)
+            .and_then(|c| c.tree())
+            .map_err(|e| EngineError::Repo(e.into()))?
+            .id())
+    };
+    let (merge_tree, prev_tree) = (tree(merge_commit)?, tree(prev)?);
+    let changed = treemerge::changed_paths(&repo, merge_tree, prev_tree)?;
+    let plan = Plan {
+        target: m.target.clone(),
+        target_ref,
+        ours: merge_commit,
+        ours_tree: merge_tree,
+        theirs: merge_commit,
+        base: merge_commit,
+        new_tree: Some(prev_tree),
+        checkouts: checkout::checkouts_of(&repo_dir, &m.target)?
+            .into_iter()
+            .map(|c| (c, Vec::new()))
+            .collect(),
+    };
+    let step = Step {
+        from: (merge_commit, merge_tree),
+        to: (prev, prev_tree),
+        changed: &changed,
+        autostash: false,
+        reflog: format!("sidekick: undo merge of job {}", rec.job.codename),
+        job_id: &rec.job.id,
+        what: format!(
+            "undo of job {}'s merge into {}",
+            rec.job.codename, plan.target
+        ),
+        merge_strategy: None,
+    };
+    move_branch(&repo_dir, &plan, &step, ctx)?;
+    if rec.job.state == JobState::Merged {
+        reinstate(rec)?;
+        ledger::move_back(rec)?;
+        rec.job.merged_into = None;
+        rec.job.merge_commit = None;
+    }
+    rec.merge = None;
+    Ok(format!(
+        "undid the merge of job {}: {} is back at {} and the job is ready for review again",
+        rec.job.codename,
+        m.target,
+        short(&m.previous_tip)
+    ))
+}
