@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::{
-    agents, ids, lock, notify, private, release_memory, repo, review, runner, tasks, Clock,
-    EngineError, Home, Inner, Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
+    agents, ids, lock, notify, private, release_memory, repo, review, tasks, Clock, EngineError,
+    Home, Inner, Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
 };
 
 #[derive(Clone)]
@@ -124,7 +124,7 @@ impl Engine {
     /// Also finishes or rolls back merges the previous host left half done (see
     /// [`review::journal`]), telling each job's log what happened.
     pub async fn recover(&self) -> Result<Vec<String>> {
-        let ids = runner::recover(&self.inner).await?;
+        let ids = self.inner.recover().await?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || inner.repair_merges())
             .await

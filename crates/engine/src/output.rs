@@ -13,9 +13,9 @@ use sidekick_protocol::{EventBody, Stream};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
+use crate::jobs::handle::JobHandle;
 use crate::parse::{Parsed, Parser};
 use crate::store::NewEvent;
-use crate::Inner;
 
 /// What the agent has reported so far (parsed from its stdout).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,7 +232,7 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
     mut reader: R,
     stream: Stream,
     tx: mpsc::Sender<Batch>,
-    inner: Arc<Inner>,
+    handle: JobHandle,
 ) {
     let mut splitter = LineSplitter::new(MAX_LINE);
     let mut buf = vec![0u8; READ_CHUNK];
@@ -251,7 +251,7 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
         if !pieces.is_empty() {
             let batch = Batch {
                 stream,
-                time: inner.now(),
+                time: handle.now(),
                 pieces,
             };
             if tx.send(batch).await.is_err() {
@@ -265,7 +265,7 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
         let _ = tx
             .send(Batch {
                 stream,
-                time: inner.now(),
+                time: handle.now(),
                 pieces,
             })
             .await;
@@ -274,12 +274,12 @@ pub(crate) async fn pump<R: AsyncRead + Unpin>(
 
 /// Persists batches until every sender is gone: log file first, then the event log.
 pub(crate) async fn sink(
-    inner: Arc<Inner>,
-    job_id: String,
+    handle: JobHandle,
     log_path: PathBuf,
     mut rx: mpsc::Receiver<Batch>,
     mut reader: Option<Reader>,
 ) {
+    let job_id = handle.job_id().to_string();
     let mut log = match crate::private::file_options()
         .create(true)
         .append(true)
@@ -306,11 +306,9 @@ pub(crate) async fn sink(
                 Err(_) => {
                     if let Some(r) = &reader {
                         let now = crate::lock(&r.progress).clone();
-                        let (inner2, job) = (inner.clone(), job_id.clone());
-                        let _ = tokio::task::spawn_blocking(move || {
-                            inner2.agent_progress(&job, &now, true)
-                        })
-                        .await;
+                        let handle2 = handle.clone();
+                        let _ =
+                            tokio::task::spawn_blocking(move || handle2.progress(&now, true)).await;
                     }
                     progress_told = Some(std::time::Instant::now());
                     untold = false;
@@ -337,7 +335,7 @@ pub(crate) async fn sink(
                 Err(_) => break,
             }
         }
-        let inner2 = inner.clone();
+        let handle2 = handle.clone();
         let job = job_id.clone();
         let mut file = log.take();
         let mut rd = reader.take();
@@ -363,7 +361,7 @@ pub(crate) async fn sink(
                     full = Some(format!("no space left for the job's log file {log_shown}"));
                 }
             }
-            if let Err(e) = inner2.append_events(events) {
+            if let Err(e) = handle2.append(events) {
                 tracing::error!(job = %job, error = %e, "storing output failed");
                 if store_disk_full(&e) && full.is_none() {
                     full = Some("no space left for Sidekick's database".to_string());
@@ -376,7 +374,7 @@ pub(crate) async fn sink(
                 // The caps are checked on every change; the job event waits its turn.
                 let tell = (progress.0 || untold) && may_tell;
                 if progress.0 || tell {
-                    inner2.agent_progress(&job, &now, tell);
+                    handle2.progress(&now, tell);
                     progress.1 = tell;
                 }
             }
@@ -396,7 +394,7 @@ pub(crate) async fn sink(
                 }
                 if let Some(what) = full.filter(|_| !full_told) {
                     full_told = true;
-                    inner.disk_full(&job_id, what);
+                    handle.disk_full(what);
                 }
             }
             Err(e) => tracing::error!(error = %e, "output writer task failed"),
@@ -405,16 +403,16 @@ pub(crate) async fn sink(
     // The output has ended: a parser may still have a summary to give.
     if let Some(mut r) = reader {
         let mut events = Vec::new();
-        r.finish(&job_id, inner.now(), &mut events);
+        r.finish(&job_id, handle.now(), &mut events);
         let summary = !events.is_empty();
         if summary {
-            if let Err(e) = inner.append_events(events) {
+            if let Err(e) = handle.append(events) {
                 tracing::error!(job = %job_id, error = %e, "storing the summary failed");
             }
         }
         if summary || untold {
             let now = crate::lock(&r.progress).clone();
-            inner.agent_progress(&job_id, &now, true);
+            handle.progress(&now, true);
         }
     }
 }

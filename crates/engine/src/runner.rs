@@ -11,10 +11,11 @@ use sidekick_protocol::{JobState, Level, Stream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::jobs::handle::JobHandle;
 use crate::jobs::ledger;
 use crate::output::{pump, sink, Progress, Reader};
 use crate::store::JobRecord;
-use crate::{human, lock, process, release_memory, repo, Inner, StopReason};
+use crate::{human, lock, process, release_memory, repo, StopReason};
 
 /// How a process run ended.
 enum ProcEnd {
@@ -38,21 +39,19 @@ enum Outcome {
 }
 
 pub(crate) async fn run(
-    inner: Arc<Inner>,
+    handle: JobHandle,
     mut rec: JobRecord,
     mut stop: watch::Receiver<Option<StopReason>>,
 ) {
     let deadline = Instant::now() + Duration::from_millis(rec.job.timeout_ms);
-    let outcome = prepare_and_run(&inner, &mut rec, &mut stop, deadline).await;
-    let id = rec.job.id.clone();
-    finish(&inner, rec, outcome).await;
-    lock(&inner.running).remove(&id);
+    let outcome = prepare_and_run(&handle, &mut rec, &mut stop, deadline).await;
+    finish(&handle, rec, outcome).await;
     release_memory();
-    inner.schedule();
+    handle.release();
 }
 
 async fn prepare_and_run(
-    inner: &Arc<Inner>,
+    handle: &JobHandle,
     rec: &mut JobRecord,
     stop: &mut watch::Receiver<Option<StopReason>>,
     deadline: Instant,
@@ -84,7 +83,7 @@ async fn prepare_and_run(
         Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
     }
     rec.has_worktree = true;
-    if let Err(e) = inner.save(rec, Vec::new()) {
+    if let Err(e) = handle.save(rec) {
         tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
     }
 
@@ -92,10 +91,8 @@ async fn prepare_and_run(
         let wt = worktree.clone();
         let inited = tokio::task::spawn_blocking(move || repo::init_submodules(&wt)).await;
         match inited {
-            Ok(Ok(())) => inner.notice(&rec.job.id, Level::Info, "initialised the submodules"),
-            Ok(Err(e)) => inner.notice(
-                &rec.job.id,
-                Level::Warn,
+            Ok(Ok(())) => handle.notice(Level::Info, "initialised the submodules"),
+            Ok(Err(e)) => handle.notice(Level::Warn,
                 format!("the submodules could not be initialised ({e}); files written inside their folders are not part of the job's commits"),
             ),
             Err(e) => tracing::error!(error = %e, "submodule init task failed"),
@@ -110,13 +107,13 @@ async fn prepare_and_run(
             ));
         }
         for rel in rec.copy_files.clone() {
-            copy_into(inner, rec, &repo_dir, &worktree, &rel);
+            copy_into(handle, &repo_dir, &worktree, &rel);
         }
     }
 
     // The profile's env (API keys) is read now, never stored with the job.
     let profile_env: Vec<(String, String)> =
-        match crate::config::Config::load(inner.home.config_file()) {
+        match crate::config::Config::load(&handle.config_file()) {
             Ok(config) => crate::agents::find(&config, &rec.job.agent)
                 .map(|p| p.env.into_iter().collect())
                 .unwrap_or_default(),
@@ -124,9 +121,9 @@ async fn prepare_and_run(
         };
 
     if let Some(setup) = rec.setup.clone() {
-        inner.notice(&rec.job.id, Level::Info, format!("running setup: {setup}"));
+        handle.notice(Level::Info, format!("running setup: {setup}"));
         let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
-        match run_process(inner, rec, &argv, &profile_env, deadline, stop, false).await {
+        match run_process(handle, rec, &argv, &profile_env, deadline, stop, false).await {
             ProcEnd::Exited(status) if status.success() => {}
             ProcEnd::Exited(status) => {
                 return Outcome::Failed(format!(
@@ -142,7 +139,7 @@ async fn prepare_and_run(
     }
 
     let argv = rec.argv.clone();
-    match run_process(inner, rec, &argv, &profile_env, deadline, stop, true).await {
+    match run_process(handle, rec, &argv, &profile_env, deadline, stop, true).await {
         ProcEnd::Exited(status) => Outcome::Exited(status),
         ProcEnd::Stopped(s) => Outcome::Stopped(s),
         ProcEnd::SpawnFailed(e) => Outcome::Failed(format!(
@@ -152,25 +149,20 @@ async fn prepare_and_run(
     }
 }
 
-fn copy_into(inner: &Inner, rec: &JobRecord, repo_dir: &Path, worktree: &Path, rel: &str) {
+fn copy_into(handle: &JobHandle, repo_dir: &Path, worktree: &Path, rel: &str) {
     match crate::copy::copy_file(repo_dir, worktree, rel) {
-        Ok(()) => inner.notice(
-            &rec.job.id,
+        Ok(()) => handle.notice(
             Level::Info,
             format!("copied {rel} into the worktree (it is never committed)"),
         ),
-        Err(e) => inner.notice(
-            &rec.job.id,
-            Level::Warn,
-            format!("{rel} was not copied: {e}"),
-        ),
+        Err(e) => handle.notice(Level::Warn, format!("{rel} was not copied: {e}")),
     }
 }
 
 /// Runs one process in its own group in the worktree, streaming its output, until it exits or
 /// the engine stops it (SIGTERM to the group, grace, SIGKILL).
 async fn run_process(
-    inner: &Arc<Inner>,
+    handle: &JobHandle,
     rec: &mut JobRecord,
     argv: &[String],
     profile_env: &[(String, String)],
@@ -212,20 +204,14 @@ async fn run_process(
         .flatten()
         .map(|p| Reader::new(p, progress.clone()));
     let parsing = reader.is_some();
-    let sink_task = tokio::spawn(sink(
-        inner.clone(),
-        rec.job.id.clone(),
-        log_path,
-        rx,
-        reader,
-    ));
+    let sink_task = tokio::spawn(sink(handle.clone(), log_path, rx, reader));
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
         pumps.push(tokio::spawn(pump(
             out,
             Stream::Stdout,
             tx.clone(),
-            inner.clone(),
+            handle.clone(),
         )));
     }
     if let Some(err) = child.stderr.take() {
@@ -233,7 +219,7 @@ async fn run_process(
             err,
             Stream::Stderr,
             tx.clone(),
-            inner.clone(),
+            handle.clone(),
         )));
     }
     drop(tx);
@@ -243,7 +229,7 @@ async fn run_process(
         rec.process = process::identity(pgid);
         if let Err(e) = ledger::move_to(rec, JobState::Running) {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
-        } else if let Err(e) = inner.save(rec, Vec::new()) {
+        } else if let Err(e) = handle.save(rec) {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
         }
     }
@@ -279,19 +265,18 @@ async fn run_process(
             if parsing {
                 lock(&progress).apply(rec);
             }
-            if let Err(e) = inner.save(rec, Vec::new()) {
+            if let Err(e) = handle.save(rec) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
             process::signal_group(pgid, Signal::SIGTERM);
-            match tokio::time::timeout(inner.grace(), child.wait()).await {
+            match tokio::time::timeout(handle.grace(), child.wait()).await {
                 Ok(_) => {}
                 Err(_) => {
-                    inner.notice(
-                        &rec.job.id,
+                    handle.notice(
                         Level::Warn,
                         format!(
                             "still running {} after SIGTERM; sent SIGKILL",
-                            human(inner.grace().as_millis() as u64)
+                            human(handle.grace().as_millis() as u64)
                         ),
                     );
                     process::signal_group(pgid, Signal::SIGKILL);
@@ -305,7 +290,7 @@ async fn run_process(
     // Whatever the agent forked and left behind in its group goes too; it may hold our pipes.
     if process::group_alive(pgid) {
         process::signal_group(pgid, Signal::SIGTERM);
-        let waited = tokio::time::timeout(inner.grace(), wait_all(&mut pumps)).await;
+        let waited = tokio::time::timeout(handle.grace(), wait_all(&mut pumps)).await;
         if waited.is_err() {
             process::signal_group(pgid, Signal::SIGKILL);
         }
@@ -345,7 +330,7 @@ fn describe_exit(status: ExitStatus) -> String {
 }
 
 /// Commits leftovers, unlocks the worktree and records the final state.
-async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
+async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
     let (state, reason, exit_code) = match outcome {
         Outcome::Exited(status) if status.success() => (JobState::Completed, None, Some(0)),
         Outcome::Exited(status) => (
@@ -405,7 +390,7 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
     };
     let mut reason = reason;
     if let Err(e) = save_leftovers(&mut rec).await {
-        inner.notice(&rec.job.id, Level::Error, e.clone());
+        handle.notice(Level::Error, e.clone());
         reason = Some(match reason {
             Some(r) => format!("{r}; {e}"),
             None => e,
@@ -417,11 +402,11 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
     }
     rec.job.reason = reason;
     rec.job.exit_code = exit_code;
-    rec.job.ended_at = Some(inner.now());
+    rec.job.ended_at = Some(handle.now());
     // The end must be recorded (a client waits for it). On a full disk, try again for a while:
     // room may come back; if it never does, the next host marks the job interrupted.
     for attempt in 0..60 {
-        match inner.save(&rec, Vec::new()) {
+        match handle.save(&rec) {
             Ok(()) => break,
             Err(e) => {
                 if attempt == 0 {
@@ -432,12 +417,12 @@ async fn finish(inner: &Arc<Inner>, mut rec: JobRecord, outcome: Outcome) {
         }
     }
     tracing::info!(job = %rec.job.id, state = %state, "job ended");
-    inner.end_children(&rec);
+    handle.end_children(&rec);
 }
 
 /// Commits what the agent left in the worktree, records head and stats, unlocks the worktree.
 /// Errors are one sentence; the work itself stays in the worktree either way.
-async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
+pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
     let worktree = PathBuf::from(&rec.job.worktree);
     if !rec.has_worktree {
         if worktree.join(".git").exists() {
@@ -472,46 +457,4 @@ async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
             rec.job.worktree
         )),
     }
-}
-
-/// See [`crate::Engine::recover`].
-pub(crate) async fn recover(inner: &Arc<Inner>) -> crate::Result<Vec<String>> {
-    let live = lock(&inner.db).jobs(Some(&[
-        JobState::Starting,
-        JobState::Running,
-        JobState::Stopping,
-    ]))?;
-    let mut ids = Vec::new();
-    for mut rec in live {
-        let was = rec.job.state;
-        if let Some(leader) = &rec.process {
-            let pids = process::job_processes(&rec.job.id, leader);
-            if !pids.is_empty() {
-                tracing::warn!(job = %rec.job.id, ?pids, "stopping processes left by the previous host");
-                inner.notice(
-                    &rec.job.id,
-                    Level::Warn,
-                    format!(
-                        "stopped {} process(es) the previous host left running",
-                        pids.len()
-                    ),
-                );
-                process::stop_pids(&pids, inner.grace()).await;
-            }
-        }
-        let mut reason =
-            format!("the host stopped while the job was {was}; its worktree and output are kept");
-        if let Err(e) = save_leftovers(&mut rec).await {
-            inner.notice(&rec.job.id, Level::Error, e.clone());
-            reason = format!("{reason}; {e}");
-        }
-        ledger::move_to(&mut rec, JobState::Interrupted)?;
-        rec.job.reason = Some(reason);
-        rec.job.ended_at = Some(inner.now());
-        inner.save(&rec, Vec::new())?;
-        tracing::info!(job = %rec.job.id, "job interrupted by a host restart");
-        ids.push(rec.job.id.clone());
-        inner.end_children(&rec);
-    }
-    Ok(ids)
 }

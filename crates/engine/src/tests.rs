@@ -665,3 +665,55 @@ async fn viewing_a_diff_writes_nothing_unless_the_branch_moved() {
     f.engine.diff(&job.id).await.expect("diff");
     assert_eq!(f.engine.last_seq().expect("seq"), after);
 }
+
+#[tokio::test]
+async fn a_jobs_handle_reaches_only_its_own_job() {
+    let f = Fixture::new();
+    let a = f.run("true").await;
+    let b = f.run("true").await;
+    let handle = crate::jobs::handle::JobHandle::new(f.engine.inner.clone(), a.id.clone());
+    let mut other = f.engine.inner.load(&b.id).expect("load");
+    other.job.reason = Some("written through another job's handle".into());
+    let err = handle.save(&other).expect_err("refused");
+    assert!(err.to_string().contains("tried to save job"), "{err}");
+    let stray = crate::store::NewEvent {
+        job_id: b.id.clone(),
+        time: 1,
+        body: EventBody::Notice {
+            level: sidekick_protocol::Level::Info,
+            message: "stray".into(),
+        },
+    };
+    assert!(handle.append(vec![stray]).is_err());
+    // Nothing of job b changed.
+    let after = f.engine.job(&b.id).expect("job");
+    assert_eq!(after.reason, b.reason);
+    let events = f
+        .engine
+        .events_after(0, Some(&b.id), true, 1000)
+        .expect("events");
+    assert!(!events
+        .iter()
+        .any(|e| matches!(&e.body, EventBody::Notice { message, .. } if message == "stray")));
+}
+
+#[tokio::test]
+async fn the_ledger_refuses_a_save_that_skips_a_state_without_writing() {
+    let f = Fixture::new();
+    let job = f.run("true").await;
+    assert_eq!(job.state, JobState::Completed);
+    // A stale copy read while the job was queued and moved to `starting` passes the record's
+    // own check (queued -> starting) but not the stored one (completed -> starting).
+    let mut stale = f.engine.inner.load(&job.id).expect("load");
+    stale.job.state = JobState::Starting;
+    let err = f
+        .engine
+        .inner
+        .save(&stale, Vec::new())
+        .expect_err("refused");
+    assert_eq!(err.to_api().code, ErrorCode::InvalidState);
+    assert_eq!(
+        f.engine.job(&job.id).expect("job").state,
+        JobState::Completed
+    );
+}

@@ -1,9 +1,11 @@
 //! Jobs: how one is born (`spawn`), the context it starts with, when it runs and stops
-//! (`schedule`), who owns its state (`ledger`), and how its review maps onto the review
-//! operations (`review`).
+//! (`schedule`), who owns its state (`ledger`), what its runner may touch (`handle`), and how
+//! its review maps onto the review operations (`review`).
 
 mod context;
+pub(crate) mod handle;
 pub(crate) mod ledger;
+mod recover;
 mod review;
 mod schedule;
 mod spawn;

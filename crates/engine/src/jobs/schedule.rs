@@ -54,7 +54,8 @@ impl Inner {
                 lock(&self.running).remove(&rec.job.id);
                 continue;
             }
-            tokio::spawn(runner::run(self.clone(), rec, rx));
+            let handle = jobs::handle::JobHandle::new(self.clone(), rec.job.id.clone());
+            tokio::spawn(runner::run(handle, rec, rx));
         }
     }
 

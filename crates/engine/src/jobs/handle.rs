@@ -1,0 +1,96 @@
+//! What one job's runner and output sink may do with the engine.
+//!
+//! They get a [`JobHandle`] instead of the engine's shared state: record their own job (every
+//! save goes through the ledger's checks), its notices and output, the agent's progress (which
+//! also enforces the job's caps), report a full disk, and say the job is over. Nothing else of
+//! the engine (other jobs, scheduling, review) is in reach.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sidekick_protocol::Level;
+
+use crate::output::Progress;
+use crate::store::{JobRecord, NewEvent};
+use crate::{lock, EngineError, Inner, Result};
+
+#[derive(Clone)]
+pub(crate) struct JobHandle {
+    inner: Arc<Inner>,
+    job_id: String,
+}
+
+impl JobHandle {
+    pub(crate) fn new(inner: Arc<Inner>, job_id: String) -> JobHandle {
+        JobHandle { inner, job_id }
+    }
+
+    pub(crate) fn job_id(&self) -> &str {
+        &self.job_id
+    }
+
+    /// The engine's clock (milliseconds since the epoch).
+    pub(crate) fn now(&self) -> u64 {
+        self.inner.now()
+    }
+
+    /// How long a stopped process gets between SIGTERM and SIGKILL.
+    pub(crate) fn grace(&self) -> Duration {
+        self.inner.grace()
+    }
+
+    /// The host-wide config file (the agent's profile env is read from it at start).
+    pub(crate) fn config_file(&self) -> PathBuf {
+        self.inner.home.config_file().to_path_buf()
+    }
+
+    /// Saves this job (never another one), with a job event.
+    pub(crate) fn save(&self, rec: &JobRecord) -> Result<()> {
+        if rec.job.id != self.job_id {
+            return Err(EngineError::Internal(format!(
+                "job {}'s runner tried to save job {}",
+                self.job_id, rec.job.id
+            )));
+        }
+        self.inner.save(rec, Vec::new())
+    }
+
+    /// A line from Sidekick in the job's log.
+    pub(crate) fn notice(&self, level: Level, message: impl Into<String>) {
+        self.inner.notice(&self.job_id, level, message);
+    }
+
+    /// Stores and broadcasts this job's output and parsed events.
+    pub(crate) fn append(&self, events: Vec<NewEvent>) -> Result<()> {
+        if let Some(other) = events.iter().find(|e| e.job_id != self.job_id) {
+            return Err(EngineError::Internal(format!(
+                "job {}'s output carried an event of job {}",
+                self.job_id, other.job_id
+            )));
+        }
+        self.inner.append_events(events)
+    }
+
+    /// Records what the agent reported and holds it to the job's caps; `tell` also sends the
+    /// job as an event.
+    pub(crate) fn progress(&self, p: &Progress, tell: bool) {
+        self.inner.agent_progress(&self.job_id, p, tell);
+    }
+
+    /// Writing the job's output hit a full disk: the job is stopped with `what` as its reason.
+    pub(crate) fn disk_full(&self, what: String) {
+        self.inner.disk_full(&self.job_id, what);
+    }
+
+    /// The job has ended: its still-active children end too.
+    pub(crate) fn end_children(&self, rec: &JobRecord) {
+        self.inner.end_children(rec);
+    }
+
+    /// The runner is done with the job: its stop handle goes and the next queued job may start.
+    pub(crate) fn release(&self) {
+        lock(&self.inner.running).remove(&self.job_id);
+        self.inner.schedule();
+    }
+}
