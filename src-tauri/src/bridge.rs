@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sidekick_client::{Client, EventQuery};
-use sidekick_protocol::{ApiError, EventBody, Home, Job, JobState};
+use sidekick_protocol::{ApiError, Counts, EventBody, Home, Job};
 use tauri::{AppHandle, Emitter};
 
 /// Shared by the commands, the follower task and the tray.
@@ -57,6 +57,7 @@ impl Mirror {
 
 /// Whether the app can reach the host, for an honest banner in the UI.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum HostState {
     #[default]
@@ -72,41 +73,22 @@ pub enum HostState {
 
 /// What `jobs_snapshot` returns: the whole mirror at one event number.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Snapshot {
     pub seq: u64,
     pub loaded: bool,
+    #[cfg_attr(test, ts(type = "Array<Job>"))]
     pub jobs: Vec<Job>,
     pub host: HostState,
 }
 
 /// One change, as the `job` event carries it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct JobChange {
     pub seq: u64,
+    #[cfg_attr(test, ts(type = "Job"))]
     pub job: Job,
-}
-
-/// The status bar's and the tray's numbers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub running: usize,
-    pub queued: usize,
-    /// Ended and neither merged nor discarded: waiting for the user.
-    pub review: usize,
-}
-
-/// Counts jobs the way the status bar does.
-pub fn counts<'a>(jobs: impl Iterator<Item = &'a Job>) -> Counts {
-    let mut c = Counts::default();
-    for job in jobs {
-        match job.state {
-            JobState::Queued => c.queued += 1,
-            JobState::Starting | JobState::Running | JobState::Stopping => c.running += 1,
-            JobState::Merged | JobState::Discarded => {}
-            _ => c.review += 1,
-        }
-    }
-    c
 }
 
 impl Bridge {
@@ -140,7 +122,7 @@ impl Bridge {
     }
 
     pub fn counts(&self) -> Counts {
-        counts(self.mirror().jobs.values())
+        Counts::of(self.mirror().jobs.values())
     }
 
     fn mirror(&self) -> MutexGuard<'_, Mirror> {
@@ -265,6 +247,7 @@ pub fn host_exe() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sidekick_protocol::JobState;
 
     fn job(id: &str, state: JobState) -> Job {
         let json = serde_json::json!({
@@ -300,28 +283,5 @@ mod tests {
         let change = m.apply(7, ev(JobState::Completed)).expect("a change");
         assert_eq!((change.seq, change.job.state), (7, JobState::Completed));
         assert_eq!((m.seq, m.jobs["a"].state), (7, JobState::Completed));
-    }
-
-    #[test]
-    fn counts_split_running_queued_and_waiting_for_review() {
-        let jobs = [
-            job("a", JobState::Running),
-            job("b", JobState::Starting),
-            job("c", JobState::Queued),
-            job("d", JobState::Completed),
-            job("e", JobState::Failed),
-            job("f", JobState::Merged),
-            job("g", JobState::Discarded),
-            job("h", JobState::Interrupted),
-        ];
-        assert_eq!(
-            counts(jobs.iter()),
-            Counts {
-                running: 2,
-                queued: 1,
-                review: 3
-            }
-        );
-        assert_eq!(counts([].iter()), Counts::default());
     }
 }

@@ -10,10 +10,10 @@ mod bridge;
 mod commands;
 mod output;
 mod tray;
+#[cfg(test)]
+mod typescript;
 
 use tauri::{Emitter, Manager};
-
-pub use bridge::{counts, Counts};
 
 /// The window's label in tauri.conf.json and the capability.
 const MAIN: &str = "main";

@@ -15,6 +15,7 @@ use tauri::ipc::Channel;
 const BATCH: usize = 5000;
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(tag = "event", content = "payload", rename_all = "snake_case")]
 pub enum OutputMessage {
     Lines {
@@ -22,6 +23,7 @@ pub enum OutputMessage {
     },
     /// The job has ended; no more lines will come.
     Ended {
+        #[cfg_attr(test, ts(type = "Job"))]
         job: Box<Job>,
     },
     /// The stream broke for good; the sentence says why.
@@ -31,12 +33,15 @@ pub enum OutputMessage {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct OutputLine {
     pub seq: u64,
+    #[cfg_attr(test, ts(type = "Stream"))]
     pub stream: Stream,
     pub text: String,
     /// A piece of an over-long line that continues in the next line of the same stream.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[cfg_attr(test, ts(as = "Option<bool>", optional))]
     pub partial: bool,
 }
 

@@ -253,7 +253,7 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
 
 /// Whether `name` is one of the built-in agents (settings without a command are allowed).
 pub fn is_builtin(name: &str) -> bool {
-    name == SHELL || BUILTINS.iter().any(|b| b.name == name)
+    crate::config::BUILTIN_AGENTS.contains(&name)
 }
 
 /// The profile called `name`.
@@ -341,6 +341,15 @@ fn version_of(program: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_configs_list_of_builtins_is_this_files() {
+        let mut here: Vec<&str> = BUILTINS.iter().map(|b| b.name).chain([SHELL]).collect();
+        let mut listed = crate::config::BUILTIN_AGENTS.to_vec();
+        here.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(here, listed);
+    }
 
     fn config_with(name: &str, command: &[&str]) -> Config {
         let mut c = Config::default();

@@ -43,6 +43,11 @@ pub struct Config {
     pub merge_hooks: bool,
 }
 
+/// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
+/// there keeps the two lists the same). A `[agents.NAME]` table for one of them may hold
+/// settings only.
+pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "shell"];
+
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 impl Default for Config {
@@ -154,7 +159,7 @@ impl Config {
         };
         let mut agents = BTreeMap::new();
         for (name, a) in raw.agents {
-            let settings_only = a.command.is_empty() && crate::agents::is_builtin(&name);
+            let settings_only = a.command.is_empty() && BUILTIN_AGENTS.contains(&name.as_str());
             if !settings_only && a.command.first().is_none_or(|p| p.is_empty()) {
                 return Err(invalid(format!(
                     "agents.{name}.command must name a program"

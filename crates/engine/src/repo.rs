@@ -356,9 +356,20 @@ pub fn git_has_identity(worktree: &Path) -> bool {
         })
 }
 
+/// Opens a repository for comparing commits. It gets an empty in-memory index: libgit2 would
+/// otherwise load the whole index (30,000 entries and a SHA-1 over the file in a large
+/// repository) on every diff just to look up attributes, which for commits come from the
+/// working tree's `.gitattributes` files, as with `git diff`.
+pub(crate) fn open_objects_only(path: &Path) -> Result<Repository> {
+    let repo = Repository::open(path)?;
+    let mut empty = git2::Index::new()?;
+    repo.set_index(&mut empty)?;
+    Ok(repo)
+}
+
 /// Files changed, insertions and deletions between two commits (renames detected, like git).
 pub fn diff_stats(repo: &Path, from: &str, to: &str) -> Result<(u64, u64, u64)> {
-    let repo = crate::review::diff::open_objects_only(repo)?;
+    let repo = open_objects_only(repo)?;
     let a = repo.revparse_single(from)?.peel_to_tree()?;
     let b = repo.revparse_single(to)?.peel_to_tree()?;
     let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;

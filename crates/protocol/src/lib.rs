@@ -92,6 +92,59 @@ impl JobState {
     pub fn has_ended(self) -> bool {
         !self.is_active()
     }
+
+    /// Where a job in this state sits in the status bar's and the tray's words. The one place
+    /// that decides it: the UI gets this table generated (`ATTENTION` in `protocol.ts`).
+    pub fn attention(self) -> Attention {
+        match self {
+            JobState::Queued => Attention::Queued,
+            JobState::Starting | JobState::Running | JobState::Stopping => Attention::Running,
+            JobState::Merged | JobState::Discarded => Attention::Closed,
+            JobState::Completed
+            | JobState::Failed
+            | JobState::Timeout
+            | JobState::Cancelled
+            | JobState::Interrupted => Attention::Review,
+        }
+    }
+}
+
+/// What a job asks of the user: nothing yet (queued), nothing while it works (running), a
+/// look (review: ended, neither merged nor discarded), or nothing any more (closed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Attention {
+    Queued,
+    Running,
+    Review,
+    Closed,
+}
+
+/// The status bar's and the tray's numbers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Counts {
+    pub running: u32,
+    pub queued: u32,
+    /// Ended and neither merged nor discarded: waiting for the user.
+    pub review: u32,
+}
+
+impl Counts {
+    /// Counts jobs by their [`JobState::attention`].
+    pub fn of<'a>(jobs: impl IntoIterator<Item = &'a Job>) -> Counts {
+        let mut c = Counts::default();
+        for job in jobs {
+            match job.state.attention() {
+                Attention::Queued => c.queued += 1,
+                Attention::Running => c.running += 1,
+                Attention::Review => c.review += 1,
+                Attention::Closed => {}
+            }
+        }
+        c
+    }
 }
 
 impl std::fmt::Display for JobState {
@@ -483,6 +536,48 @@ impl ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job_in(state: JobState) -> Job {
+        serde_json::from_value(serde_json::json!({
+            "id": "01a", "codename": "a-b", "state": state, "agent": "shell", "task": "t",
+            "repo": "/r", "branch": "sidekick/a-b", "worktree": "/w", "base_rev": "HEAD",
+            "base_commit": "c", "base_branch": null, "head_commit": null, "exit_code": null,
+            "reason": null, "parent_id": null, "timeout_ms": 1, "created_at": 1,
+            "started_at": null, "ended_at": null, "duration_ms": null, "queue_position": null,
+            "files_changed": null, "insertions": null, "deletions": null, "log_path": "/l",
+        }))
+        .expect("a job")
+    }
+
+    #[test]
+    fn counts_split_running_queued_and_waiting_for_review() {
+        use JobState::*;
+        let jobs: Vec<Job> = [
+            Running,
+            Starting,
+            Queued,
+            Completed,
+            Failed,
+            Merged,
+            Discarded,
+            Interrupted,
+        ]
+        .into_iter()
+        .map(job_in)
+        .collect();
+        assert_eq!(
+            Counts::of(&jobs),
+            Counts {
+                running: 2,
+                queued: 1,
+                review: 3
+            }
+        );
+        assert_eq!(Counts::of(&[]), Counts::default());
+        assert_eq!(Stopping.attention(), Attention::Running);
+        assert_eq!(Timeout.attention(), Attention::Review);
+        assert_eq!(Cancelled.attention(), Attention::Review);
+    }
 
     #[test]
     fn states_round_trip_through_their_names() {

@@ -16,7 +16,7 @@ fn render() -> String {
     // Every integer on the wire fits in a double (times in ms, counts, sizes, seq).
     let cfg = Config::new().with_large_int("number");
     let decls = declarations![&cfg;
-        JobState, Job, Tokens, Stream, Level, Event, EventBody, SpawnRequest, ContextMode, AgentInfo, RepoInfo,
+        JobState, Attention, Counts, Job, Tokens, Stream, Level, Event, EventBody, SpawnRequest, ContextMode, AgentInfo, RepoInfo,
         Health, TaskInput, TaskTypeInfo, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
         MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
         GcItem, ActionResult, RebaseRequest, GcRequest,
@@ -29,6 +29,16 @@ fn render() -> String {
         out.push_str(d.trim_end());
         out.push_str("\n\n");
     }
+    // The one rule of where a job sits, as data (see `JobState::attention`).
+    out.push_str(
+        "/** Where a job in each state sits in the status bar (`JobState::attention`). */\n",
+    );
+    out.push_str("export const ATTENTION: Record<JobState, Attention> = {\n");
+    for state in JobState::ALL {
+        let a = serde_json::to_string(&state.attention()).unwrap_or_default();
+        out.push_str(&format!("  {}: {a},\n", state.as_str()));
+    }
+    out.push_str("};\n");
     out.truncate(out.trim_end().len());
     out.push('\n');
     out

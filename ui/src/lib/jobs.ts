@@ -1,33 +1,15 @@
 // Plain functions over jobs: how they are grouped, counted, ordered and described.
-import type { Job, JobState } from "./types/protocol";
+import { ATTENTION, type Attention, type Counts, type Job, type JobState } from "./types/protocol";
 
-export type Group = "running" | "queued" | "review" | "closed";
+export type Group = Attention;
+export type { Counts };
 
-/** Where a job sits in the status bar's words. */
-export function groupOf(state: JobState): Group {
-  switch (state) {
-    case "queued":
-      return "queued";
-    case "starting":
-    case "running":
-    case "stopping":
-      return "running";
-    case "merged":
-    case "discarded":
-      return "closed";
-    default:
-      return "review";
-  }
-}
+/** Where a job sits in the status bar's words: the host's one rule (`JobState::attention`). */
+export const groupOf = (state: JobState): Group => ATTENTION[state];
 
 export const isActive = (s: JobState) => groupOf(s) === "running" || s === "queued";
 
-export interface Counts {
-  running: number;
-  queued: number;
-  review: number;
-}
-
+/** Counts jobs the way the status bar and the tray do (the tray's `Counts::of` in Rust). */
 export function countJobs(jobs: Iterable<Job>): Counts {
   const c: Counts = { running: 0, queued: 0, review: 0 };
   for (const j of jobs) {

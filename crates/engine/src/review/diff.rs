@@ -39,7 +39,7 @@ pub fn diff_commits(
     to: &str,
     limits: &DiffLimits,
 ) -> Result<Diff, RepoError> {
-    diff_commits_in(&open_objects_only(repo)?, from, to, limits)
+    diff_commits_in(&crate::repo::open_objects_only(repo)?, from, to, limits)
 }
 
 /// [`diff_commits`] with an open (possibly cached) repository.
@@ -77,17 +77,6 @@ pub fn diff_worktree(worktree: &Path, from: &str, limits: &DiffLimits) -> Result
     out.base = from.to_string();
     out.head = None;
     Ok(out)
-}
-
-/// Opens a repository for comparing commits. It gets an empty in-memory index: libgit2 would
-/// otherwise load the whole index (30,000 entries and a SHA-1 over the file in a large
-/// repository) on every diff just to look up attributes, which for commits come from the
-/// working tree's `.gitattributes` files, as with `git diff`.
-pub(crate) fn open_objects_only(path: &Path) -> Result<Repository, RepoError> {
-    let repo = Repository::open(path)?;
-    let mut empty = git2::Index::new()?;
-    repo.set_index(&mut empty)?;
-    Ok(repo)
 }
 
 fn base_options() -> DiffOptions {

@@ -20,7 +20,7 @@ use crate::repo::RepoError;
 /// Open repositories, kept between requests by the host. libgit2 keeps pack indexes mapped and
 /// an index loaded; an index is re-read only when its file changed on disk (git replaces it by
 /// rename, so every rewrite is seen). Keyed by path and by whether the handle is for commits
-/// only (an empty in-memory index, see [`diff::open_objects_only`]).
+/// only (an empty in-memory index, see [`crate::repo::open_objects_only`]).
 #[derive(Default)]
 pub struct Repos {
     open: Mutex<HashMap<(PathBuf, bool), (Repository, std::time::Instant)>>,
@@ -39,7 +39,7 @@ impl Repos {
         let key = (path.to_path_buf(), objects_only);
         if !open.contains_key(&key) {
             let repo = if objects_only {
-                diff::open_objects_only(path)?
+                crate::repo::open_objects_only(path)?
             } else {
                 Repository::open(path)?
             };

@@ -3,6 +3,14 @@
 
 export type JobState = "queued" | "starting" | "running" | "stopping" | "completed" | "failed" | "timeout" | "cancelled" | "interrupted" | "merged" | "discarded";
 
+export type Attention = "queued" | "running" | "review" | "closed";
+
+export type Counts = { running: number, queued: number, 
+/**
+ * Ended and neither merged nor discarded: waiting for the user.
+ */
+review: number, };
+
 export type Job = { 
 /**
  * Time-sortable unique id (ULID, lowercase).
@@ -406,3 +414,18 @@ export type ActionResult = { job: Job, message: string, };
 export type RebaseRequest = { into: string | null, };
 
 export type GcRequest = { dry_run: boolean, };
+
+/** Where a job in each state sits in the status bar (`JobState::attention`). */
+export const ATTENTION: Record<JobState, Attention> = {
+  queued: "queued",
+  starting: "running",
+  running: "running",
+  stopping: "running",
+  completed: "review",
+  failed: "review",
+  timeout: "review",
+  cancelled: "review",
+  interrupted: "review",
+  merged: "closed",
+  discarded: "closed",
+};

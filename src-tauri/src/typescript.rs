@@ -1,0 +1,49 @@
+//! The UI's TypeScript declarations of what the desktop shell itself sends (host state, the job
+//! mirror's snapshot and changes, a job's output stream), generated with ts-rs in a test like the
+//! host's own types. `ui/src/lib/types/shell.ts` is checked in; the test fails when it is stale.
+//! `SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript` rewrites it.
+
+use ts_rs::{Config, TS};
+
+use crate::bridge::{HostState, JobChange, Snapshot};
+use crate::output::{OutputLine, OutputMessage};
+
+fn render() -> String {
+    let cfg = Config::new().with_large_int("number");
+    let decls = [
+        HostState::decl(&cfg),
+        Snapshot::decl(&cfg),
+        JobChange::decl(&cfg),
+        OutputLine::decl(&cfg),
+        OutputMessage::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from src-tauri by its `typescript` test. Do not edit by hand:\n\
+         // run `SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript`.\n\
+         import type { Job, Stream } from \"./protocol\";\n\n",
+    );
+    for d in decls {
+        out.push_str("export ");
+        out.push_str(d.trim_end());
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}
+
+#[test]
+fn typescript_declarations_are_current() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/types/shell.ts");
+    let fresh = render();
+    if std::env::var_os("SIDEKICK_WRITE_TYPES").is_some() {
+        std::fs::write(&path, &fresh).expect("write the TypeScript declarations");
+        return;
+    }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        current == fresh,
+        "{} is stale; run SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript",
+        path.display()
+    );
+}
