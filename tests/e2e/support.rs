@@ -119,13 +119,14 @@ impl World {
             ("XDG_DATA_HOME".into(), r("data")),
             ("XDG_CACHE_HOME".into(), r("cache")),
             ("XDG_RUNTIME_DIR".into(), r("runtime")),
-            ("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()),
-            ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
-            ("GIT_AUTHOR_NAME".into(), "E2E User".into()),
-            ("GIT_AUTHOR_EMAIL".into(), "e2e@example.com".into()),
-            ("GIT_COMMITTER_NAME".into(), "E2E User".into()),
-            ("GIT_COMMITTER_EMAIL".into(), "e2e@example.com".into()),
         ]
+        .into_iter()
+        .chain(
+            sidekick_testkit::HERMETIC_GIT
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        )
+        .collect()
     }
 
     pub fn git(&self, args: &[&str]) -> Result<String, String> {

@@ -85,16 +85,16 @@ fn parse_args() -> Result<Options, String> {
 
 /// Hermetic git and a private home for the host.
 fn envs(root: &Path) -> Vec<(&'static str, String)> {
-    vec![
+    let mut envs = vec![
         ("SIDEKICK_HOME", root.join("home").display().to_string()),
         ("HOME", root.display().to_string()),
-        ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-        ("GIT_CONFIG_NOSYSTEM", "1".into()),
-        ("GIT_AUTHOR_NAME", "Bench".into()),
-        ("GIT_AUTHOR_EMAIL", "bench@example.com".into()),
-        ("GIT_COMMITTER_NAME", "Bench".into()),
-        ("GIT_COMMITTER_EMAIL", "bench@example.com".into()),
-    ]
+    ];
+    envs.extend(
+        sidekick_testkit::HERMETIC_GIT
+            .iter()
+            .map(|(k, v)| (*k, v.to_string())),
+    );
+    envs
 }
 
 fn git(root: &Path, dir: &Path, args: &[&str]) -> Result<String, String> {

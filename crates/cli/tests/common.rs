@@ -71,7 +71,7 @@ impl World {
     }
 
     fn base_envs(&self) -> Vec<(&'static str, String)> {
-        vec![
+        let mut envs = vec![
             ("SIDEKICK_HOME", self.home.display().to_string()),
             ("HOME", self.root.join("user").display().to_string()),
             (
@@ -82,13 +82,13 @@ impl World {
                 "XDG_CONFIG_HOME",
                 self.root.join("user/config").display().to_string(),
             ),
-            ("GIT_CONFIG_GLOBAL", "/dev/null".into()),
-            ("GIT_CONFIG_NOSYSTEM", "1".into()),
-            ("GIT_AUTHOR_NAME", "Test".into()),
-            ("GIT_AUTHOR_EMAIL", "test@example.com".into()),
-            ("GIT_COMMITTER_NAME", "Test".into()),
-            ("GIT_COMMITTER_EMAIL", "test@example.com".into()),
-        ]
+        ];
+        envs.extend(
+            sidekick_testkit::HERMETIC_GIT
+                .iter()
+                .map(|(k, v)| (*k, v.to_string())),
+        );
+        envs
     }
 
     pub fn git(&self, args: &[&str]) -> String {

@@ -232,11 +232,8 @@ mod tests {
     fn keep_out_lists_only_plain_paths() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
+            let ok = sidekick_testkit::git_command(tmp.path())
                 .args(args)
-                .current_dir(tmp.path())
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1")
                 .status()
                 .expect("git")
                 .success();

@@ -451,20 +451,11 @@ fn check(what: &str, out: Output) -> Result<()> {
 #[cfg(test)]
 pub(crate) mod testing {
     use std::path::Path;
-    use std::process::Command;
 
-    /// Runs git hermetically (no user or system config, fixed identity and dates).
+    /// Runs git hermetically (`sidekick_testkit`), with fixed dates too.
     pub fn git(dir: &Path, args: &[&str]) -> String {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(dir)
+        let out = sidekick_testkit::git_command(dir)
             .args(args)
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Test")
-            .env("GIT_AUTHOR_EMAIL", "test@example.com")
-            .env("GIT_COMMITTER_NAME", "Test")
-            .env("GIT_COMMITTER_EMAIL", "test@example.com")
             .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
             .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
             .output()
