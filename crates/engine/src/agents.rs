@@ -251,11 +251,6 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
     }
 }
 
-/// Whether `name` is one of the built-in agents (settings without a command are allowed).
-pub fn is_builtin(name: &str) -> bool {
-    crate::config::BUILTIN_AGENTS.contains(&name)
-}
-
 /// The profile called `name`.
 pub fn find(config: &Config, name: &str) -> Option<Profile> {
     profiles(config).into_iter().find(|p| p.name == name)

@@ -13,8 +13,8 @@ use tokio::sync::broadcast;
 use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::{
-    agents, ids, lock, notify, private, release_memory, repo, review, tasks, Clock, EngineError,
-    Home, Inner, Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
+    agents, ids, lock, notify, private, release_memory, repo, review, tasks, Clock, Home, Inner,
+    Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
 };
 
 #[derive(Clone)]
@@ -126,9 +126,7 @@ impl Engine {
     pub async fn recover(&self) -> Result<Vec<String>> {
         let ids = self.inner.recover().await?;
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || inner.repair_merges())
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        crate::blocking(move || inner.repair_merges()).await?;
         Ok(ids)
     }
 
@@ -155,9 +153,7 @@ impl Engine {
     pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
         tracing::debug!(repo = %req.repo, "spawn requested");
         let inner = self.inner.clone();
-        let rec = tokio::task::spawn_blocking(move || inner.create_job(req))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let rec = crate::blocking(move || inner.create_job(req)).await??;
         self.inner.schedule();
         self.job(&rec.job.id)
     }
@@ -234,15 +230,13 @@ impl Engine {
 
     /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
     pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
-        let info = tokio::task::spawn_blocking(move || repo::describe(&path))
-            .await
-            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        let info = crate::blocking(move || repo::describe(&path)).await??;
         Ok(info)
     }
 
     /// The repository's task types (`.sidekick/tasks/*/task.toml`), broken ones with why.
     pub async fn tasks(&self, repo: PathBuf) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
-        let list = tokio::task::spawn_blocking(move || -> Result<_> {
+        let list = crate::blocking(move || -> Result<_> {
             let base = repo::resolve(&repo, "HEAD")?;
             Ok(tasks::list(&base.workdir)
                 .into_iter()
@@ -263,8 +257,7 @@ impl Engine {
                 })
                 .collect())
         })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))??;
+        .await??;
         Ok(list)
     }
 
@@ -284,14 +277,13 @@ impl Engine {
     /// runs off the async executor.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         let config = Config::load(self.inner.home.config_file())?;
-        let infos = tokio::task::spawn_blocking(move || {
+        let infos = crate::blocking(move || {
             agents::profiles(&config)
                 .iter()
                 .map(agents::info)
                 .collect::<Vec<_>>()
         })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        .await?;
         Ok(infos)
     }
 

@@ -238,7 +238,7 @@ impl Inner {
     ) -> Result<T> {
         let id = self.resolve(reference)?.job.id;
         let inner = self.clone();
-        tokio::task::spawn_blocking(move || {
+        crate::blocking(move || {
             let _guard = lock(&inner.review);
             // Read again under the lock: another operation may have just changed the job.
             let mut rec = inner.load(&id)?;
@@ -248,8 +248,7 @@ impl Inner {
             }
             Ok(out)
         })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?
+        .await?
     }
 
     /// Space set aside in the home: when a job's output fills the disk, this file is deleted

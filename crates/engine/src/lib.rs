@@ -3,24 +3,24 @@
 //! The host owns one [`Engine`]. The database is the truth; the only state kept in memory is the
 //! stop handle of each job that holds a live process.
 
-pub mod agents;
-pub mod config;
-pub mod copy;
+pub(crate) mod agents;
+pub(crate) mod config;
+pub(crate) mod copy;
 mod engine;
 mod error;
-pub mod ids;
+pub(crate) mod ids;
 mod inner;
-pub mod jobs;
+pub(crate) mod jobs;
 pub mod notify;
 mod output;
-pub mod parse;
+pub(crate) mod parse;
 pub mod private;
-pub mod process;
-pub mod repo;
-pub mod review;
+pub(crate) mod process;
+pub(crate) mod repo;
+pub(crate) mod review;
 mod runner;
-pub mod store;
-pub mod tasks;
+pub(crate) mod store;
+pub(crate) mod tasks;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -31,7 +31,6 @@ use sidekick_protocol::format_duration;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, Refusal, Result};
 pub(crate) use inner::{Inner, StopReason};
-pub use output::{LineSplitter, Piece, MAX_LINE};
 pub use sidekick_protocol::Home;
 
 /// Open repositories unused this long are closed.
@@ -55,6 +54,16 @@ impl Clock for SystemClock {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0)
     }
+}
+
+/// Runs blocking work (git, SQLite, the file system) off the async executor; a task that
+/// panicked is an internal error.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -208,6 +208,7 @@ impl Store {
         Store::setup(conn)
     }
 
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Store> {
         Store::setup(Connection::open_in_memory()?)
     }
@@ -244,6 +245,7 @@ impl Store {
         Ok(())
     }
 
+    #[cfg(test)]
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
             .conn

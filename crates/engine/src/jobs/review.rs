@@ -7,7 +7,7 @@ use sidekick_protocol::JobState;
 
 use crate::config::Config;
 use crate::store::JobRecord;
-use crate::{lock, release_memory, review, Engine, EngineError, Result};
+use crate::{lock, release_memory, review, Engine, Result};
 
 impl Engine {
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
@@ -39,7 +39,7 @@ impl Engine {
         let worktree = PathBuf::from(&job.worktree);
         let t = std::time::Instant::now();
         let inner = self.inner.clone();
-        let diff = tokio::task::spawn_blocking(move || {
+        let diff = crate::blocking(move || {
             let empty = || sidekick_protocol::Diff {
                 base: job.base_commit.clone(),
                 head: job.head_commit.clone(),
@@ -61,8 +61,7 @@ impl Engine {
             };
             Ok(diff)
         })
-        .await
-        .map_err(|e| EngineError::Internal(e.to_string()))?;
+        .await?;
         tracing::debug!(ms = t.elapsed().as_millis() as u64, "diff computed");
         release_memory();
         diff

@@ -32,17 +32,8 @@ impl Default for DiffLimits {
     }
 }
 
-/// The diff between two commits (`from..to`), renames detected.
-pub fn diff_commits(
-    repo: &Path,
-    from: &str,
-    to: &str,
-    limits: &DiffLimits,
-) -> Result<Diff, RepoError> {
-    diff_commits_in(&crate::repo::open_objects_only(repo)?, from, to, limits)
-}
-
-/// [`diff_commits`] with an open (possibly cached) repository.
+/// The diff between two commits (`from..to`) of an open (possibly cached) repository, renames
+/// detected.
 pub fn diff_commits_in(
     repo: &Repository,
     from: &str,
