@@ -1,0 +1,91 @@
+//! Claude Code's `--output-format stream-json`: assistant messages with text and tool uses,
+//! usage per message, and a final `result` with the cost.
+
+use super::*;
+
+/// Claude Code: `system/init` (session), `assistant` messages whose content holds text and
+/// `tool_use` blocks (with per-message usage), and a final `result` with the answer, total
+/// usage and `total_cost_usd`.
+#[derive(Default)]
+pub(super) struct Claude {
+    input: u64,
+    output: u64,
+    cached: u64,
+    done: bool,
+}
+
+impl Parser for Claude {
+    fn line(&mut self, line: &str, out: &mut Vec<Parsed>) {
+        let Some(v) = json(line) else { return };
+        match v.get("type").and_then(Value::as_str) {
+            Some("system") => {
+                if let Some(id) = text(&v, "session_id") {
+                    out.push(Parsed::Session(id));
+                }
+            }
+            Some("assistant") => {
+                let msg = &v["message"];
+                let content = msg["content"].as_array().cloned().unwrap_or_default();
+                let tools: Vec<&Value> =
+                    content.iter().filter(|c| c["type"] == "tool_use").collect();
+                if tools.is_empty() {
+                    let text: Vec<&str> = content
+                        .iter()
+                        .filter(|c| c["type"] == "text")
+                        .filter_map(|c| c["text"].as_str())
+                        .collect();
+                    if !text.is_empty() {
+                        out.push(Parsed::Step {
+                            tool: None,
+                            text: one_line(&text.join(" ")),
+                        });
+                    }
+                }
+                for t in tools {
+                    out.push(Parsed::Step {
+                        tool: text(t, "name"),
+                        text: brief(t.get("input")),
+                    });
+                }
+                let usage = &msg["usage"];
+                if usage.is_object() {
+                    self.input += number(usage, "input_tokens")
+                        + number(usage, "cache_creation_input_tokens");
+                    self.cached += number(usage, "cache_read_input_tokens");
+                    self.output += number(usage, "output_tokens");
+                    out.push(self.usage(None));
+                }
+            }
+            Some("result") => {
+                let usage = &v["usage"];
+                if usage.is_object() {
+                    self.input = number(usage, "input_tokens")
+                        + number(usage, "cache_creation_input_tokens");
+                    self.cached = number(usage, "cache_read_input_tokens");
+                    self.output = number(usage, "output_tokens");
+                }
+                let cost = v
+                    .get("total_cost_usd")
+                    .or_else(|| v.get("cost_usd"))
+                    .and_then(Value::as_f64);
+                out.push(self.usage(cost));
+                if let Some(text) = text(&v, "result") {
+                    out.push(Parsed::Summary(text));
+                }
+                self.done = true;
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Claude {
+    fn usage(&self, cost_usd: Option<f64>) -> Parsed {
+        Parsed::Usage {
+            input: self.input,
+            output: self.output,
+            cached: self.cached,
+            cost_usd,
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! Reading what an agent reports: each output format's lines turned into steps (one per
+//! assistant turn or tool call), token usage, cost and the final summary. A line a parser does
+//! not understand is simply not an event: it stays in the job's raw output like every line.
+//! One file per format; this one holds the shared shapes and helpers.
+
+use serde_json::Value;
+
+mod aider;
+mod claude;
+mod codex;
+mod gemini;
+
+use aider::Aider;
+use claude::Claude;
+use codex::Codex;
+use gemini::Gemini;
+
+/// The output formats Sidekick can read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Nothing to parse (the `shell` agent, user commands).
+    Plain,
+    /// Claude Code `-p --output-format stream-json`.
+    ClaudeStream,
+    /// Codex CLI `exec --json`.
+    CodexJson,
+    /// Gemini CLI `--output-format stream-json`.
+    GeminiStream,
+    /// Aider's plain text (`Tokens: … sent, … received. Cost: …`).
+    AiderText,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Plain => "plain",
+            Format::ClaudeStream => "claude-stream-json",
+            Format::CodexJson => "codex-json",
+            Format::GeminiStream => "gemini-stream-json",
+            Format::AiderText => "aider-text",
+        }
+    }
+
+    /// The format called `name`; unknown names read as plain output.
+    pub fn from_name(name: &str) -> Format {
+        [
+            Format::ClaudeStream,
+            Format::CodexJson,
+            Format::GeminiStream,
+            Format::AiderText,
+        ]
+        .into_iter()
+        .find(|f| f.name() == name)
+        .unwrap_or(Format::Plain)
+    }
+
+    pub fn parser(self) -> Option<Box<dyn Parser>> {
+        match self {
+            Format::Plain => None,
+            Format::ClaudeStream => Some(Box::new(Claude::default())),
+            Format::CodexJson => Some(Box::new(Codex::default())),
+            Format::GeminiStream => Some(Box::new(Gemini::default())),
+            Format::AiderText => Some(Box::new(Aider::default())),
+        }
+    }
+}
+
+/// One thing an agent reported.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// An assistant turn or a tool call; `tool` names the tool.
+    Step { tool: Option<String>, text: String },
+    /// Tokens used so far in total (not a delta), with the cost where the agent gives it.
+    Usage {
+        input: u64,
+        output: u64,
+        cached: u64,
+        cost_usd: Option<f64>,
+    },
+    /// The agent's final answer.
+    Summary(String),
+    /// The agent's session id, for resuming it later.
+    Session(String),
+}
+
+/// A stateful reader of one agent run's stdout, a line at a time.
+pub trait Parser: Send {
+    fn line(&mut self, line: &str, out: &mut Vec<Parsed>);
+    /// The output has ended (agents that never print a final result still get a summary).
+    fn finish(&mut self, _out: &mut Vec<Parsed>) {}
+}
+
+fn json(line: &str) -> Option<Value> {
+    let t = line.trim();
+    if !t.starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(t).ok()
+}
+
+fn number(v: &Value, key: &str) -> u64 {
+    v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// A short one-line description of a tool call's input.
+fn brief(input: Option<&Value>) -> String {
+    let Some(input) = input else {
+        return String::new();
+    };
+    for key in [
+        "file_path",
+        "path",
+        "command",
+        "pattern",
+        "url",
+        "description",
+    ] {
+        if let Some(v) = input.get(key).and_then(Value::as_str) {
+            return one_line(v);
+        }
+    }
+    one_line(&input.to_string())
+}
+
+fn one_line(text: &str) -> String {
+    shorten(text.lines().next().unwrap_or(""), 200)
+}
+
+/// `line` trimmed, and cut to `max` characters with an ellipsis when longer.
+pub(crate) fn shorten(line: &str, max: usize) -> String {
+    let line = line.trim();
+    if line.chars().count() > max {
+        line.chars().take(max - 1).chain(['…']).collect()
+    } else {
+        line.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(format: Format, lines: &[&str]) -> Vec<Parsed> {
+        let mut p = format.parser().expect("a parser");
+        let mut out = Vec::new();
+        for l in lines {
+            p.line(l, &mut out);
+        }
+        p.finish(&mut out);
+        out
+    }
+
+    fn steps(out: &[Parsed]) -> Vec<(Option<String>, String)> {
+        out.iter()
+            .filter_map(|p| match p {
+                Parsed::Step { tool, text } => Some((tool.clone(), text.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn claude_steps_usage_cost_and_result() {
+        let out = run(
+            Format::ClaudeStream,
+            &[
+                r#"{"type":"system","subtype":"init","session_id":"s-1","tools":["Write"]}"#,
+                r#"{"type":"assistant","message":{"content":[{"type":"text","text":"I'll write it."},{"type":"tool_use","id":"t1","name":"Write","input":{"file_path":"/w/hello.txt","content":"hi"}}],"usage":{"input_tokens":100,"cache_read_input_tokens":20,"output_tokens":30}}}"#,
+                r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}}"#,
+                "not json at all",
+                r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Done: wrote hello.txt"}],"usage":{"input_tokens":150,"output_tokens":10}}}"#,
+                r#"{"type":"result","subtype":"success","result":"Done: wrote hello.txt","total_cost_usd":0.0123,"num_turns":2,"usage":{"input_tokens":250,"cache_read_input_tokens":20,"output_tokens":40}}"#,
+            ],
+        );
+        assert_eq!(out[0], Parsed::Session("s-1".into()));
+        assert_eq!(
+            steps(&out),
+            vec![
+                (Some("Write".into()), "/w/hello.txt".into()),
+                (None, "Done: wrote hello.txt".into())
+            ]
+        );
+        assert!(out.contains(&Parsed::Usage {
+            input: 250,
+            output: 40,
+            cached: 20,
+            cost_usd: Some(0.0123)
+        }));
+        assert_eq!(
+            out.last(),
+            Some(&Parsed::Summary("Done: wrote hello.txt".into()))
+        );
+    }
+
+    #[test]
+    fn codex_items_turn_usage_and_last_message() {
+        let out = run(
+            Format::CodexJson,
+            &[
+                r#"{"type":"thread.started","thread_id":"th-9"}"#,
+                r#"{"type":"turn.started"}"#,
+                r#"{"type":"item.completed","item":{"id":"i0","type":"reasoning","text":"thinking"}}"#,
+                r#"{"type":"item.completed","item":{"id":"i1","type":"command_execution","command":"ls -la","aggregated_output":"","exit_code":0,"status":"completed"}}"#,
+                r#"{"type":"item.completed","item":{"id":"i2","type":"file_change","changes":[{"path":"a.txt","kind":"add"}],"status":"completed"}}"#,
+                r#"{"type":"item.completed","item":{"id":"i3","type":"agent_message","text":"Created a.txt"}}"#,
+                r#"{"type":"turn.completed","usage":{"input_tokens":500,"cached_input_tokens":100,"output_tokens":60}}"#,
+            ],
+        );
+        assert_eq!(out[0], Parsed::Session("th-9".into()));
+        assert_eq!(
+            steps(&out),
+            vec![
+                (Some("shell".into()), "ls -la".into()),
+                (Some("edit".into()), "a.txt".into()),
+                (None, "Created a.txt".into())
+            ]
+        );
+        assert!(out.contains(&Parsed::Usage {
+            input: 500,
+            output: 60,
+            cached: 100,
+            cost_usd: None
+        }));
+        assert_eq!(out.last(), Some(&Parsed::Summary("Created a.txt".into())));
+    }
+
+    #[test]
+    fn gemini_turns_tools_and_stats() {
+        let out = run(
+            Format::GeminiStream,
+            &[
+                r#"{"type":"init","session_id":"g-1","model":"gemini-2.5-pro"}"#,
+                r#"{"type":"message","role":"user","content":"do it"}"#,
+                r#"{"type":"message","role":"assistant","content":"Writing ","delta":true}"#,
+                r#"{"type":"message","role":"assistant","content":"the file.","delta":true}"#,
+                r#"{"type":"tool_use","tool_name":"write_file","tool_id":"w1","parameters":{"file_path":"b.txt","content":"x"}}"#,
+                r#"{"type":"tool_result","tool_id":"w1","status":"success"}"#,
+                r#"{"type":"message","role":"assistant","content":"All done.","delta":true}"#,
+                r#"{"type":"result","status":"success","stats":{"total_tokens":900,"input_tokens":800,"output_tokens":100,"tool_calls":1}}"#,
+            ],
+        );
+        assert_eq!(
+            steps(&out),
+            vec![
+                (None, "Writing the file.".into()),
+                (Some("write_file".into()), "b.txt".into()),
+                (None, "All done.".into())
+            ]
+        );
+        assert!(out.contains(&Parsed::Usage {
+            input: 800,
+            output: 100,
+            cached: 0,
+            cost_usd: None
+        }));
+        assert_eq!(out.last(), Some(&Parsed::Summary("All done.".into())));
+    }
+
+    #[test]
+    fn aider_edits_and_token_lines() {
+        let out = run(
+            Format::AiderText,
+            &[
+                "Aider v0.86.1",
+                "Applied edit to src/lib.rs",
+                "Tokens: 2.3k sent, 456 received. Cost: $0.01 message, $0.05 session.",
+                "Tokens: 1.2k sent, 3.1k cache hit, 10 received.",
+            ],
+        );
+        assert_eq!(steps(&out)[0], (Some("edit".into()), "src/lib.rs".into()));
+        assert!(out.contains(&Parsed::Usage {
+            input: 2300,
+            output: 456,
+            cached: 0,
+            cost_usd: Some(0.05)
+        }));
+        assert!(out.contains(&Parsed::Usage {
+            input: 3500,
+            output: 466,
+            cached: 3100,
+            cost_usd: None
+        }));
+    }
+
+    #[test]
+    fn a_run_without_a_final_result_still_ends_with_a_summary() {
+        let out = run(
+            Format::GeminiStream,
+            &[r#"{"type":"message","role":"assistant","content":"Half way"}"#],
+        );
+        assert_eq!(out.last(), Some(&Parsed::Summary("Half way".into())));
+        let out = run(
+            Format::ClaudeStream,
+            &["{\"type\":\"assistant\"", "{}", "[1,2]", ""],
+        );
+        assert!(out.is_empty(), "malformed lines are not events: {out:?}");
+    }
+}
