@@ -6,7 +6,7 @@ use sidekick_protocol::{ApiError, ErrorCode};
 use crate::config::ConfigError;
 use crate::repo::RepoError;
 use crate::store::StoreError;
-use crate::{jobs, tasks};
+use crate::{jobs, tasks, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -75,30 +75,15 @@ impl EngineError {
     }
 }
 
-/// Why a review operation refused (each has its own [`ErrorCode`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Conflict,
-    DirtyOverlap,
-    TargetMoved,
-    LockHeld,
-    OperationInProgress,
-    NothingToUndo,
-    RepoGone,
-    HookFailed,
-}
-
-impl Refusal {
-    pub fn code(self) -> ErrorCode {
-        match self {
-            Refusal::Conflict => ErrorCode::Conflict,
-            Refusal::DirtyOverlap => ErrorCode::DirtyOverlap,
-            Refusal::TargetMoved => ErrorCode::TargetMoved,
-            Refusal::LockHeld => ErrorCode::LockHeld,
-            Refusal::OperationInProgress => ErrorCode::OperationInProgress,
-            Refusal::NothingToUndo => ErrorCode::NothingToUndo,
-            Refusal::RepoGone => ErrorCode::RepoGone,
-            Refusal::HookFailed => ErrorCode::HookFailed,
+impl From<sidekick_git::ReviewError> for EngineError {
+    fn from(e: sidekick_git::ReviewError) -> Self {
+        use sidekick_git::ReviewError as R;
+        match e {
+            R::Refused(why, message) => EngineError::Refused(why, message),
+            R::Invalid(message) => EngineError::InvalidState(message),
+            R::BadRequest(message) => EngineError::BadRequest(message),
+            R::Repo(e) => EngineError::Repo(e),
+            R::Io(e) => EngineError::Io(e),
         }
     }
 }

@@ -5,7 +5,6 @@
 
 pub(crate) mod agents;
 pub(crate) mod config;
-pub(crate) mod copy;
 mod engine;
 mod error;
 pub(crate) mod ids;
@@ -14,10 +13,7 @@ pub(crate) mod jobs;
 pub mod notify;
 mod output;
 pub(crate) mod parse;
-pub mod private;
 pub(crate) mod process;
-pub(crate) mod repo;
-pub(crate) mod review;
 mod runner;
 pub(crate) mod store;
 pub(crate) mod tasks;
@@ -29,8 +25,14 @@ use std::time::Duration;
 use sidekick_protocol::format_duration;
 
 pub use engine::{Engine, EngineOptions};
-pub use error::{EngineError, Refusal, Result};
+pub use error::{EngineError, Result};
 pub(crate) use inner::{Inner, StopReason};
+pub(crate) use sidekick_git as review;
+pub use sidekick_git::Refusal;
+/// The git work (repository, worktrees, diffs, merges, review operations) lives in its own
+/// crate; these names keep the engine's paths short.
+pub(crate) use sidekick_git::{copy, repo};
+pub use sidekick_protocol::private;
 pub use sidekick_protocol::Home;
 
 /// Open repositories unused this long are closed.

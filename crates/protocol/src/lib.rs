@@ -5,6 +5,7 @@
 
 mod duration;
 mod paths;
+pub mod private;
 mod review;
 #[cfg(test)]
 mod typescript;

@@ -1,19 +1,102 @@
-//! The engine's review facade: a job's diff, merge, undo, rebase, discard, restore and gc, each
-//! mapped onto the review operations under the one-at-a-time review lock.
+//! The engine's review facade: a job's diff, merge, undo, rebase, discard, restore and gc. Each
+//! maps the job onto a [`Subject`] for the review operations (`sidekick_git::ops`), runs them
+//! under the one-at-a-time review lock, and records what they changed; a change of phase goes
+//! through the ledger, checked before the operation touches anything.
 
 use std::path::{Path, PathBuf};
 
+use sidekick_git::{Phase, ReviewError, Subject};
 use sidekick_protocol::JobState;
 
 use crate::config::Config;
+use crate::jobs::ledger;
 use crate::store::JobRecord;
 use crate::{lock, release_memory, review, Engine, Result};
+
+/// The job as review sees it.
+pub(crate) fn subject_of(rec: &JobRecord) -> Subject {
+    let j = &rec.job;
+    Subject {
+        id: j.id.clone(),
+        codename: j.codename.clone(),
+        task: j.task.clone(),
+        repo: j.repo.clone(),
+        branch: j.branch.clone(),
+        worktree: j.worktree.clone(),
+        has_worktree: rec.has_worktree,
+        base_commit: j.base_commit.clone(),
+        base_branch: j.base_branch.clone(),
+        head_commit: j.head_commit.clone(),
+        files_changed: j.files_changed,
+        insertions: j.insertions,
+        deletions: j.deletions,
+        conflicts: j.conflicts.clone(),
+        snapshot: j.snapshot.clone(),
+        merged_into: j.merged_into.clone(),
+        merge_commit: j.merge_commit.clone(),
+        copy_files: rec.copy_files.clone(),
+        merge: rec.merge.clone(),
+        phase: phase_of(j.state),
+    }
+}
+
+fn phase_of(state: JobState) -> Phase {
+    match state {
+        JobState::Merged => Phase::Merged,
+        JobState::Discarded => Phase::Discarded,
+        s if s.is_active() => Phase::Active(s.as_str().to_string()),
+        _ => Phase::Ended,
+    }
+}
+
+/// Checks, before an operation runs, that the ledger allows the move it would end with. Only
+/// for an ended job: an operation refuses any other with its own sentence.
+fn precheck(rec: &JobRecord, to: JobState) -> Result<()> {
+    if phase_of(rec.job.state) == Phase::Ended {
+        ledger::check(&rec.job.codename, rec.job.state, to)?;
+    }
+    Ok(())
+}
+
+/// Records what an operation changed on the subject; its phase through the ledger.
+fn record(rec: &mut JobRecord, s: Subject) -> Result<()> {
+    let before = phase_of(rec.job.state);
+    match (&before, &s.phase) {
+        (Phase::Ended, Phase::Merged) => ledger::retire_to(rec, JobState::Merged)?,
+        (Phase::Ended, Phase::Discarded) => ledger::retire_to(rec, JobState::Discarded)?,
+        (Phase::Merged | Phase::Discarded, Phase::Ended) => ledger::move_back(rec)?,
+        _ => {}
+    }
+    let j = &mut rec.job;
+    j.head_commit = s.head_commit;
+    j.files_changed = s.files_changed;
+    j.insertions = s.insertions;
+    j.deletions = s.deletions;
+    j.conflicts = s.conflicts;
+    j.snapshot = s.snapshot;
+    j.merged_into = s.merged_into;
+    j.merge_commit = s.merge_commit;
+    rec.has_worktree = s.has_worktree;
+    rec.merge = s.merge;
+    Ok(())
+}
+
+/// Runs `op` on the job's subject and records what it changed when it succeeds.
+pub(crate) fn on_subject<T>(
+    rec: &mut JobRecord,
+    op: impl FnOnce(&mut Subject) -> std::result::Result<T, ReviewError>,
+) -> Result<T> {
+    let mut s = subject_of(rec);
+    let out = op(&mut s)?;
+    record(rec, s)?;
+    Ok(out)
+}
 
 impl Engine {
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
         let mut rec = self.inner.resolve(reference)?;
-        review::ops::ensure_repo_there(&rec.job)?;
+        review::ops::ensure_repo_there(&subject_of(&rec))?;
         if rec.job.state.has_ended()
             && !matches!(rec.job.state, JobState::Merged | JobState::Discarded)
         {
@@ -27,7 +110,7 @@ impl Engine {
                 let job = self
                     .inner
                     .review_op(reference, true, |r| {
-                        review::ops::refresh_head(r)?;
+                        on_subject(r, review::ops::refresh_head)?;
                         Ok(r.job.clone())
                     })
                     .await?;
@@ -79,29 +162,40 @@ impl Engine {
         let result = self
             .inner
             .review_op(reference, !dry_run, move |rec| {
+                if !req.dry_run && req.paths.is_empty() {
+                    precheck(rec, JobState::Merged)?;
+                }
                 let ctx = review::ops::Ctx {
                     hooks,
                     ..inner.ctx()
                 };
-                review::ops::merge(rec, &req, &ctx)
+                let done = on_subject(rec, |s| review::ops::merge(s, &req, &ctx))?;
+                Ok((done, rec.job.clone()))
             })
             .await?;
         release_memory();
+        let (done, job) = result;
         Ok(sidekick_protocol::MergeResult {
             job: if dry_run {
-                self.inner.decorate(result.job)
+                self.inner.decorate(job)
             } else {
-                self.job(&result.job.id)?
+                self.job(&job.id)?
             },
-            ..result
+            preview: done.preview,
+            merged: done.merged,
+            commit: done.commit,
+            stash_kept: done.stash_kept,
+            message: done.message,
         })
     }
 
     /// Reverts a job's last merge while its target has not moved since.
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         let inner = self.inner.clone();
-        self.action(reference, move |rec| review::ops::undo(rec, &inner.ctx()))
-            .await
+        self.action(reference, move |rec| {
+            on_subject(rec, |s| review::ops::undo(s, &inner.ctx()))
+        })
+        .await
     }
 
     /// Replays the job's commits onto its target's tip, in its worktree.
@@ -111,7 +205,7 @@ impl Engine {
         into: Option<String>,
     ) -> Result<sidekick_protocol::ActionResult> {
         self.action(reference, move |rec| {
-            review::ops::rebase(rec, into.as_deref())
+            on_subject(rec, |s| review::ops::rebase(s, into.as_deref()))
         })
         .await
     }
@@ -126,9 +220,10 @@ impl Engine {
         let inner = self.inner.clone();
         self.action(reference, move |rec| {
             if orphaned {
-                review::ops::discard_orphaned(rec, &inner.trash())
+                on_subject(rec, |s| review::ops::discard_orphaned(s, &inner.trash()))
             } else {
-                review::ops::discard(rec, &inner.ctx())
+                precheck(rec, JobState::Discarded)?;
+                on_subject(rec, |s| review::ops::discard(s, &inner.ctx()))
             }
         })
         .await
@@ -136,7 +231,8 @@ impl Engine {
 
     /// Brings back a discarded job, or the worktree of one cleaned up by gc.
     pub async fn restore(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
-        self.action(reference, review::ops::restore).await
+        self.action(reference, |rec| on_subject(rec, review::ops::restore))
+            .await
     }
 
     async fn action(
@@ -173,7 +269,7 @@ impl Engine {
         };
         for rec in candidates {
             let bytes = review::ops::folder_size(Path::new(&rec.job.worktree));
-            if review::ops::repo_is_gone(&rec.job) {
+            if review::ops::repo_is_gone(&subject_of(&rec)) {
                 // Nothing can be snapshotted without the repository: the user decides
                 // (`sidekick discard --orphaned`).
                 report.orphaned.push(sidekick_protocol::GcItem {
@@ -193,7 +289,7 @@ impl Engine {
                 let trash = self.inner.trash();
                 match inner
                     .review_op(&id, true, move |rec| {
-                        review::ops::retire(rec, false, false, &trash)
+                        on_subject(rec, |s| review::ops::retire(s, false, false, &trash))
                     })
                     .await
                 {

@@ -128,19 +128,7 @@ pub struct JobRecord {
     pub session: Option<String>,
 }
 
-/// What `undo` needs to revert a merge.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MergeRecord {
-    pub target: String,
-    /// The target's tip before the merge.
-    pub previous_tip: String,
-    /// The target's tip the merge made.
-    pub commit: String,
-    pub strategy: String,
-    /// Only these paths were merged (the job stayed in review).
-    #[serde(default)]
-    pub paths: Vec<String>,
-}
+pub use sidekick_git::MergeRecord;
 
 /// Enough to recognise the agent process again after a host restart, even if its pid was reused.
 #[derive(Debug, Clone, PartialEq, Eq)]

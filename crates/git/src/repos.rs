@@ -1,13 +1,4 @@
-//! Review: diffs, merge previews and merges of a job's branch back into its target.
-
-pub mod checkout;
-pub mod diff;
-mod hooks;
-pub mod journal;
-pub(crate) mod ops;
-pub mod treemerge;
-
-pub use diff::DiffLimits;
+//! Open repositories kept between requests.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

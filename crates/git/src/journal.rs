@@ -53,11 +53,11 @@ impl Entry {
 
     /// Writes the entry durably (temporary file, fsync, rename, fsync of the folder).
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        crate::private::dir(dir)?;
+        sidekick_protocol::private::dir(dir)?;
         let path = Entry::file(dir, &self.id);
         let tmp = path.with_extension("tmp");
         let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        let mut f = crate::private::file_options()
+        let mut f = sidekick_protocol::private::file_options()
             .write(true)
             .create(true)
             .truncate(true)
@@ -138,8 +138,11 @@ fn repair_inner(e: &Entry) -> Result<(bool, String), String> {
     // Git commands the dead host started may still be finishing (a stash push is several
     // processes, not all of them under index.lock); give them time to end.
     let own = nix::unistd::getpgrp().as_raw();
+    // Whether any process is left in the dead host's group (signal 0 only checks).
+    let group_alive =
+        |pgid: i32| nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), None).is_ok();
     for _ in 0..300 {
-        if e.host_pgid <= 1 || e.host_pgid == own || !crate::process::group_alive(e.host_pgid) {
+        if e.host_pgid <= 1 || e.host_pgid == own || !group_alive(e.host_pgid) {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -418,7 +421,7 @@ mod tests {
         let b = git(&repo, &["rev-parse", "HEAD"]);
         git(&repo, &["checkout", "-q", "main"]);
         let tree = |c: &str| git(&repo, &["rev-parse", &format!("{c}^{{tree}}")]);
-        let changed = crate::review::treemerge::changed_paths(
+        let changed = crate::treemerge::changed_paths(
             &Repository::open(&repo).expect("open"),
             Oid::from_str(&tree(&a)).expect("oid"),
             Oid::from_str(&tree(&b)).expect("oid"),

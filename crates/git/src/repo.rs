@@ -158,7 +158,7 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// Runs `f` while no other of Sidekick's worktree commands (add, remove, prune, unlock) runs
 /// in the same repository. Concurrent `git worktree add`s read each other's half-made admin
 /// folders and fail ("failed to read .git/worktrees/NAME/commondir").
-pub(crate) fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> T {
+pub fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> T {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
@@ -185,7 +185,7 @@ pub fn add_worktree(
     lock_reason: &str,
 ) -> Result<()> {
     if let Some(parent) = dest.parent() {
-        crate::private::dir(parent)?;
+        sidekick_protocol::private::dir(parent)?;
     }
     let out = with_worktree_lock(repo, || {
         git(repo)
@@ -213,7 +213,7 @@ pub fn add_worktree(
     .map_err(RepoError::Spawn)?;
     check("worktree add", out)?;
     // Its files keep git's modes; the folder keeps everyone else out of them.
-    crate::private::dir(dest)?;
+    sidekick_protocol::private::dir(dest)?;
     Ok(())
 }
 
@@ -360,7 +360,7 @@ pub fn git_has_identity(worktree: &Path) -> bool {
 /// otherwise load the whole index (30,000 entries and a SHA-1 over the file in a large
 /// repository) on every diff just to look up attributes, which for commits come from the
 /// working tree's `.gitattributes` files, as with `git diff`.
-pub(crate) fn open_objects_only(path: &Path) -> Result<Repository> {
+pub fn open_objects_only(path: &Path) -> Result<Repository> {
     let repo = Repository::open(path)?;
     let mut empty = git2::Index::new()?;
     repo.set_index(&mut empty)?;
@@ -398,7 +398,7 @@ pub fn commit_message(task: &str, job_id: &str, codename: &str) -> String {
 
 /// A git command in `dir` that never waits for a terminal prompt (credentials, editors) and
 /// reads nothing from stdin: every git call of the host is in the background.
-pub(crate) fn git(dir: &Path) -> Command {
+pub fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);
     // Never wait for a terminal prompt (credentials, editors) in the background.
@@ -407,7 +407,7 @@ pub(crate) fn git(dir: &Path) -> Command {
     cmd
 }
 
-pub(crate) fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
+pub fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
     use std::io::Write;
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -420,7 +420,7 @@ pub(crate) fn run_with_stdin(mut cmd: Command, input: &[u8]) -> Result<Output> {
 }
 
 /// Runs a git command; its stdout on success, else one sentence from its stderr.
-pub(crate) fn run(mut cmd: Command, what: &str) -> Result<String> {
+pub fn run(mut cmd: Command, what: &str) -> Result<String> {
     let out = cmd.output().map_err(RepoError::Spawn)?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     check(what, out)?;
@@ -448,8 +448,9 @@ fn check(what: &str, out: Output) -> Result<()> {
     })
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
+/// Hermetic git for tests (this crate's and, with the `testing` feature, others').
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use std::path::Path;
 
     /// Runs git hermetically (`sidekick_testkit`), with fixed dates too.

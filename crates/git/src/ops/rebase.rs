@@ -4,35 +4,35 @@ use super::*;
 
 /// Replays the job's commits onto the target's tip in its worktree. Conflicts are left there
 /// with markers and listed on the job.
-pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> {
-    ensure_reviewable(&rec.job)?;
+pub fn rebase(rec: &mut Subject, into: Option<&str>) -> Result<String> {
+    ensure_reviewable(rec)?;
     ensure_resolved(rec)?;
-    let wt = PathBuf::from(&rec.job.worktree);
+    let wt = PathBuf::from(&rec.worktree);
     if !rec.has_worktree || !wt.join(".git").exists() {
         return Err(invalid(format!(
             "job {} has no worktree; `sidekick restore {}` brings it back first",
-            rec.job.codename, rec.job.codename
+            rec.codename, rec.codename
         )));
     }
     let msg = format!(
         "Edits after job {} ended\n\nSidekick-Job: {}\n",
-        rec.job.codename, rec.job.id
+        rec.codename, rec.id
     );
     repo::commit_all(&wt, &msg)?;
     let target = match into {
         Some(t) => t.to_string(),
-        None => rec.job.base_branch.clone().ok_or_else(|| {
-            EngineError::BadRequest(format!(
+        None => rec.base_branch.clone().ok_or_else(|| {
+            ReviewError::BadRequest(format!(
                 "job {} started from a detached commit; name the branch with --into",
-                rec.job.codename
+                rec.codename
             ))
         })?,
     };
-    let repo = open(Path::new(&rec.job.repo))?;
+    let repo = open(Path::new(&rec.repo))?;
     let tip = repo
         .refname_to_id(&format!("refs/heads/{target}"))
         .map_err(|_| {
-            EngineError::BadRequest(format!("there is no branch '{target}' in {}", rec.job.repo))
+            ReviewError::BadRequest(format!("there is no branch '{target}' in {}", rec.repo))
         })?
         .to_string();
     let mut cmd = repo::git(&wt);
@@ -51,14 +51,14 @@ pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> 
     }
     let out = cmd
         .output()
-        .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
-    rec.job.base_commit = tip.clone();
+        .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
+    rec.base_commit = tip.clone();
     if out.status.success() {
-        rec.job.conflicts.clear();
+        rec.conflicts.clear();
         refresh_head(rec)?;
         return Ok(format!(
             "rebased job {} onto {} ({}); it can be merged",
-            rec.job.codename,
+            rec.codename,
             target,
             short(&tip)
         ));
@@ -78,16 +78,16 @@ pub(crate) fn rebase(rec: &mut JobRecord, into: Option<&str>) -> Result<String> 
         let _ = repo::git(&wt).args(["rebase", "--abort"]).output();
         return Err(invalid(format!(
             "rebasing job {} failed: {}",
-            rec.job.codename,
+            rec.codename,
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    rec.job.conflicts = unmerged.clone();
+    rec.conflicts = unmerged.clone();
     Ok(format!(
         "rebasing job {} onto {} stopped at conflicts in {}; resolve them in {}, `git add` them and run `git rebase --continue` there, then merge",
-        rec.job.codename,
+        rec.codename,
         target,
         unmerged.join(", "),
-        rec.job.worktree
+        rec.worktree
     ))
 }

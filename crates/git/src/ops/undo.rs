@@ -3,15 +3,15 @@
 use super::*;
 
 /// Reverts the job's last merge while the target has not moved since.
-pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
-    ensure_repo_there(&rec.job)?;
+pub fn undo(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
+    ensure_repo_there(rec)?;
     let Some(m) = rec.merge.clone() else {
         return Err(refused(
             Refusal::NothingToUndo,
-            format!("job {} has not been merged", rec.job.codename),
+            format!("job {} has not been merged", rec.codename),
         ));
     };
-    let repo_dir = PathBuf::from(&rec.job.repo);
+    let repo_dir = PathBuf::from(&rec.repo);
     let repo = open(&repo_dir)?;
     let target_ref = format!("refs/heads/{}", m.target);
     let tip = repo
@@ -21,17 +21,17 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         return Err(refused(Refusal::TargetMoved, format!(
             "{} has moved since job {} was merged (it is now at {}); undoing would drop those commits, so nothing was changed",
             m.target,
-            rec.job.codename,
+            rec.codename,
             short(&tip.to_string())
         )));
     }
-    let oid = |s: &str| Oid::from_str(s).map_err(|e| EngineError::Repo(e.into()));
+    let oid = |s: &str| Oid::from_str(s).map_err(|e| ReviewError::Repo(e.into()));
     let (merge_commit, prev) = (oid(&m.commit)?, oid(&m.previous_tip)?);
     let tree = |c: Oid| -> Result<Oid> {
         Ok(repo
             .find_commit(c)
             .and_then(|c| c.tree())
-            .map_err(|e| EngineError::Repo(e.into()))?
+            .map_err(|e| ReviewError::Repo(e.into()))?
             .id())
     };
     let (merge_tree, prev_tree) = (tree(merge_commit)?, tree(prev)?);
@@ -54,25 +54,22 @@ pub(crate) fn undo(rec: &mut JobRecord, ctx: &Ctx<'_>) -> Result<String> {
         to: (prev, prev_tree),
         changed: &changed,
         autostash: false,
-        reflog: format!("sidekick: undo merge of job {}", rec.job.codename),
-        job_id: &rec.job.id,
-        what: format!(
-            "undo of job {}'s merge into {}",
-            rec.job.codename, plan.target
-        ),
+        reflog: format!("sidekick: undo merge of job {}", rec.codename),
+        job_id: &rec.id,
+        what: format!("undo of job {}'s merge into {}", rec.codename, plan.target),
         merge_strategy: None,
     };
     move_branch(&repo_dir, &plan, &step, ctx)?;
-    if rec.job.state == JobState::Merged {
+    if rec.phase == Phase::Merged {
         reinstate(rec)?;
-        ledger::move_back(rec)?;
-        rec.job.merged_into = None;
-        rec.job.merge_commit = None;
+        rec.phase = Phase::Ended;
+        rec.merged_into = None;
+        rec.merge_commit = None;
     }
     rec.merge = None;
     Ok(format!(
         "undid the merge of job {}: {} is back at {} and the job is ready for review again",
-        rec.job.codename,
+        rec.codename,
         m.target,
         short(&m.previous_tip)
     ))

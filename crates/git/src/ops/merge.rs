@@ -19,7 +19,7 @@ pub(super) struct Plan {
 /// but an agent running `git commit` itself can; unless the request says `include_copied`, the
 /// merge leaves them out (squash) or is refused (strategies that keep the job's commits).
 pub(super) fn plan(
-    job: &Job,
+    job: &Subject,
     copy_files: &[String],
     req: &MergeRequest,
     ctx: &Ctx<'_>,
@@ -29,7 +29,7 @@ pub(super) fn plan(
     let target = match &req.into {
         Some(t) => t.trim_start_matches("refs/heads/").to_string(),
         None => job.base_branch.clone().ok_or_else(|| {
-            EngineError::BadRequest(format!(
+            ReviewError::BadRequest(format!(
                 "job {} started from a detached commit; name the branch to merge into with --into",
                 job.codename
             ))
@@ -37,11 +37,11 @@ pub(super) fn plan(
     };
     let target_ref = format!("refs/heads/{target}");
     let ours = repo.refname_to_id(&target_ref).map_err(|_| {
-        EngineError::BadRequest(format!("there is no branch '{target}' in {}", job.repo))
+        ReviewError::BadRequest(format!("there is no branch '{target}' in {}", job.repo))
     })?;
     let theirs = job_tip(&repo, job)?;
     let base = repo.merge_base(ours, theirs).map_err(|_| {
-        EngineError::BadRequest(format!(
+        ReviewError::BadRequest(format!(
             "{target} and {} have no common history",
             job.branch
         ))
@@ -50,12 +50,12 @@ pub(super) fn plan(
         Ok(repo
             .find_commit(id)
             .and_then(|c| c.tree())
-            .map_err(|e| EngineError::Repo(e.into()))?
+            .map_err(|e| ReviewError::Repo(e.into()))?
             .id())
     };
     let (ours_tree, base_tree, job_tree) = (tree_of(ours)?, tree_of(base)?, tree_of(theirs)?);
     if !req.paths.is_empty() && req.strategy != MergeStrategy::Squash {
-        return Err(EngineError::BadRequest(
+        return Err(ReviewError::BadRequest(
             "--paths merges a subset of files, which only the squash strategy can do".into(),
         ));
     }
@@ -74,7 +74,7 @@ pub(super) fn plan(
             .collect()
     };
     if !left_out.is_empty() && req.strategy != MergeStrategy::Squash {
-        return Err(EngineError::BadRequest(format!(
+        return Err(ReviewError::BadRequest(format!(
             "job {}'s branch commits files Sidekick copied in from your checkout ({}); a {} merge would bring them into {target}'s history. Squash leaves them out, or --include-copied merges them as the branch has them",
             job.codename,
             left_out.join(", "),
@@ -83,13 +83,13 @@ pub(super) fn plan(
     }
     for p in &req.paths {
         if !job_changes.contains(p) {
-            return Err(EngineError::BadRequest(format!(
+            return Err(ReviewError::BadRequest(format!(
                 "'{p}' is not among the files job {} changed",
                 job.codename
             )));
         }
         if left_out.contains(p) {
-            return Err(EngineError::BadRequest(format!(
+            return Err(ReviewError::BadRequest(format!(
                 "'{p}' is a file Sidekick copied in from your checkout; --include-copied merges it"
             )));
         }
@@ -177,7 +177,7 @@ pub(super) fn left_out_note(p: &MergePreview) -> String {
     )
 }
 
-pub(super) fn conflict_message(job: &Job, p: &MergePreview) -> String {
+pub(super) fn conflict_message(job: &Subject, p: &MergePreview) -> String {
     let list: Vec<String> = p
         .conflicts
         .iter()
@@ -192,21 +192,32 @@ pub(super) fn conflict_message(job: &Job, p: &MergePreview) -> String {
     )
 }
 
+/// What a merge (or its dry run) did; the engine adds the job as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MergeOutcome {
+    pub preview: MergePreview,
+    /// The merge happened (false for a dry run).
+    pub merged: bool,
+    /// The target's new tip.
+    pub commit: Option<String>,
+    /// Where the user's stashed changes are when re-applying them after an autostash conflicted.
+    pub stash_kept: Option<String>,
+    /// One or two sentences for the user.
+    pub message: String,
+}
+
 /// Merges a job (or previews it with `dry_run`). Returns the result; `rec` is updated.
-pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeResult> {
+pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeOutcome> {
     let t = std::time::Instant::now();
-    ensure_reviewable(&rec.job)?;
-    if req.paths.is_empty() {
-        ledger::check(&rec.job.codename, rec.job.state, JobState::Merged)?;
-    }
+    ensure_reviewable(rec)?;
     ensure_resolved(rec)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: checks");
-    let wt = PathBuf::from(&rec.job.worktree);
+    let wt = PathBuf::from(&rec.worktree);
     if !req.dry_run && rec.has_worktree && wt.exists() {
         // Edits the user made in the job's worktree after it ended belong to the job.
         let msg = format!(
             "Edits after job {} ended\n\nSidekick-Job: {}\n",
-            rec.job.codename, rec.job.id
+            rec.codename, rec.id
         );
         repo::commit_all(&wt, &msg)?;
     }
@@ -215,13 +226,13 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
         ms = t.elapsed().as_millis() as u64,
         "merge: saved and refreshed"
     );
-    let (preview, plan) = plan(&rec.job, &rec.copy_files, req, ctx)?;
+    let (preview, plan) = plan(rec, &rec.copy_files, req, ctx)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
         let message = if preview.up_to_date {
             format!(
                 "{} already has everything job {} changed",
-                preview.target, rec.job.codename
+                preview.target, rec.codename
             )
         } else if let Some(busy) = &preview.blocked_by {
             format!("cannot merge into {} now: {busy}", preview.target)
@@ -241,25 +252,21 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
                 None => format!("merges cleanly into {} ({} files)", preview.target, preview.changed_paths.len()),
             }
         } else {
-            conflict_message(&rec.job, &preview)
+            conflict_message(rec, &preview)
         };
         let message = message + &left_out_note(&preview);
-        return Ok(MergeResult {
+        return Ok(MergeOutcome {
             preview,
             merged: false,
             commit: None,
             stash_kept: None,
             message,
-            job: rec.job.clone(),
         });
     }
     let Some(merged_tree) = plan.new_tree else {
-        return Err(refused(
-            Refusal::Conflict,
-            conflict_message(&rec.job, &preview),
-        ));
+        return Err(refused(Refusal::Conflict, conflict_message(rec, &preview)));
     };
-    let repo_dir = PathBuf::from(&rec.job.repo);
+    let repo_dir = PathBuf::from(&rec.repo);
     let new_commit = if preview.up_to_date {
         plan.ours
     } else {
@@ -269,30 +276,29 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
     let final_tree = repo
         .find_commit(new_commit)
         .and_then(|c| c.tree())
-        .map_err(|e| EngineError::Repo(e.into()))?
+        .map_err(|e| ReviewError::Repo(e.into()))?
         .id();
     let mut hooks_ran = Vec::new();
     if ctx.hooks && new_commit != plan.ours {
         let message = repo
             .find_commit(new_commit)
             .map(|c| String::from_utf8_lossy(c.message_bytes()).into_owned())
-            .map_err(|e| EngineError::Repo(e.into()))?;
+            .map_err(|e| ReviewError::Repo(e.into()))?;
         let scratch = ctx.trash.with_file_name("scratch").join(format!(
             "hooks-{}-{}",
-            rec.job.id,
+            rec.id,
             std::process::id()
         ));
-        hooks_ran =
-            crate::review::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
-                .map_err(|why| {
-                    refused(
-                        Refusal::HookFailed,
-                        format!(
+        hooks_ran = crate::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
+            .map_err(|why| {
+                refused(
+                    Refusal::HookFailed,
+                    format!(
                     "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
-                    rec.job.codename, rec.job.worktree
+                    rec.codename, rec.worktree
                 ),
-                    )
-                })?;
+                )
+            })?;
     }
     let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
     let mut stash_kept = None;
@@ -304,11 +310,11 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
             autostash: req.autostash,
             reflog: format!(
                 "sidekick: merge job {} ({})",
-                rec.job.codename,
+                rec.codename,
                 req.strategy.as_str()
             ),
-            job_id: &rec.job.id,
-            what: format!("merge of job {} into {}", rec.job.codename, plan.target),
+            job_id: &rec.id,
+            what: format!("merge of job {} into {}", rec.codename, plan.target),
             merge_strategy: req
                 .paths
                 .is_empty()
@@ -325,29 +331,29 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
     };
     let partial = !req.paths.is_empty();
     if !partial {
-        ledger::retire_to(rec, JobState::Merged)?;
-        rec.job.merged_into = Some(plan.target.clone());
-        rec.job.merge_commit = Some(new_commit.to_string());
+        rec.phase = Phase::Merged;
+        rec.merged_into = Some(plan.target.clone());
+        rec.merge_commit = Some(new_commit.to_string());
     }
     rec.merge = Some(record);
     let mut message = if preview.up_to_date {
         format!(
             "{} already had everything job {} changed",
-            plan.target, rec.job.codename
+            plan.target, rec.codename
         )
     } else if partial {
         format!(
             "merged {} of job {}'s files into {} as {}; the rest stays on {}",
             req.paths.len(),
-            rec.job.codename,
+            rec.codename,
             plan.target,
             short(&new_commit.to_string()),
-            rec.job.branch
+            rec.branch
         )
     } else {
         format!(
             "merged job {} into {} as {} ({})",
-            rec.job.codename,
+            rec.codename,
             plan.target,
             short(&new_commit.to_string()),
             req.strategy.as_str()
@@ -368,28 +374,27 @@ pub(crate) fn merge(rec: &mut JobRecord, req: &MergeRequest, ctx: &Ctx<'_>) -> R
             message.push_str(&format!("; cleaning up the job's worktree failed: {e}"));
         }
     }
-    Ok(MergeResult {
+    Ok(MergeOutcome {
         preview,
         merged: true,
         commit: Some(new_commit.to_string()),
         stash_kept,
         message,
-        job: rec.job.clone(),
     })
 }
 
 pub(super) fn make_commits(
     repo_dir: &Path,
-    rec: &JobRecord,
+    rec: &Subject,
     req: &MergeRequest,
     plan: &Plan,
     tree: Oid,
 ) -> Result<Oid> {
-    let job = &rec.job;
+    let job = rec;
     let ours = plan.ours.to_string();
     let commit = |tree: Oid, parents: &[&str], msg: &str, env: &[(&str, String)]| -> Result<Oid> {
         let id = checkout::commit_tree(repo_dir, &tree.to_string(), parents, msg, env)?;
-        Oid::from_str(&id).map_err(|e| EngineError::Repo(e.into()))
+        Oid::from_str(&id).map_err(|e| ReviewError::Repo(e.into()))
     };
     match req.strategy {
         MergeStrategy::Squash => {
@@ -406,17 +411,17 @@ pub(super) fn make_commits(
                 return Ok(plan.theirs); // the target has not moved: fast-forward
             }
             let repo = open(repo_dir)?;
-            let mut walk = repo.revwalk().map_err(|e| EngineError::Repo(e.into()))?;
+            let mut walk = repo.revwalk().map_err(|e| ReviewError::Repo(e.into()))?;
             walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
                 .and_then(|_| walk.push(plan.theirs))
                 .and_then(|_| walk.hide(plan.ours))
-                .map_err(|e| EngineError::Repo(e.into()))?;
+                .map_err(|e| ReviewError::Repo(e.into()))?;
             let mut current = plan.ours;
             for id in walk {
-                let id = id.map_err(|e| EngineError::Repo(e.into()))?;
+                let id = id.map_err(|e| ReviewError::Repo(e.into()))?;
                 let c = repo
                     .find_commit(id)
-                    .map_err(|e| EngineError::Repo(e.into()))?;
+                    .map_err(|e| ReviewError::Repo(e.into()))?;
                 if c.parent_count() != 1 {
                     return Err(invalid(format!(
                         "job {}'s branch has merge commits, which the rebase strategy cannot replay; use --strategy squash or merge",
@@ -426,14 +431,14 @@ pub(super) fn make_commits(
                 let parent_tree = c
                     .parent(0)
                     .and_then(|p| p.tree())
-                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .map_err(|e| ReviewError::Repo(e.into()))?
                     .id();
                 let cur_tree = repo
                     .find_commit(current)
                     .and_then(|x| x.tree())
-                    .map_err(|e| EngineError::Repo(e.into()))?
+                    .map_err(|e| ReviewError::Repo(e.into()))?
                     .id();
-                let c_tree = c.tree().map_err(|e| EngineError::Repo(e.into()))?.id();
+                let c_tree = c.tree().map_err(|e| ReviewError::Repo(e.into()))?.id();
                 let picked = treemerge::merge_trees(&repo, parent_tree, cur_tree, c_tree)?;
                 let Some(picked) = picked.tree else {
                     return Err(refused(Refusal::Conflict, format!(

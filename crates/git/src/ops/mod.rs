@@ -13,16 +13,13 @@
 use std::path::{Path, PathBuf};
 
 use git2::{BranchType, Oid, Repository};
-use sidekick_protocol::{
-    CheckedOut, Job, JobState, MergePreview, MergeRequest, MergeResult, MergeStrategy,
-};
+use sidekick_protocol::{CheckedOut, MergePreview, MergeRequest, MergeStrategy};
 
-use super::checkout::{self, Checkout};
-use super::{journal, treemerge};
-use crate::jobs::ledger;
+use crate::checkout::{self, Checkout};
+use crate::error::{Refusal, Result, ReviewError};
 use crate::repo::{self, RepoError};
-use crate::store::{JobRecord, MergeRecord};
-use crate::{EngineError, Refusal, Result};
+use crate::{journal, treemerge};
+use crate::{MergeRecord, Phase, Subject};
 
 mod branch;
 mod discard;
@@ -33,21 +30,21 @@ mod retire;
 mod undo;
 
 use branch::{move_branch, Step};
-pub(crate) use discard::{discard, discard_orphaned};
-pub(crate) use merge::merge;
+pub use discard::{discard, discard_orphaned};
 use merge::Plan;
-pub(crate) use rebase::rebase;
-pub(crate) use restore::restore;
+pub use merge::{merge, MergeOutcome};
+pub use rebase::rebase;
+pub use restore::restore;
 use retire::reinstate;
-pub(crate) use retire::retire;
-pub(crate) use undo::undo;
+pub use retire::retire;
+pub use undo::undo;
 
 /// What the host lends an operation: where removed worktrees go, the merge journal's folder,
 /// and its open repositories.
-pub(crate) struct Ctx<'a> {
+pub struct Ctx<'a> {
     pub trash: PathBuf,
     pub journal: PathBuf,
-    pub repos: &'a super::Repos,
+    pub repos: &'a crate::Repos,
     /// `[merge] hooks`: run the repository's commit hooks on a merge's commit first.
     pub hooks: bool,
 }
@@ -60,12 +57,12 @@ impl Ctx<'_> {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> EngineError {
-    EngineError::InvalidState(msg.into())
+fn invalid(msg: impl Into<String>) -> ReviewError {
+    ReviewError::Invalid(msg.into())
 }
 
-fn refused(why: Refusal, msg: impl Into<String>) -> EngineError {
-    EngineError::Refused(why, msg.into())
+fn refused(why: Refusal, msg: impl Into<String>) -> ReviewError {
+    ReviewError::Refused(why, msg.into())
 }
 
 fn short(id: &str) -> &str {
@@ -78,7 +75,7 @@ pub fn snapshot_ref(job_id: &str) -> String {
 
 /// Refuses, in one sentence, when the job's repository is gone (moved or deleted): git would
 /// only say "revspec not found" or "failed to resolve path '.git/worktrees/...'".
-pub(crate) fn ensure_repo_there(job: &Job) -> Result<()> {
+pub fn ensure_repo_there(job: &Subject) -> Result<()> {
     if Repository::open(&job.repo).is_ok() {
         return Ok(());
     }
@@ -94,19 +91,19 @@ pub(crate) fn ensure_repo_there(job: &Job) -> Result<()> {
 }
 
 /// Refuses jobs that cannot be reviewed now.
-fn ensure_reviewable(job: &Job) -> Result<()> {
+fn ensure_reviewable(job: &Subject) -> Result<()> {
     ensure_repo_there(job)?;
-    match job.state {
-        s if s.is_active() => Err(invalid(format!(
+    match &job.phase {
+        Phase::Active(s) => Err(invalid(format!(
             "job {} is still {s}; wait for it to end (or cancel it) first",
             job.codename
         ))),
-        JobState::Merged => Err(invalid(format!(
+        Phase::Merged => Err(invalid(format!(
             "job {} is already merged into {}",
             job.codename,
             job.merged_into.as_deref().unwrap_or("its target")
         ))),
-        JobState::Discarded => Err(invalid(format!(
+        Phase::Discarded => Err(invalid(format!(
             "job {} was discarded; `sidekick restore {}` brings it back",
             job.codename, job.codename
         ))),
@@ -115,11 +112,11 @@ fn ensure_reviewable(job: &Job) -> Result<()> {
 }
 
 fn open(path: &Path) -> Result<Repository> {
-    Repository::open(path).map_err(|e| EngineError::Repo(e.into()))
+    Repository::open(path).map_err(|e| ReviewError::Repo(e.into()))
 }
 
 /// The job branch's tip; a branch deleted by hand is a clear error.
-fn job_tip(repo: &Repository, job: &Job) -> Result<Oid> {
+fn job_tip(repo: &Repository, job: &Subject) -> Result<Oid> {
     repo.refname_to_id(&format!("refs/heads/{}", job.branch)).map_err(|_| {
         invalid(format!(
             "the branch {} of job {} no longer exists (deleted by hand?); its last known commit is {}",
@@ -137,59 +134,59 @@ fn gitdir_of(worktree: &Path) -> Option<PathBuf> {
 }
 
 /// Refuses while `sidekick rebase` left conflicts that are not resolved and committed yet.
-fn ensure_resolved(rec: &mut JobRecord) -> Result<()> {
-    let wt = PathBuf::from(&rec.job.worktree);
+fn ensure_resolved(rec: &mut Subject) -> Result<()> {
+    let wt = PathBuf::from(&rec.worktree);
     if !rec.has_worktree || !wt.exists() {
         return Ok(());
     }
     let in_rebase = gitdir_of(&wt)
         .is_some_and(|g| g.join("rebase-merge").exists() || g.join("rebase-apply").exists());
     // Reading the whole index is only worth it when a rebase was started here.
-    let unmerged = (in_rebase || !rec.job.conflicts.is_empty())
+    let unmerged = (in_rebase || !rec.conflicts.is_empty())
         && Repository::open(&wt)
             .and_then(|r| r.index())
             .map(|i| i.has_conflicts())
             .unwrap_or(false);
     if in_rebase || unmerged {
-        let files = if rec.job.conflicts.is_empty() {
+        let files = if rec.conflicts.is_empty() {
             String::new()
         } else {
-            format!(" ({})", rec.job.conflicts.join(", "))
+            format!(" ({})", rec.conflicts.join(", "))
         };
         return Err(invalid(format!(
             "job {} has unresolved conflicts{files} in {}; resolve them, `git add` them and run `git rebase --continue` there",
-            rec.job.codename, rec.job.worktree
+            rec.codename, rec.worktree
         )));
     }
-    rec.job.conflicts.clear();
+    rec.conflicts.clear();
     Ok(())
 }
 
 /// Takes the branch's current tip as the job's head (it moves when the user commits in the
 /// worktree or finishes a rebase) and refreshes the stats.
-pub(crate) fn refresh_head(rec: &mut JobRecord) -> Result<()> {
-    let repo = open(Path::new(&rec.job.repo))?;
-    let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{}", rec.job.branch)) else {
+pub fn refresh_head(rec: &mut Subject) -> Result<()> {
+    let repo = open(Path::new(&rec.repo))?;
+    let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{}", rec.branch)) else {
         return Ok(());
     };
     let tip = tip.to_string();
-    if rec.job.head_commit.as_deref() != Some(tip.as_str()) {
-        let (f, i, d) = repo::diff_stats(Path::new(&rec.job.repo), &rec.job.base_commit, &tip)?;
-        rec.job.head_commit = Some(tip);
-        rec.job.files_changed = Some(f);
-        rec.job.insertions = Some(i);
-        rec.job.deletions = Some(d);
+    if rec.head_commit.as_deref() != Some(tip.as_str()) {
+        let (f, i, d) = repo::diff_stats(Path::new(&rec.repo), &rec.base_commit, &tip)?;
+        rec.head_commit = Some(tip);
+        rec.files_changed = Some(f);
+        rec.insertions = Some(i);
+        rec.deletions = Some(d);
     }
     Ok(())
 }
 
 /// The job's repository is gone (moved or deleted): git cannot open it.
-pub(crate) fn repo_is_gone(job: &Job) -> bool {
+pub fn repo_is_gone(job: &Subject) -> bool {
     Repository::open(&job.repo).is_err()
 }
 
 /// The size of a folder, in bytes (files only, symlinks not followed).
-pub(crate) fn folder_size(dir: &Path) -> u64 {
+pub fn folder_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -247,7 +244,7 @@ mod tests {
         let changed = vec!["README.md".to_string(), "added.txt".to_string()];
         // Claim main is at `c` although it is at `a`: the compare-and-swap must fail after the
         // working tree was already switched, and everything must be put back.
-        let repos = crate::review::Repos::default();
+        let repos = crate::Repos::default();
         let ctx = Ctx {
             trash: d.join("trash"),
             journal: d.join(".git/sidekick-journal"),
@@ -266,7 +263,10 @@ mod tests {
         };
         let err = move_branch(d, &plan, &step, &ctx).expect_err("the ref did not match");
         assert!(err.to_string().contains("moved while merging"), "{err}");
-        assert_eq!(err.to_api().code, sidekick_protocol::ErrorCode::TargetMoved);
+        assert!(
+            matches!(err, ReviewError::Refused(Refusal::TargetMoved, _)),
+            "{err:?}"
+        );
         assert_eq!(git(d, &["rev-parse", "main"]), a);
         assert_eq!(
             std::fs::read_to_string(d.join("README.md")).expect("read"),

@@ -7,14 +7,9 @@ use super::*;
 /// the worktree (and the branch when `delete_branch`). `saved` says the worktree's leftovers were
 /// committed moments ago by the caller (merge), so the branch tip is the snapshot. The worktree
 /// folder is moved into `trash` (same file system: instant) and deleted in the background.
-pub(crate) fn retire(
-    rec: &mut JobRecord,
-    delete_branch: bool,
-    saved: bool,
-    trash: &Path,
-) -> Result<String> {
-    let repo_dir = PathBuf::from(&rec.job.repo);
-    let wt = PathBuf::from(&rec.job.worktree);
+pub fn retire(rec: &mut Subject, delete_branch: bool, saved: bool, trash: &Path) -> Result<String> {
+    let repo_dir = PathBuf::from(&rec.repo);
+    let wt = PathBuf::from(&rec.worktree);
     let repo = open(&repo_dir)?;
     let has_tree = wt.join(".git").exists();
     if has_tree {
@@ -23,7 +18,7 @@ pub(crate) fn retire(
     let snapshot = if has_tree && !saved {
         let msg = format!(
             "Leftovers in job {}'s worktree\n\nSidekick-Job: {}\n",
-            rec.job.codename, rec.job.id
+            rec.codename, rec.id
         );
         repo::commit_all(&wt, &msg)?.head
     } else if has_tree {
@@ -33,41 +28,40 @@ pub(crate) fn retire(
                     .and_then(|h| h.peel_to_commit())
                     .map(|c| c.id().to_string())
             })
-            .map_err(|e| EngineError::Repo(e.into()))?
+            .map_err(|e| ReviewError::Repo(e.into()))?
     } else {
-        match repo.refname_to_id(&format!("refs/heads/{}", rec.job.branch)) {
+        match repo.refname_to_id(&format!("refs/heads/{}", rec.branch)) {
             Ok(id) => id.to_string(),
             Err(_) => rec
-                .job
                 .head_commit
                 .clone()
-                .unwrap_or_else(|| rec.job.base_commit.clone()),
+                .unwrap_or_else(|| rec.base_commit.clone()),
         }
     };
-    let snap_id = Oid::from_str(&snapshot).map_err(|e| EngineError::Repo(e.into()))?;
+    let snap_id = Oid::from_str(&snapshot).map_err(|e| ReviewError::Repo(e.into()))?;
     repo.reference(
-        &snapshot_ref(&rec.job.id),
+        &snapshot_ref(&rec.id),
         snap_id,
         true,
         "sidekick: snapshot before removal",
     )
-    .map_err(|e| EngineError::Repo(e.into()))?;
+    .map_err(|e| ReviewError::Repo(e.into()))?;
     if wt.exists() {
-        remove_worktree(&repo_dir, &wt, trash, &rec.job.id).map_err(|e| {
+        remove_worktree(&repo_dir, &wt, trash, &rec.id).map_err(|e| {
             invalid(format!(
                 "cannot remove the worktree {} ({e}); the job's work is saved at {}",
                 wt.display(),
-                snapshot_ref(&rec.job.id)
+                snapshot_ref(&rec.id)
             ))
         })?;
     }
     if delete_branch {
-        if let Ok(mut b) = repo.find_branch(&rec.job.branch, BranchType::Local) {
-            b.delete().map_err(|e| EngineError::Repo(e.into()))?;
+        if let Ok(mut b) = repo.find_branch(&rec.branch, BranchType::Local) {
+            b.delete().map_err(|e| ReviewError::Repo(e.into()))?;
         }
     }
     rec.has_worktree = false;
-    rec.job.snapshot = Some(snapshot.clone());
+    rec.snapshot = Some(snapshot.clone());
     Ok(snapshot)
 }
 
@@ -84,7 +78,8 @@ pub(super) fn remove_worktree(
             .map_err(|e| e.to_string())
     };
     let dest = trash.join(format!("{job_id}-{}", std::process::id()));
-    let moved = crate::private::dir(trash).is_ok() && std::fs::rename(wt, &dest).is_ok();
+    let moved =
+        sidekick_protocol::private::dir(trash).is_ok() && std::fs::rename(wt, &dest).is_ok();
     if moved {
         std::thread::spawn(move || {
             if let Err(e) = std::fs::remove_dir_all(&dest) {
@@ -106,38 +101,29 @@ pub(super) fn remove_worktree(
 }
 
 /// Brings back the job's branch (from its snapshot) and worktree where they are missing.
-pub(super) fn reinstate(rec: &mut JobRecord) -> Result<()> {
-    let repo_dir = PathBuf::from(&rec.job.repo);
+pub(super) fn reinstate(rec: &mut Subject) -> Result<()> {
+    let repo_dir = PathBuf::from(&rec.repo);
     let repo = open(&repo_dir)?;
-    if repo
-        .find_branch(&rec.job.branch, BranchType::Local)
-        .is_err()
-    {
+    if repo.find_branch(&rec.branch, BranchType::Local).is_err() {
         let at = rec
-            .job
             .snapshot
             .clone()
             .or_else(|| {
-                repo.refname_to_id(&snapshot_ref(&rec.job.id))
+                repo.refname_to_id(&snapshot_ref(&rec.id))
                     .ok()
                     .map(|o| o.to_string())
             })
-            .ok_or_else(|| {
-                invalid(format!(
-                    "job {} has no snapshot to restore",
-                    rec.job.codename
-                ))
-            })?;
+            .ok_or_else(|| invalid(format!("job {} has no snapshot to restore", rec.codename)))?;
         let commit = Oid::from_str(&at)
             .and_then(|o| repo.find_commit(o))
-            .map_err(|e| EngineError::Repo(e.into()))?;
-        repo.branch(&rec.job.branch, &commit, false)
-            .map_err(|e| EngineError::Repo(e.into()))?;
+            .map_err(|e| ReviewError::Repo(e.into()))?;
+        repo.branch(&rec.branch, &commit, false)
+            .map_err(|e| ReviewError::Repo(e.into()))?;
     }
-    let wt = PathBuf::from(&rec.job.worktree);
+    let wt = PathBuf::from(&rec.worktree);
     if !wt.join(".git").exists() {
         if let Some(parent) = wt.parent() {
-            crate::private::dir(parent)?;
+            sidekick_protocol::private::dir(parent)?;
         }
         let out = repo::with_worktree_lock(&repo_dir, || {
             // A worktree folder deleted by hand is still registered until pruned.
@@ -145,10 +131,10 @@ pub(super) fn reinstate(rec: &mut JobRecord) -> Result<()> {
             repo::git(&repo_dir)
                 .args(["-c", "checkout.workers=0", "worktree", "add", "--quiet"])
                 .arg(&wt)
-                .arg(&rec.job.branch)
+                .arg(&rec.branch)
                 .output()
         })
-        .map_err(|e| EngineError::Repo(RepoError::Spawn(e)))?;
+        .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
         if !out.status.success() {
             return Err(invalid(format!(
                 "cannot recreate the worktree {}: {}",

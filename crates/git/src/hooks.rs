@@ -37,7 +37,7 @@ fn hooks_dir(repo_dir: &Path) -> Option<PathBuf> {
 }
 
 /// The hooks of [`HOOKS`] that exist and are executable for `repo_dir`.
-pub(crate) fn present(repo_dir: &Path) -> Vec<&'static str> {
+pub fn present(repo_dir: &Path) -> Vec<&'static str> {
     use std::os::unix::fs::PermissionsExt;
     let Some(dir) = hooks_dir(repo_dir) else {
         return Vec::new();
@@ -56,7 +56,7 @@ pub(crate) fn present(repo_dir: &Path) -> Vec<&'static str> {
 /// `parent` with `message`. `scratch` is a folder that does not exist yet (removed afterwards).
 /// Returns the hooks that ran, or why the merge must not go ahead (one sentence, with the
 /// hook's last lines of output).
-pub(crate) fn check(
+pub fn check(
     repo_dir: &Path,
     scratch: &Path,
     parent: Oid,
@@ -68,7 +68,7 @@ pub(crate) fn check(
         return Ok(hooks);
     }
     if let Some(folder) = scratch.parent() {
-        crate::private::dir(folder)
+        sidekick_protocol::private::dir(folder)
             .map_err(|e| format!("cannot make {}: {e}", folder.display()))?;
     }
     let added = repo::with_worktree_lock(repo_dir, || {
