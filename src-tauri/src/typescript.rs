@@ -35,15 +35,9 @@ fn render() -> String {
 #[test]
 fn typescript_declarations_are_current() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/src/lib/types/shell.ts");
-    let fresh = render();
-    if std::env::var_os("SIDEKICK_WRITE_TYPES").is_some() {
-        std::fs::write(&path, &fresh).expect("write the TypeScript declarations");
-        return;
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        current == fresh,
-        "{} is stale; run SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript",
-        path.display()
+    sidekick_testkit::check_generated(
+        &path,
+        &render(),
+        "SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript",
     );
 }

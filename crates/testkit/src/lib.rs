@@ -39,6 +39,24 @@ pub fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
+/// A generated file checked into the repository (the UI's TypeScript declarations): rewrites
+/// it when `SIDEKICK_WRITE_TYPES` is set, otherwise fails, naming `regenerate`, when it is not
+/// exactly `fresh`.
+pub fn check_generated(path: &Path, fresh: &str, regenerate: &str) {
+    if std::env::var_os("SIDEKICK_WRITE_TYPES").is_some() {
+        if let Err(e) = std::fs::write(path, fresh) {
+            panic!("cannot write {}: {e}", path.display());
+        }
+        return;
+    }
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        current == fresh,
+        "{} is stale; run {regenerate}",
+        path.display()
+    );
+}
+
 /// Makes `dir` a repository on branch `main` with one commit holding `README.md` ("hello").
 pub fn repo_with_commit(dir: &Path) -> Result<(), String> {
     git(dir, &["init", "-q", "-b", "main"])?;
