@@ -12,6 +12,7 @@ fn main() {
         "merge_job",
         "undo_job",
         "rebase_job",
+        "answer_job",
         "discard_job",
         "list_agents",
         "repo_info",

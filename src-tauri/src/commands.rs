@@ -87,6 +87,22 @@ pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionRe
     bridge.client().await?.undo(job).await.map_err(api)
 }
 
+/// Allows or denies what a waiting job's agent asked.
+#[tauri::command]
+pub async fn answer_job(
+    bridge: State<'_, Bridge>,
+    job: String,
+    request: sidekick_protocol::AnswerRequest,
+) -> Answer<Job> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .answer(job, &request)
+        .await
+        .map_err(api)
+}
+
 /// Replays the job onto its target (or `into`) in its worktree: what the merge dialog offers
 /// when the job conflicts with the target.
 #[tauri::command]

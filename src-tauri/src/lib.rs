@@ -42,6 +42,7 @@ pub fn run() {
             commands::merge_job,
             commands::undo_job,
             commands::rebase_job,
+            commands::answer_job,
             commands::discard_job,
             commands::list_agents,
             commands::repo_info,

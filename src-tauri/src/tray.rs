@@ -64,18 +64,29 @@ pub fn update(app: &AppHandle, counts: Counts) {
     }
     if let Some(tray) = tray(app) {
         let _ = tray.set_tooltip(Some(format!("Sidekick: {text}")));
-        // Shown beside the icon where the desktop supports it (appindicator labels).
-        let title = (counts.running > 0).then(|| counts.running.to_string());
+        // Shown beside the icon where the desktop supports it (appindicator labels): what
+        // needs the user first.
+        let title = if counts.waiting > 0 {
+            Some(format!("{}!", counts.waiting))
+        } else {
+            (counts.running > 0).then(|| counts.running.to_string())
+        };
         let _ = tray.set_title(title);
     }
 }
 
-/// "2 running · 1 queued · 3 to review", the status bar's words.
+/// "2 running · 1 queued · 3 to review", the status bar's words, with "1 needs you" first
+/// while an agent waits for the user.
 pub fn label(c: Counts) -> String {
-    format!(
+    let rest = format!(
         "{} running · {} queued · {} to review",
         c.running, c.queued, c.review
-    )
+    );
+    if c.waiting > 0 {
+        format!("{} needs you · {rest}", c.waiting)
+    } else {
+        rest
+    }
 }
 
 #[cfg(test)]
@@ -85,10 +96,13 @@ mod tests {
     #[test]
     fn the_label_reads_like_the_status_bar() {
         let c = Counts {
+            waiting: 0,
             running: 2,
             queued: 1,
             review: 3,
         };
         assert_eq!(label(c), "2 running · 1 queued · 3 to review");
+        let c = Counts { waiting: 1, ..c };
+        assert_eq!(label(c), "1 needs you · 2 running · 1 queued · 3 to review");
     }
 }

@@ -45,7 +45,8 @@ fn run() -> Result<(), String> {
     // Jobs over a second notify; the test's own server on this run's session bus records them.
     std::fs::write(
         world.home.join("config.toml"),
-        "[notifications]\nquiet_under = \"1s\"\nburst_window = \"200ms\"\n",
+        "[notifications]\nquiet_under = \"1s\"\nburst_window = \"200ms\"\n\
+         [agents.claude]\npermission = \"ask\"\n",
     )
     .map_err(|e| e.to_string())?;
     let bus = notify_server::Bus::session(&["body", "actions"]);

@@ -256,11 +256,42 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         format!("greeting.txt is {greeting:?}")
     })?;
 
+    // An agent that asks: the job waits, the status bar says it needs the user, and the job
+    // view's Allow answers it; the agent goes on and its file is on the branch.
+    let cli = app.with_file_name("sidekick");
+    let out = std::process::Command::new(&cli)
+        .args([
+            "run",
+            "-r",
+            &w.repo.display().to_string(),
+            "-a",
+            "claude",
+            "write asked.txt",
+        ])
+        .envs(w.env())
+        .output()
+        .map_err(|e| format!("cannot run sidekick: {e}"))?;
+    check(out.status.success(), || {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    })?;
+    let asking = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    s.wait_text("[data-testid=status-summary]", "1 needs you")?;
+    s.press(&format!("[data-testid=job-row][data-codename='{asking}']"))?;
+    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.screenshot("agent-asks");
+    s.press("[data-testid=request-allow]")?;
+    wait_job_state(s, &asking, "completed")?;
+    let asked = w.git(&["show", &format!("sidekick/{asking}:asked.txt")])?;
+    check(asked == "allowed", || format!("asked.txt is {asked:?}"))?;
+
     // The host dies (kill -9). The app starts a new one, follows it from where it was, and a
     // job started meanwhile from the CLI shows up in the window.
     let pid = crate::support::host_pid(w).ok_or("no host pid")?;
     crate::support::nix_kill(pid, "KILL")?;
-    let cli = app.with_file_name("sidekick");
     let out = std::process::Command::new(&cli)
         .args([
             "run",

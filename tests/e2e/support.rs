@@ -85,6 +85,28 @@ impl World {
         }
         let runtime = root.join("runtime");
         std::fs::create_dir_all(&runtime).map_err(|e| e.to_string())?;
+        // A stand-in for Claude Code's stream-json dialog (`permission = "ask"`): it reads the
+        // task, asks to write `asked.txt`, and writes it only when the answer allows it. The real
+        // Claude Code is driven end to end in crates/cli/tests/real_agents.rs.
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
+        let claude = bin.join("claude");
+        std::fs::write(
+            &claude,
+            "#!/bin/sh\nread -r task\n\
+             echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"e2e\"}'\n\
+             echo '{\"type\":\"control_request\",\"request_id\":\"req-e2e\",\"request\":{\"subtype\":\"can_use_tool\",\"tool_name\":\"Write\",\"input\":{\"file_path\":\"asked.txt\",\"content\":\"allowed\"}}}'\n\
+             read -r answer\n\
+             case \"$answer\" in *'\"behavior\":\"allow\"'*) echo allowed > asked.txt ;; esac\n\
+             echo '{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"done\"}'\n\
+             read -r rest || true\n",
+        )
+        .map_err(|e| e.to_string())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+        }
         let w = World {
             _tmp: tmp,
             root,
@@ -115,6 +137,10 @@ impl World {
         let r = |p: &str| self.root.join(p).display().to_string();
         vec![
             ("SIDEKICK_HOME".into(), self.home.display().to_string()),
+            (
+                "PATH".into(),
+                format!("{}:{}", r("bin"), std::env::var("PATH").unwrap_or_default()),
+            ),
             ("XDG_CONFIG_HOME".into(), r("config")),
             ("XDG_DATA_HOME".into(), r("data")),
             ("XDG_CACHE_HOME".into(), r("cache")),

@@ -83,6 +83,7 @@ fn ending_raw(job: &Job) -> String {
 fn state_label(job: &Job) -> String {
     match job.queue_position {
         Some(p) => format!("queued #{p}"),
+        None if job.state == sidekick_protocol::JobState::Waiting => "waiting: needs you".into(),
         None => job.state.to_string(),
     }
 }
@@ -225,6 +226,19 @@ pub fn job_details(job: &Job, now: u64) -> String {
     }
     if !job.conflicts.is_empty() {
         rows.push(("conflicts", job.conflicts.join(", ")));
+    }
+    for r in &job.requests {
+        rows.push((
+            "asks",
+            format!(
+                "{} {} (request {}; `sidekick allow {}` or `sidekick deny {}`)",
+                r.tool,
+                visible(&r.detail),
+                r.id,
+                job.codename,
+                job.codename
+            ),
+        ));
     }
     if job.steps > 0 || job.max_steps.is_some() {
         let cap = job

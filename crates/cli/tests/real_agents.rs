@@ -525,3 +525,81 @@ fn aider_applies_an_edit_through_sidekick() {
     );
     assert_eq!(server.requests().len(), 1);
 }
+
+/// The scripted server and a world whose `claude` asks (`permission = "ask"`).
+fn asking_claude() -> (ModelServer, World) {
+    let bin = real_agents("claude");
+    let server = ModelServer::start();
+    let mut w = World::with_config(&format!(
+        "[agents.claude]\npermission = \"ask\"\n\
+         [agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
+         DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
+        server.addr
+    ));
+    w.bin = Some(bin);
+    (server, w)
+}
+
+/// Starts the scripted task and waits until Claude Code asks to write the file.
+fn until_it_asks(w: &World) -> (String, Value) {
+    let job = w.spawn(
+        &["-a", "claude", "--timeout", "3m"],
+        "Create hello.txt with a greeting.",
+    );
+    let id = s(&job["id"]);
+    let waiting = w.wait_until(&id, "Claude Code's request", |j| j["state"] == "waiting");
+    (id, waiting)
+}
+
+#[test]
+fn claude_code_asks_and_an_allow_lets_it_write() {
+    let (_server, w) = asking_claude();
+    let (id, waiting) = until_it_asks(&w);
+    let request = &waiting["requests"][0];
+    assert_eq!(request["tool"], "Write", "{waiting}");
+    assert!(s(&request["detail"]).ends_with(FILE), "{waiting}");
+    let wt = PathBuf::from(s(&waiting["worktree"]));
+    assert!(!wt.join(FILE).exists(), "written before it was allowed");
+    // The human view says it needs the user and how to answer.
+    let status = w.ok(&["status", &id]);
+    assert!(status.contains("waiting: needs you"), "{status}");
+    assert!(status.contains("sidekick allow"), "{status}");
+
+    let answered = w.ok(&["allow", &id]);
+    assert!(answered.contains("running again"), "{answered}");
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    assert_eq!(done["requests"], serde_json::json!([]), "{done}");
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&done["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT);
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("the agent asks to use Write"), "{logs}");
+    assert!(logs.contains("allowed: Write"), "{logs}");
+}
+
+#[test]
+fn claude_code_asks_and_a_deny_keeps_it_from_writing() {
+    let (server, w) = asking_claude();
+    let (id, _) = until_it_asks(&w);
+    w.ok(&["deny", &id, "-m", "not in this repository"]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(!tree.contains(FILE), "written although denied: {tree}");
+    // The model heard why, in the refused tool's result.
+    let told = server
+        .requests()
+        .iter()
+        .any(|b| b.to_string().contains("not in this repository"));
+    assert!(told, "the deny's message never reached the model");
+}
+
+#[test]
+fn a_job_waiting_for_an_answer_can_be_cancelled() {
+    let (_server, w) = asking_claude();
+    let (id, _) = until_it_asks(&w);
+    w.ok(&["cancel", &id]);
+    let done = w.status(&id);
+    assert_eq!(done["state"], "cancelled", "{done}");
+    let r = w.sk(&["allow", &id]);
+    assert_eq!(r.code(), 1, "nothing is left to answer");
+}

@@ -178,6 +178,16 @@ impl Client {
             .await
     }
 
+    /// Allows or denies what a waiting job's agent asked.
+    pub async fn answer(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::AnswerRequest,
+    ) -> Result<Job> {
+        self.post(&format!("/v1/jobs/{}/answer", encode(reference)), req)
+            .await
+    }
+
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         self.post(&format!("/v1/jobs/{}/undo", encode(reference)), &())
             .await

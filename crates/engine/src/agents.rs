@@ -12,7 +12,7 @@
 //!
 //! | agent | command | `permission` default |
 //! |---|---|---|
-//! | `claude` | `claude -p TASK --output-format stream-json --verbose --permission-mode P` | `acceptEdits` (other tools that need approval are refused in print mode) |
+//! | `claude` | `claude -p TASK --output-format stream-json --verbose --permission-mode P` | `acceptEdits` (other tools that need approval are refused in print mode); `ask`: `claude -p --input-format stream-json … --permission-prompt-tool stdio --permission-mode default`, the task on stdin and every approval a request to the user |
 //! | `codex` | `codex exec --json --skip-git-repo-check --sandbox P TASK` | `workspace-write` (`exec` never asks) |
 //! | `gemini` | `gemini --prompt TASK --output-format stream-json --approval-mode P` | `auto_edit` (tools needing approval are refused headless) |
 //! | `aider` | `aider --message TASK --yes-always --no-auto-commits … --no-suggest-shell-commands` | none: edits are confirmed, shell commands are never suggested |
@@ -29,6 +29,8 @@ pub const SHELL: &str = "shell";
 pub const TASK_PLACEHOLDER: &str = "{task}";
 pub const PERMISSION_PLACEHOLDER: &str = "{permission}";
 pub const SESSION_PLACEHOLDER: &str = "{session}";
+/// The `permission` that routes what the agent asks to the user (agents that can: claude).
+pub const ASK: &str = "ask";
 
 /// A built-in agent: its command template, output format and default permission.
 struct Builtin {
@@ -39,6 +41,9 @@ struct Builtin {
     /// The command that resumes a session (`{session}`), for agents whose sessions can be
     /// resumed from another working folder.
     resume: Option<&'static [&'static str]>,
+    /// The command for `permission = "ask"`: the agent's own protocol on stdin and stdout, so
+    /// what it asks reaches the user and the answer goes back (the task goes in on stdin).
+    ask: Option<&'static [&'static str]>,
 }
 
 const BUILTINS: &[Builtin] = &[
@@ -58,6 +63,21 @@ const BUILTINS: &[Builtin] = &[
         permission: Some("acceptEdits"),
         // Claude Code keeps sessions per working folder; a follow-up runs in a new worktree.
         resume: None,
+        // Every tool that needs approval becomes a `can_use_tool` control request on stdout;
+        // the answer is a `control_response` on stdin.
+        ask: Some(&[
+            "claude",
+            "-p",
+            "--input-format",
+            "stream-json",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
+            "--permission-mode",
+            "default",
+        ]),
     },
     Builtin {
         name: "codex",
@@ -84,6 +104,7 @@ const BUILTINS: &[Builtin] = &[
             SESSION_PLACEHOLDER,
             TASK_PLACEHOLDER,
         ]),
+        ask: None,
     },
     Builtin {
         name: "gemini",
@@ -99,6 +120,7 @@ const BUILTINS: &[Builtin] = &[
         format: Format::GeminiStream,
         permission: Some("auto_edit"),
         resume: None,
+        ask: None,
     },
     Builtin {
         name: "aider",
@@ -124,6 +146,7 @@ const BUILTINS: &[Builtin] = &[
         format: Format::AiderText,
         permission: None,
         resume: None,
+        ask: None,
     },
 ];
 
@@ -140,6 +163,9 @@ pub struct Profile {
     pub resume: Option<Vec<String>>,
     pub max_steps: Option<u64>,
     pub token_budget: Option<u64>,
+    /// `permission = "ask"`: the agent speaks its own protocol on stdin and stdout; the task is
+    /// its first message and what it asks is answered there.
+    pub dialog: bool,
 }
 
 impl Profile {
@@ -180,6 +206,7 @@ fn shell_profile() -> Profile {
         resume: None,
         max_steps: None,
         token_budget: None,
+        dialog: false,
     }
 }
 
@@ -190,11 +217,12 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         .and_then(|s| s.permission.clone())
         .or(b.permission.map(str::to_string))
         .unwrap_or_default();
+    let ask = b.ask.filter(|_| permission == ASK);
     Profile {
         name: b.name.into(),
         builtin: true,
-        command: b
-            .command
+        command: ask
+            .unwrap_or(b.command)
             .iter()
             .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))
             .collect(),
@@ -208,6 +236,7 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         }),
         max_steps: settings.and_then(|s| s.max_steps),
         token_budget: settings.and_then(|s| s.token_budget),
+        dialog: ask.is_some(),
     }
 }
 
@@ -248,6 +277,7 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         resume: None,
         max_steps: a.max_steps,
         token_budget: a.token_budget,
+        dialog: false,
     }
 }
 

@@ -105,6 +105,7 @@ impl Engine {
                 reader: Mutex::new(reader),
                 events,
                 running: Mutex::new(HashMap::new()),
+                dialogs: Mutex::new(HashMap::new()),
                 sched: Mutex::new(()),
                 shutting_down: AtomicBool::new(false),
                 grace: options.grace,

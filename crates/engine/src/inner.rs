@@ -45,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) events: broadcast::Sender<Event>,
     /// Stop handles of jobs with a runner task.
     pub(crate) running: Mutex<HashMap<String, watch::Sender<Option<StopReason>>>>,
+    /// Live dialogs with agents that can ask (`jobs/dialog.rs`).
+    pub(crate) dialogs: Mutex<HashMap<String, jobs::dialog::Dialog>>,
     /// Serialises scheduling, spawning and cancelling of queued jobs.
     pub(crate) sched: Mutex<()>,
     pub(crate) shutting_down: AtomicBool,
@@ -94,6 +96,33 @@ impl Inner {
         }
         db.update_job(rec)?;
         self.append_and_broadcast(&mut db, events)
+    }
+
+    /// Reads, changes and saves a job under the writer's lock, so no other change slips in
+    /// between; `f` returns its own answer and the events to store with the job's snapshot.
+    pub(crate) fn modify<T>(
+        &self,
+        job_id: &str,
+        f: impl FnOnce(&mut JobRecord) -> Result<(T, Vec<NewEvent>)>,
+    ) -> Result<(T, JobRecord)> {
+        let mut db = lock(&self.db);
+        let mut rec = db
+            .job(job_id)?
+            .ok_or_else(|| EngineError::UnknownJob(job_id.to_string()))?;
+        let stored = rec.job.state;
+        let (out, extra) = f(&mut rec)?;
+        jobs::ledger::check(&rec.job.codename, stored, rec.job.state)?;
+        db.update_job(&rec)?;
+        let mut events = vec![NewEvent {
+            job_id: rec.job.id.clone(),
+            time: self.now(),
+            body: EventBody::Job {
+                job: Box::new(self.decorate(rec.job.clone())),
+            },
+        }];
+        events.extend(extra);
+        self.append_and_broadcast(&mut db, events)?;
+        Ok((out, rec))
     }
 
     pub(crate) fn append_events(&self, events: Vec<NewEvent>) -> Result<()> {

@@ -40,10 +40,25 @@ impl Progress {
     }
 }
 
+/// What the agent said that its dialog acts on (agents in a dialog): a request for the user,
+/// or the end of its answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Said {
+    Ask {
+        id: String,
+        tool: String,
+        input: serde_json::Value,
+        suggestions: serde_json::Value,
+    },
+    TurnEnded,
+}
+
 /// The agent's output parser and where its findings go.
 pub(crate) struct Reader {
     pub parser: Box<dyn Parser>,
     pub progress: Arc<Mutex<Progress>>,
+    /// What the dialog has to act on, in order (taken after each batch).
+    pub said: Vec<Said>,
     /// The stdout line being read continues a partial piece (not a whole line: not parsed).
     continuing: bool,
 }
@@ -53,6 +68,7 @@ impl Reader {
         Reader {
             parser,
             progress,
+            said: Vec::new(),
             continuing: false,
         }
     }
@@ -107,6 +123,24 @@ impl Reader {
                 }
                 Parsed::Session(id) => {
                     p.session = Some(id);
+                    continue;
+                }
+                Parsed::Ask {
+                    id,
+                    tool,
+                    input,
+                    suggestions,
+                } => {
+                    self.said.push(Said::Ask {
+                        id,
+                        tool,
+                        input,
+                        suggestions,
+                    });
+                    continue;
+                }
+                Parsed::TurnEnded => {
+                    self.said.push(Said::TurnEnded);
                     continue;
                 }
             };
@@ -365,6 +399,12 @@ pub(crate) async fn sink(
                 tracing::error!(job = %job, error = %e, "storing output failed");
                 if store_disk_full(&e) && full.is_none() {
                     full = Some("no space left for Sidekick's database".to_string());
+                }
+            }
+            // What the agent asked (the job waits) and whether it finished its answer.
+            if let Some(r) = rd.as_mut() {
+                for said in std::mem::take(&mut r.said) {
+                    handle2.said(said);
                 }
             }
             let mut progress = (false, false); // (changed, told)

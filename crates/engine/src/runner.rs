@@ -173,6 +173,8 @@ async fn run_process(
     let Some((program, args)) = argv.split_first() else {
         return ProcEnd::SpawnFailed(std::io::Error::other("empty command"));
     };
+    // The task for an agent that speaks its protocol on stdin (`permission = "ask"`).
+    let dialog = rec.dialog.clone().filter(|_| is_agent);
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(&rec.job.worktree)
@@ -182,7 +184,11 @@ async fn run_process(
                 .chain(&rec.env)
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         )
-        .stdin(Stdio::null())
+        .stdin(if dialog.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
@@ -192,6 +198,12 @@ async fn run_process(
         Err(e) => return ProcEnd::SpawnFailed(e),
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
+    // An agent in a dialog gets the task, then the user's answers, on stdin.
+    if let (Some(prompt), Some(stdin)) = (dialog, child.stdin.take()) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        handle.open_dialog(tx);
+        tokio::spawn(crate::jobs::dialog::speak(stdin, prompt, rx));
+    }
 
     // Each batch holds one read chunk's lines (up to 64 KiB); a few in flight keep the pipe busy
     // while the sink writes, without holding much memory when the sink is slower.
@@ -249,7 +261,7 @@ async fn run_process(
             Ok(s) => Err(s),
             Err(e) => Ok((Stop::Asked(StopReason::Shutdown), Some(e))),
         },
-        _ = tokio::time::sleep_until(deadline) => Ok((Stop::Timeout, None)),
+        _ = timeout(handle, deadline) => Ok((Stop::Timeout, None)),
         r = asked => Ok((Stop::Asked(r), None)),
     };
 
@@ -311,6 +323,21 @@ async fn run_process(
         lock(&progress).apply(rec);
     }
     end
+}
+
+/// Sleeps until `deadline`, moved later by the time the job spends waiting for the user (that
+/// does not count toward its timeout).
+async fn timeout(handle: &JobHandle, mut deadline: Instant) {
+    let mut counted = Duration::ZERO;
+    loop {
+        tokio::time::sleep_until(deadline).await;
+        let waited = handle.waited();
+        if waited <= counted {
+            return;
+        }
+        deadline += waited - counted;
+        counted = waited;
+    }
 }
 
 async fn wait_all(tasks: &mut Vec<tokio::task::JoinHandle<()>>) {

@@ -28,6 +28,8 @@ pub enum JobState {
     Queued,
     Starting,
     Running,
+    /// The agent asked for something (a permission) and is blocked on the user.
+    Waiting,
     Stopping,
     Completed,
     Failed,
@@ -39,10 +41,11 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 11] = [
+    pub const ALL: [JobState; 12] = [
         JobState::Queued,
         JobState::Starting,
         JobState::Running,
+        JobState::Waiting,
         JobState::Stopping,
         JobState::Completed,
         JobState::Failed,
@@ -58,6 +61,7 @@ impl JobState {
             JobState::Queued => "queued",
             JobState::Starting => "starting",
             JobState::Running => "running",
+            JobState::Waiting => "waiting",
             JobState::Stopping => "stopping",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
@@ -77,7 +81,11 @@ impl JobState {
     pub fn is_active(self) -> bool {
         matches!(
             self,
-            JobState::Queued | JobState::Starting | JobState::Running | JobState::Stopping
+            JobState::Queued
+                | JobState::Starting
+                | JobState::Running
+                | JobState::Waiting
+                | JobState::Stopping
         )
     }
 
@@ -85,7 +93,7 @@ impl JobState {
     pub fn is_live(self) -> bool {
         matches!(
             self,
-            JobState::Starting | JobState::Running | JobState::Stopping
+            JobState::Starting | JobState::Running | JobState::Waiting | JobState::Stopping
         )
     }
 
@@ -100,6 +108,7 @@ impl JobState {
         match self {
             JobState::Queued => Attention::Queued,
             JobState::Starting | JobState::Running | JobState::Stopping => Attention::Running,
+            JobState::Waiting => Attention::Waiting,
             JobState::Merged | JobState::Discarded => Attention::Closed,
             JobState::Completed
             | JobState::Failed
@@ -110,14 +119,16 @@ impl JobState {
     }
 }
 
-/// What a job asks of the user: nothing yet (queued), nothing while it works (running), a
-/// look (review: ended, neither merged nor discarded), or nothing any more (closed).
+/// What a job asks of the user: nothing yet (queued), nothing while it works (running), an
+/// answer now (waiting: the agent is blocked on the user), a look (review: ended, neither merged
+/// nor discarded), or nothing any more (closed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Attention {
     Queued,
     Running,
+    Waiting,
     Review,
     Closed,
 }
@@ -126,6 +137,9 @@ pub enum Attention {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Counts {
+    /// Blocked on the user ("needs you").
+    #[serde(default)]
+    pub waiting: u32,
     pub running: u32,
     pub queued: u32,
     /// Ended and neither merged nor discarded: waiting for the user.
@@ -140,6 +154,7 @@ impl Counts {
             match job.state.attention() {
                 Attention::Queued => c.queued += 1,
                 Attention::Running => c.running += 1,
+                Attention::Waiting => c.waiting += 1,
                 Attention::Review => c.review += 1,
                 Attention::Closed => {}
             }
@@ -234,6 +249,44 @@ pub struct Job {
     /// Input + output tokens the job may use; a warning at 80 %, stopped (`failed`) at 100 %.
     #[serde(default)]
     pub token_budget: Option<u64>,
+    /// What the agent asked and nobody answered yet, oldest first (the job is `waiting`).
+    #[serde(default)]
+    pub requests: Vec<Request>,
+}
+
+/// Something the agent asked the user (today: permission to use a tool).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Request {
+    /// Unique within the job (the agent's own id for it).
+    pub id: String,
+    /// The tool it wants to use (`Bash`, `Write`, ...).
+    pub tool: String,
+    /// The tool's input shown usefully: the command line, the path, the pattern.
+    pub detail: String,
+    /// The tool's whole input, as the agent sent it.
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub input: serde_json::Value,
+    /// What the user can answer: `allow`, `allow_always` (for the rest of this job, as the agent
+    /// defines it), `deny`.
+    pub options: Vec<String>,
+    pub opened_at: u64,
+}
+
+/// `POST /v1/jobs/JOB/answer`: allow or deny the agent's request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AnswerRequest {
+    /// The request to answer; the oldest open one when absent.
+    #[serde(default)]
+    pub request: Option<String>,
+    pub allow: bool,
+    /// Allow this kind of use for the rest of the job, as the agent defines it.
+    #[serde(default)]
+    pub always: bool,
+    /// Why, for the agent (with a deny).
+    #[serde(default)]
+    pub message: Option<String>,
 }
 
 /// Token usage as the agent reports it.
@@ -562,6 +615,7 @@ mod tests {
             Merged,
             Discarded,
             Interrupted,
+            Waiting,
         ]
         .into_iter()
         .map(job_in)
@@ -569,6 +623,7 @@ mod tests {
         assert_eq!(
             Counts::of(&jobs),
             Counts {
+                waiting: 1,
                 running: 2,
                 queued: 1,
                 review: 3

@@ -33,6 +33,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/diff", get(job_diff))
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
+        .route("/v1/jobs/{job}/answer", post(answer_job))
         .route("/v1/jobs/{job}/rebase", post(rebase_job))
         .route("/v1/jobs/{job}/discard", post(discard_job))
         .route("/v1/jobs/{job}/restore", post(restore_job))
@@ -174,6 +175,15 @@ async fn merge_job(
 ) -> ApiResult<sidekick_protocol::MergeResult> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.merge(&job, req).await?))
+}
+
+async fn answer_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::AnswerRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::Job> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.answer(&job, req).await?))
 }
 
 async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {

@@ -4,6 +4,7 @@ import {
   elapsedMs,
   formatElapsed,
   groupOf,
+  isActive,
   matches,
   parseTimeout,
   queuePositions,
@@ -18,13 +19,16 @@ describe("jobs", () => {
     expect(groupOf("failed")).toBe("review");
     expect(groupOf("interrupted")).toBe("review");
     expect(groupOf("merged")).toBe("closed");
+    expect(groupOf("waiting")).toBe("waiting");
+    expect(isActive("waiting")).toBe(true);
     const c = countJobs([
       job({ id: "1", state: "running" }),
       job({ id: "2", state: "queued" }),
       job({ id: "3", state: "completed" }),
       job({ id: "4", state: "discarded" }),
+      job({ id: "5", state: "waiting" }),
     ]);
-    expect(c).toEqual({ running: 1, queued: 1, review: 1 });
+    expect(c).toEqual({ waiting: 1, running: 1, queued: 1, review: 1 });
   });
 
   it("numbers the queue oldest first", () => {

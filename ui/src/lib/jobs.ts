@@ -7,11 +7,12 @@ export type { Counts };
 /** Where a job sits in the status bar's words: the host's one rule (`JobState::attention`). */
 export const groupOf = (state: JobState): Group => ATTENTION[state];
 
-export const isActive = (s: JobState) => groupOf(s) === "running" || s === "queued";
+/** The agent has not ended: queued, working, or waiting for the user. */
+export const isActive = (s: JobState) => groupOf(s) === "running" || groupOf(s) === "waiting" || s === "queued";
 
 /** Counts jobs the way the status bar and the tray do (the tray's `Counts::of` in Rust). */
 export function countJobs(jobs: Iterable<Job>): Counts {
-  const c: Counts = { running: 0, queued: 0, review: 0 };
+  const c: Counts = { waiting: 0, running: 0, queued: 0, review: 0 };
   for (const j of jobs) {
     const g = groupOf(j.state);
     if (g !== "closed") c[g] += 1;

@@ -10,7 +10,7 @@ describe("AppState", () => {
     expect(app.jobs.get("a")?.state).toBe("running");
     app.applyChange({ seq: 11, job: job({ id: "a", state: "completed" }) });
     expect(app.jobs.get("a")?.state).toBe("completed");
-    expect(app.counts).toEqual({ running: 0, queued: 0, review: 1 });
+    expect(app.counts).toEqual({ waiting: 0, running: 0, queued: 0, review: 1 });
   });
 
   it("opens jobs by id, prefix or codename and steps through the list", () => {

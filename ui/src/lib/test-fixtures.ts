@@ -40,6 +40,7 @@ export function job(over: Partial<Job> = {}): Job {
     capped: false,
     max_steps: null,
     token_budget: null,
+    requests: [],
     ...over,
   };
 }

@@ -1,5 +1,6 @@
 pub mod actions;
 pub mod agents;
+pub mod answer;
 pub mod cancel;
 pub mod diff;
 pub mod gc;

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use sidekick_protocol::Level;
 
-use crate::output::Progress;
+use crate::jobs::dialog::Control;
+use crate::output::{Progress, Said};
 use crate::store::{JobRecord, NewEvent};
 use crate::{lock, EngineError, Inner, Result};
 
@@ -88,8 +89,45 @@ impl JobHandle {
         self.inner.end_children(rec);
     }
 
-    /// The runner is done with the job: its stop handle goes and the next queued job may start.
+    /// The agent speaks its protocol on stdin: answers go to `tx`.
+    pub(crate) fn open_dialog(&self, tx: tokio::sync::mpsc::UnboundedSender<Control>) {
+        self.inner.open_dialog(&self.job_id, tx);
+    }
+
+    /// Time the job has spent waiting for the user so far (not counted toward its timeout).
+    pub(crate) fn waited(&self) -> Duration {
+        self.inner.waited(&self.job_id)
+    }
+
+    /// What the agent said that its dialog acts on: a request (the job waits for the user) or
+    /// the end of its answer (its stdin closes). Only a job in a dialog can be answered, so a
+    /// request from any other is left alone.
+    pub(crate) fn said(&self, said: Said) {
+        if !lock(&self.inner.dialogs).contains_key(&self.job_id) {
+            return;
+        }
+        match said {
+            Said::Ask {
+                id,
+                tool,
+                input,
+                suggestions,
+            } => {
+                if let Err(e) = self
+                    .inner
+                    .open_request(&self.job_id, id, tool, input, suggestions)
+                {
+                    tracing::error!(job = %self.job_id, error = %e, "cannot record the agent's request");
+                }
+            }
+            Said::TurnEnded => self.inner.end_turn(&self.job_id),
+        }
+    }
+
+    /// The runner is done with the job: its stop handle and dialog go, and the next queued job
+    /// may start.
     pub(crate) fn release(&self) {
+        self.inner.close_dialog(&self.job_id);
         lock(&self.inner.running).remove(&self.job_id);
         self.inner.schedule();
     }

@@ -31,7 +31,29 @@ pub(crate) const ALLOWED: &[(JobState, &[JobState])] = &[
     ),
     (
         Running,
-        &[Stopping, Completed, Failed, Timeout, Cancelled, Interrupted],
+        &[
+            Waiting,
+            Stopping,
+            Completed,
+            Failed,
+            Timeout,
+            Cancelled,
+            Interrupted,
+        ],
+    ),
+    // The agent asked the user something: an answer sends it back to work; it can also be
+    // stopped, end on its own, or outlive the host while it waits.
+    (
+        Waiting,
+        &[
+            Running,
+            Stopping,
+            Completed,
+            Failed,
+            Timeout,
+            Cancelled,
+            Interrupted,
+        ],
     ),
     // Stopping is asked-for: it ends as what was asked (or the agent's own exit), or the host
     // dies under it.
@@ -128,7 +150,7 @@ mod tests {
                 count += 1;
             }
         }
-        assert_eq!(count, 2 + 7 + 6 + 5 + 5 * 2 + 5 * 2);
+        assert_eq!(count, 2 + 7 + 7 + 7 + 5 + 5 * 2 + 5 * 2);
     }
 
     #[test]
@@ -148,6 +170,12 @@ mod tests {
             (Merged, Running),
             (Cancelled, Queued),
             (Interrupted, Running),
+            (Queued, Waiting),
+            (Starting, Waiting),
+            (Stopping, Waiting),
+            (Completed, Waiting),
+            (Waiting, Queued),
+            (Waiting, Merged),
         ];
         for (from, to) in illegal {
             let mut rec = sample("01a", from);

@@ -3,6 +3,7 @@
 //! its review maps onto the review operations (`review`).
 
 mod context;
+pub(crate) mod dialog;
 pub(crate) mod handle;
 pub(crate) mod ledger;
 mod recover;

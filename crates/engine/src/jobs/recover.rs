@@ -15,6 +15,7 @@ impl Inner {
         let live = lock(&inner.db).jobs(Some(&[
             JobState::Starting,
             JobState::Running,
+            JobState::Waiting,
             JobState::Stopping,
         ]))?;
         let mut ids = Vec::new();

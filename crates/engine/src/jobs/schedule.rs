@@ -32,6 +32,7 @@ impl Inner {
                 .jobs(Some(&[
                     JobState::Starting,
                     JobState::Running,
+                    JobState::Waiting,
                     JobState::Stopping,
                 ]))
                 .map(|v| v.len())

@@ -220,14 +220,20 @@ impl Inner {
                 capped: false,
                 max_steps,
                 token_budget,
+                requests: Vec::new(),
             },
-            // A follow-up of the same agent resumes its session where the agent can.
-            argv: continued
-                .as_ref()
-                .filter(|prev| prev.job.agent == profile.name)
-                .and_then(|prev| prev.session.as_deref())
-                .and_then(|session| profile.resume_argv(&prompt, session))
-                .unwrap_or_else(|| profile.argv(&prompt)),
+            // A follow-up of the same agent resumes its session where the agent can. An agent
+            // in a dialog gets the task on stdin instead.
+            argv: if profile.dialog {
+                profile.command.clone()
+            } else {
+                continued
+                    .as_ref()
+                    .filter(|prev| prev.job.agent == profile.name)
+                    .and_then(|prev| prev.session.as_deref())
+                    .and_then(|session| profile.resume_argv(&prompt, session))
+                    .unwrap_or_else(|| profile.argv(&prompt))
+            },
             env,
             setup: repo_config.setup,
             copy_files: repo_config.copy,
@@ -237,6 +243,7 @@ impl Inner {
             prev_state: None,
             format: profile.format,
             session: None,
+            dialog: profile.dialog.then(|| prompt.clone()),
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;

@@ -72,7 +72,28 @@ impl Parser for Claude {
                 if let Some(text) = text(&v, "result") {
                     out.push(Parsed::Summary(text));
                 }
+                out.push(Parsed::TurnEnded);
                 self.done = true;
+            }
+            // `--permission-prompt-tool stdio`: a tool that needs approval waits for ours.
+            Some("control_request") => {
+                let request = &v["request"];
+                if request["subtype"] != "can_use_tool" {
+                    return;
+                }
+                let (Some(id), Some(tool)) = (text(&v, "request_id"), text(request, "tool_name"))
+                else {
+                    return;
+                };
+                out.push(Parsed::Ask {
+                    id,
+                    tool,
+                    input: request.get("input").cloned().unwrap_or(Value::Null),
+                    suggestions: request
+                        .get("permission_suggestions")
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                });
             }
             _ => {}
         }

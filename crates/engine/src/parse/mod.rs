@@ -81,6 +81,17 @@ pub enum Parsed {
     Summary(String),
     /// The agent's session id, for resuming it later.
     Session(String),
+    /// The agent asks permission to use a tool and waits for the answer (agents in a dialog).
+    Ask {
+        /// The agent's id for the request (the answer names it).
+        id: String,
+        tool: String,
+        input: Value,
+        /// What the agent proposes to remember when the user allows it for the rest of the job.
+        suggestions: Value,
+    },
+    /// The agent finished answering the last message (agents in a dialog).
+    TurnEnded,
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -107,7 +118,7 @@ fn text(v: &Value, key: &str) -> Option<String> {
 }
 
 /// A short one-line description of a tool call's input.
-fn brief(input: Option<&Value>) -> String {
+pub(crate) fn brief(input: Option<&Value>) -> String {
     let Some(input) = input else {
         return String::new();
     };
@@ -191,8 +202,35 @@ mod tests {
             cost_usd: Some(0.0123)
         }));
         assert_eq!(
-            out.last(),
-            Some(&Parsed::Summary("Done: wrote hello.txt".into()))
+            out[out.len() - 2..],
+            [
+                Parsed::Summary("Done: wrote hello.txt".into()),
+                Parsed::TurnEnded
+            ]
+        );
+    }
+
+    #[test]
+    fn claude_asks_over_its_control_channel_and_odd_requests_are_ignored() {
+        let out = run(
+            Format::ClaudeStream,
+            &[
+                r#"{"type":"control_request","request_id":"r-1","request":{"subtype":"can_use_tool","tool_name":"Bash","input":{"command":"cargo test"},"permission_suggestions":[{"type":"addRules"}]}}"#,
+                // Not a permission, no id, no tool, not even an object: none is a request.
+                r#"{"type":"control_request","request_id":"r-2","request":{"subtype":"interrupt"}}"#,
+                r#"{"type":"control_request","request":{"subtype":"can_use_tool","tool_name":"Bash"}}"#,
+                r#"{"type":"control_request","request_id":"r-3","request":{"subtype":"can_use_tool"}}"#,
+                r#"{"type":"control_request","request_id":"r-4","request":"nonsense"}"#,
+            ],
+        );
+        assert_eq!(
+            out,
+            [Parsed::Ask {
+                id: "r-1".into(),
+                tool: "Bash".into(),
+                input: serde_json::json!({"command": "cargo test"}),
+                suggestions: serde_json::json!([{"type": "addRules"}]),
+            }]
         );
     }
 

@@ -28,6 +28,10 @@ struct AgentState {
     max_steps: Option<u64>,
     #[serde(default)]
     token_budget: Option<u64>,
+    /// The agent speaks its protocol on stdin (`permission = "ask"`); `prompt` is its first
+    /// message.
+    #[serde(default)]
+    dialog: Option<String>,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -42,6 +46,7 @@ fn agent_state(rec: &JobRecord) -> String {
         capped: j.capped,
         max_steps: j.max_steps,
         token_budget: j.token_budget,
+        dialog: rec.dialog.clone(),
     })
 }
 
@@ -98,7 +103,8 @@ impl Store {
                 started_at = ?6, ended_at = ?7, files_changed = ?8, insertions = ?9,
                 deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14,
                 merged_into = ?15, merge_commit = ?16, merge_record = ?17, snapshot = ?18,
-                conflicts = ?19, prev_state = ?20, base_commit = ?21, agent_state = ?22
+                conflicts = ?19, prev_state = ?20, base_commit = ?21, agent_state = ?22,
+                requests = ?23
              WHERE id = ?1",
             params![
                 j.id,
@@ -123,6 +129,7 @@ impl Store {
                 rec.prev_state.map(|s| s.as_str()),
                 j.base_commit,
                 agent_state(rec),
+                to_json(&j.requests),
             ],
         )?;
         Ok(())
@@ -208,7 +215,7 @@ const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, workt
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
     copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
-    snapshot, conflicts, prev_state, notify, agent_state";
+    snapshot, conflicts, prev_state, notify, agent_state, requests";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -265,7 +272,9 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         capped: agent.capped,
         max_steps: agent.max_steps,
         token_budget: agent.token_budget,
+        requests: Vec::new(),
     };
+    let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;
     let conflicts_json: String = r.get(35)?;
     let prev_state: Option<String> = r.get(36)?;
@@ -286,6 +295,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let parsed = (|| -> Result<JobRecord> {
         let mut job = job;
         job.conflicts = from_json(&conflicts_json)?;
+        job.requests = from_json(&requests_json)?;
         Ok(JobRecord {
             job,
             argv: from_json(&argv)?,
@@ -301,6 +311,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             prev_state: prev_state.as_deref().and_then(JobState::parse),
             format: crate::parse::Format::from_name(&agent.format),
             session: agent.session,
+            dialog: agent.dialog,
         })
     })();
     Ok(parsed)

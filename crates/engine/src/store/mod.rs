@@ -103,6 +103,8 @@ const MIGRATIONS: &[&str] = &[
     // (joined by newlines; `data` lists the indexes of partial lines) and the seqs from `seq` to
     // `seq + count - 1`. A row per line cost ~14x the log's size.
     "ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
+    // 7: what the agent asked and nobody answered yet (JSON list of `Request`).
+    "ALTER TABLE jobs ADD COLUMN requests TEXT NOT NULL DEFAULT '[]';",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -126,6 +128,9 @@ pub struct JobRecord {
     /// How to read the agent's output, and the session it reported.
     pub format: crate::parse::Format,
     pub session: Option<String>,
+    /// The agent speaks its own protocol on stdin (`permission = "ask"`): this is the task
+    /// (with its context), sent as its first message.
+    pub dialog: Option<String>,
 }
 
 pub use sidekick_git::MergeRecord;
@@ -264,6 +269,7 @@ pub(crate) mod tests {
                 capped: false,
                 max_steps: None,
                 token_budget: None,
+                requests: vec![],
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -275,6 +281,7 @@ pub(crate) mod tests {
             prev_state: None,
             format: crate::parse::Format::Plain,
             session: None,
+            dialog: None,
         }
     }
 
@@ -583,7 +590,10 @@ pub(crate) mod tests {
             ];
             s.insert_job(&rec).expect("insert");
             s.conn
-                .execute_batch("ALTER TABLE events DROP COLUMN count; PRAGMA user_version = 4;")
+                .execute_batch(
+                    "ALTER TABLE events DROP COLUMN count; ALTER TABLE jobs DROP COLUMN requests;
+                     PRAGMA user_version = 4;",
+                )
                 .expect("pretend an older schema");
         }
         let s = Store::open(&path).expect("migrate");

@@ -61,6 +61,20 @@ describe("StatusBar", () => {
     expect(screen.queryByTestId("status-popover")).toBeNull();
   });
 
+  it("puts what needs the user first", async () => {
+    const app = withJobs(
+      job({ id: "01a", codename: "brave-otter", state: "running", ended_at: null }),
+      job({ id: "01e", codename: "shy-wren", state: "waiting", ended_at: null }),
+    );
+    render(StatusBar, { app });
+    expect(screen.getByTestId("status-summary").textContent?.replace(/\s+/g, " ").trim()).toBe(
+      "1 needs you · 1 running · 0 queued · 0 to review",
+    );
+    await fireEvent.click(screen.getByTestId("status-summary"));
+    const rows = screen.getAllByTestId("status-job");
+    expect(rows[0].querySelector("strong")?.textContent).toBe("shy-wren");
+  });
+
   it("says when the host is gone", () => {
     const app = withJobs();
     app.host = { status: "lost", message: "The Sidekick host stopped; reconnecting." };
@@ -405,6 +419,33 @@ describe("JobView", () => {
     await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("stopping"));
     expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: "01jtest" });
     expect(screen.queryByTestId("job-merge")).toBeNull();
+  });
+
+  it("shows what the agent asks and sends the answer", async () => {
+    const request = { id: "req-1", tool: "Bash", detail: "cargo test", input: { command: "cargo test" }, options: ["allow", "allow_always", "deny"], opened_at: 5 };
+    const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
+    const calls = host({ answer_job: job({ state: "running", ended_at: null }), follow_output: 1, stop_output: null, cancel_job: job({ state: "stopping" }) });
+    const app = withJobs(waiting);
+    render(JobView, { app, job: waiting });
+    expect(screen.getByTestId("request-detail").textContent).toBe("cargo test");
+    expect(screen.getByTestId("job-cancel")).toBeTruthy();
+    await fireEvent.input(screen.getByTestId("request-why"), { target: { value: "not the whole suite" } });
+    await fireEvent.click(screen.getByTestId("request-deny"));
+    await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("running"));
+    expect(calls.find((c) => c.cmd === "answer_job")?.args).toEqual({
+      job: "01jtest",
+      request: { request: "req-1", allow: false, always: false, message: "not the whole suite" },
+    });
+  });
+
+  it("allows a request for the rest of the job", async () => {
+    const request = { id: "req-2", tool: "Write", detail: "/wt/a.txt", input: {}, options: ["allow", "allow_always", "deny"], opened_at: 5 };
+    const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
+    const calls = host({ answer_job: job({ state: "running", ended_at: null }), follow_output: 1, stop_output: null });
+    render(JobView, { app: withJobs(waiting), job: waiting });
+    await fireEvent.click(screen.getByTestId("request-allow-always"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "answer_job")).toBe(true));
+    expect(calls.find((c) => c.cmd === "answer_job")?.args.request).toEqual({ request: "req-2", allow: true, always: true, message: null });
   });
 
   it("shows what the agent reported: steps, tokens, cost and its summary", () => {

@@ -4,6 +4,7 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import { listen, type UnlistenFn } from "@tauri-apps/api/event";
 import type {
   ActionResult,
+  AnswerRequest,
   ErrorCode,
   AgentInfo,
   Diff,
@@ -47,6 +48,7 @@ export const jobDiff = (job: string) => call<Diff>("job_diff", { job });
 export const mergeJob = (job: string, request: MergeRequest) =>
   call<MergeResult>("merge_job", { job, request });
 export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
+export const answerJob = (job: string, request: AnswerRequest) => call<Job>("answer_job", { job, request });
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");

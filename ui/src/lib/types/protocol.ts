@@ -1,11 +1,15 @@
 // Generated from crates/protocol by its `typescript` test. Do not edit by hand:
 // run `SIDEKICK_WRITE_TYPES=1 cargo test -p sidekick-protocol typescript`.
 
-export type JobState = "queued" | "starting" | "running" | "stopping" | "completed" | "failed" | "timeout" | "cancelled" | "interrupted" | "merged" | "discarded";
+export type JobState = "queued" | "starting" | "running" | "waiting" | "stopping" | "completed" | "failed" | "timeout" | "cancelled" | "interrupted" | "merged" | "discarded";
 
-export type Attention = "queued" | "running" | "review" | "closed";
+export type Attention = "queued" | "running" | "waiting" | "review" | "closed";
 
-export type Counts = { running: number, queued: number, 
+export type Counts = { 
+/**
+ * Blocked on the user ("needs you").
+ */
+waiting: number, running: number, queued: number, 
 /**
  * Ended and neither merged nor discarded: waiting for the user.
  */
@@ -107,7 +111,48 @@ capped: boolean, max_steps: number | null,
 /**
  * Input + output tokens the job may use; a warning at 80 %, stopped (`failed`) at 100 %.
  */
-token_budget: number | null, };
+token_budget: number | null, 
+/**
+ * What the agent asked and nobody answered yet, oldest first (the job is `waiting`).
+ */
+requests: Array<Request>, };
+
+export type Request = { 
+/**
+ * Unique within the job (the agent's own id for it).
+ */
+id: string, 
+/**
+ * The tool it wants to use (`Bash`, `Write`, ...).
+ */
+tool: string, 
+/**
+ * The tool's input shown usefully: the command line, the path, the pattern.
+ */
+detail: string, 
+/**
+ * The tool's whole input, as the agent sent it.
+ */
+input: unknown, 
+/**
+ * What the user can answer: `allow`, `allow_always` (for the rest of this job, as the agent
+ * defines it), `deny`.
+ */
+options: Array<string>, opened_at: number, };
+
+export type AnswerRequest = { 
+/**
+ * The request to answer; the oldest open one when absent.
+ */
+request: string | null, allow: boolean, 
+/**
+ * Allow this kind of use for the rest of the job, as the agent defines it.
+ */
+always: boolean, 
+/**
+ * Why, for the agent (with a deny).
+ */
+message: string | null, };
 
 export type Tokens = { input: number, output: number, 
 /**
@@ -420,6 +465,7 @@ export const ATTENTION: Record<JobState, Attention> = {
   queued: "queued",
   starting: "running",
   running: "running",
+  waiting: "waiting",
   stopping: "running",
   completed: "review",
   failed: "review",

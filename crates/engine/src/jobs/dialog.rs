@@ -1,0 +1,276 @@
+//! A job whose agent can ask (`permission = "ask"`): the agent speaks its own protocol on stdin
+//! and stdout. The task is its first message; a permission it asks for becomes a [`Request`] on
+//! the job, which goes `waiting` until the user answers (`sidekick allow` / `deny`, the app),
+//! and the answer goes back on stdin. When the agent has finished its answer, stdin is closed
+//! and it exits. Time spent waiting does not count toward the job's timeout.
+//!
+//! Today's dialect: Claude Code's stream-json with `--permission-prompt-tool stdio`
+//! (`control_request` / `can_use_tool` out, `control_response` in).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sidekick_protocol::{AnswerRequest, Job, JobState, Level, Request};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+
+use crate::jobs::ledger;
+use crate::store::NewEvent;
+use crate::{lock, Engine, EngineError, Inner, Result};
+
+/// What the runner's dialog task writes to the agent.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// The user's answer to request `id`.
+    Answer {
+        id: String,
+        allow: bool,
+        /// The tool's input, unchanged (the agent requires it with an allow).
+        input: Value,
+        /// What the agent proposed to remember, sent back with an allow for the rest of the job.
+        remember: Option<Value>,
+        message: Option<String>,
+    },
+    /// The agent finished its answer: no more input, so it exits.
+    Close,
+}
+
+/// A live dialog: where answers go, what the agent proposed to remember per request, and the
+/// time spent waiting for the user.
+pub(crate) struct Dialog {
+    tx: mpsc::UnboundedSender<Control>,
+    suggestions: HashMap<String, Value>,
+    waiting_since: Option<Instant>,
+    waited: Duration,
+}
+
+impl Dialog {
+    pub(crate) fn new(tx: mpsc::UnboundedSender<Control>) -> Dialog {
+        Dialog {
+            tx,
+            suggestions: HashMap::new(),
+            waiting_since: None,
+            waited: Duration::ZERO,
+        }
+    }
+}
+
+/// The tool's input shown usefully: the command line, the path, the pattern.
+pub(crate) fn detail(tool: &str, input: &Value) -> String {
+    let brief = crate::parse::brief(Some(input));
+    if brief.is_empty() {
+        tool.to_string()
+    } else {
+        brief
+    }
+}
+
+/// Writes the task, then each answer, to the agent's stdin until the agent has finished its
+/// answer (or the job ends); then closes stdin so the agent exits.
+pub(crate) async fn speak(
+    mut stdin: tokio::process::ChildStdin,
+    prompt: String,
+    mut rx: mpsc::UnboundedReceiver<Control>,
+) {
+    let first = json!({
+        "type": "user",
+        "message": {"role": "user", "content": [{"type": "text", "text": prompt}]},
+    });
+    if write_line(&mut stdin, &first).await.is_err() {
+        return;
+    }
+    while let Some(control) = rx.recv().await {
+        let line = match control {
+            Control::Close => break,
+            Control::Answer {
+                id,
+                allow,
+                input,
+                remember,
+                message,
+            } => {
+                let response = if allow {
+                    let mut r = json!({"behavior": "allow", "updatedInput": input});
+                    if let Some(rules) = remember.filter(|r| !r.is_null()) {
+                        r["updatedPermissions"] = rules;
+                    }
+                    r
+                } else {
+                    json!({
+                        "behavior": "deny",
+                        "message": message.unwrap_or_else(|| "The user denied this.".into()),
+                    })
+                };
+                json!({
+                    "type": "control_response",
+                    "response": {"subtype": "success", "request_id": id, "response": response},
+                })
+            }
+        };
+        if write_line(&mut stdin, &line).await.is_err() {
+            break;
+        }
+    }
+    let _ = stdin.shutdown().await;
+}
+
+async fn write_line(stdin: &mut tokio::process::ChildStdin, v: &Value) -> std::io::Result<()> {
+    let mut line = v.to_string();
+    line.push('\n');
+    let written = async {
+        stdin.write_all(line.as_bytes()).await?;
+        stdin.flush().await
+    }
+    .await;
+    if let Err(e) = &written {
+        // The agent is gone (it exited, or was stopped): nothing more to say.
+        tracing::debug!(error = %e, "the agent's stdin is closed");
+    }
+    written
+}
+
+impl Inner {
+    pub(crate) fn open_dialog(&self, job_id: &str, tx: mpsc::UnboundedSender<Control>) {
+        lock(&self.dialogs).insert(job_id.to_string(), Dialog::new(tx));
+    }
+
+    pub(crate) fn close_dialog(&self, job_id: &str) {
+        lock(&self.dialogs).remove(job_id);
+    }
+
+    /// Time the job has spent waiting for the user so far (a wait under way included).
+    pub(crate) fn waited(&self, job_id: &str) -> Duration {
+        lock(&self.dialogs)
+            .get(job_id)
+            .map(|d| d.waited + d.waiting_since.map_or(Duration::ZERO, |t| t.elapsed()))
+            .unwrap_or_default()
+    }
+
+    /// The agent finished its answer: it gets no more input and exits.
+    pub(crate) fn end_turn(&self, job_id: &str) {
+        if let Some(d) = lock(&self.dialogs).get(job_id) {
+            let _ = d.tx.send(Control::Close);
+        }
+    }
+
+    /// The agent asks the user: the request goes on the job, which waits.
+    pub(crate) fn open_request(
+        &self,
+        job_id: &str,
+        id: String,
+        tool: String,
+        input: Value,
+        suggestions: Value,
+    ) -> Result<()> {
+        let request = Request {
+            detail: detail(&tool, &input),
+            id: id.clone(),
+            tool,
+            input,
+            options: vec!["allow".into(), "allow_always".into(), "deny".into()],
+            opened_at: self.now(),
+        };
+        {
+            let mut dialogs = lock(&self.dialogs);
+            if let Some(d) = dialogs.get_mut(job_id) {
+                d.suggestions.insert(id, suggestions);
+                d.waiting_since.get_or_insert_with(Instant::now);
+            }
+        }
+        let now = self.now();
+        self.modify(job_id, |rec| {
+            if rec.job.requests.iter().any(|r| r.id == request.id) {
+                return Ok(((), Vec::new()));
+            }
+            let notice = format!("the agent asks to use {}: {}", request.tool, request.detail);
+            rec.job.requests.push(request);
+            if rec.job.state == JobState::Running {
+                ledger::move_to(rec, JobState::Waiting)?;
+            }
+            let event = NewEvent {
+                job_id: rec.job.id.clone(),
+                time: now,
+                body: sidekick_protocol::EventBody::Notice {
+                    level: Level::Warn,
+                    message: notice,
+                },
+            };
+            Ok(((), vec![event]))
+        })?;
+        Ok(())
+    }
+}
+
+impl Engine {
+    /// Answers a request of a job that is waiting: the answer goes to the agent, the request
+    /// closes, and the job works again once nothing is left open.
+    pub async fn answer(&self, reference: &str, req: AnswerRequest) -> Result<Job> {
+        let inner = self.inner.clone();
+        let reference = reference.to_string();
+        crate::blocking(move || {
+            let id = inner.resolve(&reference)?.job.id;
+            let now = inner.now();
+            let (_, rec) = inner.modify(&id, |rec| {
+                let codename = rec.job.codename.clone();
+                let position = match &req.request {
+                    Some(wanted) => rec.job.requests.iter().position(|r| &r.id == wanted),
+                    None => (!rec.job.requests.is_empty()).then_some(0),
+                };
+                let Some(position) = position else {
+                    return Err(EngineError::InvalidState(match &req.request {
+                        Some(wanted) => format!("job {codename} has no open request {wanted}"),
+                        None => format!("job {codename} has asked nothing that is still open"),
+                    }));
+                };
+                let request = rec.job.requests.remove(position);
+                {
+                    let gone = || {
+                        EngineError::InvalidState(format!(
+                            "job {codename}'s agent is no longer there to take an answer"
+                        ))
+                    };
+                    let mut dialogs = lock(&inner.dialogs);
+                    let d = dialogs.get_mut(&rec.job.id).ok_or_else(gone)?;
+                    let remember = d.suggestions.remove(&request.id).filter(|_| req.always);
+                    d.tx.send(Control::Answer {
+                        id: request.id.clone(),
+                        allow: req.allow,
+                        input: request.input.clone(),
+                        remember,
+                        message: req.message.clone(),
+                    })
+                    .map_err(|_| gone())?;
+                    if rec.job.requests.is_empty() {
+                        if let Some(since) = d.waiting_since.take() {
+                            d.waited += since.elapsed();
+                        }
+                    }
+                }
+                if rec.job.requests.is_empty() && rec.job.state == JobState::Waiting {
+                    ledger::move_to(rec, JobState::Running)?;
+                }
+                let what = match (req.allow, req.always) {
+                    (true, true) => "allowed for the rest of the job",
+                    (true, false) => "allowed",
+                    (false, _) => "denied",
+                };
+                let mut message = format!("{what}: {} {}", request.tool, request.detail);
+                if let Some(m) = req.message.as_deref().filter(|_| !req.allow) {
+                    message.push_str(&format!(" ({m})"));
+                }
+                let event = NewEvent {
+                    job_id: rec.job.id.clone(),
+                    time: now,
+                    body: sidekick_protocol::EventBody::Notice {
+                        level: Level::Info,
+                        message,
+                    },
+                };
+                Ok(((), vec![event]))
+            })?;
+            Ok(inner.decorate(rec.job))
+        })
+        .await?
+    }
+}
