@@ -85,21 +85,15 @@ impl World {
         }
         let runtime = root.join("runtime");
         std::fs::create_dir_all(&runtime).map_err(|e| e.to_string())?;
-        // A stand-in for Claude Code's stream-json dialog (`permission = "ask"`): it reads the
-        // task, asks to write `asked.txt`, and writes it only when the answer allows it. The real
-        // Claude Code is driven end to end in crates/cli/tests/real_agents.rs.
+        // A stand-in for Claude Code's stream-json dialog (`permission = "ask"`), shared with
+        // the CLI's tests: it asks to write `asked.txt` and writes it only when allowed.
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).map_err(|e| e.to_string())?;
         let claude = bin.join("claude");
-        std::fs::write(
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crates/cli/tests/fixtures/asking-claude.sh"),
             &claude,
-            "#!/bin/sh\nread -r task\n\
-             echo '{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"e2e\"}'\n\
-             echo '{\"type\":\"control_request\",\"request_id\":\"req-e2e\",\"request\":{\"subtype\":\"can_use_tool\",\"tool_name\":\"Write\",\"input\":{\"file_path\":\"asked.txt\",\"content\":\"allowed\"}}}'\n\
-             read -r answer\n\
-             case \"$answer\" in *'\"behavior\":\"allow\"'*) echo allowed > asked.txt ;; esac\n\
-             echo '{\"type\":\"result\",\"subtype\":\"success\",\"result\":\"done\"}'\n\
-             read -r rest || true\n",
         )
         .map_err(|e| e.to_string())?;
         {

@@ -143,6 +143,19 @@ impl World {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()))
     }
 
+    /// Puts the asking stand-in for Claude Code (`fixtures/asking-claude.sh`) on this world's
+    /// PATH as `claude`; with `[agents.claude] permission = "ask"` it asks to write asked.txt.
+    pub fn with_asking_claude(&mut self) {
+        let bin = self.root.join("bin");
+        std::fs::create_dir_all(&bin).expect("mkdir");
+        std::fs::copy(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/asking-claude.sh"),
+            bin.join("claude"),
+        )
+        .expect("the asking agent");
+        self.bin = Some(bin);
+    }
+
     /// Starts a job and returns its JSON.
     pub fn spawn(&self, extra: &[&str], task: &str) -> Value {
         let mut args = vec!["run", "--json"];

@@ -233,3 +233,64 @@ fn a_live_follower_that_falls_behind_catches_up_without_loss() {
         "the catch-up path was taken"
     );
 }
+
+#[test]
+fn a_request_nobody_answers_is_denied_after_the_answer_timeout() {
+    let mut w =
+        World::with_config("answer_timeout = \"1s\"\n[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    let done = w.wait_state(&id, "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(
+        !tree.contains("asked.txt"),
+        "written although nobody allowed it: {tree}"
+    );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(
+        logs.contains("no answer within the answer_timeout of 1s"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn waiting_for_the_user_does_not_count_toward_the_timeout() {
+    let mut w = World::with_config("[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude", "--timeout", "1s"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    // Three times the timeout, waiting for the user: the job is still there to be answered.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(w.status(&id)["state"], "waiting");
+    w.ok(&["allow", &id]);
+    let done = w.wait_state(&id, "completed");
+    assert_eq!(
+        w.git(&["show", &format!("{}:asked.txt", s(&done["branch"]))]),
+        "allowed"
+    );
+}
+
+#[test]
+fn a_host_killed_while_a_job_waits_leaves_it_interrupted_and_its_request_unanswered() {
+    let mut w = World::with_config("[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    let pid = w.host_pid().expect("a host runs");
+    crate::common::signal(pid, nix::sys::signal::Signal::SIGKILL);
+    crate::common::wait_gone(pid, std::time::Duration::from_secs(10));
+    // The next host (started by this command) ends the job; nothing can answer it now.
+    let after = w.status(&id);
+    assert_eq!(after["state"], "interrupted", "{after}");
+    assert_eq!(after["requests"], serde_json::json!([]), "{after}");
+    assert!(
+        s(&after["reason"]).contains("what it asked went unanswered: Write asked.txt"),
+        "{after}"
+    );
+    let r = w.sk(&["allow", &id]);
+    assert_eq!(r.code(), 1);
+}

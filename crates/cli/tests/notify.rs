@@ -263,3 +263,76 @@ fn waiting_at_a_terminal_rings_the_bell() {
     let piped = w.sk(&["run", "--wait", "true"]);
     assert!(!piped.0.stdout.contains(&0x07), "a bell in a pipe");
 }
+
+/// A world whose `claude` is the asking stand-in (`fixtures/asking-claude.sh`) in a dialog.
+fn asking_world(bus: &Bus) -> World {
+    let mut w = world("[agents.claude]\npermission = \"ask\"\n", Some(bus));
+    w.with_asking_claude();
+    w
+}
+
+/// The notification that asks about `job`'s request.
+fn asking_note(bus: &Bus, job: &serde_json::Value) -> crate::notify_server::Note {
+    let summary = format!("{} wants to use Write", codename(job));
+    let start = Instant::now();
+    loop {
+        if let Some(n) = bus.notes().into_iter().find(|n| n.summary == summary) {
+            return n;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no notification asks for {}: {:?}",
+            codename(job),
+            bus.notes()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn an_agents_request_is_answered_from_its_notification() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let w = asking_world(&bus);
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let note = asking_note(&bus, &job);
+    assert_eq!(
+        note.actions,
+        ["default", "Review", "allow", "Allow", "deny", "Deny"]
+    );
+    assert!(note.body.starts_with("asked.txt"), "{note:?}");
+    assert_eq!(note.urgency, Some(2), "it needs the user: critical");
+    assert_eq!(w.status(&s(&job["id"]))["state"], "waiting");
+
+    bus.invoke(note.id, "allow");
+    let done = w.wait_state(&s(&job["id"]), "completed");
+    assert_eq!(
+        w.git(&["show", &format!("{}:asked.txt", s(&done["branch"]))]),
+        "allowed"
+    );
+}
+
+#[test]
+fn a_request_answered_elsewhere_takes_its_notification_away() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let w = asking_world(&bus);
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let note = asking_note(&bus, &job);
+    assert!(!note.closed);
+    w.ok(&["deny", &s(&job["id"])]);
+    let start = Instant::now();
+    while !bus.notes().iter().any(|n| n.id == note.id && n.closed) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the answered request's notification is still up"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let done = w.wait_state(&s(&job["id"]), "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(
+        !tree.contains("asked.txt"),
+        "written although denied: {tree}"
+    );
+}

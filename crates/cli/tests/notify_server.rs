@@ -21,6 +21,8 @@ pub struct Note {
     pub actions: Vec<String>,
     pub urgency: Option<u8>,
     pub expire: i32,
+    /// The host took it away (`CloseNotification`).
+    pub closed: bool,
 }
 
 struct Recorder {
@@ -56,11 +58,25 @@ impl Recorder {
             actions,
             urgency,
             expire: expire_timeout,
+            closed: false,
         });
         id
     }
 
-    fn close_notification(&self, _id: u32) {}
+    async fn close_notification(
+        &self,
+        id: u32,
+        #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+    ) {
+        {
+            let mut notes = self.notes.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = notes.iter_mut().find(|n| n.id == id) {
+                n.closed = true;
+            }
+        }
+        // 3: closed by a call to CloseNotification.
+        let _ = Recorder::notification_closed(&emitter, id, 3).await;
+    }
 
     #[zbus(out_args("name", "vendor", "version", "spec_version"))]
     fn get_server_information(&self) -> (String, String, String, String) {
@@ -71,6 +87,13 @@ impl Recorder {
             "1.2".into(),
         )
     }
+
+    #[zbus(signal)]
+    async fn notification_closed(
+        emitter: &SignalEmitter<'_>,
+        id: u32,
+        reason: u32,
+    ) -> zbus::Result<()>;
 
     #[zbus(signal)]
     async fn action_invoked(

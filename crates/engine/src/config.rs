@@ -41,6 +41,8 @@ pub struct Config {
     /// `[merge] hooks`: run the repository's pre-commit and commit-msg hooks on the commit a
     /// merge puts on the user's branch (off by default: Sidekick's commits skip hooks).
     pub merge_hooks: bool,
+    /// `answer_timeout`: a request nobody answers this long is denied (none by default).
+    pub answer_timeout_ms: Option<u64>,
 }
 
 /// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
@@ -62,6 +64,7 @@ impl Default for Config {
             max_steps: None,
             token_budget: None,
             merge_hooks: false,
+            answer_timeout_ms: None,
         }
     }
 }
@@ -88,6 +91,7 @@ struct RawConfig {
     max_running: Option<usize>,
     timeout: Option<String>,
     gc_after: Option<String>,
+    answer_timeout: Option<String>,
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
     diff: Option<RawDiff>,
@@ -239,6 +243,12 @@ impl Config {
             max_steps: raw.max_steps,
             token_budget: raw.token_budget,
             merge_hooks: raw.merge.and_then(|m| m.hooks).unwrap_or(false),
+            answer_timeout_ms: match &raw.answer_timeout {
+                Some(t) => {
+                    Some(parse_duration(t).map_err(|e| invalid(format!("answer_timeout: {e}")))?)
+                }
+                None => None,
+            },
         })
     }
 }

@@ -1,4 +1,4 @@
-//! Whether and how a finished job taps the user on the shoulder.
+//! Whether and how a finished job, or an agent that asks, taps the user on the shoulder.
 //!
 //! The engine decides (this module: the policy, the burst summary, the merge check); a
 //! [`Notifier`] delivers. The host's notifier shows desktop notifications; tests record them.
@@ -97,6 +97,8 @@ pub struct Notification {
     pub mergeable: bool,
     /// Every job told about.
     pub jobs: Vec<String>,
+    /// The agent's request this notification asks the user to answer (Allow / Deny).
+    pub request: Option<String>,
 }
 
 /// `Fix the flaky test · 2m05s · +12 −3`, then the agent's own summary when it gave one.
@@ -132,6 +134,22 @@ pub fn single(tap: &Tap, mergeable: bool) -> Notification {
         job_id: tap.job.id.clone(),
         mergeable,
         jobs: vec![tap.job.id.clone()],
+        request: None,
+    }
+}
+
+/// "brave-otter wants to use Bash": what a waiting job's agent asks, to answer from the
+/// notification.
+pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
+    let task = shorten(job.task.lines().next().unwrap_or(""), 100);
+    Notification {
+        summary: format!("{} wants to use {}", job.codename, request.tool),
+        body: format!("{}\n{task}", shorten(&request.detail, 300)),
+        weight: Weight::Prominent,
+        job_id: job.id.clone(),
+        mergeable: false,
+        jobs: vec![job.id.clone()],
+        request: Some(request.id.clone()),
     }
 }
 
@@ -171,12 +189,16 @@ pub fn burst(taps: &[Tap]) -> Option<Notification> {
         job_id: first.job.id.clone(),
         mergeable: false,
         jobs: taps.iter().map(|t| t.job.id.clone()).collect(),
+        request: None,
     })
 }
 
 /// Delivers notifications (the host: desktop notifications over D-Bus).
 pub trait Notifier: Send + Sync + 'static {
     fn deliver(&self, notification: Notification);
+    /// The request a notification asked about was answered elsewhere (or its job moved on):
+    /// take that notification away.
+    fn withdraw(&self, _job_id: &str, _request: &str) {}
 }
 
 /// Watches the event stream for jobs that end and tells `notifier`, per the policy read from
@@ -207,11 +229,16 @@ async fn follow(
 ) {
     let mut pending: Vec<Tap> = Vec::new();
     let mut deadline: Option<tokio::time::Instant> = None;
+    // The open requests told about, per job.
+    let mut asked: HashMap<String, Vec<String>> = HashMap::new();
     loop {
         let flush_at = deadline;
         tokio::select! {
             ev = rx.recv() => match ev {
                 Ok(ev) => {
+                    if let EventBody::Job { job } = &ev.body {
+                        requests(&engine, notifier.as_ref(), &mut asked, job);
+                    }
                     if let Some((tap, policy)) = ended(&engine, &mut known, ev) {
                         if deadline.is_none() {
                             let window = Duration::from_millis(policy.burst_window_ms);
@@ -231,6 +258,38 @@ async fn follow(
                 tell(&engine, notifier.as_ref(), taps).await;
             }
         }
+    }
+}
+
+/// Tells about requests the job has that were not told yet (at once: the agent is blocked), and
+/// withdraws the notifications of requests that are no longer open.
+fn requests(
+    engine: &crate::Engine,
+    notifier: &dyn Notifier,
+    asked: &mut HashMap<String, Vec<String>>,
+    job: &Job,
+) {
+    let open: Vec<String> = job.requests.iter().map(|r| r.id.clone()).collect();
+    let before = asked.remove(&job.id).unwrap_or_default();
+    for gone in before.iter().filter(|id| !open.contains(id)) {
+        notifier.withdraw(&job.id, gone);
+    }
+    let wanted = match job.notify {
+        Some(n) => n,
+        None => engine
+            .config()
+            .map(|c| c.notifications.enabled)
+            .unwrap_or(true),
+    };
+    for r in job.requests.iter().filter(|r| !before.contains(&r.id)) {
+        if wanted {
+            let n = asking(job, r);
+            tracing::info!(job = %job.id, request = %r.id, "notifying: {}", n.summary);
+            notifier.deliver(n);
+        }
+    }
+    if !open.is_empty() {
+        asked.insert(job.id.clone(), open);
     }
 }
 

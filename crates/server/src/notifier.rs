@@ -1,16 +1,19 @@
 //! Desktop notifications (notify-rust, over the session D-Bus): the delivery half of the
 //! engine's [`Notifier`] seam. Actions: "Review" and a click on the notification open the app at
 //! the job (`sidekick-app --job ID`, which hands over to a running window); "Merge" merges it
-//! the default way and reports how that went in a second notification.
+//! the default way and reports how that went in a second notification; "Allow" and "Deny" on
+//! an agent's request answer it without opening the app, and a request answered elsewhere
+//! takes its notification away.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use notify_rust::{Hint, Timeout, Urgency};
 use sidekick_engine::notify::{Notification, Notifier, Weight};
 use sidekick_engine::Engine;
-use sidekick_protocol::MergeRequest;
+use sidekick_protocol::{AnswerRequest, MergeRequest};
 
 /// Shows notifications on the session's notification server.
 #[derive(Clone)]
@@ -20,6 +23,8 @@ pub struct Desktop {
     /// The server shows action buttons (it advertises the `actions` capability).
     actions: bool,
     app: PathBuf,
+    /// Notifications showing a request, by (job, request): taken away once it is answered.
+    shown: Arc<Mutex<HashMap<(String, String), u32>>>,
 }
 
 impl Desktop {
@@ -46,6 +51,7 @@ impl Desktop {
                     runtime: tokio::runtime::Handle::current(),
                     actions,
                     app: app_exe(),
+                    shown: Arc::default(),
                 }))
             }
             Ok(Err(e)) => {
@@ -76,7 +82,12 @@ impl Desktop {
         }
         if self.actions {
             // "default" is what a click on the notification's body invokes.
-            note.action("default", "Review").action("review", "Review");
+            note.action("default", "Review");
+            if n.request.is_some() {
+                note.action("allow", "Allow").action("deny", "Deny");
+            } else {
+                note.action("review", "Review");
+            }
             if n.mergeable {
                 note.action("merge", "Merge");
             }
@@ -108,6 +119,10 @@ impl Desktop {
             }
         };
         let id = handle.id();
+        let key = n.request.clone().map(|r| (n.job_id.clone(), r));
+        if let Some(key) = &key {
+            lock(&self.shown).insert(key.clone(), id);
+        }
         let action = self.runtime.block_on(async {
             use futures_util::TryStreamExt;
             while let Ok(Some(msg)) = answers.try_next().await {
@@ -133,6 +148,9 @@ impl Desktop {
             None
         });
         drop((handle, conn));
+        if let Some(key) = &key {
+            lock(&self.shown).remove(key);
+        }
         if let Some(action) = action {
             self.act(&action, n);
         }
@@ -146,6 +164,24 @@ impl Desktop {
                 let this = self.clone();
                 let job = n.job_id.clone();
                 std::thread::spawn(move || this.merge(&job));
+            }
+            "allow" | "deny" => {
+                let Some(request) = n.request.clone() else {
+                    return;
+                };
+                let req = AnswerRequest {
+                    request: Some(request),
+                    allow: action == "allow",
+                    always: false,
+                    message: None,
+                };
+                let job = n.job_id.clone();
+                match self.runtime.block_on(self.engine.answer(&job, req)) {
+                    Ok(j) => {
+                        tracing::info!(job, "answered from a notification: {action}; {}", j.state)
+                    }
+                    Err(e) => tracing::warn!(job, "cannot answer from a notification: {e}"),
+                }
             }
             _ => {}
         }
@@ -209,6 +245,34 @@ impl Notifier for Desktop {
         // notification is up: each gets a thread of its own.
         std::thread::spawn(move || this.show(&notification));
     }
+
+    fn withdraw(&self, job_id: &str, request: &str) {
+        let Some(id) = lock(&self.shown).remove(&(job_id.to_string(), request.to_string())) else {
+            return;
+        };
+        let runtime = self.runtime.clone();
+        std::thread::spawn(move || {
+            let closed = runtime.block_on(async {
+                let conn = zbus::Connection::session().await?;
+                conn.call_method(
+                    Some("org.freedesktop.Notifications"),
+                    "/org/freedesktop/Notifications",
+                    Some("org.freedesktop.Notifications"),
+                    "CloseNotification",
+                    &(id,),
+                )
+                .await
+                .map(|_| ())
+            });
+            if let Err(e) = closed {
+                tracing::warn!("cannot take an answered request's notification away: {e}");
+            }
+        });
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The desktop app: `SIDEKICK_APP`, else `sidekick-app` beside this executable, else on PATH.

@@ -113,15 +113,44 @@ impl JobHandle {
                 input,
                 suggestions,
             } => {
-                if let Err(e) = self
-                    .inner
-                    .open_request(&self.job_id, id, tool, input, suggestions)
+                if let Err(e) =
+                    self.inner
+                        .open_request(&self.job_id, id.clone(), tool, input, suggestions)
                 {
                     tracing::error!(job = %self.job_id, error = %e, "cannot record the agent's request");
+                    return;
                 }
+                self.deny_unanswered_after_timeout(id);
             }
             Said::TurnEnded => self.inner.end_turn(&self.job_id),
         }
+    }
+
+    /// With `answer_timeout` set, a request still open after that long is denied.
+    fn deny_unanswered_after_timeout(&self, request: String) {
+        let Ok(Some(ms)) =
+            crate::config::Config::load(self.inner.home.config_file()).map(|c| c.answer_timeout_ms)
+        else {
+            return;
+        };
+        let engine = crate::Engine {
+            inner: self.inner.clone(),
+        };
+        let job = self.job_id.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            let req = sidekick_protocol::AnswerRequest {
+                request: Some(request),
+                allow: false,
+                always: false,
+                message: Some(format!(
+                    "no answer within the answer_timeout of {}",
+                    crate::human(ms)
+                )),
+            };
+            // Answered meanwhile (or the job ended): nothing to do.
+            let _ = engine.answer(&job, req).await;
+        });
     }
 
     /// The runner is done with the job: its stop handle and dialog go, and the next queued job

@@ -43,6 +43,19 @@ impl Inner {
                 inner.notice(&rec.job.id, Level::Error, e.clone());
                 reason = format!("{reason}; {e}");
             }
+            // The agent that asked is gone with the host: nobody can answer it any more.
+            if !rec.job.requests.is_empty() {
+                let asked: Vec<String> = rec
+                    .job
+                    .requests
+                    .drain(..)
+                    .map(|r| format!("{} {}", r.tool, r.detail))
+                    .collect();
+                reason = format!(
+                    "{reason}; what it asked went unanswered: {}",
+                    asked.join(", ")
+                );
+            }
             ledger::move_to(&mut rec, JobState::Interrupted)?;
             rec.job.reason = Some(reason);
             rec.job.ended_at = Some(inner.now());
