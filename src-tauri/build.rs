@@ -13,6 +13,7 @@ fn main() {
         "undo_job",
         "rebase_job",
         "answer_job",
+        "reply_job",
         "discard_job",
         "list_agents",
         "repo_info",

@@ -103,6 +103,16 @@ pub async fn answer_job(
         .map_err(api)
 }
 
+/// The user's next message to an ended job's agent: the job takes another turn.
+#[tauri::command]
+pub async fn reply_job(bridge: State<'_, Bridge>, job: String, text: String) -> Answer<Job> {
+    let job = reference(&job)?;
+    if text.trim().is_empty() {
+        return Err(ApiError::new(ErrorCode::BadRequest, "The reply is empty."));
+    }
+    bridge.client().await?.reply(job, &text).await.map_err(api)
+}
+
 /// Replays the job onto its target (or `into`) in its worktree: what the merge dialog offers
 /// when the job conflicts with the target.
 #[tauri::command]

@@ -43,6 +43,7 @@ pub fn run() {
             commands::undo_job,
             commands::rebase_job,
             commands::answer_job,
+            commands::reply_job,
             commands::discard_job,
             commands::list_agents,
             commands::repo_info,

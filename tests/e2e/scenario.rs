@@ -288,6 +288,24 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     let asked = w.git(&["show", &format!("sidekick/{asking}:asked.txt")])?;
     check(asked == "allowed", || format!("asked.txt is {asked:?}"))?;
 
+    // A reply from the job view: the same job takes another turn in its worktree (the agent
+    // asks again, and is allowed again).
+    let field = s.find("[data-testid=reply-text]")?;
+    s.type_text(&field, "once more, please")?;
+    s.press("[data-testid=reply-send]")?;
+    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.screenshot("reply-asks-again");
+    s.press("[data-testid=request-allow]")?;
+    wait_job_state(s, &asking, "completed")?;
+    let status = std::process::Command::new(&cli)
+        .args(["status", "--json", &asking])
+        .envs(w.env())
+        .output()
+        .map_err(|e| format!("cannot run sidekick: {e}"))?;
+    let job: serde_json::Value =
+        serde_json::from_slice(&status.stdout).map_err(|e| format!("status --json: {e}"))?;
+    check(job["turns"] == 2, || format!("turns: {}", job["turns"]))?;
+
     // The host dies (kill -9). The app starts a new one, follows it from where it was, and a
     // job started meanwhile from the CLI shows up in the window.
     let pid = crate::support::host_pid(w).ok_or("no host pid")?;

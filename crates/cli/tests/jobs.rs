@@ -294,3 +294,60 @@ fn a_host_killed_while_a_job_waits_leaves_it_interrupted_and_its_request_unanswe
     let r = w.sk(&["allow", &id]);
     assert_eq!(r.code(), 1);
 }
+
+#[test]
+fn a_reply_runs_the_same_job_again_in_its_worktree() {
+    let mut w = World::with_config("[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    w.ok(&["deny", &id]);
+    let first = w.wait_state(&id, "completed");
+    assert_eq!(first["turns"], 1);
+    // While it runs, a reply is refused with a sentence.
+    let running = w.spawn(&["-a", "shell"], "sleep 30");
+    let r = w.sk(&["reply", &s(&running["id"]), "hello"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("reply once it has ended"),
+        "{}",
+        r.stderr()
+    );
+    w.ok(&["cancel", &s(&running["id"])]);
+
+    w.ok(&["reply", &id, "please", "write", "it", "now"]);
+    let again = w.wait_until(&id, "its request again", |j| j["state"] == "waiting");
+    assert_eq!(again["turns"], 2);
+    assert_eq!(again["worktree"], first["worktree"]);
+    w.ok(&["allow", &id]);
+    let done = w.wait_state(&id, "completed");
+    assert_eq!(done["branch"], first["branch"]);
+    assert_eq!(
+        w.git(&["show", &format!("{}:asked.txt", s(&done["branch"]))]),
+        "allowed"
+    );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("you: please write it now"), "{logs}");
+
+    // A merged job takes no reply: a new job continues from its branch.
+    w.ok(&["merge", &id]);
+    let r = w.sk(&["reply", &id, "more"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("run --continue"), "{}", r.stderr());
+}
+
+#[test]
+fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
+    let w = World::new();
+    let job = w.spawn(&["--wait", "-a", "shell"], "echo one > one.txt");
+    let id = s(&job["id"]);
+    let r = w.sk(&["reply", "--wait", "--json", &id, "cat one.txt > two.txt"]);
+    assert_eq!(r.code(), 0, "{}\n{}", r.stderr(), r.stdout());
+    let done: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+    assert_eq!(done["turns"], 2);
+    assert_eq!(
+        w.git(&["show", &format!("{}:two.txt", s(&done["branch"]))]),
+        "one"
+    );
+}

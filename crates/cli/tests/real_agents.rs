@@ -27,6 +27,8 @@ use crate::common::{s, World};
 const FILE: &str = "hello.txt";
 const CONTENT: &str = "hello from the scripted model\n";
 const ANSWER: &str = "I created hello.txt with a greeting.";
+/// The file a reply asks for.
+const SECOND: &str = "second.txt";
 
 #[derive(Clone, Default)]
 struct Seen {
@@ -68,17 +70,32 @@ fn plan(body: &Value) -> (Vec<Value>, &'static str) {
         // A side request (titles, summaries): a short text is enough.
         return (vec![json!({"type": "text", "text": "ok"})], "end_turn");
     }
-    if has_tool_result(body) {
+    // The last message decides: a tool's result gets the answer; the user's words (the task,
+    // or a reply that asks for second.txt) get a Write.
+    let last = body["messages"]
+        .as_array()
+        .and_then(|ms| ms.last())
+        .cloned()
+        .unwrap_or_default();
+    let last_is_result = last["content"]
+        .as_array()
+        .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"));
+    if last_is_result {
         return (vec![json!({"type": "text", "text": ANSWER})], "end_turn");
     }
+    let file = if last.to_string().contains(SECOND) {
+        SECOND
+    } else {
+        FILE
+    };
     // An absolute path when the system prompt names the folder; Claude Code also takes a
     // path relative to where it runs.
     let dir = working_dir(body).unwrap_or_else(|| ".".into());
     (
         vec![
             json!({"type": "text", "text": "I'll write the file."}),
-            json!({"type": "tool_use", "id": "toolu_scripted_1", "name": "Write",
-                   "input": {"file_path": format!("{dir}/{FILE}"), "content": CONTENT}}),
+            json!({"type": "tool_use", "id": format!("toolu_scripted_{file}"), "name": "Write",
+                   "input": {"file_path": format!("{dir}/{file}"), "content": CONTENT}}),
         ],
         "tool_use",
     )
@@ -602,4 +619,43 @@ fn a_job_waiting_for_an_answer_can_be_cancelled() {
     assert_eq!(done["state"], "cancelled", "{done}");
     let r = w.sk(&["allow", &id]);
     assert_eq!(r.code(), 1, "nothing is left to answer");
+}
+
+#[test]
+fn a_reply_resumes_claude_codes_session_in_the_same_worktree() {
+    let (server, w) = asking_claude();
+    let (id, _) = until_it_asks(&w);
+    w.ok(&["allow", &id]);
+    let first = w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
+    let turn_one_requests = server.requests().len();
+
+    w.ok(&["reply", &id, "Also", "create", SECOND]);
+    let again = w.wait_until(&id, "the second turn's request", |j| {
+        j["state"] == "waiting"
+    });
+    assert_eq!(again["turns"], 2, "{again}");
+    assert_eq!(again["worktree"], first["worktree"], "the same worktree");
+    assert!(
+        s(&again["requests"][0]["detail"]).ends_with(SECOND),
+        "{again}"
+    );
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the second turn's end", |j| j["state"] == "completed");
+    assert_eq!(done["branch"], first["branch"]);
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+
+    // The model's first request of the new turn carried the earlier conversation: the first
+    // turn's Write and its result are there before the reply.
+    let resumed = server
+        .requests()
+        .into_iter()
+        .skip(turn_one_requests)
+        .find(|b| b["messages"].to_string().contains(SECOND))
+        .expect("a request of the second turn");
+    let history = resumed["messages"].to_string();
+    assert!(history.contains("toolu_scripted_hello.txt"), "{history}");
+    assert!(history.contains("tool_result"), "{history}");
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("you: Also create second.txt"), "{logs}");
 }

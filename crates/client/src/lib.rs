@@ -188,6 +188,13 @@ impl Client {
             .await
     }
 
+    /// The user's next message to an ended job's agent: the job runs another turn.
+    pub async fn reply(&self, reference: &str, text: &str) -> Result<Job> {
+        let req = sidekick_protocol::ReplyRequest { text: text.into() };
+        self.post(&format!("/v1/jobs/{}/reply", encode(reference)), &req)
+            .await
+    }
+
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         self.post(&format!("/v1/jobs/{}/undo", encode(reference)), &())
             .await
@@ -291,11 +298,15 @@ impl Client {
     /// Waits until the job has ended and returns it. `None` when `timeout` passes first.
     pub async fn wait(&self, reference: &str, timeout: Option<Duration>) -> Result<Option<Job>> {
         let fut = async {
+            // Only an end after now counts: a job that took another turn (a reply) has ended
+            // before, and its history says so.
+            let since = self.health().await?.last_seq;
             let job = self.job(reference).await?;
             if job.state.has_ended() {
                 return Ok(job);
             }
-            self.follow_job(&job.id, false, |_| Ok(())).await
+            self.follow_job_from(&job.id, false, since, |_| Ok(()))
+                .await
         };
         match timeout {
             Some(t) => match tokio::time::timeout(t, fut).await {
@@ -315,9 +326,19 @@ impl Client {
         &self,
         job_id: &str,
         output: bool,
+        on_event: impl FnMut(Followed<'_>) -> std::io::Result<()>,
+    ) -> Result<Job> {
+        self.follow_job_from(job_id, output, 0, on_event).await
+    }
+
+    /// [`Client::follow_job`] from the events after `since` only.
+    pub async fn follow_job_from(
+        &self,
+        job_id: &str,
+        output: bool,
+        mut since: u64,
         mut on_event: impl FnMut(Followed<'_>) -> std::io::Result<()>,
     ) -> Result<Job> {
-        let mut since = 0;
         loop {
             let query = EventQuery {
                 since,

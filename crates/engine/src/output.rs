@@ -25,9 +25,26 @@ pub(crate) struct Progress {
     pub cost_usd: Option<f64>,
     pub summary: Option<String>,
     pub session: Option<String>,
+    /// What earlier turns of the job used (the agent reports each run's own totals).
+    pub earlier_tokens: sidekick_protocol::Tokens,
+    pub earlier_cost_usd: Option<f64>,
 }
 
 impl Progress {
+    /// Progress that goes on from what the job's earlier turns reported: steps, tokens and
+    /// cost add up across turns (so do the job's budgets).
+    pub fn continuing(rec: &crate::store::JobRecord) -> Progress {
+        Progress {
+            steps: rec.job.steps,
+            tokens: rec.job.tokens,
+            cost_usd: rec.job.cost_usd,
+            summary: rec.job.summary.clone(),
+            session: rec.session.clone(),
+            earlier_tokens: rec.job.tokens,
+            earlier_cost_usd: rec.job.cost_usd,
+        }
+    }
+
     /// Copies the figures into a job record (before the runner saves it).
     pub fn apply(&self, rec: &mut crate::store::JobRecord) {
         rec.job.steps = self.steps;
@@ -107,13 +124,14 @@ impl Reader {
                     cached,
                     cost_usd,
                 } => {
+                    let earlier = p.earlier_tokens;
                     p.tokens = sidekick_protocol::Tokens {
-                        input,
-                        output,
-                        cached,
+                        input: earlier.input + input,
+                        output: earlier.output + output,
+                        cached: earlier.cached + cached,
                     };
-                    if cost_usd.is_some() {
-                        p.cost_usd = cost_usd;
+                    if let Some(c) = cost_usd {
+                        p.cost_usd = Some(p.earlier_cost_usd.unwrap_or(0.0) + c);
                     }
                     continue;
                 }

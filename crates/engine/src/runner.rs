@@ -61,53 +61,68 @@ async fn prepare_and_run(
     }
     let repo_dir = PathBuf::from(&rec.job.repo);
     let worktree = PathBuf::from(&rec.job.worktree);
-    let (repo2, wt2, branch, commit) = (
-        repo_dir.clone(),
-        worktree.clone(),
-        rec.job.branch.clone(),
-        rec.job.base_commit.clone(),
-    );
-    let lock_reason = format!(
-        "sidekick job {} ({}) is running",
-        rec.job.codename, rec.job.id
-    );
-    let started = std::time::Instant::now();
-    let added = tokio::task::spawn_blocking(move || {
-        repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason)
-    })
-    .await;
-    tracing::debug!(job = %rec.job.id, ms = started.elapsed().as_millis() as u64, "worktree added");
-    match added {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
-        Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
-    }
-    rec.has_worktree = true;
-    if let Err(e) = handle.save(rec) {
-        tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
-    }
-
-    if worktree.join(".gitmodules").exists() {
-        let wt = worktree.clone();
-        let inited = tokio::task::spawn_blocking(move || repo::init_submodules(&wt)).await;
-        match inited {
-            Ok(Ok(())) => handle.notice(Level::Info, "initialised the submodules"),
-            Ok(Err(e)) => handle.notice(Level::Warn,
-                format!("the submodules could not be initialised ({e}); files written inside their folders are not part of the job's commits"),
-            ),
-            Err(e) => tracing::error!(error = %e, "submodule init task failed"),
+    // A reply's turn runs in the worktree the job already has: nothing to add, copy or set up.
+    let resumed = rec.has_worktree && worktree.join(".git").exists();
+    if resumed {
+        let (repo2, wt2) = (repo_dir.clone(), worktree.clone());
+        let reason = format!(
+            "sidekick job {} ({}) is running",
+            rec.job.codename, rec.job.id
+        );
+        let locked =
+            tokio::task::spawn_blocking(move || repo::lock_worktree(&repo2, &wt2, &reason)).await;
+        if let Ok(Err(e)) = locked {
+            tracing::warn!(job = %rec.job.id, error = %e, "cannot lock the worktree again");
         }
-    }
-
-    if !rec.copy_files.is_empty() {
-        // Recorded before anything is copied, so no commit can pick a copy up, even after a crash.
-        if let Err(e) = crate::copy::record_keep_out(&worktree, &rec.copy_files) {
-            return Outcome::Failed(format!(
-                "cannot record the files to copy in the worktree's git folder: {e}"
-            ));
+    } else {
+        let (repo2, wt2, branch, commit) = (
+            repo_dir.clone(),
+            worktree.clone(),
+            rec.job.branch.clone(),
+            rec.job.base_commit.clone(),
+        );
+        let lock_reason = format!(
+            "sidekick job {} ({}) is running",
+            rec.job.codename, rec.job.id
+        );
+        let started = std::time::Instant::now();
+        let added = tokio::task::spawn_blocking(move || {
+            repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason)
+        })
+        .await;
+        tracing::debug!(job = %rec.job.id, ms = started.elapsed().as_millis() as u64, "worktree added");
+        match added {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
+            Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
         }
-        for rel in rec.copy_files.clone() {
-            copy_into(handle, &repo_dir, &worktree, &rel);
+        rec.has_worktree = true;
+        if let Err(e) = handle.save(rec) {
+            tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
+        }
+
+        if worktree.join(".gitmodules").exists() {
+            let wt = worktree.clone();
+            let inited = tokio::task::spawn_blocking(move || repo::init_submodules(&wt)).await;
+            match inited {
+                Ok(Ok(())) => handle.notice(Level::Info, "initialised the submodules"),
+                Ok(Err(e)) => handle.notice(Level::Warn,
+                    format!("the submodules could not be initialised ({e}); files written inside their folders are not part of the job's commits"),
+                ),
+                Err(e) => tracing::error!(error = %e, "submodule init task failed"),
+            }
+        }
+
+        if !rec.copy_files.is_empty() {
+            // Recorded before anything is copied, so no commit can pick a copy up, even after a crash.
+            if let Err(e) = crate::copy::record_keep_out(&worktree, &rec.copy_files) {
+                return Outcome::Failed(format!(
+                    "cannot record the files to copy in the worktree's git folder: {e}"
+                ));
+            }
+            for rel in rec.copy_files.clone() {
+                copy_into(handle, &repo_dir, &worktree, &rel);
+            }
         }
     }
 
@@ -120,7 +135,7 @@ async fn prepare_and_run(
             Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
         };
 
-    if let Some(setup) = rec.setup.clone() {
+    if let Some(setup) = rec.setup.clone().filter(|_| !resumed) {
         handle.notice(Level::Info, format!("running setup: {setup}"));
         let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
         match run_process(handle, rec, &argv, &profile_env, deadline, stop, false).await {
@@ -210,7 +225,7 @@ async fn run_process(
     let (tx, rx) = mpsc::channel(8);
     let log_path = PathBuf::from(&rec.job.log_path);
     // The agent's stdout is also read for steps, tokens and its summary.
-    let progress = Arc::new(std::sync::Mutex::new(Progress::default()));
+    let progress = Arc::new(std::sync::Mutex::new(Progress::continuing(rec)));
     let reader = is_agent
         .then(|| rec.format.parser())
         .flatten()

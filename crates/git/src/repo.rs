@@ -228,6 +228,22 @@ pub fn init_submodules(worktree: &Path) -> Result<()> {
     check("submodule update", out)
 }
 
+/// Locks a job's worktree again (a reply's turn) so `git worktree prune` leaves it alone while
+/// the agent works; one that is locked already is fine.
+pub fn lock_worktree(repo: &Path, worktree: &Path, reason: &str) -> Result<()> {
+    let out = with_worktree_lock(repo, || {
+        git(repo)
+            .args(["worktree", "lock", "--reason", reason])
+            .arg(worktree)
+            .output()
+    })
+    .map_err(RepoError::Spawn)?;
+    if out.status.success() || String::from_utf8_lossy(&out.stderr).contains("already locked") {
+        return Ok(());
+    }
+    check("worktree lock", out)
+}
+
 pub fn unlock_worktree(repo: &Path, worktree: &Path) -> Result<()> {
     let out = with_worktree_lock(repo, || {
         git(repo)

@@ -252,6 +252,16 @@ pub struct Job {
     /// What the agent asked and nobody answered yet, oldest first (the job is `waiting`).
     #[serde(default)]
     pub requests: Vec<Request>,
+    /// The user's messages so far: the task, then each reply (`sidekick reply`).
+    #[serde(default)]
+    pub turns: u32,
+}
+
+/// `POST /v1/jobs/JOB/reply`: the user's next message to an ended job's agent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ReplyRequest {
+    pub text: String,
 }
 
 /// Something the agent asked the user (today: permission to use a tool).

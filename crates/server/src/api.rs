@@ -34,6 +34,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
         .route("/v1/jobs/{job}/answer", post(answer_job))
+        .route("/v1/jobs/{job}/reply", post(reply_job))
         .route("/v1/jobs/{job}/rebase", post(rebase_job))
         .route("/v1/jobs/{job}/discard", post(discard_job))
         .route("/v1/jobs/{job}/restore", post(restore_job))
@@ -184,6 +185,15 @@ async fn answer_job(
 ) -> ApiResult<sidekick_protocol::Job> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.answer(&job, req).await?))
+}
+
+async fn reply_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::ReplyRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::Job> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.reply(&job, req).await?))
 }
 
 async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {

@@ -41,6 +41,7 @@ export function job(over: Partial<Job> = {}): Job {
     max_steps: null,
     token_budget: null,
     requests: [],
+    turns: 1,
     ...over,
   };
 }

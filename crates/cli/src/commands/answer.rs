@@ -1,4 +1,5 @@
-//! Answering what a waiting job's agent asked: `sidekick allow` and `sidekick deny`.
+//! Talking back to a job's agent: `sidekick allow` and `sidekick deny` answer what it asked;
+//! `sidekick reply` sends an ended job's agent its next message.
 
 use std::process::ExitCode;
 
@@ -76,4 +77,47 @@ async fn answer(client: &Client, job: &str, req: &AnswerRequest, json: bool) -> 
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Send an ended job's agent your next message: the same job runs another turn in the same
+/// worktree and branch (resuming the agent's session where it can, so it remembers).
+#[derive(Args)]
+pub struct ReplyArgs {
+    /// Job id, unique id prefix or codename.
+    job: String,
+    /// The message.
+    #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
+    text: Vec<String>,
+    /// Wait until the turn has ended; exit 0 only if it completed.
+    #[arg(long)]
+    wait: bool,
+    /// Print the job as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn cmd_reply(client: &Client, args: ReplyArgs) -> Outcome {
+    let job = client.reply(&args.job, &args.text.join(" ")).await?;
+    let job = if args.wait {
+        client
+            .wait(&job.id, None)
+            .await?
+            .ok_or_else(|| crate::Failure::new(format!("{} has not ended", job.codename)))?
+    } else {
+        job
+    };
+    if args.json {
+        print_json(&job)?;
+    } else if args.wait {
+        eprintln!("sidekick: {}", crate::render::ending(&job));
+    } else {
+        println!("{}: turn {} {}", job.codename, job.turns, job.state);
+    }
+    Ok(
+        if args.wait && job.state != sidekick_protocol::JobState::Completed {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

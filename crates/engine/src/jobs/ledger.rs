@@ -61,12 +61,13 @@ pub(crate) const ALLOWED: &[(JobState, &[JobState])] = &[
         Stopping,
         &[Completed, Failed, Timeout, Cancelled, Interrupted],
     ),
-    // Ended jobs are reviewed: merged or discarded.
-    (Completed, &[Merged, Discarded]),
-    (Failed, &[Merged, Discarded]),
-    (Timeout, &[Merged, Discarded]),
-    (Cancelled, &[Merged, Discarded]),
-    (Interrupted, &[Merged, Discarded]),
+    // Ended jobs are reviewed (merged or discarded), or the user replies and the agent takes
+    // another turn in the same worktree.
+    (Completed, &[Merged, Discarded, Queued]),
+    (Failed, &[Merged, Discarded, Queued]),
+    (Timeout, &[Merged, Discarded, Queued]),
+    (Cancelled, &[Merged, Discarded, Queued]),
+    (Interrupted, &[Merged, Discarded, Queued]),
     // Undo and restore bring a job back to the ended state it had.
     (
         Merged,
@@ -150,7 +151,7 @@ mod tests {
                 count += 1;
             }
         }
-        assert_eq!(count, 2 + 7 + 7 + 7 + 5 + 5 * 2 + 5 * 2);
+        assert_eq!(count, 2 + 7 + 7 + 7 + 5 + 5 * 3 + 5 * 2);
     }
 
     #[test]
@@ -163,12 +164,10 @@ mod tests {
             (Running, Merged),
             (Stopping, Running),
             (Completed, Running),
-            (Completed, Queued),
             (Failed, Starting),
             (Merged, Discarded),
             (Discarded, Merged),
             (Merged, Running),
-            (Cancelled, Queued),
             (Interrupted, Running),
             (Queued, Waiting),
             (Starting, Waiting),

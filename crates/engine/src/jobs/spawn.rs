@@ -221,6 +221,7 @@ impl Inner {
                 max_steps,
                 token_budget,
                 requests: Vec::new(),
+                turns: 1,
             },
             // A follow-up of the same agent resumes its session where the agent can. An agent
             // in a dialog gets the task on stdin instead.

@@ -32,6 +32,8 @@ struct AgentState {
     /// message.
     #[serde(default)]
     dialog: Option<String>,
+    #[serde(default)]
+    turns: u32,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -47,6 +49,7 @@ fn agent_state(rec: &JobRecord) -> String {
         max_steps: j.max_steps,
         token_budget: j.token_budget,
         dialog: rec.dialog.clone(),
+        turns: j.turns,
     })
 }
 
@@ -104,7 +107,7 @@ impl Store {
                 deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14,
                 merged_into = ?15, merge_commit = ?16, merge_record = ?17, snapshot = ?18,
                 conflicts = ?19, prev_state = ?20, base_commit = ?21, agent_state = ?22,
-                requests = ?23
+                requests = ?23, argv = ?24
              WHERE id = ?1",
             params![
                 j.id,
@@ -130,6 +133,7 @@ impl Store {
                 j.base_commit,
                 agent_state(rec),
                 to_json(&j.requests),
+                to_json(&rec.argv),
             ],
         )?;
         Ok(())
@@ -273,6 +277,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         max_steps: agent.max_steps,
         token_budget: agent.token_budget,
         requests: Vec::new(),
+        turns: agent.turns.max(1),
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;

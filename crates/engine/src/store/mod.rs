@@ -270,6 +270,7 @@ pub(crate) mod tests {
                 max_steps: None,
                 token_budget: None,
                 requests: vec![],
+                turns: 1,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],

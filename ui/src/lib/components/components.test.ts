@@ -438,6 +438,27 @@ describe("JobView", () => {
     });
   });
 
+  it("sends a reply to an ended job, which takes another turn", async () => {
+    const calls = host({ reply_job: job({ state: "queued", ended_at: null, turns: 2 }), follow_output: 1, stop_output: null });
+    const app = withJobs(job());
+    render(JobView, { app, job: job() });
+    const send = screen.getByTestId("reply-send") as HTMLButtonElement;
+    expect(send.disabled).toBe(true);
+    await fireEvent.input(screen.getByTestId("reply-text"), { target: { value: "also add a test" } });
+    await fireEvent.keyDown(screen.getByTestId("reply-text"), { key: "Enter", ctrlKey: true });
+    await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("queued"));
+    expect(calls.find((c) => c.cmd === "reply_job")?.args).toEqual({ job: "01jtest", text: "also add a test" });
+  });
+
+  it("offers no reply where the job cannot take one", () => {
+    host({ follow_output: 1, stop_output: null });
+    for (const j of [job({ state: "running", ended_at: null }), job({ state: "merged" }), job({ state: "discarded" })]) {
+      const { unmount } = render(JobView, { app: withJobs(j), job: j });
+      expect(screen.queryByTestId("job-reply")).toBeNull();
+      unmount();
+    }
+  });
+
   it("allows a request for the rest of the job", async () => {
     const request = { id: "req-2", tool: "Write", detail: "/wt/a.txt", input: {}, options: ["allow", "allow_always", "deny"], opened_at: 5 };
     const waiting = job({ state: "waiting", ended_at: null, requests: [request] });

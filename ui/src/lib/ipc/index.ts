@@ -49,6 +49,7 @@ export const mergeJob = (job: string, request: MergeRequest) =>
   call<MergeResult>("merge_job", { job, request });
 export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
 export const answerJob = (job: string, request: AnswerRequest) => call<Job>("answer_job", { job, request });
+export const replyJob = (job: string, text: string) => call<Job>("reply_job", { job, text });
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");

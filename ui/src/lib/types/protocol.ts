@@ -115,7 +115,11 @@ token_budget: number | null,
 /**
  * What the agent asked and nobody answered yet, oldest first (the job is `waiting`).
  */
-requests: Array<Request>, };
+requests: Array<Request>, 
+/**
+ * The user's messages so far: the task, then each reply (`sidekick reply`).
+ */
+turns: number, };
 
 export type Request = { 
 /**
@@ -153,6 +157,8 @@ always: boolean,
  * Why, for the agent (with a deny).
  */
 message: string | null, };
+
+export type ReplyRequest = { text: string, };
 
 export type Tokens = { input: number, output: number, 
 /**

@@ -1,0 +1,101 @@
+//! A reply: the user's next message to an ended job's agent. The same job runs again in the
+//! same worktree and branch; an agent that can resume its session does (Claude Code in a
+//! dialog: `--resume SESSION`, the reply its first message; Codex: `exec resume`), so it
+//! remembers the conversation. Any other agent gets the reply as its task, with the earlier
+//! turns as context. The new turn's changes are committed on the branch like the first's.
+
+use sidekick_protocol::{EventBody, Job, JobState, Level, ReplyRequest};
+
+use crate::jobs::ledger;
+use crate::store::NewEvent;
+use crate::{agents, config::Config, Engine, EngineError, Result};
+
+impl Engine {
+    /// Sends `req.text` to the job's agent: the job is queued again for another turn.
+    pub async fn reply(&self, reference: &str, req: ReplyRequest) -> Result<Job> {
+        let text = req.text.trim().to_string();
+        if text.is_empty() {
+            return Err(EngineError::BadRequest("the reply is empty".into()));
+        }
+        let inner = self.inner.clone();
+        let reference = reference.to_string();
+        let job = crate::blocking(move || {
+            let id = inner.resolve(&reference)?.job.id;
+            let config = Config::load(inner.home.config_file())?;
+            let now = inner.now();
+            let (_, rec) = inner.modify(&id, |rec| {
+                let name = rec.job.codename.clone();
+                match rec.job.state {
+                    JobState::Merged | JobState::Discarded => {
+                        return Err(EngineError::InvalidState(format!(
+                            "job {name} is {}; `sidekick run --continue {name}` starts a new job from its branch",
+                            rec.job.state
+                        )))
+                    }
+                    s if s.is_active() => {
+                        return Err(EngineError::InvalidState(format!(
+                            "job {name} is still {s}; reply once it has ended (what it asks is answered with `sidekick allow` or `deny`)"
+                        )))
+                    }
+                    _ => {}
+                }
+                if !rec.has_worktree || !std::path::Path::new(&rec.job.worktree).join(".git").exists() {
+                    return Err(EngineError::InvalidState(format!(
+                        "job {name}'s worktree was removed; `sidekick restore {name}` brings it back first"
+                    )));
+                }
+                let profile = agents::find(&config, &rec.job.agent).ok_or_else(|| {
+                    EngineError::InvalidState(format!(
+                        "job {name}'s agent '{}' is no longer configured",
+                        rec.job.agent
+                    ))
+                })?;
+                let session = rec.session.clone();
+                if profile.dialog {
+                    let mut argv = profile.command.clone();
+                    if let Some(session) = &session {
+                        argv.extend(["--resume".to_string(), session.clone()]);
+                    }
+                    rec.argv = argv;
+                    rec.dialog = Some(text.clone());
+                } else {
+                    let earlier = format!(
+                        "<sidekick-context>\nEarlier in this job you were asked:\n{}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}",
+                        rec.job.task
+                    );
+                    rec.argv = session
+                        .as_deref()
+                        .and_then(|s| profile.resume_argv(&text, s))
+                        .unwrap_or_else(|| {
+                            if rec.job.agent == agents::SHELL {
+                                profile.argv(&text)
+                            } else {
+                                profile.argv(&earlier)
+                            }
+                        });
+                    rec.dialog = None;
+                }
+                ledger::move_to(rec, JobState::Queued)?;
+                rec.job.turns += 1;
+                rec.job.reason = None;
+                rec.job.exit_code = None;
+                rec.job.ended_at = None;
+                rec.job.capped = false;
+                rec.process = None;
+                let event = NewEvent {
+                    job_id: rec.job.id.clone(),
+                    time: now,
+                    body: EventBody::Notice {
+                        level: Level::Info,
+                        message: format!("you: {text}"),
+                    },
+                };
+                Ok(((), vec![event]))
+            })?;
+            Ok::<Job, EngineError>(inner.decorate(rec.job))
+        })
+        .await??;
+        self.inner.schedule();
+        Ok(job)
+    }
+}
