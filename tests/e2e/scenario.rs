@@ -52,6 +52,13 @@ pub fn run(mut s: Session, w: &World, app: &Path, bus: &Bus) -> Result<(), Strin
     let result = steps(&mut s, w, app, bus);
     if result.is_err() {
         s.screenshot("failure");
+        // The host's own account of what happened, for whoever reads the failure.
+        let log = std::fs::read_to_string(w.home.join("host.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        eprintln!("--- host.log (last lines) ---");
+        for line in tail.into_iter().rev() {
+            eprintln!("{line}");
+        }
     }
     s.close();
     result

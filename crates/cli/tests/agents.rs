@@ -22,6 +22,8 @@ if [ "$1" = "--version" ]; then echo "$name 9.9.9 (fake)"; exit 0; fi
 : > "$here/$name.argv"
 if [ -n "$SIDEKICK_CONTEXT_FILE" ]; then cp "$SIDEKICK_CONTEXT_FILE" "$here/$name.context"; fi
 for a in "$@"; do printf '%s\0' "$a" >> "$here/$name.argv"; done
+# An agent in a dialog gets its task on stdin: keep its first message.
+case " $* " in *" --input-format stream-json "*) head -n 1 > "$here/$name.stdin" ;; esac
 case "{mode}" in
   replay)
     echo "edited by $name" > "agent-$name.txt"
@@ -51,6 +53,14 @@ esac
     bin
 }
 
+/// The text of the first message an agent in a dialog got on stdin.
+fn prompt_sent(bin: &Path, name: &str) -> String {
+    let line = std::fs::read_to_string(bin.join(format!("{name}.stdin"))).expect("stdin kept");
+    let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON message");
+    assert_eq!(v["type"], "user", "{v}");
+    s(&v["message"]["content"][0]["text"])
+}
+
 fn argv(bin: &Path, name: &str) -> Vec<String> {
     std::fs::read_to_string(bin.join(format!("{name}.argv")))
         .expect("the fake agent ran")
@@ -68,18 +78,23 @@ fn each_agent_gets_its_documented_headless_argv() {
         let job = w.run_json(&["run", "--json", "--wait", "-a", name, "--", task]);
         assert_eq!(job["state"], "completed", "{name}: {job}");
     }
+    // Claude Code asks (`permission = "ask"`, the default): the task goes in on stdin.
     assert_eq!(
         argv(&bin, "claude"),
         [
             "-p",
-            task,
+            "--input-format",
+            "stream-json",
             "--output-format",
             "stream-json",
             "--verbose",
+            "--permission-prompt-tool",
+            "stdio",
             "--permission-mode",
-            "acceptEdits"
+            "default"
         ]
     );
+    assert_eq!(prompt_sent(&bin, "claude"), task);
     assert_eq!(
         argv(&bin, "codex"),
         [
@@ -379,7 +394,7 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
     assert_eq!(job["agent"], "claude");
     assert_eq!(job["max_steps"], 7);
     assert_eq!(
-        argv(&bin, "claude")[1],
+        prompt_sent(&bin, "claude"),
         "Fix the clippy warnings in crates/x."
     );
 
@@ -416,7 +431,7 @@ fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
         "the task",
     ]);
     assert_eq!(job["task"], "the task", "the job's task is the user's own");
-    let prompt = &argv(&bin, "claude")[1];
+    let prompt = &prompt_sent(&bin, "claude");
     assert!(
         prompt.starts_with("<sidekick-context>\n# Context"),
         "{prompt}"

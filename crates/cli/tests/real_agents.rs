@@ -383,8 +383,9 @@ fn real_agents(program: &str) -> PathBuf {
 fn claude_code_runs_a_two_turn_session_through_sidekick() {
     let bin = real_agents("claude");
     let server = ModelServer::start();
+    // Print mode (`acceptEdits`): edits go through without asking.
     let mut w = World::with_config(&format!(
-        "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
+        "[agents.claude]\npermission = \"acceptEdits\"\n[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
          DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
         server.addr
@@ -543,13 +544,12 @@ fn aider_applies_an_edit_through_sidekick() {
     assert_eq!(server.requests().len(), 1);
 }
 
-/// The scripted server and a world whose `claude` asks (`permission = "ask"`).
+/// The scripted server and a world whose `claude` asks (`permission = "ask"`, the default).
 fn asking_claude() -> (ModelServer, World) {
     let bin = real_agents("claude");
     let server = ModelServer::start();
     let mut w = World::with_config(&format!(
-        "[agents.claude]\npermission = \"ask\"\n\
-         [agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
+        "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
          DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
         server.addr

@@ -7,12 +7,13 @@
 //!
 //! Built-in agent profiles start each tool in its documented non-interactive mode with a
 //! machine-readable output, and with its permission setting explicit (`{permission}` in the
-//! command): a background job has no one to answer a prompt, so by default the agent may edit
-//! files in its worktree without asking and anything that would prompt is denied.
+//! command). Claude Code asks by default (`ask`: what needs approval becomes a request the user
+//! answers, see `jobs/dialog.rs`); the others cannot carry approvals yet, so by default they may
+//! edit files in their worktree without asking and anything that would prompt is denied.
 //!
 //! | agent | command | `permission` default |
 //! |---|---|---|
-//! | `claude` | `claude -p TASK --output-format stream-json --verbose --permission-mode P` | `acceptEdits` (other tools that need approval are refused in print mode); `ask`: `claude -p --input-format stream-json … --permission-prompt-tool stdio --permission-mode default`, the task on stdin and every approval a request to the user |
+//! | `claude` | `ask` (default): `claude -p --input-format stream-json --output-format stream-json --verbose --permission-prompt-tool stdio --permission-mode default`, the task on stdin and every approval a request to the user; any other `P`: `claude -p TASK --output-format stream-json --verbose --permission-mode P` (print mode refuses what needs approval) | `ask` |
 //! | `codex` | `codex exec --json --skip-git-repo-check --sandbox P TASK` | `workspace-write` (`exec` never asks) |
 //! | `gemini` | `gemini --prompt TASK --output-format stream-json --approval-mode P` | `auto_edit` (tools needing approval are refused headless) |
 //! | `aider` | `aider --message TASK --yes-always --no-auto-commits … --no-suggest-shell-commands` | none: edits are confirmed, shell commands are never suggested |
@@ -60,7 +61,9 @@ const BUILTINS: &[Builtin] = &[
             PERMISSION_PLACEHOLDER,
         ],
         format: Format::ClaudeStream,
-        permission: Some("acceptEdits"),
+        // What needs approval is asked of the user (`ask`); `acceptEdits` and the other
+        // modes of `--permission-mode` keep print mode, where such tools are refused.
+        permission: Some(ASK),
         // Claude Code keeps sessions per working folder; a follow-up runs in a new worktree.
         resume: None,
         // Every tool that needs approval becomes a `can_use_tool` control request on stdout;

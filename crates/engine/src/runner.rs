@@ -47,7 +47,7 @@ pub(crate) async fn run(
     let outcome = prepare_and_run(&handle, &mut rec, &mut stop, deadline).await;
     finish(&handle, rec, outcome).await;
     release_memory();
-    handle.release();
+    handle.release(&stop);
 }
 
 async fn prepare_and_run(
@@ -214,9 +214,11 @@ async fn run_process(
     };
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     // An agent in a dialog gets the task, then the user's answers, on stdin.
+    let mut dialog_tx = None;
     if let (Some(prompt), Some(stdin)) = (dialog, child.stdin.take()) {
         let (tx, rx) = mpsc::unbounded_channel();
-        handle.open_dialog(tx);
+        handle.open_dialog(tx.clone());
+        dialog_tx = Some(tx);
         tokio::spawn(crate::jobs::dialog::speak(stdin, prompt, rx));
     }
 
@@ -334,6 +336,9 @@ async fn run_process(
     }
     drop(pumps);
     let _ = sink_task.await;
+    if let Some(tx) = &dialog_tx {
+        handle.close_dialog(tx);
+    }
     if parsing {
         lock(&progress).apply(rec);
     }

@@ -55,6 +55,14 @@ export class AppState {
     this.jobs.set(c.job.id, c.job);
   }
 
+  /** What an action (reply, answer, cancel, merge...) answered: shown at once, unless the event
+   *  stream has already brought something newer for that job (the job may have moved on while
+   *  the answer travelled back: queued, running, waiting). `before` is the job as it was when
+   *  the action started. */
+  acted(before: Job | undefined, after: Job) {
+    if (this.jobs.get(after.id) === before) this.jobs.set(after.id, after);
+  }
+
   /** Selects a job by id, id prefix or codename; false when none matches. */
   open(reference: string, pane: Pane = "output"): boolean {
     const ref = reference.trim();

@@ -135,8 +135,13 @@ impl Inner {
         lock(&self.dialogs).insert(job_id.to_string(), Dialog::new(tx));
     }
 
-    pub(crate) fn close_dialog(&self, job_id: &str) {
-        lock(&self.dialogs).remove(job_id);
+    /// Ends the dialog `tx` belongs to; a newer dialog of the same job (a reply's turn that
+    /// started meanwhile) is left alone.
+    pub(crate) fn close_dialog(&self, job_id: &str, tx: &mpsc::UnboundedSender<Control>) {
+        let mut dialogs = lock(&self.dialogs);
+        if dialogs.get(job_id).is_some_and(|d| d.tx.same_channel(tx)) {
+            dialogs.remove(job_id);
+        }
     }
 
     /// Time the job has spent waiting for the user so far (a wait under way included).

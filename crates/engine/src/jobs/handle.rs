@@ -94,6 +94,11 @@ impl JobHandle {
         self.inner.open_dialog(&self.job_id, tx);
     }
 
+    /// The agent is gone: its dialog (the one `tx` belongs to) takes no more answers.
+    pub(crate) fn close_dialog(&self, tx: &tokio::sync::mpsc::UnboundedSender<Control>) {
+        self.inner.close_dialog(&self.job_id, tx);
+    }
+
     /// Time the job has spent waiting for the user so far (not counted toward its timeout).
     pub(crate) fn waited(&self) -> Duration {
         self.inner.waited(&self.job_id)
@@ -153,11 +158,18 @@ impl JobHandle {
         });
     }
 
-    /// The runner is done with the job: its stop handle and dialog go, and the next queued job
-    /// may start.
-    pub(crate) fn release(&self) {
-        self.inner.close_dialog(&self.job_id);
-        lock(&self.inner.running).remove(&self.job_id);
+    /// The runner is done with the job: its stop handle goes (not a newer runner's, when a
+    /// reply started the next turn meanwhile), and the next queued job may start.
+    pub(crate) fn release(&self, stop: &tokio::sync::watch::Receiver<Option<crate::StopReason>>) {
+        {
+            let mut running = lock(&self.inner.running);
+            if running
+                .get(&self.job_id)
+                .is_some_and(|tx| tx.subscribe().same_channel(stop))
+            {
+                running.remove(&self.job_id);
+            }
+        }
         self.inner.schedule();
     }
 }
