@@ -91,7 +91,8 @@ fn each_agent_gets_its_documented_headless_argv() {
             "--permission-prompt-tool",
             "stdio",
             "--permission-mode",
-            "default"
+            "default",
+            "--replay-user-messages"
         ]
     );
     assert_eq!(prompt_sent(&bin, "claude"), task);

@@ -70,23 +70,16 @@ fn plan(body: &Value) -> (Vec<Value>, &'static str) {
         // A side request (titles, summaries): a short text is enough.
         return (vec![json!({"type": "text", "text": "ok"})], "end_turn");
     }
-    // The last message decides: a tool's result gets the answer; the user's words (the task,
-    // or a reply that asks for second.txt) get a Write.
-    let last = body["messages"]
-        .as_array()
-        .and_then(|ms| ms.last())
-        .cloned()
-        .unwrap_or_default();
-    let last_is_result = last["content"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_result"));
-    if last_is_result {
+    // The task wants hello.txt; a reply that names second.txt wants that too. Each file is
+    // written once (a tool result for its Write is in the conversation); then the answer.
+    let history = body["messages"].to_string();
+    let written = |f: &str| history.contains(&format!("\"tool_use_id\":\"toolu_scripted_{f}\""));
+    let wanted: Vec<&str> = [FILE, SECOND]
+        .into_iter()
+        .filter(|f| *f == FILE || history.contains(f))
+        .collect();
+    let Some(file) = wanted.into_iter().find(|f| !written(f)) else {
         return (vec![json!({"type": "text", "text": ANSWER})], "end_turn");
-    }
-    let file = if last.to_string().contains(SECOND) {
-        SECOND
-    } else {
-        FILE
     };
     // An absolute path when the system prompt names the folder; Claude Code also takes a
     // path relative to where it runs.
@@ -658,4 +651,35 @@ fn a_reply_resumes_claude_codes_session_in_the_same_worktree() {
     assert!(history.contains("tool_result"), "{history}");
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("you: Also create second.txt"), "{logs}");
+}
+
+#[test]
+fn a_reply_while_claude_code_works_is_its_next_turn() {
+    let (server, w) = asking_claude();
+    let (id, _) = until_it_asks(&w);
+    // While it waits for the first answer, the user adds to the task.
+    let replied = w.ok(&["reply", &id, "Also", "create", SECOND]);
+    assert!(replied.contains("turn 2"), "{replied}");
+    w.ok(&["allow", &id]);
+    let second = w.wait_until(&id, "the second turn's request", |j| {
+        j["requests"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(SECOND))
+    });
+    assert_eq!(second["turns"], 2, "{second}");
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    // One session: the second turn's request carried the first.
+    let later = server
+        .requests()
+        .into_iter()
+        .filter(|b| b["messages"].to_string().contains(SECOND))
+        .any(|b| {
+            b["messages"]
+                .to_string()
+                .contains("toolu_scripted_hello.txt")
+        });
+    assert!(later, "the second turn did not carry the first");
 }

@@ -80,6 +80,9 @@ const BUILTINS: &[Builtin] = &[
             "stdio",
             "--permission-mode",
             "default",
+            // Each message it takes from stdin comes back on stdout: a reply sent while it
+            // works is known to be heard before stdin is closed.
+            "--replay-user-messages",
         ]),
     },
     Builtin {

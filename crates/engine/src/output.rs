@@ -68,6 +68,7 @@ pub(crate) enum Said {
         suggestions: serde_json::Value,
     },
     TurnEnded,
+    Heard,
 }
 
 /// The agent's output parser and where its findings go.
@@ -159,6 +160,10 @@ impl Reader {
                 }
                 Parsed::TurnEnded => {
                     self.said.push(Said::TurnEnded);
+                    continue;
+                }
+                Parsed::Heard => {
+                    self.said.push(Said::Heard);
                     continue;
                 }
             };

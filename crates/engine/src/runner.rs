@@ -219,7 +219,12 @@ async fn run_process(
         let (tx, rx) = mpsc::unbounded_channel();
         handle.open_dialog(tx.clone());
         dialog_tx = Some(tx);
-        tokio::spawn(crate::jobs::dialog::speak(stdin, prompt, rx));
+        tokio::spawn(crate::jobs::dialog::speak(
+            handle.clone(),
+            stdin,
+            prompt,
+            rx,
+        ));
     }
 
     // Each batch holds one read chunk's lines (up to 64 KiB); a few in flight keep the pipe busy

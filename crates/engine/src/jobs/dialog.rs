@@ -15,6 +15,7 @@ use sidekick_protocol::{AnswerRequest, Job, JobState, Level, Request};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
+use crate::jobs::handle::JobHandle;
 use crate::jobs::ledger;
 use crate::store::NewEvent;
 use crate::{lock, Engine, EngineError, Inner, Result};
@@ -32,14 +33,20 @@ pub(crate) enum Control {
         remember: Option<Value>,
         message: Option<String>,
     },
-    /// The agent finished its answer: no more input, so it exits.
-    Close,
+    /// A reply while the agent works: its next turn.
+    Say(String),
+    /// The agent finished answering a message.
+    TurnEnded,
+    /// The agent took a message of the user's from its input.
+    Heard,
 }
 
 /// A live dialog: where answers go, what the agent proposed to remember per request, and the
 /// time spent waiting for the user.
 pub(crate) struct Dialog {
     tx: mpsc::UnboundedSender<Control>,
+    /// Replies go to the agent while it works; false once its last turn has ended.
+    accepting: bool,
     suggestions: HashMap<String, Value>,
     waiting_since: Option<Instant>,
     waited: Duration,
@@ -49,6 +56,7 @@ impl Dialog {
     pub(crate) fn new(tx: mpsc::UnboundedSender<Control>) -> Dialog {
         Dialog {
             tx,
+            accepting: true,
             suggestions: HashMap::new(),
             waiting_since: None,
             waited: Duration::ZERO,
@@ -66,23 +74,58 @@ pub(crate) fn detail(tool: &str, input: &Value) -> String {
     }
 }
 
-/// Writes the task, then each answer, to the agent's stdin until the agent has finished its
-/// answer (or the job ends); then closes stdin so the agent exits.
+/// A user message on the agent's stdin.
+fn user_message(text: &str) -> Value {
+    json!({
+        "type": "user",
+        "message": {"role": "user", "content": [{"type": "text", "text": text}]},
+    })
+}
+
+/// Writes the task, then each answer and each reply sent while the agent works, to the agent's
+/// stdin. When the agent ends a turn and has taken every reply written so far (it echoes what
+/// it takes), stdin is closed and the agent exits, unless a reply is waiting: the dialog stops
+/// taking replies under the dialogs' lock first, so a reply is either written or refused, never
+/// lost. (The agent may fold a reply into the turn under way, or answer it in a turn of its
+/// own; either way stdin stays open until it has been taken.)
 pub(crate) async fn speak(
+    handle: JobHandle,
     mut stdin: tokio::process::ChildStdin,
     prompt: String,
     mut rx: mpsc::UnboundedReceiver<Control>,
 ) {
-    let first = json!({
-        "type": "user",
-        "message": {"role": "user", "content": [{"type": "text", "text": prompt}]},
-    });
-    if write_line(&mut stdin, &first).await.is_err() {
+    if write_line(&mut stdin, &user_message(&prompt))
+        .await
+        .is_err()
+    {
         return;
     }
+    // Replies written that the agent has not echoed yet (the task's own echo is not counted).
+    let mut unheard: u32 = 0;
     while let Some(control) = rx.recv().await {
         let line = match control {
-            Control::Close => break,
+            Control::Heard => {
+                unheard = unheard.saturating_sub(1);
+                continue;
+            }
+            Control::TurnEnded => {
+                if unheard > 0 {
+                    continue;
+                }
+                // The last turn is over: a reply that got in meanwhile starts the next one;
+                // otherwise no more replies are taken and stdin closes.
+                match handle.stop_taking_replies(&mut rx) {
+                    Some(text) => {
+                        unheard += 1;
+                        user_message(&text)
+                    }
+                    None => break,
+                }
+            }
+            Control::Say(text) => {
+                unheard += 1;
+                user_message(&text)
+            }
             Control::Answer {
                 id,
                 allow,
@@ -152,10 +195,52 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// The agent finished its answer: it gets no more input and exits.
+    /// The agent finished answering a message.
     pub(crate) fn end_turn(&self, job_id: &str) {
         if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::Close);
+            let _ = d.tx.send(Control::TurnEnded);
+        }
+    }
+
+    /// The agent took a message of the user's from its input.
+    pub(crate) fn heard(&self, job_id: &str) {
+        if let Some(d) = lock(&self.dialogs).get(job_id) {
+            let _ = d.tx.send(Control::Heard);
+        }
+    }
+
+    /// The dialog takes no more replies; returns one that got in before (it starts a turn, and
+    /// replies are taken again).
+    pub(crate) fn stop_taking_replies(
+        &self,
+        job_id: &str,
+        rx: &mut mpsc::UnboundedReceiver<Control>,
+    ) -> Option<String> {
+        let mut dialogs = lock(&self.dialogs);
+        let d = dialogs.get_mut(job_id)?;
+        // Under the lock no reply can be sent: whatever is queued is all there is.
+        let mut reply = None;
+        let mut rest = Vec::new();
+        while let Ok(c) = rx.try_recv() {
+            match c {
+                Control::Say(text) if reply.is_none() => reply = Some(text),
+                other => rest.push(other),
+            }
+        }
+        for c in rest {
+            let _ = d.tx.send(c);
+        }
+        d.accepting = reply.is_some();
+        reply
+    }
+
+    /// A reply to an agent at work: sent as its next message when its dialog still takes
+    /// replies. False when it does not (the agent is finishing its last turn).
+    pub(crate) fn say(&self, job_id: &str, text: &str) -> bool {
+        let dialogs = lock(&self.dialogs);
+        match dialogs.get(job_id) {
+            Some(d) if d.accepting => d.tx.send(Control::Say(text.to_string())).is_ok(),
+            _ => false,
         }
     }
 

@@ -94,6 +94,14 @@ impl JobHandle {
         self.inner.open_dialog(&self.job_id, tx);
     }
 
+    /// See [`Inner::stop_taking_replies`].
+    pub(crate) fn stop_taking_replies(
+        &self,
+        rx: &mut tokio::sync::mpsc::UnboundedReceiver<Control>,
+    ) -> Option<String> {
+        self.inner.stop_taking_replies(&self.job_id, rx)
+    }
+
     /// The agent is gone: its dialog (the one `tx` belongs to) takes no more answers.
     pub(crate) fn close_dialog(&self, tx: &tokio::sync::mpsc::UnboundedSender<Control>) {
         self.inner.close_dialog(&self.job_id, tx);
@@ -128,6 +136,7 @@ impl JobHandle {
                 self.deny_unanswered_after_timeout(id);
             }
             Said::TurnEnded => self.inner.end_turn(&self.job_id),
+            Said::Heard => self.inner.heard(&self.job_id),
         }
     }
 

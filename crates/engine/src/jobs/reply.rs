@@ -1,5 +1,6 @@
-//! A reply: the user's next message to an ended job's agent. The same job runs again in the
-//! same worktree and branch; an agent that can resume its session does (Claude Code in a
+//! A reply: the user's next message to a job's agent. While an agent in a dialog works, it is
+//! written to the agent as its next message (a turn of its own). After the job has ended, the
+//! same job runs again in the same worktree and branch; an agent that can resume its session does (Claude Code in a
 //! dialog: `--resume SESSION`, the reply its first message; Codex: `exec resume`), so it
 //! remembers the conversation. Any other agent gets the reply as its task, with the earlier
 //! turns as context. The new turn's changes are committed on the branch like the first's.
@@ -20,7 +21,25 @@ impl Engine {
         let inner = self.inner.clone();
         let reference = reference.to_string();
         let job = crate::blocking(move || {
-            let id = inner.resolve(&reference)?.job.id;
+            let current = inner.resolve(&reference)?;
+            let id = current.job.id;
+            // An agent at work in a dialog takes it as its next message.
+            if current.job.state.is_live() && inner.say(&id, &text) {
+                let now = inner.now();
+                let (_, rec) = inner.modify(&id, |rec| {
+                    rec.job.turns += 1;
+                    let event = NewEvent {
+                        job_id: rec.job.id.clone(),
+                        time: now,
+                        body: EventBody::Notice {
+                            level: Level::Info,
+                            message: format!("you: {text}"),
+                        },
+                    };
+                    Ok(((), vec![event]))
+                })?;
+                return Ok(inner.decorate(rec.job));
+            }
             let config = Config::load(inner.home.config_file())?;
             let now = inner.now();
             let (_, rec) = inner.modify(&id, |rec| {
@@ -34,7 +53,7 @@ impl Engine {
                     }
                     s if s.is_active() => {
                         return Err(EngineError::InvalidState(format!(
-                            "job {name} is still {s}; reply once it has ended (what it asks is answered with `sidekick allow` or `deny`)"
+                            "job {name} is {s} and its agent cannot take a message now; reply once it has ended (what it asks is answered with `sidekick allow` or `deny`)"
                         )))
                     }
                     _ => {}

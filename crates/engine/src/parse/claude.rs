@@ -75,6 +75,18 @@ impl Parser for Claude {
                 out.push(Parsed::TurnEnded);
                 self.done = true;
             }
+            // `--replay-user-messages`: a message of the user's, taken from stdin (a tool's
+            // result comes as a user message too, but holds no text block).
+            Some("user") => {
+                let heard = match &v["message"]["content"] {
+                    Value::String(_) => true,
+                    Value::Array(blocks) => blocks.iter().any(|b| b["type"] == "text"),
+                    _ => false,
+                };
+                if heard {
+                    out.push(Parsed::Heard);
+                }
+            }
             // `--permission-prompt-tool stdio`: a tool that needs approval waits for ours.
             Some("control_request") => {
                 let request = &v["request"];

@@ -92,6 +92,8 @@ pub enum Parsed {
     },
     /// The agent finished answering the last message (agents in a dialog).
     TurnEnded,
+    /// The agent took one of the user's messages from its input (agents in a dialog).
+    Heard,
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -208,6 +210,20 @@ mod tests {
                 Parsed::TurnEnded
             ]
         );
+    }
+
+    #[test]
+    fn claude_echoes_the_users_messages_but_not_tool_results() {
+        let out = run(
+            Format::ClaudeStream,
+            &[
+                r#"{"type":"user","message":{"role":"user","content":[{"type":"text","text":"also add a test"}]}}"#,
+                r#"{"type":"user","message":{"role":"user","content":"plain text"}}"#,
+                r#"{"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"t1","content":"ok"}]}}"#,
+                r#"{"type":"user","message":"nonsense"}"#,
+            ],
+        );
+        assert_eq!(out, [Parsed::Heard, Parsed::Heard]);
     }
 
     #[test]
