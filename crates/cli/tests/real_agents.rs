@@ -683,3 +683,25 @@ fn a_reply_while_claude_code_works_is_its_next_turn() {
         });
     assert!(later, "the second turn did not carry the first");
 }
+
+#[test]
+fn allow_always_lets_claude_code_use_the_tool_again_without_asking() {
+    let (_server, w) = asking_claude();
+    let job = w.spawn(
+        &["-a", "claude", "--timeout", "3m"],
+        &format!("Create hello.txt and {SECOND}."),
+    );
+    let id = s(&job["id"]);
+    w.wait_until(&id, "the first request", |j| j["state"] == "waiting");
+    w.ok(&["allow", "--always", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert_eq!(
+        logs.matches("the agent asks to use Write").count(),
+        1,
+        "asked again after allow --always: {logs}"
+    );
+    assert!(logs.contains("allowed for the rest of the job"), "{logs}");
+}
