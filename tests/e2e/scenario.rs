@@ -43,6 +43,27 @@ fn run_typed(s: &mut Session) -> Result<String, String> {
 }
 
 /// Waits until the open job is `codename` in `state`.
+/// `sidekick ARGS` with the world's environment; its stdout, or why it failed.
+fn sidekick(cli: &Path, w: &World, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new(cli)
+        .args(args)
+        .envs(w.env())
+        .output()
+        .map_err(|e| format!("cannot run sidekick: {e}"))?;
+    check(out.status.success(), || {
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    })?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The codename `sidekick run` printed (`<id> <codename>`).
+fn started_codename(out: &str) -> String {
+    out.split_whitespace()
+        .nth(1)
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn wait_job_state(s: &mut Session, codename: &str, state: &str) -> Result<(), String> {
     let css = format!("[data-testid=job-view][data-codename='{codename}'][data-state='{state}']");
     s.find(&css).map(|_| ())
@@ -266,26 +287,12 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     // An agent that asks: the job waits, the status bar says it needs the user, and the job
     // view's Allow answers it; the agent goes on and its file is on the branch.
     let cli = app.with_file_name("sidekick");
-    let out = std::process::Command::new(&cli)
-        .args([
-            "run",
-            "-r",
-            &w.repo.display().to_string(),
-            "-a",
-            "claude",
-            "write asked.txt",
-        ])
-        .envs(w.env())
-        .output()
-        .map_err(|e| format!("cannot run sidekick: {e}"))?;
-    check(out.status.success(), || {
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    })?;
-    let asking = String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
+    let repo = w.repo.display().to_string();
+    let asking = started_codename(&sidekick(
+        &cli,
+        w,
+        &["run", "-r", &repo, "-a", "claude", "write asked.txt"],
+    )?);
     s.wait_text("[data-testid=status-summary]", "1 needs you")?;
     s.press(&format!("[data-testid=job-row][data-codename='{asking}']"))?;
     s.wait_text("[data-testid=request-detail]", "asked.txt")?;
@@ -304,38 +311,20 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.screenshot("reply-asks-again");
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
-    let status = std::process::Command::new(&cli)
-        .args(["status", "--json", &asking])
-        .envs(w.env())
-        .output()
-        .map_err(|e| format!("cannot run sidekick: {e}"))?;
     let job: serde_json::Value =
-        serde_json::from_slice(&status.stdout).map_err(|e| format!("status --json: {e}"))?;
+        serde_json::from_str(&sidekick(&cli, w, &["status", "--json", &asking])?)
+            .map_err(|e| format!("status --json: {e}"))?;
     check(job["turns"] == 2, || format!("turns: {}", job["turns"]))?;
 
     // The host dies (kill -9). The app starts a new one, follows it from where it was, and a
     // job started meanwhile from the CLI shows up in the window.
     let pid = crate::support::host_pid(w).ok_or("no host pid")?;
     crate::support::nix_kill(pid, "KILL")?;
-    let out = std::process::Command::new(&cli)
-        .args([
-            "run",
-            "-r",
-            &w.repo.display().to_string(),
-            "echo after the crash",
-        ])
-        .envs(w.env())
-        .output()
-        .map_err(|e| format!("cannot run sidekick: {e}"))?;
-    check(out.status.success(), || {
-        String::from_utf8_lossy(&out.stderr).into_owned()
-    })?;
-    let started = String::from_utf8_lossy(&out.stdout).into_owned();
-    let after = started
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or_default()
-        .to_string();
+    let after = started_codename(&sidekick(
+        &cli,
+        w,
+        &["run", "-r", &repo, "echo after the crash"],
+    )?);
     s.find(&format!("[data-testid=job-row][data-codename='{after}']"))?;
     s.wait_text("[data-testid=host-state]", "host")?;
     s.screenshot("after-host-restart");

@@ -11,6 +11,18 @@ use crate::jobs::ledger;
 use crate::store::NewEvent;
 use crate::{agents, config::Config, Engine, EngineError, Result};
 
+/// The user's message as a line of its own in the job's log (`you: ...`).
+fn you_said(job_id: &str, time: u64, text: &str) -> NewEvent {
+    NewEvent {
+        job_id: job_id.to_string(),
+        time,
+        body: EventBody::Notice {
+            level: Level::Info,
+            message: format!("you: {text}"),
+        },
+    }
+}
+
 impl Engine {
     /// Sends `req.text` to the job's agent: the job is queued again for another turn.
     pub async fn reply(&self, reference: &str, req: ReplyRequest) -> Result<Job> {
@@ -28,15 +40,7 @@ impl Engine {
                 let now = inner.now();
                 let (_, rec) = inner.modify(&id, |rec| {
                     rec.job.turns += 1;
-                    let event = NewEvent {
-                        job_id: rec.job.id.clone(),
-                        time: now,
-                        body: EventBody::Notice {
-                            level: Level::Info,
-                            message: format!("you: {text}"),
-                        },
-                    };
-                    Ok(((), vec![event]))
+                    Ok(((), vec![you_said(&rec.job.id, now, &text)]))
                 })?;
                 return Ok(inner.decorate(rec.job));
             }
@@ -101,15 +105,7 @@ impl Engine {
                 rec.job.ended_at = None;
                 rec.job.capped = false;
                 rec.process = None;
-                let event = NewEvent {
-                    job_id: rec.job.id.clone(),
-                    time: now,
-                    body: EventBody::Notice {
-                        level: Level::Info,
-                        message: format!("you: {text}"),
-                    },
-                };
-                Ok(((), vec![event]))
+                Ok(((), vec![you_said(&rec.job.id, now, &text)]))
             })?;
             Ok::<Job, EngineError>(inner.decorate(rec.job))
         })
