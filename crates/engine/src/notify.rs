@@ -142,8 +142,18 @@ pub fn single(tap: &Tap, mergeable: bool) -> Notification {
 /// notification.
 pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
     let task = shorten(job.task.lines().next().unwrap_or(""), 100);
+    // A command reads best as itself: "brave-otter wants to run: cargo test".
+    let summary = if request.tool == "Bash" {
+        format!(
+            "{} wants to run: {}",
+            job.codename,
+            shorten(&request.detail, 80)
+        )
+    } else {
+        format!("{} wants to use {}", job.codename, request.tool)
+    };
     Notification {
-        summary: format!("{} wants to use {}", job.codename, request.tool),
+        summary,
         body: format!("{}\n{task}", shorten(&request.detail, 300)),
         weight: Weight::Prominent,
         job_id: job.id.clone(),
@@ -370,6 +380,26 @@ mod tests {
             "files_changed": 1, "insertions": 12, "deletions": 3, "log_path": "/l"
         });
         serde_json::from_value(json).expect("a job")
+    }
+
+    #[test]
+    fn a_request_reads_as_what_the_agent_wants() {
+        let waiting = job(JobState::Waiting, 1);
+        let request = |tool: &str, detail: &str| sidekick_protocol::Request {
+            id: "r1".into(),
+            tool: tool.into(),
+            detail: detail.into(),
+            input: serde_json::Value::Null,
+            options: vec!["allow".into(), "deny".into()],
+            opened_at: 1,
+        };
+        let n = asking(&waiting, &request("Bash", "cargo test"));
+        assert_eq!(n.summary, "brave-otter wants to run: cargo test");
+        assert_eq!(n.body, "cargo test\nFix the flaky test");
+        assert_eq!(n.weight, Weight::Prominent);
+        assert_eq!(n.request.as_deref(), Some("r1"));
+        let n = asking(&waiting, &request("Write", "src/lib.rs"));
+        assert_eq!(n.summary, "brave-otter wants to use Write");
     }
 
     #[test]

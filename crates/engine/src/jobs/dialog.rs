@@ -253,12 +253,23 @@ impl Inner {
         input: Value,
         suggestions: Value,
     ) -> Result<()> {
+        // "Allow for the rest of the job" only where the agent proposes what to remember.
+        let can_remember = match &suggestions {
+            Value::Array(a) => !a.is_empty(),
+            Value::Null => false,
+            _ => true,
+        };
+        let options = if can_remember {
+            vec!["allow".into(), "allow_always".into(), "deny".into()]
+        } else {
+            vec!["allow".into(), "deny".into()]
+        };
         let request = Request {
             detail: detail(&tool, &input),
             id: id.clone(),
             tool,
             input,
-            options: vec!["allow".into(), "allow_always".into(), "deny".into()],
+            options,
             opened_at: self.now(),
         };
         {

@@ -459,6 +459,15 @@ describe("JobView", () => {
     }
   });
 
+  it("offers no 'for this job' where the agent proposes nothing to remember", () => {
+    const request = { id: "req-3", tool: "Bash", detail: "make", input: {}, options: ["allow", "deny"], opened_at: 5 };
+    const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
+    host({ follow_output: 1, stop_output: null });
+    render(JobView, { app: withJobs(waiting), job: waiting });
+    expect(screen.getByTestId("request-allow")).toBeTruthy();
+    expect(screen.queryByTestId("request-allow-always")).toBeNull();
+  });
+
   it("allows a request for the rest of the job", async () => {
     const request = { id: "req-2", tool: "Write", detail: "/wt/a.txt", input: {}, options: ["allow", "allow_always", "deny"], opened_at: 5 };
     const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
