@@ -350,4 +350,11 @@ fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
         w.git(&["show", &format!("{}:two.txt", s(&done["branch"]))]),
         "one"
     );
+    // Each turn is a commit of its own, under its own words.
+    let log = w.git(&[
+        "log",
+        "--format=%s",
+        &format!("main..{}", s(&done["branch"])),
+    ]);
+    assert_eq!(log, "cat one.txt > two.txt\necho one > one.txt");
 }

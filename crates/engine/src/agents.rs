@@ -31,7 +31,7 @@ pub const TASK_PLACEHOLDER: &str = "{task}";
 pub const PERMISSION_PLACEHOLDER: &str = "{permission}";
 pub const SESSION_PLACEHOLDER: &str = "{session}";
 /// The `permission` that routes what the agent asks to the user (agents that can: claude).
-pub const ASK: &str = "ask";
+pub const ASK: &str = crate::config::ASK_PERMISSION;
 
 /// A built-in agent: its command template, output format and default permission.
 struct Builtin {

@@ -50,6 +50,11 @@ pub struct Config {
 /// settings only.
 pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "shell"];
 
+/// `permission = "ask"`: what the agent asks goes to the user (see `jobs/dialog.rs`).
+pub const ASK_PERMISSION: &str = "ask";
+/// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
+pub const ASKING_AGENTS: &[&str] = &["claude"];
+
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 impl Default for Config {
@@ -187,6 +192,16 @@ impl Config {
                 ),
                 None => None,
             };
+            // Only an agent whose approvals Sidekick can carry may ask; any other would get
+            // `ask` as a mode it does not know.
+            if a.permission.as_deref() == Some(ASK_PERMISSION)
+                && !ASKING_AGENTS.contains(&name.as_str())
+            {
+                return Err(invalid(format!(
+                    "agents.{name}.permission: `ask` works for {} so far; use one of {name}'s own modes",
+                    ASKING_AGENTS.join(", ")
+                )));
+            }
             agents.insert(
                 name,
                 AgentConfig {
@@ -317,6 +332,28 @@ fn one_line(e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ask_is_refused_for_agents_whose_approvals_are_not_carried() {
+        let ok = Config::parse(
+            "[agents.claude]\npermission = \"ask\"\n",
+            Path::new("c.toml"),
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        for agent in ["codex", "gemini", "aider"] {
+            let err = Config::parse(
+                &format!("[agents.{agent}]\npermission = \"ask\"\n"),
+                Path::new("c.toml"),
+            )
+            .expect_err("refused");
+            assert!(
+                err.to_string().contains(&format!(
+                    "agents.{agent}.permission: `ask` works for claude"
+                )),
+                "{err}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_when_empty() {

@@ -484,7 +484,9 @@ pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
         }
     }
     let repo_dir = PathBuf::from(&rec.job.repo);
-    let message = repo::commit_message(&rec.job.task, &rec.job.id, &rec.job.codename);
+    // A reply's turn is committed under the reply's words.
+    let said = rec.last_reply.as_deref().unwrap_or(&rec.job.task);
+    let message = repo::commit_message(said, &rec.job.id, &rec.job.codename);
     let base = rec.job.base_commit.clone();
     let work = tokio::task::spawn_blocking(move || {
         let committed = repo::commit_all(&worktree, &message);

@@ -40,6 +40,7 @@ impl Engine {
                 let now = inner.now();
                 let (_, rec) = inner.modify(&id, |rec| {
                     rec.job.turns += 1;
+                    rec.last_reply = Some(text.clone());
                     Ok(((), vec![you_said(&rec.job.id, now, &text)]))
                 })?;
                 return Ok(inner.decorate(rec.job));
@@ -100,6 +101,7 @@ impl Engine {
                 }
                 ledger::move_to(rec, JobState::Queued)?;
                 rec.job.turns += 1;
+                rec.last_reply = Some(text.clone());
                 rec.job.reason = None;
                 rec.job.exit_code = None;
                 rec.job.ended_at = None;

@@ -245,6 +245,7 @@ impl Inner {
             format: profile.format,
             session: None,
             dialog: profile.dialog.then(|| prompt.clone()),
+            last_reply: None,
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;

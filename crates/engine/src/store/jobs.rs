@@ -34,6 +34,8 @@ struct AgentState {
     dialog: Option<String>,
     #[serde(default)]
     turns: u32,
+    #[serde(default)]
+    last_reply: Option<String>,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -50,6 +52,7 @@ fn agent_state(rec: &JobRecord) -> String {
         token_budget: j.token_budget,
         dialog: rec.dialog.clone(),
         turns: j.turns,
+        last_reply: rec.last_reply.clone(),
     })
 }
 
@@ -317,6 +320,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             format: crate::parse::Format::from_name(&agent.format),
             session: agent.session,
             dialog: agent.dialog,
+            last_reply: agent.last_reply,
         })
     })();
     Ok(parsed)

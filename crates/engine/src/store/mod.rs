@@ -131,6 +131,8 @@ pub struct JobRecord {
     /// The agent speaks its own protocol on stdin (`permission = "ask"`): this is the task
     /// (with its context), sent as its first message.
     pub dialog: Option<String>,
+    /// The user's last reply (`sidekick reply`): the message of the commit its turn makes.
+    pub last_reply: Option<String>,
 }
 
 pub use sidekick_git::MergeRecord;
@@ -283,6 +285,7 @@ pub(crate) mod tests {
             format: crate::parse::Format::Plain,
             session: None,
             dialog: None,
+            last_reply: None,
         }
     }
 
