@@ -669,6 +669,10 @@ fn a_reply_while_claude_code_works_is_its_next_turn() {
     assert_eq!(second["turns"], 2, "{second}");
     w.ok(&["allow", &id]);
     let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    assert_eq!(
+        done["turns"], 2,
+        "the reply's turn is kept after the end: {done}"
+    );
     let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
     assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
     // One session: the second turn's request carried the first.

@@ -293,6 +293,7 @@ async fn run_process(
             if let Some(e) = wait_error {
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
             }
+            handle.keep_replies(rec);
             if let Err(e) = ledger::move_to(rec, JobState::Stopping) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
@@ -448,6 +449,10 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
             None => e,
         });
     }
+    // What others wrote while the agent ran (a reply's turn) stays; what it asked and nobody
+    // answered goes with it.
+    handle.keep_replies(&mut rec);
+    rec.job.requests.clear();
     if let Err(e) = ledger::move_to(&mut rec, state) {
         // Never expected: the job is left as it was and the next host marks it interrupted.
         tracing::error!(job = %rec.job.id, error = %e, "cannot record the job's end");

@@ -102,6 +102,15 @@ impl JobHandle {
         self.inner.stop_taking_replies(&self.job_id, rx)
     }
 
+    /// Takes into `rec` (the runner's copy) what replies recorded on the job while the agent
+    /// ran: the turns and the last reply, which a save of the runner's copy must not undo.
+    pub(crate) fn keep_replies(&self, rec: &mut JobRecord) {
+        if let Ok(stored) = self.inner.load(&self.job_id) {
+            rec.job.turns = stored.job.turns;
+            rec.last_reply = stored.last_reply;
+        }
+    }
+
     /// The agent is gone: its dialog (the one `tx` belongs to) takes no more answers.
     pub(crate) fn close_dialog(&self, tx: &tokio::sync::mpsc::UnboundedSender<Control>) {
         self.inner.close_dialog(&self.job_id, tx);
