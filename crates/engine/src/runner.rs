@@ -261,7 +261,15 @@ async fn run_process(
     if is_agent {
         tracing::debug!(job = %rec.job.id, "agent started");
         rec.process = process::identity(pgid);
-        if let Err(e) = ledger::move_to(rec, JobState::Running) {
+        // A request the agent made at once (before this save) is kept, and the job waits.
+        handle.keep_others(rec);
+        let now = if rec.job.requests.is_empty() {
+            ledger::move_to(rec, JobState::Running)
+        } else {
+            ledger::move_to(rec, JobState::Running)
+                .and_then(|()| ledger::move_to(rec, JobState::Waiting))
+        };
+        if let Err(e) = now {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
         } else if let Err(e) = handle.save(rec) {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
@@ -293,7 +301,7 @@ async fn run_process(
             if let Some(e) = wait_error {
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
             }
-            handle.keep_replies(rec);
+            handle.keep_others(rec);
             if let Err(e) = ledger::move_to(rec, JobState::Stopping) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
@@ -451,7 +459,7 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
     }
     // What others wrote while the agent ran (a reply's turn) stays; what it asked and nobody
     // answered goes with it.
-    handle.keep_replies(&mut rec);
+    handle.keep_others(&mut rec);
     rec.job.requests.clear();
     if let Err(e) = ledger::move_to(&mut rec, state) {
         // Never expected: the job is left as it was and the next host marks it interrupted.

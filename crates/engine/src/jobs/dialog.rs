@@ -286,7 +286,7 @@ impl Inner {
             }
             let notice = format!("the agent asks to use {}: {}", request.tool, request.detail);
             rec.job.requests.push(request);
-            if rec.job.state == JobState::Running {
+            if matches!(rec.job.state, JobState::Starting | JobState::Running) {
                 ledger::move_to(rec, JobState::Waiting)?;
             }
             let event = NewEvent {

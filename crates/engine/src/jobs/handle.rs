@@ -102,12 +102,14 @@ impl JobHandle {
         self.inner.stop_taking_replies(&self.job_id, rx)
     }
 
-    /// Takes into `rec` (the runner's copy) what replies recorded on the job while the agent
-    /// ran: the turns and the last reply, which a save of the runner's copy must not undo.
-    pub(crate) fn keep_replies(&self, rec: &mut JobRecord) {
+    /// Takes into `rec` (the runner's copy) what others recorded on the job while the agent
+    /// ran, which a save of the runner's copy must not undo: the turns and last reply (a reply),
+    /// and the open requests (what the agent asked).
+    pub(crate) fn keep_others(&self, rec: &mut JobRecord) {
         if let Ok(stored) = self.inner.load(&self.job_id) {
             rec.job.turns = stored.job.turns;
             rec.last_reply = stored.last_reply;
+            rec.job.requests = stored.job.requests;
         }
     }
 

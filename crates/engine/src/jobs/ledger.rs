@@ -21,6 +21,8 @@ pub(crate) const ALLOWED: &[(JobState, &[JobState])] = &[
         Starting,
         &[
             Running,
+            // The agent asked before its start was recorded.
+            Waiting,
             Stopping,
             Completed,
             Failed,
@@ -151,7 +153,7 @@ mod tests {
                 count += 1;
             }
         }
-        assert_eq!(count, 2 + 7 + 7 + 7 + 5 + 5 * 3 + 5 * 2);
+        assert_eq!(count, 2 + 8 + 7 + 7 + 5 + 5 * 3 + 5 * 2);
     }
 
     #[test]
@@ -170,7 +172,6 @@ mod tests {
             (Merged, Running),
             (Interrupted, Running),
             (Queued, Waiting),
-            (Starting, Waiting),
             (Stopping, Waiting),
             (Completed, Waiting),
             (Waiting, Queued),
