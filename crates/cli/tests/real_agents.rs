@@ -709,3 +709,107 @@ fn allow_always_lets_claude_code_use_the_tool_again_without_asking() {
     );
     assert!(logs.contains("allowed for the rest of the job"), "{logs}");
 }
+
+/// The scripted server and a world whose `gemini` asks over ACP (`permission = "ask"`).
+fn asking_gemini() -> (ModelServer, World) {
+    let bin = real_agents("gemini");
+    let server = ModelServer::start();
+    let mut w = World::with_config(&format!(
+        "[agents.gemini]\npermission = \"ask\"\n\
+         [agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
+        server.addr
+    ));
+    let settings = w.root.join("user/.gemini");
+    std::fs::create_dir_all(&settings).expect("mkdir .gemini");
+    std::fs::write(
+        settings.join("settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+            "model": {"name": "gemini-2.5-flash"}}"#,
+    )
+    .expect("settings");
+    w.bin = Some(bin);
+    (server, w)
+}
+
+fn until_gemini_asks(w: &World) -> (String, Value) {
+    let job = w.spawn(
+        &["-a", "gemini", "--timeout", "3m"],
+        "Create hello.txt with a greeting.",
+    );
+    let id = s(&job["id"]);
+    let waiting = w.wait_until(&id, "Gemini CLI's request", |j| j["state"] == "waiting");
+    (id, waiting)
+}
+
+#[test]
+fn gemini_cli_asks_over_acp_and_an_allow_lets_it_write() {
+    let (_server, w) = asking_gemini();
+    let (id, waiting) = until_gemini_asks(&w);
+    let wt = PathBuf::from(s(&waiting["worktree"]));
+    assert!(!wt.join(FILE).exists(), "written before it was allowed");
+    assert!(
+        s(&waiting["requests"][0]["detail"]).contains(FILE),
+        "{waiting}"
+    );
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&done["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT);
+    assert_eq!(done["summary"], ANSWER, "{done}");
+}
+
+#[test]
+fn gemini_cli_asks_over_acp_and_a_deny_keeps_it_from_writing() {
+    let (_server, w) = asking_gemini();
+    let (id, _) = until_gemini_asks(&w);
+    w.ok(&["deny", &id]);
+    let done = w.wait_until(&id, "the end", |j| {
+        j["state"]
+            .as_str()
+            .is_some_and(|s| s != "waiting" && s != "running")
+    });
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(
+        !tree.contains(FILE),
+        "written although denied: {tree}\n{done}"
+    );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("denied: "), "{logs}");
+}
+
+#[test]
+fn a_reply_to_gemini_cli_runs_a_new_session_in_the_same_worktree() {
+    let (server, w) = asking_gemini();
+    let (id, first) = until_gemini_asks(&w);
+    w.ok(&["allow", &id]);
+    w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
+    // ACP takes no message while it works: the reply is for the ended job.
+    w.ok(&["reply", &id, "Also", "create", SECOND]);
+    // Allow whatever it asks until the turn ends.
+    let start = std::time::Instant::now();
+    let done = loop {
+        let j = w.status(&id);
+        match j["state"].as_str() {
+            Some("completed") if j["turns"] == 2 => break j,
+            Some("waiting") => {
+                w.ok(&["allow", &id]);
+            }
+            _ => {}
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "{j}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(done["worktree"], first["worktree"]);
+    assert_eq!(done["branch"], first["branch"]);
+    // The new session's prompt carried the reply and, as context, the earlier task.
+    let told = server.requests().iter().any(|b| {
+        let t = b.to_string();
+        t.contains("Also create second.txt") && t.contains("Earlier in this job you were asked")
+    });
+    assert!(
+        told,
+        "the reply's session never heard the reply with its context"
+    );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("you: Also create second.txt"), "{logs}");
+}

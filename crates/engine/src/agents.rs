@@ -43,8 +43,10 @@ struct Builtin {
     /// resumed from another working folder.
     resume: Option<&'static [&'static str]>,
     /// The command for `permission = "ask"`: the agent's own protocol on stdin and stdout, so
-    /// what it asks reaches the user and the answer goes back (the task goes in on stdin).
+    /// what it asks reaches the user and the answer goes back (the task goes in on stdin), and
+    /// the format it speaks there.
     ask: Option<&'static [&'static str]>,
+    ask_format: Format,
 }
 
 const BUILTINS: &[Builtin] = &[
@@ -84,6 +86,7 @@ const BUILTINS: &[Builtin] = &[
             // works is known to be heard before stdin is closed.
             "--replay-user-messages",
         ]),
+        ask_format: Format::ClaudeStream,
     },
     Builtin {
         name: "codex",
@@ -111,6 +114,7 @@ const BUILTINS: &[Builtin] = &[
             TASK_PLACEHOLDER,
         ]),
         ask: None,
+        ask_format: Format::CodexJson,
     },
     Builtin {
         name: "gemini",
@@ -126,7 +130,10 @@ const BUILTINS: &[Builtin] = &[
         format: Format::GeminiStream,
         permission: Some("auto_edit"),
         resume: None,
-        ask: None,
+        // The Agent Client Protocol: every tool call that needs approval is a
+        // `session/request_permission` to the user.
+        ask: Some(&["gemini", "--acp"]),
+        ask_format: Format::Acp,
     },
     Builtin {
         name: "aider",
@@ -153,6 +160,7 @@ const BUILTINS: &[Builtin] = &[
         permission: None,
         resume: None,
         ask: None,
+        ask_format: Format::AiderText,
     },
 ];
 
@@ -234,7 +242,11 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
             .collect(),
         env: settings.map(|s| s.env.clone()).unwrap_or_default(),
         timeout_ms: settings.and_then(|s| s.timeout_ms),
-        format: b.format,
+        format: if ask.is_some() {
+            b.ask_format
+        } else {
+            b.format
+        },
         resume: b.resume.map(|r| {
             r.iter()
                 .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))

@@ -53,7 +53,7 @@ pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "she
 /// `permission = "ask"`: what the agent asks goes to the user (see `jobs/dialog.rs`).
 pub const ASK_PERMISSION: &str = "ask";
 /// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
-pub const ASKING_AGENTS: &[&str] = &["claude"];
+pub const ASKING_AGENTS: &[&str] = &["claude", "gemini"];
 
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -340,7 +340,7 @@ mod tests {
             Path::new("c.toml"),
         );
         assert!(ok.is_ok(), "{ok:?}");
-        for agent in ["codex", "gemini", "aider"] {
+        for agent in ["codex", "aider"] {
             let err = Config::parse(
                 &format!("[agents.{agent}]\npermission = \"ask\"\n"),
                 Path::new("c.toml"),
@@ -348,7 +348,7 @@ mod tests {
             .expect_err("refused");
             assert!(
                 err.to_string().contains(&format!(
-                    "agents.{agent}.permission: `ask` works for claude"
+                    "agents.{agent}.permission: `ask` works for claude, gemini"
                 )),
                 "{err}"
             );

@@ -69,6 +69,7 @@ pub(crate) enum Said {
     },
     TurnEnded,
     Heard,
+    SessionReady(String),
 }
 
 /// The agent's output parser and where its findings go.
@@ -164,6 +165,10 @@ impl Reader {
                 }
                 Parsed::Heard => {
                     self.said.push(Said::Heard);
+                    continue;
+                }
+                Parsed::SessionReady(id) => {
+                    self.said.push(Said::SessionReady(id));
                     continue;
                 }
             };

@@ -219,8 +219,15 @@ async fn run_process(
         let (tx, rx) = mpsc::unbounded_channel();
         handle.open_dialog(tx.clone());
         dialog_tx = Some(tx);
+        let dialect = match rec.format {
+            crate::parse::Format::Acp => crate::jobs::dialog::Dialect::Acp {
+                cwd: rec.job.worktree.clone(),
+            },
+            _ => crate::jobs::dialog::Dialect::Claude,
+        };
         tokio::spawn(crate::jobs::dialog::speak(
             handle.clone(),
+            dialect,
             stdin,
             prompt,
             rx,

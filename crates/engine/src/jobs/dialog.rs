@@ -27,10 +27,13 @@ pub(crate) enum Control {
     Answer {
         id: String,
         allow: bool,
-        /// The tool's input, unchanged (the agent requires it with an allow).
+        /// For the rest of the job, as the agent defines it.
+        always: bool,
+        /// The tool's input, unchanged (Claude Code requires it with an allow).
         input: Value,
-        /// What the agent proposed to remember, sent back with an allow for the rest of the job.
-        remember: Option<Value>,
+        /// What the agent offered with the request: Claude Code's rules to remember, ACP's
+        /// options.
+        offered: Value,
         message: Option<String>,
     },
     /// A reply while the agent works: its next turn.
@@ -39,6 +42,17 @@ pub(crate) enum Control {
     TurnEnded,
     /// The agent took a message of the user's from its input.
     Heard,
+    /// The agent's session is ready for the task (ACP).
+    SessionReady(String),
+}
+
+/// The protocol an agent speaks on stdin and stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// Claude Code's stream-json with `--permission-prompt-tool stdio`.
+    Claude,
+    /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd`.
+    Acp { cwd: String },
 }
 
 /// A live dialog: where answers go, what the agent proposed to remember per request, and the
@@ -90,20 +104,40 @@ fn user_message(text: &str) -> Value {
 /// own; either way stdin stays open until it has been taken.)
 pub(crate) async fn speak(
     handle: JobHandle,
+    dialect: Dialect,
     mut stdin: tokio::process::ChildStdin,
     prompt: String,
     mut rx: mpsc::UnboundedReceiver<Control>,
 ) {
-    if write_line(&mut stdin, &user_message(&prompt))
-        .await
-        .is_err()
-    {
-        return;
+    let opening = match &dialect {
+        Dialect::Claude => vec![user_message(&prompt)],
+        // The task waits for the session (`SessionReady`).
+        Dialect::Acp { cwd } => vec![
+            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": 1,
+                "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
+            }}),
+            json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
+                   "params": {"cwd": cwd, "mcpServers": []}}),
+        ],
+    };
+    if dialect != Dialect::Claude {
+        // ACP has one prompt under way at a time: replies go in after the job ends.
+        handle.stop_taking_replies(&mut rx);
+    }
+    for line in opening {
+        if write_line(&mut stdin, &line).await.is_err() {
+            return;
+        }
     }
     // Replies written that the agent has not echoed yet (the task's own echo is not counted).
     let mut unheard: u32 = 0;
     while let Some(control) = rx.recv().await {
         let line = match control {
+            Control::SessionReady(session) => json!({
+                "jsonrpc": "2.0", "id": crate::parse::acp::FIRST_PROMPT_ID, "method": "session/prompt",
+                "params": {"sessionId": session, "prompt": [{"type": "text", "text": prompt}]},
+            }),
             Control::Heard => {
                 unheard = unheard.saturating_sub(1);
                 continue;
@@ -129,33 +163,69 @@ pub(crate) async fn speak(
             Control::Answer {
                 id,
                 allow,
+                always,
                 input,
-                remember,
+                offered,
                 message,
-            } => {
-                let response = if allow {
-                    let mut r = json!({"behavior": "allow", "updatedInput": input});
-                    if let Some(rules) = remember.filter(|r| !r.is_null()) {
-                        r["updatedPermissions"] = rules;
-                    }
-                    r
-                } else {
-                    json!({
-                        "behavior": "deny",
-                        "message": message.unwrap_or_else(|| "The user denied this.".into()),
-                    })
-                };
-                json!({
-                    "type": "control_response",
-                    "response": {"subtype": "success", "request_id": id, "response": response},
-                })
-            }
+            } => match &dialect {
+                Dialect::Claude => {
+                    claude_answer(id, allow, input, always.then_some(offered), message)
+                }
+                Dialect::Acp { .. } => acp_answer(&id, allow, always, &offered),
+            },
         };
         if write_line(&mut stdin, &line).await.is_err() {
             break;
         }
     }
     let _ = stdin.shutdown().await;
+}
+
+/// Claude Code's `control_response` to a `can_use_tool` request.
+fn claude_answer(
+    id: String,
+    allow: bool,
+    input: Value,
+    remember: Option<Value>,
+    message: Option<String>,
+) -> Value {
+    let response = if allow {
+        let mut r = json!({"behavior": "allow", "updatedInput": input});
+        if let Some(rules) = remember.filter(|r| !r.is_null()) {
+            r["updatedPermissions"] = rules;
+        }
+        r
+    } else {
+        json!({
+            "behavior": "deny",
+            "message": message.unwrap_or_else(|| "The user denied this.".into()),
+        })
+    };
+    json!({
+        "type": "control_response",
+        "response": {"subtype": "success", "request_id": id, "response": response},
+    })
+}
+
+/// The JSON-RPC answer to an ACP `session/request_permission`: the option the agent offered
+/// that matches (allow once or always, reject once), or a cancel when it offered none.
+fn acp_answer(id: &str, allow: bool, always: bool, options: &Value) -> Value {
+    let wanted: &[&str] = match (allow, always) {
+        (true, true) => &["allow_always", "allow_once"],
+        (true, false) => &["allow_once", "allow_always"],
+        (false, _) => &["reject_once", "reject_always"],
+    };
+    let chosen = wanted.iter().find_map(|kind| {
+        options.as_array()?.iter().find(|o| o["kind"] == *kind)?["optionId"]
+            .as_str()
+            .map(str::to_string)
+    });
+    let outcome = match chosen {
+        Some(option) => json!({"outcome": "selected", "optionId": option}),
+        None => json!({"outcome": "cancelled"}),
+    };
+    let id: Value = serde_json::from_str(id).unwrap_or_else(|_| Value::String(id.to_string()));
+    json!({"jsonrpc": "2.0", "id": id, "result": {"outcome": outcome}})
 }
 
 async fn write_line(stdin: &mut tokio::process::ChildStdin, v: &Value) -> std::io::Result<()> {
@@ -199,6 +269,13 @@ impl Inner {
     pub(crate) fn end_turn(&self, job_id: &str) {
         if let Some(d) = lock(&self.dialogs).get(job_id) {
             let _ = d.tx.send(Control::TurnEnded);
+        }
+    }
+
+    /// The agent's session is ready for the task (ACP).
+    pub(crate) fn session_ready(&self, job_id: &str, session: String) {
+        if let Some(d) = lock(&self.dialogs).get(job_id) {
+            let _ = d.tx.send(Control::SessionReady(session));
         }
     }
 
@@ -255,6 +332,10 @@ impl Inner {
     ) -> Result<()> {
         // "Allow for the rest of the job" only where the agent proposes what to remember.
         let can_remember = match &suggestions {
+            // ACP's options, each of a kind: "always" only when one is offered.
+            Value::Array(a) if a.iter().any(|o| o.get("kind").is_some()) => {
+                a.iter().any(|o| o["kind"] == "allow_always")
+            }
             Value::Array(a) => !a.is_empty(),
             Value::Null => false,
             _ => true,
@@ -333,12 +414,13 @@ impl Engine {
                     };
                     let mut dialogs = lock(&inner.dialogs);
                     let d = dialogs.get_mut(&rec.job.id).ok_or_else(gone)?;
-                    let remember = d.suggestions.remove(&request.id).filter(|_| req.always);
+                    let offered = d.suggestions.remove(&request.id).unwrap_or(Value::Null);
                     d.tx.send(Control::Answer {
                         id: request.id.clone(),
                         allow: req.allow,
+                        always: req.always,
                         input: request.input.clone(),
-                        remember,
+                        offered,
                         message: req.message.clone(),
                     })
                     .map_err(|_| gone())?;
@@ -373,5 +455,45 @@ impl Engine {
             Ok(inner.decorate(rec.job))
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_acp_answer_picks_the_option_the_agent_offered() {
+        let options = json!([
+            {"optionId": "once", "kind": "allow_once"},
+            {"optionId": "always", "kind": "allow_always"},
+            {"optionId": "no", "kind": "reject_once"},
+        ]);
+        let pick =
+            |allow, always| acp_answer("7", allow, always, &options)["result"]["outcome"].clone();
+        assert_eq!(
+            pick(true, false),
+            json!({"outcome": "selected", "optionId": "once"})
+        );
+        assert_eq!(
+            pick(true, true),
+            json!({"outcome": "selected", "optionId": "always"})
+        );
+        assert_eq!(
+            pick(false, false),
+            json!({"outcome": "selected", "optionId": "no"})
+        );
+        // The id goes back as it came (a number stays a number, a string a string).
+        assert_eq!(acp_answer("7", true, false, &options)["id"], json!(7));
+        assert_eq!(
+            acp_answer("\"r-1\"", true, false, &options)["id"],
+            json!("r-1")
+        );
+        // Nothing offered that fits: the request is cancelled, never allowed by accident.
+        let only_allow = json!([{"optionId": "once", "kind": "allow_once"}]);
+        assert_eq!(
+            acp_answer("1", false, false, &only_allow)["result"]["outcome"],
+            json!({"outcome": "cancelled"})
+        );
     }
 }

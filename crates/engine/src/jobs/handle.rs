@@ -148,6 +148,7 @@ impl JobHandle {
             }
             Said::TurnEnded => self.inner.end_turn(&self.job_id),
             Said::Heard => self.inner.heard(&self.job_id),
+            Said::SessionReady(id) => self.inner.session_ready(&self.job_id, id),
         }
     }
 

@@ -75,18 +75,27 @@ impl Engine {
                     ))
                 })?;
                 let session = rec.session.clone();
+                let earlier = format!(
+                    "<sidekick-context>\nEarlier in this job you were asked:\n{}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}",
+                    rec.job.task
+                );
                 if profile.dialog {
+                    // Claude Code resumes its session (it remembers); an ACP agent starts a new
+                    // one with the earlier task as context.
+                    let resume = session
+                        .as_ref()
+                        .filter(|_| profile.format == crate::parse::Format::ClaudeStream);
                     let mut argv = profile.command.clone();
-                    if let Some(session) = &session {
+                    if let Some(session) = resume {
                         argv.extend(["--resume".to_string(), session.clone()]);
                     }
                     rec.argv = argv;
-                    rec.dialog = Some(text.clone());
+                    rec.dialog = Some(if resume.is_some() {
+                        text.clone()
+                    } else {
+                        earlier.clone()
+                    });
                 } else {
-                    let earlier = format!(
-                        "<sidekick-context>\nEarlier in this job you were asked:\n{}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}",
-                        rec.job.task
-                    );
                     rec.argv = session
                         .as_deref()
                         .and_then(|s| profile.resume_argv(&text, s))

@@ -5,11 +5,13 @@
 
 use serde_json::Value;
 
+pub(crate) mod acp;
 mod aider;
 mod claude;
 mod codex;
 mod gemini;
 
+use acp::Acp;
 use aider::Aider;
 use claude::Claude;
 use codex::Codex;
@@ -28,6 +30,8 @@ pub enum Format {
     GeminiStream,
     /// Aider's plain text (`Tokens: … sent, … received. Cost: …`).
     AiderText,
+    /// The Agent Client Protocol (Gemini CLI `--acp`), in a dialog.
+    Acp,
 }
 
 impl Format {
@@ -38,6 +42,7 @@ impl Format {
             Format::CodexJson => "codex-json",
             Format::GeminiStream => "gemini-stream-json",
             Format::AiderText => "aider-text",
+            Format::Acp => "acp",
         }
     }
 
@@ -48,6 +53,7 @@ impl Format {
             Format::CodexJson,
             Format::GeminiStream,
             Format::AiderText,
+            Format::Acp,
         ]
         .into_iter()
         .find(|f| f.name() == name)
@@ -61,6 +67,7 @@ impl Format {
             Format::CodexJson => Some(Box::new(Codex::default())),
             Format::GeminiStream => Some(Box::new(Gemini::default())),
             Format::AiderText => Some(Box::new(Aider::default())),
+            Format::Acp => Some(Box::new(Acp::default())),
         }
     }
 }
@@ -94,6 +101,8 @@ pub enum Parsed {
     TurnEnded,
     /// The agent took one of the user's messages from its input (agents in a dialog).
     Heard,
+    /// The agent's session is ready for the task (ACP: the answer to `session/new`).
+    SessionReady(String),
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -210,6 +219,50 @@ mod tests {
                 Parsed::TurnEnded
             ]
         );
+    }
+
+    #[test]
+    fn acp_sessions_turns_tool_calls_and_permission_requests() {
+        let out = run(
+            Format::Acp,
+            &[
+                r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1}}"#,
+                r#"{"jsonrpc":"2.0","id":1,"result":{"sessionId":"s-9"}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s-9","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"Writing "}}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s-9","update":{"sessionUpdate":"tool_call","toolCallId":"t1","title":"WriteFile hello.txt","kind":"edit"}}}"#,
+                r#"{"jsonrpc":"2.0","id":7,"method":"session/request_permission","params":{"sessionId":"s-9","toolCall":{"toolCallId":"t1","title":"WriteFile","kind":"edit","rawInput":{"file_path":"/w/hello.txt"}},"options":[{"optionId":"a1","name":"Allow","kind":"allow_once"}]}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s-9","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"done."}}}}"#,
+                r#"{"jsonrpc":"2.0","id":2,"result":{"stopReason":"end_turn"}}"#,
+                // A request without an id, and a notification of another kind: nothing.
+                r#"{"jsonrpc":"2.0","method":"session/request_permission","params":{}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"plan"}}}"#,
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                Parsed::Session("s-9".into()),
+                Parsed::SessionReady("s-9".into()),
+                Parsed::Step {
+                    tool: Some("edit".into()),
+                    text: "WriteFile hello.txt".into()
+                },
+                Parsed::Ask {
+                    id: "7".into(),
+                    tool: "edit".into(),
+                    input: serde_json::json!({"file_path": "/w/hello.txt"}),
+                    suggestions: serde_json::json!([{"optionId": "a1", "name": "Allow", "kind": "allow_once"}]),
+                },
+                Parsed::Summary("Writing done.".into()),
+                Parsed::TurnEnded,
+            ]
+        );
+        // A session that could not be made ends the dialog.
+        let out = run(
+            Format::Acp,
+            &[r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"no auth"}}"#],
+        );
+        assert_eq!(out, [Parsed::TurnEnded]);
     }
 
     #[test]

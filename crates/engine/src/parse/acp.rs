@@ -1,0 +1,79 @@
+//! The Agent Client Protocol (JSON-RPC over stdio; Gemini CLI's `--acp`): the responses to our
+//! `session/new` (the session) and `session/prompt` (the turn's end), the agent's
+//! `session/update` notifications (its text and tool calls) and its
+//! `session/request_permission` requests.
+
+use super::*;
+
+/// Our requests' ids (see `jobs/dialog.rs`): `initialize`, `session/new`, then each prompt.
+pub(crate) const NEW_SESSION_ID: u64 = 1;
+pub(crate) const FIRST_PROMPT_ID: u64 = 2;
+
+#[derive(Default)]
+pub(super) struct Acp {
+    /// The agent's words in the turn under way.
+    text: String,
+}
+
+impl Parser for Acp {
+    fn line(&mut self, line: &str, out: &mut Vec<Parsed>) {
+        let Some(v) = json(line) else { return };
+        match (v.get("method").and_then(Value::as_str), v.get("id")) {
+            (Some("session/update"), _) => {
+                let update = &v["params"]["update"];
+                match update["sessionUpdate"].as_str() {
+                    Some("agent_message_chunk") => {
+                        if let Some(t) = update["content"]["text"].as_str() {
+                            self.text.push_str(t);
+                        }
+                    }
+                    Some("tool_call") => out.push(Parsed::Step {
+                        tool: text(update, "kind").or_else(|| text(update, "title")),
+                        text: text(update, "title")
+                            .map(|t| one_line(&t))
+                            .unwrap_or_default(),
+                    }),
+                    _ => {}
+                }
+            }
+            (Some("session/request_permission"), Some(id)) => {
+                let call = &v["params"]["toolCall"];
+                let tool = text(call, "kind")
+                    .or_else(|| text(call, "title"))
+                    .unwrap_or_else(|| "tool".into());
+                let input = call
+                    .get("rawInput")
+                    .filter(|i| !i.is_null())
+                    .cloned()
+                    .unwrap_or_else(|| call.clone());
+                out.push(Parsed::Ask {
+                    // The JSON of the id, so the answer carries it back exactly.
+                    id: id.to_string(),
+                    tool,
+                    input,
+                    suggestions: v["params"]["options"].clone(),
+                });
+            }
+            (None, Some(id)) => {
+                let id = id.as_u64().unwrap_or(0);
+                if id == NEW_SESSION_ID {
+                    match v["result"]["sessionId"].as_str() {
+                        Some(s) => {
+                            out.push(Parsed::Session(s.to_string()));
+                            out.push(Parsed::SessionReady(s.to_string()));
+                        }
+                        // No session: nothing can run; the dialog ends.
+                        None => out.push(Parsed::TurnEnded),
+                    }
+                } else if id >= FIRST_PROMPT_ID {
+                    let said = std::mem::take(&mut self.text);
+                    if !said.trim().is_empty() {
+                        out.push(Parsed::Summary(said.trim().to_string()));
+                    }
+                    out.push(Parsed::TurnEnded);
+                }
+            }
+            _ => {}
+        }
+    }
+}
