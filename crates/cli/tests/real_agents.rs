@@ -493,14 +493,7 @@ fn gemini_runs_a_two_turn_session_through_sidekick() {
     ));
     // Gemini CLI reads its auth choice and model from its settings; a folder it does not trust
     // would turn --approval-mode back to "default" (see README, agents).
-    let settings = w.root.join("user/.gemini");
-    std::fs::create_dir_all(&settings).expect("mkdir .gemini");
-    std::fs::write(
-        settings.join("settings.json"),
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
-            "model": {"name": "gemini-2.5-flash"}}"#,
-    )
-    .expect("settings");
+    gemini_settings(&w);
     w.bin = Some(bin);
     let job = writes_the_file(&w, "gemini");
     assert_eq!(job["summary"], ANSWER, "{job}");
@@ -551,15 +544,19 @@ fn asking_claude() -> (ModelServer, World) {
     (server, w)
 }
 
-/// Starts the scripted task and waits until Claude Code asks to write the file.
-fn until_it_asks(w: &World) -> (String, Value) {
+/// Starts the scripted task with `agent` and waits until it asks to write the file.
+fn until_agent_asks(w: &World, agent: &str) -> (String, Value) {
     let job = w.spawn(
-        &["-a", "claude", "--timeout", "3m"],
+        &["-a", agent, "--timeout", "3m"],
         "Create hello.txt with a greeting.",
     );
     let id = s(&job["id"]);
-    let waiting = w.wait_until(&id, "Claude Code's request", |j| j["state"] == "waiting");
+    let waiting = w.wait_until(&id, "the agent's request", |j| j["state"] == "waiting");
     (id, waiting)
+}
+
+fn until_it_asks(w: &World) -> (String, Value) {
+    until_agent_asks(w, "claude")
 }
 
 #[test]
@@ -710,6 +707,19 @@ fn allow_always_lets_claude_code_use_the_tool_again_without_asking() {
     assert!(logs.contains("allowed for the rest of the job"), "{logs}");
 }
 
+/// Gemini CLI's own settings for the tests: the API key as its auth, a model, and no folder
+/// trust (a folder it does not trust would turn --approval-mode back to "default").
+fn gemini_settings(w: &World) {
+    let settings = w.root.join("user/.gemini");
+    std::fs::create_dir_all(&settings).expect("mkdir .gemini");
+    std::fs::write(
+        settings.join("settings.json"),
+        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
+            "model": {"name": "gemini-2.5-flash"}}"#,
+    )
+    .expect("settings");
+}
+
 /// The scripted server and a world whose `gemini` asks over ACP (`permission = "ask"`).
 fn asking_gemini() -> (ModelServer, World) {
     let bin = real_agents("gemini");
@@ -719,26 +729,13 @@ fn asking_gemini() -> (ModelServer, World) {
          [agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
         server.addr
     ));
-    let settings = w.root.join("user/.gemini");
-    std::fs::create_dir_all(&settings).expect("mkdir .gemini");
-    std::fs::write(
-        settings.join("settings.json"),
-        r#"{"security": {"auth": {"selectedType": "gemini-api-key"}, "folderTrust": {"enabled": false}},
-            "model": {"name": "gemini-2.5-flash"}}"#,
-    )
-    .expect("settings");
+    gemini_settings(&w);
     w.bin = Some(bin);
     (server, w)
 }
 
 fn until_gemini_asks(w: &World) -> (String, Value) {
-    let job = w.spawn(
-        &["-a", "gemini", "--timeout", "3m"],
-        "Create hello.txt with a greeting.",
-    );
-    let id = s(&job["id"]);
-    let waiting = w.wait_until(&id, "Gemini CLI's request", |j| j["state"] == "waiting");
-    (id, waiting)
+    until_agent_asks(w, "gemini")
 }
 
 #[test]
