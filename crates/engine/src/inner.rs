@@ -78,16 +78,20 @@ impl Inner {
         job
     }
 
-    /// Writes the job and appends its snapshot (plus `extra`) to the event log.
-    pub(crate) fn save(&self, rec: &JobRecord, extra: Vec<NewEvent>) -> Result<()> {
-        let snapshot = self.decorate(rec.job.clone());
-        let mut events = vec![NewEvent {
-            job_id: rec.job.id.clone(),
+    /// The job's snapshot as an event (what clients see of it now).
+    fn job_event(&self, job: &Job) -> NewEvent {
+        NewEvent {
+            job_id: job.id.clone(),
             time: self.now(),
             body: EventBody::Job {
-                job: Box::new(snapshot),
+                job: Box::new(self.decorate(job.clone())),
             },
-        }];
+        }
+    }
+
+    /// Writes the job and appends its snapshot (plus `extra`) to the event log.
+    pub(crate) fn save(&self, rec: &JobRecord, extra: Vec<NewEvent>) -> Result<()> {
+        let mut events = vec![self.job_event(&rec.job)];
         events.extend(extra);
         let mut db = lock(&self.db);
         // The ledger's second check: what is stored may have moved on since `rec` was read.
@@ -113,13 +117,7 @@ impl Inner {
         let (out, extra) = f(&mut rec)?;
         jobs::ledger::check(&rec.job.codename, stored, rec.job.state)?;
         db.update_job(&rec)?;
-        let mut events = vec![NewEvent {
-            job_id: rec.job.id.clone(),
-            time: self.now(),
-            body: EventBody::Job {
-                job: Box::new(self.decorate(rec.job.clone())),
-            },
-        }];
+        let mut events = vec![self.job_event(&rec.job)];
         events.extend(extra);
         self.append_and_broadcast(&mut db, events)?;
         Ok((out, rec))
@@ -154,13 +152,7 @@ impl Inner {
             db.update_job(&rec)?;
             let mut events = Vec::new();
             if tell {
-                events.push(NewEvent {
-                    job_id: job_id.to_string(),
-                    time: self.now(),
-                    body: EventBody::Job {
-                        job: Box::new(self.decorate(rec.job.clone())),
-                    },
-                });
+                events.push(self.job_event(&rec.job));
             }
             if let Some(budget) = rec.job.token_budget {
                 let used = rec.job.tokens.total();

@@ -284,14 +284,21 @@ fn requests(
     for gone in before.iter().filter(|id| !open.contains(id)) {
         notifier.withdraw(&job.id, gone);
     }
-    let wanted = match job.notify {
-        Some(n) => n,
-        None => engine
-            .config()
-            .map(|c| c.notifications.enabled)
-            .unwrap_or(true),
-    };
-    for r in job.requests.iter().filter(|r| !before.contains(&r.id)) {
+    let mut new = job
+        .requests
+        .iter()
+        .filter(|r| !before.contains(&r.id))
+        .peekable();
+    // The config is read only when there is something new to tell (not on every job event).
+    let wanted = new.peek().is_some()
+        && match job.notify {
+            Some(n) => n,
+            None => engine
+                .config()
+                .map(|c| c.notifications.enabled)
+                .unwrap_or(true),
+        };
+    for r in new {
         if wanted {
             let n = asking(job, r);
             tracing::info!(job = %job.id, request = %r.id, "notifying: {}", n.summary);

@@ -89,12 +89,17 @@ impl JobState {
         )
     }
 
+    /// The states of a job that owns a live process or is setting one up.
+    pub const LIVE: [JobState; 4] = [
+        JobState::Starting,
+        JobState::Running,
+        JobState::Waiting,
+        JobState::Stopping,
+    ];
+
     /// The job owns a live process or is setting one up (counts against `max_running`).
     pub fn is_live(self) -> bool {
-        matches!(
-            self,
-            JobState::Starting | JobState::Running | JobState::Waiting | JobState::Stopping
-        )
+        JobState::LIVE.contains(&self)
     }
 
     /// The agent's run is over (including review outcomes).

@@ -12,12 +12,7 @@ use crate::{lock, process, runner, Inner, Result};
 impl Inner {
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<Vec<String>> {
         let inner = self;
-        let live = lock(&inner.db).jobs(Some(&[
-            JobState::Starting,
-            JobState::Running,
-            JobState::Waiting,
-            JobState::Stopping,
-        ]))?;
+        let live = lock(&inner.db).jobs(Some(&JobState::LIVE))?;
         let mut ids = Vec::new();
         for mut rec in live {
             let was = rec.job.state;

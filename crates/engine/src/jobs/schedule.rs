@@ -29,12 +29,7 @@ impl Inner {
         let (live, mut queued) = {
             let db = lock(&self.reader);
             let live = db
-                .jobs(Some(&[
-                    JobState::Starting,
-                    JobState::Running,
-                    JobState::Waiting,
-                    JobState::Stopping,
-                ]))
+                .jobs(Some(&JobState::LIVE))
                 .map(|v| v.len())
                 .unwrap_or(usize::MAX);
             let queued = db.jobs(Some(&[JobState::Queued])).unwrap_or_default();

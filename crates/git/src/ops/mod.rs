@@ -76,7 +76,7 @@ pub fn snapshot_ref(job_id: &str) -> String {
 /// Refuses, in one sentence, when the job's repository is gone (moved or deleted): git would
 /// only say "revspec not found" or "failed to resolve path '.git/worktrees/...'".
 pub fn ensure_repo_there(job: &Subject) -> Result<()> {
-    if Repository::open(&job.repo).is_ok() {
+    if !repo_is_gone(job) {
         return Ok(());
     }
     let kept = if Path::new(&job.worktree).exists() {
