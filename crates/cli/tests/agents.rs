@@ -23,7 +23,11 @@ if [ "$1" = "--version" ]; then echo "$name 9.9.9 (fake)"; exit 0; fi
 if [ -n "$SIDEKICK_CONTEXT_FILE" ]; then cp "$SIDEKICK_CONTEXT_FILE" "$here/$name.context"; fi
 for a in "$@"; do printf '%s\0' "$a" >> "$here/$name.argv"; done
 # An agent in a dialog gets its task on stdin: keep its first message.
-case " $* " in *" --input-format stream-json "*) head -n 1 > "$here/$name.stdin" ;; esac
+case " $* " in
+  *" --input-format stream-json "*) head -n 1 > "$here/$name.stdin" ;;
+  *" app-server "*) head -n 3 > "$here/$name.stdin" ;;
+  *" --acp "*) head -n 2 > "$here/$name.stdin" ;;
+esac
 case "{mode}" in
   replay)
     echo "edited by $name" > "agent-$name.txt"
@@ -61,6 +65,10 @@ fn prompt_sent(bin: &Path, name: &str) -> String {
     s(&v["message"]["content"][0]["text"])
 }
 
+/// Codex CLI and Gemini CLI in their headless modes (they ask by default, over protocols the
+/// replaying fakes do not speak).
+const HEADLESS: &str = "[agents.codex]\npermission = \"workspace-write\"\n[agents.gemini]\npermission = \"auto_edit\"\n";
+
 fn argv(bin: &Path, name: &str) -> Vec<String> {
     std::fs::read_to_string(bin.join(format!("{name}.argv")))
         .expect("the fake agent ran")
@@ -71,7 +79,7 @@ fn argv(bin: &Path, name: &str) -> Vec<String> {
 
 #[test]
 fn each_agent_gets_its_documented_headless_argv() {
-    let mut w = World::new();
+    let mut w = World::with_config(HEADLESS);
     let bin = fake_agents(&mut w, "replay");
     let task = "Write hello.txt; don't `rm` anything $(whoami)";
     for name in ["claude", "codex", "gemini", "aider"] {
@@ -133,8 +141,51 @@ fn each_agent_gets_its_documented_headless_argv() {
 }
 
 #[test]
-fn steps_tokens_cost_and_summary_come_from_each_format() {
+fn codex_and_gemini_ask_by_default_over_their_own_protocols() {
     let mut w = World::new();
+    let bin = fake_agents(&mut w, "replay");
+    for name in ["codex", "gemini"] {
+        let r = w.sk(&["run", "--json", "--wait", "-a", name, "write hello"]);
+        let job: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+        // The fakes print their headless stream and never open a session: the job fails
+        // with a sentence, not as a success that did nothing it was asked.
+        assert_eq!(job["state"], "failed", "{name}: {job}");
+        assert_eq!(
+            job["reason"],
+            "the agent ended before it opened a session; its output is in the job's log",
+            "{name}"
+        );
+    }
+    assert_eq!(argv(&bin, "codex"), ["app-server"]);
+    assert_eq!(argv(&bin, "gemini"), ["--acp"]);
+    let said = |name: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(bin.join(format!("{name}.stdin")))
+            .expect("stdin kept")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON message"))
+            .collect()
+    };
+    // Codex: initialize, initialized, then a thread in the job's worktree that asks for
+    // what is not known to be safe.
+    let codex = said("codex");
+    assert_eq!(codex[0]["method"], "initialize", "{codex:?}");
+    assert_eq!(codex[0]["params"]["clientInfo"]["name"], "sidekick");
+    assert_eq!(codex[1]["method"], "initialized");
+    assert_eq!(codex[2]["method"], "thread/start");
+    assert_eq!(codex[2]["params"]["approvalPolicy"], "untrusted");
+    assert_eq!(codex[2]["params"]["sandbox"], "workspace-write");
+    let cwd = s(&codex[2]["params"]["cwd"]);
+    assert!(cwd.contains("/worktrees/"), "{cwd}");
+    // Gemini: ACP's initialize, then a session in the worktree.
+    let gemini = said("gemini");
+    assert_eq!(gemini[0]["method"], "initialize", "{gemini:?}");
+    assert_eq!(gemini[1]["method"], "session/new");
+    assert!(s(&gemini[1]["params"]["cwd"]).contains("/worktrees/"));
+}
+
+#[test]
+fn steps_tokens_cost_and_summary_come_from_each_format() {
+    let mut w = World::with_config(HEADLESS);
     fake_agents(&mut w, "replay");
     let claude = w.run_json(&["run", "--json", "--wait", "-a", "claude", "write hello"]);
     assert_eq!(claude["steps"], 2, "{claude}");
@@ -375,7 +426,7 @@ fn task_types_run_with_their_inputs_quoted_and_checked() {
 
 #[test]
 fn a_prompt_task_type_and_the_repository_default_agent() {
-    let mut w = World::new();
+    let mut w = World::with_config(HEADLESS);
     let bin = fake_agents(&mut w, "replay");
     task_type(
         &w,

@@ -150,24 +150,36 @@ async fn messages(State(seen): State<Seen>, Json(body): Json<Value>) -> Response
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// Codex's Responses API: the first turn runs a shell command through `exec_command`, the next
-/// (once the command's output is in the input) answers.
+/// Codex's Responses API: each file the conversation asks for (the task's, and a reply's that
+/// names `second.txt`) is written by a shell command through `exec_command`, once (its output,
+/// or its refusal, is in the input); then the answer.
 async fn responses(State(seen): State<Seen>, Json(body): Json<Value>) -> Response {
     seen.requests
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .push(body.clone());
-    let answered = body["input"]
-        .as_array()
-        .is_some_and(|items| items.iter().any(|i| i["type"] == "function_call_output"));
-    let item = if answered {
-        json!({"type": "message", "id": "msg_scripted", "role": "assistant", "status": "completed",
+    let history = body["input"].to_string();
+    let ran = |f: &str| {
+        body["input"].as_array().is_some_and(|items| {
+            items.iter().any(|i| {
+                i["type"] == "function_call_output" && i["call_id"] == format!("call_scripted_{f}")
+            })
+        })
+    };
+    let wanted = [FILE, SECOND]
+        .into_iter()
+        .filter(|f| *f == FILE || history.contains(f));
+    let item = match wanted.into_iter().find(|f| !ran(f)) {
+        None => {
+            json!({"type": "message", "id": "msg_scripted", "role": "assistant", "status": "completed",
                "content": [{"type": "output_text", "text": ANSWER, "annotations": []}]})
-    } else {
-        let cmd = format!("printf '{}' > {FILE}", CONTENT.replace('\n', "\\n"));
-        json!({"type": "function_call", "id": "fc_scripted", "call_id": "call_scripted_1",
-               "name": "exec_command", "status": "completed",
-               "arguments": json!({"cmd": cmd}).to_string()})
+        }
+        Some(file) => {
+            let cmd = format!("printf '{}' > {file}", CONTENT.replace('\n', "\\n"));
+            json!({"type": "function_call", "id": "fc_scripted", "call_id": format!("call_scripted_{file}"),
+                   "name": "exec_command", "status": "completed",
+                   "arguments": json!({"cmd": cmd}).to_string()})
+        }
     };
     let response = |status: &str, output: Value| {
         json!({"id": "resp_scripted", "object": "response", "status": status, "output": output,
@@ -415,13 +427,12 @@ fn claude_code_runs_a_two_turn_session_through_sidekick() {
     assert!(turns.iter().any(has_tool_result));
 }
 
-#[test]
-fn codex_runs_a_two_turn_session_through_sidekick() {
+/// A world whose `codex` talks to the scripted server, with `settings` for `[agents.codex]`.
+/// Codex takes its endpoint from a model provider in its own config file, in CODEX_HOME (kept
+/// while the returned folder lives). That folder must not be under /tmp: Codex then refuses to
+/// set up the helper its Linux sandbox runs commands through.
+fn codex_world(server: &ModelServer, settings: &str) -> (World, tempfile::TempDir) {
     let bin = real_agents("codex");
-    let server = ModelServer::start();
-    // Codex takes its endpoint from a model provider in its own config file, in CODEX_HOME.
-    // That folder must not be under /tmp: Codex then refuses to set up the helper its Linux
-    // sandbox runs commands through.
     let home = std::env::var("HOME").unwrap_or_default();
     let codex_home = tempfile::Builder::new()
         .prefix("codex-home-")
@@ -442,10 +453,18 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
     )
     .expect("codex config");
     let mut w = World::with_config(&format!(
-        "[agents.codex.env]\nOPENAI_API_KEY = \"sk-scripted\"\nCODEX_HOME = \"{}\"\n",
+        "[agents.codex]\n{settings}\n[agents.codex.env]\nOPENAI_API_KEY = \"sk-scripted\"\nCODEX_HOME = \"{}\"\n",
         codex_home.path().display()
     ));
     w.bin = Some(bin);
+    (w, codex_home)
+}
+
+#[test]
+fn codex_runs_a_two_turn_session_through_sidekick() {
+    let server = ModelServer::start();
+    // `codex exec` (a sandbox mode as the permission): it never asks.
+    let (w, _codex_home) = codex_world(&server, "permission = \"workspace-write\"");
     let job = writes_the_file(&w, "codex");
     assert_eq!(job["summary"], ANSWER, "{job}");
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
@@ -478,7 +497,7 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
     );
     assert!(text.contains("Now say you are done."));
     assert!(
-        text.contains("call_scripted_1"),
+        text.contains("call_scripted_hello.txt"),
         "and the first job's tool call"
     );
 }
@@ -487,8 +506,10 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
 fn gemini_runs_a_two_turn_session_through_sidekick() {
     let bin = real_agents("gemini");
     let server = ModelServer::start();
+    // Headless (an approval mode as the permission): it never asks.
     let mut w = World::with_config(&format!(
-        "[agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
+        "[agents.gemini]\npermission = \"auto_edit\"\n\
+         [agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
         server.addr
     ));
     // Gemini CLI reads its auth choice and model from its settings; a folder it does not trust
@@ -720,13 +741,13 @@ fn gemini_settings(w: &World) {
     .expect("settings");
 }
 
-/// The scripted server and a world whose `gemini` asks over ACP (`permission = "ask"`).
+/// The scripted server and a world whose `gemini` asks over ACP (`permission = "ask"`, the
+/// default).
 fn asking_gemini() -> (ModelServer, World) {
     let bin = real_agents("gemini");
     let server = ModelServer::start();
     let mut w = World::with_config(&format!(
-        "[agents.gemini]\npermission = \"ask\"\n\
-         [agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
+        "[agents.gemini.env]\nGEMINI_API_KEY = \"scripted\"\nGOOGLE_GEMINI_BASE_URL = \"http://{}\"\n",
         server.addr
     ));
     gemini_settings(&w);
@@ -780,7 +801,7 @@ fn a_reply_to_gemini_cli_runs_a_new_session_in_the_same_worktree() {
     let (id, first) = until_gemini_asks(&w);
     w.ok(&["allow", &id]);
     w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
-    // ACP takes no message while it works: the reply is for the ended job.
+    // The job has ended: the reply runs the agent again.
     w.ok(&["reply", &id, "Also", "create", SECOND]);
     // Allow whatever it asks until the turn ends.
     let start = std::time::Instant::now();
@@ -807,6 +828,166 @@ fn a_reply_to_gemini_cli_runs_a_new_session_in_the_same_worktree() {
         told,
         "the reply's session never heard the reply with its context"
     );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("you: Also create second.txt"), "{logs}");
+}
+
+/// The scripted server and a world whose `codex` asks through its app-server (`permission =
+/// "ask"`, the default).
+fn asking_codex() -> (ModelServer, World, tempfile::TempDir) {
+    let server = ModelServer::start();
+    let (w, home) = codex_world(&server, "");
+    (server, w, home)
+}
+
+#[test]
+fn codex_cli_asks_through_its_app_server_and_an_allow_lets_it_write() {
+    let (_server, w, _home) = asking_codex();
+    let (id, waiting) = until_agent_asks(&w, "codex");
+    let request = &waiting["requests"][0];
+    assert_eq!(request["tool"], "shell", "{waiting}");
+    // The command as the agent will run it, not its shell wrapper.
+    let detail = s(&request["detail"]);
+    assert!(
+        detail.starts_with("printf") && detail.ends_with(&format!("> {FILE}")),
+        "{waiting}"
+    );
+    assert_eq!(
+        request["options"],
+        serde_json::json!(["allow", "allow_always", "deny"])
+    );
+    let wt = PathBuf::from(s(&waiting["worktree"]));
+    assert!(!wt.join(FILE).exists(), "written before it was allowed");
+
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&done["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT);
+    // Steps, tokens and the summary come from the app-server's own notifications.
+    assert_eq!(done["summary"], ANSWER, "{done}");
+    assert!(done["steps"].as_u64().is_some_and(|n| n >= 2), "{done}");
+    assert!(
+        done["tokens"]["input"].as_u64().is_some_and(|n| n >= 2000),
+        "{done}"
+    );
+    let logs = w.sk(&["logs", &id]).stderr();
+    assert!(logs.contains("the agent asks to use shell"), "{logs}");
+    assert!(logs.contains("allowed: shell"), "{logs}");
+}
+
+#[test]
+fn codex_cli_asks_and_a_deny_keeps_it_from_running_the_command() {
+    let (server, w, _home) = asking_codex();
+    let (id, _) = until_agent_asks(&w, "codex");
+    w.ok(&["deny", &id, "-m", "not in this repository"]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(!tree.contains(FILE), "written although denied: {tree}");
+    let requests = server.requests();
+    // The model was told the command was refused, and (the protocol has no reason with a
+    // decline) heard why as the user's next message.
+    assert!(
+        requests
+            .iter()
+            .any(|b| b["input"].to_string().contains("rejected by user")),
+        "the decline never reached the model"
+    );
+    assert!(
+        requests
+            .iter()
+            .any(|b| b["input"].to_string().contains("not in this repository")),
+        "the deny's message never reached the model"
+    );
+}
+
+#[test]
+fn a_reply_resumes_codexs_thread_in_the_same_worktree() {
+    let (server, w, _home) = asking_codex();
+    let (id, first) = until_agent_asks(&w, "codex");
+    w.ok(&["allow", &id]);
+    w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
+    let turn_one_requests = server.requests().len();
+
+    w.ok(&["reply", &id, "Also", "create", SECOND]);
+    let again = w.wait_until(&id, "the second turn's request", |j| {
+        j["state"] == "waiting"
+    });
+    assert_eq!(again["turns"], 2, "{again}");
+    assert_eq!(again["worktree"], first["worktree"], "the same worktree");
+    assert!(
+        s(&again["requests"][0]["detail"]).ends_with(SECOND),
+        "{again}"
+    );
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the second turn's end", |j| j["state"] == "completed");
+    assert_eq!(done["branch"], first["branch"]);
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    // The resumed thread's first request carried the earlier conversation: the first turn's
+    // command and its output come before the reply.
+    let resumed = &server.requests()[turn_one_requests];
+    let history = resumed["input"].to_string();
+    assert!(history.contains("call_scripted_hello.txt"), "{history}");
+    assert!(
+        history.contains("Create hello.txt with a greeting."),
+        "{history}"
+    );
+    assert!(history.contains("Also create second.txt"), "{history}");
+}
+
+#[test]
+fn a_reply_while_codex_works_is_its_next_turn() {
+    let (server, w, _home) = asking_codex();
+    let (id, _) = until_agent_asks(&w, "codex");
+    // While it waits for the first answer, the user adds to the task: it is kept for the next
+    // turn of the same thread.
+    let replied = w.ok(&["reply", &id, "Also", "create", SECOND]);
+    assert!(replied.contains("turn 2"), "{replied}");
+    w.ok(&["allow", &id]);
+    let second = w.wait_until(&id, "the second turn's request", |j| {
+        j["requests"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(SECOND))
+    });
+    assert_eq!(second["turns"], 2, "{second}");
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    let one_thread = server.requests().iter().any(|b| {
+        let t = b["input"].to_string();
+        t.contains("Also create second.txt") && t.contains("call_scripted_hello.txt")
+    });
+    assert!(one_thread, "the second turn did not carry the first");
+}
+
+#[test]
+fn a_codex_job_waiting_for_an_answer_can_be_cancelled() {
+    let (_server, w, _home) = asking_codex();
+    let (id, waiting) = until_agent_asks(&w, "codex");
+    w.ok(&["cancel", &id]);
+    let done = w.status(&id);
+    assert_eq!(done["state"], "cancelled", "{done}");
+    let wt = PathBuf::from(s(&waiting["worktree"]));
+    assert!(!wt.join(FILE).exists(), "ran although never allowed");
+}
+
+#[test]
+fn a_reply_while_gemini_cli_works_is_its_next_prompt_in_the_same_session() {
+    let (server, w) = asking_gemini();
+    let (id, _) = until_gemini_asks(&w);
+    // ACP runs one prompt at a time: the reply is kept and sent when the first turn ends.
+    let replied = w.ok(&["reply", &id, "Also", "create", SECOND]);
+    assert!(replied.contains("turn 2"), "{replied}");
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    assert_eq!(done["turns"], 2, "{done}");
+    // One session: the reply's prompt went in after the first turn's tool call and answer.
+    let same_session = server.requests().iter().any(|b| {
+        let t = b["contents"].to_string();
+        t.contains("Also create second.txt") && t.contains("functionCall")
+    });
+    assert!(same_session, "the reply did not continue the first session");
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("you: Also create second.txt"), "{logs}");
 }

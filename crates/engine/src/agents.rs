@@ -7,15 +7,15 @@
 //!
 //! Built-in agent profiles start each tool in its documented non-interactive mode with a
 //! machine-readable output, and with its permission setting explicit (`{permission}` in the
-//! command). Claude Code asks by default (`ask`: what needs approval becomes a request the user
-//! answers, see `jobs/dialog.rs`); the others cannot carry approvals yet, so by default they may
-//! edit files in their worktree without asking and anything that would prompt is denied.
+//! command). Claude Code, Codex CLI and Gemini CLI ask by default (`ask`: each speaks its own
+//! protocol on stdin and stdout, and what needs approval becomes a request the user answers, see
+//! `jobs/dialog.rs`); their other modes run headless, where what would prompt is refused.
 //!
 //! | agent | command | `permission` default |
 //! |---|---|---|
 //! | `claude` | `ask` (default): `claude -p --input-format stream-json --output-format stream-json --verbose --permission-prompt-tool stdio --permission-mode default`, the task on stdin and every approval a request to the user; any other `P`: `claude -p TASK --output-format stream-json --verbose --permission-mode P` (print mode refuses what needs approval) | `ask` |
-//! | `codex` | `codex exec --json --skip-git-repo-check --sandbox P TASK` | `workspace-write` (`exec` never asks) |
-//! | `gemini` | `gemini --prompt TASK --output-format stream-json --approval-mode P` | `auto_edit` (tools needing approval are refused headless) |
+//! | `codex` | `ask` (default): `codex app-server`, a thread with the `untrusted` approval policy in the `workspace-write` sandbox, every approval a request; any other `P`: `codex exec --json --skip-git-repo-check --sandbox P TASK` (`exec` never asks) | `ask` |
+//! | `gemini` | `ask` (default): `gemini --acp` (the Agent Client Protocol), every permission request a request; any other `P`: `gemini --prompt TASK --output-format stream-json --approval-mode P` (tools needing approval are refused headless) | `ask` |
 //! | `aider` | `aider --message TASK --yes-always --no-auto-commits … --no-suggest-shell-commands` | none: edits are confirmed, shell commands are never suggested |
 
 use std::collections::BTreeMap;
@@ -100,7 +100,9 @@ const BUILTINS: &[Builtin] = &[
             TASK_PLACEHOLDER,
         ],
         format: Format::CodexJson,
-        permission: Some("workspace-write"),
+        // Approvals are asked of the user through the app-server (`ask`); a sandbox mode
+        // (`workspace-write`, ...) runs `exec`, which never asks.
+        permission: Some(ASK),
         // Codex keeps sessions in CODEX_HOME, whatever the folder.
         resume: Some(&[
             "codex",
@@ -113,8 +115,9 @@ const BUILTINS: &[Builtin] = &[
             SESSION_PLACEHOLDER,
             TASK_PLACEHOLDER,
         ]),
-        ask: None,
-        ask_format: Format::CodexJson,
+        // Every command or file change that needs approval is a request from the app-server.
+        ask: Some(&["codex", "app-server"]),
+        ask_format: Format::CodexApp,
     },
     Builtin {
         name: "gemini",
@@ -128,7 +131,8 @@ const BUILTINS: &[Builtin] = &[
             PERMISSION_PLACEHOLDER,
         ],
         format: Format::GeminiStream,
-        permission: Some("auto_edit"),
+        // `ask` speaks ACP; an approval mode (`auto_edit`, ...) runs headless.
+        permission: Some(ASK),
         resume: None,
         // The Agent Client Protocol: every tool call that needs approval is a
         // `session/request_permission` to the user.
@@ -247,7 +251,8 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         } else {
             b.format
         },
-        resume: b.resume.map(|r| {
+        // An agent in a dialog resumes its session inside the dialog (see `jobs/dialog.rs`).
+        resume: b.resume.filter(|_| ask.is_none()).map(|r| {
             r.iter()
                 .map(|a| a.replace(PERMISSION_PLACEHOLDER, &permission))
                 .collect()
@@ -413,7 +418,18 @@ mod tests {
 
     #[test]
     fn only_codex_resumes_a_session_and_keeps_its_flags() {
+        // Asking (the default), Codex resumes its thread inside the dialog, not by argv.
         let c = Config::default();
+        let asking = find(&c, "codex").expect("codex");
+        assert_eq!(asking.command, ["codex", "app-server"]);
+        assert!(asking.dialog);
+        assert_eq!(asking.format, Format::CodexApp);
+        assert!(asking.resume_argv("go on", "s-1").is_none());
+        let c = Config::parse(
+            "[agents.codex]\npermission = \"workspace-write\"\n",
+            Path::new("c.toml"),
+        )
+        .expect("config");
         let codex = find(&c, "codex").expect("codex");
         assert_eq!(
             codex.resume_argv("go on", "s-1").expect("codex resumes"),

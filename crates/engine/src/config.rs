@@ -53,7 +53,7 @@ pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "she
 /// `permission = "ask"`: what the agent asks goes to the user (see `jobs/dialog.rs`).
 pub const ASK_PERMISSION: &str = "ask";
 /// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
-pub const ASKING_AGENTS: &[&str] = &["claude", "gemini"];
+pub const ASKING_AGENTS: &[&str] = &["claude", "codex", "gemini"];
 
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
@@ -335,24 +335,23 @@ mod tests {
 
     #[test]
     fn ask_is_refused_for_agents_whose_approvals_are_not_carried() {
-        let ok = Config::parse(
-            "[agents.claude]\npermission = \"ask\"\n",
-            Path::new("c.toml"),
-        );
-        assert!(ok.is_ok(), "{ok:?}");
-        for agent in ["codex", "aider"] {
-            let err = Config::parse(
+        for agent in ["claude", "codex", "gemini"] {
+            let ok = Config::parse(
                 &format!("[agents.{agent}]\npermission = \"ask\"\n"),
                 Path::new("c.toml"),
-            )
-            .expect_err("refused");
-            assert!(
-                err.to_string().contains(&format!(
-                    "agents.{agent}.permission: `ask` works for claude, gemini"
-                )),
-                "{err}"
             );
+            assert!(ok.is_ok(), "{ok:?}");
         }
+        let err = Config::parse(
+            "[agents.aider]\npermission = \"ask\"\n",
+            Path::new("c.toml"),
+        )
+        .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("agents.aider.permission: `ask` works for claude, codex, gemini"),
+            "{err}"
+        );
     }
 
     #[test]

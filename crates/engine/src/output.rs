@@ -28,6 +28,10 @@ pub(crate) struct Progress {
     /// What earlier turns of the job used (the agent reports each run's own totals).
     pub earlier_tokens: sidekick_protocol::Tokens,
     pub earlier_cost_usd: Option<f64>,
+    /// Why the agent said it cannot go on (agents in a dialog); the job fails with it.
+    pub failure: Option<String>,
+    /// The agent named its session in this run.
+    pub opened: bool,
 }
 
 impl Progress {
@@ -42,6 +46,8 @@ impl Progress {
             session: rec.session.clone(),
             earlier_tokens: rec.job.tokens,
             earlier_cost_usd: rec.job.cost_usd,
+            failure: None,
+            opened: false,
         }
     }
 
@@ -70,6 +76,13 @@ pub(crate) enum Said {
     TurnEnded,
     Heard,
     SessionReady(String),
+    /// The agent cannot go on: the dialog ends.
+    Failed,
+    /// A request of the agent's that gets an error answer.
+    Unanswerable {
+        id: String,
+        method: String,
+    },
 }
 
 /// The agent's output parser and where its findings go.
@@ -143,6 +156,7 @@ impl Reader {
                 }
                 Parsed::Session(id) => {
                     p.session = Some(id);
+                    p.opened = true;
                     continue;
                 }
                 Parsed::Ask {
@@ -169,6 +183,15 @@ impl Reader {
                 }
                 Parsed::SessionReady(id) => {
                     self.said.push(Said::SessionReady(id));
+                    continue;
+                }
+                Parsed::Failed(why) => {
+                    p.failure.get_or_insert(why);
+                    self.said.push(Said::Failed);
+                    continue;
+                }
+                Parsed::Unanswerable { id, method } => {
+                    self.said.push(Said::Unanswerable { id, method });
                     continue;
                 }
             };

@@ -23,6 +23,8 @@ enum ProcEnd {
     /// Stopped by the engine (and then exited or was killed).
     Stopped(Stop),
     SpawnFailed(std::io::Error),
+    /// The agent said it cannot go on (agents in a dialog), and exited.
+    Reported(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +149,7 @@ async fn prepare_and_run(
                 ))
             }
             ProcEnd::Stopped(s) => return Outcome::Stopped(s),
+            ProcEnd::Reported(why) => return Outcome::Failed(why),
             ProcEnd::SpawnFailed(e) => {
                 return Outcome::Failed(format!("cannot run the setup command: {e}"))
             }
@@ -157,6 +160,7 @@ async fn prepare_and_run(
     match run_process(handle, rec, &argv, &profile_env, deadline, stop, true).await {
         ProcEnd::Exited(status) => Outcome::Exited(status),
         ProcEnd::Stopped(s) => Outcome::Stopped(s),
+        ProcEnd::Reported(why) => Outcome::Failed(why),
         ProcEnd::SpawnFailed(e) => Outcome::Failed(format!(
             "cannot start the agent program '{}': {e}",
             argv.first().map(String::as_str).unwrap_or("")
@@ -190,6 +194,7 @@ async fn run_process(
     };
     // The task for an agent that speaks its protocol on stdin (`permission = "ask"`).
     let dialog = rec.dialog.clone().filter(|_| is_agent);
+    let is_dialog = dialog.is_some();
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .current_dir(&rec.job.worktree)
@@ -222,6 +227,11 @@ async fn run_process(
         let dialect = match rec.format {
             crate::parse::Format::Acp => crate::jobs::dialog::Dialect::Acp {
                 cwd: rec.job.worktree.clone(),
+            },
+            // A Codex thread is resumed wherever the job has one (a reply, a follow-up).
+            crate::parse::Format::CodexApp => crate::jobs::dialog::Dialect::Codex {
+                cwd: rec.job.worktree.clone(),
+                resume: rec.session.clone(),
             },
             _ => crate::jobs::dialog::Dialect::Claude,
         };
@@ -361,7 +371,19 @@ async fn run_process(
         handle.close_dialog(tx);
     }
     if parsing {
-        lock(&progress).apply(rec);
+        let progress = lock(&progress);
+        progress.apply(rec);
+        // What the agent said went wrong, unless the engine stopped it first.
+        if let (Some(why), ProcEnd::Exited(_)) = (&progress.failure, &end) {
+            return ProcEnd::Reported(why.clone());
+        }
+        // An agent in a dialog that ends without ever opening its session did nothing it was
+        // asked; its own words are in the log.
+        if matches!(&end, ProcEnd::Exited(s) if s.success()) && is_dialog && !progress.opened {
+            return ProcEnd::Reported(
+                "the agent ended before it opened a session; its output is in the job's log".into(),
+            );
+        }
     }
     end
 }

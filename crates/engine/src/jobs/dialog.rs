@@ -4,8 +4,10 @@
 //! and the answer goes back on stdin. When the agent has finished its answer, stdin is closed
 //! and it exits. Time spent waiting does not count toward the job's timeout.
 //!
-//! Today's dialect: Claude Code's stream-json with `--permission-prompt-tool stdio`
-//! (`control_request` / `can_use_tool` out, `control_response` in).
+//! The dialects: Claude Code's stream-json with `--permission-prompt-tool stdio`
+//! (`control_request` / `can_use_tool` out, `control_response` in), the Agent Client Protocol
+//! (Gemini CLI `--acp`: `session/request_permission`) and Codex CLI's app-server
+//! (`item/commandExecution/requestApproval`, `item/fileChange/requestApproval`).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -42,8 +44,12 @@ pub(crate) enum Control {
     TurnEnded,
     /// The agent took a message of the user's from its input.
     Heard,
-    /// The agent's session is ready for the task (ACP).
+    /// The agent's session is ready for the task (ACP, Codex).
     SessionReady(String),
+    /// The agent cannot go on: stdin closes.
+    End,
+    /// A request of the agent's that Sidekick does not carry: it gets an error answer.
+    Refuse { id: String, method: String },
 }
 
 /// The protocol an agent speaks on stdin and stdout.
@@ -53,6 +59,76 @@ pub(crate) enum Dialect {
     Claude,
     /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd`.
     Acp { cwd: String },
+    /// Codex CLI's app-server: a thread in `cwd`, or the thread `resume` (a reply, a follow-up).
+    Codex { cwd: String, resume: Option<String> },
+}
+
+impl Dialect {
+    /// What opens the dialog: Claude Code takes the task at once; the others first open a
+    /// session, and the task waits for it (`SessionReady`).
+    fn opening(&self, prompt: &str) -> Vec<Value> {
+        match self {
+            Dialect::Claude => vec![user_message(prompt)],
+            Dialect::Acp { cwd } => vec![
+                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                    "protocolVersion": 1,
+                    "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
+                }}),
+                json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
+                       "params": {"cwd": cwd, "mcpServers": []}}),
+            ],
+            Dialect::Codex { cwd, resume } => {
+                // What the agent does on its own: edits and commands inside its worktree's
+                // sandbox that Codex knows to be safe; anything else is asked.
+                let settings = json!({"cwd": cwd, "approvalPolicy": "untrusted", "sandbox": "workspace-write"});
+                let thread = match resume {
+                    Some(thread) => {
+                        let mut params = settings;
+                        params["threadId"] = json!(thread);
+                        json!({"id": crate::parse::codex_app::THREAD_ID, "method": "thread/resume", "params": params})
+                    }
+                    None => {
+                        json!({"id": crate::parse::codex_app::THREAD_ID, "method": "thread/start", "params": settings})
+                    }
+                };
+                vec![
+                    json!({"id": 0, "method": "initialize", "params": {
+                        "clientInfo": {"name": "sidekick", "title": "Sidekick", "version": env!("CARGO_PKG_VERSION")},
+                        "capabilities": null,
+                    }}),
+                    json!({"method": "initialized"}),
+                    thread,
+                ]
+            }
+        }
+    }
+
+    /// A message of the user's as a new turn in `session` (the `n`th request of ours).
+    fn turn(&self, session: &str, n: u64, text: &str) -> Value {
+        match self {
+            Dialect::Claude => user_message(text),
+            Dialect::Acp { .. } => json!({
+                "jsonrpc": "2.0", "id": n, "method": "session/prompt",
+                "params": {"sessionId": session, "prompt": [{"type": "text", "text": text}]},
+            }),
+            Dialect::Codex { .. } => json!({
+                "id": n, "method": "turn/start",
+                "params": {"threadId": session, "input": [{"type": "text", "text": text, "text_elements": []}]},
+            }),
+        }
+    }
+
+    /// The error answer to a request Sidekick does not carry.
+    fn refusal(&self, id: &str, method: &str) -> Value {
+        let mut v = json!({"id": json_id(id), "error": {
+            "code": -32601,
+            "message": format!("Sidekick does not answer {method}"),
+        }});
+        if matches!(self, Dialect::Acp { .. }) {
+            v["jsonrpc"] = json!("2.0");
+        }
+        v
+    }
 }
 
 /// A live dialog: where answers go, what the agent proposed to remember per request, and the
@@ -96,12 +172,19 @@ fn user_message(text: &str) -> Value {
     })
 }
 
+/// An id as it came (the JSON of a number stays a number, of a string a string).
+fn json_id(id: &str) -> Value {
+    serde_json::from_str(id).unwrap_or_else(|_| Value::String(id.to_string()))
+}
+
 /// Writes the task, then each answer and each reply sent while the agent works, to the agent's
-/// stdin. When the agent ends a turn and has taken every reply written so far (it echoes what
-/// it takes), stdin is closed and the agent exits, unless a reply is waiting: the dialog stops
-/// taking replies under the dialogs' lock first, so a reply is either written or refused, never
-/// lost. (The agent may fold a reply into the turn under way, or answer it in a turn of its
-/// own; either way stdin stays open until it has been taken.)
+/// stdin. When the agent ends a turn and has taken every reply written so far, stdin is closed
+/// and the agent exits, unless a reply is waiting: the dialog stops taking replies under the
+/// dialogs' lock first, so a reply is either written or refused, never lost.
+///
+/// Claude Code takes a reply at once (it may fold it into the turn under way, or answer it in a
+/// turn of its own; it echoes what it takes, and stdin stays open until it has). ACP and Codex
+/// run one turn at a time: replies sent meanwhile are kept and go in together as the next turn.
 pub(crate) async fn speak(
     handle: JobHandle,
     dialect: Dialect,
@@ -109,57 +192,63 @@ pub(crate) async fn speak(
     prompt: String,
     mut rx: mpsc::UnboundedReceiver<Control>,
 ) {
-    let opening = match &dialect {
-        Dialect::Claude => vec![user_message(&prompt)],
-        // The task waits for the session (`SessionReady`).
-        Dialect::Acp { cwd } => vec![
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": 1,
-                "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
-            }}),
-            json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
-                   "params": {"cwd": cwd, "mcpServers": []}}),
-        ],
-    };
-    if dialect != Dialect::Claude {
-        // ACP has one prompt under way at a time: replies go in after the job ends.
-        handle.stop_taking_replies(&mut rx);
-    }
-    for line in opening {
+    for line in dialect.opening(&prompt) {
         if write_line(&mut stdin, &line).await.is_err() {
             return;
         }
     }
-    // Replies written that the agent has not echoed yet (the task's own echo is not counted).
+    // Replies written that Claude Code has not echoed yet (the task's own echo is not counted).
     let mut unheard: u32 = 0;
+    // ACP and Codex: the session, the id of our next turn, and replies kept for it.
+    let mut session = String::new();
+    let mut next_turn = crate::parse::acp::FIRST_PROMPT_ID;
+    debug_assert_eq!(next_turn, crate::parse::codex_app::FIRST_TURN_ID);
+    let mut kept: Vec<String> = Vec::new();
     while let Some(control) = rx.recv().await {
+        let turn = |text: &str, session: &str, next_turn: &mut u64| {
+            *next_turn += 1;
+            dialect.turn(session, *next_turn - 1, text)
+        };
         let line = match control {
-            Control::SessionReady(session) => json!({
-                "jsonrpc": "2.0", "id": crate::parse::acp::FIRST_PROMPT_ID, "method": "session/prompt",
-                "params": {"sessionId": session, "prompt": [{"type": "text", "text": prompt}]},
-            }),
+            Control::SessionReady(s) => {
+                session = s;
+                turn(&prompt, &session, &mut next_turn)
+            }
             Control::Heard => {
                 unheard = unheard.saturating_sub(1);
                 continue;
             }
+            Control::End => break,
             Control::TurnEnded => {
                 if unheard > 0 {
                     continue;
                 }
-                // The last turn is over: a reply that got in meanwhile starts the next one;
+                // The last turn is over: replies that got in meanwhile start the next one;
                 // otherwise no more replies are taken and stdin closes.
-                match handle.stop_taking_replies(&mut rx) {
+                let next = if kept.is_empty() {
+                    handle.stop_taking_replies(&mut rx)
+                } else {
+                    Some(std::mem::take(&mut kept).join("\n\n"))
+                };
+                match next {
                     Some(text) => {
-                        unheard += 1;
-                        user_message(&text)
+                        if dialect == Dialect::Claude {
+                            unheard += 1;
+                        }
+                        turn(&text, &session, &mut next_turn)
                     }
                     None => break,
                 }
             }
             Control::Say(text) => {
+                if dialect != Dialect::Claude {
+                    kept.push(text);
+                    continue;
+                }
                 unheard += 1;
                 user_message(&text)
             }
+            Control::Refuse { id, method } => dialect.refusal(&id, &method),
             Control::Answer {
                 id,
                 allow,
@@ -171,7 +260,18 @@ pub(crate) async fn speak(
                 Dialect::Claude => {
                     claude_answer(id, allow, input, always.then_some(offered), message)
                 }
-                Dialect::Acp { .. } => acp_answer(&id, allow, always, &offered),
+                Dialect::Acp { .. } | Dialect::Codex { .. } => {
+                    // These protocols carry no reason with a denial: it reaches the agent as
+                    // the user's next message.
+                    if let Some(m) = message.filter(|_| !allow) {
+                        kept.push(format!("I denied that: {m}"));
+                    }
+                    if matches!(dialect, Dialect::Acp { .. }) {
+                        acp_answer(&id, allow, always, &offered)
+                    } else {
+                        codex_answer(&id, allow, always)
+                    }
+                }
             },
         };
         if write_line(&mut stdin, &line).await.is_err() {
@@ -224,8 +324,18 @@ fn acp_answer(id: &str, allow: bool, always: bool, options: &Value) -> Value {
         Some(option) => json!({"outcome": "selected", "optionId": option}),
         None => json!({"outcome": "cancelled"}),
     };
-    let id: Value = serde_json::from_str(id).unwrap_or_else(|_| Value::String(id.to_string()));
-    json!({"jsonrpc": "2.0", "id": id, "result": {"outcome": outcome}})
+    json!({"jsonrpc": "2.0", "id": json_id(id), "result": {"outcome": outcome}})
+}
+
+/// The answer to a Codex approval: `acceptForSession` (the same command or file change goes
+/// through for the rest of the session), `accept`, or `decline` (the agent goes on without it).
+fn codex_answer(id: &str, allow: bool, always: bool) -> Value {
+    let decision = match (allow, always) {
+        (true, true) => "acceptForSession",
+        (true, false) => "accept",
+        (false, _) => "decline",
+    };
+    json!({"id": json_id(id), "result": {"decision": decision}})
 }
 
 async fn write_line(stdin: &mut tokio::process::ChildStdin, v: &Value) -> std::io::Result<()> {
@@ -276,6 +386,20 @@ impl Inner {
     pub(crate) fn session_ready(&self, job_id: &str, session: String) {
         if let Some(d) = lock(&self.dialogs).get(job_id) {
             let _ = d.tx.send(Control::SessionReady(session));
+        }
+    }
+
+    /// The agent cannot go on: its dialog ends (stdin closes, and it exits).
+    pub(crate) fn end_dialog(&self, job_id: &str) {
+        if let Some(d) = lock(&self.dialogs).get(job_id) {
+            let _ = d.tx.send(Control::End);
+        }
+    }
+
+    /// The agent asked something Sidekick does not carry: it gets an error answer.
+    pub(crate) fn refuse(&self, job_id: &str, id: String, method: String) {
+        if let Some(d) = lock(&self.dialogs).get(job_id) {
+            let _ = d.tx.send(Control::Refuse { id, method });
         }
     }
 
@@ -461,6 +585,59 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_codex_answer_is_its_decision_and_keeps_the_id() {
+        assert_eq!(
+            codex_answer("0", true, false),
+            json!({"id": 0, "result": {"decision": "accept"}})
+        );
+        assert_eq!(
+            codex_answer("\"a-1\"", true, true),
+            json!({"id": "a-1", "result": {"decision": "acceptForSession"}})
+        );
+        // A denial is never an allow, whatever "always" says.
+        assert_eq!(
+            codex_answer("3", false, true)["result"]["decision"],
+            "decline"
+        );
+    }
+
+    #[test]
+    fn each_dialect_opens_its_session_and_starts_turns_in_it() {
+        let codex = Dialect::Codex {
+            cwd: "/w".into(),
+            resume: None,
+        };
+        let open = codex.opening("task");
+        assert_eq!(open[0]["method"], "initialize");
+        assert_eq!(open[1], json!({"method": "initialized"}));
+        assert_eq!(open[2]["method"], "thread/start");
+        assert_eq!(open[2]["params"]["cwd"], "/w");
+        assert_eq!(open[2]["params"]["approvalPolicy"], "untrusted");
+        // Codex's wire has no "jsonrpc" member.
+        assert!(open.iter().all(|m| m.get("jsonrpc").is_none()));
+        let resumed = Dialect::Codex {
+            cwd: "/w".into(),
+            resume: Some("th-1".into()),
+        }
+        .opening("task");
+        assert_eq!(resumed[2]["method"], "thread/resume");
+        assert_eq!(resumed[2]["params"]["threadId"], "th-1");
+        assert_eq!(
+            codex.turn("th-1", 4, "go on"),
+            json!({"id": 4, "method": "turn/start", "params": {"threadId": "th-1",
+                   "input": [{"type": "text", "text": "go on", "text_elements": []}]}})
+        );
+        let acp = Dialect::Acp { cwd: "/w".into() };
+        assert_eq!(acp.opening("task")[1]["method"], "session/new");
+        assert_eq!(acp.turn("s", 2, "x")["params"]["sessionId"], "s");
+        assert_eq!(acp.refusal("\"r\"", "fs/read_text_file")["id"], "r");
+        assert_eq!(acp.refusal("1", "m")["jsonrpc"], "2.0");
+        assert_eq!(codex.refusal("9", "m")["error"]["code"], -32601);
+        // Claude Code takes the task as its first message.
+        assert_eq!(Dialect::Claude.opening("task"), [user_message("task")]);
+    }
 
     #[test]
     fn an_acp_answer_picks_the_option_the_agent_offered() {

@@ -149,6 +149,14 @@ impl JobHandle {
             Said::TurnEnded => self.inner.end_turn(&self.job_id),
             Said::Heard => self.inner.heard(&self.job_id),
             Said::SessionReady(id) => self.inner.session_ready(&self.job_id, id),
+            Said::Failed => self.inner.end_dialog(&self.job_id),
+            Said::Unanswerable { id, method } => {
+                self.notice(
+                    Level::Warn,
+                    format!("the agent asked for {method}, which Sidekick does not carry; it was told so"),
+                );
+                self.inner.refuse(&self.job_id, id, method);
+            }
         }
     }
 

@@ -1,8 +1,8 @@
 //! A reply: the user's next message to a job's agent. While an agent in a dialog works, it is
 //! written to the agent as its next message (a turn of its own). After the job has ended, the
 //! same job runs again in the same worktree and branch; an agent that can resume its session does (Claude Code in a
-//! dialog: `--resume SESSION`, the reply its first message; Codex: `exec resume`), so it
-//! remembers the conversation. Any other agent gets the reply as its task, with the earlier
+//! dialog: `--resume SESSION`, the reply its first message; Codex's app-server: `thread/resume`;
+//! Codex `exec`: `exec resume`), so it remembers the conversation. Any other agent gets the reply as its task, with the earlier
 //! turns as context. The new turn's changes are committed on the branch like the first's.
 
 use sidekick_protocol::{EventBody, Job, JobState, Level, ReplyRequest};
@@ -80,13 +80,16 @@ impl Engine {
                     rec.job.task
                 );
                 if profile.dialog {
-                    // Claude Code resumes its session (it remembers); an ACP agent starts a new
-                    // one with the earlier task as context.
+                    // Claude Code resumes its session (`--resume`) and Codex its thread (the
+                    // runner's dialog sends `thread/resume` for a job with a session): they
+                    // remember. An ACP agent starts a new session with the earlier task as
+                    // context.
+                    use crate::parse::Format;
                     let resume = session
                         .as_ref()
-                        .filter(|_| profile.format == crate::parse::Format::ClaudeStream);
+                        .filter(|_| matches!(profile.format, Format::ClaudeStream | Format::CodexApp));
                     let mut argv = profile.command.clone();
-                    if let Some(session) = resume {
+                    if let Some(session) = resume.filter(|_| profile.format == Format::ClaudeStream) {
                         argv.extend(["--resume".to_string(), session.clone()]);
                     }
                     rec.argv = argv;
@@ -108,6 +111,8 @@ impl Engine {
                         });
                     rec.dialog = None;
                 }
+                // The agent's settings may have changed since the last turn (`ask` or not).
+                rec.format = profile.format;
                 ledger::move_to(rec, JobState::Queued)?;
                 rec.job.turns += 1;
                 rec.last_reply = Some(text.clone());

@@ -54,6 +54,10 @@ impl Parser for Acp {
                     suggestions: v["params"]["options"].clone(),
                 });
             }
+            (Some(method), Some(id)) => out.push(Parsed::Unanswerable {
+                id: id.to_string(),
+                method: method.to_string(),
+            }),
             (None, Some(id)) => {
                 let id = id.as_u64().unwrap_or(0);
                 if id == NEW_SESSION_ID {
@@ -63,7 +67,12 @@ impl Parser for Acp {
                             out.push(Parsed::SessionReady(s.to_string()));
                         }
                         // No session: nothing can run; the dialog ends.
-                        None => out.push(Parsed::TurnEnded),
+                        None => out.push(Parsed::Failed(format!(
+                            "the agent could not open a session: {}",
+                            v.get("error")
+                                .and_then(|e| e["message"].as_str())
+                                .unwrap_or("no session in its answer")
+                        ))),
                     }
                 } else if id >= FIRST_PROMPT_ID {
                     let said = std::mem::take(&mut self.text);

@@ -9,12 +9,14 @@ pub(crate) mod acp;
 mod aider;
 mod claude;
 mod codex;
+pub(crate) mod codex_app;
 mod gemini;
 
 use acp::Acp;
 use aider::Aider;
 use claude::Claude;
 use codex::Codex;
+use codex_app::CodexApp;
 use gemini::Gemini;
 
 /// The output formats Sidekick can read.
@@ -32,6 +34,8 @@ pub enum Format {
     AiderText,
     /// The Agent Client Protocol (Gemini CLI `--acp`), in a dialog.
     Acp,
+    /// Codex CLI's app-server (`codex app-server`), in a dialog.
+    CodexApp,
 }
 
 impl Format {
@@ -43,6 +47,7 @@ impl Format {
             Format::GeminiStream => "gemini-stream-json",
             Format::AiderText => "aider-text",
             Format::Acp => "acp",
+            Format::CodexApp => "codex-app-server",
         }
     }
 
@@ -54,6 +59,7 @@ impl Format {
             Format::GeminiStream,
             Format::AiderText,
             Format::Acp,
+            Format::CodexApp,
         ]
         .into_iter()
         .find(|f| f.name() == name)
@@ -68,6 +74,7 @@ impl Format {
             Format::GeminiStream => Some(Box::new(Gemini::default())),
             Format::AiderText => Some(Box::new(Aider::default())),
             Format::Acp => Some(Box::new(Acp::default())),
+            Format::CodexApp => Some(Box::new(CodexApp::default())),
         }
     }
 }
@@ -101,8 +108,14 @@ pub enum Parsed {
     TurnEnded,
     /// The agent took one of the user's messages from its input (agents in a dialog).
     Heard,
-    /// The agent's session is ready for the task (ACP: the answer to `session/new`).
+    /// The agent's session is ready for the task (ACP: the answer to `session/new`; Codex's
+    /// app-server: to `thread/start`).
     SessionReady(String),
+    /// The agent reported that it cannot go on (no session, a failed turn): the dialog ends and
+    /// the job fails with this reason.
+    Failed(String),
+    /// The agent asked something Sidekick does not carry to the user; it gets an error answer.
+    Unanswerable { id: String, method: String },
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -257,12 +270,153 @@ mod tests {
                 Parsed::TurnEnded,
             ]
         );
-        // A session that could not be made ends the dialog.
+        // A session that could not be made ends the dialog, and the job fails with why.
         let out = run(
             Format::Acp,
             &[r#"{"jsonrpc":"2.0","id":1,"error":{"code":-32603,"message":"no auth"}}"#],
         );
-        assert_eq!(out, [Parsed::TurnEnded]);
+        assert_eq!(
+            out,
+            [Parsed::Failed(
+                "the agent could not open a session: no auth".into()
+            )]
+        );
+        // A request Sidekick does not carry is answered with an error, never left hanging.
+        let out = run(
+            Format::Acp,
+            &[
+                r#"{"jsonrpc":"2.0","id":"r-4","method":"fs/read_text_file","params":{"path":"/etc/passwd"}}"#,
+            ],
+        );
+        assert_eq!(
+            out,
+            [Parsed::Unanswerable {
+                id: "\"r-4\"".into(),
+                method: "fs/read_text_file".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn codex_app_server_threads_items_usage_turns_and_approvals() {
+        let out = run(
+            Format::CodexApp,
+            &[
+                r#"{"id":0,"result":{"userAgent":"codex"}}"#,
+                r#"{"method":"remoteControl/status/changed","params":{"status":"disabled"}}"#,
+                r#"{"id":1,"result":{"thread":{"id":"th-1","status":{"type":"idle"}}}}"#,
+                r#"{"id":2,"result":{"turn":{"id":"tu-1","status":"inProgress"}}}"#,
+                r#"{"method":"item/completed","params":{"item":{"type":"userMessage","id":"u1","content":[]}}}"#,
+                r#"{"method":"item/started","params":{"item":{"type":"commandExecution","id":"call_1","command":"/bin/bash -lc 'touch a.txt'","commandActions":[{"type":"unknown","command":"touch a.txt"}]}}}"#,
+                r#"{"method":"item/commandExecution/requestApproval","id":0,"params":{"kind":"command","itemId":"call_1","command":"/bin/bash -lc 'touch a.txt'","cwd":"/w","commandActions":[{"type":"unknown","command":"touch a.txt"}],"availableDecisions":["accept","cancel"]}}"#,
+                r#"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"call_1","command":"/bin/bash -lc 'touch a.txt'","commandActions":[{"type":"unknown","command":"touch a.txt"}],"status":"completed","exitCode":0}}}"#,
+                r#"{"method":"item/started","params":{"item":{"type":"fileChange","id":"p1","changes":[{"path":"/w/b.txt","kind":{"type":"add"},"diff":"+b"}]}}}"#,
+                r#"{"method":"item/fileChange/requestApproval","id":1,"params":{"itemId":"p1","reason":null}}"#,
+                r#"{"method":"item/completed","params":{"item":{"type":"fileChange","id":"p1","changes":[{"path":"/w/b.txt","kind":{"type":"add"},"diff":"+b"}],"status":"completed"}}}"#,
+                r#"{"method":"thread/tokenUsage/updated","params":{"tokenUsage":{"total":{"inputTokens":100},"last":{"inputTokens":100,"cachedInputTokens":10,"outputTokens":4}}}}"#,
+                r#"{"method":"item/completed","params":{"item":{"type":"agentMessage","id":"m1","text":"Made a.txt and b.txt."}}}"#,
+                r#"{"method":"thread/tokenUsage/updated","params":{"tokenUsage":{"total":{"inputTokens":250},"last":{"inputTokens":150,"cachedInputTokens":0,"outputTokens":6}}}}"#,
+                r#"{"method":"turn/completed","params":{"turn":{"id":"tu-1","status":"completed","error":null}}}"#,
+                // Something Sidekick does not carry gets an error answer.
+                r#"{"method":"item/tool/requestUserInput","id":5,"params":{}}"#,
+                "not json",
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                Parsed::Session("th-1".into()),
+                Parsed::SessionReady("th-1".into()),
+                Parsed::Ask {
+                    id: "0".into(),
+                    tool: "shell".into(),
+                    input: serde_json::json!({"command": "touch a.txt", "cwd": "/w", "reason": null}),
+                    suggestions: serde_json::json!({"method": "item/commandExecution/requestApproval", "availableDecisions": ["accept", "cancel"]}),
+                },
+                Parsed::Step {
+                    tool: Some("shell".into()),
+                    text: "touch a.txt".into()
+                },
+                Parsed::Ask {
+                    id: "1".into(),
+                    tool: "edit".into(),
+                    input: serde_json::json!({"path": "/w/b.txt", "changes": [{"path": "/w/b.txt", "kind": {"type": "add"}, "diff": "+b"}], "reason": null}),
+                    suggestions: serde_json::json!({"method": "item/fileChange/requestApproval", "availableDecisions": null}),
+                },
+                Parsed::Step {
+                    tool: Some("edit".into()),
+                    text: "/w/b.txt".into()
+                },
+                Parsed::Usage {
+                    input: 100,
+                    output: 4,
+                    cached: 10,
+                    cost_usd: None
+                },
+                Parsed::Step {
+                    tool: None,
+                    text: "Made a.txt and b.txt.".into()
+                },
+                Parsed::Usage {
+                    input: 250,
+                    output: 10,
+                    cached: 10,
+                    cost_usd: None
+                },
+                Parsed::Summary("Made a.txt and b.txt.".into()),
+                Parsed::TurnEnded,
+                Parsed::Unanswerable {
+                    id: "5".into(),
+                    method: "item/tool/requestUserInput".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn codex_app_server_failures_end_the_dialog_with_a_reason() {
+        let failed = |lines: &[&str]| {
+            run(Format::CodexApp, lines)
+                .into_iter()
+                .filter_map(|p| match p {
+                    Parsed::Failed(why) => Some(why),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            failed(&[r#"{"id":1,"error":{"code":-32600,"message":"thread not found: th-0"}}"#]),
+            ["Codex could not open its session: thread not found: th-0"]
+        );
+        assert_eq!(
+            failed(&[r#"{"id":1,"result":{}}"#]),
+            ["Codex could not open its session: no thread in its answer"]
+        );
+        assert_eq!(
+            failed(&[r#"{"id":3,"error":{"code":-32600,"message":"bad input"}}"#]),
+            ["Codex refused the message: bad input"]
+        );
+        assert_eq!(
+            failed(&[
+                r#"{"method":"turn/completed","params":{"turn":{"status":"failed","error":{"message":"stream disconnected"}}}}"#
+            ]),
+            ["Codex's turn failed: stream disconnected"]
+        );
+        // Malformed or unexpected messages are not events, never a crash.
+        for line in [
+            r#"{"id":"x"}"#,
+            r#"{"method":"item/completed"}"#,
+            r#"{"method":"item/completed","params":{"item":7}}"#,
+            r#"{"method":"thread/tokenUsage/updated","params":null}"#,
+            r#"{"method":"turn/completed","params":{"turn":{"status":"completed"}}}"#,
+            r#"[1,2]"#,
+        ] {
+            let out = run(Format::CodexApp, &[line]);
+            assert!(
+                out.iter().all(|p| matches!(p, Parsed::TurnEnded)),
+                "{line}: {out:?}"
+            );
+        }
     }
 
     #[test]
