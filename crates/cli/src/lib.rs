@@ -1,6 +1,7 @@
 //! The `sidekick` command line. One file per command under `commands/`.
 
 mod commands;
+mod mcp;
 mod render;
 mod unified;
 
@@ -39,6 +40,7 @@ enum Command {
     Agents(commands::agents::AgentsArgs),
     Tasks(commands::tasks::TasksArgs),
     Serve(commands::serve::ServeArgs),
+    Mcp(mcp::McpArgs),
 }
 
 /// A command's failure: one sentence for stderr and the exit code; the host's error code when
@@ -87,6 +89,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => commands::serve::cmd_serve(args),
+        Command::Mcp(args) => mcp::cmd_mcp(args),
         other => run_client_command(other),
     };
     match result {
@@ -136,7 +139,9 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
             Command::Tasks(a) => commands::tasks::cmd_tasks(&client, a).await,
-            Command::Serve(_) => Err(Failure::new("serve runs without a client")),
+            Command::Serve(_) | Command::Mcp(_) => {
+                Err(Failure::new("this command runs without a client"))
+            }
         }
     })
 }

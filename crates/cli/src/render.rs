@@ -133,12 +133,44 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 }
 
 pub fn job_table(jobs: &[Job], now: u64) -> String {
+    let flat: Vec<(String, &Job)> = jobs.iter().map(|j| (String::new(), j)).collect();
+    job_rows(&flat, now)
+}
+
+/// The jobs as a tree: each job's sidekicks right under it (oldest first), drawn with
+/// `├─`/`└─` before their codenames; jobs whose parent is not listed are roots.
+pub fn job_tree(jobs: &[Job], now: u64) -> String {
+    let listed: std::collections::HashSet<&str> = jobs.iter().map(|j| j.id.as_str()).collect();
+    let is_root = |j: &Job| j.parent_id.as_deref().is_none_or(|p| !listed.contains(p));
+    let mut out: Vec<(String, &Job)> = Vec::new();
+    fn children<'a>(jobs: &'a [Job], parent: &Job, indent: &str, out: &mut Vec<(String, &'a Job)>) {
+        // Ids sort by creation time: oldest first under a parent.
+        let mut kids: Vec<&Job> = jobs
+            .iter()
+            .filter(|j| j.parent_id.as_deref() == Some(parent.id.as_str()))
+            .collect();
+        kids.sort_by(|a, b| a.id.cmp(&b.id));
+        for (i, kid) in kids.iter().enumerate() {
+            let last = i + 1 == kids.len();
+            out.push((format!("{indent}{}", if last { "└─ " } else { "├─ " }), kid));
+            let deeper = format!("{indent}{}", if last { "   " } else { "│  " });
+            children(jobs, kid, &deeper, out);
+        }
+    }
+    for root in jobs.iter().filter(|j| is_root(j)) {
+        out.push((String::new(), root));
+        children(jobs, root, "", &mut out);
+    }
+    job_rows(&out, now)
+}
+
+fn job_rows(jobs: &[(String, &Job)], now: u64) -> String {
     let rows: Vec<Vec<String>> = jobs
         .iter()
-        .map(|j| {
+        .map(|(branch, j)| {
             vec![
                 j.id.clone(),
-                j.codename.clone(),
+                format!("{branch}{}", j.codename),
                 state_label(j),
                 j.agent.clone(),
                 format_duration(now.saturating_sub(j.created_at)),
@@ -213,6 +245,9 @@ pub fn job_details(job: &Job, now: u64) -> String {
     ];
     if let Some(p) = &job.parent_id {
         rows.push(("parent", p.clone()));
+    }
+    if let Some(who) = &job.spawned_by {
+        rows.push(("spawned by", who.clone()));
     }
     if let Some(into) = &job.merged_into {
         let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");

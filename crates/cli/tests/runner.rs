@@ -8,6 +8,7 @@ mod agents;
 mod cli_contract;
 mod host;
 mod jobs;
+mod mcp;
 mod merge;
 mod notify;
 mod notify_server;

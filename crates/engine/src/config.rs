@@ -43,7 +43,32 @@ pub struct Config {
     pub merge_hooks: bool,
     /// `answer_timeout`: a request nobody answers this long is denied (none by default).
     pub answer_timeout_ms: Option<u64>,
+    /// `max_depth`: how deep sidekicks may nest (a job's child is one level deeper).
+    pub max_depth: u32,
+    /// `[mcp]`: the MCP server's settings.
+    pub mcp: McpConfig,
 }
+
+/// `[mcp]`: what `sidekick mcp` offers its clients.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpConfig {
+    /// `allow_merge`: offer a `merge` tool (off by default: a person merges).
+    pub allow_merge: bool,
+    /// `expose_to_jobs`: jobs of claude, codex and gemini get the Sidekick MCP server, so
+    /// sidekicks can start sidekicks (on by default).
+    pub expose_to_jobs: bool,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        McpConfig {
+            allow_merge: false,
+            expose_to_jobs: true,
+        }
+    }
+}
+
+pub const DEFAULT_MAX_DEPTH: u32 = 3;
 
 /// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
 /// there keeps the two lists the same). A `[agents.NAME]` table for one of them may hold
@@ -70,6 +95,8 @@ impl Default for Config {
             token_budget: None,
             merge_hooks: false,
             answer_timeout_ms: None,
+            max_depth: DEFAULT_MAX_DEPTH,
+            mcp: McpConfig::default(),
         }
     }
 }
@@ -104,6 +131,15 @@ struct RawConfig {
     max_steps: Option<u64>,
     token_budget: Option<u64>,
     merge: Option<RawMerge>,
+    max_depth: Option<u32>,
+    mcp: Option<RawMcp>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMcp {
+    allow_merge: Option<bool>,
+    expose_to_jobs: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -264,6 +300,23 @@ impl Config {
                 }
                 None => None,
             },
+            max_depth: match raw.max_depth {
+                Some(0) => return Err(invalid("max_depth must be at least 1".into())),
+                Some(d) => d,
+                None => DEFAULT_MAX_DEPTH,
+            },
+            mcp: McpConfig {
+                allow_merge: raw
+                    .mcp
+                    .as_ref()
+                    .and_then(|m| m.allow_merge)
+                    .unwrap_or(false),
+                expose_to_jobs: raw
+                    .mcp
+                    .as_ref()
+                    .and_then(|m| m.expose_to_jobs)
+                    .unwrap_or(true),
+            },
         })
     }
 }
@@ -352,6 +405,29 @@ mod tests {
                 .contains("agents.aider.permission: `ask` works for claude, codex, gemini"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn nesting_depth_and_the_mcp_settings() {
+        let c = Config::parse("", Path::new("c.toml")).expect("empty");
+        assert_eq!(c.max_depth, 3);
+        assert_eq!(c.mcp, McpConfig::default());
+        assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge);
+        let c = Config::parse(
+            "max_depth = 1\n[mcp]\nallow_merge = true\nexpose_to_jobs = false\n",
+            Path::new("c.toml"),
+        )
+        .expect("parsed");
+        assert_eq!(c.max_depth, 1);
+        assert!(c.mcp.allow_merge && !c.mcp.expose_to_jobs);
+        let err = Config::parse("max_depth = 0\n", Path::new("c.toml")).expect_err("zero");
+        assert!(
+            err.to_string().contains("max_depth must be at least 1"),
+            "{err}"
+        );
+        let err = Config::parse("[mcp]\nallow_merges = true\n", Path::new("c.toml"))
+            .expect_err("unknown key");
+        assert!(err.to_string().contains("allow_merges"), "{err}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use sidekick_protocol::format_duration;
 
+pub use config::McpConfig;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, Result};
 pub(crate) use inner::{Inner, StopReason};
@@ -34,6 +35,14 @@ pub use sidekick_git::Refusal;
 pub(crate) use sidekick_git::{copy, repo};
 pub use sidekick_protocol::private;
 pub use sidekick_protocol::Home;
+
+/// The `[mcp]` settings of `home`'s config (for `sidekick mcp`, which reads them as the host
+/// does); the config's own error sentence when it is invalid.
+pub fn mcp_config(home: &Home) -> std::result::Result<McpConfig, String> {
+    config::Config::load(home.config_file())
+        .map(|c| c.mcp)
+        .map_err(|e| e.to_string())
+}
 
 /// Open repositories unused this long are closed.
 pub const REPO_IDLE: Duration = Duration::from_secs(10);

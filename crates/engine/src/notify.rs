@@ -113,6 +113,9 @@ fn describe(job: &Job) -> String {
             parts.push(reason.clone());
         }
     }
+    if let Some(who) = &job.spawned_by {
+        parts.push(format!("for {who}"));
+    }
     let mut text = parts.join(" · ");
     if let Some(summary) = job
         .summary
@@ -142,8 +145,9 @@ pub fn single(tap: &Tap, mergeable: bool) -> Notification {
 /// notification.
 pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
     let task = shorten(job.task.lines().next().unwrap_or(""), 100);
-    // A command reads best as itself: "brave-otter wants to run: cargo test".
-    let summary = if request.tool == "Bash" {
+    // A command reads best as itself: "brave-otter wants to run: cargo test" (Claude Code's
+    // Bash, Codex's shell, an ACP agent's execute).
+    let summary = if matches!(request.tool.as_str(), "Bash" | "shell" | "execute") {
         format!(
             "{} wants to run: {}",
             job.codename,
@@ -152,9 +156,14 @@ pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
     } else {
         format!("{} wants to use {}", job.codename, request.tool)
     };
+    let who = job
+        .spawned_by
+        .as_deref()
+        .map(|w| format!(" (for {w})"))
+        .unwrap_or_default();
     Notification {
         summary,
-        body: format!("{}\n{task}", shorten(&request.detail, 300)),
+        body: format!("{}\n{task}{who}", shorten(&request.detail, 300)),
         weight: Weight::Prominent,
         job_id: job.id.clone(),
         mergeable: false,
@@ -407,6 +416,24 @@ mod tests {
         assert_eq!(n.request.as_deref(), Some("r1"));
         let n = asking(&waiting, &request("Write", "src/lib.rs"));
         assert_eq!(n.summary, "brave-otter wants to use Write");
+        let n = asking(&waiting, &request("shell", "touch a.txt"));
+        assert_eq!(n.summary, "brave-otter wants to run: touch a.txt");
+        // A sidekick another agent started says for whom it works.
+        let mut spawned = waiting.clone();
+        spawned.spawned_by = Some("Claude Code 2.1.330".into());
+        let n = asking(&spawned, &request("Bash", "make"));
+        assert_eq!(n.body, "make\nFix the flaky test (for Claude Code 2.1.330)");
+        let mut done = job(JobState::Completed, 75);
+        done.spawned_by = Some("Claude Code 2.1.330".into());
+        assert!(single(
+            &Tap {
+                job: done,
+                weight: Weight::Normal
+            },
+            false
+        )
+        .body
+        .contains(" · for Claude Code 2.1.330"));
     }
 
     #[test]

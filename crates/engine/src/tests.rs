@@ -318,6 +318,44 @@ async fn ending_a_parent_cancels_its_children() {
 }
 
 #[tokio::test]
+async fn sidekicks_nest_only_as_deep_as_max_depth_and_keep_who_spawned_them() {
+    let f = Fixture::with_config("max_running = 4\nmax_depth = 2\n");
+    let mut top = f.req("sleep 30");
+    top.spawned_by = Some("Claude Code 2.1.330".into());
+    top.context_text = Some("Look at the parser first.".into());
+    let top = f.engine.spawn(top).await.expect("top");
+    assert_eq!(top.spawned_by.as_deref(), Some("Claude Code 2.1.330"));
+    let stored = f.engine.job(&top.id).expect("job");
+    assert_eq!(stored.spawned_by.as_deref(), Some("Claude Code 2.1.330"));
+    // The context text reaches the agent like a context file's.
+    let rec = f.engine.inner.load(&top.id).expect("record");
+    let context = rec
+        .env
+        .iter()
+        .find(|(k, _)| k == "SIDEKICK_CONTEXT_FILE")
+        .map(|(_, v)| std::fs::read_to_string(v).expect("context file"))
+        .expect("a context file");
+    assert!(context.contains("Look at the parser first."), "{context}");
+
+    let mut child = f.req("sleep 30");
+    child.parent = Some(top.id.clone());
+    let child = f.engine.spawn(child).await.expect("depth 2");
+    let mut grandchild = f.req("true");
+    grandchild.parent = Some(child.codename.clone());
+    let err = f.engine.spawn(grandchild).await.expect_err("depth 3");
+    assert_eq!(err.to_api().code, ErrorCode::BadRequest);
+    assert!(
+        err.to_string().contains(&format!(
+            "job {} is already 2 levels deep; sidekicks nest at most 2 levels",
+            child.codename
+        )),
+        "{err}"
+    );
+    f.engine.cancel(&top.id).expect("cancel");
+    wait_end(&f.engine, &child.id).await;
+}
+
+#[tokio::test]
 async fn repo_config_copies_files_and_runs_setup() {
     let f = Fixture::new();
     std::fs::create_dir_all(f.repo.join(".sidekick")).expect("mkdir");

@@ -260,6 +260,10 @@ pub struct Job {
     /// The user's messages so far: the task, then each reply (`sidekick reply`).
     #[serde(default)]
     pub turns: u32,
+    /// Who started the job when it was not a person at the CLI or the app: the MCP client's
+    /// name and version (`Claude Code 2.1.330`).
+    #[serde(default)]
+    pub spawned_by: Option<String>,
 }
 
 /// `POST /v1/jobs/JOB/reply`: the user's next message to an ended job's agent.
@@ -435,6 +439,12 @@ pub struct SpawnRequest {
     /// it would have, with its task, summary and diff stat as context.
     #[serde(default)]
     pub continue_from: Option<String>,
+    /// Text that goes into the context, like a context file's.
+    #[serde(default)]
+    pub context_text: Option<String>,
+    /// Who asks for the job, when it is not a person (an MCP client's name and version).
+    #[serde(default)]
+    pub spawned_by: Option<String>,
 }
 
 /// What a job's agent is told besides its task.

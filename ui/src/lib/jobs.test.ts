@@ -6,6 +6,7 @@ import {
   groupOf,
   isActive,
   matches,
+  nested,
   parseTimeout,
   queuePositions,
 } from "./jobs";
@@ -29,6 +30,25 @@ describe("jobs", () => {
       job({ id: "5", state: "waiting" }),
     ]);
     expect(c).toEqual({ waiting: 1, running: 1, queued: 1, review: 1 });
+  });
+
+  it("nests each job's sidekicks under it, oldest first, roots newest first", () => {
+    const a = job({ id: "01a", codename: "a" });
+    const b = job({ id: "01b", codename: "b" });
+    const a1 = job({ id: "01c", codename: "a1", parent_id: "01a" });
+    const a2 = job({ id: "01d", codename: "a2", parent_id: "01a" });
+    const a1x = job({ id: "01e", codename: "a1x", parent_id: "01c" });
+    // A parent not among the jobs given (filtered out): the child is a root.
+    const orphan = job({ id: "01f", codename: "orphan", parent_id: "01zzz" });
+    const rows = nested([a1x, b, a2, orphan, a, a1]);
+    expect(rows.map((r) => `${"  ".repeat(r.depth)}${r.job.codename}`)).toEqual([
+      "orphan",
+      "b",
+      "a",
+      "  a1",
+      "    a1x",
+      "  a2",
+    ]);
   });
 
   it("numbers the queue oldest first", () => {

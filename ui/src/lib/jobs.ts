@@ -25,6 +25,28 @@ export function newestFirst(a: Job, b: Job): number {
   return a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
 }
 
+/** Jobs newest first, each job's sidekicks (jobs with it as parent) right under it, oldest
+ *  first; `depth` is how far a job is nested among the jobs given (a job whose parent is not
+ *  among them is a root). */
+export function nested(jobs: Job[]): { job: Job; depth: number }[] {
+  const ids = new Set(jobs.map((j) => j.id));
+  const kids = new Map<string, Job[]>();
+  for (const j of jobs) {
+    if (j.parent_id && ids.has(j.parent_id)) {
+      const list = kids.get(j.parent_id) ?? [];
+      list.push(j);
+      kids.set(j.parent_id, list);
+    }
+  }
+  const out: { job: Job; depth: number }[] = [];
+  const visit = (j: Job, depth: number) => {
+    out.push({ job: j, depth });
+    for (const k of (kids.get(j.id) ?? []).sort((a, b) => -newestFirst(a, b))) visit(k, depth + 1);
+  };
+  for (const root of [...jobs].filter((j) => !j.parent_id || !ids.has(j.parent_id)).sort(newestFirst)) visit(root, 0);
+  return out;
+}
+
 /** 1-based FIFO positions of the queued jobs, oldest first, as the host runs them. */
 export function queuePositions(jobs: Iterable<Job>): Map<string, number> {
   const queued = [...jobs].filter((j) => j.state === "queued").sort((a, b) => -newestFirst(a, b));

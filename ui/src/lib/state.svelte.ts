@@ -2,7 +2,7 @@
 import { SvelteMap, SvelteSet } from "svelte/reactivity";
 import * as ipc from "./ipc";
 import type { HostState, JobChange, Snapshot } from "./ipc";
-import { countJobs, matches, newestFirst, queuePositions, type StateFilter } from "./jobs";
+import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs";
 import type { Job, RepoInfo } from "./types/protocol";
 
 const RECENT_KEY = "sidekick.recent-repos";
@@ -31,11 +31,9 @@ export class AppState {
 
   counts = $derived(countJobs(this.jobs.values()));
   positions = $derived(queuePositions(this.jobs.values()));
-  visible = $derived(
-    [...this.jobs.values()]
-      .filter((j) => matches(j, this.stateFilter, this.repoFilter))
-      .sort(newestFirst),
-  );
+  /** The list's rows: newest first, sidekicks under the job that started them. */
+  rows = $derived(nested([...this.jobs.values()].filter((j) => matches(j, this.stateFilter, this.repoFilter))));
+  visible = $derived(this.rows.map((r) => r.job));
   selected = $derived(this.selectedId ? (this.jobs.get(this.selectedId) ?? null) : null);
   repos = $derived([...new Set([...this.jobs.values()].map((j) => j.repo))].sort());
 

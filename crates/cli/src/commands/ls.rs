@@ -15,6 +15,9 @@ pub struct LsArgs {
     /// Print JSON (an array of jobs).
     #[arg(long)]
     json: bool,
+    /// Show each job's sidekicks (jobs started with it as parent) under it.
+    #[arg(long, conflicts_with = "json")]
+    tree: bool,
 }
 
 pub async fn cmd_ls(client: &Client, args: LsArgs) -> Outcome {
@@ -23,6 +26,8 @@ pub async fn cmd_ls(client: &Client, args: LsArgs) -> Outcome {
         print_json(&jobs)?;
     } else if jobs.is_empty() {
         eprintln!("sidekick: no jobs yet; start one with `sidekick run TASK`");
+    } else if args.tree {
+        print!("{}", render::job_tree(&jobs, render::now_ms()));
     } else {
         print!("{}", render::job_table(&jobs, render::now_ms()));
     }

@@ -123,6 +123,7 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         },
         context_from: args.context_from,
         continue_from: args.continue_from,
+        ..SpawnRequest::default()
     };
     let job = client.spawn(&req).await?;
     if !args.wait && !args.follow {

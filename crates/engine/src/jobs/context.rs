@@ -20,11 +20,13 @@ impl Inner {
             Some(r) => Some(self.resolve(r)?),
             None => None,
         };
-        let has_source = req.context_file.is_some() || from.is_some() || continued.is_some();
+        let text = req.context_text.as_deref().filter(|t| !t.trim().is_empty());
+        let has_source =
+            req.context_file.is_some() || text.is_some() || from.is_some() || continued.is_some();
         match (req.context, has_source) {
             (Some(ContextMode::TaskOnly), true) => {
                 return Err(EngineError::BadRequest(
-                    "--context task_only takes no context file or job".into(),
+                    "--context task_only takes no context file, text or job".into(),
                 ))
             }
             (Some(ContextMode::Full), false) => {
@@ -50,6 +52,9 @@ impl Inner {
                 EngineError::BadRequest(format!("cannot read the context file {path}: {e}"))
             })?;
             parts.push(format!("## From {path}\n\n{}", text.trim_end()));
+        }
+        if let Some(text) = text {
+            parts.push(format!("## From the one who asked\n\n{}", text.trim_end()));
         }
         Ok(Some(format!("# Context\n\n{}\n", parts.join("\n\n"))))
     }

@@ -111,6 +111,24 @@ impl Inner {
                         parent.job.codename, parent.job.state
                     )));
                 }
+                // How deep the new job would be: its parent's ancestors, plus the parent, plus itself.
+                let mut depth = 2;
+                let mut above = parent.job.parent_id.clone();
+                while let Some(id) = above {
+                    depth += 1;
+                    above = self.load(&id).ok().and_then(|r| r.job.parent_id);
+                    if depth > config.max_depth + 1 {
+                        break;
+                    }
+                }
+                if depth > config.max_depth {
+                    return Err(EngineError::BadRequest(format!(
+                        "job {} is already {} levels deep; sidekicks nest at most {} levels (max_depth in the config)",
+                        parent.job.codename,
+                        depth - 1,
+                        config.max_depth
+                    )));
+                }
                 Some(parent.job.id)
             }
             None => None,
@@ -222,6 +240,7 @@ impl Inner {
                 token_budget,
                 requests: Vec::new(),
                 turns: 1,
+                spawned_by: req.spawned_by.clone(),
             },
             // A follow-up of the same agent resumes its session where the agent can. An agent
             // in a dialog gets the task on stdin instead.

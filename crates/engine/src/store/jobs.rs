@@ -62,9 +62,9 @@ impl Store {
         self.conn.execute(
             "INSERT INTO jobs (id, codename, state, agent, task, repo, branch, worktree, base_rev,
                 base_commit, base_branch, parent_id, timeout_ms, created_at, log_path, argv, env,
-                setup, copy_files, has_worktree, notify, agent_state)
+                setup, copy_files, has_worktree, notify, agent_state, spawned_by)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19, ?20, ?21, ?22)",
+                ?18, ?19, ?20, ?21, ?22, ?23)",
             params![
                 j.id,
                 j.codename,
@@ -88,6 +88,7 @@ impl Store {
                 rec.has_worktree,
                 j.notify,
                 agent_state(rec),
+                j.spawned_by,
             ],
         )?;
         Ok(())
@@ -222,7 +223,7 @@ const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, workt
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
     copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
-    snapshot, conflicts, prev_state, notify, agent_state, requests";
+    snapshot, conflicts, prev_state, notify, agent_state, requests, spawned_by";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -281,6 +282,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         token_budget: agent.token_budget,
         requests: Vec::new(),
         turns: agent.turns.max(1),
+        spawned_by: r.get(40)?,
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;

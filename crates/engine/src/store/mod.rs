@@ -105,6 +105,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE events ADD COLUMN count INTEGER NOT NULL DEFAULT 1;",
     // 7: what the agent asked and nobody answered yet (JSON list of `Request`).
     "ALTER TABLE jobs ADD COLUMN requests TEXT NOT NULL DEFAULT '[]';",
+    // 8: who started the job when it was not a person (an MCP client).
+    "ALTER TABLE jobs ADD COLUMN spawned_by TEXT;",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -273,6 +275,7 @@ pub(crate) mod tests {
                 token_budget: None,
                 requests: vec![],
                 turns: 1,
+                spawned_by: None,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -596,6 +599,7 @@ pub(crate) mod tests {
             s.conn
                 .execute_batch(
                     "ALTER TABLE events DROP COLUMN count; ALTER TABLE jobs DROP COLUMN requests;
+                     ALTER TABLE jobs DROP COLUMN spawned_by;
                      PRAGMA user_version = 4;",
                 )
                 .expect("pretend an older schema");

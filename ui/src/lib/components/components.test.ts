@@ -109,6 +109,18 @@ describe("JobList", () => {
     expect(app.selectedId).toBe("01c");
   });
 
+  it("shows a job's sidekicks indented under it", () => {
+    const app = withJobs(
+      job({ id: "01a", codename: "main-job", state: "running" }),
+      job({ id: "01b", codename: "other" }),
+      job({ id: "01c", codename: "side-kick", parent_id: "01a", spawned_by: "Claude Code 2.1.330" }),
+    );
+    render(JobList, { app });
+    const rows = screen.getAllByTestId("job-row");
+    expect(rows.map((r) => `${r.dataset.depth}:${r.dataset.codename}`)).toEqual(["0:other", "0:main-job", "1:side-kick"]);
+    expect(rows[2].textContent).toContain("↳");
+  });
+
   it("renders only a window of a thousand jobs", () => {
     const many = Array.from({ length: 1000 }, (_, i) => job({ id: `01${String(i).padStart(4, "0")}`, codename: `job-${i}` }));
     render(JobList, { app: withJobs(...many) });
@@ -152,7 +164,7 @@ describe("Composer", () => {
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });
@@ -485,6 +497,17 @@ describe("JobView", () => {
     expect(screen.getByTestId("job-steps").textContent).toBe("4 of 10");
     expect(screen.getByTestId("job-summary").textContent).toBe("Created hello.txt.");
     expect(screen.getByTestId("job-view").textContent).toContain("$0.0185");
+  });
+
+  it("names who spawned a sidekick and opens its parent", async () => {
+    host({ follow_output: 1, stop_output: null });
+    const parent = job({ id: "01p", codename: "lead-job", state: "running" });
+    const kid = job({ id: "01k", codename: "side-kick", parent_id: "01p", spawned_by: "Claude Code 2.1.330" });
+    const app = withJobs(parent, kid);
+    render(JobView, { app, job: kid });
+    expect(screen.getByTestId("job-spawned-by").textContent).toBe("Claude Code 2.1.330");
+    await fireEvent.click(screen.getByRole("button", { name: "lead-job" }));
+    expect(app.selectedId).toBe("01p");
   });
 
   it("asks before discarding, then reports what the host did", async () => {

@@ -119,7 +119,12 @@ requests: Array<Request>,
 /**
  * The user's messages so far: the task, then each reply (`sidekick reply`).
  */
-turns: number, };
+turns: number, 
+/**
+ * Who started the job when it was not a person at the CLI or the app: the MCP client's
+ * name and version (`Claude Code 2.1.330`).
+ */
+spawned_by: string | null, };
 
 export type Request = { 
 /**
@@ -234,7 +239,15 @@ context_from: string | null,
  * Continue this ended job: start from its branch (its changes included), merge back where
  * it would have, with its task, summary and diff stat as context.
  */
-continue_from: string | null, };
+continue_from: string | null, 
+/**
+ * Text that goes into the context, like a context file's.
+ */
+context_text: string | null, 
+/**
+ * Who asks for the job, when it is not a person (an MCP client's name and version).
+ */
+spawned_by: string | null, };
 
 export type ContextMode = "task_only" | "full";
 

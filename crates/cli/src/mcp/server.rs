@@ -1,0 +1,867 @@
+//! The MCP server: the handler behind `sidekick mcp`, its tools calling the host through the
+//! same client as the CLI, and the watcher that tells the client when its jobs end.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeRequestParams, InitializeResult, JsonObject, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
+    ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, ResourcesCapability,
+    ServerCapabilities, ServerConfig, SubscribeRequestParams, ToolsCapability,
+    UnsubscribeRequestParams,
+};
+use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use sidekick_client::{Client, EventQuery};
+use sidekick_protocol::{ContextMode, EventBody, Home, Job, Level, SpawnRequest, Stream};
+
+use super::tools::{self, *};
+use crate::render;
+use crate::unified::{self, Colors};
+use crate::{Failure, Outcome};
+
+const URI_PREFIX: &str = "sidekick://jobs/";
+/// `wait` waits this long unless told otherwise, and never longer than the cap.
+const WAIT_DEFAULT_S: f64 = 120.0;
+const WAIT_MAX_S: f64 = 3600.0;
+const LOGS_DEFAULT_LINES: usize = 200;
+const LOGS_MAX_LINES: usize = 2000;
+/// A patch longer than this is cut (the rest: `sidekick diff JOB`).
+const PATCH_MAX_CHARS: usize = 200_000;
+
+/// Serves MCP on stdin/stdout until the client goes away.
+pub async fn serve(exe: PathBuf) -> Outcome {
+    let home = Home::from_env();
+    let cwd = std::env::current_dir()
+        .map_err(|e| Failure::new(format!("cannot read the current folder: {e}")))?;
+    let allow_merge = match sidekick_engine::mcp_config(&home) {
+        Ok(c) => c.allow_merge,
+        Err(e) => {
+            eprintln!("sidekick mcp: {e}; the merge tool is not offered");
+            false
+        }
+    };
+    let server = Sidekick {
+        shared: Arc::new(Shared {
+            home,
+            exe,
+            cwd,
+            parent: std::env::var("SIDEKICK_JOB_ID")
+                .ok()
+                .filter(|p| !p.is_empty()),
+            allow_merge,
+            client_name: Mutex::new(None),
+            spawned: Mutex::new(Vec::new()),
+            subscribed: Mutex::new(HashSet::new()),
+        }),
+    };
+    let running = server
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| Failure::new(format!("the MCP client did not start a session: {e}")))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| Failure::new(format!("the MCP session ended abnormally: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+struct Shared {
+    home: Home,
+    exe: PathBuf,
+    /// Where the server runs: the default repository.
+    cwd: PathBuf,
+    /// The job this server runs inside (`SIDEKICK_JOB_ID`): the parent of what it spawns.
+    parent: Option<String>,
+    allow_merge: bool,
+    /// The client's name and version from `initialize`.
+    client_name: Mutex<Option<String>>,
+    /// Jobs spawned in this session, oldest first.
+    spawned: Mutex<Vec<String>>,
+    /// Resource URIs the client subscribed to.
+    subscribed: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// A client of the host, starting one when none runs (also after a host restart).
+    async fn client(&self) -> Result<Client, String> {
+        Client::connect_or_start(&self.home, &self.exe)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn is_mine(&self, id: &str) -> bool {
+        lock(&self.spawned).iter().any(|s| s == id)
+    }
+
+    /// `path` as an absolute folder (relative ones are taken from where the server runs).
+    fn folder(&self, path: Option<&str>) -> PathBuf {
+        match path {
+            Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
+            Some(p) => self.cwd.join(p),
+            None => self.cwd.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Sidekick {
+    shared: Arc<Shared>,
+}
+
+/// A tool's arguments, or a sentence saying what is wrong with them.
+fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T, String> {
+    serde_json::from_value(Value::Object(args.clone()))
+        .map_err(|e| format!("bad arguments for {tool}: {e}"))
+}
+
+/// A tool's answer: text for the model, the same as JSON for programs.
+fn answer(text: impl Into<String>, value: Value) -> CallToolResult {
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text.into())]);
+    r.structured_content = Some(value);
+    r
+}
+
+/// The fields of a job a caller needs to decide what to do next.
+fn brief(job: &Job) -> Value {
+    json!({
+        "id": job.id,
+        "codename": job.codename,
+        "state": job.state,
+        "agent": job.agent,
+        "task": job.task,
+        "repo": job.repo,
+        "branch": job.branch,
+        "worktree": job.worktree,
+        "parent_id": job.parent_id,
+        "spawned_by": job.spawned_by,
+        "steps": job.steps,
+        "tokens": job.tokens,
+        "summary": job.summary,
+        "reason": job.reason,
+        "exit_code": job.exit_code,
+        "files_changed": job.files_changed,
+        "insertions": job.insertions,
+        "deletions": job.deletions,
+        "requests": job.requests.iter().map(|r| json!({"id": r.id, "tool": r.tool, "detail": r.detail})).collect::<Vec<_>>(),
+        "turns": job.turns,
+    })
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn seconds(ms: Option<u64>) -> String {
+    match ms {
+        Some(ms) => sidekick_protocol::format_duration(ms),
+        None => "-".into(),
+    }
+}
+
+impl Sidekick {
+    async fn spawn(&self, a: SpawnArgs) -> Result<CallToolResult, String> {
+        let s = &self.shared;
+        let timeout_ms =
+            match &a.timeout {
+                Some(t) => Some(sidekick_protocol::parse_duration(t).map_err(|e| {
+                    format!("timeout '{t}': {e} (use a duration like 90s, 30m, 2h)")
+                })?),
+                None => None,
+            };
+        let context = match a.context.as_deref() {
+            None => None,
+            Some("full") => Some(ContextMode::Full),
+            Some("task_only") => Some(ContextMode::TaskOnly),
+            Some(other) => return Err(format!("context must be task_only or full, not '{other}'")),
+        };
+        let req = SpawnRequest {
+            repo: s.folder(a.repo.as_deref()).display().to_string(),
+            task: a.task.unwrap_or_default(),
+            agent: a.agent,
+            base: a.base,
+            timeout_ms,
+            parent: s.parent.clone(),
+            max_steps: a.max_steps,
+            token_budget: a.token_budget,
+            task_type: a.task_type,
+            inputs: a.inputs,
+            context,
+            context_text: a.context_text,
+            context_from: a.context_from,
+            spawned_by: lock(&s.client_name).clone(),
+            ..SpawnRequest::default()
+        };
+        let client = s.client().await?;
+        let job = client.spawn(&req).await.map_err(|e| e.to_string())?;
+        lock(&s.spawned).push(job.id.clone());
+        let text = format!(
+            "Started sidekick {codename} (id {id}): {agent} works on it in the background on branch {branch}, in its own worktree. \
+             Call `wait` with job \"{codename}\" to join it, `logs` to follow it, `diff` to see its changes.",
+            codename = job.codename,
+            id = job.id,
+            agent = job.agent,
+            branch = job.branch,
+        );
+        Ok(answer(text, brief(&job)))
+    }
+
+    async fn wait(
+        &self,
+        a: WaitArgs,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        let timeout_s = a.timeout_s.unwrap_or(WAIT_DEFAULT_S);
+        if !timeout_s.is_finite() || !(0.0..=WAIT_MAX_S).contains(&timeout_s) {
+            return Err(format!(
+                "timeout_s must be a number of seconds from 0 to {WAIT_MAX_S}, not {timeout_s}"
+            ));
+        }
+        let client = self.shared.client().await?;
+        let job = client.job(&a.job).await.map_err(|e| e.to_string())?;
+        let token = context.meta.get_progress_token();
+        let waiting = client.wait(&job.id, Some(Duration::from_secs_f64(timeout_s)));
+        tokio::pin!(waiting);
+        let started = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        tick.tick().await;
+        let ended = loop {
+            tokio::select! {
+                r = &mut waiting => break r.map_err(|e| e.to_string())?,
+                _ = tick.tick() => {
+                    let Some(token) = &token else { continue };
+                    let Ok(now) = client.job(&job.id).await else { continue };
+                    let mut p = ProgressNotificationParam::new(token.clone(), started.elapsed().as_secs_f64());
+                    p.total = Some(timeout_s);
+                    p.message = Some(format!("{} is {} · {} steps", now.codename, now.state, now.steps));
+                    let _ = context.peer.notify_progress(p).await;
+                }
+                _ = context.ct.cancelled() => return Err("the wait was cancelled".into()),
+            }
+        };
+        match ended {
+            Some(job) => Ok(self.ended(&client, job).await),
+            None => {
+                let now = client.job(&job.id).await.map_err(|e| e.to_string())?;
+                let mut text = format!(
+                    "{} is still {} after {timeout_s}s ({} steps so far). Call `wait` again to keep waiting, or `logs` to see what it does.",
+                    now.codename, now.state, now.steps
+                );
+                if !now.requests.is_empty() {
+                    text.push_str("\nIt waits for the user's answer to:");
+                    for r in &now.requests {
+                        text.push_str(&format!("\n- {}: {}", r.tool, r.detail));
+                    }
+                    text.push_str("\nThe user answers in Sidekick (the app, a notification or `sidekick allow`).");
+                }
+                let mut v = brief(&now);
+                v["ended"] = json!(false);
+                Ok(answer(text, v))
+            }
+        }
+    }
+
+    /// What an ended job left: its state, summary or reason, exit code and changed files.
+    async fn ended(&self, client: &Client, job: Job) -> CallToolResult {
+        let mut text = format!(
+            "{} {} after {}.",
+            job.codename,
+            job.state,
+            seconds(job.duration_ms)
+        );
+        if let Some(s) = &job.summary {
+            text.push_str(&format!("\nSummary: {s}"));
+        }
+        if let Some(r) = &job.reason {
+            text.push_str(&format!("\nReason: {r}"));
+        }
+        if let Some(code) = job.exit_code {
+            text.push_str(&format!("\nExit code: {code}"));
+        }
+        let mut stat = None;
+        if job.files_changed.unwrap_or(0) > 0 {
+            if let Ok(diff) = client.diff(&job.id).await {
+                let s = unified::stat(&diff, 80);
+                text.push_str(&format!(
+                    "\nChanges on branch {} (not merged):\n{s}",
+                    job.branch
+                ));
+                stat = Some(s);
+            }
+        } else {
+            text.push_str("\nNo changes.");
+        }
+        let mut v = brief(&job);
+        v["ended"] = json!(true);
+        v["diff_stat"] = json!(stat);
+        answer(text, v)
+    }
+
+    async fn status(&self, a: JobArg) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let job = client.job(&a.job).await.map_err(|e| e.to_string())?;
+        let text = render::job_details(&job, render::now_ms());
+        Ok(answer(text, serde_json::to_value(&job).unwrap_or_default()))
+    }
+
+    async fn list(&self, a: ListArgs) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let jobs: Vec<Job> = client
+            .jobs(true)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .filter(|j| a.all || self.shared.is_mine(&j.id))
+            .collect();
+        let text = if jobs.is_empty() && !a.all {
+            "No jobs started in this conversation yet; `spawn` starts one (`list` with all: true shows every job).".to_string()
+        } else if jobs.is_empty() {
+            "Sidekick has no jobs.".to_string()
+        } else {
+            render::job_table(&jobs, render::now_ms())
+        };
+        Ok(answer(
+            text,
+            json!({"jobs": jobs.iter().map(brief).collect::<Vec<_>>()}),
+        ))
+    }
+
+    async fn logs(&self, a: LogsArgs) -> Result<CallToolResult, String> {
+        let max = a.max_lines.unwrap_or(LOGS_DEFAULT_LINES);
+        if max == 0 || max > LOGS_MAX_LINES {
+            return Err(format!(
+                "max_lines must be from 1 to {LOGS_MAX_LINES}, not {max}"
+            ));
+        }
+        let client = self.shared.client().await?;
+        let job = client.job(&a.job).await.map_err(|e| e.to_string())?;
+        let since = a.since.unwrap_or(0);
+        let mut stream = client
+            .events(&EventQuery {
+                since,
+                job: Some(job.id.clone()),
+                output: a.raw,
+                follow: false,
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut lines = Vec::new();
+        let mut cursor = since;
+        let mut state = None;
+        let mut more = false;
+        while let Some(ev) = stream.next().await.map_err(|e| e.to_string())? {
+            if lines.len() >= max {
+                more = true;
+                break;
+            }
+            cursor = ev.seq;
+            if let Some(line) = log_line(&ev.body, a.raw, &mut state) {
+                lines.push(line);
+            }
+        }
+        let now = client.job(&job.id).await.map_err(|e| e.to_string())?;
+        let mut text = lines.join("\n");
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(&format!(
+            "[cursor {cursor}; {} is {}{}]",
+            now.codename,
+            now.state,
+            if more {
+                "; more lines: call logs again with since set to the cursor"
+            } else if now.state.has_ended() {
+                ""
+            } else {
+                "; call logs again with since set to the cursor for what comes next"
+            }
+        ));
+        Ok(answer(
+            text,
+            json!({"cursor": cursor, "state": now.state, "ended": now.state.has_ended(), "more": more, "lines": lines}),
+        ))
+    }
+
+    async fn cancel(&self, a: JobArg) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let asked = client.cancel(&a.job).await.map_err(|e| e.to_string())?;
+        let job = match client
+            .wait(&asked.id, Some(Duration::from_secs(60)))
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Some(job) => job,
+            None => {
+                return Err(format!(
+                    "{} was asked to stop but has not ended within a minute",
+                    asked.codename
+                ))
+            }
+        };
+        let text = format!(
+            "{} is {}{}; its work so far is on branch {}.",
+            job.codename,
+            job.state,
+            job.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default(),
+            job.branch
+        );
+        Ok(answer(text, brief(&job)))
+    }
+
+    async fn diff(&self, a: DiffArgs) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let diff = client.diff(&a.job).await.map_err(|e| e.to_string())?;
+        let files: Vec<Value> = diff
+            .files
+            .iter()
+            .map(|f| json!({"path": f.path, "status": f.status, "insertions": f.insertions, "deletions": f.deletions, "binary": f.binary}))
+            .collect();
+        let mut text = if diff.files.is_empty() {
+            "No changes.".to_string()
+        } else if a.patch {
+            unified::patch(&diff, Colors::none())
+        } else {
+            unified::stat(&diff, 80)
+        };
+        if text.len() > PATCH_MAX_CHARS {
+            let mut cut = PATCH_MAX_CHARS;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str(&format!(
+                "\n[cut at {PATCH_MAX_CHARS} characters; `sidekick diff {}` shows it all]",
+                a.job
+            ));
+        }
+        Ok(answer(
+            text,
+            json!({"files_changed": diff.files_changed, "insertions": diff.insertions, "deletions": diff.deletions, "truncated": diff.truncated, "files": files}),
+        ))
+    }
+
+    async fn agents(&self) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let agents = client.agents().await.map_err(|e| e.to_string())?;
+        Ok(answer(
+            render::agent_table(&agents),
+            json!({"agents": agents}),
+        ))
+    }
+
+    async fn tasks(&self, a: TasksArgs) -> Result<CallToolResult, String> {
+        let repo = self.shared.folder(a.repo.as_deref());
+        let client = self.shared.client().await?;
+        let tasks = client
+            .tasks(&repo.display().to_string())
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = if tasks.is_empty() {
+            format!(
+                "{} has no task types (.sidekick/tasks/NAME/task.toml).",
+                repo.display()
+            )
+        } else {
+            tasks
+                .iter()
+                .map(|t| {
+                    let inputs: Vec<String> = t
+                        .inputs
+                        .iter()
+                        .map(|i| {
+                            format!("{}{}", i.name, if i.required { " (required)" } else { "" })
+                        })
+                        .collect();
+                    match &t.error {
+                        Some(e) => format!("{}: broken: {e}", t.name),
+                        None => format!(
+                            "{}: {} [agent {}; inputs: {}]",
+                            t.name,
+                            t.description,
+                            t.agent,
+                            if inputs.is_empty() {
+                                "none".into()
+                            } else {
+                                inputs.join(", ")
+                            }
+                        ),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        Ok(answer(text, json!({"tasks": tasks})))
+    }
+
+    async fn reply(&self, a: ReplyArgs) -> Result<CallToolResult, String> {
+        let client = self.shared.client().await?;
+        let job = client
+            .reply(&a.job, &a.text)
+            .await
+            .map_err(|e| e.to_string())?;
+        let text = format!(
+            "Sent to {} (turn {}); it is {}. `wait` joins it again.",
+            job.codename, job.turns, job.state
+        );
+        Ok(answer(text, brief(&job)))
+    }
+
+    async fn merge(&self, a: MergeArgs) -> Result<CallToolResult, String> {
+        if !self.shared.allow_merge {
+            return Err("merge is not offered: the user's config does not allow it ([mcp] allow_merge = true)".into());
+        }
+        let strategy = match &a.strategy {
+            Some(s) => serde_json::from_value(json!(s))
+                .map_err(|_| format!("strategy must be squash, merge or rebase, not '{s}'"))?,
+            None => Default::default(),
+        };
+        let req = sidekick_protocol::MergeRequest {
+            strategy,
+            ..Default::default()
+        };
+        let client = self.shared.client().await?;
+        let result = client
+            .merge(&a.job, &req)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(answer(
+            result.message.clone(),
+            json!({"merged": result.merged, "commit": result.commit, "job": brief(&result.job)}),
+        ))
+    }
+
+    async fn call(
+        &self,
+        name: &str,
+        args: &JsonObject,
+        context: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, String> {
+        match name {
+            "spawn" => self.spawn(parse(name, args)?).await,
+            "wait" => self.wait(parse(name, args)?, context).await,
+            "status" => self.status(parse(name, args)?).await,
+            "list" => self.list(parse(name, args)?).await,
+            "logs" => self.logs(parse(name, args)?).await,
+            "cancel" => self.cancel(parse(name, args)?).await,
+            "diff" => self.diff(parse(name, args)?).await,
+            "agents" => {
+                parse::<NoArgs>(name, args)?;
+                self.agents().await
+            }
+            "tasks" => self.tasks(parse(name, args)?).await,
+            "reply" => self.reply(parse(name, args)?).await,
+            "merge" => self.merge(parse(name, args)?).await,
+            other => Err(format!(
+                "there is no tool '{other}'; the tools are {}",
+                tools::all(self.shared.allow_merge)
+                    .iter()
+                    .map(|t| t.name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    }
+}
+
+/// One event as a line of `logs`: the parsed view shows steps and the summary, the raw view
+/// output lines; both show notices and state changes (`-- running`).
+fn log_line(body: &EventBody, raw: bool, state: &mut Option<String>) -> Option<String> {
+    match body {
+        EventBody::Output { stream, line, .. } if raw => Some(match stream {
+            Stream::Stdout => line.clone(),
+            Stream::Stderr => format!("stderr: {line}"),
+        }),
+        EventBody::Output { .. } => None,
+        EventBody::Step { n, tool, text } if !raw => Some(match tool {
+            Some(t) => format!("step {n} · {t} · {text}"),
+            None => format!("step {n} · {text}"),
+        }),
+        EventBody::Summary { text } if !raw => Some(format!("summary: {text}")),
+        EventBody::Step { .. } | EventBody::Summary { .. } => None,
+        EventBody::Notice { level, message } => Some(format!(
+            "sidekick: {}{message}",
+            match level {
+                Level::Info => "",
+                Level::Warn => "warning: ",
+                Level::Error => "error: ",
+            }
+        )),
+        EventBody::Job { job } => {
+            let now = job.state.to_string();
+            if state.as_deref() == Some(now.as_str()) {
+                return None;
+            }
+            *state = Some(now.clone());
+            Some(format!("-- {now}"))
+        }
+    }
+}
+
+/// Follows the host's job events for this session: a job it spawned that ends is told to the
+/// client as a log message, and a subscribed job's resource is marked updated. Reconnects
+/// (starting a host if needed) when the host goes away, from the last event seen.
+async fn watch(shared: Arc<Shared>, peer: Peer<RoleServer>) {
+    let mut since: Option<u64> = None;
+    let mut told: HashSet<(String, u64)> = HashSet::new();
+    while !peer.is_transport_closed() {
+        let Ok(client) = shared.client().await else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        };
+        let start = match since {
+            Some(s) => s,
+            None => match client.health().await {
+                Ok(h) => h.last_seq,
+                Err(_) => continue,
+            },
+        };
+        since = Some(start);
+        let query = EventQuery {
+            since: start,
+            job: None,
+            output: false,
+            follow: true,
+        };
+        if let Ok(mut stream) = client.events(&query).await {
+            while let Ok(Some(ev)) = stream.next().await {
+                since = Some(ev.seq);
+                let EventBody::Job { job } = ev.body else {
+                    continue;
+                };
+                let uri = format!("{URI_PREFIX}{}", job.id);
+                if lock(&shared.subscribed).contains(&uri) {
+                    let _ = peer
+                        .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
+                        .await;
+                }
+                let ended_at = job.ended_at.unwrap_or(0);
+                if job.state.has_ended()
+                    && shared.is_mine(&job.id)
+                    && told.insert((job.id.clone(), ended_at))
+                {
+                    let data = json!({
+                        "event": "job_ended",
+                        "id": job.id,
+                        "codename": job.codename,
+                        "state": job.state,
+                        "summary": job.summary,
+                        "reason": job.reason,
+                        "message": format!("sidekick {} {}{}", job.codename, job.state,
+                            job.summary.as_deref().map(|s| format!(": {}", first_line(s))).unwrap_or_default()),
+                    });
+                    if tell(&peer, data).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A log message to the client (`notifications/message`, the way MCP up to 2025-11-25 lets a
+/// server speak up unasked; deprecated for later versions, which this server does not speak).
+#[allow(deprecated)]
+async fn tell(peer: &Peer<RoleServer>, data: Value) -> Result<(), rmcp::service::ServiceError> {
+    use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
+    peer.notify_logging_message(
+        LoggingMessageNotificationParam::new(LoggingLevel::Info, data).with_logger("sidekick"),
+    )
+    .await
+}
+
+impl ServerHandler for Sidekick {
+    fn get_info(&self) -> ServerConfig {
+        let mut capabilities = ServerCapabilities::default();
+        capabilities.tools = Some(ToolsCapability::default());
+        let mut resources = ResourcesCapability::default();
+        resources.subscribe = Some(true);
+        capabilities.resources = Some(resources);
+        #[allow(deprecated)]
+        {
+            capabilities.logging = Some(JsonObject::new());
+        }
+        ServerConfig::new(capabilities)
+            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
+            .with_server_info(Implementation::new("sidekick", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Sidekick runs coding agents in the background, each in its own git worktree on its \
+                 own branch. `spawn` starts one and returns at once; `wait` joins it (with a \
+                 timeout), `logs` streams what it does, `diff` shows its changes, `cancel` stops it. \
+                 Nothing reaches the user's checkout until the job is merged.",
+            )
+    }
+
+    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
+        // The versions with `initialize`, where notifications and resources/subscribe work
+        // as this server uses them.
+        Cow::Borrowed(ProtocolVersion::known_up_to(
+            &ProtocolVersion::LATEST_WITH_INITIALIZE,
+        ))
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, McpError> {
+        let who = &request.client_info;
+        *lock(&self.shared.client_name) = Some(
+            format!(
+                "{} {}",
+                who.title.as_deref().unwrap_or(&who.name),
+                who.version
+            )
+            .trim()
+            .to_string(),
+        );
+        context.peer.set_peer_info(request.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        tokio::spawn(watch(self.shared.clone(), context.peer.clone()));
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        Ok(ListToolsResult::with_all_items(tools::all(
+            self.shared.allow_merge,
+        )))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let args = request.arguments.clone().unwrap_or_default();
+        let result = match self.call(&request.name, &args, &context).await {
+            Ok(r) => r,
+            Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+        };
+        Ok(result.into())
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let ids = lock(&self.shared.spawned).clone();
+        let mut resources = Vec::new();
+        if let Ok(client) = self.shared.client().await {
+            for id in ids.iter().rev() {
+                if let Ok(job) = client.job(id).await {
+                    resources.push(
+                        Resource::new(format!("{URI_PREFIX}{id}"), job.codename.clone())
+                            .with_description(format!("{} · {}", job.state, first_line(&job.task)))
+                            .with_mime_type("application/json"),
+                    );
+                }
+            }
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        let mut t = ResourceTemplate::new(format!("{URI_PREFIX}{{id}}"), "job");
+        t.description =
+            Some("A Sidekick job by id or codename, as JSON (subscribe for updates).".into());
+        t.mime_type = Some("application/json".into());
+        Ok(ListResourceTemplatesResult::with_all_items(vec![t]))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let Some(reference) = request
+            .uri
+            .strip_prefix(URI_PREFIX)
+            .filter(|r| !r.is_empty())
+        else {
+            return Err(McpError::resource_not_found(
+                format!("{} is not a Sidekick job (sidekick://jobs/ID)", request.uri),
+                None,
+            ));
+        };
+        let client = self
+            .shared
+            .client()
+            .await
+            .map_err(|e| McpError::internal_error(e, None))?;
+        let job = client
+            .job(reference)
+            .await
+            .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        let text = serde_json::to_string_pretty(&job).unwrap_or_default();
+        let contents = ResourceContents::TextResourceContents {
+            uri: request.uri.clone(),
+            mime_type: Some("application/json".into()),
+            text,
+            meta: None,
+        };
+        Ok(ReadResourceResult::new(vec![contents]).into())
+    }
+
+    #[allow(deprecated)]
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let Some(reference) = request.uri.strip_prefix(URI_PREFIX) else {
+            return Err(McpError::resource_not_found(
+                format!("{} is not a Sidekick job (sidekick://jobs/ID)", request.uri),
+                None,
+            ));
+        };
+        // Subscriptions are kept by job id, whatever reference the URI used.
+        let client = self
+            .shared
+            .client()
+            .await
+            .map_err(|e| McpError::internal_error(e, None))?;
+        let job = client
+            .job(reference)
+            .await
+            .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        lock(&self.shared.subscribed).insert(format!("{URI_PREFIX}{}", job.id));
+        Ok(())
+    }
+
+    #[allow(deprecated)]
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        lock(&self.shared.subscribed).remove(&request.uri);
+        Ok(())
+    }
+}
