@@ -86,6 +86,11 @@ fn each_agent_gets_its_documented_headless_argv() {
         let job = w.run_json(&["run", "--json", "--wait", "-a", name, "--", task]);
         assert_eq!(job["state"], "completed", "{name}: {job}");
     }
+    // Every built-in agent that can gets Sidekick's own MCP server (`[mcp] expose_to_jobs`).
+    let mcp_config = serde_json::json!({
+        "mcpServers": {"sidekick": {"type": "stdio", "command": crate::common::BIN, "args": ["mcp"]}}
+    })
+    .to_string();
     // Claude Code asks (`permission = "ask"`, the default): the task goes in on stdin.
     assert_eq!(
         argv(&bin, "claude"),
@@ -100,7 +105,11 @@ fn each_agent_gets_its_documented_headless_argv() {
             "stdio",
             "--permission-mode",
             "default",
-            "--replay-user-messages"
+            "--replay-user-messages",
+            "--mcp-config",
+            &mcp_config,
+            "--allowedTools",
+            "mcp__sidekick",
         ]
     );
     assert_eq!(prompt_sent(&bin, "claude"), task);
@@ -108,6 +117,10 @@ fn each_agent_gets_its_documented_headless_argv() {
         argv(&bin, "codex"),
         [
             "exec",
+            "-c",
+            &format!("mcp_servers.sidekick.command=\"{}\"", crate::common::BIN),
+            "-c",
+            "mcp_servers.sidekick.args=[\"mcp\"]",
             "--json",
             "--skip-git-repo-check",
             "--sandbox",

@@ -256,6 +256,29 @@ fn a_request_nobody_answers_is_denied_after_the_answer_timeout() {
 }
 
 #[test]
+fn an_agent_that_lingers_after_its_dialog_is_over_is_stopped_and_the_job_completes() {
+    let mut w = World::with_config(
+        "[agents.claude]\npermission = \"ask\"\n[agents.claude.env]\nASKING_CLAUDE_LINGERS = \"1\"\n",
+    );
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude", "--timeout", "5m"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    w.ok(&["allow", &id]);
+    let done = w.wait_until(&id, "the end", |j| {
+        j["state"]
+            .as_str()
+            .is_some_and(|s| s != "waiting" && s != "running" && s != "stopping")
+    });
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["exit_code"], 0);
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains("asked.txt"), "{tree}");
+    // It was stopped after its last turn, not at its timeout (that would end it `timeout`).
+    assert!(done["reason"].is_null(), "{done}");
+}
+
+#[test]
 fn waiting_for_the_user_does_not_count_toward_the_timeout() {
     let mut w = World::with_config("[agents.claude]\npermission = \"ask\"\n");
     w.with_asking_claude();

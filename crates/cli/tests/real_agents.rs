@@ -61,8 +61,65 @@ fn has_tool_result(body: &Value) -> bool {
     })
 }
 
+/// What a main agent asks when it delegates through Sidekick's MCP server.
+const DELEGATE: &str = "Ask a sidekick to create hello.txt, wait for it, and tell me what it said.";
+
+/// The tool result a conversation got for the tool call `id`, as text.
+fn tool_result(body: &Value, id: &str) -> Option<String> {
+    body["messages"].as_array()?.iter().find_map(|m| {
+        m["content"].as_array()?.iter().find_map(|b| {
+            (b["type"] == "tool_result" && b["tool_use_id"] == id).then(|| match &b["content"] {
+                Value::String(t) => t.clone(),
+                other => other.to_string(),
+            })
+        })
+    })
+}
+
+/// The main agent's plan when it delegates: spawn a sidekick through `mcp__sidekick__spawn`,
+/// join it with `mcp__sidekick__wait`, then answer with what the wait returned.
+fn delegate_plan(body: &Value) -> (Vec<Value>, &'static str) {
+    let Some(started) = tool_result(body, "toolu_spawn") else {
+        return (
+            vec![
+                json!({"type": "tool_use", "id": "toolu_spawn", "name": "mcp__sidekick__spawn",
+                        "input": {"task": "Create hello.txt with a greeting.", "agent": "claude"}}),
+            ],
+            "tool_use",
+        );
+    };
+    let Some(joined) = tool_result(body, "toolu_wait") else {
+        // The spawn's answer names the sidekick: join it by its codename.
+        let codename = serde_json::from_str::<Value>(&started)
+            .ok()
+            .and_then(|v| v["codename"].as_str().map(str::to_string))
+            .unwrap_or_else(|| "unknown".into());
+        return (
+            vec![
+                json!({"type": "tool_use", "id": "toolu_wait", "name": "mcp__sidekick__wait",
+                        "input": {"job": codename, "timeout_s": 150}}),
+            ],
+            "tool_use",
+        );
+    };
+    let said = if joined.contains(ANSWER) {
+        ANSWER
+    } else {
+        "nothing"
+    };
+    (
+        vec![json!({"type": "text", "text": format!("The sidekick said: {said}")})],
+        "end_turn",
+    )
+}
+
 /// The reply, as content blocks plus a stop reason.
 fn plan(body: &Value) -> (Vec<Value>, &'static str) {
+    // Only the main agent's conversation holds the user's delegating request (Claude Code may
+    // defer MCP tools behind its tool search, so they need not be in `tools`).
+    if body["messages"].to_string().contains(DELEGATE) && body["tools"].is_array() {
+        return delegate_plan(body);
+    }
     let offers_write = body["tools"]
         .as_array()
         .is_some_and(|t| t.iter().any(|t| t["name"] == "Write"));
@@ -412,6 +469,12 @@ fn claude_code_runs_a_two_turn_session_through_sidekick() {
     );
     let parsed = w.ok(&["logs", "--parsed", &s(&job["id"])]);
     assert!(parsed.contains("· Write ·"), "{parsed}");
+    // The job's Claude Code had Sidekick's own MCP server, connected.
+    let raw = w.ok(&["logs", &s(&job["id"])]);
+    assert!(
+        raw.contains(r#"{"name":"sidekick","status":"connected""#),
+        "{raw}"
+    );
 
     // Two turns reached the server: the tool call, then the answer after its result.
     let turns: Vec<Value> = server
@@ -873,6 +936,12 @@ fn codex_cli_asks_through_its_app_server_and_an_allow_lets_it_write() {
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("the agent asks to use shell"), "{logs}");
     assert!(logs.contains("allowed: shell"), "{logs}");
+    // The job's Codex had Sidekick's own MCP server, started.
+    let raw = w.ok(&["logs", &id]);
+    assert!(
+        raw.contains(r#""name":"sidekick","status":"ready""#),
+        "{raw}"
+    );
 }
 
 #[test]
@@ -990,4 +1059,91 @@ fn a_reply_while_gemini_cli_works_is_its_next_prompt_in_the_same_session() {
     assert!(same_session, "the reply did not continue the first session");
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("you: Also create second.txt"), "{logs}");
+}
+
+#[test]
+fn claude_code_spawns_and_joins_a_sidekick_through_the_mcp_server() {
+    let bin = real_agents("claude");
+    let server = ModelServer::start();
+    let env = format!(
+        "ANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
+         DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
+         CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
+        server.addr
+    );
+    // The sidekick is Claude Code too, editing without asking (print mode).
+    let mut w = World::with_config(&format!(
+        "[agents.claude]\npermission = \"acceptEdits\"\n[agents.claude.env]\n{env}"
+    ));
+    w.bin = Some(bin.clone());
+    let claude = bin.join("claude");
+    // Registered the documented way (`sidekick mcp --print-config claude`), for this user.
+    let registration = w.ok(&["mcp", "--print-config", "claude"]);
+    let add = registration
+        .lines()
+        .find(|l| l.starts_with("claude mcp add"))
+        .expect("the claude command");
+    let args: Vec<&str> = add.split_whitespace().skip(1).collect();
+    let out = std::process::Command::new(&claude)
+        .args(&args)
+        .current_dir(&w.repo)
+        .envs(w.envs())
+        .output()
+        .expect("claude mcp add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The main agent, run by the user in the repository (not through Sidekick).
+    let main = std::process::Command::new(&claude)
+        .args([
+            "-p",
+            DELEGATE,
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--allowedTools",
+            "mcp__sidekick__spawn,mcp__sidekick__wait",
+        ])
+        .current_dir(&w.repo)
+        .envs(w.envs())
+        .envs(
+            env.lines()
+                .filter_map(|l| l.split_once(" = "))
+                .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string())),
+        )
+        .output()
+        .expect("claude runs");
+    let transcript = String::from_utf8_lossy(&main.stdout).to_string();
+    assert!(
+        main.status.success(),
+        "{transcript}\n{}",
+        String::from_utf8_lossy(&main.stderr)
+    );
+    // The summary came back in the wait tool's result, and the main agent said it.
+    assert!(
+        transcript.contains(&format!("The sidekick said: {ANSWER}")),
+        "{transcript}"
+    );
+
+    // The job ran through Sidekick, records Claude Code as its spawner, and its file is on
+    // its branch (not in the user's checkout).
+    let jobs = w.json(&["ls", "--all", "--json"]);
+    let job = jobs
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .expect("one job");
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["agent"], "claude");
+    assert!(
+        s(&job["spawned_by"]).to_lowercase().contains("claude"),
+        "{job}"
+    );
+    assert_eq!(job["summary"], ANSWER);
+    let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
+    assert_eq!(format!("{written}\n"), CONTENT);
+    assert!(!w.repo.join(FILE).exists());
 }

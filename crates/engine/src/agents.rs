@@ -184,6 +184,9 @@ pub struct Profile {
     /// `permission = "ask"`: the agent speaks its own protocol on stdin and stdout; the task is
     /// its first message and what it asks is answered there.
     pub dialog: bool,
+    /// The `sidekick` program the agent gets as its MCP server `sidekick` (`[mcp]
+    /// expose_to_jobs`), so a sidekick can start sidekicks of its own.
+    pub sidekick_mcp: Option<String>,
 }
 
 impl Profile {
@@ -225,6 +228,7 @@ fn shell_profile() -> Profile {
         max_steps: None,
         token_budget: None,
         dialog: false,
+        sidekick_mcp: None,
     }
 }
 
@@ -260,6 +264,7 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         max_steps: settings.and_then(|s| s.max_steps),
         token_budget: settings.and_then(|s| s.token_budget),
         dialog: ask.is_some(),
+        sidekick_mcp: None,
     }
 }
 
@@ -301,12 +306,62 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         max_steps: a.max_steps,
         token_budget: a.token_budget,
         dialog: false,
+        sidekick_mcp: None,
     }
 }
 
 /// The profile called `name`.
+/// The profile a job of agent `name` runs with: with `[mcp] expose_to_jobs`, the built-in
+/// claude, codex and gemini get Sidekick's own MCP server (see [`expose_sidekick`]).
 pub fn find(config: &Config, name: &str) -> Option<Profile> {
-    profiles(config).into_iter().find(|p| p.name == name)
+    let mut profile = profiles(config).into_iter().find(|p| p.name == name)?;
+    if config.mcp.expose_to_jobs {
+        let exe = sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick");
+        expose_sidekick(&mut profile, &exe.display().to_string());
+    }
+    Some(profile)
+}
+
+/// Gives a built-in agent the MCP server `sidekick` (`EXE mcp`): Claude Code through
+/// `--mcp-config`, its tools allowed without asking (what they start is a job of its own,
+/// nested under this one and bounded by `max_depth` and `max_running`); `codex exec` through
+/// `-c mcp_servers.sidekick...`; Codex's app-server and Gemini's ACP session through their
+/// protocols (the dialog reads `sidekick_mcp`). Headless Gemini and other agents get nothing.
+pub fn expose_sidekick(profile: &mut Profile, exe: &str) {
+    if !profile.builtin {
+        return;
+    }
+    match profile.name.as_str() {
+        "claude" => {
+            let config = serde_json::json!({
+                "mcpServers": {"sidekick": {"type": "stdio", "command": exe, "args": ["mcp"]}}
+            });
+            profile.command.extend([
+                "--mcp-config".to_string(),
+                config.to_string(),
+                "--allowedTools".to_string(),
+                "mcp__sidekick".to_string(),
+            ]);
+        }
+        "codex" => {
+            // A TOML string: JSON's quoting of a string is TOML's too.
+            let flags = [
+                "-c".to_string(),
+                format!("mcp_servers.sidekick.command={}", serde_json::json!(exe)),
+                "-c".to_string(),
+                "mcp_servers.sidekick.args=[\"mcp\"]".to_string(),
+            ];
+            for argv in std::iter::once(&mut profile.command).chain(profile.resume.as_mut()) {
+                if argv.get(1).map(String::as_str) == Some("exec") {
+                    argv.splice(2..2, flags.iter().cloned());
+                }
+            }
+        }
+        "gemini" if !profile.dialog => return,
+        "gemini" => {}
+        _ => return,
+    }
+    profile.sidekick_mcp = Some(exe.to_string());
 }
 
 /// Where `program` would be found, the way the host's `Command` looks it up.
@@ -417,6 +472,64 @@ mod tests {
     }
 
     #[test]
+    fn jobs_of_claude_codex_and_gemini_get_sidekicks_mcp_server_unless_the_config_says_no() {
+        let exposed = |toml: &str, name: &str| {
+            let c = Config::parse(toml, Path::new("c.toml")).expect("config");
+            let mut p = profiles(&c)
+                .into_iter()
+                .find(|p| p.name == name)
+                .expect(name);
+            expose_sidekick(&mut p, "/opt/sk/sidekick");
+            p
+        };
+        let claude = exposed("", "claude");
+        let n = claude.command.len();
+        assert_eq!(claude.command[n - 4], "--mcp-config");
+        let cfg: serde_json::Value = serde_json::from_str(&claude.command[n - 3]).expect("json");
+        assert_eq!(
+            cfg["mcpServers"]["sidekick"],
+            serde_json::json!({"type": "stdio", "command": "/opt/sk/sidekick", "args": ["mcp"]})
+        );
+        assert_eq!(claude.command[n - 2..], ["--allowedTools", "mcp__sidekick"]);
+        // Headless codex: config flags right after `exec`, in the resume command too.
+        let codex = exposed(
+            "[agents.codex]\npermission = \"workspace-write\"\n",
+            "codex",
+        );
+        let flags = [
+            "-c",
+            "mcp_servers.sidekick.command=\"/opt/sk/sidekick\"",
+            "-c",
+            "mcp_servers.sidekick.args=[\"mcp\"]",
+        ];
+        assert_eq!(codex.command[2..6], flags);
+        assert_eq!(codex.resume.as_ref().expect("resume")[2..6], flags);
+        // The dialogs (Codex's app-server, Gemini's ACP) carry it in their protocol.
+        for name in ["codex", "gemini"] {
+            let p = exposed("", name);
+            assert_eq!(
+                p.sidekick_mcp.as_deref(),
+                Some("/opt/sk/sidekick"),
+                "{name}"
+            );
+            assert!(!p.command.iter().any(|a| a.contains("sidekick")), "{name}");
+        }
+        // Agents without a way to take it, and user profiles, are left alone.
+        let headless_gemini = exposed("[agents.gemini]\npermission = \"auto_edit\"\n", "gemini");
+        assert_eq!(headless_gemini.sidekick_mcp, None);
+        let aider = exposed("", "aider");
+        assert_eq!(aider.sidekick_mcp, None);
+        assert!(!aider.command.iter().any(|a| a.contains("sidekick")));
+        // `find` applies it only with `[mcp] expose_to_jobs` (on by default).
+        let off = Config::parse("[mcp]\nexpose_to_jobs = false\n", Path::new("c.toml")).expect("c");
+        assert_eq!(find(&off, "claude").expect("claude").sidekick_mcp, None);
+        assert!(find(&Config::default(), "claude")
+            .expect("claude")
+            .sidekick_mcp
+            .is_some());
+    }
+
+    #[test]
     fn only_codex_resumes_a_session_and_keeps_its_flags() {
         // Asking (the default), Codex resumes its thread inside the dialog, not by argv.
         let c = Config::default();
@@ -430,7 +543,10 @@ mod tests {
             Path::new("c.toml"),
         )
         .expect("config");
-        let codex = find(&c, "codex").expect("codex");
+        let codex = profiles(&c)
+            .into_iter()
+            .find(|p| p.name == "codex")
+            .expect("codex");
         assert_eq!(
             codex.resume_argv("go on", "s-1").expect("codex resumes"),
             [

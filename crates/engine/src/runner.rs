@@ -31,7 +31,21 @@ enum ProcEnd {
 enum Stop {
     Timeout,
     Asked(StopReason),
+    /// The agent's dialog ended and it did not exit by itself.
+    DialogOver,
 }
+
+/// What a job's profile gives its processes, read when it runs (never stored with the job).
+#[derive(Default)]
+struct Settings {
+    /// The profile's env (API keys).
+    env: Vec<(String, String)>,
+    /// The `sidekick` program its dialog offers the agent as an MCP server.
+    sidekick_mcp: Option<String>,
+}
+
+/// How long an agent may take to exit once its dialog is over.
+const DIALOG_LINGER: Duration = Duration::from_secs(3);
 
 /// How the job as a whole ended.
 enum Outcome {
@@ -128,19 +142,23 @@ async fn prepare_and_run(
         }
     }
 
-    // The profile's env (API keys) is read now, never stored with the job.
-    let profile_env: Vec<(String, String)> =
-        match crate::config::Config::load(&handle.config_file()) {
-            Ok(config) => crate::agents::find(&config, &rec.job.agent)
-                .map(|p| p.env.into_iter().collect())
-                .unwrap_or_default(),
-            Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
-        };
+    // The profile's env (API keys) is read now, never stored with the job; so is the MCP
+    // server the agent's dialog offers it.
+    let settings = match crate::config::Config::load(&handle.config_file()) {
+        Ok(config) => match crate::agents::find(&config, &rec.job.agent) {
+            Some(p) => Settings {
+                env: p.env.into_iter().collect(),
+                sidekick_mcp: p.sidekick_mcp,
+            },
+            None => Settings::default(),
+        },
+        Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
+    };
 
     if let Some(setup) = rec.setup.clone().filter(|_| !resumed) {
         handle.notice(Level::Info, format!("running setup: {setup}"));
         let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
-        match run_process(handle, rec, &argv, &profile_env, deadline, stop, false).await {
+        match run_process(handle, rec, &argv, &settings, deadline, stop, false).await {
             ProcEnd::Exited(status) if status.success() => {}
             ProcEnd::Exited(status) => {
                 return Outcome::Failed(format!(
@@ -157,7 +175,7 @@ async fn prepare_and_run(
     }
 
     let argv = rec.argv.clone();
-    match run_process(handle, rec, &argv, &profile_env, deadline, stop, true).await {
+    match run_process(handle, rec, &argv, &settings, deadline, stop, true).await {
         ProcEnd::Exited(status) => Outcome::Exited(status),
         ProcEnd::Stopped(s) => Outcome::Stopped(s),
         ProcEnd::Reported(why) => Outcome::Failed(why),
@@ -184,7 +202,7 @@ async fn run_process(
     handle: &JobHandle,
     rec: &mut JobRecord,
     argv: &[String],
-    profile_env: &[(String, String)],
+    settings: &Settings,
     deadline: Instant,
     stop: &mut watch::Receiver<Option<StopReason>>,
     is_agent: bool,
@@ -199,7 +217,8 @@ async fn run_process(
     cmd.args(args)
         .current_dir(&rec.job.worktree)
         .envs(
-            profile_env
+            settings
+                .env
                 .iter()
                 .chain(&rec.env)
                 .map(|(k, v)| (k.as_str(), v.as_str())),
@@ -220,6 +239,7 @@ async fn run_process(
     let pgid = child.id().map(|p| p as i32).unwrap_or(0);
     // An agent in a dialog gets the task, then the user's answers, on stdin.
     let mut dialog_tx = None;
+    let mut dialog_task: Option<tokio::task::JoinHandle<()>> = None;
     if let (Some(prompt), Some(stdin)) = (dialog, child.stdin.take()) {
         let (tx, rx) = mpsc::unbounded_channel();
         handle.open_dialog(tx.clone());
@@ -227,21 +247,23 @@ async fn run_process(
         let dialect = match rec.format {
             crate::parse::Format::Acp => crate::jobs::dialog::Dialect::Acp {
                 cwd: rec.job.worktree.clone(),
+                mcp: settings.sidekick_mcp.clone(),
             },
             // A Codex thread is resumed wherever the job has one (a reply, a follow-up).
             crate::parse::Format::CodexApp => crate::jobs::dialog::Dialect::Codex {
                 cwd: rec.job.worktree.clone(),
                 resume: rec.session.clone(),
+                mcp: settings.sidekick_mcp.clone(),
             },
             _ => crate::jobs::dialog::Dialect::Claude,
         };
-        tokio::spawn(crate::jobs::dialog::speak(
+        dialog_task = Some(tokio::spawn(crate::jobs::dialog::speak(
             handle.clone(),
             dialect,
             stdin,
             prompt,
             rx,
-        ));
+        )));
     }
 
     // Each batch holds one read chunk's lines (up to 64 KiB); a few in flight keep the pipe busy
@@ -303,6 +325,18 @@ async fn run_process(
             }
         }
     };
+    // The dialog is over (stdin closed after the last turn, or the agent said it cannot go
+    // on): an agent that still has not exited a while later (Gemini CLI keeps running while an
+    // MCP server it started runs) is stopped; the job ends as its dialog did.
+    let lingering = async {
+        match dialog_task.as_mut() {
+            Some(task) => {
+                let _ = task.await;
+                tokio::time::sleep(DIALOG_LINGER).await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
     let stopped = tokio::select! {
         status = child.wait() => match status {
             Ok(s) => Err(s),
@@ -310,10 +344,24 @@ async fn run_process(
         },
         _ = timeout(handle, deadline) => Ok((Stop::Timeout, None)),
         r = asked => Ok((Stop::Asked(r), None)),
+        _ = lingering => Ok((Stop::DialogOver, None)),
     };
 
     let end = match stopped {
         Err(status) => ProcEnd::Exited(status),
+        Ok((Stop::DialogOver, _)) => {
+            tracing::debug!(job = %rec.job.id, "the agent lingered after its dialog; stopping it");
+            process::signal_group(pgid, Signal::SIGTERM);
+            if tokio::time::timeout(handle.grace(), child.wait())
+                .await
+                .is_err()
+            {
+                process::signal_group(pgid, Signal::SIGKILL);
+                let _ = child.wait().await;
+            }
+            // It had nothing left to do: it ended as if it had exited by itself.
+            ProcEnd::Exited(std::os::unix::process::ExitStatusExt::from_raw(0))
+        }
         Ok((why, wait_error)) => {
             if let Some(e) = wait_error {
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
@@ -422,7 +470,9 @@ fn describe_exit(status: ExitStatus) -> String {
 /// Commits leftovers, unlocks the worktree and records the final state.
 async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
     let (state, reason, exit_code) = match outcome {
+        // (A dialog that is over ends as an exit; this arm is never reached with it.)
         Outcome::Exited(status) if status.success() => (JobState::Completed, None, Some(0)),
+        Outcome::Stopped(Stop::DialogOver) => (JobState::Completed, None, Some(0)),
         Outcome::Exited(status) => (
             JobState::Failed,
             Some(format!("the agent {}", describe_exit(status))),

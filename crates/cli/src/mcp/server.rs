@@ -128,9 +128,15 @@ fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T, String
         .map_err(|e| format!("bad arguments for {tool}: {e}"))
 }
 
-/// A tool's answer: text for the model, the same as JSON for programs.
-fn answer(text: impl Into<String>, value: Value) -> CallToolResult {
-    let mut r = CallToolResult::success(vec![ContentBlock::text(text.into())]);
+/// A tool's answer: text for the model, and the same as JSON for programs. Some clients (Claude
+/// Code) give their model only the JSON when there is JSON, so it carries the text too, as
+/// `message`.
+fn answer(text: impl Into<String>, mut value: Value) -> CallToolResult {
+    let text = text.into();
+    if let Value::Object(o) = &mut value {
+        o.insert("message".into(), Value::String(text.clone()));
+    }
+    let mut r = CallToolResult::success(vec![ContentBlock::text(text)]);
     r.structured_content = Some(value);
     r
 }

@@ -57,10 +57,16 @@ pub(crate) enum Control {
 pub(crate) enum Dialect {
     /// Claude Code's stream-json with `--permission-prompt-tool stdio`.
     Claude,
-    /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd`.
-    Acp { cwd: String },
-    /// Codex CLI's app-server: a thread in `cwd`, or the thread `resume` (a reply, a follow-up).
-    Codex { cwd: String, resume: Option<String> },
+    /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd`, with the MCP server
+    /// `mcp` (the `sidekick` program) when jobs get one.
+    Acp { cwd: String, mcp: Option<String> },
+    /// Codex CLI's app-server: a thread in `cwd`, or the thread `resume` (a reply, a
+    /// follow-up), with the MCP server `mcp` when jobs get one.
+    Codex {
+        cwd: String,
+        resume: Option<String>,
+        mcp: Option<String>,
+    },
 }
 
 impl Dialect {
@@ -69,18 +75,28 @@ impl Dialect {
     fn opening(&self, prompt: &str) -> Vec<Value> {
         match self {
             Dialect::Claude => vec![user_message(prompt)],
-            Dialect::Acp { cwd } => vec![
-                json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                    "protocolVersion": 1,
-                    "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
-                }}),
-                json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
-                       "params": {"cwd": cwd, "mcpServers": []}}),
-            ],
-            Dialect::Codex { cwd, resume } => {
+            Dialect::Acp { cwd, mcp } => {
+                let servers: Vec<Value> = mcp
+                    .iter()
+                    .map(|exe| json!({"name": "sidekick", "command": exe, "args": ["mcp"], "env": []}))
+                    .collect();
+                vec![
+                    json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                        "protocolVersion": 1,
+                        "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
+                    }}),
+                    json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
+                           "params": {"cwd": cwd, "mcpServers": servers}}),
+                ]
+            }
+            Dialect::Codex { cwd, resume, mcp } => {
                 // What the agent does on its own: edits and commands inside its worktree's
                 // sandbox that Codex knows to be safe; anything else is asked.
-                let settings = json!({"cwd": cwd, "approvalPolicy": "untrusted", "sandbox": "workspace-write"});
+                let mut settings = json!({"cwd": cwd, "approvalPolicy": "untrusted", "sandbox": "workspace-write"});
+                if let Some(exe) = mcp {
+                    settings["config"] =
+                        json!({"mcp_servers": {"sidekick": {"command": exe, "args": ["mcp"]}}});
+                }
                 let thread = match resume {
                     Some(thread) => {
                         let mut params = settings;
@@ -608,6 +624,7 @@ mod tests {
         let codex = Dialect::Codex {
             cwd: "/w".into(),
             resume: None,
+            mcp: Some("/bin/sidekick".into()),
         };
         let open = codex.opening("task");
         assert_eq!(open[0]["method"], "initialize");
@@ -615,11 +632,17 @@ mod tests {
         assert_eq!(open[2]["method"], "thread/start");
         assert_eq!(open[2]["params"]["cwd"], "/w");
         assert_eq!(open[2]["params"]["approvalPolicy"], "untrusted");
+        // The job's agent gets Sidekick's MCP server in its thread's config.
+        assert_eq!(
+            open[2]["params"]["config"]["mcp_servers"]["sidekick"],
+            json!({"command": "/bin/sidekick", "args": ["mcp"]})
+        );
         // Codex's wire has no "jsonrpc" member.
         assert!(open.iter().all(|m| m.get("jsonrpc").is_none()));
         let resumed = Dialect::Codex {
             cwd: "/w".into(),
             resume: Some("th-1".into()),
+            mcp: None,
         }
         .opening("task");
         assert_eq!(resumed[2]["method"], "thread/resume");
@@ -629,8 +652,16 @@ mod tests {
             json!({"id": 4, "method": "turn/start", "params": {"threadId": "th-1",
                    "input": [{"type": "text", "text": "go on", "text_elements": []}]}})
         );
-        let acp = Dialect::Acp { cwd: "/w".into() };
+        assert!(resumed[2]["params"].get("config").is_none());
+        let acp = Dialect::Acp {
+            cwd: "/w".into(),
+            mcp: Some("/bin/sidekick".into()),
+        };
         assert_eq!(acp.opening("task")[1]["method"], "session/new");
+        assert_eq!(
+            acp.opening("task")[1]["params"]["mcpServers"],
+            json!([{"name": "sidekick", "command": "/bin/sidekick", "args": ["mcp"], "env": []}])
+        );
         assert_eq!(acp.turn("s", 2, "x")["params"]["sessionId"], "s");
         assert_eq!(acp.refusal("\"r\"", "fs/read_text_file")["id"], "r");
         assert_eq!(acp.refusal("1", "m")["jsonrpc"], "2.0");

@@ -41,11 +41,21 @@ impl Parser for Acp {
                 let tool = text(call, "kind")
                     .or_else(|| text(call, "title"))
                     .unwrap_or_else(|| "tool".into());
-                let input = call
-                    .get("rawInput")
-                    .filter(|i| !i.is_null())
-                    .cloned()
-                    .unwrap_or_else(|| call.clone());
+                // Its raw input when it gives one; else the call itself, led by the path it
+                // touches (so the request reads as that path, not as JSON).
+                let input = match call.get("rawInput").filter(|i| !i.is_null()) {
+                    Some(raw) => raw.clone(),
+                    None => {
+                        let mut input = call.clone();
+                        let path = call["locations"][0]["path"]
+                            .as_str()
+                            .or_else(|| call["content"][0]["path"].as_str());
+                        if let (Some(path), Some(o)) = (path, input.as_object_mut()) {
+                            o.insert("path".into(), Value::String(path.to_string()));
+                        }
+                        input
+                    }
+                };
                 out.push(Parsed::Ask {
                     // The JSON of the id, so the answer carries it back exactly.
                     id: id.to_string(),
