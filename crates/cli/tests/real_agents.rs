@@ -639,6 +639,24 @@ fn until_agent_asks(w: &World, agent: &str) -> (String, Value) {
     (id, waiting)
 }
 
+/// Replies to an ended job asking for `second.txt`, allows what the agent then asks, and checks
+/// the new turn ran in the same worktree and put both files on the same branch.
+fn reply_for_the_second_file(w: &World, id: &str, first: &Value) {
+    w.ok(&["reply", id, "Also", "create", SECOND]);
+    let again = w.wait_until(id, "the second turn's request", |j| j["state"] == "waiting");
+    assert_eq!(again["turns"], 2, "{again}");
+    assert_eq!(again["worktree"], first["worktree"], "the same worktree");
+    assert!(
+        s(&again["requests"][0]["detail"]).ends_with(SECOND),
+        "{again}"
+    );
+    w.ok(&["allow", id]);
+    let done = w.wait_until(id, "the second turn's end", |j| j["state"] == "completed");
+    assert_eq!(done["branch"], first["branch"]);
+    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
+    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+}
+
 fn until_it_asks(w: &World) -> (String, Value) {
     until_agent_asks(w, "claude")
 }
@@ -703,21 +721,7 @@ fn a_reply_resumes_claude_codes_session_in_the_same_worktree() {
     let first = w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
     let turn_one_requests = server.requests().len();
 
-    w.ok(&["reply", &id, "Also", "create", SECOND]);
-    let again = w.wait_until(&id, "the second turn's request", |j| {
-        j["state"] == "waiting"
-    });
-    assert_eq!(again["turns"], 2, "{again}");
-    assert_eq!(again["worktree"], first["worktree"], "the same worktree");
-    assert!(
-        s(&again["requests"][0]["detail"]).ends_with(SECOND),
-        "{again}"
-    );
-    w.ok(&["allow", &id]);
-    let done = w.wait_until(&id, "the second turn's end", |j| j["state"] == "completed");
-    assert_eq!(done["branch"], first["branch"]);
-    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
-    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    reply_for_the_second_file(&w, &id, &first);
 
     // The model's first request of the new turn carried the earlier conversation: the first
     // turn's Write and its result are there before the reply.
@@ -977,21 +981,7 @@ fn a_reply_resumes_codexs_thread_in_the_same_worktree() {
     w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
     let turn_one_requests = server.requests().len();
 
-    w.ok(&["reply", &id, "Also", "create", SECOND]);
-    let again = w.wait_until(&id, "the second turn's request", |j| {
-        j["state"] == "waiting"
-    });
-    assert_eq!(again["turns"], 2, "{again}");
-    assert_eq!(again["worktree"], first["worktree"], "the same worktree");
-    assert!(
-        s(&again["requests"][0]["detail"]).ends_with(SECOND),
-        "{again}"
-    );
-    w.ok(&["allow", &id]);
-    let done = w.wait_until(&id, "the second turn's end", |j| j["state"] == "completed");
-    assert_eq!(done["branch"], first["branch"]);
-    let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
-    assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
+    reply_for_the_second_file(&w, &id, &first);
     // The resumed thread's first request carried the earlier conversation: the first turn's
     // command and its output come before the reply.
     let resumed = &server.requests()[turn_one_requests];

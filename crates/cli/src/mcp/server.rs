@@ -552,6 +552,25 @@ impl Sidekick {
         ))
     }
 
+    /// The job a `sidekick://jobs/ID` URI names (an id, id prefix or codename).
+    async fn job_at(&self, uri: &str) -> Result<Job, McpError> {
+        let Some(reference) = uri.strip_prefix(URI_PREFIX).filter(|r| !r.is_empty()) else {
+            return Err(McpError::resource_not_found(
+                format!("{uri} is not a Sidekick job (sidekick://jobs/ID)"),
+                None,
+            ));
+        };
+        let client = self
+            .shared
+            .client()
+            .await
+            .map_err(|e| McpError::internal_error(e, None))?;
+        client
+            .job(reference)
+            .await
+            .map_err(|e| McpError::resource_not_found(e.to_string(), None))
+    }
+
     async fn call(
         &self,
         name: &str,
@@ -806,25 +825,7 @@ impl ServerHandler for Sidekick {
         request: ReadResourceRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, McpError> {
-        let Some(reference) = request
-            .uri
-            .strip_prefix(URI_PREFIX)
-            .filter(|r| !r.is_empty())
-        else {
-            return Err(McpError::resource_not_found(
-                format!("{} is not a Sidekick job (sidekick://jobs/ID)", request.uri),
-                None,
-            ));
-        };
-        let client = self
-            .shared
-            .client()
-            .await
-            .map_err(|e| McpError::internal_error(e, None))?;
-        let job = client
-            .job(reference)
-            .await
-            .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        let job = self.job_at(&request.uri).await?;
         let text = serde_json::to_string_pretty(&job).unwrap_or_default();
         let contents = ResourceContents::TextResourceContents {
             uri: request.uri.clone(),
@@ -841,22 +842,8 @@ impl ServerHandler for Sidekick {
         request: SubscribeRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        let Some(reference) = request.uri.strip_prefix(URI_PREFIX) else {
-            return Err(McpError::resource_not_found(
-                format!("{} is not a Sidekick job (sidekick://jobs/ID)", request.uri),
-                None,
-            ));
-        };
         // Subscriptions are kept by job id, whatever reference the URI used.
-        let client = self
-            .shared
-            .client()
-            .await
-            .map_err(|e| McpError::internal_error(e, None))?;
-        let job = client
-            .job(reference)
-            .await
-            .map_err(|e| McpError::resource_not_found(e.to_string(), None))?;
+        let job = self.job_at(&request.uri).await?;
         lock(&self.shared.subscribed).insert(format!("{URI_PREFIX}{}", job.id));
         Ok(())
     }
