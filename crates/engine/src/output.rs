@@ -83,6 +83,10 @@ pub(crate) enum Said {
         id: String,
         method: String,
     },
+    /// The session was loaded; its history is being replayed.
+    Loaded,
+    /// The session could not be loaded.
+    SessionLost(String),
 }
 
 /// The agent's output parser and where its findings go.
@@ -192,6 +196,14 @@ impl Reader {
                 }
                 Parsed::Unanswerable { id, method } => {
                     self.said.push(Said::Unanswerable { id, method });
+                    continue;
+                }
+                Parsed::Loaded => {
+                    self.said.push(Said::Loaded);
+                    continue;
+                }
+                Parsed::SessionLost(why) => {
+                    self.said.push(Said::SessionLost(why));
                     continue;
                 }
             };

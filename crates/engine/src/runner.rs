@@ -245,9 +245,17 @@ async fn run_process(
         handle.open_dialog(tx.clone());
         dialog_tx = Some(tx);
         let dialect = match rec.format {
+            // An ACP session is loaded wherever the job has one (a reply).
             crate::parse::Format::Acp => crate::jobs::dialog::Dialect::Acp {
                 cwd: rec.job.worktree.clone(),
                 mcp: settings.sidekick_mcp.clone(),
+                load: rec
+                    .session
+                    .clone()
+                    .map(|session| crate::jobs::dialog::Load {
+                        session,
+                        fallback: crate::jobs::reply::with_earlier_task(&rec.job.task, &prompt),
+                    }),
             },
             // A Codex thread is resumed wherever the job has one (a reply, a follow-up).
             crate::parse::Format::CodexApp => crate::jobs::dialog::Dialect::Codex {

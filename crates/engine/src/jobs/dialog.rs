@@ -46,6 +46,10 @@ pub(crate) enum Control {
     Heard,
     /// The agent's session is ready for the task (ACP, Codex).
     SessionReady(String),
+    /// The session asked for was loaded and replays its history (ACP).
+    Loaded,
+    /// The session asked for could not be loaded: a new one takes over (ACP).
+    SessionLost,
     /// The agent cannot go on: stdin closes.
     End,
     /// A request of the agent's that Sidekick does not carry: it gets an error answer.
@@ -57,9 +61,14 @@ pub(crate) enum Control {
 pub(crate) enum Dialect {
     /// Claude Code's stream-json with `--permission-prompt-tool stdio`.
     Claude,
-    /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd`, with the MCP server
-    /// `mcp` (the `sidekick` program) when jobs get one.
-    Acp { cwd: String, mcp: Option<String> },
+    /// The Agent Client Protocol (Gemini CLI `--acp`): a session in `cwd` (or the earlier one
+    /// to `load`: a reply), with the MCP server `mcp` (the `sidekick` program) when jobs get
+    /// one.
+    Acp {
+        cwd: String,
+        mcp: Option<String>,
+        load: Option<Load>,
+    },
     /// Codex CLI's app-server: a thread in `cwd`, or the thread `resume` (a reply, a
     /// follow-up), with the MCP server `mcp` when jobs get one.
     Codex {
@@ -69,24 +78,50 @@ pub(crate) enum Dialect {
     },
 }
 
+/// An ACP session to load, and the prompt that takes over when it cannot be loaded (the reply
+/// with the earlier task as context, in a new session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Load {
+    pub session: String,
+    pub fallback: String,
+}
+
+/// How long the dialog lets a loaded session's replay run before it marks its end (Gemini CLI
+/// keeps replaying after its answer to `session/load`; replaying is writing, so it is quick).
+const REPLAY_QUIET: Duration = Duration::from_millis(500);
+
+/// ACP's `session/new` in `cwd`, offering the MCP server `mcp`.
+fn acp_new_session(cwd: &str, mcp: Option<&String>) -> Value {
+    json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
+           "params": {"cwd": cwd, "mcpServers": acp_servers(mcp)}})
+}
+
+fn acp_servers(mcp: Option<&String>) -> Vec<Value> {
+    mcp.iter()
+        .map(|exe| json!({"name": "sidekick", "command": exe, "args": ["mcp"], "env": []}))
+        .collect()
+}
+
 impl Dialect {
     /// What opens the dialog: Claude Code takes the task at once; the others first open a
     /// session, and the task waits for it (`SessionReady`).
     fn opening(&self, prompt: &str) -> Vec<Value> {
         match self {
             Dialect::Claude => vec![user_message(prompt)],
-            Dialect::Acp { cwd, mcp } => {
-                let servers: Vec<Value> = mcp
-                    .iter()
-                    .map(|exe| json!({"name": "sidekick", "command": exe, "args": ["mcp"], "env": []}))
-                    .collect();
+            Dialect::Acp { cwd, mcp, load } => {
+                let session = match load {
+                    Some(l) => json!({"jsonrpc": "2.0",
+                        "id": format!("{}{}", crate::parse::acp::LOAD_PREFIX, l.session),
+                        "method": "session/load",
+                        "params": {"sessionId": l.session, "cwd": cwd, "mcpServers": acp_servers(mcp.as_ref())}}),
+                    None => acp_new_session(cwd, mcp.as_ref()),
+                };
                 vec![
                     json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
                         "protocolVersion": 1,
                         "clientCapabilities": {"fs": {"readTextFile": false, "writeTextFile": false}, "terminal": false},
                     }}),
-                    json!({"jsonrpc": "2.0", "id": crate::parse::acp::NEW_SESSION_ID, "method": "session/new",
-                           "params": {"cwd": cwd, "mcpServers": servers}}),
+                    session,
                 ]
             }
             Dialect::Codex { cwd, resume, mcp } => {
@@ -208,6 +243,7 @@ pub(crate) async fn speak(
     prompt: String,
     mut rx: mpsc::UnboundedReceiver<Control>,
 ) {
+    let mut prompt = prompt;
     for line in dialect.opening(&prompt) {
         if write_line(&mut stdin, &line).await.is_err() {
             return;
@@ -235,6 +271,24 @@ pub(crate) async fn speak(
                 continue;
             }
             Control::End => break,
+            Control::Loaded => {
+                // The replay has had time to end: a marker request, whose answer comes after
+                // it, ends what the parser leaves out.
+                tokio::time::sleep(REPLAY_QUIET).await;
+                json!({"jsonrpc": "2.0", "id": crate::parse::acp::REPLAYED_ID,
+                       "method": "sidekick/replayed", "params": {}})
+            }
+            Control::SessionLost => match &dialect {
+                Dialect::Acp {
+                    cwd,
+                    mcp,
+                    load: Some(load),
+                } => {
+                    prompt = load.fallback.clone();
+                    acp_new_session(cwd, mcp.as_ref())
+                }
+                _ => break,
+            },
             Control::TurnEnded => {
                 if unheard > 0 {
                     continue;
@@ -391,38 +445,11 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// The agent finished answering a message.
-    pub(crate) fn end_turn(&self, job_id: &str) {
+    /// Passes what the agent said (a turn's end, its session, a request it cannot have
+    /// answered...) to the job's dialog, if it still has one.
+    pub(crate) fn tell_dialog(&self, job_id: &str, control: Control) {
         if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::TurnEnded);
-        }
-    }
-
-    /// The agent's session is ready for the task (ACP).
-    pub(crate) fn session_ready(&self, job_id: &str, session: String) {
-        if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::SessionReady(session));
-        }
-    }
-
-    /// The agent cannot go on: its dialog ends (stdin closes, and it exits).
-    pub(crate) fn end_dialog(&self, job_id: &str) {
-        if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::End);
-        }
-    }
-
-    /// The agent asked something Sidekick does not carry: it gets an error answer.
-    pub(crate) fn refuse(&self, job_id: &str, id: String, method: String) {
-        if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::Refuse { id, method });
-        }
-    }
-
-    /// The agent took a message of the user's from its input.
-    pub(crate) fn heard(&self, job_id: &str) {
-        if let Some(d) = lock(&self.dialogs).get(job_id) {
-            let _ = d.tx.send(Control::Heard);
+            let _ = d.tx.send(control);
         }
     }
 
@@ -656,6 +683,7 @@ mod tests {
         let acp = Dialect::Acp {
             cwd: "/w".into(),
             mcp: Some("/bin/sidekick".into()),
+            load: None,
         };
         assert_eq!(acp.opening("task")[1]["method"], "session/new");
         assert_eq!(
@@ -663,6 +691,19 @@ mod tests {
             json!([{"name": "sidekick", "command": "/bin/sidekick", "args": ["mcp"], "env": []}])
         );
         assert_eq!(acp.turn("s", 2, "x")["params"]["sessionId"], "s");
+        // A reply loads the earlier session (its id in the request's, to find it back).
+        let loading = Dialect::Acp {
+            cwd: "/w".into(),
+            mcp: None,
+            load: Some(Load {
+                session: "s-9".into(),
+                fallback: "context + reply".into(),
+            }),
+        }
+        .opening("reply");
+        assert_eq!(loading[1]["method"], "session/load");
+        assert_eq!(loading[1]["id"], "load:s-9");
+        assert_eq!(loading[1]["params"]["sessionId"], "s-9");
         assert_eq!(acp.refusal("\"r\"", "fs/read_text_file")["id"], "r");
         assert_eq!(acp.refusal("1", "m")["jsonrpc"], "2.0");
         assert_eq!(codex.refusal("9", "m")["error"]["code"], -32601);

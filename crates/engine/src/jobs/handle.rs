@@ -146,16 +146,27 @@ impl JobHandle {
                 }
                 self.deny_unanswered_after_timeout(id);
             }
-            Said::TurnEnded => self.inner.end_turn(&self.job_id),
-            Said::Heard => self.inner.heard(&self.job_id),
-            Said::SessionReady(id) => self.inner.session_ready(&self.job_id, id),
-            Said::Failed => self.inner.end_dialog(&self.job_id),
+            Said::TurnEnded => self.inner.tell_dialog(&self.job_id, Control::TurnEnded),
+            Said::Heard => self.inner.tell_dialog(&self.job_id, Control::Heard),
+            Said::SessionReady(id) => self
+                .inner
+                .tell_dialog(&self.job_id, Control::SessionReady(id)),
+            Said::Failed => self.inner.tell_dialog(&self.job_id, Control::End),
+            Said::Loaded => self.inner.tell_dialog(&self.job_id, Control::Loaded),
+            Said::SessionLost(why) => {
+                self.notice(
+                    Level::Warn,
+                    format!("the agent's earlier session could not be loaded ({why}); a new one starts with the earlier task as context"),
+                );
+                self.inner.tell_dialog(&self.job_id, Control::SessionLost);
+            }
             Said::Unanswerable { id, method } => {
                 self.notice(
                     Level::Warn,
                     format!("the agent asked for {method}, which Sidekick does not carry; it was told so"),
                 );
-                self.inner.refuse(&self.job_id, id, method);
+                self.inner
+                    .tell_dialog(&self.job_id, Control::Refuse { id, method });
             }
         }
     }

@@ -7,7 +7,7 @@ pub(crate) mod dialog;
 pub(crate) mod handle;
 pub(crate) mod ledger;
 mod recover;
-mod reply;
+pub(crate) mod reply;
 mod review;
 mod schedule;
 mod spawn;

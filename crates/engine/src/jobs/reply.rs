@@ -2,6 +2,7 @@
 //! written to the agent as its next message (a turn of its own). After the job has ended, the
 //! same job runs again in the same worktree and branch; an agent that can resume its session does (Claude Code in a
 //! dialog: `--resume SESSION`, the reply its first message; Codex's app-server: `thread/resume`;
+//! an ACP agent (Gemini CLI): `session/load`;
 //! Codex `exec`: `exec resume`), so it remembers the conversation. Any other agent gets the reply as its task, with the earlier
 //! turns as context. The new turn's changes are committed on the branch like the first's.
 
@@ -21,6 +22,13 @@ fn you_said(job_id: &str, time: u64, text: &str) -> NewEvent {
             message: format!("you: {text}"),
         },
     }
+}
+
+/// A reply for an agent that does not remember the job: the earlier task as context first.
+pub(crate) fn with_earlier_task(task: &str, text: &str) -> String {
+    format!(
+        "<sidekick-context>\nEarlier in this job you were asked:\n{task}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}"
+    )
 }
 
 impl Engine {
@@ -75,19 +83,18 @@ impl Engine {
                     ))
                 })?;
                 let session = rec.session.clone();
-                let earlier = format!(
-                    "<sidekick-context>\nEarlier in this job you were asked:\n{}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}",
-                    rec.job.task
-                );
+                let earlier = with_earlier_task(&rec.job.task, &text);
                 if profile.dialog {
-                    // Claude Code resumes its session (`--resume`) and Codex its thread (the
-                    // runner's dialog sends `thread/resume` for a job with a session): they
-                    // remember. An ACP agent starts a new session with the earlier task as
-                    // context.
+                    // Claude Code resumes its session (`--resume`), Codex its thread and an
+                    // ACP agent its session (the runner's dialog sends `thread/resume` or
+                    // `session/load` for a job with a session): they remember.
                     use crate::parse::Format;
-                    let resume = session
-                        .as_ref()
-                        .filter(|_| matches!(profile.format, Format::ClaudeStream | Format::CodexApp));
+                    let resume = session.as_ref().filter(|_| {
+                        matches!(
+                            profile.format,
+                            Format::ClaudeStream | Format::CodexApp | Format::Acp
+                        )
+                    });
                     let mut argv = profile.command.clone();
                     if let Some(session) = resume.filter(|_| profile.format == Format::ClaudeStream) {
                         argv.extend(["--resume".to_string(), session.clone()]);

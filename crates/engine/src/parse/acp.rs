@@ -1,24 +1,37 @@
 //! The Agent Client Protocol (JSON-RPC over stdio; Gemini CLI's `--acp`): the responses to our
-//! `session/new` (the session) and `session/prompt` (the turn's end), the agent's
-//! `session/update` notifications (its text and tool calls) and its
+//! `session/new` or `session/load` (the session) and `session/prompt` (the turn's end), the
+//! agent's `session/update` notifications (its text and tool calls) and its
 //! `session/request_permission` requests.
+//!
+//! A loaded session is replayed as `session/update`s, which Gemini CLI goes on sending after
+//! its answer to `session/load`; they are history, not this turn's work. The dialog sends a
+//! marker request once the replay has gone quiet, and everything before the marker's answer is
+//! left out.
 
 use super::*;
 
-/// Our requests' ids (see `jobs/dialog.rs`): `initialize`, `session/new`, then each prompt.
+/// Our requests' ids (see `jobs/dialog.rs`): `initialize`, `session/new`, then each prompt;
+/// `session/load` is `load:SESSION` and the end-of-replay marker `replayed`.
 pub(crate) const NEW_SESSION_ID: u64 = 1;
 pub(crate) const FIRST_PROMPT_ID: u64 = 2;
+pub(crate) const LOAD_PREFIX: &str = "load:";
+pub(crate) const REPLAYED_ID: &str = "replayed";
 
 #[derive(Default)]
 pub(super) struct Acp {
     /// The agent's words in the turn under way.
     text: String,
+    /// A loaded session's history is being replayed (until the marker's answer).
+    replaying: Option<String>,
+    /// A session is ready: its updates are this job's (before, there is only a replay).
+    live: bool,
 }
 
 impl Parser for Acp {
     fn line(&mut self, line: &str, out: &mut Vec<Parsed>) {
         let Some(v) = json(line) else { return };
         match (v.get("method").and_then(Value::as_str), v.get("id")) {
+            (Some("session/update"), _) if !self.live => {}
             (Some("session/update"), _) => {
                 let update = &v["params"]["update"];
                 match update["sessionUpdate"].as_str() {
@@ -68,11 +81,35 @@ impl Parser for Acp {
                 id: id.to_string(),
                 method: method.to_string(),
             }),
+            (None, Some(Value::String(id))) => {
+                if let Some(session) = id.strip_prefix(LOAD_PREFIX) {
+                    match v.get("error") {
+                        // Gone (another machine, deleted): a new session takes over.
+                        Some(e) => out.push(Parsed::SessionLost(
+                            e["message"]
+                                .as_str()
+                                .unwrap_or("no reason given")
+                                .to_string(),
+                        )),
+                        None => {
+                            out.push(Parsed::Session(session.to_string()));
+                            out.push(Parsed::Loaded);
+                            self.replaying = Some(session.to_string());
+                        }
+                    }
+                } else if id == REPLAYED_ID {
+                    if let Some(session) = self.replaying.take() {
+                        self.live = true;
+                        out.push(Parsed::SessionReady(session));
+                    }
+                }
+            }
             (None, Some(id)) => {
                 let id = id.as_u64().unwrap_or(0);
                 if id == NEW_SESSION_ID {
                     match v["result"]["sessionId"].as_str() {
                         Some(s) => {
+                            self.live = true;
                             out.push(Parsed::Session(s.to_string()));
                             out.push(Parsed::SessionReady(s.to_string()));
                         }

@@ -116,6 +116,10 @@ pub enum Parsed {
     Failed(String),
     /// The agent asked something Sidekick does not carry to the user; it gets an error answer.
     Unanswerable { id: String, method: String },
+    /// The agent loaded the session asked for and replays its history (ACP `session/load`).
+    Loaded,
+    /// The session asked for could not be loaded, with why: a new one takes over.
+    SessionLost(String),
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -295,6 +299,44 @@ mod tests {
                 method: "fs/read_text_file".into()
             }]
         );
+    }
+
+    #[test]
+    fn a_loaded_acp_session_leaves_its_replayed_history_out() {
+        let out = run(
+            Format::Acp,
+            &[
+                r#"{"jsonrpc":"2.0","id":0,"result":{"protocolVersion":1}}"#,
+                // The replay may start before the answer to session/load...
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"user_message_chunk","content":{"type":"text","text":"old task"}}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"older answer"}}}}"#,
+                r#"{"jsonrpc":"2.0","id":"load:s-9","result":{"modes":{}}}"#,
+                // ...and go on after it, until the marker's answer.
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"tool_call","title":"WriteFile old.txt","kind":"edit","status":"completed"}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"old answer"}}}}"#,
+                r#"{"jsonrpc":"2.0","id":"replayed","error":{"code":-32601,"message":"Method not found"}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"new answer"}}}}"#,
+                r#"{"jsonrpc":"2.0","id":2,"result":{"stopReason":"end_turn"}}"#,
+            ],
+        );
+        assert_eq!(
+            out,
+            [
+                Parsed::Session("s-9".into()),
+                Parsed::Loaded,
+                Parsed::SessionReady("s-9".into()),
+                Parsed::Summary("new answer".into()),
+                Parsed::TurnEnded,
+            ]
+        );
+        // A session that cannot be loaded says why; a new one takes over.
+        let out = run(
+            Format::Acp,
+            &[
+                r#"{"jsonrpc":"2.0","id":"load:s-9","error":{"code":-32603,"message":"session not found"}}"#,
+            ],
+        );
+        assert_eq!(out, [Parsed::SessionLost("session not found".into())]);
     }
 
     #[test]
