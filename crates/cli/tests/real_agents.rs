@@ -863,11 +863,12 @@ fn gemini_cli_asks_over_acp_and_a_deny_keeps_it_from_writing() {
 }
 
 #[test]
-fn a_reply_to_gemini_cli_asks_to_load_its_acp_session_and_falls_back_to_context() {
+fn a_reply_to_gemini_cli_loads_its_acp_session_or_falls_back_to_context() {
     let (server, w) = asking_gemini();
     let (id, first) = until_gemini_asks(&w);
     w.ok(&["allow", &id]);
-    w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
+    let first_done = w.wait_until(&id, "the first turn's end", |j| j["state"] == "completed");
+    let turn_one_requests = server.requests().len();
     // The job has ended: the reply runs the agent again.
     w.ok(&["reply", &id, "Also", "create", SECOND]);
     // Allow whatever it asks until the turn ends.
@@ -886,25 +887,44 @@ fn a_reply_to_gemini_cli_asks_to_load_its_acp_session_and_falls_back_to_context(
     };
     assert_eq!(done["worktree"], first["worktree"]);
     assert_eq!(done["branch"], first["branch"]);
-    // Sidekick asked Gemini CLI to load its session (`session/load`). Gemini CLI 0.61 does not
-    // find the sessions it records over ACP, says so, and a new session takes over with the
-    // earlier task as context (see README: agents).
+    // Sidekick asked Gemini CLI to load its session (`session/load`).
     let raw = w.ok(&["logs", &id]);
     assert!(raw.contains(r#""id":"load:"#), "{raw}");
     let logs = w.sk(&["logs", &id]).stderr();
-    assert!(
-        logs.contains("the agent's earlier session could not be loaded"),
-        "{logs}"
-    );
-    let told = server.requests().iter().any(|b| {
-        let t = b.to_string();
-        t.contains("Also create second.txt") && t.contains("Earlier in this job you were asked")
-    });
-    assert!(
-        told,
-        "the reply's session never heard the reply with its context"
-    );
     assert!(logs.contains("you: Also create second.txt"), "{logs}");
+    let second: Vec<String> = server
+        .requests()
+        .into_iter()
+        .skip(turn_one_requests)
+        .map(|b| b["contents"].to_string())
+        .filter(|c| c.contains("Also create second.txt"))
+        .collect();
+    assert!(!second.is_empty(), "the reply never reached the model");
+    if logs.contains("the agent's earlier session could not be loaded") {
+        // Gemini CLI 0.61 does not always find the sessions it records over ACP ("No previous
+        // sessions found"): a new session took over, with the earlier task as context.
+        assert!(
+            second
+                .iter()
+                .any(|c| c.contains("Earlier in this job you were asked")),
+            "{second:?}"
+        );
+    } else {
+        // Loaded: the model's request carries the first turn (its write_file call) and no
+        // context block; the replayed history is not counted as new steps or summary.
+        assert!(
+            second.iter().any(|c| c.contains("write_file")),
+            "{second:?}"
+        );
+        assert!(
+            !second
+                .iter()
+                .any(|c| c.contains("Earlier in this job you were asked")),
+            "{second:?}"
+        );
+        assert_eq!(done["steps"], first_done["steps"], "{done}");
+        assert_eq!(done["summary"], ANSWER, "{done}");
+    }
 }
 
 /// The scripted server and a world whose `codex` asks through its app-server (`permission =
