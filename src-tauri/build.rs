@@ -19,6 +19,7 @@ fn main() {
         "repo_info",
         "list_tasks",
         "follow_output",
+        "follow_transcript",
         "stop_output",
         "take_opened_job",
     ]);

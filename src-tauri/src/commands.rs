@@ -11,7 +11,7 @@ use tauri::ipc::Channel;
 use tauri::State;
 
 use crate::bridge::{Bridge, Snapshot};
-use crate::output::{self, Followers, OutputMessage};
+use crate::output::{self, Followers, OutputMessage, TranscriptMessage};
 
 type Answer<T> = Result<T, ApiError>;
 
@@ -178,6 +178,23 @@ pub async fn follow_output(
     let client = bridge.client().await?;
     let job = client.job(&job).await.map_err(api)?;
     Ok(output::follow(&followers, client, job.id, channel))
+}
+
+/// Streams a job's transcript (the agent's conversation and Sidekick's notices) to `channel`
+/// from the start until the job ends. Returns the stream's id for `stop_output`.
+#[tauri::command]
+pub async fn follow_transcript(
+    bridge: State<'_, Bridge>,
+    followers: State<'_, Followers>,
+    job: String,
+    channel: Channel<TranscriptMessage>,
+) -> Answer<u32> {
+    let job = reference(&job)?.to_string();
+    let client = bridge.client().await?;
+    let job = client.job(&job).await.map_err(api)?;
+    Ok(output::follow_transcript(
+        &followers, client, job.id, channel,
+    ))
 }
 
 #[tauri::command]

@@ -49,6 +49,7 @@ pub fn run() {
             commands::repo_info,
             commands::list_tasks,
             commands::follow_output,
+            commands::follow_transcript,
             commands::stop_output,
             commands::take_opened_job,
         ])

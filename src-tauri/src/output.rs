@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use sidekick_client::{Client, Followed};
-use sidekick_protocol::{EventBody, Job, Stream};
+use sidekick_protocol::{Event, EventBody, Job, Stream};
 use tauri::async_runtime::JoinHandle;
 use tauri::ipc::Channel;
 
@@ -72,32 +72,100 @@ pub fn follow(
     job_id: String,
     channel: Channel<OutputMessage>,
 ) -> u32 {
+    stream(followers, client, job_id, true, output_line, move |m| {
+        channel.send(match m {
+            Batch::Items(lines) => OutputMessage::Lines { lines },
+            Batch::Ended(job) => OutputMessage::Ended { job },
+            Batch::Failed(message) => OutputMessage::Failed { message },
+        })
+    })
+}
+
+/// What the transcript shows of a job: the agent's conversation entries and Sidekick's notices
+/// (the user's replies, what the agent asked and the answers), in order.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "event", content = "payload", rename_all = "snake_case")]
+pub enum TranscriptMessage {
+    Events {
+        #[cfg_attr(test, ts(type = "Event[]"))]
+        events: Vec<Event>,
+    },
+    /// The job has ended; no more entries will come.
+    Ended {
+        #[cfg_attr(test, ts(type = "Job"))]
+        job: Box<Job>,
+    },
+    /// The stream broke for good; the sentence says why.
+    Failed { message: String },
+}
+
+/// Starts streaming `job_id`'s transcript events to `channel`; returns the stream's id.
+pub fn follow_transcript(
+    followers: &Followers,
+    client: Client,
+    job_id: String,
+    channel: Channel<TranscriptMessage>,
+) -> u32 {
+    let pick = |item: Followed<'_>| match item {
+        Followed::Event(ev)
+            if matches!(
+                ev.body,
+                EventBody::Transcript { .. } | EventBody::Notice { .. }
+            ) =>
+        {
+            Some(ev.clone())
+        }
+        _ => None,
+    };
+    stream(followers, client, job_id, false, pick, move |m| {
+        channel.send(match m {
+            Batch::Items(events) => TranscriptMessage::Events { events },
+            Batch::Ended(job) => TranscriptMessage::Ended { job },
+            Batch::Failed(message) => TranscriptMessage::Failed { message },
+        })
+    })
+}
+
+/// What a stream hands its channel: a batch of items, then the end or why it broke.
+enum Batch<T> {
+    Items(Vec<T>),
+    Ended(Box<Job>),
+    Failed(String),
+}
+
+/// Follows `job_id`'s events (output lines too when `output`) from the first until the job has
+/// ended, handing what `pick` keeps to `send` in batches (one per catch-up, at most `BATCH`).
+fn stream<T: Send + 'static>(
+    followers: &Followers,
+    client: Client,
+    job_id: String,
+    output: bool,
+    pick: fn(Followed<'_>) -> Option<T>,
+    send: impl Fn(Batch<T>) -> tauri::Result<()> + Send + Sync + 'static,
+) -> u32 {
     let id = followers.next.fetch_add(1, Ordering::Relaxed) + 1;
     let task = tauri::async_runtime::spawn(async move {
         let mut batch = Vec::new();
         let result = client
-            .follow_job(&job_id, true, |item| {
-                if let Some(line) = output_line(item) {
-                    batch.push(line);
+            .follow_job(&job_id, output, |item| {
+                let flush = matches!(item, Followed::CaughtUp);
+                if let Some(it) = pick(item) {
+                    batch.push(it);
                 }
-                let flush = matches!(item, Followed::CaughtUp) || batch.len() >= BATCH;
-                if flush && !batch.is_empty() {
-                    let lines = std::mem::take(&mut batch);
-                    channel
-                        .send(OutputMessage::Lines { lines })
+                if (flush || batch.len() >= BATCH) && !batch.is_empty() {
+                    send(Batch::Items(std::mem::take(&mut batch)))
                         .map_err(|e| std::io::Error::other(e.to_string()))?;
                 }
                 Ok(())
             })
             .await;
         if !batch.is_empty() {
-            let _ = channel.send(OutputMessage::Lines { lines: batch });
+            let _ = send(Batch::Items(batch));
         }
-        let _ = channel.send(match result {
-            Ok(job) => OutputMessage::Ended { job: Box::new(job) },
-            Err(e) => OutputMessage::Failed {
-                message: e.to_string(),
-            },
+        let _ = send(match result {
+            Ok(job) => Batch::Ended(Box::new(job)),
+            Err(e) => Batch::Failed(e.to_string()),
         });
     });
     let mut tasks = followers.lock();
@@ -143,6 +211,6 @@ fn output_line(item: Followed<'_>) -> Option<OutputLine> {
             text: format!("✔ {text}"),
             partial: false,
         }),
-        EventBody::Job { .. } => None,
+        EventBody::Job { .. } | EventBody::Transcript { .. } => None,
     }
 }

@@ -6,7 +6,7 @@
 use ts_rs::{Config, TS};
 
 use crate::bridge::{HostState, JobChange, Snapshot};
-use crate::output::{OutputLine, OutputMessage};
+use crate::output::{OutputLine, OutputMessage, TranscriptMessage};
 
 fn render() -> String {
     let cfg = Config::new().with_large_int("number");
@@ -16,11 +16,12 @@ fn render() -> String {
         JobChange::decl(&cfg),
         OutputLine::decl(&cfg),
         OutputMessage::decl(&cfg),
+        TranscriptMessage::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src-tauri by its `typescript` test. Do not edit by hand:\n\
          // run `SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript`.\n\
-         import type { Job, Stream } from \"./protocol\";\n\n",
+         import type { Event, Job, Stream } from \"./protocol\";\n\n",
     );
     for d in decls {
         out.push_str("export ");

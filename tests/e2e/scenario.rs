@@ -311,6 +311,22 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.screenshot("reply-asks-again");
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
+    // The job view reads as a conversation: the agent's words (markdown rendered), its tool
+    // call by name with its path, the user's reply, and no JSON on screen.
+    s.press("[data-testid=pane-transcript]")?;
+    s.wait_text("[data-testid=transcript]", "once more, please")?;
+    let transcript = s.text_of("[data-testid=transcript]")?;
+    check(transcript.contains("I will write asked.txt now."), || {
+        format!("the agent's words are missing: {transcript}")
+    })?;
+    check(
+        transcript.contains("Write") && transcript.contains("asked.txt"),
+        || format!("the tool call is missing: {transcript}"),
+    )?;
+    check(!transcript.contains("{\""), || {
+        format!("JSON on screen: {transcript}")
+    })?;
+    s.screenshot("transcript");
     let job: serde_json::Value =
         serde_json::from_str(&sidekick(&cli, w, &["status", "--json", &asking])?)
             .map_err(|e| format!("status --json: {e}"))?;

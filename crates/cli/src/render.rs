@@ -394,7 +394,10 @@ impl OutputPrinter {
                 None => writeln!(self.out, "step {n} · {text}"),
             },
             EventBody::Summary { text } if self.parsed => writeln!(self.out, "summary: {text}"),
-            EventBody::Step { .. } | EventBody::Summary { .. } => Ok(()),
+            // The transcript's entries are the app's; `--parsed` shows the steps.
+            EventBody::Step { .. } | EventBody::Summary { .. } | EventBody::Transcript { .. } => {
+                Ok(())
+            }
             EventBody::Notice { level, message } => {
                 self.out.flush()?;
                 let tag = match level {

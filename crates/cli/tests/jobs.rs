@@ -361,6 +361,19 @@ fn a_reply_runs_the_same_job_again_in_its_worktree() {
 }
 
 #[test]
+fn following_a_job_from_its_start_goes_on_through_the_turns_a_reply_gave_it() {
+    let w = World::new();
+    let job = w.spawn(&["--wait", "-a", "shell"], "echo first-turn");
+    let id = s(&job["id"]);
+    w.ok(&["reply", &id, "sleep 1; echo second-turn"]);
+    // Following from the first event passes the first turn's end and stops at the last one.
+    let followed = w.ok(&["logs", "-f", &id]);
+    assert!(followed.contains("first-turn"), "{followed}");
+    assert!(followed.contains("second-turn"), "{followed}");
+    assert_eq!(w.status(&id)["turns"], 2);
+}
+
+#[test]
 fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
     let w = World::new();
     let job = w.spawn(&["--wait", "-a", "shell"], "echo one > one.txt");
@@ -380,4 +393,60 @@ fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
         &format!("main..{}", s(&done["branch"])),
     ]);
     assert_eq!(log, "cat one.txt > two.txt\necho one > one.txt");
+}
+
+#[test]
+fn a_follower_without_output_gets_every_notice_and_transcript_entry_while_the_user_answers() {
+    let mut w = World::with_config("[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let job = w.spawn(&["-a", "claude"], "write asked.txt");
+    let id = s(&job["id"]);
+    w.wait_until(&id, "its request", |j| j["state"] == "waiting");
+    // Follow (as the app's transcript does) from the start while the request is open.
+    let home = sidekick_protocol::Home::at(&w.home);
+    let follower = {
+        let id = id.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                let client = sidekick_client::Client::new(&home);
+                let mut seen = Vec::new();
+                let end = client
+                    .follow_job(&id, false, |item| {
+                        if let sidekick_client::Followed::Event(ev) = item {
+                            match &ev.body {
+                                sidekick_protocol::EventBody::Notice { message, .. } => {
+                                    seen.push(format!("notice {message}"))
+                                }
+                                sidekick_protocol::EventBody::Transcript { entry } => {
+                                    seen.push(format!("entry {entry:?}"))
+                                }
+                                _ => {}
+                            }
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .expect("followed");
+                (end, seen)
+            })
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    w.ok(&["allow", &id]);
+    let (end, seen) = follower.join().expect("the follower");
+    assert_eq!(end.state, sidekick_protocol::JobState::Completed);
+    let all = seen.join("\n");
+    for want in [
+        "notice the agent asks to use Write",
+        "notice allowed: Write",
+        "File created successfully",
+        "Done with asked.txt.",
+        "entry Turn",
+    ] {
+        assert!(all.contains(want), "{want} missing from:\n{all}");
+    }
 }

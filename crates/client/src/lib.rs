@@ -318,7 +318,8 @@ impl Client {
     }
 
     /// Feeds every event of one job (from its first, output lines included when `output`) to
-    /// `on_event` until the job has ended, and returns the ended job. Between events it passes
+    /// `on_event` until the job has ended (its last turn, when a reply gave it more), and
+    /// returns the ended job. Between events it passes
     /// [`Followed::CaughtUp`] whenever nothing more has arrived yet (a good moment to flush). A lost connection is
     /// resumed after the last event seen, starting a new host if this client may, so nothing is
     /// missed or repeated; a job whose host died then shows up as `interrupted`.
@@ -354,7 +355,12 @@ impl Client {
                             on_event(Followed::Event(&ev)).map_err(ClientError::Output)?;
                             if let sidekick_protocol::EventBody::Job { job } = &ev.body {
                                 if job.state.has_ended() {
-                                    return self.job(&job.id).await;
+                                    let now = self.job(&job.id).await?;
+                                    // A job that took another turn since (a reply) ended here
+                                    // before: its later turns follow.
+                                    if now.turns <= job.turns {
+                                        return Ok(now);
+                                    }
                                 }
                             }
                             if !stream.has_ready_event() {

@@ -206,6 +206,13 @@ impl Reader {
                     self.said.push(Said::SessionLost(why));
                     continue;
                 }
+                Parsed::Entry(sidekick_protocol::Entry::Turn { .. }) => EventBody::Transcript {
+                    entry: sidekick_protocol::Entry::Turn {
+                        tokens: p.tokens,
+                        cost_usd: p.cost_usd,
+                    },
+                },
+                Parsed::Entry(entry) => EventBody::Transcript { entry },
             };
             events.push(NewEvent {
                 job_id: job_id.to_string(),

@@ -389,6 +389,49 @@ pub enum EventBody {
     },
     /// The agent's final answer.
     Summary { text: String },
+    /// A piece of the agent's conversation, parsed from its output (the app's transcript).
+    Transcript { entry: Entry },
+}
+
+/// One piece of an agent's conversation, as the transcript shows it. Long texts are cut (the
+/// raw output keeps everything).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Entry {
+    /// The agent's words (markdown).
+    Text { text: String },
+    /// A tool call: `brief` is its key input (the command, the path, the pattern); `input` all
+    /// of it.
+    Tool {
+        id: String,
+        name: String,
+        brief: String,
+        #[cfg_attr(test, ts(type = "unknown"))]
+        input: serde_json::Value,
+    },
+    /// The result of the tool call `id`; `error` when it failed.
+    Result {
+        id: String,
+        output: String,
+        error: bool,
+    },
+    /// The agent's plan or todo list, as it stands now.
+    Plan { items: Vec<PlanItem> },
+    /// The agent finished a turn; the job's tokens and cost so far.
+    Turn {
+        tokens: Tokens,
+        cost_usd: Option<f64>,
+    },
+}
+
+/// One item of an agent's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PlanItem {
+    pub text: String,
+    /// `pending`, `in_progress` or `completed`.
+    pub status: String,
 }
 
 fn is_false(b: &bool) -> bool {

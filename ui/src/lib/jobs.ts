@@ -100,3 +100,12 @@ export function firstLine(task: string): string {
   const line = task.split("\n", 1)[0] ?? "";
   return line.length > 120 ? `${line.slice(0, 119)}…` : line;
 }
+
+/** The agents whose output Sidekick reads into a transcript; the others (shell, commands,
+ *  Aider) show their raw output first. */
+const TRANSCRIBED = new Set(["claude", "codex", "gemini"]);
+
+/** The pane a job's view shows for `pane`: a job without a transcript shows its output. */
+export function paneFor(job: Job, pane: "transcript" | "output" | "diff"): "transcript" | "output" | "diff" {
+  return pane === "transcript" && !TRANSCRIBED.has(job.agent) ? "output" : pane;
+}

@@ -8,7 +8,8 @@ import type { Job, RepoInfo } from "./types/protocol";
 const RECENT_KEY = "sidekick.recent-repos";
 const RECENT_MAX = 8;
 
-export type Pane = "output" | "diff";
+/** The job view's pane: the conversation (transcript), the raw output, or the diff. */
+export type Pane = "transcript" | "output" | "diff";
 
 export class AppState {
   jobs = new SvelteMap<string, Job>();
@@ -16,7 +17,7 @@ export class AppState {
   loaded = $state(false);
   host = $state<HostState>({ status: "connecting" });
   selectedId = $state<string | null>(null);
-  pane = $state<Pane>("output");
+  pane = $state<Pane>("transcript");
   mergeOpen = $state(false);
   /** Files of the open job's diff left out of the merge (the checkboxes). */
   excluded = new SvelteSet<string>();
@@ -62,7 +63,7 @@ export class AppState {
   }
 
   /** Selects a job by id, id prefix or codename; false when none matches. */
-  open(reference: string, pane: Pane = "output"): boolean {
+  open(reference: string, pane: Pane = "transcript"): boolean {
     const ref = reference.trim();
     let found = this.jobs.get(ref);
     if (!found) {

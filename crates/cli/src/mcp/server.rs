@@ -618,7 +618,7 @@ fn log_line(body: &EventBody, raw: bool, state: &mut Option<String>) -> Option<S
             None => format!("step {n} · {text}"),
         }),
         EventBody::Summary { text } if !raw => Some(format!("summary: {text}")),
-        EventBody::Step { .. } | EventBody::Summary { .. } => None,
+        EventBody::Step { .. } | EventBody::Summary { .. } | EventBody::Transcript { .. } => None,
         EventBody::Notice { level, message } => Some(format!(
             "sidekick: {}{message}",
             match level {

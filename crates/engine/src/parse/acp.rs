@@ -19,12 +19,21 @@ pub(crate) const REPLAYED_ID: &str = "replayed";
 
 #[derive(Default)]
 pub(super) struct Acp {
-    /// The agent's words in the turn under way.
+    /// The agent's words in the turn under way (its summary).
     text: String,
+    /// Its words since the last tool call (the transcript's next text entry).
+    pending: String,
     /// A loaded session's history is being replayed (until the marker's answer).
     replaying: Option<String>,
     /// A session is ready: its updates are this job's (before, there is only a replay).
     live: bool,
+}
+
+impl Acp {
+    /// The agent's words since the last tool call, as a transcript entry.
+    fn flush(&mut self, out: &mut Vec<Parsed>) {
+        out.extend(text_entry(&std::mem::take(&mut self.pending)));
+    }
 }
 
 impl Parser for Acp {
@@ -38,14 +47,40 @@ impl Parser for Acp {
                     Some("agent_message_chunk") => {
                         if let Some(t) = update["content"]["text"].as_str() {
                             self.text.push_str(t);
+                            self.pending.push_str(t);
                         }
                     }
-                    Some("tool_call") => out.push(Parsed::Step {
-                        tool: text(update, "kind").or_else(|| text(update, "title")),
-                        text: text(update, "title")
-                            .map(|t| one_line(&t))
-                            .unwrap_or_default(),
-                    }),
+                    Some("tool_call") => {
+                        self.flush(out);
+                        let name = text(update, "kind").or_else(|| text(update, "title"));
+                        out.push(Parsed::Step {
+                            tool: name.clone(),
+                            text: text(update, "title")
+                                .map(|t| one_line(&t))
+                                .unwrap_or_default(),
+                        });
+                        let input = match update.get("rawInput").filter(|i| !i.is_null()) {
+                            Some(raw) => raw.clone(),
+                            None => {
+                                serde_json::json!({"description": update["title"], "content": update["content"]})
+                            }
+                        };
+                        out.push(tool_entry(
+                            text(update, "toolCallId").unwrap_or_default(),
+                            name.unwrap_or_default(),
+                            &input,
+                        ));
+                    }
+                    Some("tool_call_update") => {
+                        if let Some(status @ ("completed" | "failed")) = update["status"].as_str() {
+                            out.push(result_entry(
+                                text(update, "toolCallId").unwrap_or_default(),
+                                &content_text(&update["content"]),
+                                status == "failed",
+                            ));
+                        }
+                    }
+                    Some("plan") => out.extend(plan_entry(&update["entries"], "content", "status")),
                     _ => {}
                 }
             }
@@ -122,6 +157,8 @@ impl Parser for Acp {
                         ))),
                     }
                 } else if id >= FIRST_PROMPT_ID {
+                    self.flush(out);
+                    out.push(turn_entry());
                     let said = std::mem::take(&mut self.text);
                     if !said.trim().is_empty() {
                         out.push(Parsed::Summary(said.trim().to_string()));

@@ -47,6 +47,27 @@ impl Parser for Claude {
                         text: brief(t.get("input")),
                     });
                 }
+                // The transcript: the message's blocks in order; a todo list is the plan.
+                for block in &content {
+                    match block["type"].as_str() {
+                        Some("text") => {
+                            out.extend(text_entry(block["text"].as_str().unwrap_or("")))
+                        }
+                        Some("tool_use") => {
+                            let name = text(block, "name").unwrap_or_default();
+                            let input = block.get("input").cloned().unwrap_or(Value::Null);
+                            if name == "TodoWrite" {
+                                out.extend(plan_entry(&input["todos"], "content", "status"));
+                            }
+                            out.push(tool_entry(
+                                text(block, "id").unwrap_or_default(),
+                                name,
+                                &input,
+                            ));
+                        }
+                        _ => {}
+                    }
+                }
                 let usage = &msg["usage"];
                 if usage.is_object() {
                     self.input += number(usage, "input_tokens")
@@ -72,12 +93,22 @@ impl Parser for Claude {
                 if let Some(text) = text(&v, "result") {
                     out.push(Parsed::Summary(text));
                 }
+                out.push(turn_entry());
                 out.push(Parsed::TurnEnded);
                 self.done = true;
             }
             // `--replay-user-messages`: a message of the user's, taken from stdin (a tool's
             // result comes as a user message too, but holds no text block).
             Some("user") => {
+                for block in v["message"]["content"].as_array().into_iter().flatten() {
+                    if block["type"] == "tool_result" {
+                        out.push(result_entry(
+                            text(block, "tool_use_id").unwrap_or_default(),
+                            &content_text(&block["content"]),
+                            block["is_error"] == true,
+                        ));
+                    }
+                }
                 let heard = match &v["message"]["content"] {
                     Value::String(_) => true,
                     Value::Array(blocks) => blocks.iter().any(|b| b["type"] == "text"),

@@ -25,6 +25,7 @@ impl Parser for Codex {
             Some("item.completed") => {
                 let item = &v["item"];
                 let kind = item["type"].as_str().unwrap_or("");
+                let id = text(item, "id").unwrap_or_default();
                 match kind {
                     "agent_message" => {
                         let text = text(item, "text").unwrap_or_default();
@@ -32,12 +33,28 @@ impl Parser for Codex {
                             tool: None,
                             text: one_line(&text),
                         });
+                        out.extend(text_entry(&text));
                         self.last_message = Some(text);
                     }
-                    "command_execution" => out.push(Parsed::Step {
-                        tool: Some("shell".into()),
-                        text: one_line(&text(item, "command").unwrap_or_default()),
-                    }),
+                    "command_execution" => {
+                        let command = text(item, "command").unwrap_or_default();
+                        out.push(Parsed::Step {
+                            tool: Some("shell".into()),
+                            text: one_line(&command),
+                        });
+                        out.push(tool_entry(
+                            id.clone(),
+                            "shell".into(),
+                            &serde_json::json!({ "command": command }),
+                        ));
+                        let failed = item["exit_code"].as_i64().is_some_and(|c| c != 0)
+                            || item["status"] == "failed";
+                        out.push(result_entry(
+                            id,
+                            item["aggregated_output"].as_str().unwrap_or(""),
+                            failed,
+                        ));
+                    }
                     "file_change" => {
                         let paths: Vec<String> = item["changes"]
                             .as_array()
@@ -47,6 +64,16 @@ impl Parser for Codex {
                             tool: Some("edit".into()),
                             text: paths.join(", "),
                         });
+                        out.push(tool_entry(
+                            id.clone(),
+                            "edit".into(),
+                            &serde_json::json!({ "path": paths.join(", "), "changes": item["changes"] }),
+                        ));
+                        out.push(result_entry(
+                            id,
+                            item["status"].as_str().unwrap_or(""),
+                            item["status"] == "failed",
+                        ));
                     }
                     "mcp_tool_call" | "web_search" => out.push(Parsed::Step {
                         tool: text(item, "tool").or_else(|| Some(kind.to_string())),
@@ -70,6 +97,7 @@ impl Parser for Codex {
                     cached: self.cached,
                     cost_usd: None,
                 });
+                out.push(turn_entry());
             }
             _ => {}
         }

@@ -58,6 +58,7 @@ fn paths_of(changes: &Value) -> Vec<String> {
 
 impl CodexApp {
     fn item(&mut self, item: &Value, out: &mut Vec<Parsed>) {
+        let id = text(item, "id").unwrap_or_default();
         match item["type"].as_str().unwrap_or("") {
             "agentMessage" => {
                 let said = text(item, "text").unwrap_or_default();
@@ -66,21 +67,65 @@ impl CodexApp {
                         tool: None,
                         text: one_line(&said),
                     });
+                    out.extend(text_entry(&said));
                     self.last_message = Some(said);
                 }
             }
-            "commandExecution" => out.push(Parsed::Step {
-                tool: Some("shell".into()),
-                text: one_line(&command_of(item)),
-            }),
-            "fileChange" => out.push(Parsed::Step {
-                tool: Some("edit".into()),
-                text: paths_of(&item["changes"]).join(", "),
-            }),
-            "mcpToolCall" | "dynamicToolCall" => out.push(Parsed::Step {
-                tool: text(item, "tool"),
-                text: one_line(&text(item, "server").unwrap_or_default()),
-            }),
+            "commandExecution" => {
+                let command = command_of(item);
+                out.push(Parsed::Step {
+                    tool: Some("shell".into()),
+                    text: one_line(&command),
+                });
+                out.push(tool_entry(
+                    id.clone(),
+                    "shell".into(),
+                    &json!({"command": command, "cwd": item["cwd"]}),
+                ));
+                let failed = item["exitCode"].as_i64().is_some_and(|c| c != 0)
+                    || matches!(item["status"].as_str(), Some("failed" | "declined"));
+                let output = match item["status"].as_str() {
+                    Some("declined") => "declined".to_string(),
+                    _ => item["aggregatedOutput"].as_str().unwrap_or("").to_string(),
+                };
+                out.push(result_entry(id, &output, failed));
+            }
+            "fileChange" => {
+                let paths = paths_of(&item["changes"]).join(", ");
+                out.push(Parsed::Step {
+                    tool: Some("edit".into()),
+                    text: paths.clone(),
+                });
+                out.push(tool_entry(
+                    id.clone(),
+                    "edit".into(),
+                    &json!({"path": paths, "changes": item["changes"]}),
+                ));
+                let status = item["status"].as_str().unwrap_or("");
+                out.push(result_entry(
+                    id,
+                    status,
+                    matches!(status, "failed" | "declined"),
+                ));
+            }
+            "mcpToolCall" | "dynamicToolCall" => {
+                out.push(Parsed::Step {
+                    tool: text(item, "tool"),
+                    text: one_line(&text(item, "server").unwrap_or_default()),
+                });
+                out.push(tool_entry(
+                    id.clone(),
+                    text(item, "tool").unwrap_or_default(),
+                    &item["arguments"],
+                ));
+                let error = !item["error"].is_null();
+                let output = if error {
+                    item["error"].to_string()
+                } else {
+                    content_text(&item["result"]["content"])
+                };
+                out.push(result_entry(id, &output, error));
+            }
             "webSearch" => out.push(Parsed::Step {
                 tool: Some("webSearch".into()),
                 text: one_line(&text(item, "query").unwrap_or_default()),
@@ -199,11 +244,15 @@ impl Parser for CodexApp {
                     cost_usd: None,
                 });
             }
+            (Some("turn/plan/updated"), None) => {
+                out.extend(plan_entry(&v["params"]["plan"], "step", "status"));
+            }
             (Some("turn/completed"), None) => {
                 let turn = &v["params"]["turn"];
                 if let Some(said) = self.last_message.take() {
                     out.push(Parsed::Summary(said.trim().to_string()));
                 }
+                out.push(turn_entry());
                 match turn["status"].as_str() {
                     Some("failed") => out.push(Parsed::Failed(format!(
                         "Codex's turn failed: {}",

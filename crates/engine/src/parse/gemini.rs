@@ -21,6 +21,7 @@ impl Gemini {
                 tool: None,
                 text: one_line(&text),
             });
+            out.extend(text_entry(&text));
             self.last_turn = Some(text);
             self.in_turn = false;
         }
@@ -47,6 +48,22 @@ impl Parser for Gemini {
                     tool: text(&v, "tool_name"),
                     text: brief(v.get("parameters")),
                 });
+                out.push(tool_entry(
+                    text(&v, "tool_id").unwrap_or_default(),
+                    text(&v, "tool_name").unwrap_or_default(),
+                    &v["parameters"],
+                ));
+            }
+            Some("tool_result") => {
+                let output = match &v["output"] {
+                    Value::Null => content_text(&v["error"]["message"]),
+                    o => content_text(o),
+                };
+                out.push(result_entry(
+                    text(&v, "tool_id").unwrap_or_default(),
+                    &output,
+                    v["status"] == "error",
+                ));
             }
             Some("result") => {
                 self.close_turn(out);
@@ -60,6 +77,7 @@ impl Parser for Gemini {
                 if let Some(text) = self.last_turn.take() {
                     out.push(Parsed::Summary(text));
                 }
+                out.push(turn_entry());
             }
             _ => {}
         }

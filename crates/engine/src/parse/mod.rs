@@ -4,6 +4,7 @@
 //! One file per format; this one holds the shared shapes and helpers.
 
 use serde_json::Value;
+use sidekick_protocol::{Entry, PlanItem};
 
 pub(crate) mod acp;
 mod aider;
@@ -120,6 +121,9 @@ pub enum Parsed {
     Loaded,
     /// The session asked for could not be loaded, with why: a new one takes over.
     SessionLost(String),
+    /// A piece of the conversation for the transcript. A `Turn` entry's figures are filled in
+    /// from the job's totals when it is recorded.
+    Entry(Entry),
 }
 
 /// A stateful reader of one agent run's stdout, a line at a time.
@@ -165,6 +169,119 @@ pub(crate) fn brief(input: Option<&Value>) -> String {
     one_line(&input.to_string())
 }
 
+/// How much of one text a transcript entry keeps (the raw output keeps all of it).
+const ENTRY_TEXT: usize = 32 * 1024;
+/// How much of each string inside a tool's input an entry keeps.
+const ENTRY_INPUT_STRING: usize = 8 * 1024;
+
+/// `text` cut to what an entry keeps, saying so when it was cut.
+fn capped(text: &str) -> String {
+    cut(text, ENTRY_TEXT)
+}
+
+fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!(
+        "{}\n… [{} more bytes in the raw output]",
+        &text[..end],
+        text.len() - end
+    )
+}
+
+/// A tool's input with every long string cut.
+fn capped_input(v: &Value) -> Value {
+    match v {
+        Value::String(s) => Value::String(cut(s, ENTRY_INPUT_STRING)),
+        Value::Array(a) => Value::Array(a.iter().map(capped_input).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, v)| (k.clone(), capped_input(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The entries of a tool call.
+fn tool_entry(id: String, name: String, input: &Value) -> Parsed {
+    let brief = match input["todos"].as_array() {
+        Some(todos) => format!("{} items", todos.len()),
+        None => brief(Some(input)),
+    };
+    Parsed::Entry(Entry::Tool {
+        id,
+        brief,
+        name,
+        input: capped_input(input),
+    })
+}
+
+fn result_entry(id: String, output: &str, error: bool) -> Parsed {
+    Parsed::Entry(Entry::Result {
+        id,
+        output: capped(output),
+        error,
+    })
+}
+
+fn text_entry(text: &str) -> Option<Parsed> {
+    (!text.trim().is_empty()).then(|| {
+        Parsed::Entry(Entry::Text {
+            text: capped(text.trim()),
+        })
+    })
+}
+
+/// The end of a turn; the job's figures are filled in when it is recorded.
+fn turn_entry() -> Parsed {
+    Parsed::Entry(Entry::Turn {
+        tokens: Default::default(),
+        cost_usd: None,
+    })
+}
+
+/// A plan from items with a text and a status under the given keys.
+fn plan_entry(items: &Value, text_key: &str, status_key: &str) -> Option<Parsed> {
+    let items: Vec<PlanItem> = items
+        .as_array()?
+        .iter()
+        .filter_map(|i| {
+            Some(PlanItem {
+                text: i[text_key].as_str()?.to_string(),
+                status: i[status_key]
+                    .as_str()
+                    .map(|s| match s {
+                        "inProgress" => "in_progress",
+                        other => other,
+                    })
+                    .unwrap_or("pending")
+                    .to_string(),
+            })
+        })
+        .collect();
+    Some(Parsed::Entry(Entry::Plan { items }))
+}
+
+/// The text of a tool result's content: a string, or text blocks.
+fn content_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str().or_else(|| b["content"]["text"].as_str()))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 fn one_line(text: &str) -> String {
     shorten(text.lines().next().unwrap_or(""), 200)
 }
@@ -183,7 +300,7 @@ pub(crate) fn shorten(line: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
-    fn run(format: Format, lines: &[&str]) -> Vec<Parsed> {
+    fn parse_all(format: Format, lines: &[&str]) -> Vec<Parsed> {
         let mut p = format.parser().expect("a parser");
         let mut out = Vec::new();
         for l in lines {
@@ -191,6 +308,231 @@ mod tests {
         }
         p.finish(&mut out);
         out
+    }
+
+    /// What a parser reports besides the transcript.
+    fn run(format: Format, lines: &[&str]) -> Vec<Parsed> {
+        parse_all(format, lines)
+            .into_iter()
+            .filter(|p| !matches!(p, Parsed::Entry(_)))
+            .collect()
+    }
+
+    /// The transcript a parser reports.
+    fn transcript(format: Format, lines: &[&str]) -> Vec<Entry> {
+        parse_all(format, lines)
+            .into_iter()
+            .filter_map(|p| match p {
+                Parsed::Entry(e) => Some(e),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn tool(id: &str, name: &str, brief: &str, input: Value) -> Entry {
+        Entry::Tool {
+            id: id.into(),
+            name: name.into(),
+            brief: brief.into(),
+            input,
+        }
+    }
+
+    fn result(id: &str, output: &str, error: bool) -> Entry {
+        Entry::Result {
+            id: id.into(),
+            output: output.into(),
+            error,
+        }
+    }
+
+    fn said(text: &str) -> Entry {
+        Entry::Text { text: text.into() }
+    }
+
+    fn turn() -> Entry {
+        Entry::Turn {
+            tokens: Default::default(),
+            cost_usd: None,
+        }
+    }
+
+    #[test]
+    fn claude_transcript_text_tools_results_errors_and_the_todo_plan() {
+        let t = transcript(
+            Format::ClaudeStream,
+            &[
+                r#"{"type":"assistant","message":{"content":[{"type":"text","text":"Let me **check**."},{"type":"tool_use","id":"t1","name":"Bash","input":{"command":"cargo test","description":"run tests"}}]}}"#,
+                r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t1","content":"error: 2 tests failed","is_error":true}]}}"#,
+                r#"{"type":"assistant","message":{"content":[{"type":"tool_use","id":"t2","name":"TodoWrite","input":{"todos":[{"content":"Fix the parser","status":"in_progress","activeForm":"Fixing"},{"content":"Add a test","status":"pending"}]}}]}}"#,
+                r#"{"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t2","content":[{"type":"text","text":"Todos updated"},{"type":"text","text":"ok ✓"}]}]}}"#,
+                r#"{"type":"result","subtype":"success","result":"Fixed.","total_cost_usd":0.01,"usage":{"input_tokens":10,"output_tokens":2}}"#,
+            ],
+        );
+        assert_eq!(
+            t,
+            [
+                said("Let me **check**."),
+                tool(
+                    "t1",
+                    "Bash",
+                    "cargo test",
+                    serde_json::json!({"command": "cargo test", "description": "run tests"})
+                ),
+                result("t1", "error: 2 tests failed", true),
+                Entry::Plan {
+                    items: vec![
+                        PlanItem {
+                            text: "Fix the parser".into(),
+                            status: "in_progress".into()
+                        },
+                        PlanItem {
+                            text: "Add a test".into(),
+                            status: "pending".into()
+                        },
+                    ]
+                },
+                tool(
+                    "t2",
+                    "TodoWrite",
+                    "2 items",
+                    serde_json::json!({"todos": [{"content": "Fix the parser", "status": "in_progress", "activeForm": "Fixing"}, {"content": "Add a test", "status": "pending"}]})
+                ),
+                result("t2", "Todos updated\nok ✓", false),
+                turn(),
+            ]
+        );
+    }
+
+    #[test]
+    fn long_texts_and_inputs_are_cut_for_the_transcript_on_a_char_boundary() {
+        let long = "é".repeat(40_000);
+        let line = serde_json::json!({"type": "assistant", "message": {"content": [
+            {"type": "text", "text": long},
+            {"type": "tool_use", "id": "w", "name": "Write", "input": {"file_path": "a", "content": long}},
+        ]}})
+        .to_string();
+        let t = transcript(Format::ClaudeStream, &[&line]);
+        let Entry::Text { text } = &t[0] else {
+            panic!("{t:?}")
+        };
+        assert!(
+            text.len() < 33 * 1024 && text.ends_with("more bytes in the raw output]"),
+            "{}",
+            text.len()
+        );
+        let Entry::Tool { input, .. } = &t[1] else {
+            panic!("{t:?}")
+        };
+        let content = input["content"].as_str().expect("content");
+        assert!(content.len() < 9 * 1024, "{}", content.len());
+        assert_eq!(input["file_path"], "a");
+    }
+
+    #[test]
+    fn codex_and_acp_and_gemini_transcripts() {
+        // Codex exec: a command with its output and exit code, an edit, the answer.
+        let t = transcript(
+            Format::CodexJson,
+            &[
+                r#"{"type":"item.completed","item":{"id":"i1","type":"command_execution","command":"make","aggregated_output":"boom","exit_code":2,"status":"failed"}}"#,
+                r#"{"type":"item.completed","item":{"id":"i2","type":"agent_message","text":"It fails."}}"#,
+                r#"{"type":"turn.completed","usage":{"input_tokens":5}}"#,
+            ],
+        );
+        assert_eq!(
+            t,
+            [
+                tool(
+                    "i1",
+                    "shell",
+                    "make",
+                    serde_json::json!({"command": "make"})
+                ),
+                result("i1", "boom", true),
+                said("It fails."),
+                turn(),
+            ]
+        );
+        // Codex's app-server: a declined command, the plan.
+        let t = transcript(
+            Format::CodexApp,
+            &[
+                r#"{"method":"turn/plan/updated","params":{"plan":[{"step":"Look","status":"completed"},{"step":"Fix","status":"inProgress"}]}}"#,
+                r#"{"method":"item/completed","params":{"item":{"type":"commandExecution","id":"c1","command":"rm -rf x","commandActions":[],"status":"declined"}}}"#,
+            ],
+        );
+        assert_eq!(
+            t,
+            [
+                Entry::Plan {
+                    items: vec![
+                        PlanItem {
+                            text: "Look".into(),
+                            status: "completed".into()
+                        },
+                        PlanItem {
+                            text: "Fix".into(),
+                            status: "in_progress".into()
+                        },
+                    ]
+                },
+                tool(
+                    "c1",
+                    "shell",
+                    "rm -rf x",
+                    serde_json::json!({"command": "rm -rf x", "cwd": null})
+                ),
+                result("c1", "declined", true),
+            ]
+        );
+        // ACP: words before a tool call come before it; its update is its result.
+        let t = transcript(
+            Format::Acp,
+            &[
+                r#"{"jsonrpc":"2.0","id":1,"result":{"sessionId":"s"}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"Looking."}}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"tool_call","toolCallId":"r1","title":"ReadFile a.rs","kind":"read","rawInput":{"path":"a.rs"}}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"tool_call_update","toolCallId":"r1","status":"failed","content":[{"type":"content","content":{"type":"text","text":"no such file"}}]}}}"#,
+                r#"{"jsonrpc":"2.0","method":"session/update","params":{"update":{"sessionUpdate":"plan","entries":[{"content":"Read","status":"completed","priority":"high"}]}}}"#,
+                r#"{"jsonrpc":"2.0","id":2,"result":{"stopReason":"end_turn"}}"#,
+            ],
+        );
+        assert_eq!(
+            t,
+            [
+                said("Looking."),
+                tool("r1", "read", "a.rs", serde_json::json!({"path": "a.rs"})),
+                result("r1", "no such file", true),
+                Entry::Plan {
+                    items: vec![PlanItem {
+                        text: "Read".into(),
+                        status: "completed".into()
+                    }]
+                },
+                turn(),
+            ]
+        );
+        // Gemini headless: a tool and its result by id.
+        let t = transcript(
+            Format::GeminiStream,
+            &[
+                r#"{"type":"tool_use","tool_name":"run_shell_command","tool_id":"g1","parameters":{"command":"ls"}}"#,
+                r#"{"type":"tool_result","tool_id":"g1","status":"error","error":{"message":"denied"}}"#,
+            ],
+        );
+        assert_eq!(
+            t,
+            [
+                tool(
+                    "g1",
+                    "run_shell_command",
+                    "ls",
+                    serde_json::json!({"command": "ls"})
+                ),
+                result("g1", "denied", true),
+            ]
+        );
     }
 
     fn steps(out: &[Parsed]) -> Vec<(Option<String>, String)> {

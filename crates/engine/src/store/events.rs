@@ -113,6 +113,9 @@ impl Store {
                     EventBody::Summary { .. } => {
                         ("summary", None, None, false, Some(to_json(&ev.body)), 1)
                     }
+                    EventBody::Transcript { .. } => {
+                        ("transcript", None, None, false, Some(to_json(&ev.body)), 1)
+                    }
                     EventBody::Notice { level, message } => (
                         "notice",
                         Some(level_str(*level)),
@@ -280,7 +283,7 @@ fn read_event(r: &Row<'_>) -> Result<Event> {
                 message: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
             }
         }
-        "step" | "summary" => {
+        "step" | "summary" | "transcript" => {
             let data: Option<String> = r.get(7)?;
             from_json(data.as_deref().unwrap_or("null"))?
         }

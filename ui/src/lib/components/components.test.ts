@@ -5,7 +5,7 @@ import type { Channel } from "@tauri-apps/api/core";
 import { describe, expect, it } from "vitest";
 import { AppState } from "../state.svelte";
 import { diff, file, job } from "../test-fixtures";
-import type { OutputMessage } from "../ipc";
+import type { OutputMessage, TranscriptMessage } from "../ipc";
 import type { AgentInfo, MergePreview, RepoInfo } from "../types/protocol";
 import Composer from "./Composer.svelte";
 import DiffView from "./DiffView.svelte";
@@ -15,6 +15,7 @@ import MergeDialog from "./MergeDialog.svelte";
 import OutputView from "./OutputView.svelte";
 import RepoPicker from "./RepoPicker.svelte";
 import StatusBar from "./StatusBar.svelte";
+import TranscriptView from "./TranscriptView.svelte";
 
 type Args = Record<string, unknown>;
 type Calls = { cmd: string; args: Args }[];
@@ -264,6 +265,63 @@ describe("OutputView", () => {
     expect(shown.map((l) => l.textContent)).toEqual(["line 1", "line 2", "line 3", "warning: x"]);
     expect(shown[3].classList.contains("stderr")).toBe(true);
     expect(screen.getByTestId("output").textContent).toContain("ended");
+  });
+});
+
+describe("TranscriptView", () => {
+  it("shows the agent's words and tool calls, not JSON, and opens a call's input and result", async () => {
+    let channel: Channel<TranscriptMessage> | null = null;
+    host({
+      follow_transcript: (a: Args) => {
+        channel = a.channel as Channel<TranscriptMessage>;
+        return 3;
+      },
+      stop_output: null,
+    });
+    render(TranscriptView, { jobId: "01a" });
+    await waitFor(() => expect(channel).not.toBeNull());
+    const ev = (seq: number, entry: unknown) => ({ seq, time: 1, job_id: "01a", kind: "transcript", entry }) as never;
+    channel!.onmessage({
+      event: "events",
+      payload: {
+        events: [
+          ev(1, { type: "text", text: "Checking the **tests** first — naïve ✓" }),
+          ev(2, { type: "tool", id: "t1", name: "Bash", brief: "cargo test", input: { command: "cargo test" } }),
+          ev(3, { type: "result", id: "t1", output: "error[E0425]: cannot find value", error: true }),
+          { seq: 4, time: 1, job_id: "01a", kind: "notice", level: "info", message: "you: try again" } as never,
+          ev(5, { type: "turn", tokens: { input: 2000, output: 80, cached: 0 }, cost_usd: 0.0096 }),
+        ],
+      },
+    });
+    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    await waitFor(() => expect(screen.getAllByTestId("transcript-row").length).toBe(4));
+    const view = screen.getByTestId("transcript");
+    expect(view.querySelector(".markdown strong")?.textContent).toBe("tests");
+    expect(view.textContent).toContain("naïve ✓");
+    const tool = screen.getByTestId("transcript-tool");
+    expect(tool.textContent).toContain("Bash");
+    expect(tool.textContent).toContain("cargo test");
+    expect(tool.dataset.status).toBe("error");
+    expect(view.textContent).not.toContain('{"');
+    expect(screen.getByTestId("transcript-you").textContent).toContain("try again");
+    expect(screen.getByTestId("transcript-turn").textContent).toContain("2,000 in · 80 out · $0.0096");
+    await fireEvent.click(tool);
+    const detail = screen.getByTestId("transcript-tool-detail");
+    expect(detail.textContent).toContain('"command": "cargo test"');
+    expect(detail.querySelector("pre.output.error")?.textContent).toContain("E0425");
+  });
+
+  it("is the job view's first pane for Claude Code, and raw output stays first for shell jobs", () => {
+    host({ follow_transcript: 1, follow_output: 2, stop_output: null });
+    const claude = job({ id: "01c", agent: "claude" });
+    const { unmount } = render(JobView, { app: withJobs(claude), job: claude });
+    expect(screen.getByTestId("transcript")).toBeTruthy();
+    expect(screen.getByTestId("pane-transcript").classList.contains("on")).toBe(true);
+    unmount();
+    const shell = job({ id: "01s", agent: "shell" });
+    render(JobView, { app: withJobs(shell), job: shell });
+    expect(screen.queryByTestId("pane-transcript")).toBeNull();
+    expect(screen.getByTestId("output")).toBeTruthy();
   });
 });
 

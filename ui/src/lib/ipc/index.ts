@@ -16,7 +16,7 @@ import type {
   SpawnRequest,
   TaskTypeInfo,
 } from "../types/protocol";
-import type { Failure, HostState, JobChange, OutputMessage, Snapshot } from "./types";
+import type { Failure, HostState, JobChange, OutputMessage, Snapshot, TranscriptMessage } from "./types";
 
 export type * from "./types";
 
@@ -63,16 +63,20 @@ export interface OutputFollow {
 }
 
 /** Streams a job's output from its first line; `onMessage` gets batches, then the end. */
-export async function followOutput(
-  job: string,
-  onMessage: (m: OutputMessage) => void,
-): Promise<OutputFollow> {
-  const channel = new Channel<OutputMessage>();
+export const followOutput = (job: string, onMessage: (m: OutputMessage) => void) =>
+  follow("follow_output", job, onMessage);
+
+/** Streams a job's transcript events (the agent's entries, Sidekick's notices) from the start. */
+export const followTranscript = (job: string, onMessage: (m: TranscriptMessage) => void) =>
+  follow("follow_transcript", job, onMessage);
+
+async function follow<M>(cmd: string, job: string, onMessage: (m: M) => void): Promise<OutputFollow> {
+  const channel = new Channel<M>();
   let stopped = false;
   channel.onmessage = (m) => {
     if (!stopped) onMessage(m);
   };
-  const id = await call<number>("follow_output", { job, channel });
+  const id = await call<number>(cmd, { job, channel });
   return {
     stop() {
       stopped = true;

@@ -179,13 +179,21 @@ export type Event = { seq: number, time: number, job_id: string, } & ({ "kind": 
 /**
  * 1-based.
  */
-n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, });
+n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, } | { "kind": "transcript", entry: Entry, });
 
 export type EventBody = { "kind": "job", job: Job, } | { "kind": "output", stream: Stream, line: string, partial?: boolean, } | { "kind": "notice", level: Level, message: string, } | { "kind": "step", 
 /**
  * 1-based.
  */
-n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, };
+n: number, tool: string | null, text: string, } | { "kind": "summary", text: string, } | { "kind": "transcript", entry: Entry, };
+
+export type Entry = { "type": "text", text: string, } | { "type": "tool", id: string, name: string, brief: string, input: unknown, } | { "type": "result", id: string, output: string, error: boolean, } | { "type": "plan", items: Array<PlanItem>, } | { "type": "turn", tokens: Tokens, cost_usd: number | null, };
+
+export type PlanItem = { text: string, 
+/**
+ * `pending`, `in_progress` or `completed`.
+ */
+status: string, };
 
 export type SpawnRequest = { 
 /**

@@ -1,6 +1,6 @@
 // Generated from src-tauri by its `typescript` test. Do not edit by hand:
 // run `SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- typescript`.
-import type { Job, Stream } from "./protocol";
+import type { Event, Job, Stream } from "./protocol";
 
 export type HostState = { "status": "connecting" } | { "status": "connected", version: string, pid: number, home: string, } | { "status": "lost", message: string, };
 
@@ -15,3 +15,5 @@ export type OutputLine = { seq: number, stream: Stream, text: string,
 partial?: boolean, };
 
 export type OutputMessage = { "event": "lines", "payload": { lines: Array<OutputLine>, } } | { "event": "ended", "payload": { job: Job, } } | { "event": "failed", "payload": { message: string, } };
+
+export type TranscriptMessage = { "event": "events", "payload": { events: Event[], } } | { "event": "ended", "payload": { job: Job, } } | { "event": "failed", "payload": { message: string, } };
