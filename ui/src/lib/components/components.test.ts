@@ -268,6 +268,46 @@ describe("OutputView", () => {
   });
 });
 
+describe("OutputView as a terminal", () => {
+  it("draws colours and progress lines as a terminal would, and finds lines", async () => {
+    let channel: Channel<OutputMessage> | null = null;
+    host({
+      follow_output: (a: Args) => {
+        channel = a.channel as Channel<OutputMessage>;
+        return 7;
+      },
+      stop_output: null,
+    });
+    render(OutputView, { jobId: "01a" });
+    await waitFor(() => expect(channel).not.toBeNull());
+    const lines = [
+      "\x1b[1;31merror\x1b[0m: build failed",
+      "downloading  10%\rdownloading 100%",
+      "plain line",
+      "another error here",
+    ].map((text, i) => ({ seq: i + 1, stream: "stdout" as const, text }));
+    channel!.onmessage({ event: "lines", payload: { lines } });
+    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    await waitFor(() => expect(screen.getAllByTestId("output-line").length).toBe(4));
+    const shown = screen.getAllByTestId("output-line");
+    expect(shown[0].textContent).toBe("error: build failed");
+    const red = shown[0].querySelector("span");
+    expect(red?.textContent).toBe("error");
+    expect(red?.getAttribute("style")?.replace(/\s/g, "")).toContain("font-weight:bold");
+    expect(shown[1].textContent).toBe("downloading 100%");
+    expect(shown.map((l) => l.textContent).join("")).not.toContain("\x1b");
+
+    await fireEvent.input(screen.getByTestId("output-search"), { target: { value: "ERROR" } });
+    await waitFor(() => expect(screen.getByTestId("output-matches").textContent).toBe("1 of 2"));
+    expect(screen.getAllByTestId("output-line")[0].classList.contains("current")).toBe(true);
+    await fireEvent.keyDown(screen.getByTestId("output-search"), { key: "Enter" });
+    expect(screen.getByTestId("output-matches").textContent).toBe("2 of 2");
+    expect(screen.getAllByTestId("output-line")[3].classList.contains("current")).toBe(true);
+    await fireEvent.input(screen.getByTestId("output-search"), { target: { value: "nothing like it" } });
+    expect(screen.getByTestId("output-matches").textContent).toBe("no match");
+  });
+});
+
 describe("TranscriptView", () => {
   it("shows the agent's words and tool calls, not JSON, and opens a call's input and result", async () => {
     let channel: Channel<TranscriptMessage> | null = null;
