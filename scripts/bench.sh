@@ -2,7 +2,8 @@
 # Benchmarks Sidekick against git in one run and prints the ratios (see crates/bench).
 #   scripts/bench.sh [--files 5000,30000] [--runs 7] [--lines 1000000]
 #   scripts/bench.sh --ui     the desktop app under Xvfb: 1,000 jobs, a 50,000-line diff,
-#                             20 jobs streaming, a million-line output (tests/e2e/bench.rs)
+#                             a 5,000-row transcript, 20 jobs streaming, a million-line output
+#                             (tests/e2e/bench.rs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target_dir="${CARGO_TARGET_DIR:-target}"

@@ -1,4 +1,4 @@
-//! UI benchmark: the real app under Xvfb with 1,000 jobs in its history, a 50,000-line diff,
+//! UI benchmark: the real app under Xvfb with 1,000 jobs in its history, a 50,000-line diff, a 5,000-row transcript,
 //! 20 jobs streaming output at once and a million-line output. Times come from the page itself
 //! (`performance.now()`, `requestAnimationFrame` frame intervals), read through WebDriver; the
 //! diff is also timed against `git diff` of the same commits, in the same run.
@@ -78,6 +78,9 @@ function poll() {
 poll();
 "#;
 
+/// 2,500 turns of words and a command with its result: 5,000 transcript rows, then the end.
+const LONG_CONVERSATION: &str = r#"$|=1; for my $n (1..2500) { print qq({"type":"assistant","message":{"content":[{"type":"text","text":"Step $n: checking **src/module_$n.rs** for the `parse` call."},{"type":"tool_use","id":"t$n","name":"Bash","input":{"command":"cargo test -p crate_$n -- parse"}}]}}\n); print qq({"type":"user","message":{"content":[{"type":"tool_result","tool_use_id":"t$n","content":"test result: ok. $n passed"}]}}\n); } print qq({"type":"result","subtype":"success","result":"All 2500 checked."}\n);"#;
+
 struct Frames {
     p50: f64,
     p95: f64,
@@ -151,7 +154,16 @@ fn wait_all_ended(rt: &tokio::runtime::Runtime, c: &Client, limit: Duration) -> 
 fn run() -> Result<(), String> {
     let (app, cli) = support::binaries(env!("CARGO_BIN_EXE_sidekick-app"))?;
     let w = World::new()?;
-    std::fs::write(w.home.join("config.toml"), "max_running = 24\n").map_err(|e| e.to_string())?;
+    // `claude` here is a stand-in that prints a 5,000-step conversation in Claude Code's
+    // stream-json (the transcript stage).
+    std::fs::write(
+        w.home.join("config.toml"),
+        format!(
+            "max_running = 24\n[agents.claude]\ncommand = [\"perl\", \"-e\", {}]\nformat = \"claude-stream-json\"\n",
+            serde_json::json!(LONG_CONVERSATION)
+        ),
+    )
+    .map_err(|e| e.to_string())?;
     let mut host = Command::new(&cli)
         .arg("serve")
         .envs(w.env())
@@ -282,6 +294,45 @@ fn measure(
     report.insert("streaming_20".into(), frames_json(&f));
     s.screenshot("streaming");
     wait_all_ended(rt, c, Duration::from_secs(300))?;
+
+    // A 5,000-row transcript: open to its first rows, then scrolling it.
+    let talk = rt
+        .block_on(c.spawn(&SpawnRequest {
+            repo: w.repo.display().to_string(),
+            task: "check every module".into(),
+            agent: Some("claude".into()),
+            ..SpawnRequest::default()
+        }))
+        .map_err(|e| e.to_string())?;
+    wait_all_ended(rt, c, Duration::from_secs(300))?;
+    // Timed from the click to the first tool row (WebDriver's polling included, so this is an
+    // upper bound).
+    let t = Instant::now();
+    open_job(&mut s, &talk.codename)?;
+    s.wait("the transcript's first rows", |s| {
+        Ok((!s.all("[data-testid=transcript-tool]")?.is_empty()).then_some(()))
+    })?;
+    let first_ms = t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{:<44} {:>7.0} ms",
+        "5,000-row transcript: open to first rows", first_ms
+    );
+    report.insert("transcript_first_rows_ms".into(), json!(first_ms));
+    let t = Instant::now();
+    s.wait_text("[data-testid=transcript]", "Step 2500")?;
+    let all_ms = first_ms + t.elapsed().as_secs_f64() * 1000.0;
+    println!(
+        "{:<44} {:>7.0} ms",
+        "5,000-row transcript: to its last row", all_ms
+    );
+    report.insert("transcript_last_row_ms".into(), json!(all_ms));
+    s.screenshot("transcript");
+    let f = frames(&s.execute_async(
+        FRAMES,
+        json!([2000, "[data-testid=transcript-scroll]", -600]),
+    )?);
+    show("5,000-row transcript: scrolling", &f);
+    report.insert("transcript_scroll".into(), frames_json(&f));
 
     // A million lines of output.
     let flood = spawn(rt, c, w, "seq 1 1000000")?;

@@ -17,8 +17,14 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
-/// Types a task, runs it, and returns the new job's codename (the app opens it at once).
+/// Types a shell command as the task (the `shell` agent picked: the composer's own choice is
+/// a coding agent), runs it, and returns the new job's codename (the app opens it at once).
 fn run_task(s: &mut Session, task: &str) -> Result<String, String> {
+    s.execute(
+        "const e = document.querySelector('[data-testid=agent-select]'); \
+         e.value = 'shell'; e.dispatchEvent(new Event('change', { bubbles: true }));",
+        serde_json::json!([]),
+    )?;
     let input = s.find("[data-testid=task-input]")?;
     s.type_text(&input, task)?;
     let submit = s.find("[data-testid=task-submit]")?;
@@ -107,6 +113,14 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.press("[data-testid=repo-open]")?;
     s.wait_text("[data-testid=repo-current]", "project")?;
     s.screenshot("repo-opened");
+    // An English task goes to a coding agent by default, never to `shell`.
+    let agent = s.execute(
+        "return document.querySelector('[data-testid=agent-select]').value",
+        serde_json::json!([]),
+    )?;
+    check(agent == serde_json::json!("claude"), || {
+        format!("the composer's default agent is {agent}")
+    })?;
 
     // The user's own uncommitted work, which nothing may touch.
     w.write("notes.txt", "my notes\nmore notes, not committed\n")?;
@@ -122,6 +136,18 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     )?;
     wait_job_state(s, &first, "completed")?;
     s.screenshot("job-finished");
+    // The output keeps to the window: its foot (the line count) is on screen, under the lines,
+    // with the reply box below it.
+    let inside = s.execute(
+        "const f = document.querySelector('[data-testid=output-count]'); \
+         const r = document.querySelector('[data-testid=reply-text]'); \
+         return !!f && !!r && f.getBoundingClientRect().bottom <= r.getBoundingClientRect().top \
+           && r.getBoundingClientRect().bottom <= window.innerHeight;",
+        serde_json::json!([]),
+    )?;
+    check(inside == serde_json::json!(true), || {
+        "the output view overflows the window (its foot or the reply box is off screen)".into()
+    })?;
 
     // Its diff.
     s.press("[data-testid=pane-diff]")?;

@@ -231,7 +231,16 @@ impl Engine {
 
     /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
     pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
-        let info = crate::blocking(move || repo::describe(&path)).await??;
+        let info = crate::blocking(move || -> Result<_> {
+            let mut info = repo::describe(&path)?;
+            // The repository's own default agent, for the app's composer; a broken config
+            // leaves it unset (a job in that repository reports the config's error).
+            info.agent = crate::config::RepoConfig::load(std::path::Path::new(&info.root))
+                .ok()
+                .and_then(|c| c.agent);
+            Ok(info)
+        })
+        .await??;
         Ok(info)
     }
 

@@ -356,6 +356,21 @@ async fn sidekicks_nest_only_as_deep_as_max_depth_and_keep_who_spawned_them() {
 }
 
 #[tokio::test]
+async fn repo_info_names_the_repositorys_own_agent() {
+    let f = Fixture::new();
+    let info = f.engine.repo_info(f.repo.clone()).await.expect("info");
+    assert_eq!(info.agent, None);
+    std::fs::create_dir_all(f.repo.join(".sidekick")).expect("mkdir");
+    std::fs::write(f.repo.join(".sidekick/config.toml"), "agent = \"codex\"\n").expect("write");
+    let info = f.engine.repo_info(f.repo.clone()).await.expect("info");
+    assert_eq!(info.agent.as_deref(), Some("codex"));
+    // A broken config leaves it unset (a job there reports the config's error).
+    std::fs::write(f.repo.join(".sidekick/config.toml"), "agent = [").expect("write");
+    let info = f.engine.repo_info(f.repo.clone()).await.expect("info");
+    assert_eq!(info.agent, None);
+}
+
+#[tokio::test]
 async fn repo_config_copies_files_and_runs_setup() {
     let f = Fixture::new();
     std::fs::create_dir_all(f.repo.join(".sidekick")).expect("mkdir");

@@ -126,6 +126,7 @@ pub fn describe(path: &Path) -> Result<sidekick_protocol::RepoInfo> {
         head_branch: base.branch,
         head_commit: base.commit,
         branches,
+        agent: None,
     })
 }
 

@@ -558,6 +558,9 @@ pub struct RepoInfo {
     pub head_commit: String,
     /// Local branches, sorted by name.
     pub branches: Vec<String>,
+    /// The agent the repository's `.sidekick/config.toml` names for its jobs, if any.
+    #[serde(default)]
+    pub agent: Option<String>,
 }
 
 /// `GET /v1/health`.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   countJobs,
+  defaultAgent,
   elapsedMs,
   formatElapsed,
   groupOf,
@@ -49,6 +50,18 @@ describe("jobs", () => {
       "    a1x",
       "  a2",
     ]);
+  });
+
+  it("picks the composer's agent: the repository's, a coding agent, shell last", () => {
+    const list = (names: string[], missing: string[] = []) =>
+      names.map((name) => ({ name, installed: !missing.includes(name) }));
+    expect(defaultAgent(list(["shell", "claude", "codex"]), null)).toBe("claude");
+    expect(defaultAgent(list(["shell", "claude", "codex"], ["claude"]), null)).toBe("codex");
+    expect(defaultAgent(list(["shell", "claude", "codex"]), "codex")).toBe("codex");
+    // A configured agent that cannot run here is not chosen.
+    expect(defaultAgent(list(["shell", "claude", "codex"], ["codex"]), "codex")).toBe("claude");
+    expect(defaultAgent(list(["shell", "mine"]), null)).toBe("mine");
+    expect(defaultAgent(list(["shell", "claude"], ["claude"]), null)).toBe("shell");
   });
 
   it("numbers the queue oldest first", () => {

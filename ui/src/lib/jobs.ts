@@ -109,3 +109,15 @@ const TRANSCRIBED = new Set(["claude", "codex", "gemini"]);
 export function paneFor(job: Job, pane: "transcript" | "output" | "diff"): "transcript" | "output" | "diff" {
   return pane === "transcript" && !TRANSCRIBED.has(job.agent) ? "output" : pane;
 }
+
+/** The coding agents, in the order the composer prefers them. */
+const CODING = ["claude", "codex", "gemini", "aider"];
+
+/** The composer's agent until the user picks one: the repository's configured agent when it
+ *  can run, else the first installed coding agent, else any other installed one but `shell`,
+ *  and `shell` only when nothing else is there. */
+export function defaultAgent(list: { name: string; installed: boolean }[], repoAgent: string | null): string {
+  const runs = (name: string) => list.some((a) => a.name === name && a.installed);
+  if (repoAgent && runs(repoAgent)) return repoAgent;
+  return CODING.find(runs) ?? list.find((a) => a.installed && a.name !== "shell")?.name ?? "shell";
+}

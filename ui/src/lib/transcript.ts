@@ -9,7 +9,7 @@ import { escapeHtml } from "./highlight";
 import type { Entry, Event, PlanItem, Tokens } from "./types/protocol";
 
 export type Row =
-  | { kind: "text"; key: number; html: string }
+  | { kind: "text"; key: number; text: string }
   | {
       kind: "tool";
       key: number;
@@ -49,6 +49,18 @@ export class Transcript {
   rows: Row[] = [];
   private tools = new Map<string, number>();
 
+  private rendered = new Map<number, string>();
+
+  /** A text row's markdown as safe HTML, rendered once. */
+  html(row: { key: number; text: string }): string {
+    let html = this.rendered.get(row.key);
+    if (html === undefined) {
+      html = renderMarkdown(row.text);
+      this.rendered.set(row.key, html);
+    }
+    return html;
+  }
+
   add(events: Event[]) {
     for (const ev of events) {
       if (ev.kind === "transcript") this.entry(ev.seq, ev.entry);
@@ -59,7 +71,8 @@ export class Transcript {
   private entry(key: number, e: Entry) {
     switch (e.type) {
       case "text":
-        this.rows.push({ kind: "text", key, html: renderMarkdown(e.text) });
+        // Rendered when shown (`html`): a long transcript is mostly off screen.
+        this.rows.push({ kind: "text", key, text: e.text });
         break;
       case "tool":
         this.tools.set(e.id, this.rows.length);

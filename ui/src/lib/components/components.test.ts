@@ -40,7 +40,7 @@ function withJobs(...jobs: ReturnType<typeof job>[]): AppState {
   return app;
 }
 
-const repo: RepoInfo = { root: "/work/repo", name: "repo", head_branch: "main", head_commit: "c".repeat(40), branches: ["dev", "main"] };
+const repo: RepoInfo = { root: "/work/repo", name: "repo", head_branch: "main", head_commit: "c".repeat(40), branches: ["dev", "main"], agent: null };
 
 describe("StatusBar", () => {
   it("counts running, queued and to-review jobs and opens one from the popover", async () => {
@@ -206,6 +206,35 @@ describe("Composer", () => {
     const spawn = calls.find((c) => c.cmd === "spawn_job")?.args.request as Record<string, unknown>;
     expect(spawn).toMatchObject({ task: "", agent: null, task_type: "lint", inputs: { path: "crates/engine" } });
     expect(calls.find((c) => c.cmd === "list_tasks")?.args).toEqual({ repo: "/work/repo" });
+  });
+
+  it("starts from the repository's agent or a coding agent, keeps the user's pick, and runs only with a repository", async () => {
+    const installed: AgentInfo[] = [
+      agents[0],
+      { ...agents[1], installed: true, problem: null, path: "/usr/bin/claude" },
+      { ...agents[1], name: "codex", installed: true, problem: null, path: "/usr/bin/codex", format: "codex-app-server" },
+    ];
+    host({ list_agents: installed, list_tasks: [], spawn_job: job({ id: "01n", codename: "new-one", state: "queued" }) });
+    const app = withJobs();
+    render(Composer, { app });
+    const select = () => screen.getByTestId("agent-select") as HTMLSelectElement;
+    await waitFor(() => expect(select().value).toBe("claude"));
+    // No repository yet: Run waits for one.
+    expect((screen.getByTestId("task-submit") as HTMLButtonElement).disabled).toBe(true);
+    app.useRepo({ ...repo, agent: "codex" });
+    await waitFor(() => expect(select().value).toBe("codex"));
+    expect((screen.getByTestId("task-submit") as HTMLButtonElement).disabled).toBe(false);
+    // The user's pick stays, whatever repository comes next.
+    await fireEvent.change(select(), { target: { value: "shell" } });
+    app.useRepo({ ...repo, root: "/work/other", agent: null });
+    await waitFor(() => expect(app.repo?.root).toBe("/work/other"));
+    expect(select().value).toBe("shell");
+    // "Started X." goes once the next task is being written.
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "echo one" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    await waitFor(() => expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-one."));
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "n" } });
+    expect(screen.queryByTestId("composer-sent")).toBeNull();
   });
 
   it("refuses a timeout it cannot read before asking the host", async () => {

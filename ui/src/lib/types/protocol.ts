@@ -297,7 +297,11 @@ head_branch: string | null, head_commit: string,
 /**
  * Local branches, sorted by name.
  */
-branches: Array<string>, };
+branches: Array<string>, 
+/**
+ * The agent the repository's `.sidekick/config.toml` names for its jobs, if any.
+ */
+agent: string | null, };
 
 export type Health = { version: string, pid: number, home: string, 
 /**
