@@ -309,16 +309,14 @@ async fn run_process(
         tracing::debug!(job = %rec.job.id, "agent started");
         rec.process = process::identity(pgid);
         // A request the agent made at once (before this save) is kept, and the job waits.
-        handle.keep_others(rec);
-        let now = if rec.job.requests.is_empty() {
-            ledger::move_to(rec, JobState::Running)
-        } else {
-            ledger::move_to(rec, JobState::Running)
-                .and_then(|()| ledger::move_to(rec, JobState::Waiting))
-        };
-        if let Err(e) = now {
-            tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
-        } else if let Err(e) = handle.save(rec) {
+        let saved = handle.save_keeping_others(rec, |rec| {
+            ledger::move_to(rec, JobState::Running)?;
+            if !rec.job.requests.is_empty() {
+                ledger::move_to(rec, JobState::Waiting)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = saved {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the running agent");
         }
     }
@@ -374,14 +372,12 @@ async fn run_process(
             if let Some(e) = wait_error {
                 tracing::error!(job = %rec.job.id, error = %e, "waiting for the agent failed");
             }
-            handle.keep_others(rec);
-            if let Err(e) = ledger::move_to(rec, JobState::Stopping) {
-                tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
-            }
             if parsing {
                 lock(&progress).apply(rec);
             }
-            if let Err(e) = handle.save(rec) {
+            let saved = handle
+                .save_keeping_others(rec, |rec| Ok(ledger::move_to(rec, JobState::Stopping)?));
+            if let Err(e) = saved {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
             process::signal_group(pgid, Signal::SIGTERM);

@@ -113,6 +113,25 @@ impl JobHandle {
         }
     }
 
+    /// Saves the runner's copy of the job after `change`, having taken in what others recorded
+    /// meanwhile (see [`JobHandle::keep_others`]) under the same writer's lock, so a request
+    /// the agent opens while this runs is never written over.
+    pub(crate) fn save_keeping_others(
+        &self,
+        rec: &mut JobRecord,
+        change: impl FnOnce(&mut JobRecord) -> Result<()>,
+    ) -> Result<()> {
+        self.inner.modify(&self.job_id, |stored| {
+            rec.job.turns = stored.job.turns;
+            rec.last_reply = stored.last_reply.clone();
+            rec.job.requests = stored.job.requests.clone();
+            change(rec)?;
+            *stored = rec.clone();
+            Ok(((), Vec::new()))
+        })?;
+        Ok(())
+    }
+
     /// The agent is gone: its dialog (the one `tx` belongs to) takes no more answers.
     pub(crate) fn close_dialog(&self, tx: &tokio::sync::mpsc::UnboundedSender<Control>) {
         self.inner.close_dialog(&self.job_id, tx);
