@@ -657,6 +657,23 @@ fn reply_for_the_second_file(w: &World, id: &str, first: &Value) {
     assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
 }
 
+/// Replies (asking for `second.txt`) while the job waits for its first answer, then allows
+/// that request and the one the reply's turn brings; checks the reply became turn 2 and
+/// returns the ended job.
+fn reply_while_it_waits_and_allow_both(w: &World, id: &str) -> Value {
+    let replied = w.ok(&["reply", id, "Also", "create", SECOND]);
+    assert!(replied.contains("turn 2"), "{replied}");
+    w.ok(&["allow", id]);
+    let second = w.wait_until(id, "the second turn's request", |j| {
+        j["requests"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.ends_with(SECOND))
+    });
+    assert_eq!(second["turns"], 2, "{second}");
+    w.ok(&["allow", id]);
+    w.wait_until(id, "the end", |j| j["state"] == "completed")
+}
+
 fn until_it_asks(w: &World) -> (String, Value) {
     until_agent_asks(w, "claude")
 }
@@ -743,17 +760,7 @@ fn a_reply_while_claude_code_works_is_its_next_turn() {
     let (server, w) = asking_claude();
     let (id, _) = until_it_asks(&w);
     // While it waits for the first answer, the user adds to the task.
-    let replied = w.ok(&["reply", &id, "Also", "create", SECOND]);
-    assert!(replied.contains("turn 2"), "{replied}");
-    w.ok(&["allow", &id]);
-    let second = w.wait_until(&id, "the second turn's request", |j| {
-        j["requests"][0]["detail"]
-            .as_str()
-            .is_some_and(|d| d.ends_with(SECOND))
-    });
-    assert_eq!(second["turns"], 2, "{second}");
-    w.ok(&["allow", &id]);
-    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let done = reply_while_it_waits_and_allow_both(&w, &id);
     assert_eq!(
         done["turns"], 2,
         "the reply's turn is kept after the end: {done}"
@@ -1028,17 +1035,7 @@ fn a_reply_while_codex_works_is_its_next_turn() {
     let (id, _) = until_agent_asks(&w, "codex");
     // While it waits for the first answer, the user adds to the task: it is kept for the next
     // turn of the same thread.
-    let replied = w.ok(&["reply", &id, "Also", "create", SECOND]);
-    assert!(replied.contains("turn 2"), "{replied}");
-    w.ok(&["allow", &id]);
-    let second = w.wait_until(&id, "the second turn's request", |j| {
-        j["requests"][0]["detail"]
-            .as_str()
-            .is_some_and(|d| d.ends_with(SECOND))
-    });
-    assert_eq!(second["turns"], 2, "{second}");
-    w.ok(&["allow", &id]);
-    let done = w.wait_until(&id, "the end", |j| j["state"] == "completed");
+    let done = reply_while_it_waits_and_allow_both(&w, &id);
     let tree = w.git(&["ls-tree", "-r", "--name-only", &s(&done["branch"])]);
     assert!(tree.contains(FILE) && tree.contains(SECOND), "{tree}");
     let one_thread = server.requests().iter().any(|b| {

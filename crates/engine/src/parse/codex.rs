@@ -38,42 +38,33 @@ impl Parser for Codex {
                     }
                     "command_execution" => {
                         let command = text(item, "command").unwrap_or_default();
-                        out.push(Parsed::Step {
-                            tool: Some("shell".into()),
-                            text: one_line(&command),
-                        });
-                        out.push(tool_entry(
-                            id.clone(),
-                            "shell".into(),
-                            &serde_json::json!({ "command": command }),
-                        ));
                         let failed = item["exit_code"].as_i64().is_some_and(|c| c != 0)
                             || item["status"] == "failed";
-                        out.push(result_entry(
+                        finished_call(
+                            out,
                             id,
+                            "shell",
+                            one_line(&command),
+                            &serde_json::json!({ "command": command }),
                             item["aggregated_output"].as_str().unwrap_or(""),
                             failed,
-                        ));
+                        );
                     }
                     "file_change" => {
                         let paths: Vec<String> = item["changes"]
                             .as_array()
                             .map(|a| a.iter().filter_map(|c| text(c, "path")).collect())
                             .unwrap_or_default();
-                        out.push(Parsed::Step {
-                            tool: Some("edit".into()),
-                            text: paths.join(", "),
-                        });
-                        out.push(tool_entry(
-                            id.clone(),
-                            "edit".into(),
-                            &serde_json::json!({ "path": paths.join(", "), "changes": item["changes"] }),
-                        ));
-                        out.push(result_entry(
+                        let paths = paths.join(", ");
+                        finished_call(
+                            out,
                             id,
+                            "edit",
+                            paths.clone(),
+                            &serde_json::json!({ "path": paths, "changes": item["changes"] }),
                             item["status"].as_str().unwrap_or(""),
                             item["status"] == "failed",
-                        ));
+                        );
                     }
                     "mcp_tool_call" | "web_search" => out.push(Parsed::Step {
                         tool: text(item, "tool").or_else(|| Some(kind.to_string())),

@@ -73,40 +73,34 @@ impl CodexApp {
             }
             "commandExecution" => {
                 let command = command_of(item);
-                out.push(Parsed::Step {
-                    tool: Some("shell".into()),
-                    text: one_line(&command),
-                });
-                out.push(tool_entry(
-                    id.clone(),
-                    "shell".into(),
-                    &json!({"command": command, "cwd": item["cwd"]}),
-                ));
                 let failed = item["exitCode"].as_i64().is_some_and(|c| c != 0)
                     || matches!(item["status"].as_str(), Some("failed" | "declined"));
                 let output = match item["status"].as_str() {
-                    Some("declined") => "declined".to_string(),
-                    _ => item["aggregatedOutput"].as_str().unwrap_or("").to_string(),
+                    Some("declined") => "declined",
+                    _ => item["aggregatedOutput"].as_str().unwrap_or(""),
                 };
-                out.push(result_entry(id, &output, failed));
+                finished_call(
+                    out,
+                    id,
+                    "shell",
+                    one_line(&command),
+                    &json!({"command": command, "cwd": item["cwd"]}),
+                    output,
+                    failed,
+                );
             }
             "fileChange" => {
                 let paths = paths_of(&item["changes"]).join(", ");
-                out.push(Parsed::Step {
-                    tool: Some("edit".into()),
-                    text: paths.clone(),
-                });
-                out.push(tool_entry(
-                    id.clone(),
-                    "edit".into(),
-                    &json!({"path": paths, "changes": item["changes"]}),
-                ));
                 let status = item["status"].as_str().unwrap_or("");
-                out.push(result_entry(
+                finished_call(
+                    out,
                     id,
+                    "edit",
+                    paths.clone(),
+                    &json!({"path": paths, "changes": item["changes"]}),
                     status,
                     matches!(status, "failed" | "declined"),
-                ));
+                );
             }
             "mcpToolCall" | "dynamicToolCall" => {
                 out.push(Parsed::Step {

@@ -230,6 +230,24 @@ fn result_entry(id: String, output: &str, error: bool) -> Parsed {
     })
 }
 
+/// A tool call that has finished: its step, and the transcript's call and result.
+fn finished_call(
+    out: &mut Vec<Parsed>,
+    id: String,
+    name: &str,
+    step: String,
+    input: &Value,
+    output: &str,
+    error: bool,
+) {
+    out.push(Parsed::Step {
+        tool: Some(name.into()),
+        text: step,
+    });
+    out.push(tool_entry(id.clone(), name.into(), input));
+    out.push(result_entry(id, output, error));
+}
+
 fn text_entry(text: &str) -> Option<Parsed> {
     (!text.trim().is_empty()).then(|| {
         Parsed::Entry(Entry::Text {
