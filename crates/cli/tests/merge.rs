@@ -445,7 +445,7 @@ fn paths_merge_a_subset_and_leave_the_rest_for_later() {
     ]);
     assert_eq!(r.code(), 1);
     assert!(
-        r.stderr().contains("only the squash strategy"),
+        r.stderr().contains("takes the squash strategy"),
         "{}",
         r.stderr()
     );
@@ -778,4 +778,82 @@ fn each_refusal_has_its_own_code_for_scripts() {
     let r = w.sk(&["undo", &id]);
     assert_eq!(r.code(), 1);
     assert_eq!(r.stdout(), "");
+}
+
+#[test]
+fn hunks_merge_exactly_the_chosen_hunks_and_leave_the_rest_for_later() {
+    let w = World::new();
+    let numbered = (1..=40).map(|i| format!("line {i}\n")).collect::<String>();
+    std::fs::write(w.repo.join("big.txt"), &numbered).expect("write");
+    std::fs::write(w.repo.join("other.txt"), "other\n").expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "forty lines"]);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i -e 's/^line 2$/LINE TWO/' -e 's/^line 35$/LINE 35/' big.txt && echo more >> other.txt",
+    );
+    let id = s(&job["id"]);
+    let diff = w.json(&["diff", "--json", &id]);
+    let big = diff["files"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["path"] == "big.txt"))
+        .expect("big.txt in the diff");
+    assert_eq!(big["hunks"].as_array().map(Vec::len), Some(2), "{big}");
+    let before = tip(&w, "main");
+    for (args, why) in [
+        (
+            vec!["--hunks", "big.txt:3"],
+            "'3' is not a hunk of big.txt, which has 2",
+        ),
+        (
+            vec!["--hunks", "nope.txt:1"],
+            "'nope.txt' is not among the files",
+        ),
+        (vec!["--hunks", "big.txt"], "--hunks takes PATH:N"),
+        (
+            vec!["--strategy", "merge", "--hunks", "big.txt:1"],
+            "takes the squash strategy",
+        ),
+        (
+            vec!["--paths", "big.txt", "--hunks", "big.txt:1"],
+            "name a file once",
+        ),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--", id.as_str()]);
+        let (code, _, err) = merge(&w, &all);
+        assert_eq!(code, 1, "{args:?}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert_eq!(
+        tip(&w, "main"),
+        before,
+        "nothing merged by a refused request"
+    );
+
+    // The second hunk only, plus other.txt whole.
+    let (code, out, err) = merge(
+        &w,
+        &["--hunks", "big.txt:2", "--paths", "other.txt", "--", &id],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("1 files and 1 hunks of job"), "{out}");
+    let mut expected = numbered.replace("line 35\n", "LINE 35\n");
+    assert_eq!(w.git(&["show", "main:big.txt"]) + "\n", expected);
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("big.txt")).expect("read"),
+        expected
+    );
+    assert_eq!(w.git(&["show", "main:other.txt"]), "other\nmore");
+    assert_eq!(
+        w.git(&["diff", "--name-only", "main", &s(&job["branch"])]),
+        "big.txt",
+        "only the first hunk is left on the branch"
+    );
+    assert_eq!(w.status(&id)["state"], "completed", "still in review");
+    // The rest later, on top of the part already merged.
+    assert_eq!(merge(&w, &[&id]).0, 0);
+    expected = expected.replace("line 2\n", "LINE TWO\n");
+    assert_eq!(w.git(&["show", "main:big.txt"]) + "\n", expected);
+    assert_eq!(w.status(&id)["state"], "merged");
 }

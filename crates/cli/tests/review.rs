@@ -269,3 +269,118 @@ fn huge_files_are_capped_and_marked_truncated() {
     let text = w.ok(&["diff", &s(&job["id"])]);
     assert!(text.contains("too large"), "{text}");
 }
+
+/// An agent that keeps every message it is given (`inputs.txt`), puts a line on top of `a.txt`
+/// and rewrites `stamp.txt` on each turn.
+const RECORDER: &str = r#"
+[agents.recorder]
+command = ["sh", "-c", "printf '%s\n---\n' \"$1\" >> inputs.txt; { echo turn; cat a.txt; } > a.new && mv a.new a.txt; date +%s%N > stamp.txt", "recorder", "{task}"]
+"#;
+
+#[test]
+fn review_comments_go_to_the_agent_as_one_reply_and_follow_their_lines() {
+    let w = World::with_config(RECORDER);
+    let numbered = (1..=10).map(|i| format!("line {i}\n")).collect::<String>();
+    std::fs::write(w.repo.join("a.txt"), numbered).expect("write");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "ten lines"]);
+    let job = w.spawn(&["--wait", "-a", "recorder"], "start");
+    assert_eq!(job["state"], "completed", "{job}");
+    let id = s(&job["id"]);
+
+    let c = w.json(&["comment", "--json", &id, "a.txt:4", "use", "a", "constant"]);
+    assert_eq!(c["quote"], serde_json::json!(["line 3"]));
+    assert_eq!(c["side"], "new");
+    w.ok(&["comment", &id, "--old", "a.txt:1-2", "why these two?"]);
+    w.ok(&["comment", &id, "stamp.txt:1", "drop the stamp"]);
+    for (at, why) in [
+        (
+            "a.txt:99",
+            "has 11 lines in the job's change; line 99 is not one of them",
+        ),
+        ("../outside.txt:1", "is not a path inside the repository"),
+        (
+            "nothere.txt:1",
+            "nothere.txt does not exist in the job's change",
+        ),
+        ("a.txt:3-1", "lines 3-1 are not a range of lines"),
+    ] {
+        let r = w.sk(&["comment", &id, at, "x"]);
+        assert_eq!(r.code(), 1, "{at}");
+        assert!(r.stderr().contains(why), "{at}: {}", r.stderr());
+        assert_eq!(r.stderr().lines().count(), 1, "{}", r.stderr());
+    }
+    let listed = w.json(&["comments", "--json", &id]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
+    assert!(listed.as_array().is_some_and(|a| a
+        .iter()
+        .all(|c| c["sent_at"].is_null() && c["now_line"].is_u64())));
+
+    // A shell job's reply is a command: comments are not sent to it.
+    let shell = w.spawn(&["--wait", "-a", "shell"], "echo hi > hi.txt");
+    w.ok(&["comment", &s(&shell["id"]), "hi.txt:1", "hm"]);
+    let r = w.sk(&["reply", &s(&shell["id"]), "--comments"]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("review comments go to coding agents"),
+        "{}",
+        r.stderr()
+    );
+
+    w.ok(&["reply", "--comments", &id, "Thanks!"]);
+    let done = w.wait_until(&id, "the second turn", |j| {
+        j["turns"] == 2 && j["state"] == "completed"
+    });
+    let inputs = w.git(&["show", &format!("{}:inputs.txt", s(&done["branch"]))]);
+    let sent = inputs.split("---").nth(1).expect("a second input");
+    for part in [
+        "Review comments on your changes:",
+        "a.txt, line 4:\n> line 3\nuse a constant",
+        "a.txt, lines 1-2 before your change (removed by it):\n> line 1\n> line 2\nwhy these two?",
+        "stamp.txt, line 1:",
+        "drop the stamp",
+        "Thanks!",
+    ] {
+        assert!(sent.contains(part), "{part:?} not in {sent}");
+    }
+    // After the turn: sent, the first moved down with its line, the stamp's line is gone.
+    let after = w.json(&["comments", "--json", &id]);
+    let by_body = |b: &str| {
+        after
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["body"] == b).cloned())
+            .unwrap_or_else(|| panic!("no comment {b} in {after}"))
+    };
+    assert_eq!(by_body("use a constant")["now_line"], 5);
+    assert_eq!(by_body("why these two?")["now_line"], 1);
+    assert!(by_body("drop the stamp")["now_line"].is_null(), "outdated");
+    assert!(after
+        .as_array()
+        .is_some_and(|a| a.iter().all(|c| c["sent_at"].is_u64())));
+    let text = w.ok(&["comments", &id]);
+    assert!(text.contains("stamp.txt:1 (outdated), sent"), "{text}");
+    let r = w.sk(&["reply", "--comments", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr()
+            .contains("no review comments that were not sent yet"),
+        "{}",
+        r.stderr()
+    );
+
+    // Kept by the host across a restart; deleted one by one.
+    w.stop_host();
+    let again = w.json(&["comments", "--json", &id]);
+    assert_eq!(again, after);
+    let first = by_body("use a constant")["id"].to_string();
+    w.ok(&["comments", &id, "--delete", &first]);
+    assert_eq!(
+        w.json(&["comments", "--json", &id])
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let r = w.sk(&["comments", &id, "--delete", &first]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("has no comment"), "{}", r.stderr());
+}

@@ -190,9 +190,73 @@ impl Client {
 
     /// The user's next message to an ended job's agent: the job runs another turn.
     pub async fn reply(&self, reference: &str, text: &str) -> Result<Job> {
-        let req = sidekick_protocol::ReplyRequest { text: text.into() };
-        self.post(&format!("/v1/jobs/{}/reply", encode(reference)), &req)
+        let req = sidekick_protocol::ReplyRequest {
+            text: text.into(),
+            comments: false,
+        };
+        self.reply_with(reference, &req).await
+    }
+
+    /// A reply, with the job's unsent review comments when `req.comments`.
+    pub async fn reply_with(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::ReplyRequest,
+    ) -> Result<Job> {
+        self.post(&format!("/v1/jobs/{}/reply", encode(reference)), req)
             .await
+    }
+
+    /// A file as one side of the job's diff has it.
+    pub async fn file(
+        &self,
+        reference: &str,
+        path: &str,
+        side: sidekick_protocol::Side,
+    ) -> Result<sidekick_protocol::FileLines> {
+        let uri = format!(
+            "/v1/jobs/{}/file?path={}&side={}",
+            encode(reference),
+            encode(path),
+            side.as_str()
+        );
+        self.call(Method::GET, &uri, None).await
+    }
+
+    /// The job's review comments, placed in its files as they are now.
+    pub async fn comments(&self, reference: &str) -> Result<Vec<sidekick_protocol::Comment>> {
+        let uri = format!("/v1/jobs/{}/comments", encode(reference));
+        self.call(Method::GET, &uri, None).await
+    }
+
+    pub async fn add_comment(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::NewComment,
+    ) -> Result<sidekick_protocol::Comment> {
+        self.post(&format!("/v1/jobs/{}/comments", encode(reference)), req)
+            .await
+    }
+
+    pub async fn delete_comment(&self, reference: &str, id: u64) -> Result<()> {
+        let uri = format!("/v1/jobs/{}/comments/{id}", encode(reference));
+        self.call(Method::DELETE, &uri, None).await
+    }
+
+    /// The files marked viewed in the job's diff.
+    pub async fn viewed(&self, reference: &str) -> Result<Vec<sidekick_protocol::Viewed>> {
+        let uri = format!("/v1/jobs/{}/viewed", encode(reference));
+        self.call(Method::GET, &uri, None).await
+    }
+
+    pub async fn set_viewed(
+        &self,
+        reference: &str,
+        mark: &sidekick_protocol::Viewed,
+    ) -> Result<()> {
+        let body = serde_json::to_vec(mark).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let uri = format!("/v1/jobs/{}/viewed", encode(reference));
+        self.call(Method::PUT, &uri, Some(body)).await
     }
 
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {

@@ -57,3 +57,12 @@ impl From<git2::Error> for ReviewError {
 }
 
 pub type Result<T> = std::result::Result<T, ReviewError>;
+
+impl From<crate::hunks::HunkError> for ReviewError {
+    fn from(e: crate::hunks::HunkError) -> Self {
+        match e {
+            crate::hunks::HunkError::Repo(r) => ReviewError::Repo(r),
+            other => ReviewError::BadRequest(other.to_string()),
+        }
+    }
+}

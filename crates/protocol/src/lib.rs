@@ -13,9 +13,10 @@ mod typescript;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use paths::{sibling_program, Home};
 pub use review::{
-    ActionResult, CheckedOut, Conflict, Diff, DiffLine, DiscardRequest, FileDiff, FileStatus,
-    GcItem, GcReport, GcRequest, Hunk, LineKind, MergePreview, MergeRequest, MergeResult,
-    MergeStrategy, RebaseRequest, Span,
+    ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLine, DiscardRequest, FileDiff,
+    FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange, LineKind,
+    MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, RebaseRequest, Side, Span,
+    Viewed,
 };
 
 use serde::{Deserialize, Serialize};
@@ -270,7 +271,13 @@ pub struct Job {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ReplyRequest {
+    /// The message; may be empty when `comments` is set.
+    #[serde(default)]
     pub text: String,
+    /// Send the job's unsent review comments with the message (file, line, the quoted lines,
+    /// the comment), and mark them sent.
+    #[serde(default)]
+    pub comments: bool,
 }
 
 /// Something the agent asked the user (today: permission to use a tool).

@@ -138,6 +138,122 @@ impl MergeStrategy {
     }
 }
 
+/// One side of a diff: the base (`old`) or the job's changes (`new`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    Old,
+    #[default]
+    New,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Old => "old",
+            Side::New => "new",
+        }
+    }
+}
+
+/// `GET /v1/jobs/{job}/file?path=P&side=old|new`: a file as one side of the job's diff has it
+/// (the base commit, or the job's head; a live job's worktree as it is now).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FileLines {
+    pub path: String,
+    pub side: Side,
+    /// The commit read; `None` for a live job's worktree.
+    pub commit: Option<String>,
+    /// There is no such file on that side.
+    pub missing: bool,
+    /// The content is not text (a NUL byte in its first 8,000 bytes): no lines.
+    pub binary: bool,
+    /// The lines without their newlines (invalid UTF-8 replaced).
+    pub lines: Vec<String>,
+}
+
+/// A review comment on lines of a job's diff, kept by the host until the job is gone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Comment {
+    pub id: u64,
+    pub path: String,
+    pub side: Side,
+    /// The first and last line commented (1-based, inclusive) when the comment was made.
+    pub line: u32,
+    pub end_line: u32,
+    /// Those lines as they read then.
+    pub quote: Vec<String>,
+    pub body: String,
+    pub created_at: u64,
+    /// When it went to the agent (`sidekick reply --comments`, the app's "Send to agent").
+    pub sent_at: Option<u64>,
+    /// Where the quoted lines are in the file now (the nearest place they still read the same);
+    /// `None` when they no longer exist: the comment is outdated.
+    pub now_line: Option<u32>,
+}
+
+impl Comment {
+    pub fn outdated(&self) -> bool {
+        self.now_line.is_none()
+    }
+}
+
+/// `POST /v1/jobs/{job}/comments`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct NewComment {
+    pub path: String,
+    #[serde(default)]
+    pub side: Side,
+    pub line: u32,
+    /// The last line of a range; `line` alone when absent.
+    #[serde(default)]
+    pub end_line: Option<u32>,
+    pub body: String,
+}
+
+/// `PUT /v1/jobs/{job}/viewed` (and each entry of its `GET`): a file the user marked viewed in
+/// the job's diff. `key` names the file's diff as it was then (the app's own hash of its
+/// hunks), so a file that changed since shows unviewed; `None` unmarks it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Viewed {
+    pub path: String,
+    pub key: Option<String>,
+}
+
+/// Hunks of one file to merge, each named by its header's ranges as the job's diff shows them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct HunkPick {
+    pub path: String,
+    pub hunks: Vec<HunkRange>,
+}
+
+/// A hunk's header: `@@ -old_start,old_lines +new_start,new_lines @@`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct HunkRange {
+    pub old_start: u32,
+    pub old_lines: u32,
+    pub new_start: u32,
+    pub new_lines: u32,
+}
+
+impl HunkRange {
+    pub fn of(h: &Hunk) -> HunkRange {
+        HunkRange {
+            old_start: h.old_start,
+            old_lines: h.old_lines,
+            new_start: h.new_start,
+            new_lines: h.new_lines,
+        }
+    }
+}
+
 /// `POST /v1/jobs/{job}/merge`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -149,6 +265,10 @@ pub struct MergeRequest {
     /// Merge only these files (squash only); the rest stays on the job's branch.
     #[serde(default)]
     pub paths: Vec<String>,
+    /// Merge only these hunks of these files (squash only; with `paths`, as well as those
+    /// files); the rest stays on the job's branch.
+    #[serde(default)]
+    pub hunks: Vec<HunkPick>,
     /// Stash the user's changes on paths the merge touches, merge, and re-apply them.
     #[serde(default)]
     pub autostash: bool,

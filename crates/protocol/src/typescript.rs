@@ -19,7 +19,8 @@ fn render() -> String {
         JobState, Attention, Counts, Job, Request, AnswerRequest, ReplyRequest, Tokens, Stream, Level, Event, EventBody, Entry, PlanItem, SpawnRequest, ContextMode, AgentInfo, RepoInfo,
         Health, TaskInput, TaskTypeInfo, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
         MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
-        GcItem, ActionResult, RebaseRequest, GcRequest,
+        GcItem, ActionResult, RebaseRequest, GcRequest, Side, FileLines, Comment, NewComment, HunkPick,
+        HunkRange, Viewed,
     ];
     let mut out = String::from(
         "// Generated from crates/protocol by its `typescript` test. Do not edit by hand:\n\

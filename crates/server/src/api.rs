@@ -7,7 +7,7 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use sidekick_engine::{Engine, EngineError};
@@ -38,6 +38,13 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/rebase", post(rebase_job))
         .route("/v1/jobs/{job}/discard", post(discard_job))
         .route("/v1/jobs/{job}/restore", post(restore_job))
+        .route("/v1/jobs/{job}/file", get(job_file))
+        .route(
+            "/v1/jobs/{job}/comments",
+            get(list_comments).post(add_comment),
+        )
+        .route("/v1/jobs/{job}/comments/{id}", delete(delete_comment))
+        .route("/v1/jobs/{job}/viewed", get(list_viewed).put(set_viewed))
         .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
         .route("/v1/repo", get(repo_info))
@@ -194,6 +201,63 @@ async fn reply_job(
 ) -> ApiResult<sidekick_protocol::Job> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.reply(&job, req).await?))
+}
+
+#[derive(Deserialize)]
+struct FileQuery {
+    path: String,
+    #[serde(default)]
+    side: sidekick_protocol::Side,
+}
+
+async fn job_file(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    q: Result<Query<FileQuery>, QueryRejection>,
+) -> ApiResult<sidekick_protocol::FileLines> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.file(&job, &q.path, q.side).await?))
+}
+
+async fn list_comments(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<Vec<sidekick_protocol::Comment>> {
+    Ok(Json(st.engine.comments(&job).await?))
+}
+
+async fn add_comment(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::NewComment>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::Comment> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.add_comment(&job, req).await?))
+}
+
+async fn delete_comment(
+    State(st): State<AppState>,
+    Path((job, id)): Path<(String, u64)>,
+) -> ApiResult<()> {
+    st.engine.delete_comment(&job, id).await?;
+    Ok(Json(()))
+}
+
+async fn list_viewed(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> ApiResult<Vec<sidekick_protocol::Viewed>> {
+    Ok(Json(st.engine.viewed(&job)?))
+}
+
+async fn set_viewed(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::Viewed>, JsonRejection>,
+) -> ApiResult<()> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    st.engine.set_viewed(&job, req)?;
+    Ok(Json(()))
 }
 
 async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {

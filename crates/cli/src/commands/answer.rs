@@ -85,9 +85,13 @@ async fn answer(client: &Client, job: &str, req: &AnswerRequest, json: bool) -> 
 pub struct ReplyArgs {
     /// Job id, unique id prefix or codename.
     job: String,
-    /// The message.
-    #[arg(required = true, num_args = 1.., trailing_var_arg = true)]
+    /// The message (may be left out with --comments).
+    #[arg(required_unless_present = "comments", num_args = 1.., trailing_var_arg = true)]
     text: Vec<String>,
+    /// Send the job's review comments that were not sent yet (`sidekick comments JOB`) with
+    /// the message, and mark them sent.
+    #[arg(long)]
+    comments: bool,
     /// Wait until the turn has ended; exit 0 only if it completed.
     #[arg(long)]
     wait: bool,
@@ -97,7 +101,11 @@ pub struct ReplyArgs {
 }
 
 pub async fn cmd_reply(client: &Client, args: ReplyArgs) -> Outcome {
-    let job = client.reply(&args.job, &args.text.join(" ")).await?;
+    let req = sidekick_protocol::ReplyRequest {
+        text: args.text.join(" "),
+        comments: args.comments,
+    };
+    let job = client.reply_with(&args.job, &req).await?;
     let job = if args.wait {
         client
             .wait(&job.id, None)

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use sidekick_client::Client;
-use sidekick_protocol::{MergePreview, MergeRequest, MergeStrategy};
+use sidekick_protocol::{Diff, HunkPick, HunkRange, MergePreview, MergeRequest, MergeStrategy};
 
 use crate::render::print_json;
 use crate::Outcome;
@@ -28,6 +28,10 @@ pub struct MergeArgs {
     /// Merge only these files (squash only); the rest stays on the job's branch for later.
     #[arg(long, num_args = 1.., value_name = "PATH")]
     paths: Vec<String>,
+    /// Merge only these hunks of a file (squash only), numbered from 1 in the order
+    /// `sidekick diff` shows them: `--hunks src/a.rs:1,3`. Repeat for more files.
+    #[arg(long, value_name = "PATH:N,...")]
+    hunks: Vec<String>,
     /// Stash your uncommitted changes on the paths the merge touches, merge, re-apply them.
     #[arg(long)]
     autostash: bool,
@@ -59,6 +63,11 @@ pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
         },
         into: args.into,
         paths: args.paths,
+        hunks: if args.hunks.is_empty() {
+            Vec::new()
+        } else {
+            pick_hunks(&client.diff(&args.job).await?, &args.hunks)?
+        },
         autostash: args.autostash,
         dry_run: args.dry_run,
         include_copied: args.include_copied,
@@ -130,4 +139,43 @@ fn preview_text(p: &MergePreview) -> String {
         out.push_str(&format!("checkout: {}: {state}\n", c.worktree));
     }
     out
+}
+
+/// `PATH:1,3` against the job's diff: the hunks' ranges, so the host can tell a stale choice.
+fn pick_hunks(diff: &Diff, args: &[String]) -> Result<Vec<HunkPick>, crate::Failure> {
+    let mut picks: Vec<HunkPick> = Vec::new();
+    for arg in args {
+        let (path, numbers) = arg.rsplit_once(':').ok_or_else(|| {
+            crate::Failure::new(format!(
+                "--hunks takes PATH:N[,N...] (hunks numbered from 1), not '{arg}'"
+            ))
+        })?;
+        let file = diff.files.iter().find(|f| f.path == path).ok_or_else(|| {
+            crate::Failure::new(format!("'{path}' is not among the files the job changed"))
+        })?;
+        let mut hunks = Vec::new();
+        for n in numbers.split(',') {
+            let hunk = n
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| file.hunks.get(i))
+                .ok_or_else(|| {
+                    crate::Failure::new(format!(
+                        "'{n}' is not a hunk of {path}, which has {} (numbered from 1)",
+                        file.hunks.len()
+                    ))
+                })?;
+            hunks.push(HunkRange::of(hunk));
+        }
+        match picks.iter_mut().find(|p| p.path == path) {
+            Some(p) => p.hunks.extend(hunks),
+            None => picks.push(HunkPick {
+                path: path.to_string(),
+                hunks,
+            }),
+        }
+    }
+    Ok(picks)
 }

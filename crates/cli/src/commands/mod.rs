@@ -2,6 +2,7 @@ pub mod actions;
 pub mod agents;
 pub mod answer;
 pub mod cancel;
+pub mod comments;
 pub mod diff;
 pub mod gc;
 pub mod logs;

@@ -2,6 +2,7 @@
 //! (`schedule`), who owns its state (`ledger`), what its runner may touch (`handle`), and how
 //! its review maps onto the review operations (`review`).
 
+mod comments;
 mod context;
 pub(crate) mod dialog;
 pub(crate) mod handle;

@@ -32,9 +32,22 @@ pub(crate) fn with_earlier_task(task: &str, text: &str) -> String {
 }
 
 impl Engine {
-    /// Sends `req.text` to the job's agent: the job is queued again for another turn.
+    /// Sends `req.text` to the job's agent (with its unsent review comments when
+    /// `req.comments`, which are then marked sent): the job is queued again for another turn.
     pub async fn reply(&self, reference: &str, req: ReplyRequest) -> Result<Job> {
-        let text = req.text.trim().to_string();
+        if !req.comments {
+            return self.send_reply(reference, req.text).await;
+        }
+        let (text, ids) = self.comments_reply(reference, &req.text).await?;
+        let job = self.send_reply(reference, text).await?;
+        if let Err(e) = self.mark_comments_sent(&job.id, &ids) {
+            tracing::error!(job = %job.id, error = %e, "the comments went to the agent but could not be marked sent");
+        }
+        Ok(job)
+    }
+
+    async fn send_reply(&self, reference: &str, text: String) -> Result<Job> {
+        let text = text.trim().to_string();
         if text.is_empty() {
             return Err(EngineError::BadRequest("the reply is empty".into()));
         }

@@ -162,7 +162,7 @@ impl Engine {
         let result = self
             .inner
             .review_op(reference, !dry_run, move |rec| {
-                if !req.dry_run && req.paths.is_empty() {
+                if !req.dry_run && req.paths.is_empty() && req.hunks.is_empty() {
                     precheck(rec, JobState::Merged)?;
                 }
                 let ctx = review::ops::Ctx {

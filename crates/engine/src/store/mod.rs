@@ -26,6 +26,7 @@ pub enum StoreError {
     },
 }
 
+mod comments;
 mod events;
 mod jobs;
 
@@ -107,6 +108,27 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE jobs ADD COLUMN requests TEXT NOT NULL DEFAULT '[]';",
     // 8: who started the job when it was not a person (an MCP client).
     "ALTER TABLE jobs ADD COLUMN spawned_by TEXT;",
+    // 9: review comments on a job's diff, and the files the user marked viewed (`key` names the
+    // file's diff as it was then, so a changed file is no longer viewed).
+    "CREATE TABLE comments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id TEXT NOT NULL REFERENCES jobs(id),
+        path TEXT NOT NULL,
+        side TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        end_line INTEGER NOT NULL,
+        quote TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        sent_at INTEGER
+    );
+    CREATE INDEX comments_job ON comments(job_id);
+    CREATE TABLE viewed (
+        job_id TEXT NOT NULL REFERENCES jobs(id),
+        path TEXT NOT NULL,
+        key TEXT NOT NULL,
+        PRIMARY KEY (job_id, path)
+    );",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -600,6 +622,7 @@ pub(crate) mod tests {
                 .execute_batch(
                     "ALTER TABLE events DROP COLUMN count; ALTER TABLE jobs DROP COLUMN requests;
                      ALTER TABLE jobs DROP COLUMN spawned_by;
+                     DROP TABLE comments; DROP TABLE viewed;
                      PRAGMA user_version = 4;",
                 )
                 .expect("pretend an older schema");

@@ -54,12 +54,13 @@ pub(super) fn plan(
             .id())
     };
     let (ours_tree, base_tree, job_tree) = (tree_of(ours)?, tree_of(base)?, tree_of(theirs)?);
-    if !req.paths.is_empty() && req.strategy != MergeStrategy::Squash {
+    let partial = !req.paths.is_empty() || !req.hunks.is_empty();
+    if partial && req.strategy != MergeStrategy::Squash {
         return Err(ReviewError::BadRequest(
-            "--paths merges a subset of files, which only the squash strategy can do".into(),
+            "merging some of a job's files or hunks takes the squash strategy".into(),
         ));
     }
-    let job_changes = if req.paths.is_empty() && copy_files.is_empty() {
+    let job_changes = if !partial && copy_files.is_empty() {
         Vec::new()
     } else {
         treemerge::changed_paths(&repo, base_tree, job_tree)?
@@ -94,8 +95,32 @@ pub(super) fn plan(
             )));
         }
     }
-    let theirs_tree = if !req.paths.is_empty() {
-        treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?
+    for pick in &req.hunks {
+        let p = &pick.path;
+        if !job_changes.contains(p) {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is not among the files job {} changed",
+                job.codename
+            )));
+        }
+        if left_out.contains(p) || req.paths.contains(p) || pick.hunks.is_empty() {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is named for hunks and {}; name a file once, with the hunks to merge",
+                if pick.hunks.is_empty() {
+                    "has none"
+                } else {
+                    "as a whole file"
+                }
+            )));
+        }
+    }
+    let theirs_tree = if partial {
+        let files = treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?;
+        if req.hunks.is_empty() {
+            files
+        } else {
+            crate::hunks::tree_with_hunks(&repo, files, base_tree, job_tree, &req.hunks)?
+        }
     } else if !left_out.is_empty() {
         let keep: Vec<String> = job_changes
             .iter()
@@ -315,9 +340,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
             ),
             job_id: &rec.id,
             what: format!("merge of job {} into {}", rec.codename, plan.target),
-            merge_strategy: req
-                .paths
-                .is_empty()
+            merge_strategy: (req.paths.is_empty() && req.hunks.is_empty())
                 .then(|| req.strategy.as_str().to_string()),
         };
         stash_kept = move_branch(&repo_dir, &plan, &step, ctx)?;
@@ -327,9 +350,14 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         previous_tip: plan.ours.to_string(),
         commit: new_commit.to_string(),
         strategy: req.strategy.as_str().into(),
-        paths: req.paths.clone(),
+        paths: req
+            .paths
+            .iter()
+            .chain(req.hunks.iter().map(|h| &h.path))
+            .cloned()
+            .collect(),
     };
-    let partial = !req.paths.is_empty();
+    let partial = !req.paths.is_empty() || !req.hunks.is_empty();
     if !partial {
         rec.phase = Phase::Merged;
         rec.merged_into = Some(plan.target.clone());
@@ -342,10 +370,14 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
             plan.target, rec.codename
         )
     } else if partial {
+        let hunks: usize = req.hunks.iter().map(|h| h.hunks.len()).sum();
+        let what = match (req.paths.len(), hunks) {
+            (files, 0) => format!("{files} of job {}'s files", rec.codename),
+            (0, hunks) => format!("{hunks} of job {}'s hunks", rec.codename),
+            (files, hunks) => format!("{files} files and {hunks} hunks of job {}", rec.codename),
+        };
         format!(
-            "merged {} of job {}'s files into {} as {}; the rest stays on {}",
-            req.paths.len(),
-            rec.codename,
+            "merged {what} into {} as {}; the rest stays on {}",
             plan.target,
             short(&new_commit.to_string()),
             rec.branch

@@ -163,7 +163,16 @@ always: boolean,
  */
 message: string | null, };
 
-export type ReplyRequest = { text: string, };
+export type ReplyRequest = { 
+/**
+ * The message; may be empty when `comments` is set.
+ */
+text: string, 
+/**
+ * Send the job's unsent review comments with the message (file, line, the quoted lines,
+ * the comment), and mark them sent.
+ */
+comments: boolean, };
 
 export type Tokens = { input: number, output: number, 
 /**
@@ -400,6 +409,11 @@ into: string | null,
  */
 paths: Array<string>, 
 /**
+ * Merge only these hunks of these files (squash only; with `paths`, as well as those
+ * files); the rest stays on the job's branch.
+ */
+hunks: Array<HunkPick>, 
+/**
  * Stash the user's changes on paths the merge touches, merge, and re-apply them.
  */
 autostash: boolean, 
@@ -490,6 +504,57 @@ export type ActionResult = { job: Job, message: string, };
 export type RebaseRequest = { into: string | null, };
 
 export type GcRequest = { dry_run: boolean, };
+
+export type Side = "old" | "new";
+
+export type FileLines = { path: string, side: Side, 
+/**
+ * The commit read; `None` for a live job's worktree.
+ */
+commit: string | null, 
+/**
+ * There is no such file on that side.
+ */
+missing: boolean, 
+/**
+ * The content is not text (a NUL byte in its first 8,000 bytes): no lines.
+ */
+binary: boolean, 
+/**
+ * The lines without their newlines (invalid UTF-8 replaced).
+ */
+lines: Array<string>, };
+
+export type Comment = { id: number, path: string, side: Side, 
+/**
+ * The first and last line commented (1-based, inclusive) when the comment was made.
+ */
+line: number, end_line: number, 
+/**
+ * Those lines as they read then.
+ */
+quote: Array<string>, body: string, created_at: number, 
+/**
+ * When it went to the agent (`sidekick reply --comments`, the app's "Send to agent").
+ */
+sent_at: number | null, 
+/**
+ * Where the quoted lines are in the file now (the nearest place they still read the same);
+ * `None` when they no longer exist: the comment is outdated.
+ */
+now_line: number | null, };
+
+export type NewComment = { path: string, side: Side, line: number, 
+/**
+ * The last line of a range; `line` alone when absent.
+ */
+end_line: number | null, body: string, };
+
+export type HunkPick = { path: string, hunks: Array<HunkRange>, };
+
+export type HunkRange = { old_start: number, old_lines: number, new_start: number, new_lines: number, };
+
+export type Viewed = { path: string, key: string | null, };
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {
