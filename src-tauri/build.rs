@@ -22,6 +22,13 @@ fn main() {
         "follow_transcript",
         "stop_output",
         "take_opened_job",
+        "job_file",
+        "job_comments",
+        "add_comment",
+        "delete_comment",
+        "send_comments",
+        "job_viewed",
+        "set_viewed",
     ]);
     tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest))
         .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));

@@ -113,6 +113,99 @@ pub async fn reply_job(bridge: State<'_, Bridge>, job: String, text: String) -> 
     bridge.client().await?.reply(job, &text).await.map_err(api)
 }
 
+/// A file as one side of the job's diff has it (the diff view expands context with it).
+#[tauri::command]
+pub async fn job_file(
+    bridge: State<'_, Bridge>,
+    job: String,
+    path: String,
+    side: sidekick_protocol::Side,
+) -> Answer<sidekick_protocol::FileLines> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .file(job, &path, side)
+        .await
+        .map_err(api)
+}
+
+/// The job's review comments, placed where their lines are now.
+#[tauri::command]
+pub async fn job_comments(
+    bridge: State<'_, Bridge>,
+    job: String,
+) -> Answer<Vec<sidekick_protocol::Comment>> {
+    let job = reference(&job)?;
+    bridge.client().await?.comments(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn add_comment(
+    bridge: State<'_, Bridge>,
+    job: String,
+    comment: sidekick_protocol::NewComment,
+) -> Answer<sidekick_protocol::Comment> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .add_comment(job, &comment)
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+pub async fn delete_comment(bridge: State<'_, Bridge>, job: String, id: u64) -> Answer<()> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .delete_comment(job, id)
+        .await
+        .map_err(api)
+}
+
+/// "Send to agent": the unsent comments (and `text`) as one reply; the host marks them sent.
+#[tauri::command]
+pub async fn send_comments(bridge: State<'_, Bridge>, job: String, text: String) -> Answer<Job> {
+    let job = reference(&job)?;
+    let req = sidekick_protocol::ReplyRequest {
+        text,
+        comments: true,
+    };
+    bridge
+        .client()
+        .await?
+        .reply_with(job, &req)
+        .await
+        .map_err(api)
+}
+
+#[tauri::command]
+pub async fn job_viewed(
+    bridge: State<'_, Bridge>,
+    job: String,
+) -> Answer<Vec<sidekick_protocol::Viewed>> {
+    let job = reference(&job)?;
+    bridge.client().await?.viewed(job).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn set_viewed(
+    bridge: State<'_, Bridge>,
+    job: String,
+    mark: sidekick_protocol::Viewed,
+) -> Answer<()> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .set_viewed(job, &mark)
+        .await
+        .map_err(api)
+}
+
 /// Replays the job onto its target (or `into`) in its worktree: what the merge dialog offers
 /// when the job conflicts with the target.
 #[tauri::command]

@@ -52,6 +52,13 @@ pub fn run() {
             commands::follow_transcript,
             commands::stop_output,
             commands::take_opened_job,
+            commands::job_file,
+            commands::job_comments,
+            commands::add_comment,
+            commands::delete_comment,
+            commands::send_comments,
+            commands::job_viewed,
+            commands::set_viewed,
         ])
         .setup(|app| {
             let bridge = bridge::Bridge::new(bridge::host_exe());

@@ -358,6 +358,93 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
             .map_err(|e| format!("status --json: {e}"))?;
     check(job["turns"] == 2, || format!("turns: {}", job["turns"]))?;
 
+    // A review comment on a line of the diff goes to the agent as its next message.
+    s.press("[data-testid=pane-diff]")?;
+    s.wait_text("[data-testid=diff-file]", "asked.txt")?;
+    s.press("[data-testid=line-number]")?;
+    let field = s.find("[data-testid=comment-text]")?;
+    s.type_text(&field, "Say why this file exists.")?;
+    s.press("[data-testid=comment-save]")?;
+    s.wait_text("[data-testid=comment-body]", "Say why this file exists.")?;
+    s.screenshot("diff-comment");
+    s.press("[data-testid=comments-send]")?;
+    s.wait_text("[data-testid=diff-notice]", "Sent 1 comment to claude")?;
+    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.press("[data-testid=request-allow]")?;
+    wait_job_state(s, &asking, "completed")?;
+    let inputs = std::fs::read_to_string(w.root.join("claude-inputs.jsonl"))
+        .map_err(|e| format!("the agent's inputs: {e}"))?;
+    let third = inputs.lines().nth(2).unwrap_or_default();
+    check(
+        third.contains("asked.txt, line 1:") && third.contains("Say why this file exists."),
+        || format!("the third turn's message lacks the comment: {inputs}"),
+    )?;
+    s.wait_text("[data-testid=comment-count]", "1 comment")?;
+    let sent = s.text_of("[data-testid=comment]")?;
+    check(sent.contains("sent") && !sent.contains("not sent"), || {
+        format!("the comment is not marked sent: {sent}")
+    })?;
+
+    // Merge one of two hunks: untick the first in the diff, merge, and git has only the second.
+    let long: String = (1..=40).map(|i| format!("line {i}\n")).collect();
+    w.write("long.txt", &long)?;
+    w.git(&["add", "long.txt"])?;
+    w.git(&["commit", "-q", "-m", "forty lines"])?;
+    let hunky = started_codename(&sidekick(
+        &cli,
+        w,
+        &[
+            "run",
+            "-r",
+            &repo,
+            "-a",
+            "shell",
+            "sed -i -e 's/^line 2$/LINE 2/' -e 's/^line 35$/LINE 35/' long.txt",
+        ],
+    )?);
+    s.press(&format!("[data-testid=job-row][data-codename='{hunky}']"))?;
+    wait_job_state(s, &hunky, "completed")?;
+    s.press("[data-testid=pane-diff]")?;
+    s.wait_text("[data-testid=diff-file]", "long.txt")?;
+    s.wait("two hunk boxes", |s| {
+        Ok((s.all("[data-testid=hunk-include]")?.len() == 2).then_some(()))
+    })?;
+    s.press("[data-testid=hunk-include]")?;
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-partial]", "1 chosen hunks")?;
+    s.wait_text("[data-testid=merge-clean]", "Clean")?;
+    s.screenshot("merge-one-hunk");
+    s.press("[data-testid=merge-confirm]")?;
+    s.wait_text("[data-testid=merge-done]", "hunks into main")?;
+    s.press("[data-testid=merge-close]")?;
+    let merged = w.git(&["show", "main:long.txt"])?;
+    check(
+        merged.contains("LINE 35") && merged.contains("\nline 2\n") && !merged.contains("LINE 2"),
+        || format!("main:long.txt after merging one hunk: {merged}"),
+    )?;
+    wait_job_state(s, &hunky, "completed")?;
+
+    // A small window: nothing scrolls sideways.
+    s.resize(900, 700)?;
+    s.wait("the window at 900 px", |s| {
+        let w = s.execute("return window.innerWidth", serde_json::json!([]))?;
+        Ok((w.as_u64().unwrap_or(0) <= 900).then_some(()))
+    })?;
+    for (job, pane) in [(&hunky, "diff"), (&hunky, "output"), (&asking, "transcript")] {
+        s.press(&format!("[data-testid=job-row][data-codename='{job}']"))?;
+        s.press(&format!("[data-testid=pane-{pane}]"))?;
+        std::thread::sleep(Duration::from_millis(300));
+        let wide = s.execute(
+            "return [document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]",
+            serde_json::json!([]),
+        )?;
+        let n = |i: usize| wide[i].as_u64().unwrap_or(u64::MAX);
+        check(n(0) <= n(2) && n(1) <= n(2), || {
+            format!("the {pane} pane scrolls sideways at 900x700: {wide}")
+        })?;
+    }
+    s.screenshot("small-window");
+
     // The host dies (kill -9). The app starts a new one, follows it from where it was, and a
     // job started meanwhile from the CLI shows up in the window.
     let pid = crate::support::host_pid(w).ok_or("no host pid")?;

@@ -139,6 +139,8 @@ impl World {
             ("XDG_DATA_HOME".into(), r("data")),
             ("XDG_CACHE_HOME".into(), r("cache")),
             ("XDG_RUNTIME_DIR".into(), r("runtime")),
+            // What the Claude Code stand-in was sent, one first message a line.
+            ("ASKING_CLAUDE_INPUTS".into(), r("claude-inputs.jsonl")),
         ]
         .into_iter()
         .chain(

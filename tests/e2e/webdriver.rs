@@ -120,6 +120,12 @@ impl Session {
         self.post("/execute/async", &json!({"script": script, "args": args}))
     }
 
+    /// Resizes the window (its outer size).
+    pub fn resize(&self, width: u32, height: u32) -> Result<(), String> {
+        self.post("/window/rect", &json!({"width": width, "height": height}))
+            .map(|_| ())
+    }
+
     /// The text of the first element matching `css`, or "" when there is none.
     pub fn text_of(&self, css: &str) -> Result<String, String> {
         match self.all(css)?.into_iter().next() {

@@ -1,17 +1,48 @@
 // Flattens a structured diff into the rows a virtualized list renders, for the unified and
 // the split view.
-import type { DiffLine, FileDiff, Hunk, Span } from "./types/protocol";
+import type { Comment, DiffLine, FileDiff, Hunk, Side, Span } from "./types/protocol";
 
 export type Row =
   | { kind: "file"; file: number }
-  | { kind: "hunk"; file: number; text: string }
-  /** Unchanged lines between hunks, collapsed. */
-  | { kind: "gap"; file: number; lines: number }
+  | { kind: "hunk"; file: number; text: string; hunk: number }
+  /** Unchanged lines before hunk `hunk` (or after the last one), collapsed. */
+  | { kind: "gap"; file: number; lines: number; hunk: number }
   | { kind: "note"; file: number; text: string }
   | { kind: "line"; file: number; line: DiffLine }
-  | { kind: "pair"; file: number; left: DiffLine | null; right: DiffLine | null };
+  | { kind: "pair"; file: number; left: DiffLine | null; right: DiffLine | null }
+  /** A review comment, after the last line it is on (`anchored`), or under the file's
+   *  heading when those lines are not shown or no longer exist. */
+  | { kind: "comment"; file: number; comment: Comment; anchored: boolean }
+  /** The comment being written. */
+  | { kind: "draft"; file: number };
 
 export type Layout = "unified" | "split";
+
+/** The comment being written: on lines `line`..`end` of one side of file `file`. */
+export interface Draft {
+  file: number;
+  side: Side;
+  line: number;
+  end: number;
+}
+
+/** What the view adds to a file's hunks. */
+export interface Extras {
+  /** The new side's lines of files whose unchanged regions are shown in full. */
+  expanded?: ReadonlyMap<number, string[]>;
+  comments?: ReadonlyMap<number, Comment[]>;
+  draft?: Draft | null;
+}
+
+export const ROW = 20;
+
+/** A row's height before it is measured (comments grow with their text). */
+export function rowSize(r: Row | undefined): number {
+  if (!r) return ROW;
+  if (r.kind === "comment") return ROW * (2 + Math.min(6, r.comment.body.split("\n").length));
+  if (r.kind === "draft") return ROW * 5;
+  return ROW;
+}
 
 export function hunkHeader(h: Hunk): string {
   const side = (start: number, n: number) => (n === 1 ? `${start}` : `${start},${n}`);
@@ -39,28 +70,81 @@ export function fileNote(f: FileDiff): string | null {
   return null;
 }
 
-export function buildRows(files: FileDiff[], layout: Layout, hidden: Set<number> = new Set()): Row[] {
+/** The first line a hunk covers on one side, and the first line after it (a side with no
+ *  lines names the line it follows). */
+const firstOf = (start: number, n: number) => (n === 0 ? start + 1 : start);
+const afterOf = (start: number, n: number) => (n === 0 ? start + 1 : start + n);
+
+function contextLines(lines: string[], oldFrom: number, newFrom: number, count: number): DiffLine[] {
+  const out: DiffLine[] = [];
+  for (let k = 0; k < count; k++) {
+    const text = lines[newFrom - 1 + k];
+    if (text === undefined) break;
+    out.push({ kind: "context", old_line: oldFrom + k, new_line: newFrom + k, text });
+  }
+  return out;
+}
+
+export function buildRows(files: FileDiff[], layout: Layout, hidden: Set<number> = new Set(), extras: Extras = {}): Row[] {
   const rows: Row[] = [];
   files.forEach((f, fi) => {
     rows.push({ kind: "file", file: fi });
     if (hidden.has(fi)) return;
+    const own: Row[] = [];
     const note = fileNote(f);
-    if (note) rows.push({ kind: "note", file: fi, text: note });
+    if (note) own.push({ kind: "note", file: fi, text: note });
+    const full = extras.expanded?.get(fi);
+    const emit = (lines: DiffLine[]) => {
+      if (layout === "unified") for (const line of lines) own.push({ kind: "line", file: fi, line });
+      else pairLines(lines, fi, own);
+    };
     let nextOld = 1;
-    for (const h of f.hunks) {
-      const gap = h.old_start - nextOld;
-      if (gap > 0 && h.old_lines + h.old_start > 0) rows.push({ kind: "gap", file: fi, lines: gap });
-      rows.push({ kind: "hunk", file: fi, text: hunkHeader(h) });
-      if (layout === "unified") {
-        for (const line of h.lines) rows.push({ kind: "line", file: fi, line });
-      } else {
-        pairLines(h.lines, fi, rows);
+    let nextNew = 1;
+    f.hunks.forEach((h, hi) => {
+      const gap = firstOf(h.old_start, h.old_lines) - nextOld;
+      if (gap > 0) {
+        if (full) emit(contextLines(full, nextOld, nextNew, gap));
+        else own.push({ kind: "gap", file: fi, lines: gap, hunk: hi });
       }
-      nextOld = h.old_start + h.old_lines;
+      own.push({ kind: "hunk", file: fi, text: hunkHeader(h), hunk: hi });
+      emit(h.lines);
+      nextOld = afterOf(h.old_start, h.old_lines);
+      nextNew = afterOf(h.new_start, h.new_lines);
+    });
+    if (full && f.hunks.length > 0 && nextNew <= full.length) {
+      emit(contextLines(full, nextOld, nextNew, full.length - nextNew + 1));
     }
-    if (f.truncated && f.hunks.length > 0) rows.push({ kind: "note", file: fi, text: "Cut short here: the rest of this file's changes are too large to show." });
+    if (f.truncated && f.hunks.length > 0) own.push({ kind: "note", file: fi, text: "Cut short here: the rest of this file's changes are too large to show." });
+    placeComments(own, fi, extras.comments?.get(fi) ?? [], extras.draft?.file === fi ? extras.draft : null);
+    rows.push(...own);
   });
   return rows;
+}
+
+/** Whether row `r` shows line `n` of `side`. */
+function shows(r: Row, side: Side, n: number): boolean {
+  if (r.kind === "line") return side === "new" ? r.line.new_line === n : r.line.old_line === n;
+  if (r.kind === "pair") return side === "new" ? r.right?.new_line === n : r.left?.old_line === n;
+  return false;
+}
+
+/** Puts each comment after the row of the last line it is on (the draft after its line). */
+function placeComments(own: Row[], file: number, comments: Comment[], draft: Draft | null) {
+  const after = new Map<number, Row[]>();
+  const loose: Row[] = [];
+  const at = (side: Side, n: number) => own.findIndex((r) => shows(r, side, n));
+  for (const comment of comments) {
+    const end = comment.now_line == null ? -1 : comment.now_line + (comment.end_line - comment.line);
+    const i = end < 0 ? -1 : at(comment.side, end);
+    if (i < 0) loose.push({ kind: "comment", file, comment, anchored: false });
+    else after.set(i, [...(after.get(i) ?? []), { kind: "comment", file, comment, anchored: true }]);
+  }
+  if (draft) {
+    const i = at(draft.side, draft.end);
+    if (i >= 0) after.set(i, [...(after.get(i) ?? []), { kind: "draft", file }]);
+  }
+  for (const i of [...after.keys()].sort((a, b) => b - a)) own.splice(i + 1, 0, ...(after.get(i) ?? []));
+  own.unshift(...loose);
 }
 
 /** Deleted lines on the left, added lines on the right, side by side within each change. */

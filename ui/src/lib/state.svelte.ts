@@ -3,6 +3,7 @@ import { SvelteMap, SvelteSet } from "svelte/reactivity";
 import * as ipc from "./ipc";
 import type { HostState, JobChange, Snapshot } from "./ipc";
 import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs";
+import { mergeSelection, type FileHunks, type MergeSelection } from "./review";
 import type { Job, RepoInfo } from "./types/protocol";
 
 const RECENT_KEY = "sidekick.recent-repos";
@@ -21,8 +22,10 @@ export class AppState {
   mergeOpen = $state(false);
   /** Files of the open job's diff left out of the merge (the checkboxes). */
   excluded = new SvelteSet<string>();
-  /** The open job's changed files, once its diff has loaded. */
-  diffFiles = $state<string[]>([]);
+  /** Hunks left out of the merge (`hunkKey(path, index)`). */
+  excludedHunks = new SvelteSet<string>();
+  /** The open job's changed files and their hunks, once its diff has loaded. */
+  diffFiles = $state.raw<FileHunks[]>([]);
   stateFilter = $state<StateFilter>("all");
   repoFilter = $state("");
   repo = $state<RepoInfo | null>(null);
@@ -91,13 +94,13 @@ export class AppState {
 
   private forgetSelection() {
     this.excluded.clear();
+    this.excludedHunks.clear();
     this.diffFiles = [];
   }
 
-  /** The paths to merge: every changed file unless some were unticked. */
-  mergePaths(): string[] {
-    if (this.excluded.size === 0) return [];
-    return this.diffFiles.filter((p) => !this.excluded.has(p));
+  /** What a merge takes: the whole job unless files or hunks were unticked. */
+  mergeSelection(): MergeSelection {
+    return mergeSelection(this.diffFiles, this.excluded, this.excludedHunks);
   }
 
   useRepo(info: RepoInfo) {

@@ -7,14 +7,19 @@ import type {
   AnswerRequest,
   ErrorCode,
   AgentInfo,
+  Comment,
   Diff,
+  FileLines,
   Health,
   Job,
   MergeRequest,
   MergeResult,
+  NewComment,
   RepoInfo,
+  Side,
   SpawnRequest,
   TaskTypeInfo,
+  Viewed,
 } from "../types/protocol";
 import type { Failure, HostState, JobChange, OutputMessage, Snapshot, TranscriptMessage } from "./types";
 
@@ -55,6 +60,14 @@ export const discardJob = (job: string) => call<ActionResult>("discard_job", { j
 export const listAgents = () => call<AgentInfo[]>("list_agents");
 export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
 export const listTasks = (repo: string) => call<TaskTypeInfo[]>("list_tasks", { repo });
+export const jobFile = (job: string, path: string, side: Side) =>
+  call<FileLines>("job_file", { job, path, side });
+export const jobComments = (job: string) => call<Comment[]>("job_comments", { job });
+export const addComment = (job: string, comment: NewComment) => call<Comment>("add_comment", { job, comment });
+export const deleteComment = (job: string, id: number) => call<null>("delete_comment", { job, id });
+export const sendComments = (job: string, text: string) => call<Job>("send_comments", { job, text });
+export const jobViewed = (job: string) => call<Viewed[]>("job_viewed", { job });
+export const setViewed = (job: string, mark: Viewed) => call<null>("set_viewed", { job, mark });
 export const takeOpenedJob = () => call<string | null>("take_opened_job");
 
 /** A running output stream; `stop()` ends it. */
