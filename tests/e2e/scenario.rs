@@ -430,7 +430,11 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         let w = s.execute("return window.innerWidth", serde_json::json!([]))?;
         Ok((w.as_u64().unwrap_or(0) <= 900).then_some(()))
     })?;
-    for (job, pane) in [(&hunky, "diff"), (&hunky, "output"), (&asking, "transcript")] {
+    for (job, pane) in [
+        (&hunky, "diff"),
+        (&hunky, "output"),
+        (&asking, "transcript"),
+    ] {
         s.press(&format!("[data-testid=job-row][data-codename='{job}']"))?;
         s.press(&format!("[data-testid=pane-{pane}]"))?;
         std::thread::sleep(Duration::from_millis(300));

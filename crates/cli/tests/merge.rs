@@ -857,3 +857,25 @@ fn hunks_merge_exactly_the_chosen_hunks_and_leave_the_rest_for_later() {
     assert_eq!(w.git(&["show", "main:big.txt"]) + "\n", expected);
     assert_eq!(w.status(&id)["state"], "merged");
 }
+
+#[test]
+fn the_squash_message_is_the_users_when_given() {
+    let w = World::new();
+    seed(&w);
+    let job = w.spawn(&["--wait"], "echo x > x.txt");
+    let id = s(&job["id"]);
+    let (code, _, err) = merge(&w, &["-m", "Add x\n\nBecause we need x.", "--", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        w.git(&["log", "-1", "--format=%B", "main"]),
+        format!("Add x\n\nBecause we need x.\n\nSidekick-Job: {id}")
+    );
+    // Undo, then a blank message falls back to the task's line.
+    w.ok(&["undo", &id]);
+    let (code, _, err) = merge(&w, &["-m", "  ", "--", &id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        w.git(&["log", "-1", "--format=%s", "main"]),
+        "echo x > x.txt"
+    );
+}

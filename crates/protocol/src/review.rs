@@ -269,6 +269,10 @@ pub struct MergeRequest {
     /// files); the rest stays on the job's branch.
     #[serde(default)]
     pub hunks: Vec<HunkPick>,
+    /// The commit message for a squash (or a merge commit's subject); the task's first line
+    /// when absent. A `Sidekick-Job:` trailer is added.
+    #[serde(default)]
+    pub message: Option<String>,
     /// Stash the user's changes on paths the merge touches, merge, and re-apply them.
     #[serde(default)]
     pub autostash: bool,

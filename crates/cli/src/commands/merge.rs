@@ -32,6 +32,9 @@ pub struct MergeArgs {
     /// `sidekick diff` shows them: `--hunks src/a.rs:1,3`. Repeat for more files.
     #[arg(long, value_name = "PATH:N,...")]
     hunks: Vec<String>,
+    /// The commit message (squash, or the merge commit); the task's first line by default.
+    #[arg(short, long, value_name = "TEXT")]
+    message: Option<String>,
     /// Stash your uncommitted changes on the paths the merge touches, merge, re-apply them.
     #[arg(long)]
     autostash: bool,
@@ -68,6 +71,7 @@ pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
         } else {
             pick_hunks(&client.diff(&args.job).await?, &args.hunks)?
         },
+        message: args.message,
         autostash: args.autostash,
         dry_run: args.dry_run,
         include_copied: args.include_copied,

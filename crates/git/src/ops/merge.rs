@@ -428,14 +428,25 @@ pub(super) fn make_commits(
         let id = checkout::commit_tree(repo_dir, &tree.to_string(), parents, msg, env)?;
         Oid::from_str(&id).map_err(|e| ReviewError::Repo(e.into()))
     };
+    // The user's own message (the merge dialog's field, `--message`), else the task's line.
+    let own = req
+        .message
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty());
+    let message = match own {
+        Some(m) if m.contains(&format!("Sidekick-Job: {}", job.id)) => format!("{m}\n"),
+        Some(m) => format!("{m}\n\nSidekick-Job: {}\n", job.id),
+        None => repo::commit_message(&job.task, &job.id, &job.codename),
+    };
     match req.strategy {
-        MergeStrategy::Squash => {
-            let msg = repo::commit_message(&job.task, &job.id, &job.codename);
-            commit(tree, &[&ours], &msg, &[])
-        }
+        MergeStrategy::Squash => commit(tree, &[&ours], &message, &[]),
         MergeStrategy::Merge => {
-            let first = repo::commit_message(&job.task, &job.id, &job.codename);
-            let msg = format!("Merge job {}: {first}", job.codename);
+            let msg = if own.is_some() {
+                message
+            } else {
+                format!("Merge job {}: {message}", job.codename)
+            };
             commit(tree, &[&ours, &plan.theirs.to_string()], &msg, &[])
         }
         MergeStrategy::Rebase => {

@@ -516,11 +516,15 @@ describe("MergeDialog", () => {
     expect(screen.getByTestId("merge-dirty-clean")).toBeTruthy();
     const button = screen.getByTestId("merge-confirm") as HTMLButtonElement;
     expect(button.disabled).toBe(false);
+    // The commit message starts as the task's line and can be edited.
+    const message = screen.getByTestId("merge-message") as HTMLTextAreaElement;
+    expect(message.value).toBe("echo hi > hi.txt");
+    await fireEvent.input(message, { target: { value: "Say hi\n\nIn hi.txt." } });
     await fireEvent.click(button);
     await waitFor(() => expect(screen.getByTestId("merge-done").textContent).toBe("Merged brave-otter into main as ddddddd."));
     const merges = calls.filter((c) => c.cmd === "merge_job").map((c) => c.args.request);
     expect(merges[0]).toMatchObject({ strategy: "squash", into: "main", dry_run: true, paths: [] });
-    expect(merges.at(-1)).toMatchObject({ strategy: "squash", into: "main", dry_run: false });
+    expect(merges.at(-1)).toMatchObject({ strategy: "squash", into: "main", dry_run: false, message: "Say hi\n\nIn hi.txt." });
     expect(app.jobs.get("01jtest")?.state).toBe("merged");
   });
 

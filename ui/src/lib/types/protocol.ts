@@ -414,6 +414,11 @@ paths: Array<string>,
  */
 hunks: Array<HunkPick>, 
 /**
+ * The commit message for a squash (or a merge commit's subject); the task's first line
+ * when absent. A `Sidekick-Job:` trailer is added.
+ */
+message: string | null, 
+/**
  * Stash the user's changes on paths the merge touches, merge, and re-apply them.
  */
 autostash: boolean, 
