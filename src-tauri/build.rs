@@ -22,6 +22,8 @@ fn main() {
         "follow_transcript",
         "stop_output",
         "take_opened_job",
+        "archive_job",
+        "restore_job",
         "job_file",
         "job_comments",
         "add_comment",

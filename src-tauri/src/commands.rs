@@ -113,6 +113,25 @@ pub async fn reply_job(bridge: State<'_, Bridge>, job: String, text: String) -> 
     bridge.client().await?.reply(job, &text).await.map_err(api)
 }
 
+/// Puts an ended job away, or brings it back.
+#[tauri::command]
+pub async fn archive_job(bridge: State<'_, Bridge>, job: String, archived: bool) -> Answer<Job> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .archive(job, archived)
+        .await
+        .map_err(api)
+}
+
+/// Brings back a discarded job (or the worktree gc removed).
+#[tauri::command]
+pub async fn restore_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
+    let job = reference(&job)?;
+    bridge.client().await?.restore(job).await.map_err(api)
+}
+
 /// A file as one side of the job's diff has it (the diff view expands context with it).
 #[tauri::command]
 pub async fn job_file(

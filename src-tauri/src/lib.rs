@@ -52,6 +52,8 @@ pub fn run() {
             commands::follow_transcript,
             commands::stop_output,
             commands::take_opened_job,
+            commands::archive_job,
+            commands::restore_job,
             commands::job_file,
             commands::job_comments,
             commands::add_comment,

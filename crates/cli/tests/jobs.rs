@@ -450,3 +450,55 @@ fn a_follower_without_output_gets_every_notice_and_transcript_entry_while_the_us
         assert!(all.contains(want), "{want} missing from:\n{all}");
     }
 }
+
+#[test]
+fn failed_and_empty_jobs_are_archived_in_bulk_and_come_back() {
+    let w = World::new();
+    let failed = w.run_json(&["run", "--json", "--wait", "--", "exit 3"]);
+    let empty = w.spawn(&["--wait"], "true");
+    let changed = w.spawn(&["--wait"], "echo x > x.txt");
+    let running = w.spawn(&[], "sleep 30");
+    let r = w.sk(&["archive", &s(&running["id"])]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("archive it once it has ended"),
+        "{}",
+        r.stderr()
+    );
+
+    let out = w.ok(&["archive", "--empty"]);
+    assert!(
+        out.contains(&format!("archived {} (failed)", s(&failed["codename"]))),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("archived {} (completed)", s(&empty["codename"]))),
+        "{out}"
+    );
+    assert!(!out.contains(&s(&changed["codename"])), "{out}");
+    let listed = w.json(&["ls", "--json"]);
+    let ids: Vec<String> = listed
+        .as_array()
+        .map(|a| a.iter().map(|j| s(&j["id"])).collect())
+        .unwrap_or_default();
+    assert!(
+        !ids.contains(&s(&failed["id"])) && !ids.contains(&s(&empty["id"])),
+        "{listed}"
+    );
+    assert!(ids.contains(&s(&changed["id"])));
+    assert_eq!(
+        w.status(&s(&failed["id"]))["archived"],
+        true,
+        "kept, and says so"
+    );
+    let all = w.json(&["ls", "--all", "--json"]);
+    assert_eq!(all.as_array().map(Vec::len), Some(4), "{all}");
+    w.ok(&["archive", "--undo", &s(&failed["id"])]);
+    assert_eq!(w.status(&s(&failed["id"]))["archived"], false);
+    assert_eq!(
+        w.ok(&["archive", "--empty"]).lines().count(),
+        1,
+        "only the failed one again"
+    );
+    w.ok(&["cancel", &s(&running["id"])]);
+}

@@ -207,6 +207,13 @@ impl Client {
             .await
     }
 
+    /// Puts an ended job away (or, with `false`, brings it back).
+    pub async fn archive(&self, reference: &str, archived: bool) -> Result<Job> {
+        let req = sidekick_protocol::ArchiveRequest { archived };
+        self.post(&format!("/v1/jobs/{}/archive", encode(reference)), &req)
+            .await
+    }
+
     /// A file as one side of the job's diff has it.
     pub async fn file(
         &self,

@@ -165,7 +165,8 @@ impl Engine {
         Ok(self.inner.decorate(rec.job))
     }
 
-    /// Jobs, newest first. Without `all`, jobs already merged or discarded are left out.
+    /// Jobs, newest first. Without `all`, jobs already merged, discarded or archived are left
+    /// out.
     pub fn jobs(&self, all: bool) -> Result<Vec<Job>> {
         let recs = {
             let db = lock(&self.inner.reader);
@@ -179,6 +180,10 @@ impl Engine {
                 db.jobs(Some(&states))?
             }
         };
+        let recs: Vec<_> = recs
+            .into_iter()
+            .filter(|r| all || !r.job.archived)
+            .collect();
         let mut queued: Vec<&str> = recs
             .iter()
             .filter(|r| r.job.state == JobState::Queued)
@@ -200,6 +205,23 @@ impl Engine {
                 job
             })
             .collect())
+    }
+
+    /// Puts an ended job away (kept, out of the lists and the "to review" count), or brings
+    /// it back.
+    pub fn archive(&self, reference: &str, archived: bool) -> Result<Job> {
+        let rec = self.inner.resolve(reference)?;
+        let (_, rec) = self.inner.modify(&rec.job.id, |rec| {
+            if !rec.job.state.has_ended() {
+                return Err(crate::EngineError::InvalidState(format!(
+                    "job {} is {}; archive it once it has ended",
+                    rec.job.codename, rec.job.state
+                )));
+            }
+            rec.job.archived = archived;
+            Ok(((), Vec::new()))
+        })?;
+        Ok(self.inner.decorate(rec.job))
     }
 
     /// Stops a queued or live job. A queued job ends at once; a live one is asked to stop and

@@ -153,11 +153,11 @@ pub struct Counts {
 }
 
 impl Counts {
-    /// Counts jobs by their [`JobState::attention`].
+    /// Counts jobs by their [`Job::attention`].
     pub fn of<'a>(jobs: impl IntoIterator<Item = &'a Job>) -> Counts {
         let mut c = Counts::default();
         for job in jobs {
-            match job.state.attention() {
+            match job.attention() {
                 Attention::Queued => c.queued += 1,
                 Attention::Running => c.running += 1,
                 Attention::Waiting => c.waiting += 1,
@@ -265,6 +265,31 @@ pub struct Job {
     /// name and version (`Claude Code 2.1.330`).
     #[serde(default)]
     pub spawned_by: Option<String>,
+    /// Put away by the user (`sidekick archive`): kept, but out of the lists and counts.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+impl Job {
+    /// Where the job sits for the user: its state's [`JobState::attention`], except that an
+    /// ended job with nothing to review (it changed no file) or one the user archived is
+    /// closed, not "to review".
+    pub fn attention(&self) -> Attention {
+        match self.state.attention() {
+            Attention::Review if self.archived || self.files_changed == Some(0) => {
+                Attention::Closed
+            }
+            a => a,
+        }
+    }
+}
+
+/// `POST /v1/jobs/JOB/archive`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ArchiveRequest {
+    /// `false` brings an archived job back.
+    pub archived: bool,
 }
 
 /// `POST /v1/jobs/JOB/reply`: the user's next message to an ended job's agent.
@@ -708,6 +733,17 @@ mod tests {
             }
         );
         assert_eq!(Counts::of(&[]), Counts::default());
+        // Nothing to review: a job that changed no file, or one the user put away.
+        let mut empty = job_in(Completed);
+        empty.files_changed = Some(0);
+        let mut archived = job_in(Failed);
+        archived.archived = true;
+        let mut changed = job_in(Failed);
+        changed.files_changed = Some(2);
+        assert_eq!(empty.attention(), Attention::Closed);
+        assert_eq!(archived.attention(), Attention::Closed);
+        assert_eq!(changed.attention(), Attention::Review);
+        assert_eq!(Counts::of(&[empty, archived, changed]).review, 1);
         assert_eq!(Stopping.attention(), Attention::Running);
         assert_eq!(Timeout.attention(), Attention::Review);
         assert_eq!(Cancelled.attention(), Attention::Review);

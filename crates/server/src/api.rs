@@ -39,6 +39,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/discard", post(discard_job))
         .route("/v1/jobs/{job}/restore", post(restore_job))
         .route("/v1/jobs/{job}/file", get(job_file))
+        .route("/v1/jobs/{job}/archive", post(archive_job))
         .route(
             "/v1/jobs/{job}/comments",
             get(list_comments).post(add_comment),
@@ -201,6 +202,15 @@ async fn reply_job(
 ) -> ApiResult<sidekick_protocol::Job> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.reply(&job, req).await?))
+}
+
+async fn archive_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::ArchiveRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::Job> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.archive(&job, req.archived)?))
 }
 
 #[derive(Deserialize)]

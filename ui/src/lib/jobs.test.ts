@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
+  attentionOf,
   countJobs,
   defaultAgent,
+  failedOrEmpty,
   elapsedMs,
   formatElapsed,
   groupOf,
@@ -31,6 +33,21 @@ describe("jobs", () => {
       job({ id: "5", state: "waiting" }),
     ]);
     expect(c).toEqual({ waiting: 1, running: 1, queued: 1, review: 1 });
+  });
+
+  it("counts only ended jobs with changes to review; archived ones show under their own filter", () => {
+    const empty = job({ id: "1", files_changed: 0 });
+    const failed = job({ id: "2", state: "failed", files_changed: 0 });
+    const changed = job({ id: "3", state: "failed", files_changed: 2 });
+    const put = job({ id: "4", archived: true });
+    expect([empty, failed, changed, put].map(attentionOf)).toEqual(["closed", "closed", "review", "closed"]);
+    expect(countJobs([empty, failed, changed, put]).review).toBe(1);
+    expect([empty, failed, changed, put, job({ id: "5" })].map(failedOrEmpty)).toEqual([true, true, true, false, false]);
+    expect(matches(put, "all", "")).toBe(false);
+    expect(matches(put, "archived", "")).toBe(true);
+    expect(matches(changed, "archived", "")).toBe(false);
+    expect(matches(empty, "review", "")).toBe(false);
+    expect(matches(changed, "review", "")).toBe(true);
   });
 
   it("nests each job's sidekicks under it, oldest first, roots newest first", () => {

@@ -7,6 +7,18 @@ export type { Counts };
 /** Where a job sits in the status bar's words: the host's one rule (`JobState::attention`). */
 export const groupOf = (state: JobState): Group => ATTENTION[state];
 
+/** Where a job sits for the user (`Job::attention` in Rust): an ended job that changed
+ *  nothing, or one put away, has nothing to review. */
+export function attentionOf(job: Job): Group {
+  const g = groupOf(job.state);
+  return g === "review" && (job.archived || job.files_changed === 0) ? "closed" : g;
+}
+
+/** An ended job with nothing to merge (it failed, or changed no file) that can be archived. */
+export function failedOrEmpty(j: Job): boolean {
+  return !j.archived && groupOf(j.state) === "review" && (j.state !== "completed" || j.files_changed === 0);
+}
+
 /** The agent has not ended: queued, working, or waiting for the user. */
 export const isActive = (s: JobState) => groupOf(s) === "running" || groupOf(s) === "waiting" || s === "queued";
 
@@ -14,7 +26,7 @@ export const isActive = (s: JobState) => groupOf(s) === "running" || groupOf(s) 
 export function countJobs(jobs: Iterable<Job>): Counts {
   const c: Counts = { waiting: 0, running: 0, queued: 0, review: 0 };
   for (const j of jobs) {
-    const g = groupOf(j.state);
+    const g = attentionOf(j);
     if (g !== "closed") c[g] += 1;
   }
   return c;
@@ -88,10 +100,12 @@ export function parseTimeout(text: string): number | null {
   return matched === t.length && total > 0 ? total : null;
 }
 
-export type StateFilter = "all" | Group;
+export type StateFilter = "all" | Group | "archived";
 
+/** Archived jobs show only under their own filter. */
 export function matches(job: Job, state: StateFilter, repo: string): boolean {
-  if (state !== "all" && groupOf(job.state) !== state) return false;
+  if (state === "archived" ? !job.archived : job.archived) return false;
+  if (state !== "all" && state !== "archived" && attentionOf(job) !== state) return false;
   return repo === "" || job.repo === repo;
 }
 

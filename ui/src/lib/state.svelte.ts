@@ -20,6 +20,8 @@ export class AppState {
   selectedId = $state<string | null>(null);
   pane = $state<Pane>("transcript");
   mergeOpen = $state(false);
+  /** `x` asks the job view to confirm a cancel. */
+  askCancel = $state(false);
   /** Files of the open job's diff left out of the merge (the checkboxes). */
   excluded = new SvelteSet<string>();
   /** Hunks left out of the merge (`hunkKey(path, index)`). */

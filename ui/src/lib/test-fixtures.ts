@@ -43,6 +43,7 @@ export function job(over: Partial<Job> = {}): Job {
     requests: [],
     turns: 1,
     spawned_by: null,
+    archived: false,
     ...over,
   };
 }

@@ -9,7 +9,7 @@ use crate::Outcome;
 /// List jobs, newest first: state, agent, age, run time and changed lines.
 #[derive(Args)]
 pub struct LsArgs {
-    /// Include jobs already merged or discarded.
+    /// Include jobs already merged, discarded or archived.
     #[arg(long)]
     all: bool,
     /// Print JSON (an array of jobs).

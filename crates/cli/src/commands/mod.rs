@@ -1,6 +1,7 @@
 pub mod actions;
 pub mod agents;
 pub mod answer;
+pub mod archive;
 pub mod cancel;
 pub mod comments;
 pub mod diff;

@@ -136,6 +136,8 @@ impl Engine {
                 ledger::move_to(rec, JobState::Queued)?;
                 rec.job.turns += 1;
                 rec.last_reply = Some(text.clone());
+                // Another turn is something to look at again.
+                rec.job.archived = false;
                 rec.job.reason = None;
                 rec.job.exit_code = None;
                 rec.job.ended_at = None;

@@ -241,6 +241,7 @@ impl Inner {
                 requests: Vec::new(),
                 turns: 1,
                 spawned_by: req.spawned_by.clone(),
+                archived: false,
             },
             // A follow-up of the same agent resumes its session where the agent can. An agent
             // in a dialog gets the task on stdin instead.

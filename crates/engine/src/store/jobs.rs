@@ -111,7 +111,7 @@ impl Store {
                 deletions = ?10, pid = ?11, proc_start = ?12, boot_id = ?13, has_worktree = ?14,
                 merged_into = ?15, merge_commit = ?16, merge_record = ?17, snapshot = ?18,
                 conflicts = ?19, prev_state = ?20, base_commit = ?21, agent_state = ?22,
-                requests = ?23, argv = ?24
+                requests = ?23, argv = ?24, archived = ?25
              WHERE id = ?1",
             params![
                 j.id,
@@ -138,6 +138,7 @@ impl Store {
                 agent_state(rec),
                 to_json(&j.requests),
                 to_json(&rec.argv),
+                j.archived,
             ],
         )?;
         Ok(())
@@ -223,7 +224,7 @@ const JOB_COLUMNS: &str = "id, codename, state, agent, task, repo, branch, workt
     base_commit, base_branch, head_commit, exit_code, reason, parent_id, timeout_ms, created_at,
     started_at, ended_at, files_changed, insertions, deletions, log_path, argv, env, setup,
     copy_files, pid, proc_start, boot_id, has_worktree, merged_into, merge_commit, merge_record,
-    snapshot, conflicts, prev_state, notify, agent_state, requests, spawned_by";
+    snapshot, conflicts, prev_state, notify, agent_state, requests, spawned_by, archived";
 
 fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
     let state_text: String = r.get(2)?;
@@ -283,6 +284,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         requests: Vec::new(),
         turns: agent.turns.max(1),
         spawned_by: r.get(40)?,
+        archived: r.get::<_, i64>(41)? != 0,
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;

@@ -129,6 +129,8 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL,
         PRIMARY KEY (job_id, path)
     );",
+    // 10: jobs the user put away (kept, out of the lists and counts).
+    "ALTER TABLE jobs ADD COLUMN archived INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// What the engine keeps about a job beyond what clients see.
@@ -298,6 +300,7 @@ pub(crate) mod tests {
                 requests: vec![],
                 turns: 1,
                 spawned_by: None,
+                archived: false,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -622,7 +625,7 @@ pub(crate) mod tests {
                 .execute_batch(
                     "ALTER TABLE events DROP COLUMN count; ALTER TABLE jobs DROP COLUMN requests;
                      ALTER TABLE jobs DROP COLUMN spawned_by;
-                     DROP TABLE comments; DROP TABLE viewed;
+                     DROP TABLE comments; DROP TABLE viewed; ALTER TABLE jobs DROP COLUMN archived;
                      PRAGMA user_version = 4;",
                 )
                 .expect("pretend an older schema");

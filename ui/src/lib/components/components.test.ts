@@ -633,6 +633,10 @@ describe("JobView", () => {
     const app = withJobs(running);
     render(JobView, { app, job: running });
     await fireEvent.click(screen.getByTestId("job-cancel"));
+    // It asks first: a cancel cannot be undone.
+    expect(calls.some((c) => c.cmd === "cancel_job")).toBe(false);
+    expect(screen.getByTestId("confirm").textContent).toContain("committed on its branch");
+    await fireEvent.click(screen.getByTestId("confirm-yes"));
     await waitFor(() => expect(app.jobs.get("01jtest")?.state).toBe("stopping"));
     expect(calls.find((c) => c.cmd === "cancel_job")?.args).toEqual({ job: "01jtest" });
     expect(screen.queryByTestId("job-merge")).toBeNull();
@@ -725,5 +729,23 @@ describe("JobView", () => {
     await fireEvent.click(screen.getByTestId("confirm-yes"));
     await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toContain("refs/sidekick/snapshots"));
     expect(app.jobs.get("01jtest")?.state).toBe("discarded");
+  });
+
+  it("restores a discarded job and archives an ended one", async () => {
+    const discarded = job({ state: "discarded" });
+    const calls = host({
+      restore_job: { job: job({ state: "completed" }), message: "Restored brave-otter." },
+      archive_job: (a: Args) => job({ archived: a.archived as boolean }),
+      follow_output: 1,
+      stop_output: null,
+    });
+    const app = withJobs(discarded);
+    render(JobView, { app, job: discarded });
+    await fireEvent.click(screen.getByTestId("job-restore"));
+    await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toBe("Restored brave-otter."));
+    expect(app.jobs.get("01jtest")?.state).toBe("completed");
+    await fireEvent.click(screen.getByTestId("job-archive"));
+    await waitFor(() => expect(app.jobs.get("01jtest")?.archived).toBe(true));
+    expect(calls.find((c) => c.cmd === "archive_job")?.args).toEqual({ job: "01jtest", archived: true });
   });
 });

@@ -124,7 +124,17 @@ turns: number,
  * Who started the job when it was not a person at the CLI or the app: the MCP client's
  * name and version (`Claude Code 2.1.330`).
  */
-spawned_by: string | null, };
+spawned_by: string | null, 
+/**
+ * Put away by the user (`sidekick archive`): kept, but out of the lists and counts.
+ */
+archived: boolean, };
+
+export type ArchiveRequest = { 
+/**
+ * `false` brings an archived job back.
+ */
+archived: boolean, };
 
 export type Request = { 
 /**
