@@ -237,6 +237,14 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     w.git(&["commit", "-q", "-m", "the user's shared.txt"])?;
     s.press("[data-testid=job-merge]")?;
     s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
+    s.press("[data-testid=merge-cancel]")?;
+    // The list says so before the dialog is opened again.
+    s.wait_text(
+        &format!("[data-testid=job-row][data-codename='{second}'] [data-testid=job-fresh]"),
+        "conflicts",
+    )?;
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
     s.press("[data-testid=merge-rebase]")?;
     let rebased = s.wait_text("[data-testid=merge-rebased]", "shared.txt")?;
     println!("e2e: rebase -> {rebased}");

@@ -4,6 +4,7 @@ import * as ipc from "./ipc";
 import type { HostState, JobChange, Snapshot } from "./ipc";
 import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs";
 import { mergeSelection, type FileHunks, type MergeSelection } from "./review";
+import { Freshness } from "./freshness.svelte";
 import type { Job, RepoInfo } from "./types/protocol";
 
 const RECENT_KEY = "sidekick.recent-repos";
@@ -20,6 +21,12 @@ export class AppState {
   selectedId = $state<string | null>(null);
   pane = $state<Pane>("transcript");
   mergeOpen = $state(false);
+  /** Whether jobs to review would still merge cleanly (a dry run each). */
+  fresh = new Freshness((id) =>
+    ipc
+      .mergeJob(id, { strategy: "squash", into: null, paths: [], hunks: [], message: null, autostash: false, dry_run: true, include_copied: false })
+      .then((r) => r.preview),
+  );
   /** `x` asks the job view to confirm a cancel. */
   askCancel = $state(false);
   /** Files of the open job's diff left out of the merge (the checkboxes). */
@@ -56,6 +63,9 @@ export class AppState {
   applyChange(c: JobChange) {
     if (c.seq <= this.seq) return;
     this.seq = c.seq;
+    // A merge (or its undo) moves a target: every other job's answer may change.
+    const was = this.jobs.get(c.job.id)?.state;
+    if (was !== c.job.state && (c.job.state === "merged" || was === "merged")) this.fresh.invalidate();
     this.jobs.set(c.job.id, c.job);
   }
 

@@ -538,6 +538,23 @@ describe("MergeDialog", () => {
     expect(screen.getByTestId("merge-blocked").textContent).not.toContain("--autostash");
   });
 
+  it("hands a conflict to the job's agent as a reply, and the list's badge says conflicts", async () => {
+    const conflicting = preview({ clean: false, target_moved: true, conflicts: [{ path: "shared.txt", kind: "content" }] });
+    const calls = host({ repo_info: repo, merge_job: result(conflicting, false), reply_job: job({ agent: "claude", state: "queued", turns: 2 }) });
+    const claudeJob = job({ agent: "claude" });
+    const app = withJobs(claudeJob);
+    render(MergeDialog, { app, job: claudeJob, onclose: () => {} });
+    await waitFor(() => screen.getByTestId("merge-ask-agent"));
+    expect(app.fresh.map.get("01jtest")).toEqual({ behind: true, conflicts: ["shared.txt"], target: "main" });
+    expect(screen.getByTestId("merge-rebase")).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("merge-ask-agent"));
+    await waitFor(() => expect(screen.getByTestId("merge-done").textContent).toContain("Asked claude to rebase onto main"));
+    const text = calls.find((c) => c.cmd === "reply_job")?.args.text as string;
+    expect(text).toContain("conflicts in shared.txt");
+    expect(text).toContain("git rebase main");
+    expect(app.jobs.get("01jtest")?.state).toBe("queued");
+  });
+
   it("keeps the button off while a git operation is in progress in the target's checkout", async () => {
     host({ repo_info: repo, merge_job: result(preview({ blocked_by: "a rebase of main is in progress in /work/repo; finish or abort it first" }), false) });
     render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
