@@ -103,6 +103,11 @@ impl Bridge {
     }
 
     /// A client for the host, starting one if none answers.
+    /// The Sidekick home the app works with (its config file, its socket).
+    pub fn home(&self) -> &Home {
+        &self.inner.home
+    }
+
     pub async fn client(&self) -> Result<Client, ApiError> {
         Client::connect_or_start(&self.inner.home, &self.inner.host_exe)
             .await

@@ -113,6 +113,39 @@ pub async fn reply_job(bridge: State<'_, Bridge>, job: String, text: String) -> 
     bridge.client().await?.reply(job, &text).await.map_err(api)
 }
 
+/// Opens the job's worktree in the user's editor, a terminal there, or the file manager.
+#[tauri::command]
+pub async fn open_worktree(
+    bridge: State<'_, Bridge>,
+    job: String,
+    with: crate::open::With,
+) -> Answer<()> {
+    let job = bridge
+        .client()
+        .await?
+        .job(reference(&job)?)
+        .await
+        .map_err(api)?;
+    let dir = std::path::PathBuf::from(&job.worktree);
+    if !dir.join(".git").exists() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidState,
+            format!(
+                "Job {}'s worktree is gone ({}); restore the job first.",
+                job.codename, job.state
+            ),
+        ));
+    }
+    let cfg = crate::open::OpenConfig::load(bridge.home().config_file());
+    let on_path = |name: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+    };
+    let argv = crate::open::command_for(with, &dir, &cfg, |k| std::env::var(k).ok(), on_path)
+        .map_err(|m| ApiError::new(ErrorCode::BadRequest, m))?;
+    crate::open::spawn_detached(&argv, &dir).map_err(|m| ApiError::new(ErrorCode::Internal, m))
+}
+
 /// Puts an ended job away, or brings it back.
 #[tauri::command]
 pub async fn archive_job(bridge: State<'_, Bridge>, job: String, archived: bool) -> Answer<Job> {

@@ -8,6 +8,7 @@
 
 mod bridge;
 mod commands;
+mod open;
 mod output;
 mod tray;
 #[cfg(test)]
@@ -52,6 +53,7 @@ pub fn run() {
             commands::follow_transcript,
             commands::stop_output,
             commands::take_opened_job,
+            commands::open_worktree,
             commands::archive_job,
             commands::restore_job,
             commands::job_file,

@@ -393,6 +393,23 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         format!("the comment is not marked sent: {sent}")
     })?;
 
+    // Open in editor: the user's $VISUAL gets the job's worktree.
+    s.press("[data-testid=open-editor]")?;
+    s.wait_text(
+        "[data-testid=job-notice]",
+        "Opened the worktree in your editor",
+    )?;
+    let opened = s.wait("the editor to start", |_| {
+        Ok(std::fs::read_to_string(w.root.join("opened.txt"))
+            .ok()
+            .filter(|t| !t.is_empty()))
+    })?;
+    let worktree = job["worktree"].as_str().unwrap_or_default().to_string();
+    check(
+        opened.trim() == format!("{worktree}|--new-window {worktree}"),
+        || format!("the editor was started as {opened:?}, not in {worktree}"),
+    )?;
+
     // Merge one of two hunks: untick the first in the diff, merge, and git has only the second.
     let long: String = (1..=40).map(|i| format!("line {i}\n")).collect();
     w.write("long.txt", &long)?;
@@ -419,7 +436,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     })?;
     s.press("[data-testid=hunk-include]")?;
     s.press("[data-testid=job-merge]")?;
-    s.wait_text("[data-testid=merge-partial]", "1 chosen hunks")?;
+    s.wait_text("[data-testid=merge-partial]", "1 chosen hunk of 1 file")?;
     s.wait_text("[data-testid=merge-clean]", "Clean")?;
     s.screenshot("merge-one-hunk");
     s.press("[data-testid=merge-confirm]")?;

@@ -101,6 +101,21 @@ impl World {
             std::fs::set_permissions(&claude, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| e.to_string())?;
         }
+        // The user's editor: it notes what it was asked to open, and where.
+        let editor = bin.join("fake-editor");
+        std::fs::write(
+            &editor,
+            format!(
+                "#!/bin/sh\nprintf '%s|%s\\n' \"$PWD\" \"$*\" >> '{}'\n",
+                root.join("opened.txt").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+        }
         let w = World {
             _tmp: tmp,
             root,
@@ -141,6 +156,10 @@ impl World {
             ("XDG_RUNTIME_DIR".into(), r("runtime")),
             // What the Claude Code stand-in was sent, one first message a line.
             ("ASKING_CLAUDE_INPUTS".into(), r("claude-inputs.jsonl")),
+            (
+                "VISUAL".into(),
+                format!("{} --new-window", r("bin/fake-editor")),
+            ),
         ]
         .into_iter()
         .chain(

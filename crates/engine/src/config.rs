@@ -133,6 +133,16 @@ struct RawConfig {
     merge: Option<RawMerge>,
     max_depth: Option<u32>,
     mcp: Option<RawMcp>,
+    /// `[open]`: the desktop app's "Open in editor" and "Open terminal here" commands. The
+    /// app reads them itself; the host only checks them.
+    open: Option<RawOpen>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpen {
+    editor: Option<Vec<String>>,
+    terminal: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +204,16 @@ impl Config {
             message,
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| invalid(one_line(&e)))?;
+        if let Some(open) = &raw.open {
+            for (key, argv) in [("editor", &open.editor), ("terminal", &open.terminal)] {
+                if argv
+                    .as_ref()
+                    .is_some_and(|a| a.first().is_none_or(|p| p.trim().is_empty()))
+                {
+                    return Err(invalid(format!("open.{key} must name a program")));
+                }
+            }
+        }
         let max_running = raw.max_running.unwrap_or(DEFAULT_MAX_RUNNING);
         if max_running == 0 {
             return Err(invalid("max_running must be at least 1".into()));
@@ -405,6 +425,23 @@ mod tests {
                 .contains("agents.aider.permission: `ask` works for claude, codex, gemini"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_apps_open_commands_are_checked_here() {
+        Config::parse(
+            "[open]\neditor = [\"code\", \"--wait\"]\nterminal = [\"kitty\"]\n",
+            Path::new("c.toml"),
+        )
+        .expect("accepted");
+        let err = Config::parse("[open]\neditor = []\n", Path::new("c.toml")).expect_err("empty");
+        assert!(
+            err.to_string().contains("open.editor must name a program"),
+            "{err}"
+        );
+        let err =
+            Config::parse("[open]\nbrowser = [\"x\"]\n", Path::new("c.toml")).expect_err("unknown");
+        assert!(err.to_string().contains("browser"), "{err}");
     }
 
     #[test]
