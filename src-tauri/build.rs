@@ -22,6 +22,7 @@ fn main() {
         "follow_transcript",
         "stop_output",
         "take_opened_job",
+        "pick_folder",
         "open_worktree",
         "archive_job",
         "restore_job",

@@ -113,6 +113,46 @@ pub async fn reply_job(bridge: State<'_, Bridge>, job: String, text: String) -> 
     bridge.client().await?.reply(job, &text).await.map_err(api)
 }
 
+/// The native folder picker: the repository to open, or `None` when the user cancelled.
+#[tauri::command]
+pub async fn pick_folder(app: tauri::AppHandle, start: Option<String>) -> Answer<Option<String>> {
+    use tauri::Manager;
+    use tauri_plugin_dialog::DialogExt;
+    let mut dialog = app.dialog().file().set_title("Open a repository");
+    // Start beside the repository open now (or at home), not in "Recent".
+    let from = start
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.is_dir())
+        .or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from));
+    if let Some(dir) = from {
+        dialog = dialog.set_directory(dir);
+    }
+    if let Some(window) = app.get_webview_window(crate::MAIN) {
+        dialog = dialog.set_parent(&window);
+    }
+    // The dialog blocks until the user answers: off the async workers.
+    let picked = tokio::task::spawn_blocking(move || dialog.blocking_pick_folder())
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("the folder picker failed: {e}"),
+            )
+        })?;
+    match picked {
+        None => Ok(None),
+        Some(p) => p
+            .into_path()
+            .map(|p| Some(p.display().to_string()))
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("not a folder on this machine: {e}"),
+                )
+            }),
+    }
+}
+
 /// Opens the job's worktree in the user's editor, a terminal there, or the file manager.
 #[tauri::command]
 pub async fn open_worktree(

@@ -31,6 +31,7 @@ pub fn run() {
                 }
             }
         }))
+        .plugin(tauri_plugin_dialog::init())
         .manage(commands::Opened::new(opened))
         .manage(output::Followers::default())
         .invoke_handler(tauri::generate_handler![
@@ -53,6 +54,7 @@ pub fn run() {
             commands::follow_transcript,
             commands::stop_output,
             commands::take_opened_job,
+            commands::pick_folder,
             commands::open_worktree,
             commands::archive_job,
             commands::restore_job,

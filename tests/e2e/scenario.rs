@@ -489,5 +489,67 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     check(!notes.iter().any(|n| n.summary.contains(&second)), || {
         format!("the quick job notified: {notes:?}")
     })?;
+
+    // The native folder picker opens another repository: GTK's chooser, driven with the
+    // keyboard as a user would (Ctrl+L, the path, Enter).
+    let other = w.root.join("other");
+    std::fs::create_dir_all(&other).map_err(|e| e.to_string())?;
+    w.git(&[
+        "-C",
+        &other.display().to_string(),
+        "init",
+        "-q",
+        "-b",
+        "main",
+    ])?;
+    w.git(&[
+        "-C",
+        &other.display().to_string(),
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "first",
+    ])?;
+    s.press("[data-testid=repo-browse]")?;
+    let chooser = s.wait("the folder picker", |_| {
+        let out = Command::new("xdotool")
+            .args(["search", "--name", "Open a repository"])
+            .output()
+            .map_err(|e| format!("xdotool: {e}"))?;
+        let id = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .map(str::to_string);
+        Ok(id.filter(|i| !i.is_empty()))
+    })?;
+    let xdo = |args: &[&str]| -> Result<(), String> {
+        let st = Command::new("xdotool")
+            .args(args)
+            .status()
+            .map_err(|e| format!("xdotool: {e}"))?;
+        check(st.success(), || format!("xdotool {args:?} failed"))
+    };
+    xdo(&["windowfocus", "--sync", &chooser])?;
+    xdo(&["key", "ctrl+l"])?;
+    std::thread::sleep(Duration::from_millis(300));
+    xdo(&["type", &format!("{}/", other.display())])?;
+    std::thread::sleep(Duration::from_millis(300));
+    // GTK completes the path inline (`.git/`, selected): drop the completion first.
+    xdo(&["key", "Delete"])?;
+    std::thread::sleep(Duration::from_millis(200));
+    xdo(&["key", "Return"])?;
+    // In a folder chooser the first Enter may only enter the folder; a second one picks it.
+    std::thread::sleep(Duration::from_millis(700));
+    let still = Command::new("xdotool")
+        .args(["search", "--name", "Open a repository"])
+        .output()
+        .map(|o| !o.stdout.is_empty())
+        .unwrap_or(false);
+    if still {
+        xdo(&["key", "Return"])?;
+    }
+    s.wait_text("[data-testid=repo-current]", "other")?;
+    s.screenshot("picked-folder");
     Ok(())
 }

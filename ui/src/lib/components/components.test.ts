@@ -271,6 +271,19 @@ describe("RepoPicker", () => {
     await waitFor(() => expect(screen.getByTestId("repo-error").textContent).toBe("/tmp/x is not inside a git repository"));
     expect(app.repo).toBeNull();
   });
+
+  it("reopens the last repository at start and opens one from the folder picker", async () => {
+    localStorage.setItem("sidekick.recent-repos", JSON.stringify(["/work/repo"]));
+    const other = { ...repo, root: "/work/other", name: "other" };
+    const calls = host({ repo_info: (a: Args) => (a.path === "/work/other" ? other : repo), pick_folder: "/work/other" });
+    const app = withJobs();
+    render(RepoPicker, { app });
+    await waitFor(() => expect(app.repo?.root).toBe("/work/repo"));
+    await fireEvent.click(screen.getByTestId("repo-browse"));
+    await waitFor(() => expect(app.repo?.root).toBe("/work/other"));
+    expect(calls.filter((c) => c.cmd === "repo_info").map((c) => c.args.path)).toEqual(["/work/repo", "/work/other"]);
+    expect(app.recent).toEqual(["/work/other", "/work/repo"]);
+  });
 });
 
 describe("OutputView", () => {

@@ -62,6 +62,8 @@ export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
 export const listTasks = (repo: string) => call<TaskTypeInfo[]>("list_tasks", { repo });
 /** Opens the job's worktree in the user's editor, a terminal there, or the file manager. */
 export const openWorktree = (job: string, how: "editor" | "terminal" | "folder") => call<null>("open_worktree", { job, with: how });
+/** The native folder picker; `null` when cancelled. */
+export const pickFolder = (start: string | null) => call<string | null>("pick_folder", { start });
 export const archiveJob = (job: string, archived: boolean) => call<Job>("archive_job", { job, archived });
 export const restoreJob = (job: string) => call<ActionResult>("restore_job", { job });
 export const jobFile = (job: string, path: string, side: Side) =>
