@@ -275,13 +275,22 @@ command = ["definitely-not-installed-agent", "{task}"]
     let table = w.ok(&["agents"]);
     assert!(table.contains("ghost") && table.contains("no"), "{table}");
 
-    // A missing program fails the job with a clear reason; nothing hangs.
+    // A missing program is refused before a job is made, with a sentence and its code.
+    let before = w.json(&["ls", "--all", "--json"]);
     let r = w.sk(&["run", "--json", "--wait", "-a", "ghost", "anything"]);
     assert_eq!(r.code(), 1);
-    let failed: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
-    assert_eq!(failed["state"], "failed");
     assert!(
-        s(&failed["reason"]).contains("cannot start the agent program"),
-        "{failed}"
+        r.stderr().contains(
+            "agent 'ghost' cannot start: definitely-not-installed-agent was not found on PATH"
+        ),
+        "{}",
+        r.stderr()
+    );
+    let refused: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
+    assert_eq!(refused["error"]["code"], "invalid_state", "{refused}");
+    assert_eq!(
+        w.json(&["ls", "--all", "--json"]),
+        before,
+        "no job was made"
     );
 }

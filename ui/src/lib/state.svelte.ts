@@ -21,6 +21,8 @@ export class AppState {
   selectedId = $state<string | null>(null);
   pane = $state<Pane>("transcript");
   mergeOpen = $state(false);
+  /** The left column (composer and job list); Ctrl+B hides it for a wide diff. */
+  sideOpen = $state(true);
   /** Whether jobs to review would still merge cleanly (a dry run each). */
   fresh = new Freshness((id) =>
     ipc

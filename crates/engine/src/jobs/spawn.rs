@@ -102,6 +102,20 @@ impl Inner {
                 .collect::<Vec<_>>()
                 .join(", "),
         })?;
+        // An agent that cannot start is refused here, before a job (and a worktree) is made.
+        // A relative path is resolved in the worktree, and a profile may bring its own PATH:
+        // those are found out when the job starts.
+        let program = profile.command.first().cloned().unwrap_or_default();
+        let own_path = profile.env.iter().any(|(k, _)| k == "PATH");
+        let checkable = !own_path && (!program.contains('/') || program.starts_with('/'));
+        if checkable && agents::locate(&program).is_none() {
+            let why = agents::info(&profile)
+                .problem
+                .unwrap_or_else(|| format!("{program} cannot be run"));
+            return Err(EngineError::InvalidState(format!(
+                "agent '{agent}' cannot start: {why}; `sidekick agents` shows what is installed"
+            )));
+        }
         let parent_id = match &req.parent {
             Some(p) => {
                 let parent = self.resolve(p)?;
