@@ -120,6 +120,9 @@ fn plan(body: &Value) -> (Vec<Value>, &'static str) {
     if body["messages"].to_string().contains(DELEGATE) && body["tools"].is_array() {
         return delegate_plan(body);
     }
+    if body["messages"].to_string().contains(RICH) && body["tools"].is_array() {
+        return rich_plan(body);
+    }
     let offers_write = body["tools"]
         .as_array()
         .is_some_and(|t| t.iter().any(|t| t["name"] == "Write"));
@@ -148,6 +151,49 @@ fn plan(body: &Value) -> (Vec<Value>, &'static str) {
                    "input": {"file_path": format!("{dir}/{file}"), "content": CONTENT}}),
         ],
         "tool_use",
+    )
+}
+
+/// A task whose plan holds what a transcript must show well: a command printing colours,
+/// unicode and 400 lines, a command that fails, and a markdown answer with a code block.
+const RICH: &str = "RICH TRANSCRIPT: show the build output, then read missing-file.txt.";
+const RICH_ANSWER: &str = "## Done ✓\n\n- The build printed **400** lines, in colour.\n- `missing-file.txt` does not exist: that command failed.\n\n```rust\nfn main() {\n    println!(\"héllo, 世界\");\n}\n```";
+
+fn rich_plan(body: &Value) -> (Vec<Value>, &'static str) {
+    let done = |id: &str| tool_result(body, id).is_some();
+    let bash = |id: &str, command: &str, description: &str| {
+        json!({"type": "tool_use", "id": id, "name": "Bash",
+               "input": {"command": command, "description": description}})
+    };
+    if !done("toolu_rich_1") {
+        return (
+            vec![
+                json!({"type": "text", "text": "I'll look at the build output first."}),
+                bash(
+                    "toolu_rich_1",
+                    "printf '\\033[32mok\\033[0m ünïcødé ✓ 日本\\n'; seq 1 400",
+                    "Print the build output",
+                ),
+            ],
+            "tool_use",
+        );
+    }
+    if !done("toolu_rich_2") {
+        return (
+            vec![
+                json!({"type": "text", "text": "Now the file that should not be there:"}),
+                bash(
+                    "toolu_rich_2",
+                    "cat missing-file.txt",
+                    "Read missing-file.txt",
+                ),
+            ],
+            "tool_use",
+        );
+    }
+    (
+        vec![json!({"type": "text", "text": RICH_ANSWER})],
+        "end_turn",
     )
 }
 
@@ -429,6 +475,18 @@ fn writes_the_file(w: &World, agent: &str) -> Value {
     job
 }
 
+/// With `SIDEKICK_CAPTURE_FIXTURES=1`, saves the job's stdout (the agent's real stream) as
+/// the engine's parser fixture `name` (`crates/engine/src/parse/fixtures/`), from which the
+/// UI's transcript fixtures are generated.
+fn capture(w: &World, job: &str, name: &str) {
+    if std::env::var_os("SIDEKICK_CAPTURE_FIXTURES").is_some() {
+        let to = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../engine/src/parse/fixtures")
+            .join(name);
+        std::fs::write(&to, w.sk(&["logs", job]).stdout()).expect("save the fixture");
+    }
+}
+
 /// The folder of the pinned agents scripts/setup.sh installs, checked to hold `program`.
 fn real_agents(program: &str) -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
@@ -529,6 +587,7 @@ fn codex_runs_a_two_turn_session_through_sidekick() {
     // `codex exec` (a sandbox mode as the permission): it never asks.
     let (w, _codex_home) = codex_world(&server, "permission = \"workspace-write\"");
     let job = writes_the_file(&w, "codex");
+    capture(&w, &s(&job["id"]), "codex-real.jsonl");
     assert_eq!(job["summary"], ANSWER, "{job}");
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
     assert!(
@@ -580,6 +639,7 @@ fn gemini_runs_a_two_turn_session_through_sidekick() {
     gemini_settings(&w);
     w.bin = Some(bin);
     let job = writes_the_file(&w, "gemini");
+    capture(&w, &s(&job["id"]), "gemini-real.jsonl");
     assert_eq!(job["summary"], ANSWER, "{job}");
     assert!(job["steps"].as_u64().is_some_and(|n| n >= 2), "{job}");
     assert!(
@@ -701,6 +761,56 @@ fn claude_code_asks_and_an_allow_lets_it_write() {
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("the agent asks to use Write"), "{logs}");
     assert!(logs.contains("allowed: Write"), "{logs}");
+}
+
+/// The real Claude Code's stream for a rich task (colours, unicode, a long output, a failed
+/// command, markdown): what the job view's transcript is built from. With
+/// `SIDEKICK_CAPTURE_FIXTURES=1` the stream is saved as the engine's fixture
+/// (`crates/engine/src/parse/fixtures/claude-real.jsonl`), from which the UI's transcript
+/// fixture is generated.
+#[test]
+fn claude_codes_real_stream_carries_tools_errors_and_unicode() {
+    let (server, w) = asking_claude();
+    let job = w.spawn(&["-a", "claude", "--timeout", "3m"], RICH);
+    let id = s(&job["id"]);
+    // Claude Code runs read-only commands (printf, seq, cat) without asking; whatever it does
+    // ask for is allowed.
+    let done = loop {
+        let now = w.wait_until(&id, "the end or a request", |j| {
+            j["state"] == "waiting" || j["state"] == "completed"
+        });
+        if now["state"] == "completed" {
+            break now;
+        }
+        assert_eq!(now["requests"][0]["tool"], "Bash", "{now}");
+        w.ok(&["allow", &id]);
+        w.wait_until(&id, "the answer taken", |j| {
+            j["state"] != "waiting" || j["requests"][0]["id"] != now["requests"][0]["id"]
+        });
+    };
+    assert!(s(&done["summary"]).starts_with("## Done ✓"), "{done}");
+    // What the model saw: the command's colours and unicode, and the failure of the second.
+    let first = server
+        .requests()
+        .iter()
+        .find_map(|b| tool_result(b, "toolu_rich_1"))
+        .expect("the first command's result");
+    assert!(
+        first.contains("ünïcødé ✓ 日本") && first.contains("\n400"),
+        "{first}"
+    );
+    let second = server
+        .requests()
+        .iter()
+        .find_map(|b| tool_result(b, "toolu_rich_2"))
+        .expect("the second command's result");
+    assert!(second.contains("No such file"), "{second}");
+    let stdout = w.sk(&["logs", &id]).stdout();
+    assert!(
+        stdout.contains("\"tool_use_id\":\"toolu_rich_2\""),
+        "{stdout}"
+    );
+    capture(&w, &id, "claude-real.jsonl");
 }
 
 #[test]

@@ -40,12 +40,19 @@ impl Parser for Codex {
                         let command = text(item, "command").unwrap_or_default();
                         let failed = item["exit_code"].as_i64().is_some_and(|c| c != 0)
                             || item["status"] == "failed";
+                        // The script, not its `/bin/bash -lc "…"` wrapper (kept as `run`).
+                        let script = super::unwrap_shell(&command);
+                        let input = if script == command {
+                            serde_json::json!({ "command": command })
+                        } else {
+                            serde_json::json!({ "command": script, "run": command })
+                        };
                         finished_call(
                             out,
                             id,
                             "shell",
-                            one_line(&command),
-                            &serde_json::json!({ "command": command }),
+                            one_line(&script),
+                            &input,
                             item["aggregated_output"].as_str().unwrap_or(""),
                             failed,
                         );

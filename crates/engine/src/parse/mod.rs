@@ -169,6 +169,53 @@ pub(crate) fn brief(input: Option<&Value>) -> String {
     one_line(&input.to_string())
 }
 
+/// The script a shell wrapper runs (`/bin/bash -lc "printf hi > a.txt"` → `printf hi > a.txt`),
+/// or the command as it is when it is not one quoted script for `sh`, `bash` or `zsh`.
+pub(crate) fn unwrap_shell(command: &str) -> String {
+    let unwrap = || -> Option<String> {
+        let (program, rest) = command.trim().split_once(char::is_whitespace)?;
+        let name = program.rsplit('/').next()?;
+        if !matches!(name, "sh" | "bash" | "zsh") {
+            return None;
+        }
+        let (flag, script) = rest.trim_start().split_once(char::is_whitespace)?;
+        if !matches!(flag, "-c" | "-lc") {
+            return None;
+        }
+        let script = script.trim();
+        if script.len() >= 2 && script.starts_with('\'') && script.ends_with('\'') {
+            let inner = &script[1..script.len() - 1];
+            // `'\''` is how a single quote is written inside single quotes.
+            let parts: Vec<&str> = inner.split("'\\''").collect();
+            if parts.iter().any(|p| p.contains('\'')) {
+                return None;
+            }
+            return Some(parts.join("'"));
+        }
+        if script.len() >= 2 && script.starts_with('"') && script.ends_with('"') {
+            let mut out = String::new();
+            let mut chars = script[1..script.len() - 1].chars();
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => match chars.next() {
+                        Some(n @ ('"' | '\\' | '$' | '`')) => out.push(n),
+                        Some(n) => {
+                            out.push('\\');
+                            out.push(n);
+                        }
+                        None => out.push('\\'),
+                    },
+                    '"' => return None,
+                    c => out.push(c),
+                }
+            }
+            return Some(out);
+        }
+        None
+    };
+    unwrap().unwrap_or_else(|| command.to_string())
+}
+
 /// How much of one text a transcript entry keeps (the raw output keeps all of it).
 const ENTRY_TEXT: usize = 32 * 1024;
 /// How much of each string inside a tool's input an entry keeps.
@@ -961,5 +1008,142 @@ mod tests {
             &["{\"type\":\"assistant\"", "{}", "[1,2]", ""],
         );
         assert!(out.is_empty(), "malformed lines are not events: {out:?}");
+    }
+
+    /// The real Claude Code's stream for a rich task (captured by the CLI's
+    /// `claude_codes_real_stream_carries_tools_errors_and_unicode` with
+    /// `SIDEKICK_CAPTURE_FIXTURES=1`) read as a transcript; the events the UI gets from it are
+    /// the UI's own fixture (`ui/src/lib/fixtures/claude-transcript.json`), kept current here.
+    #[test]
+    fn the_real_claude_stream_reads_as_a_transcript_with_its_errors_and_unicode() {
+        let stream = include_str!("fixtures/claude-real.jsonl");
+        let lines: Vec<&str> = stream.lines().collect();
+        let entries = transcript(Format::ClaudeStream, &lines);
+        let tools: Vec<(&str, &str)> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Tool { name, brief, .. } => Some((name.as_str(), brief.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            tools,
+            vec![
+                (
+                    "Bash",
+                    "printf '\\033[32mok\\033[0m ünïcødé ✓ 日本\\n'; seq 1 400"
+                ),
+                ("Bash", "cat missing-file.txt")
+            ]
+        );
+        let results: Vec<(&str, bool)> = entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Result { output, error, .. } => Some((output.as_str(), *error)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(results.len(), 2, "{entries:?}");
+        assert!(results[0]
+            .0
+            .starts_with("\u{1b}[32mok\u{1b}[0m ünïcødé ✓ 日本\n1\n2"));
+        assert!(results[0].0.ends_with("400") && !results[0].1);
+        assert!(
+            results[1].0.contains("No such file") && results[1].1,
+            "the failure is marked"
+        );
+        assert!(entries.iter().any(
+            |e| matches!(e, Entry::Text { text } if text.starts_with("## Done ✓") && text.contains("世界"))
+        ));
+        assert!(entries.iter().any(|e| matches!(e, Entry::Turn { .. })));
+
+        ui_fixture("claude", entries);
+    }
+
+    /// `entries` as the events the job view streams, kept current as the UI's fixture
+    /// `ui/src/lib/fixtures/AGENT-transcript.json`.
+    fn ui_fixture(agent: &str, entries: Vec<Entry>) {
+        let events: Vec<sidekick_protocol::Event> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, entry)| sidekick_protocol::Event {
+                seq: i as u64 + 1,
+                time: 1_795_000_000_000 + i as u64,
+                job_id: format!("01real{agent}"),
+                body: sidekick_protocol::EventBody::Transcript { entry },
+            })
+            .collect();
+        let mut fresh = serde_json::to_string_pretty(&events).unwrap_or_default();
+        fresh.push('\n');
+        sidekick_testkit::check_generated(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(format!("../../ui/src/lib/fixtures/{agent}-transcript.json")),
+            &fresh,
+            "SIDEKICK_WRITE_TYPES=1 cargo test --workspace --lib -- real_",
+        );
+    }
+
+    /// The real Codex CLI (`exec --json`) and Gemini CLI (`stream-json`) streams of the
+    /// two-turn task (captured by the CLI's real-agent tests): the command or file write, its
+    /// result, the answer and the turn's end, each as the transcript shows it.
+    #[test]
+    fn the_real_codex_and_gemini_streams_read_as_transcripts() {
+        for (agent, format, stream, tool) in [
+            (
+                "codex",
+                Format::CodexJson,
+                include_str!("fixtures/codex-real.jsonl"),
+                "printf 'hello from the scripted model\\n' > hello.txt",
+            ),
+            (
+                "gemini",
+                Format::GeminiStream,
+                include_str!("fixtures/gemini-real.jsonl"),
+                "hello.txt",
+            ),
+        ] {
+            let lines: Vec<&str> = stream.lines().collect();
+            let entries = transcript(format, &lines);
+            let call = entries.iter().find_map(|e| match e {
+                Entry::Tool { id, brief, .. } => Some((id.clone(), brief.clone())),
+                _ => None,
+            });
+            let (id, brief) =
+                call.unwrap_or_else(|| panic!("{agent}: no tool call in {entries:?}"));
+            assert!(brief.contains(tool), "{agent}: {brief}");
+            assert!(
+                entries
+                    .iter()
+                    .any(|e| matches!(e, Entry::Result { id: r, error: false, .. } if *r == id)),
+                "{agent}: no result for {id}: {entries:?}"
+            );
+            assert!(
+                entries.iter().any(|e| matches!(e, Entry::Text { text } if text == "I created hello.txt with a greeting.")),
+                "{agent}: {entries:?}"
+            );
+            assert!(
+                entries.iter().any(|e| matches!(e, Entry::Turn { .. })),
+                "{agent}"
+            );
+            ui_fixture(agent, entries);
+        }
+    }
+
+    #[test]
+    fn a_shell_wrapper_shows_the_script_it_runs() {
+        assert_eq!(
+            unwrap_shell(r#"/bin/bash -lc "printf 'hi\\n' > \"a b.txt\"""#),
+            r#"printf 'hi\n' > "a b.txt""#
+        );
+        assert_eq!(unwrap_shell("bash -lc 'it'\\''s here'"), "it's here");
+        assert_eq!(unwrap_shell("/usr/bin/zsh -c 'ls -la'"), "ls -la");
+        for kept in [
+            "ls -la",
+            "python -c 'print(1)'",
+            "bash -lc 'a' 'b'",
+            "bash -x script.sh",
+        ] {
+            assert_eq!(unwrap_shell(kept), kept);
+        }
     }
 }
