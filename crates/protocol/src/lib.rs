@@ -606,6 +606,9 @@ pub struct Health {
     /// `since` this number sees every later change.
     #[serde(default)]
     pub last_seq: u64,
+    /// How many jobs may be live at once (`max_running`): a queued job waits for a place.
+    #[serde(default)]
+    pub max_running: u32,
 }
 
 /// The one error shape at every edge: a machine-readable code and a human sentence.

@@ -87,6 +87,12 @@ async fn health(State(st): State<AppState>) -> ApiResult<Health> {
         pid: std::process::id(),
         home: st.engine.home().root().display().to_string(),
         last_seq: st.engine.last_seq()?,
+        // A broken config file is the host's to report elsewhere; health still answers.
+        max_running: st
+            .engine
+            .config()
+            .map(|c| c.max_running as u32)
+            .unwrap_or(0),
     }))
 }
 

@@ -29,6 +29,8 @@ export class AppState {
       .mergeJob(id, { strategy: "squash", into: null, paths: [], hunks: [], message: null, autostash: false, dry_run: true, include_copied: false })
       .then((r) => r.preview),
   );
+  /** The host's `max_running` (0 until known): "3 of 3 running" for a queued job. */
+  maxRunning = $state(0);
   /** `x` asks the job view to confirm a cancel. */
   askCancel = $state(false);
   /** Files of the open job's diff left out of the merge (the checkboxes). */
@@ -47,7 +49,13 @@ export class AppState {
   counts = $derived(countJobs(this.jobs.values()));
   positions = $derived(queuePositions(this.jobs.values()));
   /** The list's rows: newest first, sidekicks under the job that started them. */
-  rows = $derived(nested([...this.jobs.values()].filter((j) => matches(j, this.stateFilter, this.repoFilter))));
+  rows = $derived.by(() => {
+    const shown = [...this.jobs.values()].filter((j) => matches(j, this.stateFilter, this.repoFilter));
+    if (this.stateFilter !== "queued") return nested(shown);
+    // The queue in its order: the next to start first.
+    const at = (j: Job) => this.positions.get(j.id) ?? Number.MAX_SAFE_INTEGER;
+    return shown.sort((a, b) => at(a) - at(b)).map((job) => ({ job, depth: 0 }));
+  });
   visible = $derived(this.rows.map((r) => r.job));
   selected = $derived(this.selectedId ? (this.jobs.get(this.selectedId) ?? null) : null);
   repos = $derived([...new Set([...this.jobs.values()].map((j) => j.repo))].sort());
@@ -138,6 +146,10 @@ export class AppState {
       ipc.onOpenJob((job) => this.open(job)),
     ]);
     this.applySnapshot(await ipc.jobsSnapshot());
+    ipc
+      .hostInfo()
+      .then((h) => (this.maxRunning = h.max_running))
+      .catch(() => {});
     ready = true;
     for (const c of pending) this.applyChange(c);
     const opened = await ipc.takeOpenedJob();

@@ -103,6 +103,9 @@ describe("JobList", () => {
 
     await fireEvent.change(screen.getByTestId("filter-state"), { target: { value: "review" } });
     expect(rows().map((r) => r.dataset.codename)).toEqual(["brave-otter"]);
+    // The queue in its order: the next to start first.
+    await fireEvent.change(screen.getByTestId("filter-state"), { target: { value: "queued" } });
+    expect(rows().map((r) => r.dataset.codename)).toEqual(["calm-heron", "keen-mole"]);
     await fireEvent.change(screen.getByTestId("filter-state"), { target: { value: "all" } });
     await fireEvent.change(screen.getByTestId("filter-repo"), { target: { value: "/other" } });
     expect(rows().map((r) => r.dataset.codename)).toEqual(["keen-mole"]);
@@ -814,6 +817,15 @@ describe("JobView", () => {
     expect(screen.getByTestId("job-spawned-by").textContent).toBe("Claude Code 2.1.330");
     await fireEvent.click(screen.getByRole("button", { name: "lead-job" }));
     expect(app.selectedId).toBe("01p");
+  });
+
+  it("says where a queued job is in the queue and why it waits", () => {
+    host({ follow_output: 1, stop_output: null });
+    const queued = job({ id: "01q", codename: "next-one", state: "queued", started_at: null, ended_at: null });
+    const app = withJobs(job({ id: "01a", state: "running" }), job({ id: "01b", state: "waiting" }), queued);
+    app.maxRunning = 2;
+    render(JobView, { app, job: queued });
+    expect(screen.getByTestId("job-queue").textContent).toBe("#1, waiting for a place: 2 of 2 running");
   });
 
   it("asks before discarding, then reports what the host did", async () => {

@@ -327,7 +327,11 @@ export type Health = { version: string, pid: number, home: string,
  * The newest event's `seq`: a client that loads the job list and then follows events
  * `since` this number sees every later change.
  */
-last_seq: number, };
+last_seq: number, 
+/**
+ * How many jobs may be live at once (`max_running`): a queued job waits for a place.
+ */
+max_running: number, };
 
 export type TaskInput = { name: string, description: string, required: boolean, default: string | null, };
 
