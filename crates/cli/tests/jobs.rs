@@ -1,6 +1,6 @@
 //! Jobs end to end: edits, timeouts, cancels, floods, queueing, nesting.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use crate::common::{assert_counts_to, pid_alive, s, wait_for_file, World};
@@ -501,4 +501,141 @@ fn failed_and_empty_jobs_are_archived_in_bulk_and_come_back() {
         "only the failed one again"
     );
     w.ok(&["cancel", &s(&running["id"])]);
+}
+
+/// The warm worktree a job of `repo` was made from, if any: its admin folder keeps the name
+/// it had in the pool.
+fn admin_name(worktree: &str) -> String {
+    let dotgit = std::fs::read_to_string(Path::new(worktree).join(".git")).expect(".git file");
+    dotgit
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn warm_in(group: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(group)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with(".warm-"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until `group` holds a warm worktree whose admin folder says it is complete.
+fn wait_warm(group: &Path) -> PathBuf {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        for p in warm_in(group) {
+            let Ok(dotgit) = std::fs::read_to_string(p.join(".git")) else {
+                continue;
+            };
+            let admin = PathBuf::from(dotgit.trim().trim_start_matches("gitdir:").trim());
+            if admin.join("sidekick-warm").exists() {
+                return p;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no warm worktree appeared in {}",
+            group.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
+    let w = World::new();
+    let first = w.spawn(&["--wait"], "echo one > one.txt");
+    let group = PathBuf::from(s(&first["worktree"]))
+        .parent()
+        .expect("group")
+        .to_path_buf();
+    assert!(
+        !admin_name(&s(&first["worktree"])).starts_with("warm-"),
+        "the first is cold"
+    );
+    // After it, the pool holds one worktree checked out at the base.
+    let warm = wait_warm(&group);
+    assert_eq!(
+        std::fs::read_to_string(warm.join("README.md")).expect("a checkout"),
+        std::fs::read_to_string(w.repo.join("README.md")).expect("the repo's")
+    );
+    let warm_name = admin_name(&warm.display().to_string());
+    let second = w.spawn(&["--wait"], "echo two > two.txt");
+    assert_eq!(second["state"], "completed", "{second}");
+    assert_eq!(
+        admin_name(&s(&second["worktree"])),
+        warm_name,
+        "started warm"
+    );
+    assert!(!warm.exists(), "moved to the job's path");
+    let branch = s(&second["branch"]);
+    assert_eq!(w.git(&["show", &format!("{branch}:two.txt")]), "two");
+    assert!(
+        w.git(&["ls-tree", "--name-only", &branch])
+            .lines()
+            .all(|f| f != "one.txt"),
+        "nothing of the first job"
+    );
+
+    // One edited by hand is thrown away; the job gets a fresh checkout.
+    let spoiled = wait_warm(&group);
+    let spoiled_name = admin_name(&spoiled.display().to_string());
+    std::fs::write(spoiled.join("README.md"), "edited by hand\n").expect("write");
+    let third = w.spawn(&["--wait"], "cat README.md > seen.txt");
+    assert_ne!(admin_name(&s(&third["worktree"])), spoiled_name);
+    assert!(!spoiled.exists(), "thrown away");
+    let seen = w.git(&["show", &format!("{}:seen.txt", s(&third["branch"]))]);
+    assert_ne!(seen, "edited by hand");
+    // The user's repository lists only the jobs' worktrees and the pool.
+    let listed = w.git(&["worktree", "list", "--porcelain"]);
+    assert!(!listed.contains(&spoiled.display().to_string()), "{listed}");
+
+    // `sidekick pool` shows it; a repository set to no pool has it emptied at its next job.
+    let fresh = wait_warm(&group);
+    let pools = w.json(&["pool", "--json"]);
+    assert_eq!(pools[0]["repo"], w.repo.display().to_string(), "{pools}");
+    assert_eq!(pools[0]["wanted"], 1);
+    assert_eq!(
+        pools[0]["worktrees"][0]["path"],
+        fresh.display().to_string()
+    );
+    assert!(pools[0]["worktrees"][0]["bytes"]
+        .as_u64()
+        .is_some_and(|b| b > 0));
+    assert!(w.ok(&["pool", "."]).contains("1 of 1 warm"));
+    std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
+    std::fs::write(w.repo.join(".sidekick/config.toml"), "warm_worktrees = 0\n").expect("write");
+    let fourth = w.spawn(&["--wait"], "true");
+    assert!(!admin_name(&s(&fourth["worktree"])).starts_with("warm-"));
+    assert!(warm_in(&group).is_empty(), "emptied");
+    assert_eq!(w.json(&["pool", "--json"])[0]["wanted"], 0);
+
+    // A repository that is gone: gc removes its pool's folders.
+    std::fs::remove_file(w.repo.join(".sidekick/config.toml")).expect("rm");
+    w.spawn(&["--wait"], "true");
+    let last = wait_warm(&group);
+    let moved = w.root.join("moved-away");
+    std::fs::rename(&w.repo, &moved).expect("move the repository away");
+    let out = w
+        .command(&["gc", "--json"])
+        .current_dir(&w.root)
+        .output()
+        .expect("gc runs");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        report["warm_removed"],
+        serde_json::json!([last.display().to_string()]),
+        "{report}"
+    );
+    assert!(!last.exists());
 }

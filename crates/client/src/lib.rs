@@ -310,6 +310,15 @@ impl Client {
         self.call(Method::POST, path, Some(body)).await
     }
 
+    /// The warm worktrees of every repository with jobs, or of `repo` (absolute).
+    pub async fn pools(&self, repo: Option<&str>) -> Result<Vec<sidekick_protocol::Pool>> {
+        let uri = match repo {
+            Some(r) => format!("/v1/pool?repo={}", encode(r)),
+            None => "/v1/pool".to_string(),
+        };
+        self.call(Method::GET, &uri, None).await
+    }
+
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         self.call(Method::GET, "/v1/agents", None).await
     }

@@ -47,6 +47,9 @@ pub struct Config {
     pub max_depth: u32,
     /// `[mcp]`: the MCP server's settings.
     pub mcp: McpConfig,
+    /// `warm_worktrees`: how many worktrees each repository with jobs keeps checked out ahead,
+    /// so a job starts without a checkout (a repository's own config may say otherwise).
+    pub warm_worktrees: u32,
 }
 
 /// `[mcp]`: what `sidekick mcp` offers its clients.
@@ -69,6 +72,10 @@ impl Default for McpConfig {
 }
 
 pub const DEFAULT_MAX_DEPTH: u32 = 3;
+/// Warm worktrees per repository with jobs (`warm_worktrees`).
+pub const DEFAULT_WARM_WORKTREES: u32 = 1;
+/// More warm worktrees than this per repository is a mistake (each is a full checkout).
+const MAX_WARM_WORKTREES: u32 = 8;
 
 /// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
 /// there keeps the two lists the same). A `[agents.NAME]` table for one of them may hold
@@ -97,6 +104,7 @@ impl Default for Config {
             answer_timeout_ms: None,
             max_depth: DEFAULT_MAX_DEPTH,
             mcp: McpConfig::default(),
+            warm_worktrees: DEFAULT_WARM_WORKTREES,
         }
     }
 }
@@ -133,6 +141,7 @@ struct RawConfig {
     merge: Option<RawMerge>,
     max_depth: Option<u32>,
     mcp: Option<RawMcp>,
+    warm_worktrees: Option<u32>,
     /// `[open]`: the desktop app's "Open in editor" and "Open terminal here" commands. The
     /// app reads them itself; the host only checks them.
     open: Option<RawOpen>,
@@ -325,6 +334,15 @@ impl Config {
                 Some(d) => d,
                 None => DEFAULT_MAX_DEPTH,
             },
+            warm_worktrees: match raw.warm_worktrees {
+                Some(n) if n > MAX_WARM_WORKTREES => {
+                    return Err(invalid(format!(
+                    "warm_worktrees is {n}; at most {MAX_WARM_WORKTREES} (each is a full checkout)"
+                )))
+                }
+                Some(n) => n,
+                None => DEFAULT_WARM_WORKTREES,
+            },
             mcp: McpConfig {
                 allow_merge: raw
                     .mcp
@@ -352,6 +370,8 @@ pub struct RepoConfig {
     pub setup: Option<String>,
     /// The agent a job in this repository uses when none is asked for.
     pub agent: Option<String>,
+    /// Warm worktrees for this repository, instead of the host's `warm_worktrees`.
+    pub warm_worktrees: Option<u32>,
 }
 
 impl RepoConfig {

@@ -111,6 +111,7 @@ impl Engine {
                 grace: options.grace,
                 review: Mutex::new(()),
                 repos: review::Repos::default(),
+                pools: Default::default(),
             }),
         })
     }

@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) review: Mutex<()>,
     /// Repositories kept open between requests.
     pub(crate) repos: review::Repos,
+    /// Warm worktrees: refills under way, one claim at a time.
+    pub(crate) pools: crate::pool::Pools,
 }
 
 impl Inner {

@@ -13,6 +13,7 @@ pub(crate) mod jobs;
 pub mod notify;
 mod output;
 pub(crate) mod parse;
+pub(crate) mod pool;
 pub(crate) mod process;
 mod runner;
 pub(crate) mod store;

@@ -102,19 +102,36 @@ async fn prepare_and_run(
             rec.job.codename, rec.job.id
         );
         let started = std::time::Instant::now();
+        let claimer = handle.clone();
         let added = tokio::task::spawn_blocking(move || {
-            repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason)
+            // A warm worktree when the repository has one ready; else a checkout.
+            if claimer.claim_warm(&repo2, &wt2, &branch, &commit, &lock_reason) {
+                return Ok(true);
+            }
+            repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason).map(|()| false)
         })
         .await;
-        tracing::debug!(job = %rec.job.id, ms = started.elapsed().as_millis() as u64, "worktree added");
+        tracing::debug!(
+            job = %rec.job.id,
+            ms = started.elapsed().as_millis() as u64,
+            warm = matches!(added, Ok(Ok(true))),
+            "worktree ready"
+        );
         match added {
-            Ok(Ok(())) => {}
+            Ok(Ok(_)) => {}
             Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
             Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
         }
         rec.has_worktree = true;
         if let Err(e) = handle.save(rec) {
             tracing::error!(job = %rec.job.id, error = %e, "cannot record the worktree");
+        }
+        if let Some(group) = worktree.parent() {
+            handle.refill_warm(
+                repo_dir.clone(),
+                group.to_path_buf(),
+                rec.job.base_commit.clone(),
+            );
         }
 
         if worktree.join(".gitmodules").exists() {

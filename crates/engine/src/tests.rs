@@ -155,7 +155,20 @@ async fn a_job_edits_files_in_its_own_worktree_and_commits_them() {
     assert_eq!(output_lines(&f.engine, &job.id), vec!["done"]);
     let log = std::fs::read_to_string(&job.log_path).expect("log file");
     assert_eq!(log, "done\n");
-    assert!(!git(&f.repo, &["worktree", "list", "--porcelain"]).contains("locked"));
+    assert!(
+        !locked(&f.repo, &job.worktree),
+        "unlocked once the job ended"
+    );
+}
+
+/// Whether `git worktree list` says the worktree at `path` is locked (a warm worktree of the
+/// pool beside it is, by design).
+fn locked(repo: &std::path::Path, path: &str) -> bool {
+    let list = git(repo, &["worktree", "list", "--porcelain"]);
+    list.split("\n\n")
+        .find(|b| b.starts_with(&format!("worktree {path}\n")))
+        .unwrap_or_else(|| panic!("{path} is not listed: {list}"))
+        .contains("\nlocked")
 }
 
 #[tokio::test]
@@ -172,7 +185,7 @@ async fn the_worktree_is_locked_while_the_agent_runs() {
     let end = wait_end(&f.engine, &job.id).await;
     assert_eq!(end.state, JobState::Cancelled);
     assert_eq!(end.reason.as_deref(), Some("cancelled by the user"));
-    assert!(!git(&f.repo, &["worktree", "list", "--porcelain"]).contains("locked"));
+    assert!(!locked(&f.repo, &end.worktree));
 }
 
 #[tokio::test]

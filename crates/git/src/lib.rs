@@ -18,6 +18,7 @@ pub mod repo;
 mod repos;
 mod subject;
 pub mod treemerge;
+pub mod warm;
 
 pub use diff::DiffLimits;
 pub use error::{Refusal, ReviewError};

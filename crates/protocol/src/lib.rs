@@ -15,8 +15,8 @@ pub use paths::{sibling_program, Home};
 pub use review::{
     ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLine, DiscardRequest, FileDiff,
     FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange, LineKind,
-    MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, RebaseRequest, Side, Span,
-    Viewed,
+    MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, Pool, RebaseRequest, Side,
+    Span, Viewed, WarmWorktree,
 };
 
 use serde::{Deserialize, Serialize};

@@ -359,6 +359,29 @@ pub struct GcReport {
     /// snapshot can be kept. `sidekick discard --orphaned JOB` forgets one and deletes its folder.
     #[serde(default)]
     pub orphaned: Vec<GcItem>,
+    /// Warm worktrees removed (or that would be): of repositories without a job for a week, or
+    /// gone. Their bytes are in `freed_bytes`.
+    #[serde(default)]
+    pub warm_removed: Vec<String>,
+}
+
+/// `GET /v1/pool`: one repository's warm worktrees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Pool {
+    pub repo: String,
+    /// How many it keeps (`warm_worktrees`, the repository's own or the host's).
+    pub wanted: u32,
+    pub worktrees: Vec<WarmWorktree>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct WarmWorktree {
+    pub path: String,
+    /// The commit it holds; `None` while it is being made.
+    pub commit: Option<String>,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

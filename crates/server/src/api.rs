@@ -48,6 +48,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/viewed", get(list_viewed).put(set_viewed))
         .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
+        .route("/v1/pool", get(pools))
         .route("/v1/repo", get(repo_info))
         .route("/v1/tasks", get(task_types))
         .route("/v1/events", get(events))
@@ -318,6 +319,23 @@ async fn gc(
 ) -> ApiResult<sidekick_protocol::GcReport> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.gc(req.dry_run).await?))
+}
+
+#[derive(Deserialize)]
+struct PoolQuery {
+    repo: Option<String>,
+}
+
+async fn pools(
+    State(st): State<AppState>,
+    q: Result<Query<PoolQuery>, QueryRejection>,
+) -> ApiResult<Vec<sidekick_protocol::Pool>> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    let repo = match &q.repo {
+        Some(r) => Some(absolute(r)?),
+        None => None,
+    };
+    Ok(Json(st.engine.pools(repo.as_deref())?))
 }
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {

@@ -8,7 +8,8 @@ use crate::render::print_json;
 use crate::Outcome;
 
 /// Remove the worktrees of merged and discarded jobs, and of jobs that ended longer ago than
-/// `gc_after` (config, default 7d). Each job's work is saved to refs/sidekick/snapshots/<id>
+/// `gc_after` (config, default 7d), and the warm worktrees of repositories without a job for a
+/// week (or gone). Each job's work is saved to refs/sidekick/snapshots/<id>
 /// first; `sidekick restore JOB` brings a worktree back.
 #[derive(Args)]
 pub struct GcArgs {
@@ -52,6 +53,9 @@ pub async fn cmd_gc(client: &Client, args: GcArgs) -> Outcome {
             item.codename
         );
     }
+    for path in &report.warm_removed {
+        println!("{verb} warm worktree {path} (its repository had no job for a week, or is gone)");
+    }
     println!(
         "{} {} worktree{}, {}",
         if args.dry_run { "would free" } else { "freed" },
@@ -62,6 +66,6 @@ pub async fn cmd_gc(client: &Client, args: GcArgs) -> Outcome {
     Ok(ExitCode::SUCCESS)
 }
 
-fn mb(bytes: u64) -> String {
+pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1_000_000.0)
 }

@@ -9,6 +9,7 @@ pub mod gc;
 pub mod logs;
 pub mod ls;
 pub mod merge;
+pub mod pool;
 pub mod run;
 pub mod serve;
 pub mod status;

@@ -46,6 +46,25 @@ impl JobHandle {
         self.inner.home.config_file().to_path_buf()
     }
 
+    /// Makes one of the repository's warm worktrees this job's worktree; false when there was
+    /// none to use.
+    pub(crate) fn claim_warm(
+        &self,
+        repo: &std::path::Path,
+        dest: &std::path::Path,
+        branch: &str,
+        commit: &str,
+        reason: &str,
+    ) -> bool {
+        self.inner.claim_warm(repo, dest, branch, commit, reason)
+    }
+
+    /// Refills the repository's warm worktrees in the background (after this job's own
+    /// worktree is ready, so it never waits for them).
+    pub(crate) fn refill_warm(&self, repo: PathBuf, group: PathBuf, commit: String) {
+        self.inner.refill_warm(repo, group, commit);
+    }
+
     /// Saves this job (never another one), with a job event.
     pub(crate) fn save(&self, rec: &JobRecord) -> Result<()> {
         if rec.job.id != self.job_id {

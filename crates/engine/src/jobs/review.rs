@@ -267,6 +267,9 @@ impl Engine {
             dry_run,
             ..Default::default()
         };
+        let (warm, warm_bytes) = self.trim_pools(dry_run)?;
+        report.warm_removed = warm;
+        report.freed_bytes += warm_bytes;
         for rec in candidates {
             let bytes = review::ops::folder_size(Path::new(&rec.job.worktree));
             if review::ops::repo_is_gone(&subject_of(&rec)) {

@@ -510,7 +510,12 @@ export type GcReport = { dry_run: boolean, removed: Array<GcItem>, freed_bytes: 
  * Jobs left alone because their repository is gone (moved or deleted): without it no
  * snapshot can be kept. `sidekick discard --orphaned JOB` forgets one and deletes its folder.
  */
-orphaned: Array<GcItem>, };
+orphaned: Array<GcItem>, 
+/**
+ * Warm worktrees removed (or that would be): of repositories without a job for a week, or
+ * gone. Their bytes are in `freed_bytes`.
+ */
+warm_removed: Array<string>, };
 
 export type GcItem = { job_id: string, codename: string, worktree: string, bytes: number, 
 /**
@@ -574,6 +579,18 @@ export type HunkPick = { path: string, hunks: Array<HunkRange>, };
 export type HunkRange = { old_start: number, old_lines: number, new_start: number, new_lines: number, };
 
 export type Viewed = { path: string, key: string | null, };
+
+export type Pool = { repo: string, 
+/**
+ * How many it keeps (`warm_worktrees`, the repository's own or the host's).
+ */
+wanted: number, worktrees: Array<WarmWorktree>, };
+
+export type WarmWorktree = { path: string, 
+/**
+ * The commit it holds; `None` while it is being made.
+ */
+commit: string | null, bytes: number, };
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {

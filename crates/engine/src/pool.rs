@@ -1,0 +1,202 @@
+//! Warm worktrees per repository (`sidekick_git::warm`): a job's runner claims one instead of
+//! checking its files out, and the pool is refilled in the background afterwards, one refill per
+//! repository at a time, at low CPU and I/O priority, after the job's own worktree is ready.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+
+use sidekick_git::warm;
+
+use crate::config::{Config, RepoConfig};
+use crate::{lock, Inner};
+
+/// What the engine keeps about the pools: which repositories are being refilled, and one claim
+/// at a time (two jobs starting together must not take the same warm worktree).
+#[derive(Default)]
+pub(crate) struct Pools {
+    refilling: Mutex<HashSet<PathBuf>>,
+    claims: Mutex<()>,
+}
+
+/// How many warm worktrees `repo` keeps: its own config's `warm_worktrees`, else the host's.
+fn wanted(config: &Config, repo: &Path) -> usize {
+    let own = RepoConfig::load(repo).ok().and_then(|c| c.warm_worktrees);
+    own.unwrap_or(config.warm_worktrees).min(8) as usize
+}
+
+impl Inner {
+    /// Turns one of `repo`'s warm worktrees into the job's worktree at `dest` (a new `branch`
+    /// at `commit`, locked with `reason`); false when there is none it could use (each one it
+    /// could not use is thrown away), and the caller checks the files out as usual.
+    pub(crate) fn claim_warm(
+        &self,
+        repo: &Path,
+        dest: &Path,
+        branch: &str,
+        commit: &str,
+        reason: &str,
+    ) -> bool {
+        let Some(group) = dest.parent() else {
+            return false;
+        };
+        let _one_at_a_time = lock(&self.pools.claims);
+        // A pool set to nothing (`warm_worktrees = 0`, for the host or this repository) is
+        // emptied, not used.
+        if Config::load(self.home.config_file()).is_ok_and(|c| wanted(&c, repo) == 0) {
+            for w in warm::list(group) {
+                warm::discard(repo, &w.path);
+            }
+            return false;
+        }
+        let refilling = lock(&self.pools.refilling).contains(repo);
+        for w in warm::list(group) {
+            if w.commit.is_none() {
+                // Being made right now, or left half made by a refill that died.
+                if !refilling {
+                    warm::discard(repo, &w.path);
+                }
+                continue;
+            }
+            match warm::claim(repo, &w, dest, branch, commit, reason) {
+                Ok(()) => return true,
+                Err(why) => tracing::info!(
+                    warm = %w.path.display(),
+                    why,
+                    "a warm worktree could not be used; thrown away"
+                ),
+            }
+        }
+        false
+    }
+
+    /// Brings `repo`'s pool (in `group`) up to its size in the background, checked out at
+    /// `commit` (the base the last job started from).
+    pub(crate) fn refill_warm(self: &Arc<Self>, repo: PathBuf, group: PathBuf, commit: String) {
+        let want = match Config::load(self.home.config_file()) {
+            Ok(c) => wanted(&c, &repo),
+            Err(_) => return,
+        };
+        if want == 0 || !lock(&self.pools.refilling).insert(repo.clone()) {
+            return;
+        }
+        let inner = self.clone();
+        let key = repo.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sidekick-warm".into())
+            .spawn(move || {
+                inner.refill_now(&repo, &group, &commit, want);
+                lock(&inner.pools.refilling).remove(&repo);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start refilling warm worktrees");
+            lock(&self.pools.refilling).remove(&key);
+        }
+    }
+
+    fn refill_now(&self, repo: &Path, group: &Path, commit: &str, want: usize) {
+        loop {
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return;
+            }
+            let pool = {
+                let _claims = lock(&self.pools.claims);
+                let pool = warm::list(group);
+                // Half made by a refill that died: this refill is the only one for `repo`.
+                for w in pool.iter().filter(|w| w.commit.is_none()) {
+                    warm::discard(repo, &w.path);
+                }
+                pool
+            };
+            let ready = pool.iter().filter(|w| w.commit.is_some()).count();
+            if ready >= want {
+                return;
+            }
+            let started = std::time::Instant::now();
+            match warm::make(repo, group, &self.ids.next(), commit) {
+                Ok(path) => tracing::debug!(
+                    warm = %path.display(),
+                    ms = started.elapsed().as_millis() as u64,
+                    "warm worktree ready"
+                ),
+                Err(e) => {
+                    tracing::warn!(repo = %repo.display(), error = %e, "cannot make a warm worktree");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// A week: a repository without a job for this long keeps no warm worktrees (`sidekick gc`).
+const IDLE_MS: u64 = 7 * 24 * 3600 * 1000;
+
+impl crate::Engine {
+    /// The warm worktrees of every repository with jobs, or of `repo`.
+    pub fn pools(&self, repo: Option<&Path>) -> crate::Result<Vec<sidekick_protocol::Pool>> {
+        let config = Config::load(self.inner.home.config_file())?;
+        let repos = self.job_repos()?;
+        let root = self.inner.home.worktrees();
+        Ok(repos
+            .into_iter()
+            .map(|(r, _)| r)
+            .filter(|r| repo.is_none_or(|want| want == r.as_path()))
+            .map(|r| {
+                let group = sidekick_git::repo::worktree_group(&root, &r);
+                sidekick_protocol::Pool {
+                    wanted: wanted(&config, &r) as u32,
+                    worktrees: warm::list(&group)
+                        .into_iter()
+                        .map(|w| sidekick_protocol::WarmWorktree {
+                            bytes: warm::size(&w.path),
+                            path: w.path.display().to_string(),
+                            commit: w.commit,
+                        })
+                        .collect(),
+                    repo: r.display().to_string(),
+                }
+            })
+            .collect())
+    }
+
+    /// Each repository that has jobs, with its newest job's creation time.
+    fn job_repos(&self) -> crate::Result<Vec<(PathBuf, u64)>> {
+        let mut newest: std::collections::BTreeMap<PathBuf, u64> = Default::default();
+        for rec in lock(&self.inner.reader).jobs(None)? {
+            let at = newest.entry(PathBuf::from(&rec.job.repo)).or_default();
+            *at = (*at).max(rec.job.created_at);
+        }
+        Ok(newest.into_iter().collect())
+    }
+
+    /// Removes the warm worktrees of repositories without a job for a week, or gone; returns
+    /// their paths and bytes (`dry_run`: only says so).
+    pub(crate) fn trim_pools(&self, dry_run: bool) -> crate::Result<(Vec<String>, u64)> {
+        let cutoff = self.inner.now().saturating_sub(IDLE_MS);
+        let root = self.inner.home.worktrees();
+        let (mut removed, mut bytes) = (Vec::new(), 0);
+        for (repo, newest) in self.job_repos()? {
+            let gone = !repo.join(".git").exists();
+            if newest > cutoff && !gone {
+                continue;
+            }
+            let group = sidekick_git::repo::worktree_group(&root, &repo);
+            let _claims = lock(&self.inner.pools.claims);
+            for w in warm::list(&group) {
+                bytes += warm::size(&w.path);
+                removed.push(w.path.display().to_string());
+                if dry_run {
+                    continue;
+                }
+                if gone {
+                    // Nothing to unregister it from: the folder goes.
+                    let _ = std::fs::remove_dir_all(&w.path);
+                } else {
+                    warm::discard(&repo, &w.path);
+                }
+            }
+        }
+        Ok((removed, bytes))
+    }
+}

@@ -1,0 +1,372 @@
+//! Warm worktrees: a repository's small pool of worktrees already checked out (detached, on
+//! no branch), beside its jobs' worktrees as `.warm-ID` folders, so a job starts without
+//! waiting for a checkout. One is made in two steps: `git worktree add --no-checkout` under the
+//! repository's worktree lock (quick), then the files, outside the lock and at low CPU and I/O
+//! priority, so a job's own git work never waits for it; a mark in the worktree's admin folder
+//! (the commit it holds) says it is complete. A job claims one by checking that it is still
+//! exactly as made (no change, no stray file: one edited by hand is thrown away, never used),
+//! switching it to a new branch at the job's base (git's checkout: the cost follows the files
+//! that differ), and moving it to the job's path.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::repo::{self, RepoError};
+
+/// The folder-name prefix of a warm worktree in a repository's worktree group.
+pub const PREFIX: &str = ".warm-";
+/// In a warm worktree's admin folder: the commit it holds, written once its files are there.
+const MARK: &str = "sidekick-warm";
+/// `git worktree lock`'s reason for a warm worktree.
+const REASON: &str = "sidekick warm worktree (not a job)";
+
+type Result<T> = std::result::Result<T, RepoError>;
+
+/// A warm worktree found on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warm {
+    pub path: PathBuf,
+    /// The commit it holds; `None` while it is being made (or when making it died).
+    pub commit: Option<String>,
+}
+
+/// The worktree's admin folder (`.git/worktrees/NAME`), from its `.git` file.
+fn admin_dir(worktree: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let dir = text.strip_prefix("gitdir:")?.trim();
+    Some(PathBuf::from(dir))
+}
+
+/// The warm worktrees in `group` (a repository's folder of worktrees), oldest first.
+pub fn list(group: &Path) -> Vec<Warm> {
+    let Ok(entries) = std::fs::read_dir(group) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Warm> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        .map(|e| {
+            let path = e.path();
+            let commit = admin_dir(&path)
+                .and_then(|a| std::fs::read_to_string(a.join(MARK)).ok())
+                .map(|c| c.trim().to_string())
+                .filter(|c| c.len() >= 40);
+            Warm { path, commit }
+        })
+        .collect();
+    // The names hold a ULID: sorted by name is oldest first.
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+/// A command at the lowest CPU and I/O priority (`nice`, `ionice -c 3` where present).
+fn low_priority(mut cmd: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setpriority and ioprio_set are async-signal-safe syscalls; nothing else runs
+    // between fork and exec here.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+            // ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_IDLE << 13)
+            libc::syscall(libc::SYS_ioprio_set, 1, 0, 3 << 13);
+            Ok(())
+        });
+    }
+    cmd
+}
+
+fn run(what: &str, mut cmd: Command) -> Result<String> {
+    let out = cmd.output().map_err(RepoError::Spawn)?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    Err(RepoError::Git {
+        what: what.into(),
+        detail: String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "),
+    })
+}
+
+/// Makes one warm worktree of `repo` at `commit` in `group`, named `.warm-ID`; returns its path.
+/// Only the registration holds the repository's worktree lock; the checkout runs at low priority.
+pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf> {
+    sidekick_protocol::private::dir(group)?;
+    let dest = group.join(format!("{PREFIX}{id}"));
+    repo::with_worktree_lock(repo, || {
+        let mut cmd = repo::git(repo);
+        cmd.args(["worktree", "add", "--quiet", "--no-checkout", "--detach"])
+            .args(["--lock", "--reason", REASON])
+            .arg(&dest)
+            .arg(commit);
+        run("worktree add (warm)", cmd)
+    })?;
+    sidekick_protocol::private::dir(&dest)?;
+    let mut fill = low_priority(repo::git(&dest));
+    fill.args([
+        "-c",
+        "checkout.workers=0",
+        "-c",
+        "checkout.thresholdForParallelism=1",
+        "reset",
+        "--quiet",
+        "--hard",
+        commit,
+    ]);
+    if let Err(e) = run("checkout (warm)", fill) {
+        discard(repo, &dest);
+        return Err(e);
+    }
+    // A fresh checkout's index entries are racily clean; refreshed now, at low priority, so
+    // the claim's check does not hash every file.
+    let mut refresh = low_priority(repo::git(&dest));
+    refresh.args(["update-index", "-q", "--refresh"]);
+    let _ = refresh.output();
+    let admin = admin_dir(&dest).ok_or_else(|| {
+        RepoError::Io(std::io::Error::other(format!(
+            "{} has no .git file",
+            dest.display()
+        )))
+    })?;
+    std::fs::write(admin.join(MARK), format!("{commit}\n"))?;
+    Ok(dest)
+}
+
+/// Why a warm worktree cannot be used as it is.
+fn unusable(warm: &Warm) -> Option<String> {
+    let Some(commit) = &warm.commit else {
+        return Some("it is not complete".into());
+    };
+    let mut cmd = repo::git(&warm.path);
+    cmd.args([
+        "status",
+        "--porcelain=v2",
+        "--branch",
+        "--untracked-files=all",
+        "--ignore-submodules=none",
+    ]);
+    let status = match run("status (warm)", cmd) {
+        Ok(s) => s,
+        Err(e) => return Some(e.to_string()),
+    };
+    let mut head_ok = false;
+    for line in status.lines() {
+        if let Some(oid) = line.strip_prefix("# branch.oid ") {
+            head_ok = oid.trim() == commit;
+        } else if line.starts_with("# branch.head ") {
+            if line.trim() != "# branch.head (detached)" {
+                return Some("it is on a branch".into());
+            }
+        } else if !line.starts_with('#') {
+            return Some(format!("it was changed ({line})"));
+        }
+    }
+    (!head_ok).then(|| "its HEAD moved".to_string())
+}
+
+/// Turns `warm` into a job's worktree: checked to be exactly as made, switched to a new
+/// `branch` at `commit`, moved to `dest` and locked with `lock_reason`. Any failure throws the
+/// warm worktree away and says why; the caller then makes the job's worktree the usual way.
+pub fn claim(
+    repo: &Path,
+    warm: &Warm,
+    dest: &Path,
+    branch: &str,
+    commit: &str,
+    lock_reason: &str,
+) -> std::result::Result<(), String> {
+    let attempt = || -> std::result::Result<(), String> {
+        if let Some(why) = unusable(warm) {
+            return Err(why);
+        }
+        let mut switch = repo::git(&warm.path);
+        switch
+            .args([
+                "-c",
+                "checkout.workers=0",
+                "-c",
+                "checkout.thresholdForParallelism=1",
+            ])
+            .args(["checkout", "--quiet", "-b", branch, commit]);
+        run("checkout (claim)", switch).map_err(|e| e.to_string())?;
+        let admin = admin_dir(&warm.path);
+        let moved = repo::with_worktree_lock(repo, || -> std::result::Result<(), String> {
+            let step = |args: &[&std::ffi::OsStr]| {
+                let mut cmd = repo::git(repo);
+                cmd.args(args);
+                run("worktree (claim)", cmd).map_err(|e| e.to_string())
+            };
+            step(&[
+                "worktree".as_ref(),
+                "unlock".as_ref(),
+                warm.path.as_os_str(),
+            ])?;
+            step(&[
+                "worktree".as_ref(),
+                "move".as_ref(),
+                warm.path.as_os_str(),
+                dest.as_os_str(),
+            ])?;
+            step(&[
+                "worktree".as_ref(),
+                "lock".as_ref(),
+                "--reason".as_ref(),
+                lock_reason.as_ref(),
+                dest.as_os_str(),
+            ])?;
+            Ok(())
+        });
+        if let Err(e) = moved {
+            // The branch this claim made goes with the worktree it was made in.
+            let _ = repo::git(repo).args(["branch", "-D", branch]).output();
+            return Err(e);
+        }
+        if let Some(admin) = admin {
+            let _ = std::fs::remove_file(admin.join(MARK));
+        }
+        Ok(())
+    };
+    attempt().inspect_err(|_| {
+        if warm.path.exists() {
+            discard(repo, &warm.path);
+        }
+    })
+}
+
+/// Throws a warm worktree away (its folder and git's record of it).
+pub fn discard(repo: &Path, path: &Path) {
+    repo::with_worktree_lock(repo, || {
+        let _ = repo::git(repo)
+            .arg("worktree")
+            .arg("unlock")
+            .arg(path)
+            .output();
+        let removed = repo::git(repo)
+            .args(["worktree", "remove", "--force", "--force"])
+            .arg(path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !removed {
+            let _ = std::fs::remove_dir_all(path);
+            let _ = repo::git(repo).args(["worktree", "prune"]).output();
+        }
+    });
+}
+
+/// Bytes used by a warm worktree's files.
+pub fn size(path: &Path) -> u64 {
+    fn walk(dir: &Path) -> u64 {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&e.path()),
+                Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
+                Err(_) => 0,
+            })
+            .sum()
+    }
+    walk(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::repo::testing::git;
+
+    fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, String) {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        sidekick_testkit::repo_with_commit(&repo).expect("repo");
+        let head = git(&repo, &["rev-parse", "HEAD"]);
+        let group = tmp.path().join("worktrees/repo-1");
+        (tmp, repo, group, head)
+    }
+
+    #[test]
+    fn a_warm_worktree_is_made_claimed_onto_a_branch_and_moved() {
+        let (_tmp, repo, group, first) = setup();
+        let made = make(&repo, &group, "01a", &first).expect("made");
+        let warm = list(&group);
+        assert_eq!(
+            warm,
+            vec![Warm {
+                path: made.clone(),
+                commit: Some(first.clone())
+            }]
+        );
+        // The job starts from a later commit: the claim moves the files there.
+        std::fs::write(repo.join("new.txt"), "new\n").expect("write");
+        git(&repo, &["add", "new.txt"]);
+        git(&repo, &["commit", "-q", "-m", "second"]);
+        let second = git(&repo, &["rev-parse", "HEAD"]);
+        let dest = group.join("brave-otter");
+        claim(
+            &repo,
+            &warm[0],
+            &dest,
+            "sidekick/brave-otter",
+            &second,
+            "job x",
+        )
+        .expect("claimed");
+        assert!(list(&group).is_empty(), "no longer warm");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("new.txt")).expect("read"),
+            "new\n"
+        );
+        assert_eq!(
+            git(&dest, &["rev-parse", "--abbrev-ref", "HEAD"]),
+            "sidekick/brave-otter"
+        );
+        assert_eq!(git(&dest, &["rev-parse", "HEAD"]), second);
+        assert_eq!(git(&dest, &["status", "--porcelain"]), "");
+        let listed = git(&repo, &["worktree", "list", "--porcelain"]);
+        assert!(
+            listed.contains(&format!("worktree {}", dest.display())),
+            "{listed}"
+        );
+        assert!(listed.contains("locked job x"), "{listed}");
+    }
+
+    #[test]
+    fn one_edited_by_hand_is_thrown_away_not_used() {
+        let (_tmp, repo, group, head) = setup();
+        for (id, spoil) in [
+            ("01a", "edit"),
+            ("01b", "stray"),
+            ("01c", "branch"),
+            ("01d", "unfinished"),
+        ] {
+            let made = make(&repo, &group, id, &head).expect("made");
+            match spoil {
+                "edit" => std::fs::write(made.join("README.md"), "changed\n").expect("write"),
+                "stray" => std::fs::write(made.join("stray.txt"), "x\n").expect("write"),
+                "branch" => {
+                    git(&made, &["checkout", "-q", "-b", "someones"]);
+                }
+                _ => {
+                    let admin = admin_dir(&made).expect("admin");
+                    std::fs::remove_file(admin.join(MARK)).expect("unmark");
+                }
+            }
+        }
+        for w in list(&group) {
+            let dest = group.join("job");
+            let err = claim(&repo, &w, &dest, "sidekick/job", &head, "job").expect_err("refused");
+            assert!(!err.is_empty());
+            assert!(!w.path.exists(), "thrown away: {}", w.path.display());
+            assert!(!dest.exists());
+        }
+        let listed = git(&repo, &["worktree", "list"]);
+        assert_eq!(listed.lines().count(), 1, "{listed}");
+        // The branch a refused claim would have made does not exist.
+        assert_eq!(git(&repo, &["branch", "--list", "sidekick/job"]), "");
+    }
+}
