@@ -26,6 +26,8 @@ struct Options {
     lines: u64,
     /// Keep the scratch folder (repositories, host.log) for a look afterwards.
     keep: bool,
+    /// Only the job-start table (cold and warm), not ingest and review.
+    start_only: bool,
 }
 
 fn main() {
@@ -52,6 +54,7 @@ fn parse_args() -> Result<Options, String> {
         runs: 7,
         lines: 1_000_000,
         keep: false,
+        start_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -71,8 +74,9 @@ fn parse_args() -> Result<Options, String> {
             "--runs" => opts.runs = value()?.parse().map_err(|_| "bad --runs".to_string())?,
             "--lines" => opts.lines = value()?.parse().map_err(|_| "bad --lines".to_string())?,
             "--keep" => opts.keep = true,
+            "--start-only" => opts.start_only = true,
             "-h" | "--help" => {
-                println!("usage: sidekick-bench [--sidekick PATH] [--files 5000,30000] [--runs 7] [--lines 1000000]");
+                println!("usage: sidekick-bench [--sidekick PATH] [--files 5000,30000] [--runs 7] [--lines 1000000] [--start-only]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument '{other}'")),
@@ -270,11 +274,11 @@ async fn run(opts: Options) -> Result<(), String> {
             }
         }
     }
-    if result.is_ok() {
+    if result.is_ok() && !opts.start_only {
         println!();
         result = bench_ingest(&root, &client, opts.lines).await;
     }
-    if result.is_ok() {
+    if result.is_ok() && !opts.start_only {
         println!();
         println!(
             "{:>8}  {:<34}  {:>10}  {:>10}  {:>6}",

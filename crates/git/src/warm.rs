@@ -182,41 +182,49 @@ pub fn claim(
         if let Some(why) = unusable(warm) {
             return Err(why);
         }
-        let mut switch = repo::git(&warm.path);
-        switch
-            .args([
-                "-c",
-                "checkout.workers=0",
-                "-c",
-                "checkout.thresholdForParallelism=1",
-            ])
-            .args(["checkout", "--quiet", "-b", branch, commit]);
-        run("checkout (claim)", switch).map_err(|e| e.to_string())?;
+        if warm.commit.as_deref() == Some(commit) {
+            // Already at the job's base: the new branch and HEAD only (no index or file work,
+            // which `checkout -b` would still do for a whole tree).
+            let mut make_branch = repo::git(repo);
+            make_branch.args(["branch", "--no-track", branch, commit]);
+            run("branch (claim)", make_branch).map_err(|e| e.to_string())?;
+            let mut head = repo::git(&warm.path);
+            head.args(["symbolic-ref", "-m", "sidekick: a job's worktree"])
+                .args(["HEAD", &format!("refs/heads/{branch}")]);
+            if let Err(e) = run("symbolic-ref (claim)", head) {
+                let _ = repo::git(repo).args(["branch", "-D", branch]).output();
+                return Err(e.to_string());
+            }
+        } else {
+            let mut switch = repo::git(&warm.path);
+            switch
+                .args([
+                    "-c",
+                    "checkout.workers=0",
+                    "-c",
+                    "checkout.thresholdForParallelism=1",
+                ])
+                .args(["checkout", "--quiet", "-b", branch, commit]);
+            run("checkout (claim)", switch).map_err(|e| e.to_string())?;
+        }
         let admin = admin_dir(&warm.path);
+        // What `git worktree unlock`, `move` and `lock` do, as three file operations: the
+        // folder renamed (same file system), git's record of where it is, and the lock.
         let moved = repo::with_worktree_lock(repo, || -> std::result::Result<(), String> {
-            let step = |args: &[&std::ffi::OsStr]| {
-                let mut cmd = repo::git(repo);
-                cmd.args(args);
-                run("worktree (claim)", cmd).map_err(|e| e.to_string())
-            };
-            step(&[
-                "worktree".as_ref(),
-                "unlock".as_ref(),
-                warm.path.as_os_str(),
-            ])?;
-            step(&[
-                "worktree".as_ref(),
-                "move".as_ref(),
-                warm.path.as_os_str(),
-                dest.as_os_str(),
-            ])?;
-            step(&[
-                "worktree".as_ref(),
-                "lock".as_ref(),
-                "--reason".as_ref(),
-                lock_reason.as_ref(),
-                dest.as_os_str(),
-            ])?;
+            let admin = admin.as_ref().ok_or("it has no .git file")?;
+            if dest.exists() {
+                return Err(format!("{} exists", dest.display()));
+            }
+            std::fs::rename(&warm.path, dest).map_err(|e| e.to_string())?;
+            let recorded = std::fs::write(
+                admin.join("gitdir"),
+                format!("{}\n", dest.join(".git").display()),
+            )
+            .and_then(|()| std::fs::write(admin.join("locked"), lock_reason));
+            if let Err(e) = recorded {
+                let _ = std::fs::rename(dest, &warm.path);
+                return Err(e.to_string());
+            }
             Ok(())
         });
         if let Err(e) = moved {
@@ -333,6 +341,41 @@ mod tests {
             "{listed}"
         );
         assert!(listed.contains("locked job x"), "{listed}");
+
+        // At the job's own base already: only the branch and HEAD change; git agrees on all.
+        make(&repo, &group, "01b", &second).expect("made");
+        let warm = list(&group);
+        let dest = group.join("calm-heron");
+        claim(
+            &repo,
+            &warm[0],
+            &dest,
+            "sidekick/calm-heron",
+            &second,
+            "job y",
+        )
+        .expect("claimed");
+        assert_eq!(
+            git(&dest, &["symbolic-ref", "HEAD"]),
+            "refs/heads/sidekick/calm-heron"
+        );
+        assert_eq!(git(&repo, &["rev-parse", "sidekick/calm-heron"]), second);
+        assert_eq!(git(&dest, &["status", "--porcelain"]), "");
+        let listed = git(&repo, &["worktree", "list", "--porcelain"]);
+        let entry = listed
+            .split("\n\n")
+            .find(|b| b.starts_with(&format!("worktree {}\n", dest.display())))
+            .unwrap_or_else(|| panic!("not listed: {listed}"));
+        assert!(
+            entry.contains("branch refs/heads/sidekick/calm-heron"),
+            "{entry}"
+        );
+        assert!(entry.contains("locked job y"), "{entry}");
+        // git can still prune, move and remove it the usual way.
+        git(&repo, &["worktree", "prune"]);
+        git(&repo, &["worktree", "unlock", &dest.display().to_string()]);
+        git(&repo, &["worktree", "remove", &dest.display().to_string()]);
+        assert!(!dest.exists());
     }
 
     #[test]
