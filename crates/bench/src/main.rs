@@ -281,7 +281,7 @@ async fn run(opts: Options) -> Result<(), String> {
     if result.is_ok() && !opts.start_only {
         println!();
         println!(
-            "{:>8}  {:<34}  {:>10}  {:>10}  {:>6}",
+            "{:>8}  {:<46}  {:>10}  {:>10}  {:>6}",
             "files", "review (median)", "git", "sidekick", "ratio"
         );
         for (n, repo) in &repos {
@@ -639,7 +639,7 @@ fn report(n: usize, what: &str, git: Vec<Duration>, ours: Vec<Duration>) {
     let (bg, bs) = (best(&git), best(&ours));
     let (g, s) = (median(git), median(ours));
     println!(
-        "{:>8}  {:<34}  {:>7.1} ms  {:>7.1} ms  {:>6.2}   (best: {:.1} / {:.1} ms, {:.2})",
+        "{:>8}  {:<46}  {:>7.1} ms  {:>7.1} ms  {:>6.2}   (best: {:.1} / {:.1} ms, {:.2})",
         n,
         what,
         ms(g),

@@ -23,9 +23,17 @@ pub(crate) async fn bench_review(
         (&rewrite, "diff, 50,000-line file rewritten"),
     ] {
         let head = job.head_commit.clone().ok_or("no head")?;
-        let (mut g, mut s) = (Vec::new(), Vec::new());
+        // The plain patch (`sidekick diff`) and the structured diff (the app's), each against
+        // `git diff` of the same commits, interleaved.
+        let (mut g, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new());
         for r in 0..=runs {
             let gt = time_git(root, repo, &["diff", &job.base_commit, &head])?;
+            let t = Instant::now();
+            let patch = client.patch(&job.id).await.map_err(|e| e.to_string())?;
+            let pt = t.elapsed();
+            if patch.is_empty() {
+                return Err(format!("{what}: the patch is empty"));
+            }
             let t = Instant::now();
             let d = client.diff(&job.id).await.map_err(|e| e.to_string())?;
             let st = t.elapsed();
@@ -34,10 +42,12 @@ pub(crate) async fn bench_review(
             }
             if r > 0 {
                 g.push(gt);
+                p.push(pt);
                 s.push(st);
             }
         }
-        report(n, what, g, s);
+        report(n, &format!("{what}: patch"), g.clone(), p);
+        report(n, &format!("{what}: structured"), g, s);
     }
 
     // The target moves: 200 other files change, and one file the job also changed (elsewhere in

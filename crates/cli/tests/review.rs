@@ -266,8 +266,17 @@ fn huge_files_are_capped_and_marked_truncated() {
         (Some(true), Some(0))
     );
     assert_eq!(file(&diff, "small.txt")["truncated"], false);
+    // The plain patch has every line of a file under the size cap (the line caps are the
+    // structured view's); a file over it is shown as binary, its lines never read.
     let text = w.ok(&["diff", &s(&job["id"])]);
-    assert!(text.contains("too large"), "{text}");
+    assert!(text.contains("+ROW 50\n"), "{text}");
+    assert!(
+        text.contains("Binary files /dev/null and b/big.txt differ"),
+        "{text}"
+    );
+    // The coloured view (a terminal's) keeps the structured caps and says so.
+    let coloured = w.ok(&["diff", "--color", "always", &s(&job["id"])]);
+    assert!(coloured.contains("too large"), "{coloured}");
 }
 
 /// An agent that keeps every message it is given (`inputs.txt`), puts a line on top of `a.txt`

@@ -169,6 +169,18 @@ impl Client {
         .await
     }
 
+    /// The job's changes as a plain unified patch (what `sidekick diff` prints).
+    pub async fn patch(&self, reference: &str) -> Result<Vec<u8>> {
+        let path = format!("/v1/jobs/{}/patch", encode(reference));
+        let resp = self.send(Method::GET, &path, None).await?;
+        let status = resp.status();
+        let bytes = collect(resp.into_body()).await?;
+        if !status.is_success() {
+            return Err(error_from(status, bytes));
+        }
+        Ok(bytes.to_vec())
+    }
+
     pub async fn merge(
         &self,
         reference: &str,

@@ -70,6 +70,65 @@ pub fn diff_worktree(worktree: &Path, from: &str, limits: &DiffLimits) -> Result
     Ok(out)
 }
 
+/// The diff between two commits as a plain unified patch (what `git diff A B` prints, with
+/// full blob ids on the `index` lines), written by libgit2 straight from the diff: no
+/// structured diff is built on the way. A file over `max_file_bytes` is shown as binary (its
+/// lines are not read); the line caps are the structured view's, not the patch's.
+pub fn patch_commits_in(
+    repo: &Repository,
+    from: &str,
+    to: &str,
+    limits: &DiffLimits,
+) -> Result<Vec<u8>, RepoError> {
+    let a = repo.revparse_single(from)?.peel_to_tree()?;
+    let b = repo.revparse_single(to)?.peel_to_tree()?;
+    let mut opts = base_options();
+    opts.max_size(limits.max_file_bytes.min(i64::MAX as u64) as i64);
+    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
+    find_renames(&mut diff, false)?;
+    print_patch(&diff, &[])
+}
+
+/// A worktree as it is now against `from`, as a plain patch (untracked files included, the
+/// files Sidekick copied in left out), like [`diff_worktree`].
+pub fn patch_worktree(
+    worktree: &Path,
+    from: &str,
+    limits: &DiffLimits,
+) -> Result<Vec<u8>, RepoError> {
+    let repo = Repository::open(worktree)?;
+    let a = repo.revparse_single(from)?.peel_to_tree()?;
+    let mut opts = base_options();
+    opts.max_size(limits.max_file_bytes.min(i64::MAX as u64) as i64);
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(true)
+        .show_untracked_content(true)
+        .update_index(false);
+    let mut diff = repo.diff_tree_to_workdir(Some(&a), Some(&mut opts))?;
+    find_renames(&mut diff, true)?;
+    print_patch(&diff, &crate::copy::keep_out(repo.path()))
+}
+
+fn print_patch(diff: &git2::Diff<'_>, skip: &[String]) -> Result<Vec<u8>, RepoError> {
+    let mut out = Vec::new();
+    diff.print(git2::DiffFormat::Patch, |delta, _hunk, line| {
+        let path = delta
+            .new_file()
+            .path()
+            .or_else(|| delta.old_file().path())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !skip.contains(&path) {
+            if let origin @ ('+' | '-' | ' ') = line.origin() {
+                out.push(origin as u8);
+            }
+            out.extend_from_slice(line.content());
+        }
+        true
+    })?;
+    Ok(out)
+}
+
 fn base_options() -> DiffOptions {
     let mut opts = DiffOptions::new();
     opts.include_typechange(true).context_lines(3).id_abbrev(40);

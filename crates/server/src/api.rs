@@ -31,6 +31,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/cancel", post(cancel_job))
         .route("/v1/jobs/{job}/log", get(job_log))
         .route("/v1/jobs/{job}/diff", get(job_diff))
+        .route("/v1/jobs/{job}/patch", get(job_patch))
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
         .route("/v1/jobs/{job}/answer", post(answer_job))
@@ -182,6 +183,18 @@ async fn job_diff(
     Path(job): Path<String>,
 ) -> ApiResult<sidekick_protocol::Diff> {
     Ok(Json(st.engine.diff(&job).await?))
+}
+
+async fn job_patch(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+) -> Result<Response, ApiFailure> {
+    let patch = st.engine.patch(&job).await?;
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "text/x-diff")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::from(patch))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response()))
 }
 
 async fn merge_job(

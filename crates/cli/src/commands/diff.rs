@@ -35,17 +35,26 @@ enum ColorWhen {
 }
 
 pub async fn cmd_diff(client: &Client, args: DiffArgs) -> Outcome {
-    let diff = client.diff(&args.job).await?;
-    if args.json {
-        print_json(&diff)?;
-        return Ok(ExitCode::SUCCESS);
-    }
     let stdout = std::io::stdout();
     let color = match args.color {
         ColorWhen::Always => true,
         ColorWhen::Never => false,
         ColorWhen::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
+    if !args.json && !args.stat && !color {
+        // The plain patch comes from the host as it is: no structured diff on the way.
+        let patch = client.patch(&args.job).await?;
+        let mut out = stdout.lock();
+        out.write_all(&patch)
+            .and_then(|_| out.flush())
+            .map_err(|e| Failure::new(format!("cannot write the output: {e}")))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let diff = client.diff(&args.job).await?;
+    if args.json {
+        print_json(&diff)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let text = if args.stat {
         unified::stat(&diff, 80)
     } else {

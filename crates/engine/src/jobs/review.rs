@@ -93,8 +93,9 @@ pub(crate) fn on_subject<T>(
 }
 
 impl Engine {
-    /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
-    pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+    /// A job's record, its head following its branch when the user committed there (or
+    /// finished a rebase) since the job ended: what its diff compares.
+    async fn for_diff(&self, reference: &str) -> Result<JobRecord> {
         let mut rec = self.inner.resolve(reference)?;
         review::ops::ensure_repo_there(&subject_of(&rec))?;
         if rec.job.state.has_ended()
@@ -117,6 +118,43 @@ impl Engine {
                 rec.job = job;
             }
         }
+        Ok(rec)
+    }
+
+    /// A job's changes as a plain unified patch (`sidekick diff`): what [`Engine::diff`]
+    /// compares, written by libgit2 without a structured diff on the way.
+    pub async fn patch(&self, reference: &str) -> Result<Vec<u8>> {
+        let rec = self.for_diff(reference).await?;
+        let limits = Config::load(self.inner.home.config_file())?.diff;
+        let job = rec.job;
+        let worktree = PathBuf::from(&job.worktree);
+        let inner = self.inner.clone();
+        let patch = crate::blocking(move || {
+            if job.state.is_live() {
+                if rec.has_worktree || worktree.join(".git").exists() {
+                    return Ok(review::diff::patch_worktree(
+                        &worktree,
+                        &job.base_commit,
+                        &limits,
+                    )?);
+                }
+                return Ok(Vec::new());
+            }
+            match &job.head_commit {
+                Some(head) => Ok(inner.repos.with(Path::new(&job.repo), true, |r| {
+                    review::diff::patch_commits_in(r, &job.base_commit, head, &limits)
+                })?),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await?;
+        release_memory();
+        patch
+    }
+
+    /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
+    pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        let rec = self.for_diff(reference).await?;
         let limits = Config::load(self.inner.home.config_file())?.diff;
         let job = rec.job;
         let worktree = PathBuf::from(&job.worktree);
