@@ -33,8 +33,13 @@ export class Freshness {
     this.round += 1;
   }
 
-  /** Checks the jobs that need it, one at a time; a call while busy runs once more after. */
+  /** The jobs of the newest call (a call while busy is taken in by the running one). */
+  private latest: Job[] = [];
+
+  /** Checks the jobs that need it, one at a time; a call while busy runs once more after,
+   *  with the jobs it was given. */
   async update(jobs: Iterable<Job>): Promise<void> {
+    this.latest = [...jobs];
     if (this.busy) {
       this.again = true;
       return;
@@ -43,7 +48,7 @@ export class Freshness {
     try {
       do {
         this.again = false;
-        const todo = [...jobs].filter((j) => attentionOf(j) === "review" && j.head_commit && j.base_branch);
+        const todo = this.latest.filter((j) => attentionOf(j) === "review" && j.head_commit && j.base_branch);
         const live = new Set(todo.map((j) => j.id));
         for (const id of [...this.map.keys()]) if (!live.has(id)) this.map.delete(id);
         for (const j of todo) {

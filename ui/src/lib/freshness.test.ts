@@ -33,4 +33,21 @@ describe("freshness", () => {
     expect(asked).toEqual(["1", "2", "3", "1"]);
     expect(f.map.has("2")).toBe(false);
   });
+
+  it("takes in jobs that arrive while it is busy", async () => {
+    const asked: string[] = [];
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const f = new Freshness(async (id) => {
+      asked.push(id);
+      if (id === "1") await gate;
+      return preview({});
+    });
+    const first = f.update([job({ id: "1" })]);
+    await f.update([job({ id: "1" }), job({ id: "2" })]);
+    release();
+    await first;
+    expect(asked).toEqual(["1", "2"]);
+    expect(f.map.has("2")).toBe(true);
+  });
 });
