@@ -60,17 +60,9 @@ pub async fn cancel_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
 }
 
 #[tauri::command]
-pub async fn job_diff(
-    bridge: State<'_, Bridge>,
-    job: String,
-    max_lines: Option<usize>,
-) -> Answer<Diff> {
+pub async fn job_diff(bridge: State<'_, Bridge>, job: String) -> Answer<Diff> {
     let job = reference(&job)?;
-    let client = bridge.client().await?;
-    match max_lines {
-        Some(max) => client.diff_first(job, max).await.map_err(api),
-        None => client.diff(job).await.map_err(api),
-    }
+    bridge.client().await?.diff(job).await.map_err(api)
 }
 
 /// A merge, or with `dry_run` its preview.

@@ -160,16 +160,6 @@ impl Client {
         .await
     }
 
-    /// The diff with at most `max_lines` diff lines in all (the rest listed without hunks).
-    pub async fn diff_first(
-        &self,
-        reference: &str,
-        max_lines: usize,
-    ) -> Result<sidekick_protocol::Diff> {
-        let uri = format!("/v1/jobs/{}/diff?max_lines={max_lines}", encode(reference));
-        self.call(Method::GET, &uri, None).await
-    }
-
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
         self.call(
             Method::GET,

@@ -699,41 +699,6 @@ async fn shutdown_interrupts_live_jobs_and_keeps_queued_ones() {
 }
 
 #[tokio::test]
-async fn a_diffs_first_screen_holds_at_most_the_lines_asked_for_and_the_patch_all() {
-    let f = Fixture::new();
-    let job = f.run("seq 1 300 > a.txt && seq 1 300 > b.txt").await;
-    let first = f
-        .engine
-        .diff_first(&job.id, Some(100))
-        .await
-        .expect("first");
-    let lines: usize = first
-        .files
-        .iter()
-        .flat_map(|f| &f.hunks)
-        .map(|h| h.lines.len())
-        .sum();
-    assert!(lines <= 100, "{lines} lines");
-    assert!(first.truncated);
-    assert_eq!(first.files.len(), 2, "every file is listed");
-    assert_eq!(first.insertions, 600, "the counts stay whole");
-    let whole = f.engine.diff(&job.id).await.expect("whole");
-    assert!(!whole.truncated);
-    let patch = String::from_utf8(f.engine.patch(&job.id).await.expect("patch")).expect("utf8");
-    assert_eq!(
-        patch
-            .lines()
-            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
-            .count(),
-        600
-    );
-    assert!(
-        patch.contains("diff --git a/a.txt b/a.txt\nnew file mode 100644\n"),
-        "{patch}"
-    );
-}
-
-#[tokio::test]
 async fn viewing_a_diff_writes_nothing_unless_the_branch_moved() {
     let f = Fixture::new();
     let job = f.run("echo one > one.txt").await;

@@ -178,19 +178,11 @@ async fn cancel_job(
     Ok(Json(st.engine.cancel(&job)?))
 }
 
-#[derive(Deserialize)]
-struct DiffQuery {
-    /// At most this many diff lines in all (the first screen of a huge diff).
-    max_lines: Option<usize>,
-}
-
 async fn job_diff(
     State(st): State<AppState>,
     Path(job): Path<String>,
-    q: Result<Query<DiffQuery>, QueryRejection>,
 ) -> ApiResult<sidekick_protocol::Diff> {
-    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
-    Ok(Json(st.engine.diff_first(&job, q.max_lines).await?))
+    Ok(Json(st.engine.diff(&job).await?))
 }
 
 async fn job_patch(

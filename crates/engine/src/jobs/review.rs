@@ -154,23 +154,8 @@ impl Engine {
 
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
-        self.diff_first(reference, None).await
-    }
-
-    /// A job's changes with at most `max_lines` diff lines in all (the rest of the files
-    /// listed without hunks, `truncated` set): the app shows the first screen of a huge diff
-    /// from this while the whole one loads.
-    pub async fn diff_first(
-        &self,
-        reference: &str,
-        max_lines: Option<usize>,
-    ) -> Result<sidekick_protocol::Diff> {
         let rec = self.for_diff(reference).await?;
-        let mut limits = Config::load(self.inner.home.config_file())?.diff;
-        if let Some(max) = max_lines {
-            limits.max_total_lines = limits.max_total_lines.min(max);
-            limits.max_file_lines = limits.max_file_lines.min(max);
-        }
+        let limits = Config::load(self.inner.home.config_file())?.diff;
         let job = rec.job;
         let worktree = PathBuf::from(&job.worktree);
         let t = std::time::Instant::now();

@@ -567,29 +567,6 @@ describe("DiffView", () => {
     await waitFor(() => expect(screen.getByTestId("diff-notice").textContent).toBe("Sent 1 comment to claude."));
   });
 
-  it("shows a huge diff's first screen at once, then the whole", async () => {
-    const lines = (n: number) => Array.from({ length: n }, (_, i) => ({ kind: "added" as const, new_line: i + 1, text: `line ${i + 1}` }));
-    const hunk = (n: number) => ({ old_start: 0, old_lines: 0, new_start: 1, new_lines: n, header: "", lines: lines(n) });
-    const big = file({ path: "big.txt", status: "added", insertions: 50000, deletions: 0, hunks: [hunk(50000)] });
-    const first = { ...diff([{ ...big, truncated: true, hunks: [hunk(2000)] }]), truncated: true };
-    let releaseWhole: (d: unknown) => void = () => {};
-    const calls = host({
-      job_diff: (a: Args) => (a.maxLines ? first : new Promise((r) => (releaseWhole = r))),
-      job_comments: [],
-      job_viewed: [],
-    });
-    const app = withJobs(job());
-    render(DiffView, { app, job: job() });
-    await waitFor(() => expect(screen.getByTestId("diff-loading")).toBeTruthy());
-    expect(screen.getAllByTestId("diff-line").length).toBeGreaterThan(0);
-    expect(app.diffFiles).toEqual([]);
-    expect((screen.getAllByTestId("hunk-include")[0] as HTMLInputElement).disabled).toBe(true);
-    releaseWhole(diff([big]));
-    await waitFor(() => expect(screen.queryByTestId("diff-loading")).toBeNull());
-    expect(app.diffFiles[0].hunks[0].new_lines).toBe(50000);
-    expect(calls.filter((c) => c.cmd === "job_diff").map((c) => c.args.maxLines)).toEqual([null, 2000]);
-  });
-
   it("marks a file viewed, folds it, and shows it unviewed once its diff changes", async () => {
     const calls = host({ job_diff: diff([twoHunks]), job_comments: [], job_viewed: [{ path: "a.txt", key: "stale" }], set_viewed: null });
     const app = withJobs(job());
