@@ -699,6 +699,26 @@ async fn shutdown_interrupts_live_jobs_and_keeps_queued_ones() {
 }
 
 #[tokio::test]
+async fn the_plain_patch_holds_every_line_of_the_structured_diff() {
+    let f = Fixture::new();
+    let job = f.run("seq 1 300 > a.txt && seq 1 300 > b.txt").await;
+    let whole = f.engine.diff(&job.id).await.expect("whole");
+    assert_eq!(whole.insertions, 600);
+    let patch = String::from_utf8(f.engine.patch(&job.id).await.expect("patch")).expect("utf8");
+    assert_eq!(
+        patch
+            .lines()
+            .filter(|l| l.starts_with('+') && !l.starts_with("+++"))
+            .count(),
+        600
+    );
+    assert!(
+        patch.contains("diff --git a/a.txt b/a.txt\nnew file mode 100644\n"),
+        "{patch}"
+    );
+}
+
+#[tokio::test]
 async fn viewing_a_diff_writes_nothing_unless_the_branch_moved() {
     let f = Fixture::new();
     let job = f.run("echo one > one.txt").await;
