@@ -149,7 +149,7 @@ impl crate::Engine {
                     worktrees: warm::list(&group)
                         .into_iter()
                         .map(|w| sidekick_protocol::WarmWorktree {
-                            bytes: warm::size(&w.path),
+                            bytes: sidekick_git::ops::folder_size(&w.path),
                             path: w.path.display().to_string(),
                             commit: w.commit,
                         })
@@ -184,7 +184,7 @@ impl crate::Engine {
             let group = sidekick_git::repo::worktree_group(&root, &repo);
             let _claims = lock(&self.inner.pools.claims);
             for w in warm::list(&group) {
-                bytes += warm::size(&w.path);
+                bytes += sidekick_git::ops::folder_size(&w.path);
                 removed.push(w.path.display().to_string());
                 if dry_run {
                     continue;

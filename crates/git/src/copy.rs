@@ -40,7 +40,7 @@ pub enum CopyError {
 }
 
 /// Checks that `rel` is a plain relative path (no `..`, no root, no `.git`), as components.
-fn plain_components(rel: &str) -> Result<Vec<&std::ffi::OsStr>, CopyError> {
+pub(crate) fn plain_components(rel: &str) -> Result<Vec<&std::ffi::OsStr>, CopyError> {
     let mut parts = Vec::new();
     for c in Path::new(rel).components() {
         match c {

@@ -40,11 +40,7 @@ pub fn diff_commits_in(
     to: &str,
     limits: &DiffLimits,
 ) -> Result<Diff, RepoError> {
-    let a = repo.revparse_single(from)?.peel_to_tree()?;
-    let b = repo.revparse_single(to)?.peel_to_tree()?;
-    let mut opts = base_options();
-    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
-    find_renames(&mut diff, false)?;
+    let diff = commits_diff(repo, from, to, base_options())?;
     let mut out = build(repo, &diff, limits, &[])?;
     out.base = from.to_string();
     out.head = Some(to.to_string());
@@ -56,14 +52,7 @@ pub fn diff_commits_in(
 /// disturbed.
 pub fn diff_worktree(worktree: &Path, from: &str, limits: &DiffLimits) -> Result<Diff, RepoError> {
     let repo = Repository::open(worktree)?;
-    let a = repo.revparse_single(from)?.peel_to_tree()?;
-    let mut opts = base_options();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .show_untracked_content(true)
-        .update_index(false);
-    let mut diff = repo.diff_tree_to_workdir(Some(&a), Some(&mut opts))?;
-    find_renames(&mut diff, true)?;
+    let diff = worktree_diff(&repo, from, base_options())?;
     let mut out = build(&repo, &diff, limits, &crate::copy::keep_out(repo.path()))?;
     out.base = from.to_string();
     out.head = None;
@@ -80,13 +69,7 @@ pub fn patch_commits_in(
     to: &str,
     limits: &DiffLimits,
 ) -> Result<Vec<u8>, RepoError> {
-    let a = repo.revparse_single(from)?.peel_to_tree()?;
-    let b = repo.revparse_single(to)?.peel_to_tree()?;
-    let mut opts = base_options();
-    opts.max_size(limits.max_file_bytes.min(i64::MAX as u64) as i64);
-    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
-    find_renames(&mut diff, false)?;
-    print_patch(&diff, &[])
+    print_patch(&commits_diff(repo, from, to, patch_options(limits))?, &[])
 }
 
 /// A worktree as it is now against `from`, as a plain patch (untracked files included, the
@@ -97,16 +80,46 @@ pub fn patch_worktree(
     limits: &DiffLimits,
 ) -> Result<Vec<u8>, RepoError> {
     let repo = Repository::open(worktree)?;
+    let diff = worktree_diff(&repo, from, patch_options(limits))?;
+    print_patch(&diff, &crate::copy::keep_out(repo.path()))
+}
+
+/// `from..to` as libgit2 diffs it, renames found: what the structured diff and the patch read.
+fn commits_diff<'r>(
+    repo: &'r Repository,
+    from: &str,
+    to: &str,
+    mut opts: DiffOptions,
+) -> Result<git2::Diff<'r>, RepoError> {
     let a = repo.revparse_single(from)?.peel_to_tree()?;
-    let mut opts = base_options();
-    opts.max_size(limits.max_file_bytes.min(i64::MAX as u64) as i64);
+    let b = repo.revparse_single(to)?.peel_to_tree()?;
+    let mut diff = repo.diff_tree_to_tree(Some(&a), Some(&b), Some(&mut opts))?;
+    find_renames(&mut diff, false)?;
+    Ok(diff)
+}
+
+/// `from` against the worktree of `repo` as it is now, untracked files included, the index
+/// read but never written.
+fn worktree_diff<'r>(
+    repo: &'r Repository,
+    from: &str,
+    mut opts: DiffOptions,
+) -> Result<git2::Diff<'r>, RepoError> {
+    let a = repo.revparse_single(from)?.peel_to_tree()?;
     opts.include_untracked(true)
         .recurse_untracked_dirs(true)
         .show_untracked_content(true)
         .update_index(false);
     let mut diff = repo.diff_tree_to_workdir(Some(&a), Some(&mut opts))?;
     find_renames(&mut diff, true)?;
-    print_patch(&diff, &crate::copy::keep_out(repo.path()))
+    Ok(diff)
+}
+
+/// The patch's options: a file over the size cap is not read (shown as binary).
+fn patch_options(limits: &DiffLimits) -> DiffOptions {
+    let mut opts = base_options();
+    opts.max_size(limits.max_file_bytes.min(i64::MAX as u64) as i64);
+    opts
 }
 
 fn print_patch(diff: &git2::Diff<'_>, skip: &[String]) -> Result<Vec<u8>, RepoError> {

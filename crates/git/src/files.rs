@@ -4,7 +4,7 @@
 
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Component, Path};
+use std::path::Path;
 
 use git2::{ObjectType, Repository};
 use nix::errno::Errno;
@@ -33,22 +33,9 @@ impl From<git2::Error> for FileError {
 
 type Result<T> = std::result::Result<T, FileError>;
 
-/// `rel` as plain components: relative, no `..`, no `.git`.
+/// `rel` as plain components (relative, no `..`, no `.git`: the rule the copied files follow).
 fn components(rel: &str) -> Result<Vec<&OsStr>> {
-    let bad = || FileError::BadPath(rel.to_string());
-    let mut parts = Vec::new();
-    for c in Path::new(rel).components() {
-        match c {
-            Component::Normal(p) if p == ".git" => return Err(bad()),
-            Component::Normal(p) => parts.push(p),
-            Component::CurDir => {}
-            _ => return Err(bad()),
-        }
-    }
-    if parts.is_empty() {
-        return Err(bad());
-    }
-    Ok(parts)
+    crate::copy::plain_components(rel).map_err(|_| FileError::BadPath(rel.to_string()))
 }
 
 /// The bytes of `rel` in `commit`'s tree; `None` when it has no such file. A symlink's blob is

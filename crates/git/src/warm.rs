@@ -75,22 +75,6 @@ fn low_priority(mut cmd: Command) -> Command {
     cmd
 }
 
-fn run(what: &str, mut cmd: Command) -> Result<String> {
-    let out = cmd.output().map_err(RepoError::Spawn)?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    Err(RepoError::Git {
-        what: what.into(),
-        detail: String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join(" "),
-    })
-}
-
 /// Makes one warm worktree of `repo` at `commit` in `group`, named `.warm-ID`; returns its path.
 /// Only the registration holds the repository's worktree lock; the checkout runs at low priority.
 pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf> {
@@ -102,7 +86,7 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
             .args(["--lock", "--reason", REASON])
             .arg(&dest)
             .arg(commit);
-        run("worktree add (warm)", cmd)
+        repo::run(cmd, "worktree add (warm)")
     })?;
     sidekick_protocol::private::dir(&dest)?;
     let mut fill = low_priority(repo::git(&dest));
@@ -116,7 +100,7 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
         "--hard",
         commit,
     ]);
-    if let Err(e) = run("checkout (warm)", fill) {
+    if let Err(e) = repo::run(fill, "checkout (warm)") {
         discard(repo, &dest);
         return Err(e);
     }
@@ -148,7 +132,7 @@ fn unusable(warm: &Warm) -> Option<String> {
         "--untracked-files=all",
         "--ignore-submodules=none",
     ]);
-    let status = match run("status (warm)", cmd) {
+    let status = match repo::run(cmd, "status (warm)") {
         Ok(s) => s,
         Err(e) => return Some(e.to_string()),
     };
@@ -187,11 +171,11 @@ pub fn claim(
             // which `checkout -b` would still do for a whole tree).
             let mut make_branch = repo::git(repo);
             make_branch.args(["branch", "--no-track", branch, commit]);
-            run("branch (claim)", make_branch).map_err(|e| e.to_string())?;
+            repo::run(make_branch, "branch (claim)").map_err(|e| e.to_string())?;
             let mut head = repo::git(&warm.path);
             head.args(["symbolic-ref", "-m", "sidekick: a job's worktree"])
                 .args(["HEAD", &format!("refs/heads/{branch}")]);
-            if let Err(e) = run("symbolic-ref (claim)", head) {
+            if let Err(e) = repo::run(head, "symbolic-ref (claim)") {
                 let _ = repo::git(repo).args(["branch", "-D", branch]).output();
                 return Err(e.to_string());
             }
@@ -205,7 +189,7 @@ pub fn claim(
                     "checkout.thresholdForParallelism=1",
                 ])
                 .args(["checkout", "--quiet", "-b", branch, commit]);
-            run("checkout (claim)", switch).map_err(|e| e.to_string())?;
+            repo::run(switch, "checkout (claim)").map_err(|e| e.to_string())?;
         }
         let admin = admin_dir(&warm.path);
         // What `git worktree unlock`, `move` and `lock` do, as three file operations: the
@@ -262,24 +246,6 @@ pub fn discard(repo: &Path, path: &Path) {
             let _ = repo::git(repo).args(["worktree", "prune"]).output();
         }
     });
-}
-
-/// Bytes used by a warm worktree's files.
-pub fn size(path: &Path) -> u64 {
-    fn walk(dir: &Path) -> u64 {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        entries
-            .flatten()
-            .map(|e| match e.file_type() {
-                Ok(t) if t.is_dir() => walk(&e.path()),
-                Ok(_) => e.metadata().map(|m| m.len()).unwrap_or(0),
-                Err(_) => 0,
-            })
-            .sum()
-    }
-    walk(path)
 }
 
 #[cfg(test)]

@@ -36,11 +36,8 @@ fn read_side(
     max: u64,
 ) -> Result<FileLines> {
     let job = &rec.job;
-    let worktree = Path::new(&job.worktree);
-    let live_worktree = side == Side::New
-        && job.state.is_live()
-        && (rec.has_worktree || worktree.join(".git").exists());
-    let (bytes, commit) = if live_worktree {
+    let live = super::review::live_worktree(rec).filter(|_| side == Side::New);
+    let (bytes, commit) = if let Some(worktree) = &live {
         (files::in_worktree(worktree, path, max)?, None)
     } else {
         let commit = match side {

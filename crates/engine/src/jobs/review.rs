@@ -13,6 +13,13 @@ use crate::jobs::ledger;
 use crate::store::JobRecord;
 use crate::{lock, release_memory, review, Engine, Result};
 
+/// A live job's worktree when it exists: what its diff (and the new side of a file) reads
+/// instead of a commit.
+pub(crate) fn live_worktree(rec: &JobRecord) -> Option<PathBuf> {
+    let wt = PathBuf::from(&rec.job.worktree);
+    (rec.job.state.is_live() && (rec.has_worktree || wt.join(".git").exists())).then_some(wt)
+}
+
 /// The job as review sees it.
 pub(crate) fn subject_of(rec: &JobRecord) -> Subject {
     let j = &rec.job;
@@ -126,19 +133,19 @@ impl Engine {
     pub async fn patch(&self, reference: &str) -> Result<Vec<u8>> {
         let rec = self.for_diff(reference).await?;
         let limits = Config::load(self.inner.home.config_file())?.diff;
+        let live = live_worktree(&rec);
         let job = rec.job;
-        let worktree = PathBuf::from(&job.worktree);
         let inner = self.inner.clone();
         let patch = crate::blocking(move || {
             if job.state.is_live() {
-                if rec.has_worktree || worktree.join(".git").exists() {
-                    return Ok(review::diff::patch_worktree(
-                        &worktree,
+                return match live {
+                    Some(wt) => Ok(review::diff::patch_worktree(
+                        &wt,
                         &job.base_commit,
                         &limits,
-                    )?);
-                }
-                return Ok(Vec::new());
+                    )?),
+                    None => Ok(Vec::new()),
+                };
             }
             match &job.head_commit {
                 Some(head) => Ok(inner.repos.with(Path::new(&job.repo), true, |r| {
@@ -156,8 +163,8 @@ impl Engine {
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
         let rec = self.for_diff(reference).await?;
         let limits = Config::load(self.inner.home.config_file())?.diff;
+        let live = live_worktree(&rec);
         let job = rec.job;
-        let worktree = PathBuf::from(&job.worktree);
         let t = std::time::Instant::now();
         let inner = self.inner.clone();
         let diff = crate::blocking(move || {
@@ -167,10 +174,9 @@ impl Engine {
                 ..Default::default()
             };
             let diff = if job.state.is_live() {
-                if rec.has_worktree || worktree.join(".git").exists() {
-                    review::diff::diff_worktree(&worktree, &job.base_commit, &limits)?
-                } else {
-                    empty()
+                match live {
+                    Some(wt) => review::diff::diff_worktree(&wt, &job.base_commit, &limits)?,
+                    None => empty(),
                 }
             } else {
                 match &job.head_commit {
