@@ -34,6 +34,22 @@ function host(table: Record<string, unknown>): Calls {
   return calls;
 }
 
+/** Answers `cmd` (a follow) with a channel, renders the view, and returns the channel once the
+ *  view has asked for it: the test feeds the messages. */
+async function followed<M>(cmd: "follow_output" | "follow_transcript", view: () => void): Promise<Channel<M>> {
+  let channel: Channel<M> | null = null;
+  host({
+    [cmd]: (a: Args) => {
+      channel = a.channel as Channel<M>;
+      return 3;
+    },
+    stop_output: null,
+  });
+  view();
+  await waitFor(() => expect(channel).not.toBeNull());
+  return channel as unknown as Channel<M>;
+}
+
 function withJobs(...jobs: ReturnType<typeof job>[]): AppState {
   const app = new AppState();
   app.applySnapshot({ seq: 1, loaded: true, jobs, host: { status: "connecting" } });
@@ -291,20 +307,11 @@ describe("RepoPicker", () => {
 
 describe("OutputView", () => {
   it("shows streamed lines and the end of the job", async () => {
-    let channel: Channel<OutputMessage> | null = null;
-    host({
-      follow_output: (a: Args) => {
-        channel = a.channel as Channel<OutputMessage>;
-        return 7;
-      },
-      stop_output: null,
-    });
-    render(OutputView, { jobId: "01a" });
-    await waitFor(() => expect(channel).not.toBeNull());
+    const channel = await followed<OutputMessage>("follow_output", () => render(OutputView, { jobId: "01a" }));
     const lines = Array.from({ length: 3 }, (_, i) => ({ seq: i + 1, stream: "stdout" as const, text: `line ${i + 1}` }));
-    channel!.onmessage({ event: "lines", payload: { lines } });
-    channel!.onmessage({ event: "lines", payload: { lines: [{ seq: 9, stream: "stderr", text: "warning: x" }] } });
-    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    channel.onmessage({ event: "lines", payload: { lines } });
+    channel.onmessage({ event: "lines", payload: { lines: [{ seq: 9, stream: "stderr", text: "warning: x" }] } });
+    channel.onmessage({ event: "ended", payload: { job: job() } });
     await waitFor(() => expect(screen.getByTestId("output-count").textContent).toBe("4 lines"));
     const shown = screen.getAllByTestId("output-line");
     expect(shown.map((l) => l.textContent)).toEqual(["line 1", "line 2", "line 3", "warning: x"]);
@@ -315,24 +322,15 @@ describe("OutputView", () => {
 
 describe("OutputView as a terminal", () => {
   it("draws colours and progress lines as a terminal would, and finds lines", async () => {
-    let channel: Channel<OutputMessage> | null = null;
-    host({
-      follow_output: (a: Args) => {
-        channel = a.channel as Channel<OutputMessage>;
-        return 7;
-      },
-      stop_output: null,
-    });
-    render(OutputView, { jobId: "01a" });
-    await waitFor(() => expect(channel).not.toBeNull());
+    const channel = await followed<OutputMessage>("follow_output", () => render(OutputView, { jobId: "01a" }));
     const lines = [
       "\x1b[1;31merror\x1b[0m: build failed",
       "downloading  10%\rdownloading 100%",
       "plain line",
       "another error here",
     ].map((text, i) => ({ seq: i + 1, stream: "stdout" as const, text }));
-    channel!.onmessage({ event: "lines", payload: { lines } });
-    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    channel.onmessage({ event: "lines", payload: { lines } });
+    channel.onmessage({ event: "ended", payload: { job: job() } });
     await waitFor(() => expect(screen.getAllByTestId("output-line").length).toBe(4));
     const shown = screen.getAllByTestId("output-line");
     expect(shown[0].textContent).toBe("error: build failed");
@@ -357,18 +355,9 @@ describe("TranscriptView", () => {
   for (const agent of ["codex", "gemini"] as const) {
     it(`shows a real ${agent} stream: the tool call with its key input, the answer, no JSON`, async () => {
       const events = (await import(`../fixtures/${agent}-transcript.json`)).default as unknown as Event[];
-      let channel: Channel<TranscriptMessage> | null = null;
-      host({
-        follow_transcript: (a: Args) => {
-          channel = a.channel as Channel<TranscriptMessage>;
-          return 3;
-        },
-        stop_output: null,
-      });
-      render(TranscriptView, { jobId: `01real${agent}` });
-      await waitFor(() => expect(channel).not.toBeNull());
-      channel!.onmessage({ event: "events", payload: { events } });
-      channel!.onmessage({ event: "ended", payload: { job: job() } });
+      const channel = await followed<TranscriptMessage>("follow_transcript", () => render(TranscriptView, { jobId: `01real${agent}` }));
+      channel.onmessage({ event: "events", payload: { events } });
+      channel.onmessage({ event: "ended", payload: { job: job() } });
       await waitFor(() => expect(screen.getAllByTestId("transcript-tool").length).toBe(1));
       const tool = screen.getByTestId("transcript-tool");
       expect(tool.textContent).toContain(agent === "codex" ? "shell" : "write_file");
@@ -387,18 +376,9 @@ describe("TranscriptView", () => {
     // The real Claude Code's stream-json for a rich task, read by the engine's parser
     // (generated by its test from crates/engine/src/parse/fixtures/claude-real.jsonl).
     const events = (await import("../fixtures/claude-transcript.json")).default as unknown as Event[];
-    let channel: Channel<TranscriptMessage> | null = null;
-    host({
-      follow_transcript: (a: Args) => {
-        channel = a.channel as Channel<TranscriptMessage>;
-        return 3;
-      },
-      stop_output: null,
-    });
-    render(TranscriptView, { jobId: "01realclaude" });
-    await waitFor(() => expect(channel).not.toBeNull());
-    channel!.onmessage({ event: "events", payload: { events } });
-    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    const channel = await followed<TranscriptMessage>("follow_transcript", () => render(TranscriptView, { jobId: "01realclaude" }));
+    channel.onmessage({ event: "events", payload: { events } });
+    channel.onmessage({ event: "ended", payload: { job: job() } });
     await waitFor(() => expect(screen.getAllByTestId("transcript-tool").length).toBe(2));
     const [build, missing] = screen.getAllByTestId("transcript-tool");
     expect(build.textContent).toContain("Bash");
@@ -422,18 +402,9 @@ describe("TranscriptView", () => {
   });
 
   it("shows the agent's words and tool calls, not JSON, and opens a call's input and result", async () => {
-    let channel: Channel<TranscriptMessage> | null = null;
-    host({
-      follow_transcript: (a: Args) => {
-        channel = a.channel as Channel<TranscriptMessage>;
-        return 3;
-      },
-      stop_output: null,
-    });
-    render(TranscriptView, { jobId: "01a" });
-    await waitFor(() => expect(channel).not.toBeNull());
+    const channel = await followed<TranscriptMessage>("follow_transcript", () => render(TranscriptView, { jobId: "01a" }));
     const ev = (seq: number, entry: unknown) => ({ seq, time: 1, job_id: "01a", kind: "transcript", entry }) as never;
-    channel!.onmessage({
+    channel.onmessage({
       event: "events",
       payload: {
         events: [
@@ -445,7 +416,7 @@ describe("TranscriptView", () => {
         ],
       },
     });
-    channel!.onmessage({ event: "ended", payload: { job: job() } });
+    channel.onmessage({ event: "ended", payload: { job: job() } });
     await waitFor(() => expect(screen.getAllByTestId("transcript-row").length).toBe(4));
     const view = screen.getByTestId("transcript");
     expect(view.querySelector(".markdown strong")?.textContent).toBe("tests");
