@@ -515,6 +515,16 @@ fn admin_name(worktree: &str) -> String {
         .to_string()
 }
 
+/// Whether a job's worktree was a warm one: its admin folder keeps the pool's name,
+/// `warm-` and a ULID, its leading dot made safe by git (a codename like `warm-koala` is
+/// not one).
+fn started_warm(worktree: &str) -> bool {
+    let name = admin_name(worktree);
+    name.trim_start_matches(['.', '-'])
+        .strip_prefix("warm-")
+        .is_some_and(|id| id.len() == 26 && id.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
 fn warm_in(group: &Path) -> Vec<PathBuf> {
     std::fs::read_dir(group)
         .map(|d| {
@@ -559,10 +569,7 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
         .parent()
         .expect("group")
         .to_path_buf();
-    assert!(
-        !admin_name(&s(&first["worktree"])).starts_with("warm-"),
-        "the first is cold"
-    );
+    assert!(!started_warm(&s(&first["worktree"])), "the first is cold");
     // After it, the pool holds one worktree checked out at the base.
     let warm = wait_warm(&group);
     assert_eq!(
@@ -616,7 +623,7 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
     std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
     std::fs::write(w.repo.join(".sidekick/config.toml"), "warm_worktrees = 0\n").expect("write");
     let fourth = w.spawn(&["--wait"], "true");
-    assert!(!admin_name(&s(&fourth["worktree"])).starts_with("warm-"));
+    assert!(!started_warm(&s(&fourth["worktree"])));
     assert!(warm_in(&group).is_empty(), "emptied");
     assert_eq!(w.json(&["pool", "--json"])[0]["wanted"], 0);
 
@@ -638,4 +645,29 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
         "{report}"
     );
     assert!(!last.exists());
+}
+
+#[test]
+fn two_jobs_starting_together_never_share_a_warm_worktree() {
+    let w = World::new();
+    let first = w.spawn(&["--wait"], "true");
+    let group = PathBuf::from(s(&first["worktree"]))
+        .parent()
+        .expect("group")
+        .to_path_buf();
+    wait_warm(&group);
+    let a = w.spawn(&[], "echo a > a.txt");
+    let b = w.spawn(&[], "echo b > b.txt");
+    let a = w.wait_state(&s(&a["id"]), "completed");
+    let b = w.wait_state(&s(&b["id"]), "completed");
+    assert_ne!(a["worktree"], b["worktree"]);
+    let warm = [&a, &b]
+        .iter()
+        .filter(|j| started_warm(&s(&j["worktree"])))
+        .count();
+    assert_eq!(warm, 1, "one warm worktree, taken once");
+    assert_eq!(w.git(&["show", &format!("{}:a.txt", s(&a["branch"]))]), "a");
+    assert_eq!(w.git(&["show", &format!("{}:b.txt", s(&b["branch"]))]), "b");
+    let tree = w.git(&["ls-tree", "--name-only", &s(&b["branch"])]);
+    assert!(!tree.contains("a.txt"), "{tree}");
 }
