@@ -336,30 +336,18 @@ fn set_warm(repo: &Path, n: u32) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Waits until `group` holds a complete warm worktree (its admin folder has the mark).
-async fn pool_ready(group: &Path) -> Result<(), String> {
+/// Waits until `repo`'s pool holds a warm worktree that is checked and watched (as it is
+/// between a user's jobs once the background refill is done).
+async fn pool_ready(client: &Client, repo: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(600);
+    let repo = repo.display().to_string();
     loop {
-        let ready = std::fs::read_dir(group)
-            .map(|d| {
-                d.flatten().any(|e| {
-                    e.file_name().to_string_lossy().starts_with(".warm-")
-                        && std::fs::read_to_string(e.path().join(".git"))
-                            .ok()
-                            .map(|t| {
-                                PathBuf::from(t.trim().trim_start_matches("gitdir:").trim())
-                                    .join("sidekick-warm")
-                                    .exists()
-                            })
-                            .unwrap_or(false)
-                })
-            })
-            .unwrap_or(false);
-        if ready {
+        let pools = client.pools(Some(&repo)).await.map_err(|e| e.to_string())?;
+        if pools.iter().any(|p| p.worktrees.iter().any(|w| w.watched)) {
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(format!("no warm worktree appeared in {}", group.display()));
+            return Err(format!("no warm worktree became ready for {repo}"));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -376,15 +364,11 @@ async fn bench_warm_start(
     set_warm(repo, 1)?;
     // A first job fills the pool.
     let (_, wt, branch) = time_job_start(client, repo).await?;
-    let group = Path::new(&wt)
-        .parent()
-        .ok_or("a worktree without a folder")?
-        .to_path_buf();
     git(root, repo, &["worktree", "remove", "--force", &wt])?;
     git(root, repo, &["branch", "-q", "-D", &branch])?;
     let mut times = Vec::new();
     for r in 0..=runs {
-        pool_ready(&group).await?;
+        pool_ready(client, repo).await?;
         settle();
         let (t, wt, branch) = time_job_start(client, repo).await?;
         if r > 0 {
@@ -393,7 +377,7 @@ async fn bench_warm_start(
         git(root, repo, &["worktree", "remove", "--force", &wt])?;
         git(root, repo, &["branch", "-q", "-D", &branch])?;
     }
-    pool_ready(&group).await?;
+    pool_ready(client, repo).await?;
     // Back to cold for what follows; the pool is emptied at the next start.
     set_warm(repo, 0)?;
     println!(

@@ -561,6 +561,28 @@ fn wait_warm(group: &Path) -> PathBuf {
     }
 }
 
+/// Waits until `sidekick pool` says the warm worktree at `path` is checked and watched.
+fn wait_watched(w: &World, path: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let pools = w.json(&["pool", "--json"]);
+        let watched = pools[0]["worktrees"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|x| x["path"] == path.display().to_string() && x["watched"] == true);
+        if watched {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} was never watched: {pools}",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
     let w = World::new();
@@ -577,6 +599,12 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
         std::fs::read_to_string(w.repo.join("README.md")).expect("the repo's")
     );
     let warm_name = admin_name(&warm.display().to_string());
+    // Checked once in the background and watched since: the claim takes the watch's word.
+    wait_watched(&w, &warm);
+    assert!(
+        w.ok(&["pool", "."]).contains("checked and watched"),
+        "the pool says so"
+    );
     let second = w.spawn(&["--wait"], "echo two > two.txt");
     assert_eq!(second["state"], "completed", "{second}");
     assert_eq!(
@@ -594,10 +622,17 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
         "nothing of the first job"
     );
 
-    // One edited by hand is thrown away; the job gets a fresh checkout.
+    // One edited by hand after it was checked is thrown away (its watch saw the edit); the
+    // job gets a fresh checkout.
     let spoiled = wait_warm(&group);
     let spoiled_name = admin_name(&spoiled.display().to_string());
+    wait_watched(&w, &spoiled);
     std::fs::write(spoiled.join("README.md"), "edited by hand\n").expect("write");
+    assert_eq!(
+        w.json(&["pool", "--json"])[0]["worktrees"][0]["watched"],
+        false,
+        "no longer vouched for"
+    );
     let third = w.spawn(&["--wait"], "cat README.md > seen.txt");
     assert_ne!(admin_name(&s(&third["worktree"])), spoiled_name);
     assert!(!spoiled.exists(), "thrown away");

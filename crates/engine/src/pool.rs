@@ -2,22 +2,25 @@
 //! checking its files out, and the pool is refilled in the background afterwards, one refill per
 //! repository at a time, at low CPU and I/O priority, after the job's own worktree is ready.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use sidekick_git::warm;
+use sidekick_git::watch::Watch;
 
 use crate::config::{Config, RepoConfig};
 use crate::{lock, Inner};
 
-/// What the engine keeps about the pools: which repositories are being refilled, and one claim
-/// at a time (two jobs starting together must not take the same warm worktree).
+/// What the engine keeps about the pools: which repositories are being refilled, one claim
+/// at a time (two jobs starting together must not take the same warm worktree), and the warm
+/// worktrees checked in the background whose watch vouches for them until claimed.
 #[derive(Default)]
 pub(crate) struct Pools {
     refilling: Mutex<HashSet<PathBuf>>,
     claims: Mutex<()>,
+    checked: Mutex<HashMap<PathBuf, Watch>>,
 }
 
 /// How many warm worktrees `repo` keeps: its own config's `warm_worktrees`, else the host's.
@@ -59,7 +62,8 @@ impl Inner {
                 }
                 continue;
             }
-            match warm::claim(repo, &w, dest, branch, commit, reason) {
+            let checked = lock(&self.pools.checked).remove(&w.path);
+            match warm::claim(repo, &w, checked, dest, branch, commit, reason) {
                 Ok(()) => return true,
                 Err(why) => tracing::info!(
                     warm = %w.path.display(),
@@ -109,6 +113,18 @@ impl Inner {
                 }
                 pool
             };
+            // Each complete one is checked once, in the background, and watched from then on
+            // (also those an earlier host made), so a claim need not check it again.
+            for w in pool.iter().filter(|w| w.commit.is_some()) {
+                if lock(&self.pools.checked).contains_key(&w.path) {
+                    continue;
+                }
+                if let Some(watch) = warm::check(w) {
+                    lock(&self.pools.checked).insert(w.path.clone(), watch);
+                }
+            }
+            lock(&self.pools.checked)
+                .retain(|p, _| !p.starts_with(group) || pool.iter().any(|w| &w.path == p));
             let ready = pool.iter().filter(|w| w.commit.is_some()).count();
             if ready >= want {
                 return;
@@ -150,6 +166,9 @@ impl crate::Engine {
                         .into_iter()
                         .map(|w| sidekick_protocol::WarmWorktree {
                             bytes: sidekick_git::ops::folder_size(&w.path),
+                            watched: lock(&self.inner.pools.checked)
+                                .get(&w.path)
+                                .is_some_and(Watch::untouched),
                             path: w.path.display().to_string(),
                             commit: w.commit,
                         })

@@ -19,6 +19,7 @@ mod repos;
 mod subject;
 pub mod treemerge;
 pub mod warm;
+pub mod watch;
 
 pub use diff::DiffLimits;
 pub use error::{Refusal, ReviewError};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::repo::{self, RepoError};
+use crate::watch::Watch;
 
 /// The folder-name prefix of a warm worktree in a repository's worktree group.
 pub const PREFIX: &str = ".warm-";
@@ -119,12 +120,33 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
     Ok(dest)
 }
 
-/// Why a warm worktree cannot be used as it is.
-fn unusable(warm: &Warm) -> Option<String> {
+/// Checks in the background that `warm` is exactly as made, with a watch armed first: while
+/// the watch sees nothing, a claim need not check again (see [`crate::watch`]). `None` when it
+/// is not as made, or cannot be watched; the claim then checks it in full.
+pub fn check(warm: &Warm) -> Option<Watch> {
+    let admin = admin_dir(&warm.path)?;
+    // Its admin folder too (HEAD, the index); moving either folder is a change as well.
+    let watch = Watch::new(&[&warm.path, &admin])?;
+    if unusable(warm, true).is_some() || !watch.untouched() {
+        return None;
+    }
+    Some(watch)
+}
+
+/// Why a warm worktree cannot be used as it is. `quietly`: at low priority, and without the
+/// index refresh `git status` may write (which a watch would take for a change).
+fn unusable(warm: &Warm, quietly: bool) -> Option<String> {
     let Some(commit) = &warm.commit else {
         return Some("it is not complete".into());
     };
-    let mut cmd = repo::git(&warm.path);
+    let mut cmd = if quietly {
+        low_priority(repo::git(&warm.path))
+    } else {
+        repo::git(&warm.path)
+    };
+    if quietly {
+        cmd.arg("--no-optional-locks");
+    }
     cmd.args([
         "status",
         "--porcelain=v2",
@@ -151,19 +173,36 @@ fn unusable(warm: &Warm) -> Option<String> {
     (!head_ok).then(|| "its HEAD moved".to_string())
 }
 
-/// Turns `warm` into a job's worktree: checked to be exactly as made, switched to a new
-/// `branch` at `commit`, moved to `dest` and locked with `lock_reason`. Any failure throws the
-/// warm worktree away and says why; the caller then makes the job's worktree the usual way.
+/// The check a claim makes when a watch vouches for the files: HEAD still the marked commit.
+fn head_moved(warm: &Warm) -> Option<String> {
+    let head = admin_dir(&warm.path).and_then(|a| std::fs::read_to_string(a.join("HEAD")).ok());
+    match (head, &warm.commit) {
+        (Some(h), Some(c)) if h.trim() == c => None,
+        _ => Some("its HEAD moved".into()),
+    }
+}
+
+/// Turns `warm` into a job's worktree: checked to be exactly as made (in full, unless
+/// `checked`, the watch [`check`] armed, saw nothing since), switched to a new `branch` at
+/// `commit`, moved to `dest` and locked with `lock_reason`. Any failure throws the warm worktree
+/// away and says why; the caller then makes the job's worktree the usual way.
 pub fn claim(
     repo: &Path,
     warm: &Warm,
+    checked: Option<Watch>,
     dest: &Path,
     branch: &str,
     commit: &str,
     lock_reason: &str,
 ) -> std::result::Result<(), String> {
     let attempt = || -> std::result::Result<(), String> {
-        if let Some(why) = unusable(warm) {
+        let vouched = checked.as_ref().is_some_and(Watch::untouched);
+        let why = if vouched {
+            head_moved(warm)
+        } else {
+            unusable(warm, false)
+        };
+        if let Some(why) = why {
             return Err(why);
         }
         if warm.commit.as_deref() == Some(commit) {
@@ -284,6 +323,7 @@ mod tests {
         claim(
             &repo,
             &warm[0],
+            None,
             &dest,
             "sidekick/brave-otter",
             &second,
@@ -315,6 +355,7 @@ mod tests {
         claim(
             &repo,
             &warm[0],
+            None,
             &dest,
             "sidekick/calm-heron",
             &second,
@@ -345,6 +386,84 @@ mod tests {
     }
 
     #[test]
+    fn a_watched_one_is_claimed_on_the_watchs_word_and_thrown_away_once_touched() {
+        let (_tmp, repo, group, head) = setup();
+        make(&repo, &group, "01a", &head).expect("made");
+        make(&repo, &group, "01b", &head).expect("made");
+        let c = make(&repo, &group, "01c", &head).expect("made");
+        // Spoiled before its check: the check says so and arms nothing.
+        std::fs::write(c.join("stray.txt"), "x\n").expect("write");
+        let warm = list(&group);
+        assert!(
+            check(&warm[2]).is_none(),
+            "a spoiled one is not vouched for"
+        );
+        let (a, b) = (
+            check(&warm[0]).expect("watched"),
+            check(&warm[1]).expect("watched"),
+        );
+        // The second is touched after its check, deep down: its watch saw it.
+        std::fs::create_dir_all(warm[1].path.join("sub")).expect("mkdir");
+        std::fs::write(warm[1].path.join("sub/deep.txt"), "x\n").expect("write");
+        assert!(!b.untouched());
+        let dest = group.join("job");
+        let err = claim(
+            &repo,
+            &warm[1],
+            Some(b),
+            &dest,
+            "sidekick/job",
+            &head,
+            "job",
+        )
+        .expect_err("refused");
+        assert!(err.contains("changed"), "{err}");
+        assert!(!warm[1].path.exists() && !dest.exists());
+        // The untouched one is claimed on its watch's word, and git agrees it is clean.
+        assert!(a.untouched());
+        claim(
+            &repo,
+            &warm[0],
+            Some(a),
+            &dest,
+            "sidekick/job",
+            &head,
+            "job",
+        )
+        .expect("claimed");
+        assert_eq!(git(&dest, &["status", "--porcelain"]), "");
+        assert_eq!(
+            git(&dest, &["symbolic-ref", "HEAD"]),
+            "refs/heads/sidekick/job"
+        );
+        // Its HEAD moved by hand after the check (in the admin folder): seen as well.
+        let d = make(&repo, &group, "01d", &head).expect("made");
+        let warm_d = list(&group)
+            .into_iter()
+            .find(|w| w.path == d)
+            .expect("listed");
+        let w = check(&warm_d).expect("watched");
+        std::fs::write(
+            admin_dir(&d).expect("admin").join("HEAD"),
+            "0000000000000000000000000000000000000000\n",
+        )
+        .expect("write");
+        let dest2 = group.join("job2");
+        let err = claim(
+            &repo,
+            &warm_d,
+            Some(w),
+            &dest2,
+            "sidekick/job2",
+            &head,
+            "job",
+        )
+        .expect_err("refused");
+        assert!(!err.is_empty());
+        assert_eq!(git(&repo, &["branch", "--list", "sidekick/job2"]), "");
+    }
+
+    #[test]
     fn one_edited_by_hand_is_thrown_away_not_used() {
         let (_tmp, repo, group, head) = setup();
         for (id, spoil) in [
@@ -368,7 +487,8 @@ mod tests {
         }
         for w in list(&group) {
             let dest = group.join("job");
-            let err = claim(&repo, &w, &dest, "sidekick/job", &head, "job").expect_err("refused");
+            let err =
+                claim(&repo, &w, None, &dest, "sidekick/job", &head, "job").expect_err("refused");
             assert!(!err.is_empty());
             assert!(!w.path.exists(), "thrown away: {}", w.path.display());
             assert!(!dest.exists());

@@ -382,6 +382,9 @@ pub struct WarmWorktree {
     /// The commit it holds; `None` while it is being made.
     pub commit: Option<String>,
     pub bytes: u64,
+    /// Checked and watched since: a job claims it without checking its files again.
+    #[serde(default)]
+    pub watched: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

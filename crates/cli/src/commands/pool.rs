@@ -48,7 +48,16 @@ pub async fn cmd_pool(client: &Client, args: PoolArgs) -> Outcome {
         );
         for w in &p.worktrees {
             match &w.commit {
-                Some(c) => println!("  {} at {}", w.path, &c[..c.len().min(10)]),
+                Some(c) => println!(
+                    "  {} at {}{}",
+                    w.path,
+                    &c[..c.len().min(10)],
+                    if w.watched {
+                        ", checked and watched"
+                    } else {
+                        ""
+                    }
+                ),
                 None => println!("  {} (being made)", w.path),
             }
         }

@@ -590,7 +590,11 @@ export type WarmWorktree = { path: string,
 /**
  * The commit it holds; `None` while it is being made.
  */
-commit: string | null, bytes: number, };
+commit: string | null, bytes: number, 
+/**
+ * Checked and watched since: a job claims it without checking its files again.
+ */
+watched: boolean, };
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {
