@@ -5,6 +5,7 @@
 //! worktree and commits a job is made of. The engine maps its jobs onto subjects and records
 //! what an operation did.
 
+pub mod attributes;
 pub mod checkout;
 pub mod copy;
 pub mod diff;

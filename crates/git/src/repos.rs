@@ -14,7 +14,17 @@ use crate::repo::RepoError;
 /// only (an empty in-memory index, see [`crate::repo::open_objects_only`]).
 #[derive(Default)]
 pub struct Repos {
-    open: Mutex<HashMap<(PathBuf, bool), (Repository, std::time::Instant)>>,
+    open: Mutex<HashMap<(PathBuf, Kind), (Repository, std::time::Instant)>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Kind {
+    /// The repository with its working tree and index.
+    Full,
+    /// An empty in-memory index (see [`crate::repo::open_objects_only`]).
+    Objects,
+    /// Opened bare: no working tree at all, so no attribute lookups in it.
+    Bare,
 }
 
 impl Repos {
@@ -26,13 +36,66 @@ impl Repos {
         objects_only: bool,
         f: impl FnOnce(&Repository) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
+        let kind = if objects_only {
+            Kind::Objects
+        } else {
+            Kind::Full
+        };
+        self.with_kind(path, kind, f)
+    }
+
+    /// Runs `f` with a handle for comparing commits `from` and `to` of the repository at
+    /// `path`: a bare one when no gitattributes could apply to the files that differ (faster,
+    /// the same diff), else one that reads attributes from the working tree as `git diff` does.
+    pub fn with_commits<T>(
+        &self,
+        path: &Path,
+        from: &str,
+        to: &str,
+        f: impl FnOnce(&Repository) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
+        let attributes = self.with_kind(path, Kind::Objects, |r| {
+            let tree = |c: &str| -> Result<git2::Oid, RepoError> {
+                Ok(r.revparse_single(c)?.peel_to_tree()?.id())
+            };
+            let changed = crate::treemerge::changed_paths(r, tree(from)?, tree(to)?)?;
+            Ok(crate::attributes::may_apply(
+                r,
+                changed.iter().map(String::as_str),
+            ))
+        })?;
+        let kind = if attributes {
+            Kind::Objects
+        } else {
+            Kind::Bare
+        };
+        self.with_kind(path, kind, f)
+    }
+
+    fn with_kind<T>(
+        &self,
+        path: &Path,
+        kind: Kind,
+        f: impl FnOnce(&Repository) -> Result<T, RepoError>,
+    ) -> Result<T, RepoError> {
+        static TUNED: std::sync::Once = std::sync::Once::new();
+        // Like git, objects are not hashed again on every read (libgit2 does by default:
+        // a tenth of a large diff's time); `git fsck` is where corruption is looked for.
+        TUNED.call_once(|| git2::opts::strict_hash_verification(false));
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (path.to_path_buf(), objects_only);
+        let key = (path.to_path_buf(), kind);
         if !open.contains_key(&key) {
-            let repo = if objects_only {
-                crate::repo::open_objects_only(path)?
-            } else {
-                Repository::open(path)?
+            let repo = match kind {
+                Kind::Objects => crate::repo::open_objects_only(path)?,
+                Kind::Full => Repository::open(path)?,
+                Kind::Bare => {
+                    let gitdir = Repository::open(path)?.path().to_path_buf();
+                    Repository::open_ext(
+                        gitdir,
+                        git2::RepositoryOpenFlags::BARE | git2::RepositoryOpenFlags::NO_SEARCH,
+                        std::iter::empty::<&std::ffi::OsStr>(),
+                    )?
+                }
             };
             // A long-running host should not collect handles without bound.
             if open.len() >= 64 {
@@ -87,5 +150,89 @@ mod tests {
         assert!(repos
             .with(&tmp.path().join("missing"), false, |_| Ok(()))
             .is_err());
+    }
+
+    #[test]
+    fn commits_are_compared_through_a_bare_handle_only_when_that_is_the_same_diff() {
+        use crate::repo::testing::git;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("r");
+        std::fs::create_dir_all(dir.join("src/deep")).expect("mkdir");
+        repo_with_commit(&dir);
+        let write = |p: &str, c: &[u8]| std::fs::write(dir.join(p), c).expect("write");
+        write("src/deep/a.txt", b"one\ntwo\nthree\n");
+        write("src/moved.txt", &b"a line that stays the same\n".repeat(20));
+        write("src/gone.txt", b"bye\n");
+        write("tool.sh", b"echo hi\n");
+        write("data.bin", b"\x00\x01\x02");
+        write("café file.txt", b"x\n");
+        git(&dir, &["add", "."]);
+        git(&dir, &["commit", "-q", "-m", "before"]);
+        let before = git(&dir, &["rev-parse", "HEAD"]);
+        write("src/deep/a.txt", b"one\n2\nthree\nfour\n");
+        git(&dir, &["mv", "src/moved.txt", "src/renamed.txt"]);
+        git(&dir, &["rm", "-q", "src/gone.txt"]);
+        std::fs::set_permissions(
+            dir.join("tool.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        write("data.bin", b"\x00\x03");
+        write("café file.txt", b"y\n");
+        std::os::unix::fs::symlink("src/deep/a.txt", dir.join("link")).expect("ln");
+        git(&dir, &["add", "-A"]);
+        git(&dir, &["commit", "-q", "-m", "after"]);
+        let after = git(&dir, &["rev-parse", "HEAD"]);
+        let limits = crate::DiffLimits::default();
+        let repos = Repos::default();
+        let patch = |repos: &Repos| {
+            repos
+                .with_commits(&dir, &before, &after, |r| {
+                    Ok((
+                        r.is_bare(),
+                        crate::diff::patch_commits_in(r, &before, &after, &limits)?,
+                        crate::diff::diff_commits_in(r, &before, &after, &limits)?,
+                    ))
+                })
+                .expect("patch")
+        };
+        let reference = |repos: &Repos| {
+            repos
+                .with(&dir, true, |r| {
+                    Ok((
+                        crate::diff::patch_commits_in(r, &before, &after, &limits)?,
+                        crate::diff::diff_commits_in(r, &before, &after, &limits)?,
+                    ))
+                })
+                .expect("patch")
+        };
+        let (bare, fast, fast_diff) = patch(&repos);
+        let (slow, slow_diff) = reference(&repos);
+        assert!(bare, "no attributes anywhere: the bare handle");
+        assert_eq!(
+            String::from_utf8_lossy(&fast),
+            String::from_utf8_lossy(&slow),
+            "byte for byte the same patch"
+        );
+        assert_eq!(fast_diff, slow_diff, "and the same structured diff");
+        for part in [
+            "rename to src/renamed.txt",
+            "new mode 100755",
+            "deleted file mode",
+            "Binary files",
+        ] {
+            assert!(String::from_utf8_lossy(&fast).contains(part), "{part}");
+        }
+
+        // An attributes file in the working tree: honoured, through the working tree's handle.
+        write("src/deep/.gitattributes", b"*.txt -diff\n");
+        let repos = Repos::default();
+        let (bare, fast, _) = patch(&repos);
+        assert!(!bare);
+        let text = String::from_utf8_lossy(&fast).into_owned();
+        assert!(
+            text.contains("Binary files a/src/deep/a.txt and b/src/deep/a.txt differ"),
+            "{text}"
+        );
     }
 }

@@ -310,18 +310,55 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
 
 /// Paths that differ between two trees (both sides of renames), without content diffs.
 pub fn changed_paths(repo: &Repository, from: Oid, to: Oid) -> Result<Vec<String>, RepoError> {
-    let a = repo.find_tree(from)?;
-    let b = repo.find_tree(to)?;
-    let diff = repo.diff_tree_to_tree(Some(&a), Some(&b), None)?;
     let mut out = BTreeSet::new();
-    for d in diff.deltas() {
-        for f in [d.old_file(), d.new_file()] {
-            if let Some(p) = f.path() {
-                out.insert(p.to_string_lossy().into_owned());
+    changes_under(repo, "", Some(from), Some(to), &mut out)?;
+    Ok(out.into_iter().collect())
+}
+
+/// The paths that differ between two trees (either may be missing), read only where their
+/// ids differ: the cost follows the change, not the size of the tree (libgit2's tree diff reads
+/// every subtree of both sides, 10 ms at 30,000 files with a cold cache).
+fn changes_under(
+    repo: &Repository,
+    prefix: &str,
+    a: Option<Oid>,
+    b: Option<Oid>,
+    out: &mut BTreeSet<String>,
+) -> Result<(), RepoError> {
+    if a == b {
+        return Ok(());
+    }
+    type Side = Option<(Oid, i32)>;
+    let mut entries: std::collections::BTreeMap<Vec<u8>, (Side, Side)> = Default::default();
+    for (id, first) in [(a, true), (b, false)] {
+        let Some(id) = id else { continue };
+        for e in repo.find_tree(id)?.iter() {
+            let slot = entries.entry(e.name_bytes().to_vec()).or_default();
+            let side = Some((e.id(), e.filemode()));
+            if first {
+                slot.0 = side;
+            } else {
+                slot.1 = side;
             }
         }
     }
-    Ok(out.into_iter().collect())
+    let tree_mode = i32::from(FileMode::Tree);
+    for (name, (ea, eb)) in entries {
+        if ea == eb {
+            continue;
+        }
+        let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+        let tree = |e: Side| e.filter(|(_, m)| *m == tree_mode).map(|(id, _)| id);
+        let (ta, tb) = (tree(ea), tree(eb));
+        if ta.is_some() || tb.is_some() {
+            changes_under(repo, &format!("{path}/"), ta, tb, out)?;
+        }
+        let file = |e: Side| e.is_some_and(|(_, m)| m != tree_mode);
+        if file(ea) || file(eb) {
+            out.insert(path);
+        }
+    }
+    Ok(())
 }
 
 /// The tree of `base` with `paths` taken from `head` (added, changed, or removed where `head`
@@ -356,6 +393,74 @@ pub fn tree_with_paths(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changed_paths_agree_with_libgit2s_tree_diff() {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path();
+        repo_with_commit(dir);
+        let write = |p: &str, c: &str| {
+            let path = dir.join(p);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, c).expect("write");
+        };
+        for p in [
+            "a/b/c.txt",
+            "a/b/same.txt",
+            "a/keep.txt",
+            "x.txt",
+            "f",
+            "d/e.txt",
+            "exe",
+        ] {
+            write(p, p);
+        }
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", "one"]);
+        let one = git(dir, &["rev-parse", "HEAD^{tree}"]);
+        write("a/b/c.txt", "changed");
+        write("a/new/deep/n.txt", "new");
+        std::fs::remove_file(dir.join("x.txt")).expect("rm");
+        // A file that becomes a folder, and a folder that becomes a file.
+        std::fs::remove_file(dir.join("f")).expect("rm");
+        write("f/inside.txt", "in");
+        std::fs::remove_dir_all(dir.join("d")).expect("rm");
+        write("d", "now a file");
+        std::fs::set_permissions(
+            dir.join("exe"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", "two"]);
+        let two = git(dir, &["rev-parse", "HEAD^{tree}"]);
+        let repo = Repository::open(dir).expect("open");
+        let (a, b) = (
+            Oid::from_str(&one).expect("oid"),
+            Oid::from_str(&two).expect("oid"),
+        );
+        let ours = changed_paths(&repo, a, b).expect("walk");
+        let diff = repo
+            .diff_tree_to_tree(
+                Some(&repo.find_tree(a).expect("tree")),
+                Some(&repo.find_tree(b).expect("tree")),
+                None,
+            )
+            .expect("diff");
+        let theirs: BTreeSet<String> = diff
+            .deltas()
+            .flat_map(|d| [d.old_file().path(), d.new_file().path()])
+            .flatten()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(ours, theirs.into_iter().collect::<Vec<_>>());
+        assert!(ours.contains(&"exe".to_string()), "a mode change counts");
+        assert!(!ours
+            .iter()
+            .any(|p| p.contains("same") || p.contains("keep")));
+        assert!(changed_paths(&repo, a, a).expect("walk").is_empty());
+    }
 
     #[test]
     fn parses_git_merge_tree_conflicts() {

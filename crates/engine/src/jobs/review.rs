@@ -148,9 +148,12 @@ impl Engine {
                 };
             }
             match &job.head_commit {
-                Some(head) => Ok(inner.repos.with(Path::new(&job.repo), true, |r| {
-                    review::diff::patch_commits_in(r, &job.base_commit, head, &limits)
-                })?),
+                Some(head) => Ok(inner.repos.with_commits(
+                    Path::new(&job.repo),
+                    &job.base_commit,
+                    head,
+                    |r| review::diff::patch_commits_in(r, &job.base_commit, head, &limits),
+                )?),
                 None => Ok(Vec::new()),
             }
         })
@@ -180,9 +183,12 @@ impl Engine {
                 }
             } else {
                 match &job.head_commit {
-                    Some(head) => inner.repos.with(Path::new(&job.repo), true, |r| {
-                        review::diff::diff_commits_in(r, &job.base_commit, head, &limits)
-                    })?,
+                    Some(head) => inner.repos.with_commits(
+                        Path::new(&job.repo),
+                        &job.base_commit,
+                        head,
+                        |r| review::diff::diff_commits_in(r, &job.base_commit, head, &limits),
+                    )?,
                     None => empty(),
                 }
             };
