@@ -100,7 +100,8 @@ pub(crate) async fn bench_review(
     }
     report(n, "conflict preview", g, s);
 
-    // Squash merge into the checked-out main, undone after each run (not timed).
+    // Squash merge into the checked-out main, undone after each run (not timed); a second
+    // passes between an undo and the next merge.
     let tip = git(root, repo, &["rev-parse", "main"])?;
     let head = scattered.head_commit.clone().ok_or("no head")?;
     let (mut g, mut s) = (Vec::new(), Vec::new());
@@ -127,6 +128,9 @@ pub(crate) async fn bench_review(
             .undo(&scattered.id)
             .await
             .map_err(|e| e.to_string())?;
+        // The undo brought the job's worktree back; the host checks it in the background
+        // (then watches it), as after a job ends. A user merges seconds later, not at once.
+        tokio::time::sleep(Duration::from_secs(1)).await;
         if r > 0 {
             g.push(gt);
             s.push(st);

@@ -552,6 +552,47 @@ fn undo_reverts_a_merge_until_the_target_moves() {
 }
 
 #[test]
+fn edits_in_an_ended_jobs_worktree_are_merged_whenever_they_were_made() {
+    // After a job ends its worktree is checked in the background and then watched, so a merge
+    // need not look for edits; an edit made before, during or after that check is merged.
+    let w = World::new();
+    seed(&w);
+    for wait_ms in [0u64, 1500] {
+        let job = w.spawn(&["--wait"], &format!("echo agent > agent{wait_ms}.txt"));
+        let id = s(&job["id"]);
+        let wt = PathBuf::from(s(&job["worktree"]));
+        std::thread::sleep(std::time::Duration::from_millis(wait_ms));
+        std::fs::write(wt.join(format!("late{wait_ms}.txt")), "late\n").expect("write");
+        std::fs::write(wt.join("README.md"), format!("edited {wait_ms}\n")).expect("write");
+        let (code, out, err) = merge(&w, &[&id]);
+        assert_eq!(code, 0, "{out}{err}");
+        for f in [format!("agent{wait_ms}.txt"), format!("late{wait_ms}.txt")] {
+            assert!(w.repo.join(&f).exists(), "{f} merged (waited {wait_ms} ms)");
+        }
+        assert_eq!(
+            std::fs::read_to_string(w.repo.join("README.md")).expect("read"),
+            format!("edited {wait_ms}\n")
+        );
+        assert_ne!(
+            w.status(&id)["head_commit"],
+            job["head_commit"],
+            "edits committed"
+        );
+    }
+    // Untouched since it ended: merged as it was, with no extra commit for edits.
+    let job = w.spawn(&["--wait"], "echo quiet > quiet.txt");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (code, out, err) = merge(&w, &[&s(&job["id"])]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(w.repo.join("quiet.txt").exists());
+    assert_eq!(
+        w.status(&s(&job["id"]))["head_commit"],
+        job["head_commit"],
+        "no commit for edits"
+    );
+}
+
+#[test]
 fn discard_keeps_a_snapshot_and_restore_brings_the_job_back() {
     let w = World::new();
     seed(&w);

@@ -21,7 +21,14 @@ pub(crate) struct Pools {
     refilling: Mutex<HashSet<PathBuf>>,
     claims: Mutex<()>,
     checked: Mutex<HashMap<PathBuf, Watch>>,
+    /// Ended jobs' worktrees found to be exactly their last commit, watched since (by job
+    /// id): a merge need not look for edits to save first.
+    settled: Mutex<HashMap<String, Watch>>,
 }
+
+/// At most this many ended jobs' worktrees are watched (the newest; a watch costs a kernel
+/// watch per folder).
+const SETTLED_MAX: usize = 32;
 
 /// How many warm worktrees `repo` keeps: its own config's `warm_worktrees`, else the host's.
 fn wanted(config: &Config, repo: &Path) -> usize {
@@ -142,6 +149,46 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+impl Inner {
+    /// Checks in the background that an ended job's worktree is exactly its last commit, and
+    /// watches it from then on (see [`Inner::settled`]).
+    pub(crate) fn watch_settled(self: &Arc<Self>, job_id: String, worktree: PathBuf) {
+        let inner = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("sidekick-settled".into())
+            .spawn(move || {
+                let Some(watch) = sidekick_git::watch::settled(&worktree) else {
+                    lock(&inner.pools.settled).remove(&job_id);
+                    return;
+                };
+                let mut map = lock(&inner.pools.settled);
+                map.retain(|_, w| w.untouched());
+                while map.len() >= SETTLED_MAX {
+                    // Job ids are ULIDs: the smallest is the oldest.
+                    match map.keys().min().cloned() {
+                        Some(oldest) => map.remove(&oldest),
+                        None => break,
+                    };
+                }
+                map.insert(job_id, watch);
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start watching a job's worktree");
+        }
+    }
+
+    /// True when the job's worktree is known to be exactly its last commit: checked after the
+    /// job ended and untouched since.
+    pub(crate) fn settled(&self, job_id: &str) -> bool {
+        let mut map = lock(&self.pools.settled);
+        let quiet = map.get(job_id).is_some_and(Watch::untouched);
+        if !quiet {
+            map.remove(job_id);
+        }
+        quiet
     }
 }
 

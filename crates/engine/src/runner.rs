@@ -550,12 +550,16 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
         Outcome::Failed(message) => (JobState::Failed, Some(message), None),
     };
     let mut reason = reason;
-    if let Err(e) = save_leftovers(&mut rec).await {
-        handle.notice(Level::Error, e.clone());
-        reason = Some(match reason {
-            Some(r) => format!("{r}; {e}"),
-            None => e,
-        });
+    match save_leftovers(&mut rec).await {
+        Ok(()) if rec.has_worktree => handle.watch_settled(PathBuf::from(&rec.job.worktree)),
+        Ok(()) => {}
+        Err(e) => {
+            handle.notice(Level::Error, e.clone());
+            reason = Some(match reason {
+                Some(r) => format!("{r}; {e}"),
+                None => e,
+            });
+        }
     }
     // What others wrote while the agent ran (a reply's turn) stays; what it asked and nobody
     // answered goes with it.

@@ -415,6 +415,29 @@ pub fn commit_message(task: &str, job_id: &str, codename: &str) -> String {
 
 /// A git command in `dir` that never waits for a terminal prompt (credentials, editors) and
 /// reads nothing from stdin: every git call of the host is in the background.
+/// The worktree's admin folder (`.git/worktrees/NAME`), from its `.git` file.
+pub(crate) fn admin_dir(worktree: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
+    let dir = text.strip_prefix("gitdir:")?.trim();
+    Some(PathBuf::from(dir))
+}
+
+/// A command at the lowest CPU and I/O priority (`nice`, `ionice -c 3` where present).
+pub(crate) fn low_priority(mut cmd: Command) -> Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setpriority and ioprio_set are async-signal-safe syscalls; nothing else runs
+    // between fork and exec here.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+            // ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_IDLE << 13)
+            libc::syscall(libc::SYS_ioprio_set, 1, 0, 3 << 13);
+            Ok(())
+        });
+    }
+    cmd
+}
+
 pub fn git(dir: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(dir);

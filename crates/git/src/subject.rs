@@ -44,6 +44,9 @@ pub struct Subject {
     pub worktree: String,
     /// The worktree exists on disk.
     pub has_worktree: bool,
+    /// The worktree is known to hold nothing uncommitted (checked after the job ended and
+    /// watched since): a merge has no edits to save first.
+    pub settled: bool,
     pub base_commit: String,
     /// The branch the job merges back into by default.
     pub base_branch: Option<String>,

@@ -9,9 +9,8 @@
 //! that differ), and moving it to the job's path.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::repo::{self, RepoError};
+use crate::repo::{self, admin_dir, low_priority, RepoError};
 use crate::watch::Watch;
 
 /// The folder-name prefix of a warm worktree in a repository's worktree group.
@@ -29,13 +28,6 @@ pub struct Warm {
     pub path: PathBuf,
     /// The commit it holds; `None` while it is being made (or when making it died).
     pub commit: Option<String>,
-}
-
-/// The worktree's admin folder (`.git/worktrees/NAME`), from its `.git` file.
-fn admin_dir(worktree: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(worktree.join(".git")).ok()?;
-    let dir = text.strip_prefix("gitdir:")?.trim();
-    Some(PathBuf::from(dir))
 }
 
 /// The warm worktrees in `group` (a repository's folder of worktrees), oldest first.
@@ -58,22 +50,6 @@ pub fn list(group: &Path) -> Vec<Warm> {
     // The names hold a ULID: sorted by name is oldest first.
     out.sort_by(|a, b| a.path.cmp(&b.path));
     out
-}
-
-/// A command at the lowest CPU and I/O priority (`nice`, `ionice -c 3` where present).
-fn low_priority(mut cmd: Command) -> Command {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: setpriority and ioprio_set are async-signal-safe syscalls; nothing else runs
-    // between fork and exec here.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-            // ioprio_set(IOPRIO_WHO_PROCESS, self, IOPRIO_CLASS_IDLE << 13)
-            libc::syscall(libc::SYS_ioprio_set, 1, 0, 3 << 13);
-            Ok(())
-        });
-    }
-    cmd
 }
 
 /// Makes one warm worktree of `repo` at `commit` in `group`, named `.warm-ID`; returns its path.

@@ -142,9 +142,64 @@ impl Watch {
     }
 }
 
+/// A worktree found to be exactly its HEAD commit (no change, no untracked file) by a
+/// `git status` run at low priority after a watch on it and its admin folder was armed: while
+/// the watch sees nothing, there is nothing in it to commit. `None` when it is not, or cannot
+/// be watched.
+pub fn settled(worktree: &Path) -> Option<Watch> {
+    let admin = crate::repo::admin_dir(worktree)?;
+    let watch = Watch::new(&[worktree, &admin])?;
+    let mut cmd = crate::repo::low_priority(crate::repo::git(worktree));
+    // No optional locks: the status must not refresh the index, which the watch would see.
+    cmd.args([
+        "--no-optional-locks",
+        "status",
+        "--porcelain=v2",
+        "--untracked-files=all",
+        "--ignore-submodules=none",
+    ]);
+    let status = crate::repo::run(cmd, "status (settled)").ok()?;
+    (status.is_empty() && watch.untouched()).then_some(watch)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worktree_is_settled_only_when_exactly_its_commit_and_stays_so_until_touched() {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tmp");
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        repo_with_commit(&repo);
+        let wt = tmp.path().join("wt");
+        git(
+            &repo,
+            &[
+                "worktree",
+                "add",
+                "-q",
+                "-b",
+                "job",
+                &wt.display().to_string(),
+            ],
+        );
+        let w = settled(&wt).expect("clean: settled");
+        assert!(w.untouched());
+        std::fs::write(wt.join("later.txt"), "x\n").expect("write");
+        assert!(!w.untouched(), "a new file is seen");
+        assert!(settled(&wt).is_none(), "an untracked file: not settled");
+        git(&wt, &["add", "later.txt"]);
+        assert!(settled(&wt).is_none(), "staged, not committed: not settled");
+        git(&wt, &["commit", "-q", "-m", "later"]);
+        let w = settled(&wt).expect("committed: settled again");
+        // Moving the branch by hand (in the admin folder's HEAD or the index) is seen.
+        git(&wt, &["reset", "-q", "--soft", "HEAD~1"]);
+        assert!(!w.untouched());
+        // The main checkout is not a linked worktree: never vouched for this way.
+        assert!(settled(&repo).is_none());
+    }
 
     #[test]
     fn any_change_anywhere_in_the_tree_is_seen_and_nothing_else() {

@@ -65,6 +65,11 @@ impl JobHandle {
         self.inner.refill_warm(repo, group, commit);
     }
 
+    /// Watches the ended job's worktree once it is checked to hold nothing uncommitted.
+    pub(crate) fn watch_settled(&self, worktree: PathBuf) {
+        self.inner.watch_settled(self.job_id.clone(), worktree);
+    }
+
     /// Saves this job (never another one), with a job event.
     pub(crate) fn save(&self, rec: &JobRecord) -> Result<()> {
         if rec.job.id != self.job_id {

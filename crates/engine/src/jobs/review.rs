@@ -31,6 +31,7 @@ pub(crate) fn subject_of(rec: &JobRecord) -> Subject {
         branch: j.branch.clone(),
         worktree: j.worktree.clone(),
         has_worktree: rec.has_worktree,
+        settled: false,
         base_commit: j.base_commit.clone(),
         base_branch: j.base_branch.clone(),
         head_commit: j.head_commit.clone(),
@@ -219,7 +220,11 @@ impl Engine {
                     hooks,
                     ..inner.ctx()
                 };
-                let done = on_subject(rec, |s| review::ops::merge(s, &req, &ctx))?;
+                let settled = inner.settled(&rec.job.id);
+                let done = on_subject(rec, |s| {
+                    s.settled = settled;
+                    review::ops::merge(s, &req, &ctx)
+                })?;
                 Ok((done, rec.job.clone()))
             })
             .await?;
@@ -292,6 +297,12 @@ impl Engine {
     ) -> Result<sidekick_protocol::ActionResult> {
         let message = self.inner.review_op(reference, true, op).await?;
         let rec = self.inner.resolve(reference)?;
+        // An undo, restore or rebase leaves the worktree exactly at its branch's tip: watched
+        // again, so the next merge need not look for edits.
+        if rec.job.state.has_ended() && rec.has_worktree {
+            self.inner
+                .watch_settled(rec.job.id.clone(), PathBuf::from(&rec.job.worktree));
+        }
         Ok(sidekick_protocol::ActionResult {
             job: self.inner.decorate(rec.job),
             message,

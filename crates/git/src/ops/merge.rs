@@ -238,7 +238,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
     ensure_resolved(rec)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: checks");
     let wt = PathBuf::from(&rec.worktree);
-    if !req.dry_run && rec.has_worktree && wt.exists() {
+    if !req.dry_run && rec.has_worktree && !rec.settled && wt.exists() {
         // Edits the user made in the job's worktree after it ended belong to the job.
         let msg = format!(
             "Edits after job {} ended\n\nSidekick-Job: {}\n",
