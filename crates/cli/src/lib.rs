@@ -43,6 +43,8 @@ enum Command {
     Pool(commands::pool::PoolArgs),
     Agents(commands::agents::AgentsArgs),
     Tasks(commands::tasks::TasksArgs),
+    Trust(commands::trust::TrustArgs),
+    Untrust(commands::trust::UntrustArgs),
     Serve(commands::serve::ServeArgs),
     Mcp(mcp::McpArgs),
 }
@@ -143,6 +145,8 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Discard(a) => commands::actions::cmd_discard(&client, a).await,
             Command::Restore(a) => commands::actions::cmd_restore(&client, a).await,
             Command::Pool(a) => commands::pool::cmd_pool(&client, a).await,
+            Command::Trust(a) => commands::trust::cmd_trust(&client, a).await,
+            Command::Untrust(a) => commands::trust::cmd_untrust(&client, a).await,
             Command::Archive(a) => commands::archive::cmd_archive(&client, a).await,
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,

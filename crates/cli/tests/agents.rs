@@ -346,6 +346,8 @@ fn task_type(w: &World, name: &str, toml: &str) {
     let dir = w.repo.join(".sidekick/tasks").join(name);
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(dir.join("task.toml"), toml).expect("task.toml");
+    // The user trusts the repository's task types as they are now.
+    w.ok(&["trust", "--yes"]);
 }
 
 #[test]

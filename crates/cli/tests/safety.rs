@@ -6,9 +6,103 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{s, World};
 
+/// Writes the repository's own configuration and trusts it, as its user would.
 fn repo_config(w: &World, text: &str) {
     std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
     std::fs::write(w.repo.join(".sidekick/config.toml"), text).expect("config");
+    w.ok(&["trust", "--yes"]);
+}
+
+#[test]
+fn a_repositorys_own_commands_run_only_once_trusted_at_that_content() {
+    let w = World::new();
+    let pwned = w.root.join("PWNED");
+    std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
+    let config = format!("setup = \"id > {}\"\n", pwned.display());
+    std::fs::write(w.repo.join(".sidekick/config.toml"), &config).expect("config");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "a cloned repository with a setup"]);
+    let jobs_before = w.json(&["ls", "--json"]);
+
+    // Untrusted: refused before anything runs, with a sentence naming `sidekick trust`, for a
+    // shell job and a claude job alike; no job, no worktree, no branch.
+    for agent in ["shell", "claude"] {
+        let r = w.sk(&["run", "--agent", agent, "echo hi"]);
+        assert_eq!(r.code(), 1, "{agent}: {}", r.stderr());
+        assert!(r.stderr().contains("sidekick trust"), "{}", r.stderr());
+        assert!(
+            r.stderr().contains(&format!("id > {}", pwned.display())),
+            "{}",
+            r.stderr()
+        );
+    }
+    assert!(!pwned.exists(), "the setup never ran");
+    assert_eq!(w.json(&["ls", "--json"]), jobs_before);
+    assert_eq!(w.git(&["branch", "--list", "sidekick/*"]), "");
+
+    // `trust --show` shows exactly what runs and records nothing; without a terminal, trust
+    // needs --yes.
+    let shown = w.ok(&["trust", "--show"]);
+    assert!(
+        shown.contains(&format!("setup command:  id > {}", pwned.display())),
+        "{shown}"
+    );
+    assert!(shown.contains("not trusted"), "{shown}");
+    let r = w.sk(&["trust"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("--yes"), "{}", r.stderr());
+    let info = w.json(&["trust", "--show", "--json"]);
+    assert_eq!(info["trusted"], false);
+    assert_eq!(info["needed"], true);
+    // Trust lives in the user's config folder, never in the repository.
+    assert_eq!(w.git(&["status", "--porcelain"]), "");
+
+    let trusted = w.json(&["trust", "--yes", "--json"]);
+    assert_eq!(trusted["trusted"], true, "{trusted}");
+    let record = std::fs::read_to_string(w.home.join("trusted.toml")).expect("record");
+    assert!(record.contains(&w.repo.display().to_string()), "{record}");
+    let job = w.spawn(&["--wait"], "echo hi");
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(pwned.exists(), "trusted: the setup ran");
+    std::fs::remove_file(&pwned).expect("rm");
+
+    // An edited configuration (or a new task type with a command) needs trust again.
+    std::fs::write(
+        w.repo.join(".sidekick/config.toml"),
+        format!("{config}copy = [\".env\"]\n"),
+    )
+    .expect("edit");
+    let r = w.sk(&["run", "echo hi"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("since it changed"), "{}", r.stderr());
+    assert!(!pwned.exists());
+    w.ok(&["trust", "--yes"]);
+    let dir = w.repo.join(".sidekick/tasks/lint");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("task.toml"), "command = \"touch linted\"\n").expect("task");
+    let r = w.sk(&["run", "--type", "lint"]);
+    assert_eq!(r.code(), 1, "{}", r.stdout());
+    let shown = w.ok(&["trust", "--show"]);
+    assert!(shown.contains("task type lint: touch linted"), "{shown}");
+
+    // A default agent of shell turns the user's words into a command: it needs trust too.
+    std::fs::write(w.repo.join(".sidekick/config.toml"), "agent = \"shell\"\n").expect("edit");
+    std::fs::remove_dir_all(w.repo.join(".sidekick/tasks")).expect("rm");
+    let r = w.sk(&["run", "touch shell-ran"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("shell"), "{}", r.stderr());
+
+    // Untrust: the commands stop running.
+    w.ok(&["trust", "--yes"]);
+    w.spawn(&["--wait"], "echo ok");
+    w.ok(&["untrust"]);
+    let r = w.sk(&["run", "echo again"]);
+    assert_eq!(r.code(), 1);
+    assert!(r.stderr().contains("sidekick trust"), "{}", r.stderr());
+    // Nothing to trust in a configuration that runs nothing.
+    std::fs::write(w.repo.join(".sidekick/config.toml"), "warm_worktrees = 1\n").expect("edit");
+    assert!(w.ok(&["trust"]).contains("nothing to trust"));
+    w.spawn(&["--wait"], "echo fine");
 }
 
 /// Sidekick's notices about a job (`logs` prints them to stderr).
@@ -745,6 +839,7 @@ fn a_task_types_inputs_never_run_as_code_in_any_quoting() {
          [[inputs]]\nname = \"path\"\nrequired = true\n",
     )
     .expect("task type");
+    w.ok(&["trust", "--yes"]);
     let marker = w.root.join("pwned");
     let value = format!(
         "$(touch {}) `touch {}` \"; touch {}",

@@ -341,6 +341,27 @@ impl Client {
         self.call(Method::GET, &uri, None).await
     }
 
+    /// What the repository at `repo` (absolute) runs from its own configuration, and whether
+    /// the user trusts it.
+    pub async fn trust_info(&self, repo: &str) -> Result<sidekick_protocol::TrustInfo> {
+        let uri = format!("/v1/trust?repo={}", encode(repo));
+        self.call(Method::GET, &uri, None).await
+    }
+
+    /// Trusts the repository's configuration at the content with `hash` (what was shown).
+    pub async fn trust(&self, repo: &str, hash: &str) -> Result<sidekick_protocol::TrustInfo> {
+        let req = sidekick_protocol::TrustRequest {
+            repo: repo.into(),
+            hash: hash.into(),
+        };
+        self.post("/v1/trust", &req).await
+    }
+
+    pub async fn untrust(&self, repo: &str) -> Result<sidekick_protocol::TrustInfo> {
+        let uri = format!("/v1/trust?repo={}", encode(repo));
+        self.call(Method::DELETE, &uri, None).await
+    }
+
     /// Checks `path` (absolute) as a job repository would be and lists its branches.
     pub async fn repo(&self, path: &str) -> Result<sidekick_protocol::RepoInfo> {
         let uri = format!("/v1/repo?path={}", encode(path));

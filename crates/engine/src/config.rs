@@ -384,7 +384,12 @@ impl RepoConfig {
         let Some(text) = read_optional(&path)? else {
             return Ok(RepoConfig::default());
         };
-        let cfg: RepoConfig = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        RepoConfig::parse(&text, path)
+    }
+
+    /// The configuration in `text`, the content of `path`, checked.
+    pub fn parse(text: &str, path: PathBuf) -> Result<RepoConfig, ConfigError> {
+        let cfg: RepoConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
             path: path.clone(),
             message: one_line(&e),
         })?;
@@ -404,7 +409,7 @@ impl RepoConfig {
     }
 }
 
-fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
+pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
     match std::fs::read_to_string(path) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),

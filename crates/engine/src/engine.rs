@@ -267,6 +267,51 @@ impl Engine {
         Ok(info)
     }
 
+    /// What the repository's own configuration runs, and whether the user trusts it.
+    pub async fn trust_info(&self, path: PathBuf) -> Result<sidekick_protocol::TrustInfo> {
+        let home = self.inner.home.clone();
+        crate::blocking(move || -> Result<_> {
+            let root = repo::resolve(&path, "HEAD")?.workdir;
+            let seen = crate::trust::Seen::read(&root)?;
+            Ok(seen.info(&crate::trust::Store::load(&home)?))
+        })
+        .await?
+    }
+
+    /// Trusts the repository's configuration at the content whose hash the user was shown;
+    /// refused when it changed since (the user is shown it again).
+    pub async fn trust(&self, path: PathBuf, hash: String) -> Result<sidekick_protocol::TrustInfo> {
+        let home = self.inner.home.clone();
+        let now = self.inner.now();
+        crate::blocking(move || -> Result<_> {
+            let root = repo::resolve(&path, "HEAD")?.workdir;
+            let seen = crate::trust::Seen::read(&root)?;
+            if seen.hash != hash {
+                return Err(crate::EngineError::InvalidState(format!(
+                    "{}'s .sidekick configuration changed since it was shown; look at it again before trusting it",
+                    root.display()
+                )));
+            }
+            crate::trust::Store::set(&home, &root, Some(&hash), now)?;
+            tracing::info!(repo = %root.display(), "repository trusted");
+            Ok(seen.info(&crate::trust::Store::load(&home)?))
+        })
+        .await?
+    }
+
+    /// Takes back the trust in the repository's configuration.
+    pub async fn untrust(&self, path: PathBuf) -> Result<sidekick_protocol::TrustInfo> {
+        let home = self.inner.home.clone();
+        let now = self.inner.now();
+        crate::blocking(move || -> Result<_> {
+            let root = repo::resolve(&path, "HEAD")?.workdir;
+            crate::trust::Store::set(&home, &root, None, now)?;
+            let seen = crate::trust::Seen::read(&root)?;
+            Ok(seen.info(&crate::trust::Store::load(&home)?))
+        })
+        .await?
+    }
+
     /// The repository's task types (`.sidekick/tasks/*/task.toml`), broken ones with why.
     pub async fn tasks(&self, repo: PathBuf) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
         let list = crate::blocking(move || -> Result<_> {

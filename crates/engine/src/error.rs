@@ -36,6 +36,9 @@ pub enum EngineError {
     Refused(Refusal, String),
     #[error("{0}")]
     BadRequest(String),
+    /// The repository's configuration runs commands the user has not trusted.
+    #[error("{0}")]
+    Untrusted(String),
     #[error("the host is shutting down")]
     ShuttingDown,
     #[error("{0}")]
@@ -67,6 +70,7 @@ impl EngineError {
             EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
             EngineError::Refused(r, _) => r.code(),
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
+            EngineError::Untrusted(_) => ErrorCode::Untrusted,
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
             EngineError::Internal(_) => ErrorCode::Internal,

@@ -18,6 +18,7 @@ pub(crate) mod process;
 mod runner;
 pub(crate) mod store;
 pub(crate) mod tasks;
+pub(crate) mod trust;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};

@@ -125,12 +125,21 @@ pub fn load(repo: &Path, name: &str) -> Result<TaskType, TaskError> {
             dir: folder,
         });
     }
+    let text = std::fs::read_to_string(&path).map_err(|e| TaskError::Invalid {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    parse(name, &path, &text)
+}
+
+/// The task type `name` from `text`, the content of its `path`, checked.
+pub fn parse(name: &str, path: &Path, text: &str) -> Result<TaskType, TaskError> {
+    let path = path.to_path_buf();
     let invalid = |message: String| TaskError::Invalid {
         path: path.clone(),
         message,
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| invalid(e.to_string()))?;
-    let raw: Raw = toml::from_str(&text)
+    let raw: Raw = toml::from_str(text)
         .map_err(|e| invalid(e.message().lines().next().unwrap_or("").to_string()))?;
     let agent = raw.agent.unwrap_or_else(|| {
         if raw.command.is_some() {

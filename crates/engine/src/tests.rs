@@ -47,6 +47,19 @@ impl Fixture {
         }
     }
 
+    /// Trusts the repository's configuration as it is now (what `sidekick trust --yes` does).
+    async fn trust(&self) {
+        let info = self
+            .engine
+            .trust_info(self.repo.clone())
+            .await
+            .expect("trust info");
+        self.engine
+            .trust(self.repo.clone(), info.hash)
+            .await
+            .expect("trust");
+    }
+
     async fn run(&self, task: &str) -> Job {
         let job = self.engine.spawn(self.req(task)).await.expect("spawn");
         wait_end(&self.engine, &job.id).await
@@ -395,6 +408,7 @@ async fn repo_config_copies_files_and_runs_setup() {
     std::fs::write(f.repo.join(".env"), "SECRET=1\n").expect("write");
     std::fs::create_dir_all(f.repo.join("conf")).expect("mkdir");
     std::fs::write(f.repo.join("conf/local.toml"), "x = 1\n").expect("write");
+    f.trust().await;
     let job = f
         .run(
             "cat .env conf/local.toml setup.txt > seen.txt; env | grep ^SIDEKICK_ | sort > env.txt",
@@ -432,6 +446,7 @@ async fn a_failing_setup_fails_the_job_and_keeps_its_output() {
         "setup = \"echo installing; echo broken >&2; exit 4\"\n",
     )
     .expect("write");
+    f.trust().await;
     let job = f.run("echo should-not-run > ran.txt").await;
     assert_eq!(job.state, JobState::Failed);
     let reason = job.reason.expect("reason");

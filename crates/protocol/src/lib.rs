@@ -595,6 +595,47 @@ pub struct RepoInfo {
     pub agent: Option<String>,
 }
 
+/// `GET /v1/trust?repo=`: what a repository's own configuration (`.sidekick/config.toml` and
+/// its task types) would run, and whether the user trusts it at its current content.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TrustInfo {
+    /// Top level of the repository.
+    pub repo: String,
+    /// The setup command run in each job's worktree before the agent.
+    pub setup: Option<String>,
+    /// Files copied from the user's checkout into each job's worktree.
+    pub copy: Vec<String>,
+    /// The configuration makes `shell` the default agent: a task's text runs as a command.
+    pub shell_by_default: bool,
+    /// Task types that run a shell command.
+    pub task_commands: Vec<TaskCommand>,
+    /// A hash of every configuration file involved, as read now.
+    pub hash: String,
+    /// The configuration runs something (else there is nothing to trust).
+    pub needed: bool,
+    /// The user trusts it at exactly this content.
+    pub trusted: bool,
+    /// The user trusted an earlier content of it, which has changed since.
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TaskCommand {
+    pub name: String,
+    pub command: String,
+}
+
+/// `POST /v1/trust`: trust `repo` at the content whose `hash` the user was shown (refused when
+/// it changed since). `DELETE /v1/trust?repo=` takes trust back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct TrustRequest {
+    pub repo: String,
+    pub hash: String,
+}
+
 /// `GET /v1/health`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
@@ -663,6 +704,8 @@ pub enum ErrorCode {
     NothingToUndo,
     /// The job's repository was moved or deleted.
     RepoGone,
+    /// The repository's configuration runs commands the user has not trusted (`sidekick trust`).
+    Untrusted,
     /// The repository's commit hook refused the merge commit (`[merge] hooks`).
     HookFailed,
     Config,
@@ -686,6 +729,7 @@ impl ErrorCode {
             | ErrorCode::NothingToUndo
             | ErrorCode::RepoGone
             | ErrorCode::HookFailed => 409,
+            ErrorCode::Untrusted => 403,
             ErrorCode::ShuttingDown => 503,
             ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
             _ => 400,

@@ -20,7 +20,7 @@ fn render() -> String {
         Health, TaskInput, TaskTypeInfo, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
         MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
         GcItem, ActionResult, RebaseRequest, GcRequest, Side, FileLines, Comment, NewComment, HunkPick,
-        HunkRange, Viewed, Pool, WarmWorktree,
+        HunkRange, Viewed, Pool, WarmWorktree, TrustInfo, TaskCommand, TrustRequest,
     ];
     let mut out = String::from(
         "// Generated from crates/protocol by its `typescript` test. Do not edit by hand:\n\

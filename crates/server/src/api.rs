@@ -51,6 +51,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/agents", get(agents))
         .route("/v1/pool", get(pools))
         .route("/v1/repo", get(repo_info))
+        .route("/v1/trust", get(trust_info).post(trust).delete(untrust))
         .route("/v1/tasks", get(task_types))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
@@ -366,6 +367,35 @@ async fn repo_info(
 ) -> ApiResult<sidekick_protocol::RepoInfo> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
     Ok(Json(st.engine.repo_info(absolute(&q.path)?).await?))
+}
+
+#[derive(Deserialize)]
+struct TrustQuery {
+    repo: String,
+}
+
+async fn trust_info(
+    State(st): State<AppState>,
+    q: Result<Query<TrustQuery>, QueryRejection>,
+) -> ApiResult<sidekick_protocol::TrustInfo> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.trust_info(absolute(&q.repo)?).await?))
+}
+
+async fn trust(
+    State(st): State<AppState>,
+    body: Result<Json<sidekick_protocol::TrustRequest>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::TrustInfo> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.trust(absolute(&req.repo)?, req.hash).await?))
+}
+
+async fn untrust(
+    State(st): State<AppState>,
+    q: Result<Query<TrustQuery>, QueryRejection>,
+) -> ApiResult<sidekick_protocol::TrustInfo> {
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.untrust(absolute(&q.repo)?).await?))
 }
 
 /// A folder named in a query: only absolute paths (the host's working folder means nothing to

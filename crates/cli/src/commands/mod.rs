@@ -14,4 +14,5 @@ pub mod run;
 pub mod serve;
 pub mod status;
 pub mod tasks;
+pub mod trust;
 pub mod wait;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use sidekick_protocol::{Job, SpawnRequest};
 
-use crate::config::{Config, RepoConfig};
+use crate::config::Config;
 use crate::store::JobRecord;
 use crate::{
     agents, ids, jobs, lock, path_string, private, repo, tasks, EngineError, Inner, Result,
@@ -65,10 +65,14 @@ impl Inner {
             base.branch = prev.job.base_branch.clone();
         }
         let context = self.context_text(&req, continued.as_ref())?;
-        let repo_config = RepoConfig::load(&base.workdir)?;
+        // The repository's own configuration, read once: trusted at exactly this content, or
+        // nothing of it runs (safety rule 8).
+        let seen = crate::trust::Seen::read(&base.workdir)?;
+        seen.check(&crate::trust::Store::load(&self.home)?)?;
+        let repo_config = seen.config.clone();
         // A task type supplies the task text and its defaults.
         let task_type = match &req.task_type {
-            Some(name) => Some(tasks::load(&base.workdir, name)?),
+            Some(name) => Some(seen.task(name)?),
             None => None,
         };
         let rendered = match &task_type {

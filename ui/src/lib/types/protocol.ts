@@ -347,7 +347,7 @@ error: string | null, };
 
 export type ApiError = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "hook_failed" | "config" | "git" | "io" | "shutting_down" | "internal";
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "hook_failed" | "config" | "git" | "io" | "shutting_down" | "internal";
 
 export type Diff = { base: string, 
 /**
@@ -595,6 +595,48 @@ commit: string | null, bytes: number,
  * Checked and watched since: a job claims it without checking its files again.
  */
 watched: boolean, };
+
+export type TrustInfo = { 
+/**
+ * Top level of the repository.
+ */
+repo: string, 
+/**
+ * The setup command run in each job's worktree before the agent.
+ */
+setup: string | null, 
+/**
+ * Files copied from the user's checkout into each job's worktree.
+ */
+copy: Array<string>, 
+/**
+ * The configuration makes `shell` the default agent: a task's text runs as a command.
+ */
+shell_by_default: boolean, 
+/**
+ * Task types that run a shell command.
+ */
+task_commands: Array<TaskCommand>, 
+/**
+ * A hash of every configuration file involved, as read now.
+ */
+hash: string, 
+/**
+ * The configuration runs something (else there is nothing to trust).
+ */
+needed: boolean, 
+/**
+ * The user trusts it at exactly this content.
+ */
+trusted: boolean, 
+/**
+ * The user trusted an earlier content of it, which has changed since.
+ */
+changed: boolean, };
+
+export type TaskCommand = { name: string, command: string, };
+
+export type TrustRequest = { repo: string, hash: string, };
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {

@@ -1,0 +1,331 @@
+//! Trust (safety rule 8): a repository's own commands — its `setup`, the files it has copied
+//! in, a default agent of `shell`, its task types' commands — take effect only once the user
+//! trusts that repository at exactly that configuration's content. A freshly cloned repository
+//! runs nothing on the user's machine by being used.
+//!
+//! The configuration is read once ([`Seen::read`]); the hash that is checked and the settings a
+//! job takes come from the same bytes, so a file changed between the check and the use cannot
+//! slip through. Trust records live in the user's config folder (`trusted.toml` beside
+//! `config.toml`), never in the repository.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sidekick_protocol::{Home, TaskCommand, TrustInfo};
+
+use crate::config::{read_optional, ConfigError, RepoConfig};
+use crate::tasks::{self, TaskError, TaskType};
+use crate::EngineError;
+
+/// A repository's configuration as read once: the settings and the files' hash.
+#[derive(Debug)]
+pub struct Seen {
+    pub repo: PathBuf,
+    pub config: RepoConfig,
+    /// Each task type's name, file and text, by name.
+    tasks: Vec<(String, PathBuf, String)>,
+    pub hash: String,
+}
+
+impl Seen {
+    pub fn read(repo: &Path) -> Result<Seen, EngineError> {
+        let mut hasher = Sha256::new();
+        let path = RepoConfig::path_in(repo);
+        let text = read_optional(&path)?;
+        let config = match &text {
+            Some(t) => RepoConfig::parse(t, path)?,
+            None => RepoConfig::default(),
+        };
+        // Each file goes in with its name and length, so no two sets of files hash alike.
+        let mut add = |name: &str, content: &str| {
+            hasher.update(format!("{}:{name}\n{}:", name.len(), content.len()));
+            hasher.update(content);
+        };
+        add("config.toml", text.as_deref().unwrap_or(""));
+        let mut tasks = Vec::new();
+        let dir = tasks::dir(repo);
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(ConfigError::Read { path: dir, source }.into()),
+        };
+        names.sort();
+        for name in names {
+            let file = dir.join(&name).join("task.toml");
+            if let Some(t) = read_optional(&file)? {
+                add(&format!("tasks/{name}/task.toml"), &t);
+                tasks.push((name, file, t));
+            }
+        }
+        Ok(Seen {
+            repo: repo.to_path_buf(),
+            config,
+            tasks,
+            hash: format!("{:x}", hasher.finalize()),
+        })
+    }
+
+    /// The task type `name`, from the text read.
+    pub fn task(&self, name: &str) -> Result<TaskType, TaskError> {
+        match self.tasks.iter().find(|(n, _, _)| n == name) {
+            Some((n, path, text)) => tasks::parse(n, path, text),
+            None => Err(TaskError::Unknown {
+                name: name.into(),
+                dir: tasks::dir(&self.repo),
+            }),
+        }
+    }
+
+    /// What the configuration would run, and whether `store` trusts it.
+    pub fn info(&self, store: &Store) -> TrustInfo {
+        let task_commands: Vec<TaskCommand> = self
+            .tasks
+            .iter()
+            .filter_map(|(n, path, text)| {
+                // A broken task type cannot run; its command is shown when one can be read.
+                let command = match tasks::parse(n, path, text) {
+                    Ok(t) => t.command,
+                    Err(_) => toml::from_str::<toml::Table>(text)
+                        .ok()
+                        .and_then(|t| t.get("command")?.as_str().map(str::to_string)),
+                };
+                Some(TaskCommand {
+                    name: n.clone(),
+                    command: command?,
+                })
+            })
+            .collect();
+        let shell_by_default = self.config.agent.as_deref() == Some(crate::agents::SHELL);
+        let needed = self.config.setup.is_some()
+            || !self.config.copy.is_empty()
+            || shell_by_default
+            || !task_commands.is_empty();
+        let recorded = store.get(&self.repo);
+        let trusted = !needed || recorded.is_some_and(|h| h == self.hash);
+        TrustInfo {
+            repo: self.repo.display().to_string(),
+            setup: self.config.setup.clone(),
+            copy: self.config.copy.clone(),
+            shell_by_default,
+            task_commands,
+            hash: self.hash.clone(),
+            needed,
+            trusted,
+            changed: needed && !trusted && recorded.is_some(),
+        }
+    }
+
+    /// Refuses, in one sentence naming `sidekick trust`, when the configuration runs something
+    /// the user has not trusted at this content.
+    pub fn check(&self, store: &Store) -> Result<(), EngineError> {
+        let info = self.info(store);
+        if info.trusted {
+            return Ok(());
+        }
+        let mut runs = Vec::new();
+        if let Some(s) = &info.setup {
+            runs.push(format!("the setup command `{s}`"));
+        }
+        if !info.copy.is_empty() {
+            runs.push(format!("copies {}", info.copy.join(", ")));
+        }
+        if info.shell_by_default {
+            runs.push("runs tasks as shell commands (agent = \"shell\")".into());
+        }
+        if !info.task_commands.is_empty() {
+            let names: Vec<&str> = info.task_commands.iter().map(|t| t.name.as_str()).collect();
+            runs.push(format!("task types with commands ({})", names.join(", ")));
+        }
+        let repo = self.repo.display();
+        Err(EngineError::Untrusted(format!(
+            "{repo}'s .sidekick configuration {} and you have not trusted it{}: nothing was run; `sidekick trust {repo}` shows what it runs and trusts it",
+            runs.join(", "),
+            if info.changed { " since it changed" } else { "" }
+        )))
+    }
+}
+
+/// The user's trust records (`trusted.toml` in the config folder).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Store {
+    #[serde(default)]
+    trusted: Vec<Record>,
+}
+
+#[derive(Debug, Serialize, Deserialize, Clone)]
+struct Record {
+    repo: String,
+    hash: String,
+    /// When, in ms since the epoch.
+    at: u64,
+}
+
+impl Store {
+    pub fn path(home: &Home) -> PathBuf {
+        home.config_file().with_file_name("trusted.toml")
+    }
+
+    pub fn load(home: &Home) -> Result<Store, ConfigError> {
+        let path = Store::path(home);
+        let Some(text) = read_optional(&path)? else {
+            return Ok(Store::default());
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+            path,
+            message: e.message().lines().next().unwrap_or("").to_string(),
+        })
+    }
+
+    fn get(&self, repo: &Path) -> Option<&str> {
+        let repo = repo.display().to_string();
+        self.trusted
+            .iter()
+            .find(|r| r.repo == repo)
+            .map(|r| r.hash.as_str())
+    }
+
+    /// Records (`Some(hash)`) or removes (`None`) the trust in `repo`, and writes the file
+    /// (a new file renamed over the old, 0600).
+    pub fn set(home: &Home, repo: &Path, hash: Option<&str>, now: u64) -> Result<(), EngineError> {
+        let mut store = Store::load(home)?;
+        let key = repo.display().to_string();
+        store.trusted.retain(|r| r.repo != key);
+        if let Some(h) = hash {
+            store.trusted.push(Record {
+                repo: key,
+                hash: h.to_string(),
+                at: now,
+            });
+        }
+        store.trusted.sort_by(|a, b| a.repo.cmp(&b.repo));
+        let path = Store::path(home);
+        let dir = path
+            .parent()
+            .ok_or_else(|| EngineError::Internal("the config file has no folder".into()))?;
+        sidekick_protocol::private::dir(dir)?;
+        let text = format!(
+            "# Repositories whose .sidekick configuration you trust to run its commands,\n\
+             # at the content with this hash (`sidekick trust`, `sidekick untrust`).\n\n{}",
+            toml::to_string(&store).map_err(|e| EngineError::Internal(e.to_string()))?
+        );
+        let tmp = path.with_extension(format!("toml.{}.tmp", std::process::id()));
+        sidekick_protocol::private::write(&tmp, text)?;
+        std::fs::rename(&tmp, &path)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(repo: &Path, rel: &str, text: &str) {
+        let p = repo.join(rel);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, text).expect("write");
+    }
+
+    #[test]
+    fn a_configuration_that_runs_something_needs_trust_at_its_exact_content() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let home = Home::at(tmp.path().join("home"));
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        // Nothing configured, or nothing that runs: nothing to trust.
+        let seen = Seen::read(&repo).expect("read");
+        assert!(!seen.info(&Store::default()).needed);
+        seen.check(&Store::default()).expect("nothing to trust");
+        write(
+            &repo,
+            ".sidekick/config.toml",
+            "warm_worktrees = 2\nagent = \"claude\"\n",
+        );
+        assert!(
+            !Seen::read(&repo)
+                .expect("read")
+                .info(&Store::default())
+                .needed
+        );
+
+        write(&repo, ".sidekick/config.toml", "setup = \"id > /tmp/x\"\n");
+        let seen = Seen::read(&repo).expect("read");
+        let store = Store::load(&home).expect("load");
+        let err = seen.check(&store).expect_err("untrusted");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("`id > /tmp/x`") && msg.contains("sidekick trust"),
+            "{msg}"
+        );
+        assert_eq!(err.to_api().code, sidekick_protocol::ErrorCode::Untrusted);
+
+        Store::set(&home, &repo, Some(&seen.hash), 1).expect("trust");
+        let store = Store::load(&home).expect("load");
+        seen.check(&store).expect("trusted");
+        let info = seen.info(&store);
+        assert!(info.needed && info.trusted && !info.changed);
+
+        // A task type's command, added later: the hash changes and trust is needed again.
+        write(
+            &repo,
+            ".sidekick/tasks/lint/task.toml",
+            "command = \"make lint\"\n",
+        );
+        let seen = Seen::read(&repo).expect("read");
+        let info = seen.info(&store);
+        assert!(!info.trusted && info.changed, "{info:?}");
+        assert_eq!(info.task_commands[0].command, "make lint");
+        assert!(seen
+            .check(&store)
+            .expect_err("changed")
+            .to_string()
+            .contains("since it changed"));
+        // Untrust removes the record; the file holds only the other repositories.
+        Store::set(&home, &repo, None, 2).expect("untrust");
+        assert!(Store::load(&home).expect("load").trusted.is_empty());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(Store::path(&home))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn every_kind_of_repository_command_counts() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        for (config, what) in [
+            ("copy = [\".env\"]\n", "copies .env"),
+            ("agent = \"shell\"\n", "as shell commands"),
+        ] {
+            let repo = tmp.path().join(what.replace(' ', "-"));
+            write(&repo, ".sidekick/config.toml", config);
+            let err = Seen::read(&repo)
+                .expect("read")
+                .check(&Store::default())
+                .expect_err("untrusted");
+            assert!(err.to_string().contains(what), "{err}");
+        }
+        // The same bytes the check hashed are what a job takes.
+        let repo = tmp.path().join("tasks");
+        write(
+            &repo,
+            ".sidekick/tasks/t/task.toml",
+            "command = \"echo one\"\n",
+        );
+        let seen = Seen::read(&repo).expect("read");
+        write(
+            &repo,
+            ".sidekick/tasks/t/task.toml",
+            "command = \"echo two\"\n",
+        );
+        assert_eq!(
+            seen.task("t").expect("task").command.as_deref(),
+            Some("echo one")
+        );
+        assert!(seen.task("missing").is_err());
+    }
+}
