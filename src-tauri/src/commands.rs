@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use sidekick_protocol::{
     ActionResult, AgentInfo, ApiError, Diff, ErrorCode, Health, Job, MergeRequest, MergeResult,
-    RepoInfo, SpawnRequest, TaskTypeInfo,
+    RepoInfo, SpawnRequest, TaskTypeInfo, TrustInfo,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -336,6 +336,42 @@ pub async fn repo_info(bridge: State<'_, Bridge>, path: String) -> Answer<RepoIn
     }
     let expanded = expand_home(path, &std::env::var("HOME").unwrap_or_default());
     bridge.client().await?.repo(&expanded).await.map_err(api)
+}
+
+/// What a repository's own configuration runs and whether the user trusts it (its top level,
+/// as `repo_info` gave it).
+#[tauri::command]
+pub async fn trust_info(bridge: State<'_, Bridge>, repo: String) -> Answer<TrustInfo> {
+    let repo = given_repo(&repo)?;
+    bridge.client().await?.trust_info(repo).await.map_err(api)
+}
+
+/// Trusts the repository's configuration at the content the user was shown (`hash`).
+#[tauri::command]
+pub async fn trust_repo(
+    bridge: State<'_, Bridge>,
+    repo: String,
+    hash: String,
+) -> Answer<TrustInfo> {
+    let repo = given_repo(&repo)?;
+    bridge.client().await?.trust(repo, &hash).await.map_err(api)
+}
+
+#[tauri::command]
+pub async fn untrust_repo(bridge: State<'_, Bridge>, repo: String) -> Answer<TrustInfo> {
+    let repo = given_repo(&repo)?;
+    bridge.client().await?.untrust(repo).await.map_err(api)
+}
+
+fn given_repo(repo: &str) -> Result<&str, ApiError> {
+    let repo = repo.trim();
+    if repo.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::BadRequest,
+            "No repository was given.",
+        ));
+    }
+    Ok(repo)
 }
 
 /// The task types of a repository (its top level, as `repo_info` gave it).

@@ -194,6 +194,13 @@ fn measure(
     cli: &std::path::Path,
 ) -> Result<(), String> {
     let mut report = serde_json::Map::new();
+    // The repository's own task type needs the user's trust before any job runs there.
+    let repo = w.repo.display().to_string();
+    let info = rt
+        .block_on(c.trust_info(&repo))
+        .map_err(|e| e.to_string())?;
+    rt.block_on(c.trust(&repo, &info.hash))
+        .map_err(|e| e.to_string())?;
 
     // 1,000 jobs of history (SIDEKICK_UI_BENCH_JOBS changes the number for a quick try).
     let history: usize = std::env::var("SIDEKICK_UI_BENCH_JOBS")

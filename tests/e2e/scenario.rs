@@ -122,6 +122,41 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         format!("the composer's default agent is {agent}")
     })?;
 
+    // The repository's own task type runs a command: until the user trusts it, the composer
+    // shows what it runs and a job there is refused before anything runs.
+    let panel = s.wait_text("[data-testid=trust-commands]", "task type greet")?;
+    check(panel.contains("printf 'hello %s"), || {
+        format!("the trust panel does not show the command: {panel:?}")
+    })?;
+    s.screenshot("trust-asked");
+    s.execute(
+        "const e = document.querySelector('[data-testid=agent-select]'); \
+         e.value = 'shell'; e.dispatchEvent(new Event('change', { bubbles: true }));",
+        serde_json::json!([]),
+    )?;
+    let input = s.find("[data-testid=task-input]")?;
+    s.type_text(&input, "touch refused.txt")?;
+    s.press("[data-testid=task-submit]")?;
+    let refused = s.wait_text("[data-testid=composer-error]", "sidekick trust")?;
+    println!("e2e: untrusted -> {refused}");
+    let branches = w.git(&["branch", "--list", "sidekick/*"])?;
+    check(branches.trim().is_empty(), || {
+        format!("a refused job left branches: {branches}")
+    })?;
+    s.press("[data-testid=trust-button]")?;
+    s.wait("the trust panel to go", |s| {
+        Ok(s.all("[data-testid=trust-panel]")?.is_empty().then_some(()))
+    })?;
+    let record = std::fs::read_to_string(w.home.join("trusted.toml")).unwrap_or_default();
+    check(record.contains(&w.repo.display().to_string()), || {
+        format!("no trust record: {record:?}")
+    })?;
+    s.execute(
+        "const e = document.querySelector('[data-testid=task-input]'); \
+         e.value = ''; e.dispatchEvent(new Event('input', { bubbles: true }));",
+        serde_json::json!([]),
+    )?;
+
     // The user's own uncommitted work, which nothing may touch.
     w.write("notes.txt", "my notes\nmore notes, not committed\n")?;
     w.write("scratch.txt", "untracked scratch\n")?;

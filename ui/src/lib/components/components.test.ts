@@ -189,6 +189,51 @@ describe("Composer", () => {
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });
 
+  const untrusted = {
+    repo: "/work/repo", setup: "npm ci", copy: [".env"], shell_by_default: false,
+    task_commands: [{ name: "lint", command: "make lint" }], hash: "h1", needed: true, trusted: false, changed: false,
+  };
+
+  it("shows what an untrusted configuration runs and trusts it at exactly what was shown", async () => {
+    const calls = host({
+      list_agents: agents,
+      trust_info: untrusted,
+      trust_repo: (a: Args) => ({ ...untrusted, hash: a.hash, trusted: true }),
+    });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    const panel = await waitFor(() => screen.getByTestId("trust-panel"));
+    const listed = screen.getByTestId("trust-commands").textContent ?? "";
+    for (const part of ["npm ci", ".env", "task type lint", "make lint"]) expect(listed).toContain(part);
+    expect(panel.textContent).toContain("that you have not trusted");
+    await fireEvent.click(screen.getByTestId("trust-button"));
+    await waitFor(() => expect(screen.queryByTestId("trust-panel")).toBeNull());
+    expect(calls.find((c) => c.cmd === "trust_repo")?.args).toEqual({ repo: "/work/repo", hash: "h1" });
+  });
+
+  it("a refusal for trust brings the panel back, saying the configuration changed", async () => {
+    let now: typeof untrusted = { ...untrusted, trusted: true };
+    host({
+      list_agents: agents,
+      trust_info: () => now,
+      spawn_job: () => {
+        now = { ...untrusted, hash: "h2", changed: true };
+        throw { code: "untrusted", message: "/work/repo's .sidekick configuration ... `sidekick trust /work/repo` ..." };
+      },
+    });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => expect(screen.getAllByRole("option").length).toBeGreaterThan(0));
+    expect(screen.queryByTestId("trust-panel")).toBeNull();
+    await fireEvent.input(screen.getByTestId("task-input"), { target: { value: "do it" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    const panel = await waitFor(() => screen.getByTestId("trust-panel"));
+    expect(panel.textContent).toContain("it changed since you trusted it");
+    expect(screen.getByTestId("composer-error").textContent).toContain("sidekick trust");
+  });
+
   it("shows the host's refusal as its sentence and keeps the task", async () => {
     host({ list_agents: agents, spawn_job: () => { throw { code: "bad_base", message: "'nope' is not a commit in /work/repo" }; } });
     const app = withJobs();

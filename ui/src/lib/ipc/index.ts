@@ -19,6 +19,7 @@ import type {
   Side,
   SpawnRequest,
   TaskTypeInfo,
+  TrustInfo,
   Viewed,
 } from "../types/protocol";
 import type { Failure, HostState, JobChange, OutputMessage, Snapshot, TranscriptMessage } from "./types";
@@ -60,6 +61,10 @@ export const discardJob = (job: string) => call<ActionResult>("discard_job", { j
 export const listAgents = () => call<AgentInfo[]>("list_agents");
 export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
 export const listTasks = (repo: string) => call<TaskTypeInfo[]>("list_tasks", { repo });
+/** What the repository's own configuration runs, and whether the user trusts it. */
+export const trustInfo = (repo: string) => call<TrustInfo>("trust_info", { repo });
+export const trustRepo = (repo: string, hash: string) => call<TrustInfo>("trust_repo", { repo, hash });
+export const untrustRepo = (repo: string) => call<TrustInfo>("untrust_repo", { repo });
 /** Opens the job's worktree in the user's editor, a terminal there, or the file manager. */
 export const openWorktree = (job: string, how: "editor" | "terminal" | "folder") => call<null>("open_worktree", { job, with: how });
 /** The native folder picker; `null` when cancelled. */
