@@ -17,16 +17,22 @@ fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     }
 }
 
-/// Types a shell command as the task (the `shell` agent picked: the composer's own choice is
-/// a coding agent), runs it, and returns the new job's codename (the app opens it at once).
-fn run_task(s: &mut Session, task: &str) -> Result<String, String> {
+/// Types a shell command as the task, the `shell` agent picked (the composer's own choice is
+/// a coding agent).
+fn type_shell_task(s: &mut Session, task: &str) -> Result<(), String> {
     s.execute(
         "const e = document.querySelector('[data-testid=agent-select]'); \
          e.value = 'shell'; e.dispatchEvent(new Event('change', { bubbles: true }));",
         serde_json::json!([]),
     )?;
     let input = s.find("[data-testid=task-input]")?;
-    s.type_text(&input, task)?;
+    s.type_text(&input, task)
+}
+
+/// Types a shell command as the task, runs it, and returns the new job's codename (the app
+/// opens it at once).
+fn run_task(s: &mut Session, task: &str) -> Result<String, String> {
+    type_shell_task(s, task)?;
     let submit = s.find("[data-testid=task-submit]")?;
     s.click(&submit)?;
     let sent = s.wait_text("[data-testid=composer-sent]", "Started")?;
@@ -129,13 +135,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         format!("the trust panel does not show the command: {panel:?}")
     })?;
     s.screenshot("trust-asked");
-    s.execute(
-        "const e = document.querySelector('[data-testid=agent-select]'); \
-         e.value = 'shell'; e.dispatchEvent(new Event('change', { bubbles: true }));",
-        serde_json::json!([]),
-    )?;
-    let input = s.find("[data-testid=task-input]")?;
-    s.type_text(&input, "touch refused.txt")?;
+    type_shell_task(s, "touch refused.txt")?;
     s.press("[data-testid=task-submit]")?;
     let refused = s.wait_text("[data-testid=composer-error]", "sidekick trust")?;
     println!("e2e: untrusted -> {refused}");
