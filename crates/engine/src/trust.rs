@@ -191,6 +191,10 @@ impl Store {
     /// Records (`Some(hash)`) or removes (`None`) the trust in `repo`, and writes the file
     /// (a new file renamed over the old, 0600).
     pub fn set(home: &Home, repo: &Path, hash: Option<&str>, now: u64) -> Result<(), EngineError> {
+        // Only the host writes the file; two clients trusting at once must not lose one
+        // record between one's read and the other's rename.
+        static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = WRITING.lock().unwrap_or_else(|p| p.into_inner());
         let mut store = Store::load(home)?;
         let key = repo.display().to_string();
         store.trusted.retain(|r| r.repo != key);
@@ -292,6 +296,22 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn trusting_many_repositories_at_once_loses_none() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let home = Home::at(tmp.path().join("home"));
+        std::thread::scope(|s| {
+            for i in 0..16 {
+                let home = &home;
+                s.spawn(move || {
+                    let repo = PathBuf::from(format!("/repos/r{i}"));
+                    Store::set(home, &repo, Some("h"), i).expect("trust");
+                });
+            }
+        });
+        assert_eq!(Store::load(&home).expect("load").trusted.len(), 16);
     }
 
     #[test]
