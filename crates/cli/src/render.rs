@@ -249,6 +249,9 @@ pub fn job_details(job: &Job, now: u64) -> String {
     if let Some(who) = &job.spawned_by {
         rows.push(("spawned by", who.clone()));
     }
+    if let Some(sb) = &job.sandbox {
+        rows.push(("sandbox", sandbox_line(sb)));
+    }
     if let Some(into) = &job.merged_into {
         let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");
         rows.push(("merged into", format!("{into} ({commit})")));
@@ -313,6 +316,18 @@ pub fn job_details(job: &Job, now: u64) -> String {
     rows.iter()
         .map(|(k, v)| format!("{k:<w$}  {}\n", visible(v)))
         .collect()
+}
+
+/// How a job's processes ran, in a few words.
+pub fn sandbox_line(sb: &sidekick_protocol::Sandbox) -> String {
+    match (&sb.reason, sb.on) {
+        (_, true) => format!(
+            "worktree (writes only its worktree and branch; network {})",
+            if sb.network { "on" } else { "off" }
+        ),
+        (Some(why), false) => format!("not sandboxed: {why}"),
+        (None, false) => "off".into(),
+    }
 }
 
 fn short(commit: &str) -> &str {

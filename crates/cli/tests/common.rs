@@ -20,6 +20,8 @@ pub struct World {
     pub app: Option<PathBuf>,
     /// A folder put first on PATH (fake agent programs).
     pub bin: Option<PathBuf>,
+    /// More variables for every process of this world.
+    pub env: Vec<(&'static str, String)>,
 }
 
 impl World {
@@ -28,9 +30,16 @@ impl World {
     }
 
     pub fn with_config(config: &str) -> World {
+        World::with_config_in(config, &std::env::temp_dir())
+    }
+
+    /// A world in `base` (a sandbox hides `/tmp`: a world that must stay visible to a sandboxed
+    /// job, read-only, lives elsewhere).
+    pub fn with_config_in(config: &str, base: &Path) -> World {
+        std::fs::create_dir_all(base).expect("mkdir base");
         let tmp = tempfile::Builder::new()
             .prefix("sk-")
-            .tempdir()
+            .tempdir_in(base)
             .expect("tempdir");
         let root = tmp.path().to_path_buf();
         let home = root.join("home");
@@ -48,6 +57,7 @@ impl World {
             bus,
             app: None,
             bin: None,
+            env: Vec::new(),
         };
         w.git(&["init", "-q", "-b", "main"]);
         std::fs::write(w.repo.join("README.md"), "hello\n").expect("write");
@@ -67,6 +77,7 @@ impl World {
             let path = std::env::var("PATH").unwrap_or_default();
             envs.push(("PATH", format!("{}:{path}", bin.display())));
         }
+        envs.extend(self.env.iter().cloned());
         envs
     }
 
@@ -224,6 +235,11 @@ impl Run {
     }
 }
 
+/// Sidekick's notices about a job (`logs` prints them to stderr).
+pub fn notices(w: &World, job: &str) -> String {
+    w.sk(&["logs", job]).stderr()
+}
+
 pub fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
@@ -237,6 +253,8 @@ pub fn pid_alive(pid: i32) -> bool {
         })
         .unwrap_or(false)
 }
+
+pub use sidekick_testkit::outer_pid;
 
 pub fn wait_gone(pid: i32, limit: Duration) {
     let start = Instant::now();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::common::{pid_alive, s, signal, wait_for_file, wait_gone, World, BIN};
+use crate::common::{outer_pid, pid_alive, s, signal, wait_for_file, wait_gone, World, BIN};
 
 /// A raw HTTP/1.1 request on the socket, as `curl --unix-socket` would send it.
 fn raw_get(socket: &Path, path: &str) -> (String, String) {
@@ -206,6 +206,8 @@ fn a_crashed_host_leaves_interrupted_jobs_with_their_work_and_no_orphans() {
         .trim()
         .parse()
         .expect("pid");
+    // (Written from inside the job's sandbox: its own pid namespace.)
+    let agent = outer_pid(&id, agent);
     let host = w.host_pid().expect("host");
     signal(host, Signal::SIGKILL);
     wait_gone(host, Duration::from_secs(10));

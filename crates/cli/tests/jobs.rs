@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::common::{assert_counts_to, pid_alive, s, wait_for_file, World};
+use crate::common::{assert_counts_to, outer_pid, pid_alive, s, wait_for_file, World};
 
 #[test]
 fn a_job_works_beside_the_user_and_commits_to_its_branch() {
@@ -79,6 +79,8 @@ fn cancel_kills_an_agent_that_ignores_sigterm_and_its_grandchild() {
         .trim()
         .parse()
         .expect("pid");
+    // (Written from inside the job's sandbox: its own pid namespace.)
+    let pid = outer_pid(&id, pid);
     assert!(pid_alive(pid));
     let r = w.sk(&["cancel", &id]);
     assert_eq!(r.code(), 0, "{}", r.stderr());

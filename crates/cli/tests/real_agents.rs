@@ -470,6 +470,11 @@ fn writes_the_file(w: &World, agent: &str) -> Value {
     let logs = w.sk(&["logs", &s(&job["id"])]);
     let output = format!("{}\n{}", logs.stdout(), logs.stderr());
     assert_eq!(job["state"], "completed", "{job}\n--- output:\n{output}");
+    let files = w.git(&["ls-tree", "--name-only", &s(&job["branch"])]);
+    assert!(
+        files.lines().any(|f| f == FILE),
+        "{FILE} is not on the branch:\n{output}"
+    );
     let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
     assert_eq!(format!("{written}\n"), CONTENT, "{output}");
     job
@@ -863,6 +868,30 @@ fn a_reply_resumes_claude_codes_session_in_the_same_worktree() {
     assert!(history.contains("tool_result"), "{history}");
     let logs = w.sk(&["logs", &id]).stderr();
     assert!(logs.contains("you: Also create second.txt"), "{logs}");
+    // Both turns ran in Sidekick's sandbox, and Claude Code kept its session in its own state
+    // folder (writable there) for the second to resume.
+    assert_eq!(first["sandbox"]["on"], true, "{first}");
+    assert_eq!(w.status(&id)["sandbox"]["on"], true);
+    let sessions = walk(&w.root.join("user/.claude/projects"));
+    assert!(
+        sessions
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
+        "no session in ~/.claude: {sessions:?}"
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]

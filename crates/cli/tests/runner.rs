@@ -15,3 +15,4 @@ mod notify_server;
 mod real_agents;
 mod review;
 mod safety;
+mod sandbox;

@@ -4,7 +4,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::common::{s, World};
+use crate::common::{notices, s, World};
 
 /// Writes the repository's own configuration and trusts it, as its user would.
 fn repo_config(w: &World, text: &str) {
@@ -15,7 +15,8 @@ fn repo_config(w: &World, text: &str) {
 
 #[test]
 fn a_repositorys_own_commands_run_only_once_trusted_at_that_content() {
-    let w = World::new();
+    // (Unconfined, so the setup can leave its mark outside the worktree; see `sandbox.rs`.)
+    let w = World::with_config("sandbox = \"off\"\n");
     let pwned = w.root.join("PWNED");
     std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
     let config = format!("setup = \"id > {}\"\n", pwned.display());
@@ -103,11 +104,6 @@ fn a_repositorys_own_commands_run_only_once_trusted_at_that_content() {
     std::fs::write(w.repo.join(".sidekick/config.toml"), "warm_worktrees = 1\n").expect("edit");
     assert!(w.ok(&["trust"]).contains("nothing to trust"));
     w.spawn(&["--wait"], "echo fine");
-}
-
-/// Sidekick's notices about a job (`logs` prints them to stderr).
-fn notices(w: &World, job: &str) -> String {
-    w.sk(&["logs", job]).stderr()
 }
 
 #[test]

@@ -47,7 +47,14 @@ struct Builtin {
     /// the format it speaks there.
     ask: Option<&'static [&'static str]>,
     ask_format: Format,
+    /// Where the agent keeps its state (sessions, settings, logins): writable in the sandbox.
+    /// `~/` is the user's home, `$VAR` a variable of the job's environment when it is set.
+    state: &'static [&'static str],
 }
+
+/// What every sandboxed job may write besides its worktree, where these exist: package and
+/// build caches.
+pub const SANDBOX_CACHES: &[&str] = &["~/.cache", "~/.npm", "~/.cargo/registry", "~/.cargo/git"];
 
 const BUILTINS: &[Builtin] = &[
     Builtin {
@@ -87,6 +94,7 @@ const BUILTINS: &[Builtin] = &[
             "--replay-user-messages",
         ]),
         ask_format: Format::ClaudeStream,
+        state: &["~/.claude", "~/.claude.json", "$CLAUDE_CONFIG_DIR"],
     },
     Builtin {
         name: "codex",
@@ -118,6 +126,7 @@ const BUILTINS: &[Builtin] = &[
         // Every command or file change that needs approval is a request from the app-server.
         ask: Some(&["codex", "app-server"]),
         ask_format: Format::CodexApp,
+        state: &["~/.codex", "$CODEX_HOME"],
     },
     Builtin {
         name: "gemini",
@@ -138,6 +147,7 @@ const BUILTINS: &[Builtin] = &[
         // `session/request_permission` to the user.
         ask: Some(&["gemini", "--acp"]),
         ask_format: Format::Acp,
+        state: &["~/.gemini"],
     },
     Builtin {
         name: "aider",
@@ -165,6 +175,7 @@ const BUILTINS: &[Builtin] = &[
         resume: None,
         ask: None,
         ask_format: Format::AiderText,
+        state: &["~/.aider"],
     },
 ];
 
@@ -187,6 +198,10 @@ pub struct Profile {
     /// The `sidekick` program the agent gets as its MCP server `sidekick` (`[mcp]
     /// expose_to_jobs`), so a sidekick can start sidekicks of its own.
     pub sidekick_mcp: Option<String>,
+    /// The agent's own `sandbox` setting.
+    pub sandbox: Option<sidekick_protocol::SandboxMode>,
+    /// What it may write in the sandbox besides its worktree (its state, the user's additions).
+    pub sandbox_write: Vec<String>,
 }
 
 impl Profile {
@@ -216,7 +231,7 @@ impl Profile {
     }
 }
 
-fn shell_profile() -> Profile {
+fn shell_profile(settings: Option<&AgentConfig>) -> Profile {
     Profile {
         name: SHELL.into(),
         builtin: true,
@@ -229,6 +244,10 @@ fn shell_profile() -> Profile {
         token_budget: None,
         dialog: false,
         sidekick_mcp: None,
+        sandbox: settings.and_then(|s| s.sandbox),
+        sandbox_write: settings
+            .map(|s| s.sandbox_write.clone())
+            .unwrap_or_default(),
     }
 }
 
@@ -265,7 +284,26 @@ fn builtin_profile(b: &Builtin, settings: Option<&AgentConfig>) -> Profile {
         token_budget: settings.and_then(|s| s.token_budget),
         dialog: ask.is_some(),
         sidekick_mcp: None,
+        sandbox: settings
+            .and_then(|s| s.sandbox)
+            .or_else(|| own_sandbox(b.name, &permission, ask.is_some())),
+        sandbox_write: b
+            .state
+            .iter()
+            .map(|s| s.to_string())
+            .chain(settings.into_iter().flat_map(|s| s.sandbox_write.clone()))
+            .collect(),
     }
+}
+
+/// Codex CLI run headless in one of its own sandbox modes (`read-only`, `workspace-write`)
+/// confines its commands itself, with bubblewrap, which cannot set up a sandbox inside Sidekick's
+/// (no user namespace to map there): Sidekick's sandbox is off for it unless `[agents.codex]
+/// sandbox` says otherwise. Asking (its app-server) or `danger-full-access`, it is Sidekick's
+/// sandbox that confines it.
+fn own_sandbox(name: &str, permission: &str, asks: bool) -> Option<sidekick_protocol::SandboxMode> {
+    (name == "codex" && !asks && permission != "danger-full-access")
+        .then_some(sidekick_protocol::SandboxMode::Off)
 }
 
 /// All profiles: built-ins first (a user profile with its own `command` replaces the built-in
@@ -279,7 +317,7 @@ pub fn profiles(config: &Config) -> Vec<Profile> {
     };
     let mut out = Vec::new();
     if !replaced(SHELL) {
-        out.push(shell_profile());
+        out.push(shell_profile(config.agents.get(SHELL)));
     }
     for b in BUILTINS {
         if !replaced(b.name) {
@@ -307,6 +345,8 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
         token_budget: a.token_budget,
         dialog: false,
         sidekick_mcp: None,
+        sandbox: a.sandbox,
+        sandbox_write: a.sandbox_write.clone(),
     }
 }
 
@@ -466,6 +506,8 @@ mod tests {
                 format: None,
                 max_steps: None,
                 token_budget: None,
+                sandbox: None,
+                sandbox_write: Vec::new(),
             },
         );
         c

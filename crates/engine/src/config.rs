@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use sidekick_protocol::parse_duration;
+use sidekick_protocol::{parse_duration, SandboxMode};
 
 use crate::review::DiffLimits;
 
@@ -50,6 +50,30 @@ pub struct Config {
     /// `warm_worktrees`: how many worktrees each repository with jobs keeps checked out ahead,
     /// so a job starts without a checkout (a repository's own config may say otherwise).
     pub warm_worktrees: u32,
+    /// `sandbox`, `sandbox_hide`, `sandbox_network`: how jobs' processes are confined.
+    pub sandbox: SandboxConfig,
+}
+
+/// The host-wide sandbox settings (an agent's `sandbox` and the job's own come first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SandboxConfig {
+    /// `None`: `auto`.
+    pub mode: Option<SandboxMode>,
+    /// Paths hidden from every sandboxed job, besides `~/.ssh`, `~/.gnupg` and `~/.aws` (`~/`
+    /// is the user's home).
+    pub hide: Vec<String>,
+    /// Jobs reach the network (on by default).
+    pub network: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            mode: None,
+            hide: Vec::new(),
+            network: true,
+        }
+    }
 }
 
 /// `[mcp]`: what `sidekick mcp` offers its clients.
@@ -105,6 +129,7 @@ impl Default for Config {
             max_depth: DEFAULT_MAX_DEPTH,
             mcp: McpConfig::default(),
             warm_worktrees: DEFAULT_WARM_WORKTREES,
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -123,6 +148,10 @@ pub struct AgentConfig {
     pub format: Option<crate::parse::Format>,
     pub max_steps: Option<u64>,
     pub token_budget: Option<u64>,
+    /// The agent's own `sandbox` setting (over the host's).
+    pub sandbox: Option<SandboxMode>,
+    /// More folders or files the agent may write in the sandbox (its state and caches).
+    pub sandbox_write: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -142,6 +171,9 @@ struct RawConfig {
     max_depth: Option<u32>,
     mcp: Option<RawMcp>,
     warm_worktrees: Option<u32>,
+    sandbox: Option<String>,
+    sandbox_hide: Option<Vec<String>>,
+    sandbox_network: Option<bool>,
     /// `[open]`: the desktop app's "Open in editor" and "Open terminal here" commands. The
     /// app reads them itself; the host only checks them.
     open: Option<RawOpen>,
@@ -196,6 +228,31 @@ struct RawAgent {
     format: Option<String>,
     max_steps: Option<u64>,
     token_budget: Option<u64>,
+    sandbox: Option<String>,
+    #[serde(default)]
+    sandbox_write: Vec<String>,
+}
+
+/// A `sandbox` value: `worktree`, `auto` or `off`.
+fn sandbox_mode(value: Option<&str>, key: &str) -> Result<Option<SandboxMode>, String> {
+    match value {
+        None => Ok(None),
+        Some(v) => SandboxMode::parse(v)
+            .map(Some)
+            .ok_or_else(|| format!("{key} is '{v}'; it is one of worktree, auto, off")),
+    }
+}
+
+/// Sandbox paths are absolute or under the user's home (`~/...`).
+fn sandbox_paths(paths: Vec<String>, key: &str) -> Result<Vec<String>, String> {
+    for p in &paths {
+        if !(p.starts_with('/') || p.starts_with("~/")) {
+            return Err(format!(
+                "{key}: '{p}' is neither absolute nor under ~/ (the user's home)"
+            ));
+        }
+    }
+    Ok(paths)
 }
 
 impl Config {
@@ -267,6 +324,11 @@ impl Config {
                     ASKING_AGENTS.join(", ")
                 )));
             }
+            let sandbox = sandbox_mode(a.sandbox.as_deref(), &format!("agents.{name}.sandbox"))
+                .map_err(invalid)?;
+            let sandbox_write =
+                sandbox_paths(a.sandbox_write, &format!("agents.{name}.sandbox_write"))
+                    .map_err(invalid)?;
             agents.insert(
                 name,
                 AgentConfig {
@@ -277,6 +339,8 @@ impl Config {
                     format,
                     max_steps: a.max_steps,
                     token_budget: a.token_budget,
+                    sandbox,
+                    sandbox_write,
                 },
             );
         }
@@ -313,7 +377,14 @@ impl Config {
                 )?,
             };
         }
+        let sandbox = SandboxConfig {
+            mode: sandbox_mode(raw.sandbox.as_deref(), "sandbox").map_err(invalid)?,
+            hide: sandbox_paths(raw.sandbox_hide.unwrap_or_default(), "sandbox_hide")
+                .map_err(invalid)?,
+            network: raw.sandbox_network.unwrap_or(true),
+        };
         Ok(Config {
+            sandbox,
             max_running,
             default_timeout_ms,
             agents,

@@ -166,6 +166,13 @@ impl Engine {
         Ok(self.inner.decorate(rec.job))
     }
 
+    /// Whether the job's every turn must run sandboxed (`sandbox = "worktree"` was asked of the
+    /// job itself, as for every sidekick started from inside a sandbox).
+    pub fn requires_sandbox(&self, reference: &str) -> Result<bool> {
+        let rec = self.inner.resolve(reference)?;
+        Ok(rec.sandbox == Some(sidekick_protocol::SandboxMode::Worktree))
+    }
+
     /// Jobs, newest first. Without `all`, jobs already merged, discarded or archived are left
     /// out.
     pub fn jobs(&self, all: bool) -> Result<Vec<Job>> {

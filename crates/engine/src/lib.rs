@@ -16,6 +16,7 @@ pub(crate) mod parse;
 pub(crate) mod pool;
 pub(crate) mod process;
 mod runner;
+pub(crate) mod sandbox;
 pub(crate) mod store;
 pub(crate) mod tasks;
 pub(crate) mod trust;

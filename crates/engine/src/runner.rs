@@ -15,7 +15,7 @@ use crate::jobs::handle::JobHandle;
 use crate::jobs::ledger;
 use crate::output::{pump, sink, Progress, Reader};
 use crate::store::JobRecord;
-use crate::{human, lock, process, release_memory, repo, StopReason};
+use crate::{human, lock, process, release_memory, repo, sandbox, StopReason};
 
 /// How a process run ended.
 enum ProcEnd {
@@ -42,6 +42,8 @@ struct Settings {
     env: Vec<(String, String)>,
     /// The `sidekick` program its dialog offers the agent as an MCP server.
     sidekick_mcp: Option<String>,
+    /// The sandbox command line in front of each of its processes (empty: none).
+    sandbox: Vec<std::ffi::OsString>,
 }
 
 /// How long an agent may take to exit once its dialog is over.
@@ -161,16 +163,69 @@ async fn prepare_and_run(
 
     // The profile's env (API keys) is read now, never stored with the job; so is the MCP
     // server the agent's dialog offers it.
-    let settings = match crate::config::Config::load(&handle.config_file()) {
-        Ok(config) => match crate::agents::find(&config, &rec.job.agent) {
-            Some(p) => Settings {
-                env: p.env.into_iter().collect(),
-                sidekick_mcp: p.sidekick_mcp,
-            },
-            None => Settings::default(),
-        },
+    let config = match crate::config::Config::load(&handle.config_file()) {
+        Ok(config) => config,
         Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
     };
+    let profile = crate::agents::find(&config, &rec.job.agent);
+    let mut settings = match &profile {
+        Some(p) => Settings {
+            env: p.env.clone().into_iter().collect(),
+            sidekick_mcp: p.sidekick_mcp.clone(),
+            sandbox: Vec::new(),
+        },
+        None => Settings::default(),
+    };
+    // The sandbox, set up for this run (a reply's turn too: the branch's stand-in is fresh).
+    let mode = sandbox::mode(rec, profile.as_ref(), &config);
+    let (home, repo2, wt2, branch) = (
+        handle.home(),
+        repo_dir.clone(),
+        worktree.clone(),
+        rec.job.branch.clone(),
+    );
+    let env: Vec<(String, String)> = settings.env.iter().chain(&rec.env).cloned().collect();
+    let program = rec.argv.first().cloned().unwrap_or_default();
+    let write = profile.map(|p| p.sandbox_write).unwrap_or_default();
+    let config2 = config.clone();
+    let decided = tokio::task::spawn_blocking(move || {
+        sandbox::decide(mode, &config2, |network| {
+            sandbox::command(&sandbox::Layout {
+                home: &home,
+                repo: &repo2,
+                worktree: &wt2,
+                branch: &branch,
+                env: &env,
+                program: &program,
+                write: &write,
+                hide: &config2.sandbox.hide,
+                network,
+            })
+        })
+    })
+    .await
+    .unwrap_or_else(|e| Err(format!("setting up the sandbox failed: {e}")));
+    match decided {
+        Ok(d) => {
+            if let Some(why) = d.status.reason.as_ref().filter(|_| !d.status.on) {
+                handle.notice(
+                    Level::Warn,
+                    format!("running without a sandbox: {why} (sandbox = \"auto\")"),
+                );
+            }
+            rec.job.sandbox = Some(d.status);
+            settings.sandbox = d.prefix;
+        }
+        Err(why) => {
+            rec.job.sandbox = Some(sidekick_protocol::Sandbox {
+                mode,
+                on: false,
+                network: config.sandbox.network,
+                reason: Some(why.clone()),
+            });
+            return Outcome::Failed(why);
+        }
+    }
 
     if let Some(setup) = rec.setup.clone().filter(|_| !resumed) {
         handle.notice(Level::Info, format!("running setup: {setup}"));
@@ -230,7 +285,14 @@ async fn run_process(
     // The task for an agent that speaks its protocol on stdin (`permission = "ask"`).
     let dialog = rec.dialog.clone().filter(|_| is_agent);
     let is_dialog = dialog.is_some();
-    let mut cmd = tokio::process::Command::new(program);
+    let mut cmd = match settings.sandbox.split_first() {
+        Some((bwrap, sandbox)) => {
+            let mut cmd = tokio::process::Command::new(bwrap);
+            cmd.args(sandbox).arg(program);
+            cmd
+        }
+        None => tokio::process::Command::new(program),
+    };
     cmd.args(args)
         .current_dir(&rec.job.worktree)
         .envs(
@@ -375,7 +437,7 @@ async fn run_process(
         Ok((Stop::DialogOver, _)) => {
             tracing::debug!(job = %rec.job.id, "the agent lingered after its dialog; stopping it");
             process::signal_group(pgid, Signal::SIGTERM);
-            if tokio::time::timeout(handle.grace(), child.wait())
+            if tokio::time::timeout(handle.grace(), exit_of_group(&mut child, pgid))
                 .await
                 .is_err()
             {
@@ -398,7 +460,7 @@ async fn run_process(
                 tracing::error!(job = %rec.job.id, error = %e, "cannot record stopping");
             }
             process::signal_group(pgid, Signal::SIGTERM);
-            match tokio::time::timeout(handle.grace(), child.wait()).await {
+            match tokio::time::timeout(handle.grace(), exit_of_group(&mut child, pgid)).await {
                 Ok(_) => {}
                 Err(_) => {
                     handle.notice(
@@ -469,6 +531,15 @@ async fn timeout(handle: &JobHandle, mut deadline: Instant) {
         }
         deadline += waited - counted;
         counted = waited;
+    }
+}
+
+/// Waits for the process, then for the rest of its group: in a sandbox the agent's processes
+/// outlive bubblewrap's outer process, which a SIGTERM ends at once.
+async fn exit_of_group(child: &mut tokio::process::Child, pgid: i32) {
+    let _ = child.wait().await;
+    while process::group_alive(pgid) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -551,8 +622,14 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
     };
     let mut reason = reason;
     match save_leftovers(&mut rec).await {
-        Ok(()) if rec.has_worktree => handle.watch_settled(PathBuf::from(&rec.job.worktree)),
-        Ok(()) => {}
+        Ok(notes) => {
+            for note in notes {
+                handle.notice(Level::Warn, note);
+            }
+            if rec.has_worktree {
+                handle.watch_settled(PathBuf::from(&rec.job.worktree));
+            }
+        }
         Err(e) => {
             handle.notice(Level::Error, e.clone());
             reason = Some(match reason {
@@ -590,14 +667,16 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
 }
 
 /// Commits what the agent left in the worktree, records head and stats, unlocks the worktree.
-/// Errors are one sentence; the work itself stays in the worktree either way.
-pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
+/// First the branch is moved to what the agent committed in its sandbox, and the worktree's link
+/// to its git folder and HEAD are put back (see `sandbox::settle`); what that had to mend comes
+/// back as notes. Errors are one sentence; the work itself stays in the worktree either way.
+pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<Vec<String>, String> {
     let worktree = PathBuf::from(&rec.job.worktree);
     if !rec.has_worktree {
         if worktree.join(".git").exists() {
             rec.has_worktree = true;
         } else {
-            return Ok(());
+            return Ok(Vec::new());
         }
     }
     let repo_dir = PathBuf::from(&rec.job.repo);
@@ -605,23 +684,25 @@ pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<(), String> {
     let said = rec.last_reply.as_deref().unwrap_or(&rec.job.task);
     let message = repo::commit_message(said, &rec.job.id, &rec.job.codename);
     let base = rec.job.base_commit.clone();
+    let branch = rec.job.branch.clone();
     let work = tokio::task::spawn_blocking(move || {
+        let notes = sandbox::settle(&repo_dir, &worktree, &branch);
         let committed = repo::commit_all(&worktree, &message);
         let unlocked = repo::unlock_worktree(&repo_dir, &worktree);
         let committed = committed?;
         let stats = repo::diff_stats(&repo_dir, &base, &committed.head)?;
         unlocked?;
-        Ok::<_, repo::RepoError>((committed, stats))
+        Ok::<_, repo::RepoError>((committed, stats, notes))
     })
     .await
     .map_err(|e| format!("committing the job's leftovers failed: {e}"))?;
     match work {
-        Ok((committed, (files, ins, del))) => {
+        Ok((committed, (files, ins, del), notes)) => {
             rec.job.head_commit = Some(committed.head);
             rec.job.files_changed = Some(files);
             rec.job.insertions = Some(ins);
             rec.job.deletions = Some(del);
-            Ok(())
+            Ok(notes)
         }
         Err(e) => Err(format!(
             "committing the job's leftovers failed ({e}); they are still in {}",

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sidekick_protocol::{ErrorCode, EventBody, Job, JobState, SpawnRequest};
+use sidekick_protocol::{ErrorCode, EventBody, Job, JobState, SandboxMode, SpawnRequest};
 
 use crate::repo::testing::{git, repo_with_commit};
 use crate::store::ProcessIdentity;
@@ -253,6 +253,8 @@ async fn stopping_kills_grandchildren_and_agents_that_ignore_sigterm() {
         .trim()
         .parse()
         .expect("pid");
+    // (Written from inside the job's sandbox: its own pid namespace.)
+    let pid = sidekick_testkit::outer_pid(&job.id, pid);
     assert!(pid_alive(pid));
     f.engine.cancel(&job.codename).expect("cancel by codename");
     let end = wait_end(&f.engine, &job.id).await;
@@ -268,13 +270,23 @@ async fn stopping_kills_grandchildren_and_agents_that_ignore_sigterm() {
 
 #[tokio::test]
 async fn background_children_left_by_a_finished_agent_are_stopped() {
-    let f = Fixture::new();
-    let job = f.run("sleep 1000 & echo $! > child.pid; echo bye").await;
-    assert_eq!(job.state, JobState::Completed);
-    let pid: i32 = git(&f.repo, &["show", &format!("{}:child.pid", job.branch)])
-        .parse()
-        .expect("pid");
-    assert!(!pid_alive(pid));
+    // Sandboxed (the default here) and unconfined.
+    for sandbox in [None, Some(SandboxMode::Off)] {
+        let f = Fixture::new();
+        let mut req = f.req("sleep 1000 & echo $! > child.pid; echo bye");
+        req.sandbox = sandbox;
+        let job = f.engine.spawn(req).await.expect("spawn");
+        let job = wait_end(&f.engine, &job.id).await;
+        assert_eq!(job.state, JobState::Completed);
+        assert_eq!(job.sandbox.as_ref().map(|s| s.on), Some(sandbox.is_none()));
+        assert_eq!(sidekick_testkit::job_pids(&job.id), Vec::<i32>::new());
+        if sandbox.is_some() {
+            let pid: i32 = git(&f.repo, &["show", &format!("{}:child.pid", job.branch)])
+                .parse()
+                .expect("pid");
+            assert!(!pid_alive(pid));
+        }
+    }
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 
 pub mod attributes;
 pub mod checkout;
+pub mod confine;
 pub mod copy;
 pub mod diff;
 mod error;

@@ -268,6 +268,57 @@ pub struct Job {
     /// Put away by the user (`sidekick archive`): kept, but out of the lists and counts.
     #[serde(default)]
     pub archived: bool,
+    /// How the job's processes were confined, once they ran.
+    #[serde(default)]
+    pub sandbox: Option<Sandbox>,
+}
+
+/// `sandbox`: how a job's processes are confined (Linux: bubblewrap).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxMode {
+    /// The agent writes only its worktree (and what git needs to commit on its branch); the job
+    /// fails when the sandbox cannot be set up.
+    Worktree,
+    /// `worktree` where it can be set up; otherwise the job runs unconfined and says why.
+    #[default]
+    Auto,
+    /// No sandbox: the agent has all of the user's rights.
+    Off,
+}
+
+impl SandboxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxMode::Worktree => "worktree",
+            SandboxMode::Auto => "auto",
+            SandboxMode::Off => "off",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SandboxMode> {
+        match s {
+            "worktree" => Some(SandboxMode::Worktree),
+            "auto" => Some(SandboxMode::Auto),
+            "off" => Some(SandboxMode::Off),
+            _ => None,
+        }
+    }
+}
+
+/// How a job's processes ran (`status --json` `sandbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Sandbox {
+    /// What was asked for (the job's, its agent's, the host's setting, else `auto`).
+    pub mode: SandboxMode,
+    /// Its processes ran in the sandbox.
+    pub on: bool,
+    /// They could reach the network (`sandbox_network`).
+    pub network: bool,
+    /// Why they ran unconfined (`auto` where the sandbox could not be set up).
+    pub reason: Option<String>,
 }
 
 impl Job {
@@ -520,6 +571,9 @@ pub struct SpawnRequest {
     /// Who asks for the job, when it is not a person (an MCP client's name and version).
     #[serde(default)]
     pub spawned_by: Option<String>,
+    /// Overrides the agent's and the host's `sandbox` setting for this job.
+    #[serde(default)]
+    pub sandbox: Option<SandboxMode>,
 }
 
 /// What a job's agent is told besides its task.
@@ -706,6 +760,9 @@ pub enum ErrorCode {
     RepoGone,
     /// The repository's configuration runs commands the user has not trusted (`sidekick trust`).
     Untrusted,
+    /// A process inside a job's sandbox asked for something only the user may do (merge, trust,
+    /// answer, discard, ...).
+    Confined,
     /// The repository's commit hook refused the merge commit (`[merge] hooks`).
     HookFailed,
     Config,
@@ -729,7 +786,7 @@ impl ErrorCode {
             | ErrorCode::NothingToUndo
             | ErrorCode::RepoGone
             | ErrorCode::HookFailed => 409,
-            ErrorCode::Untrusted => 403,
+            ErrorCode::Untrusted | ErrorCode::Confined => 403,
             ErrorCode::ShuttingDown => 503,
             ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
             _ => 400,

@@ -55,7 +55,61 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/tasks", get(task_types))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
+        .layer(axum::middleware::from_fn(confine))
         .with_state(AppState { engine, closing })
+}
+
+/// Who is on the other end of a connection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Peer {
+    /// A process inside a job's sandbox (another pid namespace than the host's): it may read,
+    /// start sidekicks (sandboxed themselves), cancel, and reply to sandboxed jobs; what only the
+    /// user may do (merge, undo, discard, trust, answer, gc, ...) is refused.
+    pub confined: bool,
+}
+
+impl Peer {
+    pub(crate) fn of(stream: &tokio::net::UnixStream) -> Peer {
+        let confined = match stream.peer_cred().ok().and_then(|c| c.pid()) {
+            Some(pid) => {
+                let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+                let theirs = ns(&pid.to_string());
+                // A peer whose namespace cannot be read is treated as confined.
+                theirs.is_none() || theirs != ns("self")
+            }
+            // No pid (not Linux): nothing to tell.
+            None => false,
+        };
+        Peer { confined }
+    }
+}
+
+/// What a confined peer may call besides reading.
+fn allowed_when_confined(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    if method == Method::GET || method == Method::HEAD {
+        return true;
+    }
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    matches!(
+        (method, parts.as_slice()),
+        (&Method::POST, ["", "v1", "jobs"])
+            | (&Method::POST, ["", "v1", "jobs", _, "cancel" | "reply"])
+    )
+}
+
+async fn confine(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiFailure> {
+    let confined = req.extensions().get::<Peer>().is_some_and(|p| p.confined);
+    if confined && !allowed_when_confined(req.method(), req.uri().path()) {
+        return Err(ApiFailure(ApiError::new(
+            ErrorCode::Confined,
+            "a job's sandbox may start, follow, cancel and reply to sidekicks; this needs the user",
+        )));
+    }
+    Ok(next.run(req).await)
 }
 
 struct ApiFailure(ApiError);
@@ -115,9 +169,14 @@ async fn list_jobs(
 
 async fn spawn_job(
     State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
     body: Result<Json<SpawnRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<sidekick_protocol::Job>), ApiFailure> {
-    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    let Json(mut req) = body.map_err(|e| bad_request(e.body_text()))?;
+    // A sidekick started from inside a sandbox is sandboxed too, whatever it asks.
+    if peer.is_some_and(|p| p.confined) {
+        req.sandbox = Some(sidekick_protocol::SandboxMode::Worktree);
+    }
     let job = st.engine.spawn(req).await?;
     Ok((StatusCode::CREATED, Json(job)))
 }
@@ -218,10 +277,19 @@ async fn answer_job(
 
 async fn reply_job(
     State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
     Path(job): Path<String>,
     body: Result<Json<sidekick_protocol::ReplyRequest>, JsonRejection>,
 ) -> ApiResult<sidekick_protocol::Job> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    // From inside a sandbox, only a job that must run sandboxed takes a reply: its next turn
+    // cannot run with more rights than the one who asks.
+    if peer.is_some_and(|p| p.confined) && !st.engine.requires_sandbox(&job)? {
+        return Err(ApiFailure(ApiError::new(
+            ErrorCode::Confined,
+            "a job's sandbox may reply only to jobs that run sandboxed (sandbox = \"worktree\")",
+        )));
+    }
     Ok(Json(st.engine.reply(&job, req).await?))
 }
 

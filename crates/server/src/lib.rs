@@ -201,10 +201,19 @@ async fn accept_loop(
             tracing::warn!("too many connections; closing a new one");
             continue;
         };
+        // Who is calling: a process inside a job's sandbox gets what a sandboxed agent may do.
+        let peer = api::Peer::of(&stream);
+        let service = tower::util::MapRequest::new(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(peer);
+                req
+            },
+        );
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let served = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = served.await;

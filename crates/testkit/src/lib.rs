@@ -66,6 +66,67 @@ pub fn repo_with_commit(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The live processes (not zombies) that carry `SIDEKICK_JOB_ID=job`, with the pid each has in
+/// its innermost pid namespace.
+fn job_processes(job: &str) -> Vec<(i32, i32)> {
+    let marker = format!("SIDEKICK_JOB_ID={job}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let Some(outer) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let status = std::fs::read_to_string(format!("/proc/{outer}/status")).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(str::trim)
+                .unwrap_or_default()
+        };
+        if field("State:").starts_with('Z') || field("State:").starts_with('X') {
+            continue;
+        }
+        let inner = field("NSpid:")
+            .split_whitespace()
+            .last()
+            .and_then(|p| p.parse::<i32>().ok())
+            .unwrap_or(outer);
+        let ours = std::fs::read(format!("/proc/{outer}/environ"))
+            .map(|env| env.split(|b| *b == 0).any(|kv| kv == marker.as_bytes()))
+            .unwrap_or(false);
+        if ours {
+            found.push((outer, inner));
+        }
+    }
+    found
+}
+
+/// The live processes of job `job` (they carry its `SIDEKICK_JOB_ID`), as the host sees them.
+pub fn job_pids(job: &str) -> Vec<i32> {
+    job_processes(job)
+        .into_iter()
+        .map(|(outer, _)| outer)
+        .collect()
+}
+
+/// The pid the host sees for a process of job `job` that knows itself as `pid`: in a sandbox
+/// it has a pid namespace of its own (`NSpid` lists its pid in each namespace, outermost first);
+/// unconfined the two are the same. `pid` when no such process is alive.
+pub fn outer_pid(job: &str, pid: i32) -> i32 {
+    job_processes(job)
+        .into_iter()
+        .find(|(_, inner)| *inner == pid)
+        .map(|(outer, _)| outer)
+        .unwrap_or(pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::Client;
-use sidekick_protocol::{ContextMode, SpawnRequest};
+use sidekick_protocol::{ContextMode, SandboxMode, SpawnRequest};
 
 use crate::render::{self, print_json};
 use crate::{parse_duration_arg, Failure, Outcome};
@@ -73,6 +73,11 @@ pub struct RunArgs {
     /// A task type's input, `key=value` (repeat for each).
     #[arg(long = "input", value_name = "KEY=VALUE", value_parser = parse_input)]
     inputs: Vec<(String, String)>,
+    /// Confine the job's processes: `worktree` (they write only the job's worktree and branch;
+    /// the job fails if no sandbox can be set up), `auto` (the sandbox where it can be set up),
+    /// `off`. Default: the agent's `sandbox` setting, else the config's, else `auto`.
+    #[arg(long, value_parser = ["worktree", "auto", "off"], value_name = "MODE")]
+    sandbox: Option<String>,
     /// What the agent should do (several words are joined with spaces).
     #[arg(
         required_unless_present = "task_type",
@@ -123,6 +128,7 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         },
         context_from: args.context_from,
         continue_from: args.continue_from,
+        sandbox: args.sandbox.as_deref().and_then(SandboxMode::parse),
         ..SpawnRequest::default()
     };
     let job = client.spawn(&req).await?;

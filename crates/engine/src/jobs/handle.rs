@@ -46,6 +46,11 @@ impl JobHandle {
         self.inner.home.config_file().to_path_buf()
     }
 
+    /// Where Sidekick keeps its things (hidden from a sandboxed job).
+    pub(crate) fn home(&self) -> sidekick_protocol::Home {
+        self.inner.home.clone()
+    }
+
     /// Makes one of the repository's warm worktrees this job's worktree; false when there was
     /// none to use.
     pub(crate) fn claim_warm(

@@ -34,9 +34,16 @@ impl Inner {
             let mut reason = format!(
                 "the host stopped while the job was {was}; its worktree and output are kept"
             );
-            if let Err(e) = runner::save_leftovers(&mut rec).await {
-                inner.notice(&rec.job.id, Level::Error, e.clone());
-                reason = format!("{reason}; {e}");
+            match runner::save_leftovers(&mut rec).await {
+                Ok(notes) => {
+                    for note in notes {
+                        inner.notice(&rec.job.id, Level::Warn, note);
+                    }
+                }
+                Err(e) => {
+                    inner.notice(&rec.job.id, Level::Error, e.clone());
+                    reason = format!("{reason}; {e}");
+                }
             }
             // The agent that asked is gone with the host: nobody can answer it any more.
             if !rec.job.requests.is_empty() {

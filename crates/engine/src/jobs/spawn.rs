@@ -260,6 +260,7 @@ impl Inner {
                 turns: 1,
                 spawned_by: req.spawned_by.clone(),
                 archived: false,
+                sandbox: None,
             },
             // A follow-up of the same agent resumes its session where the agent can. An agent
             // in a dialog gets the task on stdin instead.
@@ -284,6 +285,7 @@ impl Inner {
             session: None,
             dialog: profile.dialog.then(|| prompt.clone()),
             last_reply: None,
+            sandbox: req.sandbox,
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;

@@ -36,6 +36,11 @@ struct AgentState {
     turns: u32,
     #[serde(default)]
     last_reply: Option<String>,
+    /// The job's own `sandbox` setting (`--sandbox`), and how its processes ran.
+    #[serde(default)]
+    sandbox_asked: Option<sidekick_protocol::SandboxMode>,
+    #[serde(default)]
+    sandbox: Option<sidekick_protocol::Sandbox>,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -53,6 +58,8 @@ fn agent_state(rec: &JobRecord) -> String {
         dialog: rec.dialog.clone(),
         turns: j.turns,
         last_reply: rec.last_reply.clone(),
+        sandbox_asked: rec.sandbox,
+        sandbox: j.sandbox.clone(),
     })
 }
 
@@ -285,6 +292,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         turns: agent.turns.max(1),
         spawned_by: r.get(40)?,
         archived: r.get::<_, i64>(41)? != 0,
+        sandbox: agent.sandbox.clone(),
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;
@@ -325,6 +333,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             session: agent.session,
             dialog: agent.dialog,
             last_reply: agent.last_reply,
+            sandbox: agent.sandbox_asked,
         })
     })();
     Ok(parsed)

@@ -159,6 +159,8 @@ pub struct JobRecord {
     pub dialog: Option<String>,
     /// The user's last reply (`sidekick reply`): the message of the commit its turn makes.
     pub last_reply: Option<String>,
+    /// The job's own `sandbox` setting (`sidekick run --sandbox`), over the agent's and the host's.
+    pub sandbox: Option<sidekick_protocol::SandboxMode>,
 }
 
 pub use sidekick_git::MergeRecord;
@@ -301,6 +303,7 @@ pub(crate) mod tests {
                 turns: 1,
                 spawned_by: None,
                 archived: false,
+                sandbox: None,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -314,6 +317,7 @@ pub(crate) mod tests {
             session: None,
             dialog: None,
             last_reply: None,
+            sandbox: None,
         }
     }
 

@@ -128,7 +128,11 @@ spawned_by: string | null,
 /**
  * Put away by the user (`sidekick archive`): kept, but out of the lists and counts.
  */
-archived: boolean, };
+archived: boolean, 
+/**
+ * How the job's processes were confined, once they ran.
+ */
+sandbox: Sandbox | null, };
 
 export type ArchiveRequest = { 
 /**
@@ -274,7 +278,11 @@ context_text: string | null,
 /**
  * Who asks for the job, when it is not a person (an MCP client's name and version).
  */
-spawned_by: string | null, };
+spawned_by: string | null, 
+/**
+ * Overrides the agent's and the host's `sandbox` setting for this job.
+ */
+sandbox: SandboxMode | null, };
 
 export type ContextMode = "task_only" | "full";
 
@@ -347,7 +355,7 @@ error: string | null, };
 
 export type ApiError = { code: ErrorCode, message: string, };
 
-export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "hook_failed" | "config" | "git" | "io" | "shutting_down" | "internal";
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "config" | "git" | "io" | "shutting_down" | "internal";
 
 export type Diff = { base: string, 
 /**

@@ -1,0 +1,354 @@
+//! The sandbox with the real bubblewrap: a job writes its worktree and commits on its own branch,
+//! and nothing else; what cannot be sandboxed fails clearly or says so.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::{notices, s, World};
+
+/// Worlds outside /tmp: a sandbox has a private /tmp, and these tests need the user's checkout,
+/// home and Sidekick's folder visible (read-only) to show that writes to them are refused.
+fn visible_world(config: &str) -> World {
+    World::with_config_in(
+        config,
+        &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("sandbox"),
+    )
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| format!("<{e}>"))
+}
+
+/// Runs each attempt in the job and prints `refused NAME` or `ALLOWED NAME`.
+fn attempts(list: &[(&str, String)]) -> String {
+    let mut script = String::from(
+        "try() { if sh -c \"$2\" >/dev/null 2>&1; then echo \"ALLOWED $1\"; else echo \"refused $1\"; fi; }\n",
+    );
+    for (name, cmd) in list {
+        script.push_str(&format!("try {name} '{}'\n", cmd.replace('\'', "'\\''")));
+    }
+    script
+}
+
+#[test]
+fn a_sandboxed_job_writes_its_worktree_and_branch_and_nothing_else() {
+    let w = visible_world("sandbox = \"worktree\"\n");
+    let user = w.root.join("user");
+    std::fs::create_dir_all(user.join(".ssh")).expect("mkdir");
+    std::fs::write(user.join(".ssh/id_ed25519"), "PRIVATE KEY\n").expect("key");
+    std::fs::write(user.join("notes.txt"), "mine\n").expect("notes");
+    // The repository's setup runs in the sandbox too.
+    std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
+    std::fs::write(
+        w.repo.join(".sidekick/config.toml"),
+        format!(
+            "setup = \"echo ran > setup.txt; echo out > {}/setup-escaped.txt || true\"\n",
+            user.display()
+        ),
+    )
+    .expect("config");
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "setup"]);
+    w.ok(&["trust", "--yes"]);
+
+    // Another job's worktree and branch, and the user's own uncommitted edit.
+    let other = w.spawn(&["--wait"], "echo other > other.txt");
+    assert_eq!(other["state"], "completed", "{other}");
+    let other_wt = PathBuf::from(s(&other["worktree"]));
+    let other_branch = s(&other["branch"]);
+    let other_tip = w.git(&["rev-parse", &other_branch]);
+    std::fs::write(w.repo.join("README.md"), "the user's edit\n").expect("edit");
+    let main_tip = w.git(&["rev-parse", "main"]);
+    let db = w.home.join("sidekick.db");
+    let db_before = std::fs::metadata(&db).expect("db").len();
+
+    let git_dir = w.repo.join(".git");
+    let script = format!(
+        "echo mine > mine.txt && git add mine.txt && git -c user.name=A -c user.email=a@b commit -qm 'the agent commits' && echo committed\n{}",
+        attempts(&[
+            ("checkout", format!("echo x >> {}", w.repo.join("README.md").display())),
+            ("checkout-new", format!("echo x > {}", w.repo.join("new.txt").display())),
+            ("other-worktree", format!("echo x > {}", other_wt.join("other.txt").display())),
+            ("home", format!("echo x >> {}", user.join("notes.txt").display())),
+            ("home-new", format!("echo x > {}", user.join("new.txt").display())),
+            ("database", format!("echo x >> {}", db.display())),
+            ("main-ref", "git update-ref refs/heads/main HEAD".to_string()),
+            ("other-ref", format!("git update-ref refs/heads/{other_branch} HEAD")),
+            ("packs", format!("rm -rf {}", git_dir.join("objects/pack").display())),
+            ("git-config", format!("git config --file {} core.fsmonitor evil", git_dir.join("config").display())),
+            ("ssh-key", format!("cat {}", user.join(".ssh/id_ed25519").display())),
+        ])
+    );
+    let job = w.spawn(&["--wait"], &script);
+    let id = s(&job["id"]);
+    assert_eq!(job["state"], "completed", "{job}");
+    let log = w.ok(&["logs", &id]);
+    assert!(log.contains("committed"), "{log}");
+    assert!(!log.contains("ALLOWED"), "an attempt got through:\n{log}");
+    for name in [
+        "checkout",
+        "checkout-new",
+        "other-worktree",
+        "home",
+        "home-new",
+        "database",
+        "main-ref",
+        "other-ref",
+        "packs",
+        "git-config",
+        "ssh-key",
+    ] {
+        assert!(log.contains(&format!("refused {name}\n")), "{name}:\n{log}");
+    }
+    assert!(!log.contains("PRIVATE KEY"), "{log}");
+
+    // It ran sandboxed, and says so.
+    let st = w.status(&id);
+    assert_eq!(
+        st["sandbox"],
+        serde_json::json!({"mode": "worktree", "on": true, "network": true, "reason": null}),
+        "{st}"
+    );
+    let human = w.ok(&["status", &id]);
+    assert!(
+        human
+            .lines()
+            .any(|l| l.starts_with("sandbox") && l.contains("worktree (writes only its worktree")),
+        "{human}"
+    );
+
+    // Its work is on its own branch: its own commit, the setup's file, the leftovers.
+    let branch = s(&st["branch"]);
+    let subjects = w.git(&["log", "--format=%s", &format!("main..{branch}")]);
+    assert!(subjects.contains("the agent commits"), "{subjects}");
+    let files = w.git(&["ls-tree", "--name-only", &branch]);
+    assert!(
+        files.contains("mine.txt") && files.contains("setup.txt"),
+        "{files}"
+    );
+
+    // Nothing else changed.
+    assert_eq!(read(&w.repo.join("README.md")), "the user's edit\n");
+    assert!(!w.repo.join("new.txt").exists());
+    assert_eq!(read(&other_wt.join("other.txt")), "other\n");
+    assert_eq!(read(&user.join("notes.txt")), "mine\n");
+    assert!(!user.join("new.txt").exists());
+    assert!(!user.join("setup-escaped.txt").exists());
+    assert_eq!(w.git(&["rev-parse", "main"]), main_tip);
+    assert_eq!(w.git(&["rev-parse", &other_branch]), other_tip);
+    assert!(git_dir.join("objects/pack").is_dir());
+    assert!(!read(&git_dir.join("config")).contains("fsmonitor"));
+    assert!(std::fs::metadata(&db).expect("db").len() >= db_before);
+    assert_eq!(w.json(&["ls", "--json"]).as_array().map(Vec::len), Some(2));
+    // The job merges like any other.
+    w.git(&["stash", "-q"]);
+    w.ok(&["merge", &id]);
+    assert_eq!(read(&w.repo.join("mine.txt")), "mine\n");
+}
+
+#[test]
+fn a_sandboxed_agent_that_unhooks_its_worktree_cannot_make_the_host_run_its_git_config() {
+    let w = visible_world("");
+    let marker = w.root.join("host-ran-it");
+    // The agent points its worktree at a git folder of its own making whose config would run a
+    // command in any git the host runs there (without the host's check, `git add -A` runs it).
+    let script = format!(
+        "cp -r \"$(git rev-parse --git-common-dir)\" evil && \
+         printf '[core]\\n\\tfsmonitor = touch {}\\n' >> evil/config && \
+         echo \"gitdir: $PWD/evil\" > .git && echo wip > wip.txt",
+        marker.display()
+    );
+    let job = w.spawn(&["--wait"], &script);
+    let id = s(&job["id"]);
+    assert_eq!(job["state"], "completed", "{job}");
+    assert!(!marker.exists(), "the host ran the agent's git config");
+    let files = w.git(&["ls-tree", "--name-only", &s(&job["branch"])]);
+    assert!(files.contains("wip.txt"), "{files}");
+    let said = notices(&w, &id);
+    assert!(said.contains("the worktree's .git link"), "{said}");
+    assert_eq!(
+        read(&PathBuf::from(s(&job["worktree"])).join(".git"))
+            .trim_start()
+            .get(..7),
+        Some("gitdir:")
+    );
+}
+
+#[test]
+fn hidden_paths_and_no_network_when_the_config_says_so() {
+    let w = visible_world("");
+    let user = w.root.join("user");
+    std::fs::create_dir_all(user.join("private")).expect("mkdir");
+    std::fs::write(user.join("private/diary.txt"), "dear diary\n").expect("diary");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("addr").port();
+    let probe = format!(
+        "python3 -c \"import socket; socket.create_connection((\\\"127.0.0.1\\\", {port}), 3)\""
+    );
+    let script = attempts(&[
+        (
+            "diary",
+            format!("cat {}", user.join("private/diary.txt").display()),
+        ),
+        ("network", probe),
+    ]);
+    // The network is on by default; `sandbox_hide` hides more.
+    std::fs::write(
+        w.home.join("config.toml"),
+        "sandbox = \"worktree\"\nsandbox_hide = [\"~/private\"]\n",
+    )
+    .expect("config");
+    let job = w.spawn(&["--wait"], &script);
+    let log = w.ok(&["logs", &s(&job["id"])]);
+    assert!(
+        log.contains("refused diary\n") && log.contains("ALLOWED network\n"),
+        "{log}"
+    );
+
+    std::fs::write(
+        w.home.join("config.toml"),
+        "sandbox = \"worktree\"\nsandbox_network = false\n",
+    )
+    .expect("config");
+    let job = w.spawn(&["--wait"], &script);
+    let log = w.ok(&["logs", &s(&job["id"])]);
+    assert!(
+        log.contains("ALLOWED diary\n") && log.contains("refused network\n"),
+        "{log}"
+    );
+    assert_eq!(w.status(&s(&job["id"]))["sandbox"]["network"], false);
+    assert_eq!(read(&user.join("private/diary.txt")), "dear diary\n");
+}
+
+#[test]
+fn without_bubblewrap_a_required_sandbox_fails_the_job_and_auto_says_so() {
+    let mut w = World::new();
+    let fake = w.root.join("bwrap-no-userns");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged user namespaces.' >&2\nexit 1\n",
+    )
+    .expect("fake");
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    for (bwrap, why) in [
+        (w.root.join("no-such-bwrap"), "is not installed".to_string()),
+        (
+            fake.clone(),
+            "No permissions to creating new namespace".to_string(),
+        ),
+    ] {
+        w.stop_host();
+        w.env = vec![("SIDEKICK_BWRAP", bwrap.display().to_string())];
+        let failed = w.run_json(&[
+            "run",
+            "--json",
+            "--wait",
+            "--sandbox",
+            "worktree",
+            "echo ran > ran.txt",
+        ]);
+        assert_eq!(failed["state"], "failed", "{failed}");
+        let reason = s(&failed["reason"]);
+        assert!(
+            reason.contains("asked for a sandbox") && reason.contains(&why),
+            "{reason}"
+        );
+        assert!(reason.contains("--sandbox off"), "{reason}");
+        assert!(
+            !PathBuf::from(s(&failed["worktree"]))
+                .join("ran.txt")
+                .exists(),
+            "it never ran"
+        );
+        assert_eq!(failed["sandbox"]["on"], false);
+
+        let ran = w.spawn(&["--wait", "--sandbox", "auto"], "echo ran > ran.txt");
+        assert_eq!(ran["state"], "completed", "{ran}");
+        assert_eq!(ran["sandbox"]["on"], false, "{ran}");
+        assert!(s(&ran["sandbox"]["reason"]).contains(&why), "{ran}");
+        let said = notices(&w, &s(&ran["id"]));
+        assert!(said.contains("running without a sandbox"), "{said}");
+        let human = w.ok(&["status", &s(&ran["id"])]);
+        assert!(human.contains("not sandboxed"), "{human}");
+
+        let off = w.spawn(&["--wait", "--sandbox", "off"], "echo ran > ran.txt");
+        assert_eq!(off["state"], "completed", "{off}");
+        assert_eq!(
+            off["sandbox"],
+            serde_json::json!({"mode": "off", "on": false, "network": true, "reason": null})
+        );
+    }
+}
+
+#[test]
+fn a_bad_sandbox_setting_is_one_sentence() {
+    let w = World::with_config("sandbox = \"sometimes\"\n");
+    let r = w.sk(&["run", "echo hi"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr()
+            .contains("sandbox is 'sometimes'; it is one of worktree, auto, off"),
+        "{}",
+        r.stderr()
+    );
+    let w = World::with_config("[agents.shell]\nsandbox_write = [\"relative/path\"]\n");
+    let r = w.sk(&["run", "echo hi"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr().contains(
+            "agents.shell.sandbox_write: 'relative/path' is neither absolute nor under ~/"
+        ),
+        "{}",
+        r.stderr()
+    );
+    let r = World::new().sk(&["run", "--sandbox", "maybe", "echo hi"]);
+    assert_eq!(r.code(), 2, "{}", r.stderr());
+}
+
+#[test]
+fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_refused() {
+    let w = visible_world("");
+    let user = w.root.join("user");
+    let other = w.spawn(&["--wait", "--sandbox", "off"], "echo other > other.txt");
+    // Another repository whose configuration needs trust (not trusted).
+    let second = w.root.join("second");
+    std::fs::create_dir_all(second.join(".sidekick")).expect("mkdir");
+    w.git_in(&second, &["init", "-q"]);
+    std::fs::write(second.join(".sidekick/config.toml"), "setup = \"true\"\n").expect("config");
+    let bin = crate::common::BIN;
+    // The agent asks the host (through the socket it can reach) for an unconfined sidekick, to
+    // trust the repository, to merge a job and to reply to an unconfined one.
+    let script = format!(
+        "{bin} run --sandbox off --wait --json 'touch {escaped}' > child.json; \
+         {bin} trust --yes {repo}; echo trust=$?; \
+         {bin} merge {other}; echo merge=$?; \
+         {bin} reply {other} 'touch {escaped}'; echo reply=$?",
+        escaped = user.join("escaped").display(),
+        other = s(&other["id"]),
+        repo = second.display(),
+    );
+    let job = w.spawn(&["--wait", "--sandbox", "worktree"], &script);
+    assert_eq!(job["state"], "completed", "{job}");
+    let log = w.ok(&["logs", &s(&job["id"])]);
+    for what in ["trust=1", "merge=1", "reply=1"] {
+        assert!(log.contains(what), "{what}:\n{log}");
+    }
+    let said = w.sk(&["logs", &s(&job["id"])]).stderr();
+    assert!(said.contains("this needs the user"), "{said}");
+    assert!(
+        said.contains("may reply only to jobs that run sandboxed"),
+        "{said}"
+    );
+    let child: serde_json::Value = serde_json::from_str(&read(
+        &PathBuf::from(s(&job["worktree"])).join("child.json"),
+    ))
+    .expect("the sidekick's job as JSON");
+    assert_eq!(child["sandbox"]["mode"], "worktree", "{child}");
+    assert_eq!(child["sandbox"]["on"], true, "{child}");
+    assert!(
+        !user.join("escaped").exists(),
+        "a sidekick of a sandboxed job escaped"
+    );
+    assert_eq!(w.status(&s(&other["id"]))["state"], "completed");
+    assert!(!w.home.join("trusted.toml").exists(), "nothing was trusted");
+}

@@ -1,0 +1,429 @@
+//! The sandbox a job's processes run in (Linux: bubblewrap).
+//!
+//! `sandbox = "worktree"`: the job's setup command and agent, and everything they start, see the
+//! whole file system read-only, with these exceptions:
+//!
+//! - writable: the job's worktree; in the repository's git folder the object store (its packs
+//!   stay read-only), the worktree's own admin folder (index, HEAD, logs; not the files that tie
+//!   it to the repository) and the job's branch (see `sidekick_git::confine`); a private `/tmp`;
+//!   the state folders the agent's profile names and common package caches;
+//! - hidden: Sidekick's own folder (database, logs, other jobs' worktrees) and config (API keys),
+//!   except the host's socket and the job's context file (read-only); `~/.ssh`, `~/.gnupg`,
+//!   `~/.aws` and what `sandbox_hide` lists.
+//!
+//! It runs in its own pid, IPC and UTS namespaces with no capabilities; with
+//! `sandbox_network = false` also without network. `auto` runs unconfined where bubblewrap cannot
+//! set a sandbox up, and says so; `worktree` fails the job instead.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use sidekick_git::confine::{self, WorktreeGit};
+use sidekick_protocol::{Home, Sandbox, SandboxMode};
+
+use crate::agents::{Profile, SANDBOX_CACHES};
+use crate::config::Config;
+use crate::store::JobRecord;
+
+/// Always hidden from a sandboxed job (besides `sandbox_hide`).
+pub const SECRETS: &[&str] = &["~/.ssh", "~/.gnupg", "~/.aws"];
+
+/// The bubblewrap program: `SIDEKICK_BWRAP` when set, else `bwrap` on PATH.
+pub fn program() -> PathBuf {
+    std::env::var_os("SIDEKICK_BWRAP")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("bwrap"))
+}
+
+/// What a job asked for: its own setting, else its agent's, else the host's, else `auto`.
+pub fn mode(rec: &JobRecord, profile: Option<&Profile>, config: &Config) -> SandboxMode {
+    rec.sandbox
+        .or(profile.and_then(|p| p.sandbox))
+        .or(config.sandbox.mode)
+        .unwrap_or_default()
+}
+
+/// The programs that were found to set up a sandbox (checked once per host and program).
+static WORKS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Whether bubblewrap can set up a sandbox on this machine; the reason in one phrase when not.
+/// A success is remembered; a failure is checked again next time (the user may install it).
+pub fn available() -> Result<(), String> {
+    let bwrap = program();
+    if crate::lock(&WORKS).contains(&bwrap) {
+        return Ok(());
+    }
+    let out = std::process::Command::new(&bwrap)
+        .args(base_args(true))
+        .arg("true")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            crate::lock(&WORKS).push(bwrap);
+            Ok(())
+        }
+        Ok(o) => {
+            let text = String::from_utf8_lossy(&o.stderr);
+            let line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            Err(format!(
+                "bubblewrap cannot set up a sandbox here ({})",
+                if line.is_empty() {
+                    "it failed without a message".to_string()
+                } else {
+                    line.trim().to_string()
+                }
+            ))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(format!("bubblewrap ({}) is not installed", bwrap.display()))
+        }
+        Err(e) => Err(format!("cannot run bubblewrap ({}): {e}", bwrap.display())),
+    }
+}
+
+/// The namespaces and the read-only root every sandbox starts from.
+fn base_args(network: bool) -> Vec<OsString> {
+    let mut a: Vec<OsString> = [
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect();
+    if !network {
+        a.push("--unshare-net".into());
+    }
+    a
+}
+
+/// Everything a job's sandbox is made of.
+pub struct Layout<'a> {
+    pub home: &'a Home,
+    pub repo: &'a Path,
+    pub worktree: &'a Path,
+    pub branch: &'a str,
+    /// The job's variables (its profile's and Sidekick's): `$VAR` in a path, PATH, the context
+    /// file.
+    pub env: &'a [(String, String)],
+    /// The program the job runs first (found on PATH when it has no folder).
+    pub program: &'a str,
+    /// Writable besides the worktree (the profile's state, `sandbox_write`).
+    pub write: &'a [String],
+    /// Hidden besides [`SECRETS`].
+    pub hide: &'a [String],
+    pub network: bool,
+}
+
+/// The bubblewrap command line (program first) that runs a job's process in its sandbox, and
+/// the folder standing in for its branch's ref folder (settled after the run).
+pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
+    let user_home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from);
+    let var = |name: &str| -> Option<String> {
+        l.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|v| !v.is_empty())
+    };
+    let expand = |p: &str| -> Option<PathBuf> {
+        if let Some(rest) = p.strip_prefix("~/") {
+            return user_home.as_ref().map(|h| h.join(rest));
+        }
+        if let Some(name) = p.strip_prefix('$') {
+            return var(name).map(PathBuf::from).filter(|p| p.is_absolute());
+        }
+        Some(PathBuf::from(p)).filter(|p| p.is_absolute())
+    };
+    let git = confine::worktree_git(l.repo, l.worktree)
+        .map_err(|e| format!("cannot find the worktree's git folder: {e}"))?;
+    confine::prepare_fixed_files(&git)
+        .map_err(|e| format!("cannot prepare the worktree's git folder: {e}"))?;
+    let stage = confine::stage_ref(l.repo, &git, l.branch)
+        .map_err(|e| format!("cannot prepare the branch for the sandbox: {e}"))?;
+
+    let mut a = vec![program().into_os_string()];
+    a.extend(base_args(l.network));
+    fn add(a: &mut Vec<OsString>, flag: &str, from: &Path, to: &Path) {
+        a.push(flag.into());
+        a.push(from.as_os_str().to_owned());
+        a.push(to.as_os_str().to_owned());
+    }
+    fn tmpfs(a: &mut Vec<OsString>, p: &Path) {
+        a.push("--tmpfs".into());
+        a.push(p.as_os_str().to_owned());
+    }
+    // A private /tmp; Sidekick's own folders hidden.
+    let mut hidden: Vec<PathBuf> = vec![PathBuf::from("/tmp")];
+    if Path::new("/var/tmp").is_dir() {
+        hidden.push(PathBuf::from("/var/tmp"));
+    }
+    hidden.push(l.home.root().to_path_buf());
+    if let Some(config_dir) = l.home.config_file().parent() {
+        hidden.push(config_dir.to_path_buf());
+    }
+    let mut mounted: Vec<PathBuf> = Vec::new();
+    // Hidden folders other than the temporary ones become read-only once everything inside them
+    // is mounted: a write there would only reach the sandbox's own empty folder, but it must
+    // fail, as the agent should learn.
+    let mut read_only: Vec<PathBuf> = Vec::new();
+    for dir in hidden {
+        let dir = real(&dir);
+        if dir.is_dir() && !mounted.iter().any(|m| dir.starts_with(m)) {
+            tmpfs(&mut a, &dir);
+            if !dir.starts_with("/tmp") && !dir.starts_with("/var/tmp") {
+                read_only.push(dir.clone());
+            }
+            mounted.push(dir);
+        }
+    }
+    let under_hidden = |p: &Path| mounted.iter().any(|m| p.starts_with(m));
+
+    // Read-only: the user's checkout and the git folder (when a hidden folder holds them), the
+    // host's socket (a sandboxed agent may start sidekicks), the job's context file, the folder
+    // of the program it runs.
+    let mut readable: Vec<PathBuf> = vec![real(l.repo), git.common.clone()];
+    readable.push(l.home.socket());
+    if let Some(ctx) = var("SIDEKICK_CONTEXT_FILE") {
+        readable.push(PathBuf::from(ctx));
+    }
+    if let Some(dir) = find_program(l.program, var("PATH").as_deref())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        readable.push(dir);
+    }
+    for p in readable {
+        let p = real(&p);
+        if p.exists() && under_hidden(&p) {
+            add(&mut a, "--ro-bind", &p, &p);
+        }
+    }
+
+    // Writable: the agent's state and the package caches.
+    for entry in l
+        .write
+        .iter()
+        .map(String::as_str)
+        .chain(SANDBOX_CACHES.iter().copied())
+    {
+        let Some(p) = expand(entry) else { continue };
+        let own_state = !SANDBOX_CACHES.contains(&entry) && !entry.ends_with(".json");
+        if !p.exists() && own_state {
+            // The agent's own state folder: made for it (it could not make it in a read-only
+            // home).
+            if let Err(e) = std::fs::create_dir_all(&p) {
+                tracing::warn!(path = %p.display(), error = %e, "cannot make an agent's state folder");
+                continue;
+            }
+        }
+        if p.exists() {
+            let p = real(&p);
+            add(&mut a, "--bind", &p, &p);
+        }
+    }
+
+    // The worktree and what git needs to commit on its branch.
+    let wt = real(l.worktree);
+    add(&mut a, "--bind", &wt, &wt);
+    let objects = git.objects();
+    add(&mut a, "--bind", &objects, &objects);
+    let packs = objects.join("pack");
+    if packs.is_dir() {
+        add(&mut a, "--ro-bind", &packs, &packs);
+    }
+    add(&mut a, "--bind", &git.admin, &git.admin);
+    for f in fixed_files(&git) {
+        add(&mut a, "--ro-bind", &f, &f);
+    }
+    add(&mut a, "--bind", &stage.stage, &stage.mount);
+    add(&mut a, "--bind", &stage.reflog, &stage.reflog);
+
+    // Hidden last, so nothing above shows them again (a folder that holds the worktree is not
+    // hidden: the job could not run).
+    for entry in SECRETS
+        .iter()
+        .copied()
+        .chain(l.hide.iter().map(String::as_str))
+    {
+        let Some(p) = expand(entry) else { continue };
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        let p = real(&p);
+        if wt.starts_with(&p) || git.common.starts_with(&p) {
+            tracing::warn!(path = %p.display(), "not hidden from the sandbox: it holds the job's worktree or git folder");
+            continue;
+        }
+        if meta.is_dir() {
+            tmpfs(&mut a, &p);
+            read_only.push(p);
+        } else {
+            add(&mut a, "--ro-bind", Path::new("/dev/null"), &p);
+        }
+    }
+    for dir in read_only {
+        a.extend(["--remount-ro".into(), dir.into_os_string()]);
+    }
+    for (k, v) in identity_env(&wt, &var) {
+        a.extend(["--setenv".into(), k.into(), v.into()]);
+    }
+    a.extend(["--chdir".into(), wt.into_os_string()]);
+    a.extend([
+        "--setenv".into(),
+        "SIDEKICK_SANDBOX".into(),
+        "worktree".into(),
+    ]);
+    a.push("--".into());
+    Ok(a)
+}
+
+/// Git config entries (`GIT_CONFIG_COUNT`, ...) naming a committer where git's config names none:
+/// an agent that finds no `user.name` writes one into the repository's config (Aider does), which
+/// the sandbox refuses. The names come from `GIT_AUTHOR_NAME`/`_EMAIL` where set, else Sidekick's
+/// own fallback identity.
+fn identity_env(worktree: &Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    if var("GIT_CONFIG_COUNT").is_some() {
+        return Vec::new();
+    }
+    let fallback = |key: &str| {
+        crate::repo::FALLBACK_IDENTITY
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default()
+    };
+    let mut missing = Vec::new();
+    for (key, from) in [
+        ("user.name", "GIT_AUTHOR_NAME"),
+        ("user.email", "GIT_AUTHOR_EMAIL"),
+    ] {
+        let set = crate::repo::git(worktree)
+            .args(["config", "--get", key])
+            .output()
+            .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty());
+        if !set {
+            missing.push((key, var(from).unwrap_or_else(|| fallback(from))));
+        }
+    }
+    let mut env = vec![("GIT_CONFIG_COUNT".to_string(), missing.len().to_string())];
+    for (i, (key, value)) in missing.iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), key.to_string()));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), value.clone()));
+    }
+    if missing.is_empty() {
+        Vec::new()
+    } else {
+        env
+    }
+}
+
+fn fixed_files(g: &WorktreeGit) -> Vec<PathBuf> {
+    g.fixed_files().into_iter().filter(|f| f.exists()).collect()
+}
+
+/// The path with symlinks resolved (mount targets must be real paths), or as given.
+fn real(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// `name` as the sandbox would run it: itself when it names a folder, else the first match on
+/// `path`.
+fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Some(PathBuf::from(name)).filter(|p| p.is_absolute());
+    }
+    path?
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
+}
+
+/// What a job's processes run in: the command line in front of each, and what the job records.
+pub struct Decision {
+    pub prefix: Vec<OsString>,
+    pub status: Sandbox,
+}
+
+/// Decides how a job's processes run, setting the sandbox up where it is asked for. `Err` is the
+/// job's failure sentence (a sandbox was required and cannot be had).
+pub fn decide(
+    mode: SandboxMode,
+    config: &Config,
+    layout: impl FnOnce(bool) -> Result<Vec<OsString>, String>,
+) -> Result<Decision, String> {
+    let network = config.sandbox.network;
+    let off = |reason: Option<String>| Decision {
+        prefix: Vec::new(),
+        status: Sandbox {
+            mode,
+            on: false,
+            network: true,
+            reason,
+        },
+    };
+    if mode == SandboxMode::Off {
+        return Ok(off(None));
+    }
+    let set_up = available().and_then(|()| layout(network));
+    match (set_up, mode) {
+        (Ok(prefix), _) => Ok(Decision {
+            prefix,
+            status: Sandbox {
+                mode,
+                on: true,
+                network,
+                reason: None,
+            },
+        }),
+        (Err(why), SandboxMode::Auto) => Ok(off(Some(why))),
+        (Err(why), _) => Err(format!(
+            "the job asked for a sandbox and none could be set up: {why}; install bubblewrap, or run the job with --sandbox off"
+        )),
+    }
+}
+
+/// After a sandboxed run (or any run: nothing happens when nothing was staged): moves the job's
+/// branch to where the agent committed, and puts back the worktree's link to its git folder and
+/// HEAD. Returns what the user should be told.
+pub fn settle(repo: &Path, worktree: &Path, branch: &str) -> Vec<String> {
+    let mut said = Vec::new();
+    match confine::worktree_git(repo, worktree) {
+        Ok(g) => match confine::settle_ref(repo, &g, branch) {
+            Ok(confine::Settled::Ignored(why)) => said.push(why),
+            Ok(_) => {}
+            Err(e) => said.push(format!(
+                "the agent's commits in its sandbox could not be moved onto {branch}: {e}"
+            )),
+        },
+        Err(e) => said.push(format!("cannot check the worktree's git folder: {e}")),
+    }
+    match confine::restore_link(repo, worktree, branch) {
+        Ok(fixed) if !fixed.is_empty() => said.push(format!(
+            "the agent had changed {}; put back",
+            fixed.join(", ")
+        )),
+        Ok(_) => {}
+        Err(e) => said.push(format!(
+            "cannot check the worktree's link to its git folder: {e}"
+        )),
+    }
+    said
+}
