@@ -10,7 +10,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 apt_packages=(git build-essential curl ca-certificates pkg-config libssl-dev
   libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev libgtk-3-dev
-  libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+  libayatana-appindicator3-dev librsvg2-dev libxdo-dev
+  # The jobs' sandbox (sandbox = "worktree", on by default where it works).
+  bubblewrap)
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
   apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick python3-venv xdotool)
 fi

@@ -45,8 +45,11 @@ fn run() -> Result<(), String> {
     // Jobs over a second notify; the test's own server on this run's session bus records them.
     std::fs::write(
         world.home.join("config.toml"),
-        "[notifications]\nquiet_under = \"1s\"\nburst_window = \"200ms\"\n\
-         [agents.claude]\npermission = \"ask\"\n",
+        format!(
+            "[notifications]\nquiet_under = \"1s\"\nburst_window = \"200ms\"\n\
+             [agents.claude]\npermission = \"ask\"\nsandbox_write = [\"{}\"]\n",
+            world.root.join("claude-state").display()
+        ),
     )
     .map_err(|e| e.to_string())?;
     let bus = notify_server::Bus::session(&["body", "actions"]);

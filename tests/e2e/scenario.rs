@@ -170,6 +170,8 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         "0 running · 0 queued · 1 to review",
     )?;
     wait_job_state(s, &first, "completed")?;
+    // It ran in the sandbox (bubblewrap is installed with the test tools), and the view says so.
+    s.wait_text("[data-testid=job-sandbox]", "worktree only (network on)")?;
     s.screenshot("job-finished");
     // The output keeps to the window: its foot (the line count) is on screen, under the lines,
     // with the reply box below it.
@@ -415,7 +417,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.wait_text("[data-testid=request-detail]", "asked.txt")?;
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
-    let inputs = std::fs::read_to_string(w.root.join("claude-inputs.jsonl"))
+    let inputs = std::fs::read_to_string(w.root.join("claude-state/inputs.jsonl"))
         .map_err(|e| format!("the agent's inputs: {e}"))?;
     let third = inputs.lines().nth(2).unwrap_or_default();
     check(

@@ -80,6 +80,8 @@ impl World {
             &root.join("config"),
             &root.join("data"),
             &root.join("cache"),
+            // The stand-in's own state folder (writable in its sandbox, `sandbox_write`).
+            &root.join("claude-state"),
         ] {
             std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         }
@@ -155,7 +157,10 @@ impl World {
             ("XDG_CACHE_HOME".into(), r("cache")),
             ("XDG_RUNTIME_DIR".into(), r("runtime")),
             // What the Claude Code stand-in was sent, one first message a line.
-            ("ASKING_CLAUDE_INPUTS".into(), r("claude-inputs.jsonl")),
+            (
+                "ASKING_CLAUDE_INPUTS".into(),
+                r("claude-state/inputs.jsonl"),
+            ),
             (
                 "VISUAL".into(),
                 format!("{} --new-window", r("bin/fake-editor")),

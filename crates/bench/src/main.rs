@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sidekick_client::{Client, EventQuery};
-use sidekick_protocol::{EventBody, Home, JobState, SpawnRequest};
+use sidekick_protocol::{EventBody, Home, JobState, SandboxMode, SpawnRequest};
 
 mod review;
 
@@ -363,16 +363,23 @@ async fn bench_warm_start(
 ) -> Result<Duration, String> {
     set_warm(repo, 1)?;
     // A first job fills the pool.
-    let (_, wt, branch) = time_job_start(client, repo).await?;
+    let (_, wt, branch) = time_job_start(client, repo, None).await?;
     git(root, repo, &["worktree", "remove", "--force", &wt])?;
     git(root, repo, &["branch", "-q", "-D", &branch])?;
+    // The default (sandboxed where bubblewrap works) and, interleaved, with the sandbox off:
+    // what setting up the sandbox costs.
     let mut times = Vec::new();
-    for r in 0..=runs {
+    let mut unconfined = Vec::new();
+    for r in 0..=runs * 2 + 1 {
         pool_ready(client, repo).await?;
         settle();
-        let (t, wt, branch) = time_job_start(client, repo).await?;
-        if r > 0 {
-            times.push(t);
+        let off = r % 2 == 1;
+        let sandbox = off.then_some(SandboxMode::Off);
+        let (t, wt, branch) = time_job_start(client, repo, sandbox).await?;
+        match (r > 1, off) {
+            (true, false) => times.push(t),
+            (true, true) => unconfined.push(t),
+            _ => {}
         }
         git(root, repo, &["worktree", "remove", "--force", &wt])?;
         git(root, repo, &["branch", "-q", "-D", &branch])?;
@@ -381,8 +388,10 @@ async fn bench_warm_start(
     // Back to cold for what follows; the pool is emptied at the next start.
     set_warm(repo, 0)?;
     println!(
-        "          warm start best of {runs}: {:.1} ms",
-        ms(best(&times))
+        "          warm start best of {runs}: {:.1} ms; with the sandbox off: median {:.1} ms, best {:.1} ms",
+        ms(best(&times)),
+        ms(median(unconfined.clone())),
+        ms(best(&unconfined))
     );
     Ok(median(times))
 }
@@ -443,7 +452,7 @@ async fn bench_start(
                     )?;
                     gp = t.elapsed();
                 }
-                _ => s = time_job_start(client, repo).await?,
+                _ => s = time_job_start(client, repo, None).await?,
             }
         }
         if r > 0 {
@@ -472,6 +481,7 @@ async fn bench_start(
 async fn time_job_start(
     client: &Client,
     repo: &Path,
+    sandbox: Option<SandboxMode>,
 ) -> Result<(Duration, String, String), String> {
     let since = last_seq(client).await?;
     let mut events = client
@@ -487,6 +497,7 @@ async fn time_job_start(
         .spawn(&SpawnRequest {
             repo: repo.display().to_string(),
             task: "true".into(),
+            sandbox,
             ..Default::default()
         })
         .await

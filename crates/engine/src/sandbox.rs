@@ -309,15 +309,21 @@ fn identity_env(worktree: &Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<(S
             .map(|(_, v)| v.to_string())
             .unwrap_or_default()
     };
+    // One git for both (it reads the same config files and variables the agent's git will).
+    let named = crate::repo::git(worktree)
+        .args(["config", "--get-regexp", r"^user\.(name|email)$"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     let mut missing = Vec::new();
     for (key, from) in [
         ("user.name", "GIT_AUTHOR_NAME"),
         ("user.email", "GIT_AUTHOR_EMAIL"),
     ] {
-        let set = crate::repo::git(worktree)
-            .args(["config", "--get", key])
-            .output()
-            .is_ok_and(|o| o.status.success() && !o.stdout.trim_ascii().is_empty());
+        let set = named.lines().any(|l| {
+            l.split_once(' ')
+                .is_some_and(|(k, v)| k == key && !v.trim().is_empty())
+        });
         if !set {
             missing.push((key, var(from).unwrap_or_else(|| fallback(from))));
         }

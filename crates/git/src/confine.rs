@@ -152,18 +152,15 @@ pub fn stage_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<RefStage>
 }
 
 fn branch_tip(repo: &Path, branch: &str) -> Result<String> {
-    let out = git(repo)
-        .args(["rev-parse", "--verify", "--quiet"])
-        .arg(format!("refs/heads/{branch}^{{commit}}"))
-        .output()
-        .map_err(RepoError::Spawn)?;
-    if !out.status.success() {
-        return Err(RepoError::Git {
+    let r = Repository::open(repo)?;
+    let tip = r
+        .find_reference(&format!("refs/heads/{branch}"))
+        .and_then(|reference| reference.peel_to_commit())
+        .map_err(|_| RepoError::Git {
             what: "rev-parse".into(),
             detail: format!("the branch {branch} does not exist"),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })?;
+    Ok(tip.id().to_string())
 }
 
 /// What [`settle_ref`] did.

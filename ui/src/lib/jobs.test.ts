@@ -12,6 +12,7 @@ import {
   nested,
   parseTimeout,
   queuePositions,
+  sandboxText,
 } from "./jobs";
 import { job } from "./test-fixtures";
 
@@ -101,6 +102,15 @@ describe("jobs", () => {
     expect(formatElapsed(5_500)).toBe("5s");
     expect(formatElapsed(125_000)).toBe("2m 05s");
     expect(formatElapsed(3_720_000)).toBe("1h 02m");
+  });
+
+  it("says how a job was confined", () => {
+    expect(sandboxText({ mode: "auto", on: true, network: true, reason: null })).toBe("worktree only (network on)");
+    expect(sandboxText({ mode: "worktree", on: true, network: false, reason: null })).toBe("worktree only (network off)");
+    expect(sandboxText({ mode: "auto", on: false, network: true, reason: "bubblewrap (bwrap) is not installed" })).toBe(
+      "not sandboxed: bubblewrap (bwrap) is not installed",
+    );
+    expect(sandboxText({ mode: "off", on: false, network: true, reason: null })).toBe("off");
   });
 
   it("parses timeouts and refuses nonsense", () => {

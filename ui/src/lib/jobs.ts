@@ -1,5 +1,5 @@
 // Plain functions over jobs: how they are grouped, counted, ordered and described.
-import { ATTENTION, type Attention, type Counts, type Job, type JobState } from "./types/protocol";
+import { ATTENTION, type Attention, type Counts, type Job, type JobState, type Sandbox } from "./types/protocol";
 
 export type Group = Attention;
 export type { Counts };
@@ -70,6 +70,12 @@ export function elapsedMs(job: Job, now: number): number | null {
   if (job.started_at == null) return null;
   if (job.ended_at != null) return Math.max(0, job.ended_at - job.started_at);
   return Math.max(0, now - job.started_at);
+}
+
+/** How a job's processes ran, in the words `sidekick status` uses. */
+export function sandboxText(sb: Sandbox): string {
+  if (sb.on) return `worktree only (network ${sb.network ? "on" : "off"})`;
+  return sb.reason ? `not sandboxed: ${sb.reason}` : "off";
 }
 
 /** `4s`, `2m 05s`, `1h 02m`. */

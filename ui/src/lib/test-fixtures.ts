@@ -44,6 +44,7 @@ export function job(over: Partial<Job> = {}): Job {
     turns: 1,
     spawned_by: null,
     archived: false,
+    sandbox: null,
     ...over,
   };
 }

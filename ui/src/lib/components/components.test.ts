@@ -184,7 +184,7 @@ describe("Composer", () => {
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });

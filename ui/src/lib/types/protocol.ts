@@ -286,6 +286,26 @@ sandbox: SandboxMode | null, };
 
 export type ContextMode = "task_only" | "full";
 
+export type Sandbox = { 
+/**
+ * What was asked for (the job's, its agent's, the host's setting, else `auto`).
+ */
+mode: SandboxMode, 
+/**
+ * Its processes ran in the sandbox.
+ */
+on: boolean, 
+/**
+ * They could reach the network (`sandbox_network`).
+ */
+network: boolean, 
+/**
+ * Why they ran unconfined (`auto` where the sandbox could not be set up).
+ */
+reason: string | null, };
+
+export type SandboxMode = "worktree" | "auto" | "off";
+
 export type AgentInfo = { name: string, builtin: boolean, 
 /**
  * The command template (`{task}` is replaced by the task, as one argument).
