@@ -249,6 +249,8 @@ fn sigterm_stops_the_host_cleanly_and_queued_jobs_run_on_the_next() {
     let live = w.spawn(&[], "echo partial > p.txt; sleep 600");
     let queued = w.spawn(&[], "echo later > later.txt");
     w.wait_state(&s(&live["id"]), "running");
+    // (Running: its process started; in its sandbox the shell may take a moment to write.)
+    wait_for_file(&PathBuf::from(s(&live["worktree"])).join("p.txt"));
     let host = w.host_pid().expect("host");
     signal(host, Signal::SIGTERM);
     wait_gone(host, Duration::from_secs(30));

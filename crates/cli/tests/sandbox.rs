@@ -175,8 +175,18 @@ fn a_sandboxed_agent_that_unhooks_its_worktree_cannot_make_the_host_run_its_git_
 
 #[test]
 fn hidden_paths_and_no_network_when_the_config_says_so() {
-    let w = visible_world("");
+    let mut w = visible_world("");
     let user = w.root.join("user");
+    // The user's session: a runtime folder holding an agent's socket (ssh-agent; the session bus
+    // and the keyring live there too).
+    let runtime = w.root.join("runtime");
+    std::fs::create_dir_all(&runtime).expect("mkdir");
+    let bus = runtime.join("ssh-agent.sock");
+    let _bus = std::os::unix::net::UnixListener::bind(&bus).expect("agent socket");
+    w.env = vec![
+        ("XDG_RUNTIME_DIR", runtime.display().to_string()),
+        ("SSH_AUTH_SOCK", bus.display().to_string()),
+    ];
     std::fs::create_dir_all(user.join("private")).expect("mkdir");
     std::fs::write(user.join("private/diary.txt"), "dear diary\n").expect("diary");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
@@ -190,6 +200,14 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
             format!("cat {}", user.join("private/diary.txt").display()),
         ),
         ("network", probe),
+        (
+            "ssh-agent",
+            format!(
+                "python3 -c \"import socket; socket.socket(socket.AF_UNIX).connect(\\\"{}\\\")\"",
+                bus.display()
+            ),
+        ),
+        ("agent-variable", "test -n \"$SSH_AUTH_SOCK\"".to_string()),
     ]);
     // The network is on by default; `sandbox_hide` hides more.
     std::fs::write(
@@ -201,6 +219,10 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
     let log = w.ok(&["logs", &s(&job["id"])]);
     assert!(
         log.contains("refused diary\n") && log.contains("ALLOWED network\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains("refused ssh-agent\n") && log.contains("refused agent-variable\n"),
         "{log}"
     );
 

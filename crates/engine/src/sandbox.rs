@@ -29,6 +29,22 @@ use crate::store::JobRecord;
 /// Always hidden from a sandboxed job (besides `sandbox_hide`).
 pub const SECRETS: &[&str] = &["~/.ssh", "~/.gnupg", "~/.aws"];
 
+/// Sockets of services that run what they are asked outside any sandbox.
+const SOCKETS: &[&str] = &[
+    "/run/docker.sock",
+    "/var/run/docker.sock",
+    "/run/podman/podman.sock",
+    "/run/containerd/containerd.sock",
+];
+
+/// Variables naming agents and buses outside the sandbox (their sockets are hidden anyway).
+const UNSET: &[&str] = &[
+    "DBUS_SESSION_BUS_ADDRESS",
+    "SSH_AUTH_SOCK",
+    "GPG_AGENT_INFO",
+    "DOCKER_HOST",
+];
+
 /// The bubblewrap program: `SIDEKICK_BWRAP` when set, else `bwrap` on PATH.
 pub fn program() -> PathBuf {
     std::env::var_os("SIDEKICK_BWRAP")
@@ -175,6 +191,18 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     if Path::new("/var/tmp").is_dir() {
         hidden.push(PathBuf::from("/var/tmp"));
     }
+    // The user's runtime folder holds the sockets of the session bus (through which systemd
+    // --user would run anything outside the sandbox), the keyring, gpg- and ssh-agents: a
+    // private empty one instead, writable like /tmp.
+    let runtime = var("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
+    let private: Vec<PathBuf> = vec![
+        PathBuf::from("/tmp"),
+        PathBuf::from("/var/tmp"),
+        real(&runtime),
+    ];
+    hidden.push(runtime);
     hidden.push(l.home.root().to_path_buf());
     if let Some(config_dir) = l.home.config_file().parent() {
         hidden.push(config_dir.to_path_buf());
@@ -188,7 +216,7 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
         let dir = real(&dir);
         if dir.is_dir() && !mounted.iter().any(|m| dir.starts_with(m)) {
             tmpfs(&mut a, &dir);
-            if !dir.starts_with("/tmp") && !dir.starts_with("/var/tmp") {
+            if !private.iter().any(|p| dir.starts_with(p)) {
                 read_only.push(dir.clone());
             }
             mounted.push(dir);
@@ -259,6 +287,7 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     // hidden: the job could not run).
     for entry in SECRETS
         .iter()
+        .chain(SOCKETS)
         .copied()
         .chain(l.hide.iter().map(String::as_str))
     {
@@ -283,6 +312,9 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     }
     for (k, v) in identity_env(&wt, &var) {
         a.extend(["--setenv".into(), k.into(), v.into()]);
+    }
+    for name in UNSET {
+        a.extend(["--unsetenv".into(), (*name).into()]);
     }
     a.extend(["--chdir".into(), wt.into_os_string()]);
     a.extend([
