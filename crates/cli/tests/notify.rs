@@ -336,3 +336,25 @@ fn a_request_answered_elsewhere_takes_its_notification_away() {
         "written although denied: {tree}"
     );
 }
+
+#[test]
+fn a_session_bus_that_never_answers_does_not_keep_the_host_from_serving() {
+    let mut w = World::new();
+    // A socket that accepts connections and never says a word.
+    let socket = w.root.join("silent-bus");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+    let held = std::thread::spawn(move || {
+        let mut kept = Vec::new();
+        for conn in listener.incoming().take(8).flatten() {
+            kept.push(conn);
+        }
+    });
+    w.bus = format!("unix:path={}", socket.display());
+    // The client gives a new host 45 s to answer (before, it never did: the notifier waited
+    // on the bus before the socket was served); the job runs, without notifications.
+    let job = w.spawn(&["--wait"], "echo fine");
+    assert_eq!(job["state"], "completed", "{job}");
+    let log = std::fs::read_to_string(w.home.join("host.log")).unwrap_or_default();
+    assert!(log.contains("the session bus did not answer"), "{log}");
+    drop(held);
+}

@@ -31,12 +31,26 @@ impl Desktop {
     /// Asks the session's notification server what it can do. `None` (after one warning in the
     /// host log) when there is no bus or no server: jobs run as usual, untold.
     pub async fn connect(engine: Engine) -> Option<Arc<Desktop>> {
-        let probe = tokio::task::spawn_blocking(|| {
-            let info = notify_rust::get_server_information()?;
-            let caps = notify_rust::get_capabilities()?;
-            Ok::<_, notify_rust::error::Error>((info, caps))
-        })
-        .await;
+        const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+        // On a thread of its own, not the runtime's blocking pool: a probe stuck on a silent bus
+        // must not hold up the host's shutdown either.
+        let (tx, probe) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let asked = (|| {
+                let info = notify_rust::get_server_information()?;
+                let caps = notify_rust::get_capabilities()?;
+                Ok::<_, notify_rust::error::Error>((info, caps))
+            })();
+            let _ = tx.send(asked);
+        });
+        // A session bus that accepts and never answers must not keep the host from serving.
+        let Ok(probe) = tokio::time::timeout(PROBE_TIMEOUT, probe).await else {
+            tracing::warn!(
+                "the session bus did not answer within {} s; jobs run as usual, without notifications",
+                PROBE_TIMEOUT.as_secs()
+            );
+            return None;
+        };
         match probe {
             Ok(Ok((info, caps))) => {
                 let actions = caps.iter().any(|c| c == "actions");
