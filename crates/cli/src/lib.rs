@@ -45,6 +45,7 @@ enum Command {
     Tasks(commands::tasks::TasksArgs),
     Trust(commands::trust::TrustArgs),
     Untrust(commands::trust::UntrustArgs),
+    Doctor(commands::doctor::DoctorArgs),
     Serve(commands::serve::ServeArgs),
     Mcp(mcp::McpArgs),
 }
@@ -96,6 +97,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => commands::serve::cmd_serve(args),
         Command::Mcp(args) => mcp::cmd_mcp(args),
+        Command::Doctor(args) => commands::doctor::cmd_doctor(args),
         other => run_client_command(other),
     };
     match result {
@@ -151,7 +153,7 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
             Command::Tasks(a) => commands::tasks::cmd_tasks(&client, a).await,
-            Command::Serve(_) | Command::Mcp(_) => {
+            Command::Serve(_) | Command::Mcp(_) | Command::Doctor(_) => {
                 Err(Failure::new("this command runs without a client"))
             }
         }

@@ -6,6 +6,7 @@ mod common;
 mod agents;
 
 mod cli_contract;
+mod doctor;
 mod host;
 mod jobs;
 mod mcp;

@@ -47,6 +47,28 @@ pub fn mcp_config(home: &Home) -> std::result::Result<McpConfig, String> {
         .map_err(|e| e.to_string())
 }
 
+/// For `sidekick doctor`: each agent profile of `home`'s config with whether it can run here.
+pub fn agent_infos(home: &Home) -> std::result::Result<Vec<sidekick_protocol::AgentInfo>, String> {
+    let config = config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
+    Ok(agents::profiles(&config).iter().map(agents::info).collect())
+}
+
+/// For `sidekick doctor`: whether bubblewrap can set up a job's sandbox here (the reason when not).
+pub fn sandbox_available() -> std::result::Result<(), String> {
+    sandbox::available()
+}
+
+/// For `sidekick doctor`: SQLite's own check of the database, opened read-only (`ok` when sound).
+pub fn check_database(path: &Path) -> std::result::Result<String, String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| e.to_string())?;
+    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
+        .map_err(|e| e.to_string())
+}
+
 /// Open repositories unused this long are closed.
 pub const REPO_IDLE: Duration = Duration::from_secs(10);
 

@@ -5,6 +5,7 @@
 
 mod api;
 mod notifier;
+pub use notifier::probe as notifications_probe;
 
 use std::fs::File;
 use std::io::Write;

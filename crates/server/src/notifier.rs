@@ -31,18 +31,7 @@ impl Desktop {
     /// Asks the session's notification server what it can do. `None` (after one warning in the
     /// host log) when there is no bus or no server: jobs run as usual, untold.
     pub async fn connect(engine: Engine) -> Option<Arc<Desktop>> {
-        const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
-        // On a thread of its own, not the runtime's blocking pool: a probe stuck on a silent bus
-        // must not hold up the host's shutdown either.
-        let (tx, probe) = tokio::sync::oneshot::channel();
-        std::thread::spawn(move || {
-            let asked = (|| {
-                let info = notify_rust::get_server_information()?;
-                let caps = notify_rust::get_capabilities()?;
-                Ok::<_, notify_rust::error::Error>((info, caps))
-            })();
-            let _ = tx.send(asked);
-        });
+        let probe = ask_server();
         // A session bus that accepts and never answers must not keep the host from serving.
         let Ok(probe) = tokio::time::timeout(PROBE_TIMEOUT, probe).await else {
             tracing::warn!(
@@ -52,8 +41,8 @@ impl Desktop {
             return None;
         };
         match probe {
-            Ok(Ok((info, caps))) => {
-                let actions = caps.iter().any(|c| c == "actions");
+            Ok(Ok(info)) => {
+                let actions = info.actions;
                 tracing::info!(
                     server = %info.name,
                     vendor = %info.vendor,
@@ -232,6 +221,60 @@ impl Desktop {
         if let Err(e) = note.show() {
             tracing::warn!("cannot show a notification: {e}");
         }
+    }
+}
+
+/// How long the host (and `sidekick doctor`) waits for the session bus to answer.
+pub const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The notification server's name, version and vendor, and whether it shows buttons.
+struct ServerInfo {
+    name: String,
+    version: String,
+    vendor: String,
+    actions: bool,
+}
+
+/// Asks the notification server who it is and what it can do, on a thread of its own (not the
+/// runtime's blocking pool: a call stuck on a silent bus must not hold up a shutdown).
+fn ask_server() -> tokio::sync::oneshot::Receiver<Result<ServerInfo, notify_rust::error::Error>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let asked = (|| {
+            let info = notify_rust::get_server_information()?;
+            let caps = notify_rust::get_capabilities()?;
+            Ok::<_, notify_rust::error::Error>(ServerInfo {
+                name: info.name,
+                version: info.version,
+                vendor: info.vendor,
+                actions: caps.iter().any(|c| c == "actions"),
+            })
+        })();
+        let _ = tx.send(asked);
+    });
+    rx
+}
+
+/// For `sidekick doctor`: the notification server's name and version and whether it shows
+/// buttons, or why there is none.
+pub async fn probe() -> Result<String, String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, ask_server()).await {
+        Err(_) => Err(format!(
+            "the session bus did not answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(Err(e))) => Err(e.to_string()),
+        Ok(Ok(Ok(info))) => Ok(format!(
+            "{} {} ({})",
+            info.name,
+            info.version,
+            if info.actions {
+                "with buttons"
+            } else {
+                "no buttons: answers go through the app or the CLI"
+            }
+        )),
     }
 }
 

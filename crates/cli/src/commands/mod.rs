@@ -5,6 +5,7 @@ pub mod archive;
 pub mod cancel;
 pub mod comments;
 pub mod diff;
+pub mod doctor;
 pub mod gc;
 pub mod logs;
 pub mod ls;
