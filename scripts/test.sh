@@ -16,4 +16,6 @@ source scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
+# The release package: built, installed, used, removed (scripts/package-test.sh).
+scripts/package-test.sh
 echo "test: app screenshots are in ${CARGO_TARGET_DIR:-target}/e2e-screens" >&2
