@@ -46,6 +46,7 @@ enum Command {
     Trust(commands::trust::TrustArgs),
     Untrust(commands::trust::UntrustArgs),
     Doctor(commands::doctor::DoctorArgs),
+    Service(commands::service::ServiceArgs),
     Serve(commands::serve::ServeArgs),
     Mcp(mcp::McpArgs),
 }
@@ -98,6 +99,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::cmd_serve(args),
         Command::Mcp(args) => mcp::cmd_mcp(args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(args),
+        Command::Service(args) => commands::service::cmd_service(args),
         other => run_client_command(other),
     };
     match result {
@@ -153,7 +155,7 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
             Command::Tasks(a) => commands::tasks::cmd_tasks(&client, a).await,
-            Command::Serve(_) | Command::Mcp(_) | Command::Doctor(_) => {
+            Command::Serve(_) | Command::Mcp(_) | Command::Doctor(_) | Command::Service(_) => {
                 Err(Failure::new("this command runs without a client"))
             }
         }

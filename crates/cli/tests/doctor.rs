@@ -91,3 +91,48 @@ fn doctor_fails_and_says_what_to_do_when_git_is_missing_or_the_socket_folder_is_
     );
     std::fs::set_permissions(&run, std::fs::Permissions::from_mode(0o700)).expect("chmod");
 }
+
+#[test]
+fn service_install_writes_a_unit_systemd_accepts_and_uninstall_removes_it() {
+    let w = World::new();
+    let unit = w.root.join("user/config/systemd/user/sidekick.service");
+    let r = w.sk(&["service", "install"]);
+    let text = std::fs::read_to_string(&unit).expect("the unit is written");
+    let exe = std::fs::canonicalize(crate::common::BIN).expect("binary");
+    assert!(
+        text.contains(&format!("ExecStart=\"{}\" serve\n", exe.display())),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Environment=\"SIDEKICK_HOME={}\"",
+            w.home.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Environment=\"PATH="), "{text}");
+    // systemd's own reading of the unit.
+    let verify = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .expect("systemd-analyze runs");
+    let said = String::from_utf8_lossy(&verify.stderr);
+    assert!(
+        verify.status.success() && !said.contains("sidekick.service:"),
+        "systemd-analyze verify: {said}"
+    );
+    // Where systemd's user manager does not answer (this container), the sentence says what to
+    // run; where it does, the service is enabled.
+    if r.code() != 0 {
+        assert!(
+            r.stderr()
+                .contains("systemctl --user enable --now sidekick.service"),
+            "{}",
+            r.stderr()
+        );
+    }
+    let r = w.sk(&["service", "uninstall"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(!unit.exists());
+}

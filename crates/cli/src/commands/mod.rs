@@ -13,6 +13,7 @@ pub mod merge;
 pub mod pool;
 pub mod run;
 pub mod serve;
+pub mod service;
 pub mod status;
 pub mod tasks;
 pub mod trust;
