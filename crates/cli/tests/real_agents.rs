@@ -683,12 +683,14 @@ fn aider_applies_an_edit_through_sidekick() {
 fn asking_claude() -> (ModelServer, World) {
     let bin = real_agents("claude");
     let server = ModelServer::start();
-    let mut w = World::with_config(&format!(
+    // Outside /tmp (a sandbox's /tmp is its own): the user's home is there read-only, as on a
+    // real machine, and Claude Code keeps its state only where the sandbox lets it write.
+    let mut w = World::with_config_in(&format!(
         "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"sk-ant-scripted\"\n\
          DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
          CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
         server.addr
-    ));
+    ), &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("agents"));
     w.bin = Some(bin);
     (server, w)
 }

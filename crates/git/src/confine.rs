@@ -283,11 +283,23 @@ pub fn restore_link(repo: &Path, worktree: &Path, branch: &str) -> Result<Vec<St
     }
     let head = g.admin.join("HEAD");
     let want_head = format!("ref: refs/heads/{branch}");
-    if std::fs::read_to_string(&head)
+    let now = std::fs::read_to_string(&head)
         .map(|t| t.trim().to_string())
-        .ok()
-        != Some(want_head.clone())
-    {
+        .unwrap_or_default();
+    // A rebase or merge in progress (`sidekick rebase` stopped at conflicts) has HEAD detached;
+    // a commit there moves no branch. HEAD on any other branch is never kept.
+    let detached =
+        (now.len() == 40 || now.len() == 64) && now.bytes().all(|b| b.is_ascii_hexdigit());
+    let in_progress = [
+        "rebase-merge",
+        "rebase-apply",
+        "MERGE_HEAD",
+        "CHERRY_PICK_HEAD",
+        "REVERT_HEAD",
+    ]
+    .iter()
+    .any(|f| g.admin.join(f).exists());
+    if now != want_head && !(detached && in_progress) {
         replace(&head, &format!("{want_head}\n"))?;
         fixed.push(format!("HEAD (back on {branch})"));
     }
@@ -435,5 +447,24 @@ mod tests {
         assert!(restore_link(&repo, &wt, "sidekick/fox")
             .expect("checked")
             .is_empty());
+
+        // A rebase stopped at conflicts keeps HEAD detached; another branch is still put back.
+        let tip = tgit(&repo, &["rev-parse", "sidekick/fox"]);
+        std::fs::create_dir(g.admin.join("rebase-merge")).expect("mkdir");
+        std::fs::write(g.admin.join("HEAD"), format!("{tip}\n")).expect("write");
+        assert!(restore_link(&repo, &wt, "sidekick/fox")
+            .expect("checked")
+            .is_empty());
+        std::fs::write(g.admin.join("HEAD"), "ref: refs/heads/main\n").expect("write");
+        assert_eq!(
+            restore_link(&repo, &wt, "sidekick/fox")
+                .expect("restored")
+                .len(),
+            1
+        );
+        assert_eq!(
+            tgit(&wt, &["symbolic-ref", "HEAD"]),
+            "refs/heads/sidekick/fox"
+        );
     }
 }
