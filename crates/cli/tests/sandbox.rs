@@ -374,3 +374,19 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
     assert_eq!(w.status(&s(&other["id"]))["state"], "completed");
     assert!(!w.home.join("trusted.toml").exists(), "nothing was trusted");
 }
+
+#[test]
+fn a_sandboxed_job_stops_on_sigterm_and_leaves_no_process() {
+    let w = World::with_config("sandbox = \"worktree\"\n");
+    let job = w.spawn(&[], "sleep 100 & echo started > started.txt; wait");
+    let id = s(&job["id"]);
+    crate::common::wait_for_file(&PathBuf::from(s(&job["worktree"])).join("started.txt"));
+    assert!(!sidekick_testkit::job_pids(&id).is_empty());
+    w.ok(&["cancel", &id]);
+    assert_eq!(w.status(&id)["state"], "cancelled");
+    // The shell and its child took SIGTERM: no SIGKILL was needed (bubblewrap's own processes,
+    // even one left unreaped, do not count as the job still running).
+    let said = notices(&w, &id);
+    assert!(!said.contains("sent SIGKILL"), "{said}");
+    assert_eq!(sidekick_testkit::job_pids(&id), Vec::<i32>::new());
+}

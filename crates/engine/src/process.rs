@@ -100,6 +100,22 @@ pub fn group_alive(pgid: i32) -> bool {
     killpg(Pid::from_raw(pgid), None).is_ok()
 }
 
+/// Whether a process of the group is still running (zombies do not count: a sandbox's inner
+/// process orphaned when bubblewrap's outer one exits waits for init to reap it, and an init
+/// that never reaps, as in some containers, would keep the group "alive" for ever).
+pub fn group_running(pgid: i32) -> bool {
+    if !group_alive(pgid) {
+        return false;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+        .filter_map(read_stat)
+        .any(|s| s.pgrp == pgid && !s.zombie)
+}
+
 /// Stops processes that are not our children: SIGTERM, up to `grace` to exit, then SIGKILL.
 pub async fn stop_pids(pids: &[i32], grace: Duration) {
     let alive = |pid: i32| read_stat(pid).is_some_and(|s| !s.zombie);

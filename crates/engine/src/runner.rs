@@ -479,7 +479,7 @@ async fn run_process(
     };
 
     // Whatever the agent forked and left behind in its group goes too; it may hold our pipes.
-    if process::group_alive(pgid) {
+    if process::group_running(pgid) {
         process::signal_group(pgid, Signal::SIGTERM);
         let waited = tokio::time::timeout(handle.grace(), wait_all(&mut pumps)).await;
         if waited.is_err() {
@@ -538,7 +538,7 @@ async fn timeout(handle: &JobHandle, mut deadline: Instant) {
 /// outlive bubblewrap's outer process, which a SIGTERM ends at once.
 async fn exit_of_group(child: &mut tokio::process::Child, pgid: i32) {
     let _ = child.wait().await;
-    while process::group_alive(pgid) {
+    while process::group_running(pgid) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
