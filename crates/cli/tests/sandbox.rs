@@ -186,6 +186,7 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
     w.env = vec![
         ("XDG_RUNTIME_DIR", runtime.display().to_string()),
         ("SSH_AUTH_SOCK", bus.display().to_string()),
+        ("TMPDIR", w.root.join("user").display().to_string()),
     ];
     std::fs::create_dir_all(user.join("private")).expect("mkdir");
     std::fs::write(user.join("private/diary.txt"), "dear diary\n").expect("diary");
@@ -208,6 +209,11 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
             ),
         ),
         ("agent-variable", "test -n \"$SSH_AUTH_SOCK\"".to_string()),
+        // TMPDIR names the sandbox's own /tmp, whatever the host's said.
+        (
+            "own-tmpdir",
+            "test \"$TMPDIR\" = /tmp && echo t > \"$TMPDIR/t\"".to_string(),
+        ),
     ]);
     // The network is on by default; `sandbox_hide` hides more.
     std::fs::write(
@@ -222,7 +228,9 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
         "{log}"
     );
     assert!(
-        log.contains("refused ssh-agent\n") && log.contains("refused agent-variable\n"),
+        log.contains("refused ssh-agent\n")
+            && log.contains("refused agent-variable\n")
+            && log.contains("ALLOWED own-tmpdir\n"),
         "{log}"
     );
 

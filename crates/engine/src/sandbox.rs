@@ -316,6 +316,9 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     for name in UNSET {
         a.extend(["--unsetenv".into(), (*name).into()]);
     }
+    // Temporary files go to the sandbox's own /tmp, wherever TMPDIR pointed outside (a folder
+    // that is read-only or missing in here).
+    a.extend(["--setenv".into(), "TMPDIR".into(), "/tmp".into()]);
     a.extend(["--chdir".into(), wt.into_os_string()]);
     a.extend([
         "--setenv".into(),
