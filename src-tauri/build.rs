@@ -16,6 +16,8 @@ fn main() {
         "reply_job",
         "discard_job",
         "list_agents",
+        "test_notification",
+        "cli_path",
         "repo_info",
         "list_tasks",
         "trust_info",

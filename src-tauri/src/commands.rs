@@ -327,6 +327,27 @@ pub async fn list_agents(bridge: State<'_, Bridge>) -> Answer<Vec<AgentInfo>> {
     bridge.client().await?.agents().await.map_err(api)
 }
 
+/// Shows a test desktop notification through the host (the first-run screen).
+#[tauri::command]
+pub async fn test_notification(
+    bridge: State<'_, Bridge>,
+) -> Answer<sidekick_protocol::NotificationTest> {
+    bridge
+        .client()
+        .await?
+        .test_notification()
+        .await
+        .map_err(api)
+}
+
+/// Where the `sidekick` command line is (installed beside the app), for the first-run screen.
+#[tauri::command]
+pub fn cli_path() -> String {
+    sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick")
+        .display()
+        .to_string()
+}
+
 /// Checks a folder as the host would for a job, and lists its branches.
 #[tauri::command]
 pub async fn repo_info(bridge: State<'_, Bridge>, path: String) -> Answer<RepoInfo> {

@@ -48,6 +48,8 @@ pub fn run() {
             commands::reply_job,
             commands::discard_job,
             commands::list_agents,
+            commands::test_notification,
+            commands::cli_path,
             commands::repo_info,
             commands::list_tasks,
             commands::trust_info,

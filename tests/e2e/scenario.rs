@@ -106,6 +106,21 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     )?;
     s.screenshot("started");
 
+    // The first screen, before any repository: the agents found (the stand-in claude, with its
+    // version), a test notification that reaches the desktop, the CLI's path.
+    s.wait_text("[data-testid=welcome-agents]", "2.1.0 (fake)")?;
+    s.press("[data-testid=welcome-test-notification]")?;
+    s.wait_text("[data-testid=welcome-notification-result]", "Sent")?;
+    let test_note = bus.wait_notes(1);
+    check(
+        test_note
+            .iter()
+            .any(|n| n.summary == "Sidekick can tap you on the shoulder"),
+        || format!("no test notification: {test_note:?}"),
+    )?;
+    s.wait_text("[data-testid=welcome-cli]", "sidekick")?;
+    s.screenshot("welcome");
+
     // A folder that is not a repository gets the host's own sentence.
     let path = s.find("[data-testid=repo-path]")?;
     s.type_text(&path, &w.root.display().to_string())?;
@@ -327,7 +342,8 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
 
     // The first job ran over a second: the host told the desktop. Its "Review" action opens
     // that job in the running window, whatever the window shows now.
-    let notes = bus.wait_notes(1);
+    // (The first is the first screen's test notification.)
+    let notes = bus.wait_notes(2);
     let note = notes
         .iter()
         .find(|n| n.summary == format!("{first} completed"))

@@ -335,6 +335,12 @@ impl Client {
         self.call(Method::GET, "/v1/agents", None).await
     }
 
+    /// Shows a test desktop notification (through the host), or says why it cannot.
+    pub async fn test_notification(&self) -> Result<sidekick_protocol::NotificationTest> {
+        self.call(Method::POST, "/v1/notifications/test", None)
+            .await
+    }
+
     /// The task types of the repository at `repo` (absolute).
     pub async fn tasks(&self, repo: &str) -> Result<Vec<sidekick_protocol::TaskTypeInfo>> {
         let uri = format!("/v1/tasks?repo={}", encode(repo));

@@ -446,6 +446,22 @@ pub fn info(profile: &Profile) -> AgentInfo {
         timeout_ms: profile.timeout_ms,
         version,
         format: profile.format.name().to_string(),
+        install: profile
+            .builtin
+            .then(|| install_hint(&profile.name))
+            .flatten()
+            .map(str::to_string),
+    }
+}
+
+/// The command that installs a built-in agent.
+fn install_hint(name: &str) -> Option<&'static str> {
+    match name {
+        "claude" => Some("npm install -g @anthropic-ai/claude-code"),
+        "codex" => Some("npm install -g @openai/codex"),
+        "gemini" => Some("npm install -g @google/gemini-cli"),
+        "aider" => Some("python3 -m pip install aider-install && aider-install"),
+        _ => None,
     }
 }
 

@@ -629,6 +629,20 @@ pub struct AgentInfo {
     /// The output format Sidekick reads steps, tokens and the summary from (`plain`: none).
     #[serde(default)]
     pub format: String,
+    /// How to install it (built-in agents).
+    #[serde(default)]
+    pub install: Option<String>,
+}
+
+/// `POST /v1/notifications/test`: whether a desktop notification server answers, and a test
+/// notification sent through it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct NotificationTest {
+    /// A notification was shown.
+    pub sent: bool,
+    /// The server (name, version, whether it shows buttons), or why there is none.
+    pub detail: String,
 }
 
 /// `GET /v1/repo?path=`: a folder checked the way a job's repository is, and its branches.

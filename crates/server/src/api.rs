@@ -49,6 +49,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/viewed", get(list_viewed).put(set_viewed))
         .route("/v1/gc", post(gc))
         .route("/v1/agents", get(agents))
+        .route("/v1/notifications/test", post(test_notification))
         .route("/v1/pool", get(pools))
         .route("/v1/repo", get(repo_info))
         .route("/v1/trust", get(trust_info).post(trust).delete(untrust))
@@ -422,6 +423,26 @@ async fn pools(
 
 async fn agents(State(st): State<AppState>) -> ApiResult<Vec<sidekick_protocol::AgentInfo>> {
     Ok(Json(st.engine.agents().await?))
+}
+
+/// Asks the desktop's notification server who it is and shows a test notification.
+async fn test_notification() -> Json<sidekick_protocol::NotificationTest> {
+    Json(match crate::notifier::probe().await {
+        Err(why) => sidekick_protocol::NotificationTest {
+            sent: false,
+            detail: format!("no desktop notification server: {why}"),
+        },
+        Ok(server) => match crate::notifier::show_test().await {
+            Ok(()) => sidekick_protocol::NotificationTest {
+                sent: true,
+                detail: server,
+            },
+            Err(why) => sidekick_protocol::NotificationTest {
+                sent: false,
+                detail: format!("{server}, but it did not show one: {why}"),
+            },
+        },
+    })
 }
 
 #[derive(Deserialize)]

@@ -278,6 +278,27 @@ pub async fn probe() -> Result<String, String> {
     }
 }
 
+/// Shows a notification that says notifications work (the first-run screen's test).
+pub async fn show_test() -> Result<(), String> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let mut note = notify_rust::Notification::new();
+        note.appname("Sidekick")
+            .summary("Sidekick can tap you on the shoulder")
+            .body("Notifications work: this is where a job that needs you or is done will say so.")
+            .icon("dialog-information");
+        let _ = tx.send(note.show().map(|_| ()).map_err(|e| e.to_string()));
+    });
+    match tokio::time::timeout(PROBE_TIMEOUT, rx).await {
+        Ok(Ok(shown)) => shown,
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the session bus did not answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 /// A connection to the session bus that receives the notification server's `ActionInvoked`
 /// and `NotificationClosed` signals.
 async fn listen() -> zbus::Result<(zbus::Connection, zbus::MessageStream)> {

@@ -272,20 +272,15 @@ fn agent_checks(home: &Home) -> Vec<Check> {
                 detail: problem
                     .clone()
                     .unwrap_or_else(|| "not installed".to_string()),
-                fix: Some(install_hint(&a.name)),
+                fix: Some(a.install.clone().unwrap_or_else(|| {
+                    format!(
+                        "install the program [agents.{}] command names, or fix its command",
+                        a.name
+                    )
+                })),
             },
         };
         checks.push(check);
     }
     checks
-}
-
-fn install_hint(agent: &str) -> String {
-    match agent {
-        "claude" => "npm install -g @anthropic-ai/claude-code".into(),
-        "codex" => "npm install -g @openai/codex".into(),
-        "gemini" => "npm install -g @google/gemini-cli".into(),
-        "aider" => "python3 -m pip install aider-install && aider-install".into(),
-        other => format!("install the program [agents.{other}] command names, or fix its command"),
-    }
 }

@@ -16,6 +16,7 @@ import OutputView from "./OutputView.svelte";
 import RepoPicker from "./RepoPicker.svelte";
 import StatusBar from "./StatusBar.svelte";
 import TranscriptView from "./TranscriptView.svelte";
+import Welcome from "./Welcome.svelte";
 
 type Args = Record<string, unknown>;
 type Calls = { cmd: string; args: Args }[];
@@ -152,8 +153,8 @@ describe("JobList", () => {
 
 describe("Composer", () => {
   const agents: AgentInfo[] = [
-    { name: "shell", builtin: true, command: ["sh", "-c", "{task}"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null, version: null, format: "plain" },
-    { name: "claude", builtin: true, command: ["claude"], installed: false, path: null, problem: "claude is not on PATH", timeout_ms: null, version: null, format: "claude-stream-json" },
+    { name: "shell", builtin: true, command: ["sh", "-c", "{task}"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null, version: null, format: "plain", install: null },
+    { name: "claude", builtin: true, command: ["claude"], installed: false, path: null, problem: "claude is not on PATH", timeout_ms: null, version: null, format: "claude-stream-json", install: null },
   ];
 
   it("lists agents, disabling the unavailable ones with the reason", async () => {
@@ -276,7 +277,7 @@ describe("Composer", () => {
     const installed: AgentInfo[] = [
       agents[0],
       { ...agents[1], installed: true, problem: null, path: "/usr/bin/claude" },
-      { ...agents[1], name: "codex", installed: true, problem: null, path: "/usr/bin/codex", format: "codex-app-server" },
+      { ...agents[1], name: "codex", installed: true, problem: null, path: "/usr/bin/codex", format: "codex-app-server", install: null },
     ];
     host({ list_agents: installed, list_tasks: [], spawn_job: job({ id: "01n", codename: "new-one", state: "queued" }) });
     const app = withJobs();
@@ -872,5 +873,28 @@ describe("JobView", () => {
     await fireEvent.click(screen.getByTestId("job-archive"));
     await waitFor(() => expect(app.jobs.get("01jtest")?.archived).toBe(true));
     expect(calls.find((c) => c.cmd === "archive_job")?.args).toEqual({ job: "01jtest", archived: true });
+  });
+});
+
+describe("Welcome", () => {
+  it("lists the agents found and how to install the rest, tests notifications and names the CLI", async () => {
+    const calls = host({
+      list_agents: [
+        { name: "shell", builtin: true, command: ["sh"], installed: true, path: "/bin/sh", problem: null, timeout_ms: null, version: null, format: "plain", install: null },
+        { name: "claude", builtin: true, command: ["claude"], installed: true, path: "/usr/bin/claude", problem: null, timeout_ms: null, version: "2.1.0 (Claude Code)", format: "claude-stream-json", install: "npm install -g @anthropic-ai/claude-code" },
+        { name: "codex", builtin: true, command: ["codex"], installed: false, path: null, problem: "codex was not found on PATH", timeout_ms: null, version: null, format: "codex-app-server", install: "npm install -g @openai/codex" },
+      ],
+      cli_path: "/usr/bin/sidekick",
+      test_notification: { sent: false, detail: "no desktop notification server: nobody on the bus" },
+    });
+    render(Welcome);
+    await screen.findByText("2.1.0 (Claude Code)");
+    const rows = screen.getAllByTestId("welcome-agent");
+    expect(rows.map((r) => r.dataset.agent)).toEqual(["claude", "codex"]);
+    expect(rows[1].textContent).toContain("npm install -g @openai/codex");
+    expect(screen.getByTestId("welcome-cli").textContent).toBe("/usr/bin/sidekick");
+    await fireEvent.click(screen.getByTestId("welcome-test-notification"));
+    expect((await screen.findByTestId("welcome-notification-result")).textContent).toContain("nobody on the bus");
+    expect(calls.filter((c) => c.cmd === "test_notification")).toHaveLength(1);
   });
 });

@@ -15,6 +15,7 @@ import type {
   MergeRequest,
   MergeResult,
   NewComment,
+  NotificationTest,
   RepoInfo,
   Side,
   SpawnRequest,
@@ -59,6 +60,8 @@ export const replyJob = (job: string, text: string) => call<Job>("reply_job", { 
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");
+export const testNotification = () => call<NotificationTest>("test_notification");
+export const cliPath = () => call<string>("cli_path");
 export const repoInfo = (path: string) => call<RepoInfo>("repo_info", { path });
 export const listTasks = (repo: string) => call<TaskTypeInfo[]>("list_tasks", { repo });
 /** What the repository's own configuration runs, and whether the user trusts it. */

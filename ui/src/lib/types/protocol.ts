@@ -306,6 +306,16 @@ reason: string | null, };
 
 export type SandboxMode = "worktree" | "auto" | "off";
 
+export type NotificationTest = { 
+/**
+ * A notification was shown.
+ */
+sent: boolean, 
+/**
+ * The server (name, version, whether it shows buttons), or why there is none.
+ */
+detail: string, };
+
 export type AgentInfo = { name: string, builtin: boolean, 
 /**
  * The command template (`{task}` is replaced by the task, as one argument).
@@ -326,7 +336,11 @@ version: string | null,
 /**
  * The output format Sidekick reads steps, tokens and the summary from (`plain`: none).
  */
-format: string, };
+format: string, 
+/**
+ * How to install it (built-in agents).
+ */
+install: string | null, };
 
 export type RepoInfo = { 
 /**
