@@ -62,28 +62,28 @@ pub fn job_processes(job_id: &str, leader: &ProcessIdentity) -> Vec<i32> {
         return Vec::new();
     }
     let marker = format!("SIDEKICK_JOB_ID={job_id}");
-    let Ok(dir) = std::fs::read_dir("/proc") else {
+    let Some(members) = running_in_group(leader.pid) else {
         return Vec::new();
     };
-    let mut pids = Vec::new();
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Some(stat) = read_stat(pid) else { continue };
-        if stat.pgrp != leader.pid || stat.zombie {
-            continue;
-        }
-        let is_leader = pid == leader.pid && stat.start_ticks == leader.start_ticks;
-        if is_leader || environ_has(pid, marker.as_bytes()) {
-            pids.push(pid);
-        }
-    }
-    pids
+    members
+        .filter(|(pid, stat)| {
+            let is_leader = *pid == leader.pid && stat.start_ticks == leader.start_ticks;
+            is_leader || environ_has(*pid, marker.as_bytes())
+        })
+        .map(|(pid, _)| pid)
+        .collect()
+}
+
+/// The processes of group `pgid` that have not exited (zombies left out), from `/proc`; `None`
+/// when `/proc` cannot be read.
+fn running_in_group(pgid: i32) -> Option<impl Iterator<Item = (i32, Stat)>> {
+    let dir = std::fs::read_dir("/proc").ok()?;
+    Some(
+        dir.flatten()
+            .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
+            .filter_map(|pid| read_stat(pid).map(|stat| (pid, stat)))
+            .filter(move |(_, stat)| stat.pgrp == pgid && !stat.zombie),
+    )
 }
 
 /// Sends a signal to a whole process group. A group that is already gone is fine.
@@ -107,13 +107,7 @@ pub fn group_running(pgid: i32) -> bool {
     if !group_alive(pgid) {
         return false;
     }
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    dir.flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()))
-        .filter_map(read_stat)
-        .any(|s| s.pgrp == pgid && !s.zombie)
+    running_in_group(pgid).is_none_or(|mut members| members.next().is_some())
 }
 
 /// Stops processes that are not our children: SIGTERM, up to `grace` to exit, then SIGKILL.
