@@ -406,12 +406,17 @@ pub fn expose_sidekick(profile: &mut Profile, exe: &str) {
 
 /// Where `program` would be found, the way the host's `Command` looks it up.
 pub fn locate(program: &str) -> Option<PathBuf> {
+    locate_in(program, std::env::var_os("PATH").as_deref())
+}
+
+/// `program` as it would run with `path` as PATH: itself when it names a folder, else the first
+/// executable of that name on `path`.
+pub fn locate_in(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
     if program.contains('/') {
         let p = Path::new(program);
         return is_executable(p).then(|| p.to_path_buf());
     }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
+    std::env::split_paths(path?)
         .map(|dir| dir.join(program))
         .find(|candidate| is_executable(candidate))
 }

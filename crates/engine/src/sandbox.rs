@@ -144,8 +144,9 @@ pub struct Layout<'a> {
     pub network: bool,
 }
 
-/// The bubblewrap command line (program first) that runs a job's process in its sandbox, and
-/// the folder standing in for its branch's ref folder (settled after the run).
+/// The bubblewrap command line (program first) that runs a job's process in its sandbox. It
+/// also stages the folder that stands in for the job's branch's ref folder (settled after the
+/// run, `settle`).
 pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     let user_home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -186,23 +187,18 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
         a.push("--tmpfs".into());
         a.push(p.as_os_str().to_owned());
     }
-    // A private /tmp; Sidekick's own folders hidden.
-    let mut hidden: Vec<PathBuf> = vec![PathBuf::from("/tmp")];
-    if Path::new("/var/tmp").is_dir() {
-        hidden.push(PathBuf::from("/var/tmp"));
-    }
-    // The user's runtime folder holds the sockets of the session bus (through which systemd
-    // --user would run anything outside the sandbox), the keyring, gpg- and ssh-agents: a
-    // private empty one instead, writable like /tmp.
+    // Private, empty and writable: /tmp, /var/tmp and the user's runtime folder (it holds the
+    // sockets of the session bus, through which systemd --user would run anything outside the
+    // sandbox, the keyring, gpg- and ssh-agents).
     let runtime = var("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
-    let private: Vec<PathBuf> = vec![
-        PathBuf::from("/tmp"),
-        PathBuf::from("/var/tmp"),
-        real(&runtime),
-    ];
-    hidden.push(runtime);
+    let private: Vec<PathBuf> = [PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), runtime]
+        .iter()
+        .map(|p| real(p))
+        .collect();
+    // Hidden (and then read-only): Sidekick's own folders.
+    let mut hidden = private.clone();
     hidden.push(l.home.root().to_path_buf());
     if let Some(config_dir) = l.home.config_file().parent() {
         hidden.push(config_dir.to_path_buf());
@@ -232,7 +228,9 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     if let Some(ctx) = var("SIDEKICK_CONTEXT_FILE") {
         readable.push(PathBuf::from(ctx));
     }
-    if let Some(dir) = find_program(l.program, var("PATH").as_deref())
+    let path = var("PATH").map(std::ffi::OsString::from);
+    if let Some(dir) = crate::agents::locate_in(l.program, path.as_deref())
+        .filter(|p| p.is_absolute())
         .and_then(|p| p.parent().map(Path::to_path_buf))
     {
         readable.push(dir);
@@ -363,16 +361,15 @@ fn identity_env(worktree: &Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<(S
             missing.push((key, var(from).unwrap_or_else(|| fallback(from))));
         }
     }
-    let mut env = vec![("GIT_CONFIG_COUNT".to_string(), missing.len().to_string())];
-    for (i, (key, value)) in missing.iter().enumerate() {
-        env.push((format!("GIT_CONFIG_KEY_{i}"), key.to_string()));
-        env.push((format!("GIT_CONFIG_VALUE_{i}"), value.clone()));
-    }
     if missing.is_empty() {
-        Vec::new()
-    } else {
-        env
+        return Vec::new();
     }
+    let mut env = vec![("GIT_CONFIG_COUNT".to_string(), missing.len().to_string())];
+    for (i, (key, value)) in missing.into_iter().enumerate() {
+        env.push((format!("GIT_CONFIG_KEY_{i}"), key.to_string()));
+        env.push((format!("GIT_CONFIG_VALUE_{i}"), value));
+    }
+    env
 }
 
 fn fixed_files(g: &WorktreeGit) -> Vec<PathBuf> {
@@ -382,19 +379,6 @@ fn fixed_files(g: &WorktreeGit) -> Vec<PathBuf> {
 /// The path with symlinks resolved (mount targets must be real paths), or as given.
 fn real(p: &Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
-}
-
-/// `name` as the sandbox would run it: itself when it names a folder, else the first match on
-/// `path`.
-fn find_program(name: &str, path: Option<&str>) -> Option<PathBuf> {
-    if name.contains('/') {
-        return Some(PathBuf::from(name)).filter(|p| p.is_absolute());
-    }
-    path?
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.is_file())
 }
 
 /// What a job's processes run in: the command line in front of each, and what the job records.
