@@ -31,38 +31,26 @@ impl Desktop {
     /// Asks the session's notification server what it can do. `None` (after one warning in the
     /// host log) when there is no bus or no server: jobs run as usual, untold.
     pub async fn connect(engine: Engine) -> Option<Arc<Desktop>> {
-        let probe = ask_server();
-        // A session bus that accepts and never answers must not keep the host from serving.
-        let Ok(probe) = tokio::time::timeout(PROBE_TIMEOUT, probe).await else {
-            tracing::warn!(
-                "the session bus did not answer within {} s; jobs run as usual, without notifications",
-                PROBE_TIMEOUT.as_secs()
-            );
-            return None;
-        };
-        match probe {
-            Ok(Ok(info)) => {
-                let actions = info.actions;
+        match server_info().await {
+            Ok(info) => {
                 tracing::info!(
                     server = %info.name,
                     vendor = %info.vendor,
-                    actions,
+                    actions = info.actions,
                     "desktop notifications on"
                 );
                 Some(Arc::new(Desktop {
                     engine,
                     runtime: tokio::runtime::Handle::current(),
-                    actions,
+                    actions: info.actions,
                     app: app_exe(),
                     shown: Arc::default(),
                 }))
             }
-            Ok(Err(e)) => {
-                tracing::warn!("no desktop notification server ({e}); jobs run as usual, without notifications");
-                None
-            }
-            Err(e) => {
-                tracing::warn!("cannot ask for a notification server ({e}); no notifications");
+            Err(why) => {
+                tracing::warn!(
+                    "no desktop notification server ({why}); jobs run as usual, without notifications"
+                );
                 None
             }
         }
@@ -235,68 +223,68 @@ struct ServerInfo {
     actions: bool,
 }
 
-/// Asks the notification server who it is and what it can do, on a thread of its own (not the
-/// runtime's blocking pool: a call stuck on a silent bus must not hold up a shutdown).
-fn ask_server() -> tokio::sync::oneshot::Receiver<Result<ServerInfo, notify_rust::error::Error>> {
+/// Runs a blocking notification call on a thread of its own (not the runtime's blocking pool: a
+/// call stuck on a silent bus must not hold up a shutdown), for at most [`PROBE_TIMEOUT`] (a bus
+/// that accepts and never answers must not keep the host from serving). Failures are one phrase.
+async fn on_the_bus<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, notify_rust::error::Error> + Send + 'static,
+) -> Result<T, String> {
     let (tx, rx) = tokio::sync::oneshot::channel();
     std::thread::spawn(move || {
-        let asked = (|| {
-            let info = notify_rust::get_server_information()?;
-            let caps = notify_rust::get_capabilities()?;
-            Ok::<_, notify_rust::error::Error>(ServerInfo {
-                name: info.name,
-                version: info.version,
-                vendor: info.vendor,
-                actions: caps.iter().any(|c| c == "actions"),
-            })
-        })();
-        let _ = tx.send(asked);
+        let _ = tx.send(call());
     });
-    rx
+    match tokio::time::timeout(PROBE_TIMEOUT, rx).await {
+        Ok(Ok(answer)) => answer.map_err(|e| e.to_string()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the session bus did not answer within {} s",
+            PROBE_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+/// Asks the notification server who it is and what it can do.
+async fn server_info() -> Result<ServerInfo, String> {
+    on_the_bus(|| {
+        let info = notify_rust::get_server_information()?;
+        let caps = notify_rust::get_capabilities()?;
+        Ok(ServerInfo {
+            name: info.name,
+            version: info.version,
+            vendor: info.vendor,
+            actions: caps.iter().any(|c| c == "actions"),
+        })
+    })
+    .await
 }
 
 /// For `sidekick doctor`: the notification server's name and version and whether it shows
 /// buttons, or why there is none.
 pub async fn probe() -> Result<String, String> {
-    match tokio::time::timeout(PROBE_TIMEOUT, ask_server()).await {
-        Err(_) => Err(format!(
-            "the session bus did not answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        )),
-        Ok(Err(e)) => Err(e.to_string()),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Ok(Ok(info))) => Ok(format!(
-            "{} {} ({})",
-            info.name,
-            info.version,
-            if info.actions {
-                "with buttons"
-            } else {
-                "no buttons: answers go through the app or the CLI"
-            }
-        )),
-    }
+    let info = server_info().await?;
+    Ok(format!(
+        "{} {} ({})",
+        info.name,
+        info.version,
+        if info.actions {
+            "with buttons"
+        } else {
+            "no buttons: answers go through the app or the CLI"
+        }
+    ))
 }
 
 /// Shows a notification that says notifications work (the first-run screen's test).
 pub async fn show_test() -> Result<(), String> {
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    std::thread::spawn(move || {
+    on_the_bus(|| {
         let mut note = notify_rust::Notification::new();
         note.appname("Sidekick")
             .summary("Sidekick can tap you on the shoulder")
             .body("Notifications work: this is where a job that needs you or is done will say so.")
             .icon("dialog-information");
-        let _ = tx.send(note.show().map(|_| ()).map_err(|e| e.to_string()));
-    });
-    match tokio::time::timeout(PROBE_TIMEOUT, rx).await {
-        Ok(Ok(shown)) => shown,
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!(
-            "the session bus did not answer within {} s",
-            PROBE_TIMEOUT.as_secs()
-        )),
-    }
+        note.show().map(|_| ())
+    })
+    .await
 }
 
 /// A connection to the session bus that receives the notification server's `ActionInvoked`
