@@ -194,8 +194,7 @@ pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled>
         return Ok(Settled::Unchanged);
     };
     let tip = branch_tip(repo, branch)?;
-    let is_hex =
-        (said.len() == 40 || said.len() == 64) && said.bytes().all(|b| b.is_ascii_hexdigit());
+    let is_hex = is_object_id(&said);
     let outcome = if said == tip {
         Settled::Unchanged
     } else if !is_hex || !is_commit(repo, &said)? {
@@ -228,6 +227,11 @@ pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled>
     };
     remove()?;
     Ok(outcome)
+}
+
+/// A full object id (SHA-1 or SHA-256 in hex), as a loose ref or a detached HEAD holds one.
+fn is_object_id(s: &str) -> bool {
+    (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn is_commit(repo: &Path, sha: &str) -> Result<bool> {
@@ -288,8 +292,7 @@ pub fn restore_link(repo: &Path, worktree: &Path, branch: &str) -> Result<Vec<St
         .unwrap_or_default();
     // A rebase or merge in progress (`sidekick rebase` stopped at conflicts) has HEAD detached;
     // a commit there moves no branch. HEAD on any other branch is never kept.
-    let detached =
-        (now.len() == 40 || now.len() == 64) && now.bytes().all(|b| b.is_ascii_hexdigit());
+    let detached = is_object_id(&now);
     let in_progress = [
         "rebase-merge",
         "rebase-apply",
