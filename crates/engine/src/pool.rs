@@ -106,6 +106,37 @@ impl Inner {
         }
     }
 
+    /// Checks one complete warm worktree and keeps its watch; false when it is no longer in the
+    /// pool (not as made, so thrown away; or claimed meanwhile). Something touching it during the check
+    /// (a job's git work in the same repository, a backup tool) gets it checked again a little
+    /// later; it stays usable either way, a claim then checks it in full.
+    fn check_warm(&self, repo: &Path, group: &Path, w: &warm::Warm) -> bool {
+        for pause_ms in [0, 100, 400, 1600] {
+            std::thread::sleep(std::time::Duration::from_millis(pause_ms));
+            if self.shutting_down.load(Ordering::SeqCst) {
+                return true;
+            }
+            match warm::check(w) {
+                Ok(Some(watch)) => {
+                    lock(&self.pools.checked).insert(w.path.clone(), watch);
+                    return true;
+                }
+                Ok(None) => continue,
+                Err(why) => {
+                    let _claims = lock(&self.pools.claims);
+                    if warm::list(group).contains(w) {
+                        tracing::info!(warm = %w.path.display(), why, "a warm worktree is not as made; thrown away");
+                        warm::discard(repo, &w.path);
+                    }
+                    // Else a claim took it meanwhile: no longer in the pool either way.
+                    return false;
+                }
+            }
+        }
+        tracing::debug!(warm = %w.path.display(), "a warm worktree kept changing while checked; left to its claim");
+        true
+    }
+
     fn refill_now(&self, repo: &Path, group: &Path, commit: &str, want: usize) {
         loop {
             if self.shutting_down.load(Ordering::SeqCst) {
@@ -122,17 +153,16 @@ impl Inner {
             };
             // Each complete one is checked once, in the background, and watched from then on
             // (also those an earlier host made), so a claim need not check it again.
+            let mut ready = 0;
             for w in pool.iter().filter(|w| w.commit.is_some()) {
-                if lock(&self.pools.checked).contains_key(&w.path) {
-                    continue;
-                }
-                if let Some(watch) = warm::check(w) {
-                    lock(&self.pools.checked).insert(w.path.clone(), watch);
+                if lock(&self.pools.checked).contains_key(&w.path)
+                    || self.check_warm(repo, group, w)
+                {
+                    ready += 1;
                 }
             }
             lock(&self.pools.checked)
                 .retain(|p, _| !p.starts_with(group) || pool.iter().any(|w| &w.path == p));
-            let ready = pool.iter().filter(|w| w.commit.is_some()).count();
             if ready >= want {
                 return;
             }

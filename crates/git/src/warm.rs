@@ -97,16 +97,19 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
 }
 
 /// Checks in the background that `warm` is exactly as made, with a watch armed first: while
-/// the watch sees nothing, a claim need not check again (see [`crate::watch`]). `None` when it
-/// is not as made, or cannot be watched; the claim then checks it in full.
-pub fn check(warm: &Warm) -> Option<Watch> {
-    let admin = admin_dir(&warm.path)?;
+/// the watch sees nothing, a claim need not check again (see [`crate::watch`]).
+/// `Err(why)` when it is not as made (it is of no use: throw it away); `Ok(None)` when it is,
+/// but cannot be watched or something touched it during the check (check again later).
+pub fn check(warm: &Warm) -> std::result::Result<Option<Watch>, String> {
+    let Some(admin) = admin_dir(&warm.path) else {
+        return Err("it has no .git file".into());
+    };
     // Its admin folder too (HEAD, the index); moving either folder is a change as well.
-    let watch = Watch::new(&[&warm.path, &admin])?;
-    if unusable(warm, true).is_some() || !watch.untouched() {
-        return None;
+    let watch = Watch::new(&[&warm.path, &admin]);
+    if let Some(why) = unusable(warm, true) {
+        return Err(why);
     }
-    Some(watch)
+    Ok(watch.filter(Watch::untouched))
 }
 
 /// Why a warm worktree cannot be used as it is. `quietly`: at low priority, and without the
@@ -370,14 +373,10 @@ mod tests {
         // Spoiled before its check: the check says so and arms nothing.
         std::fs::write(c.join("stray.txt"), "x\n").expect("write");
         let warm = list(&group);
-        assert!(
-            check(&warm[2]).is_none(),
-            "a spoiled one is not vouched for"
-        );
-        let (a, b) = (
-            check(&warm[0]).expect("watched"),
-            check(&warm[1]).expect("watched"),
-        );
+        let spoiled = check(&warm[2]).expect_err("a spoiled one is not vouched for");
+        assert!(spoiled.contains("stray.txt"), "{spoiled}");
+        let watched = |w: &Warm| check(w).ok().flatten().expect("watched");
+        let (a, b) = (watched(&warm[0]), watched(&warm[1]));
         // The second is touched after its check, deep down: its watch saw it.
         std::fs::create_dir_all(warm[1].path.join("sub")).expect("mkdir");
         std::fs::write(warm[1].path.join("sub/deep.txt"), "x\n").expect("write");
@@ -418,7 +417,7 @@ mod tests {
             .into_iter()
             .find(|w| w.path == d)
             .expect("listed");
-        let w = check(&warm_d).expect("watched");
+        let w = watched(&warm_d);
         std::fs::write(
             admin_dir(&d).expect("admin").join("HEAD"),
             "0000000000000000000000000000000000000000\n",
