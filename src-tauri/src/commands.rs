@@ -87,6 +87,38 @@ pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionRe
     bridge.client().await?.undo(job).await.map_err(api)
 }
 
+/// The host-wide settings the app edits.
+#[tauri::command]
+pub async fn get_settings(bridge: State<'_, Bridge>) -> Answer<sidekick_protocol::Settings> {
+    bridge.client().await?.settings().await.map_err(api)
+}
+
+/// Changes keys of the config file through the host (checked as the host reads it).
+#[tauri::command]
+pub async fn change_settings(
+    bridge: State<'_, Bridge>,
+    change: sidekick_protocol::SettingsChange,
+) -> Answer<sidekick_protocol::Settings> {
+    bridge
+        .client()
+        .await?
+        .change_settings(&change)
+        .await
+        .map_err(api)
+}
+
+/// Starts an ended job again as a new job (`sidekick retry`).
+#[tauri::command]
+pub async fn retry_job(bridge: State<'_, Bridge>, job: String, same_base: bool) -> Answer<Job> {
+    let job = reference(&job)?;
+    bridge
+        .client()
+        .await?
+        .retry(job, &sidekick_protocol::RetryRequest { same_base })
+        .await
+        .map_err(api)
+}
+
 /// Allows or denies what a waiting job's agent asked.
 #[tauri::command]
 pub async fn answer_job(

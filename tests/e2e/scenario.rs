@@ -241,6 +241,81 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     })?;
     s.press("[data-testid=merge-close]")?;
 
+    // A job that failed is retried from its view: a new job with the same task, which links
+    // back to the first (and the first to it).
+    let failing = run_task(s, "echo attempt >> attempts.txt; exit 3")?;
+    wait_job_state(s, &failing, "failed")?;
+    s.press("[data-testid=job-retry]")?;
+    let retried = s.wait("the retry to open", |s| {
+        let name = s.execute(
+            "const v = document.querySelector('[data-testid=job-view]'); return v ? v.dataset.codename : null",
+            serde_json::json!([]),
+        )?;
+        Ok(name.as_str().filter(|n| *n != failing).map(str::to_string))
+    })?;
+    s.wait_text("[data-testid=job-retry-of]", &failing)?;
+    wait_job_state(s, &retried, "failed")?;
+    let task = s.text_of("[data-testid=job-task]")?;
+    check(task == "echo attempt >> attempts.txt; exit 3", || {
+        format!("the retry's task is {task:?}")
+    })?;
+    s.screenshot("retried");
+    s.press("[data-testid=job-retry-of] button")?;
+    wait_job_state(s, &failing, "failed")?;
+    s.wait_text("[data-testid=job-retried-as]", &retried)?;
+    let shown = sidekick(&app.with_file_name("sidekick"), w, &["status", &retried])?;
+    check(shown.contains("retry of"), || format!("status: {shown}"))?;
+
+    // Settings, through the host: a value it refuses gets its sentence and changes nothing; a
+    // good one is written with the file's comments kept, and the next job has it.
+    let config = w.home.join("config.toml");
+    let mine = std::fs::read_to_string(&config).unwrap_or_default();
+    std::fs::write(&config, format!("# the user's own note\n\n{mine}"))
+        .map_err(|e| format!("config: {e}"))?;
+    let before = std::fs::read_to_string(&config).map_err(|e| format!("config: {e}"))?;
+    s.press("[data-testid=open-settings]")?;
+    s.wait_text("[data-testid=settings]", "Settings")?;
+    let set = |s: &mut Session, key: &str, value: &str| {
+        s.execute(
+            "const e = document.querySelector(`[data-testid='set-${arguments[0]}']`); \
+             e.value = arguments[1]; e.dispatchEvent(new Event('input', { bubbles: true }));",
+            serde_json::json!([key, value]),
+        )
+        .map(|_| ())
+    };
+    set(s, "max_running", "0")?;
+    s.press("[data-testid=settings-save]")?;
+    s.wait_text(
+        "[data-testid=settings-error]",
+        "max_running must be at least 1",
+    )?;
+    let now = std::fs::read_to_string(&config).map_err(|e| format!("config: {e}"))?;
+    check(now == before, || format!("a refused change wrote {now:?}"))?;
+    set(s, "max_running", "4")?;
+    set(s, "timeout", "7m")?;
+    s.press("[data-testid=settings-save]")?;
+    s.wait_text("[data-testid=settings-saved]", "It applies now")?;
+    s.screenshot("settings-saved");
+    let now = std::fs::read_to_string(&config).map_err(|e| format!("config: {e}"))?;
+    check(
+        now.starts_with("# the user's own note\n")
+            && now.contains("max_running = 4")
+            && now.contains("timeout = \"7m\""),
+        || format!("config.toml is now {now:?}"),
+    )?;
+    let cli = app.with_file_name("sidekick");
+    let repo_arg = w.repo.display().to_string();
+    let timed: serde_json::Value = serde_json::from_str(&sidekick(
+        &cli,
+        w,
+        &["run", "--json", "-r", &repo_arg, "--", "true"],
+    )?)
+    .map_err(|e| format!("run --json: {e}"))?;
+    check(timed["timeout_ms"] == 7 * 60 * 1000, || {
+        format!("the next job's timeout is {}", timed["timeout_ms"])
+    })?;
+    s.press("[data-testid=settings-close]")?;
+
     // A merge the host refuses: the user edits a file the job changed after the preview.
     let second = run_task(s, "echo 'changed by the job' > shared.txt")?;
     wait_job_state(s, &second, "completed")?;

@@ -29,7 +29,12 @@ fn write_failed(e: std::io::Error) -> Failure {
 
 /// `wait` semantics: 0 only for `completed`.
 pub fn exit_for(job: &Job) -> ExitCode {
-    if job.state == JobState::Completed {
+    let merged_itself = job.state == JobState::Merged
+        && job
+            .auto_merge
+            .as_ref()
+            .is_some_and(|a| a.outcome == sidekick_protocol::AutoMergeOutcome::Merged);
+    if job.state == JobState::Completed || merged_itself {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -77,7 +82,32 @@ fn ending_raw(job: &Job) -> String {
     if let Some(r) = &job.reason {
         s.push_str(&format!(": {r}"));
     }
+    if let Some(line) = auto_merge_line(job) {
+        s.push_str(&format!("; {line}"));
+    }
     s
+}
+
+/// How a job that may merge by itself fared, in words; `None` for other jobs.
+pub fn auto_merge_line(job: &Job) -> Option<String> {
+    use sidekick_protocol::AutoMergeOutcome;
+    let a = job.auto_merge.as_ref()?;
+    Some(match a.outcome {
+        AutoMergeOutcome::Pending => format!("merges by itself if clean (asked by {})", a.by),
+        AutoMergeOutcome::Merged if job.state != sidekick_protocol::JobState::Merged => {
+            "merged by itself, then undone".to_string()
+        }
+        AutoMergeOutcome::Merged => format!(
+            "merged by itself into {} (asked by {}; `sidekick undo {}` takes it back)",
+            job.merged_into.as_deref().unwrap_or("its branch"),
+            a.by,
+            job.codename
+        ),
+        AutoMergeOutcome::Held => format!(
+            "not merged by itself: {}",
+            a.reason.as_deref().unwrap_or("a condition failed")
+        ),
+    })
 }
 
 fn state_label(job: &Job) -> String {
@@ -251,6 +281,12 @@ pub fn job_details(job: &Job, now: u64) -> String {
     }
     if let Some(sb) = &job.sandbox {
         rows.push(("sandbox", sandbox_line(sb)));
+    }
+    if let Some(of) = &job.retry_of {
+        rows.push(("retry of", of.clone()));
+    }
+    if let Some(line) = auto_merge_line(job) {
+        rows.push(("auto-merge", line));
     }
     if let Some(into) = &job.merged_into {
         let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");

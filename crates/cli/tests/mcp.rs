@@ -553,6 +553,41 @@ fn the_merge_tool_is_offered_when_the_config_allows_it() {
         bad.contains("strategy must be squash, merge or rebase"),
         "{bad}"
     );
+    // With merge allowed, spawn may ask for a sidekick that lands by itself.
+    let (landed, _) = mcp.call(
+        "spawn",
+        json!({"task": "echo docs > docs.md", "agent": "shell", "auto_merge": true}),
+    );
+    let (done, text) = mcp.call("wait", json!({"job": landed["id"]}));
+    assert_eq!(done["state"], "merged", "{text}");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("docs.md")).expect("landed"),
+        "docs\n"
+    );
+}
+
+#[test]
+fn auto_merge_is_not_offered_unless_merge_is() {
+    let w = World::new();
+    let mcp = Mcp::start(&w);
+    let spawn = mcp
+        .rt
+        .block_on(mcp.client().list_all_tools())
+        .expect("tools/list")
+        .into_iter()
+        .find(|t| t.name == "spawn")
+        .expect("spawn");
+    let props = spawn.input_schema.get("properties").expect("properties");
+    assert!(
+        props.get("task").is_some() && props.get("auto_merge").is_none(),
+        "{props}"
+    );
+    let refused = mcp.refused(
+        "spawn",
+        json!({"task": "echo x > x.md", "agent": "shell", "auto_merge": true}),
+    );
+    assert!(refused.contains("[mcp] allow_merge"), "{refused}");
+    assert_eq!(w.json(&["ls", "--json"]), json!([]), "no job was started");
 }
 
 #[test]

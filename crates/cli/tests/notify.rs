@@ -358,3 +358,54 @@ fn a_session_bus_that_never_answers_does_not_keep_the_host_from_serving() {
     assert!(log.contains("the session bus did not answer"), "{log}");
     drop(held);
 }
+
+#[test]
+fn a_job_that_merged_by_itself_says_so_and_undo_takes_it_back() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bus = Bus::start(tmp.path(), &["body", "actions"]);
+    let w = world("burst_window = \"200ms\"\n", Some(&bus));
+    let before = w.git(&["rev-parse", "main"]);
+    // Quick: told all the same, it landed in the user's branch.
+    let landed = w.json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--auto-merge",
+        "echo docs > docs.md",
+    ]);
+    assert_eq!(landed["state"], "merged", "{landed}");
+    let notes = bus.wait_notes(1);
+    assert_eq!(
+        notes[0].summary,
+        format!("{} merged into main by itself", codename(&landed))
+    );
+    assert_eq!(
+        notes[0].actions,
+        ["default", "Review", "review", "Review", "undo", "Undo"]
+    );
+    bus.invoke(notes[0].id, "undo");
+    w.wait_state(&s(&landed["id"]), "completed");
+    assert_eq!(w.git(&["rev-parse", "main"]), before, "undone");
+
+    // One held for review says why, and is offered for merge by hand where it is clean... here
+    // it is not: the user's edit is in the way.
+    std::fs::write(w.repo.join("README.md"), "the user's\n").expect("write");
+    let held = w.json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--auto-merge",
+        "echo theirs > README.md",
+    ]);
+    assert_eq!(held["state"], "completed", "{held}");
+    let notes = bus.wait_notes(2);
+    assert_eq!(notes[1].summary, format!("{} completed", codename(&held)));
+    assert!(
+        notes[1]
+            .body
+            .starts_with("Not merged by itself: uncommitted changes in"),
+        "{}",
+        notes[1].body
+    );
+    assert!(!notes[1].actions.contains(&"merge".to_string()));
+}

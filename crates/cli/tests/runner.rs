@@ -4,6 +4,7 @@
 mod common;
 
 mod agents;
+mod automerge;
 
 mod cli_contract;
 mod doctor;

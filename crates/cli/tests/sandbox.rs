@@ -352,7 +352,9 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
         "{bin} run --sandbox off --wait --json 'touch {escaped}' > child.json; \
          {bin} trust --yes {repo}; echo trust=$?; \
          {bin} merge {other}; echo merge=$?; \
-         {bin} reply {other} 'touch {escaped}'; echo reply=$?",
+         {bin} reply {other} 'touch {escaped}'; echo reply=$?; \
+         {bin} run --auto-merge 'echo landed > landed.md'; echo auto=$?; \
+         {bin} retry {other}; echo retry=$?",
         escaped = user.join("escaped").display(),
         other = s(&other["id"]),
         repo = second.display(),
@@ -360,11 +362,15 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
     let job = w.spawn(&["--wait", "--sandbox", "worktree"], &script);
     assert_eq!(job["state"], "completed", "{job}");
     let log = w.ok(&["logs", &s(&job["id"])]);
-    for what in ["trust=1", "merge=1", "reply=1"] {
+    for what in ["trust=1", "merge=1", "reply=1", "auto=1", "retry=1"] {
         assert!(log.contains(what), "{what}:\n{log}");
     }
     let said = w.sk(&["logs", &s(&job["id"])]).stderr();
     assert!(said.contains("this needs the user"), "{said}");
+    assert!(
+        said.contains("may not start a sidekick that merges by itself"),
+        "{said}"
+    );
     assert!(
         said.contains("may reply only to jobs that run sandboxed"),
         "{said}"

@@ -278,6 +278,30 @@ impl Client {
         self.call(Method::PUT, &uri, Some(body)).await
     }
 
+    /// The settings the app edits (`GET /v1/settings`).
+    pub async fn settings(&self) -> Result<sidekick_protocol::Settings> {
+        self.call(Method::GET, "/v1/settings", None).await
+    }
+
+    /// Changes keys of the config file (`PUT /v1/settings`).
+    pub async fn change_settings(
+        &self,
+        change: &sidekick_protocol::SettingsChange,
+    ) -> Result<sidekick_protocol::Settings> {
+        let body = serde_json::to_vec(change).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        self.call(Method::PUT, "/v1/settings", Some(body)).await
+    }
+
+    /// Starts `reference` again as a new job (`sidekick retry`).
+    pub async fn retry(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::RetryRequest,
+    ) -> Result<Job> {
+        self.post(&format!("/v1/jobs/{}/retry", encode(reference)), req)
+            .await
+    }
+
     pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
         self.post(&format!("/v1/jobs/{}/undo", encode(reference)), &())
             .await
@@ -414,14 +438,14 @@ impl Client {
         })
     }
 
-    /// Waits until the job has ended and returns it. `None` when `timeout` passes first.
+    /// Waits until the job has ended (and merged by itself or not, where it may) and returns it. `None` when `timeout` passes first.
     pub async fn wait(&self, reference: &str, timeout: Option<Duration>) -> Result<Option<Job>> {
         let fut = async {
             // Only an end after now counts: a job that took another turn (a reply) has ended
             // before, and its history says so.
             let since = self.health().await?.last_seq;
             let job = self.job(reference).await?;
-            if job.state.has_ended() {
+            if job.settled() {
                 return Ok(job);
             }
             self.follow_job_from(&job.id, false, since, |_| Ok(()))
@@ -473,7 +497,7 @@ impl Client {
                             since = ev.seq;
                             on_event(Followed::Event(&ev)).map_err(ClientError::Output)?;
                             if let sidekick_protocol::EventBody::Job { job } = &ev.body {
-                                if job.state.has_ended() {
+                                if job.settled() {
                                     let now = self.job(&job.id).await?;
                                     // A job that took another turn since (a reply) ended here
                                     // before: its later turns follow.

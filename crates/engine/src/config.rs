@@ -443,6 +443,18 @@ pub struct RepoConfig {
     pub agent: Option<String>,
     /// Warm worktrees for this repository, instead of the host's `warm_worktrees`.
     pub warm_worktrees: Option<u32>,
+    /// `[auto_merge] paths`: a job whose changes all match these merges by itself when it
+    /// completes cleanly (and jobs asked to auto-merge must stay within them).
+    pub auto_merge: Option<AutoMergeConfig>,
+}
+
+/// `[auto_merge]` in a repository's `.sidekick/config.toml`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoMergeConfig {
+    /// Patterns as in `.gitignore`: `docs/**`, `*.md` (any folder), `/CHANGELOG.md` (the top).
+    #[serde(default)]
+    pub paths: Vec<String>,
 }
 
 impl RepoConfig {
@@ -473,6 +485,23 @@ impl RepoConfig {
                 return Err(ConfigError::Invalid {
                     path,
                     message: format!("copy entry '{entry}' must be a path inside the repository"),
+                });
+            }
+        }
+        if let Some(am) = &cfg.auto_merge {
+            if let Some(bad) = am
+                .paths
+                .iter()
+                .find(|p| crate::automerge::check_pattern(p).is_err())
+            {
+                return Err(ConfigError::Invalid {
+                    path,
+                    message: format!(
+                        "[auto_merge] paths: {}",
+                        crate::automerge::check_pattern(bad)
+                            .err()
+                            .unwrap_or_default()
+                    ),
                 });
             }
         }

@@ -107,6 +107,7 @@ impl Engine {
                 running: Mutex::new(HashMap::new()),
                 dialogs: Mutex::new(HashMap::new()),
                 sched: Mutex::new(()),
+                settings_lock: Mutex::new(()),
                 shutting_down: AtomicBool::new(false),
                 grace: options.grace,
                 review: Mutex::new(()),
@@ -129,6 +130,9 @@ impl Engine {
         let ids = self.inner.recover().await?;
         let inner = self.inner.clone();
         crate::blocking(move || inner.repair_merges()).await?;
+        // Auto-merges the previous host did not get to decide.
+        let engine = self.clone();
+        tokio::spawn(async move { crate::automerge::resume(&engine).await });
         Ok(ids)
     }
 
@@ -156,6 +160,25 @@ impl Engine {
         tracing::debug!(repo = %req.repo, "spawn requested");
         let inner = self.inner.clone();
         let rec = crate::blocking(move || inner.create_job(req)).await??;
+        self.inner.schedule();
+        self.job(&rec.job.id)
+    }
+
+    /// Starts the job `reference` again as a new job: the same task, agent, task type and
+    /// inputs, context, budgets, timeout, sandbox and auto-merge wish, in a fresh worktree from
+    /// its base branch's tip now (`same_base`: from the commit it started from). The new job
+    /// records `retry_of`.
+    pub async fn retry(&self, reference: &str, same_base: bool) -> Result<Job> {
+        let inner = self.inner.clone();
+        let reference = reference.to_string();
+        let rec = crate::blocking(move || {
+            let old = inner.resolve(&reference)?;
+            let (req, retry) = crate::jobs::retry::request(&inner, &old, same_base)?;
+            inner
+                .create_job_as(req, Some(retry))
+                .map_err(|e| crate::jobs::retry::refused(&old.job.codename, e))
+        })
+        .await??;
         self.inner.schedule();
         self.job(&rec.job.id)
     }
@@ -344,6 +367,29 @@ impl Engine {
         })
         .await??;
         Ok(list)
+    }
+
+    /// The settings the app edits, as the config file makes them now.
+    pub async fn settings(&self) -> Result<sidekick_protocol::Settings> {
+        let path = self.inner.home.config_file().to_path_buf();
+        crate::blocking(move || crate::settings::read(&path)).await?
+    }
+
+    /// Changes keys of the config file (checked as the host reads it; comments and other keys
+    /// kept), one change at a time; queued jobs start at once where `max_running` grew.
+    pub async fn change_settings(
+        &self,
+        change: sidekick_protocol::SettingsChange,
+    ) -> Result<sidekick_protocol::Settings> {
+        let inner = self.inner.clone();
+        let settings = crate::blocking(move || {
+            let _one_at_a_time = lock(&inner.settings_lock);
+            crate::settings::change(inner.home.config_file(), &change.changes)
+        })
+        .await??;
+        tracing::info!(file = %settings.file, "settings changed");
+        self.inner.schedule();
+        Ok(settings)
     }
 
     /// The host-wide configuration as the file says now.

@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) dialogs: Mutex<HashMap<String, jobs::dialog::Dialog>>,
     /// Serialises scheduling, spawning and cancelling of queued jobs.
     pub(crate) sched: Mutex<()>,
+    /// One settings change at a time (each reads, edits and replaces the config file).
+    pub(crate) settings_lock: Mutex<()>,
     pub(crate) shutting_down: AtomicBool,
     pub(crate) grace: Duration,
     /// One review operation (merge, undo, rebase, discard, restore, gc) at a time.

@@ -4,6 +4,7 @@
 //! stop handle of each job that holds a live process.
 
 pub(crate) mod agents;
+pub(crate) mod automerge;
 pub(crate) mod config;
 mod engine;
 mod error;
@@ -17,6 +18,7 @@ pub(crate) mod pool;
 pub(crate) mod process;
 mod runner;
 pub(crate) mod sandbox;
+pub(crate) mod settings;
 pub(crate) mod store;
 pub(crate) mod tasks;
 pub(crate) mod trust;

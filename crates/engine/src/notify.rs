@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sidekick_protocol::{format_duration, Event, EventBody, Job, JobState, MergeRequest};
+use sidekick_protocol::{
+    format_duration, AutoMergeOutcome, Event, EventBody, Job, JobState, MergeRequest,
+};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::parse::shorten;
@@ -55,8 +57,11 @@ fn ran_ms(job: &Job) -> u64 {
 
 /// The policy for one job that has just ended: `None` raises nothing.
 pub fn decide(job: &Job, policy: &Policy) -> Option<Weight> {
+    let outcome = job.auto_merge.as_ref().map(|a| a.outcome);
     let failed = match job.state {
         JobState::Completed => false,
+        // It merged by itself: the user is told whatever the run time.
+        JobState::Merged if outcome == Some(AutoMergeOutcome::Merged) => false,
         JobState::Failed | JobState::Timeout | JobState::Interrupted => true,
         // The user cancelled it (or its parent ended): they know.
         _ => return None,
@@ -67,7 +72,9 @@ pub fn decide(job: &Job, policy: &Policy) -> Option<Weight> {
         _ => {}
     }
     let ran = ran_ms(job);
-    if !failed && ran < policy.quiet_under_ms && job.notify != Some(true) {
+    // A job that was to merge by itself is told either way: it landed, or why it did not.
+    let auto = outcome.is_some();
+    if !failed && !auto && ran < policy.quiet_under_ms && job.notify != Some(true) {
         return None;
     }
     Some(if ran > policy.prominent_over_ms {
@@ -95,6 +102,8 @@ pub struct Notification {
     pub job_id: String,
     /// Offer "Merge": one job whose merge preview is clean.
     pub mergeable: bool,
+    /// Offer "Undo": one job that merged by itself.
+    pub undoable: bool,
     /// Every job told about.
     pub jobs: Vec<String>,
     /// The agent's request this notification asks the user to answer (Allow / Deny).
@@ -130,13 +139,34 @@ fn describe(job: &Job) -> String {
 
 /// The notification for one job.
 pub fn single(tap: &Tap, mergeable: bool) -> Notification {
+    let j = &tap.job;
+    let auto = j.auto_merge.as_ref();
+    let merged_itself =
+        auto.is_some_and(|a| a.outcome == AutoMergeOutcome::Merged) && j.state == JobState::Merged;
+    let summary = if merged_itself {
+        format!(
+            "{} merged into {} by itself",
+            j.codename,
+            j.merged_into.as_deref().unwrap_or("its branch")
+        )
+    } else {
+        format!("{} {}", j.codename, j.state)
+    };
+    let mut body = describe(j);
+    if let Some(why) = auto
+        .filter(|a| a.outcome == AutoMergeOutcome::Held)
+        .and_then(|a| a.reason.as_deref())
+    {
+        body = format!("Not merged by itself: {why}.\n{body}");
+    }
     Notification {
-        summary: format!("{} {}", tap.job.codename, tap.job.state),
-        body: describe(&tap.job),
+        summary,
+        body,
         weight: tap.weight,
-        job_id: tap.job.id.clone(),
-        mergeable,
-        jobs: vec![tap.job.id.clone()],
+        job_id: j.id.clone(),
+        mergeable: mergeable && !merged_itself,
+        undoable: merged_itself,
+        jobs: vec![j.id.clone()],
         request: None,
     }
 }
@@ -167,6 +197,7 @@ pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
         weight: Weight::Prominent,
         job_id: job.id.clone(),
         mergeable: false,
+        undoable: false,
         jobs: vec![job.id.clone()],
         request: Some(request.id.clone()),
     }
@@ -207,6 +238,7 @@ pub fn burst(taps: &[Tap]) -> Option<Notification> {
             .unwrap_or(Weight::Normal),
         job_id: first.job.id.clone(),
         mergeable: false,
+        undoable: false,
         jobs: taps.iter().map(|t| t.job.id.clone()).collect(),
         request: None,
     })
@@ -231,7 +263,19 @@ pub(crate) fn watch(
     let rx = engine.subscribe();
     // Where each job was when we last heard: only a change from active to ended is told.
     let known: HashMap<String, JobState> = match engine.jobs(true) {
-        Ok(jobs) => jobs.into_iter().map(|j| (j.id, j.state)).collect(),
+        // A job whose auto-merge is still to be decided counts as running: its decision is
+        // its end.
+        Ok(jobs) => jobs
+            .into_iter()
+            .map(|j| {
+                let state = if j.settled() {
+                    j.state
+                } else {
+                    JobState::Running
+                };
+                (j.id, state)
+            })
+            .collect(),
         Err(e) => {
             tracing::warn!("notifications: cannot read the jobs: {e}");
             HashMap::new()
@@ -336,6 +380,11 @@ fn ended(
     let EventBody::Job { job } = ev.body else {
         return None;
     };
+    // A job deciding whether it merges by itself has not ended for the user yet: it is told
+    // once that is decided (merged, or held with the reason).
+    if !job.settled() {
+        return None;
+    }
     let before = known.insert(job.id.clone(), job.state);
     let was_active = before.map(JobState::is_active).unwrap_or(true);
     if !was_active || job.state.is_active() {

@@ -66,6 +66,9 @@ pub(crate) async fn run(
     finish(&handle, rec, outcome).await;
     release_memory();
     handle.release(&stop);
+    // After the job is released (its worktree unlocked, the next job started): a job that
+    // may merge by itself is merged, or held for review with the reason.
+    handle.decide_auto_merge().await;
 }
 
 async fn prepare_and_run(

@@ -56,6 +56,8 @@ pub struct TaskType {
     pub max_steps: Option<u64>,
     pub token_budget: Option<u64>,
     pub inputs: Vec<TaskInput>,
+    /// `auto_merge = true`: its jobs merge by themselves when they complete cleanly.
+    pub auto_merge: bool,
 }
 
 #[derive(Deserialize)]
@@ -71,6 +73,8 @@ struct Raw {
     token_budget: Option<u64>,
     #[serde(default)]
     inputs: Vec<RawInput>,
+    #[serde(default)]
+    auto_merge: bool,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +235,7 @@ pub fn parse(name: &str, path: &Path, text: &str) -> Result<TaskType, TaskError>
         max_steps: raw.max_steps,
         token_budget: raw.token_budget,
         inputs,
+        auto_merge: raw.auto_merge,
     })
 }
 

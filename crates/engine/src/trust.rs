@@ -100,10 +100,29 @@ impl Seen {
             })
             .collect();
         let shell_by_default = self.config.agent.as_deref() == Some(crate::agents::SHELL);
+        // What lands in the user's branches without a review is the repository's say too.
+        let mut auto_merge = Vec::new();
+        if let Some(am) = self
+            .config
+            .auto_merge
+            .as_ref()
+            .filter(|a| !a.paths.is_empty())
+        {
+            auto_merge.push(format!(
+                "a job that changes only {} merges by itself",
+                am.paths.join(", ")
+            ));
+        }
+        for (n, path, text) in &self.tasks {
+            if tasks::parse(n, path, text).is_ok_and(|t| t.auto_merge) {
+                auto_merge.push(format!("task type {n}'s jobs merge by themselves"));
+            }
+        }
         let needed = self.config.setup.is_some()
             || !self.config.copy.is_empty()
             || shell_by_default
-            || !task_commands.is_empty();
+            || !task_commands.is_empty()
+            || !auto_merge.is_empty();
         let recorded = store.get(&self.repo);
         let trusted = !needed || recorded.is_some_and(|h| h == self.hash);
         TrustInfo {
@@ -112,6 +131,7 @@ impl Seen {
             copy: self.config.copy.clone(),
             shell_by_default,
             task_commands,
+            auto_merge,
             hash: self.hash.clone(),
             needed,
             trusted,
@@ -139,6 +159,9 @@ impl Seen {
         if !info.task_commands.is_empty() {
             let names: Vec<&str> = info.task_commands.iter().map(|t| t.name.as_str()).collect();
             runs.push(format!("task types with commands ({})", names.join(", ")));
+        }
+        if !info.auto_merge.is_empty() {
+            runs.push("lets jobs merge by themselves".into());
         }
         let repo = self.repo.display();
         Err(EngineError::Untrusted(format!(

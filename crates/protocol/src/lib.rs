@@ -271,6 +271,107 @@ pub struct Job {
     /// How the job's processes were confined, once they ran.
     #[serde(default)]
     pub sandbox: Option<Sandbox>,
+    /// The job may merge by itself when it completes cleanly (`--auto-merge`, a task type's or
+    /// the repository's `auto_merge`), and how that went.
+    #[serde(default)]
+    pub auto_merge: Option<AutoMerge>,
+    /// The job this one retries (`sidekick retry`): same task, agent, inputs and limits.
+    #[serde(default)]
+    pub retry_of: Option<String>,
+}
+
+/// `auto_merge`: a job that may land by itself (see [`Job::auto_merge`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AutoMerge {
+    /// Who asked: `the job` (`--auto-merge`, the app, an MCP client), `task type NAME`, or
+    /// `the repository's [auto_merge] paths`.
+    pub by: String,
+    /// Every path the job changes must match one of these (the repository's
+    /// `[auto_merge] paths`); empty: any path.
+    pub paths: Vec<String>,
+    pub outcome: AutoMergeOutcome,
+    /// Why it stays for review (`held`), in one sentence.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum AutoMergeOutcome {
+    /// The job has not ended yet, or the host is deciding right now.
+    Pending,
+    /// It merged by itself (undo it like any merge).
+    Merged,
+    /// A condition failed: it stays for review (`reason`).
+    Held,
+}
+
+/// `GET /v1/settings`: the host-wide settings the app edits, as the config file makes them now
+/// (defaults where it says nothing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Settings {
+    /// The config file they live in.
+    pub file: String,
+    pub max_running: u64,
+    /// The default timeout of a job (`timeout`), as a duration (`30m00s`).
+    pub timeout: String,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
+    pub warm_worktrees: u32,
+    pub sandbox: SandboxMode,
+    pub sandbox_network: bool,
+    pub notifications: NotificationSettings,
+    /// Every agent profile, with what the file sets for it.
+    pub agents: Vec<AgentSettings>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct NotificationSettings {
+    pub enabled: bool,
+    pub quiet_under: String,
+    pub prominent_over: String,
+    pub burst_window: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct AgentSettings {
+    pub name: String,
+    pub builtin: bool,
+    /// `[agents.NAME] permission`; `None`: the agent's default.
+    pub permission: Option<String>,
+    pub timeout: Option<String>,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
+}
+
+/// `PUT /v1/settings`: keys of the config file to set (`max_running`,
+/// `notifications.quiet_under`, `agents.claude.permission`, ...), each to a value as the file
+/// would spell it, or back to the default (`value: None`). Checked by the same code that reads
+/// the file; everything else in the file (comments, other keys) stays as it is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SettingsChange {
+    pub changes: Vec<SettingValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SettingValue {
+    pub key: String,
+    pub value: Option<String>,
+}
+
+/// `POST /v1/jobs/JOB/retry`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct RetryRequest {
+    /// Start from the commit the job started from, not from its base branch's tip now.
+    #[serde(default)]
+    pub same_base: bool,
 }
 
 /// `sandbox`: how a job's processes are confined (Linux: bubblewrap).
@@ -322,6 +423,16 @@ pub struct Sandbox {
 }
 
 impl Job {
+    /// The job has ended and nothing more happens to it by itself: an auto-merge is decided.
+    /// What `wait` waits for.
+    pub fn settled(&self) -> bool {
+        self.state.has_ended()
+            && !self
+                .auto_merge
+                .as_ref()
+                .is_some_and(|a| a.outcome == AutoMergeOutcome::Pending)
+    }
+
     /// Where the job sits for the user: its state's [`JobState::attention`], except that an
     /// ended job with nothing to review (it changed no file) or one the user archived is
     /// closed, not "to review".
@@ -574,6 +685,10 @@ pub struct SpawnRequest {
     /// Overrides the agent's and the host's `sandbox` setting for this job.
     #[serde(default)]
     pub sandbox: Option<SandboxMode>,
+    /// `true`: merge by itself when it completes and the merge is clean; `false`: never, even
+    /// where the task type or the repository says so.
+    #[serde(default)]
+    pub auto_merge: Option<bool>,
 }
 
 /// What a job's agent is told besides its task.
@@ -678,6 +793,10 @@ pub struct TrustInfo {
     pub shell_by_default: bool,
     /// Task types that run a shell command.
     pub task_commands: Vec<TaskCommand>,
+    /// What may merge into the user's branches without a review: the repository's
+    /// `[auto_merge] paths` and task types with `auto_merge = true`, one sentence each.
+    #[serde(default)]
+    pub auto_merge: Vec<String>,
     /// A hash of every configuration file involved, as read now.
     pub hash: String,
     /// The configuration runs something (else there is nothing to trust).

@@ -34,6 +34,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/jobs/{job}/patch", get(job_patch))
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
+        .route("/v1/jobs/{job}/retry", post(retry_job))
         .route("/v1/jobs/{job}/answer", post(answer_job))
         .route("/v1/jobs/{job}/reply", post(reply_job))
         .route("/v1/jobs/{job}/rebase", post(rebase_job))
@@ -51,6 +52,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/agents", get(agents))
         .route("/v1/notifications/test", post(test_notification))
         .route("/v1/pool", get(pools))
+        .route("/v1/settings", get(settings).put(change_settings))
         .route("/v1/repo", get(repo_info))
         .route("/v1/trust", get(trust_info).post(trust).delete(untrust))
         .route("/v1/tasks", get(task_types))
@@ -177,6 +179,13 @@ async fn spawn_job(
     // A sidekick started from inside a sandbox is sandboxed too, whatever it asks.
     if peer.is_some_and(|p| p.confined) {
         req.sandbox = Some(sidekick_protocol::SandboxMode::Worktree);
+        // Landing in the user's branches without a review is the user's to allow.
+        if req.auto_merge == Some(true) {
+            return Err(ApiFailure(ApiError::new(
+                ErrorCode::Confined,
+                "a job's sandbox may not start a sidekick that merges by itself; this needs the user",
+            )));
+        }
     }
     let job = st.engine.spawn(req).await?;
     Ok((StatusCode::CREATED, Json(job)))
@@ -358,6 +367,28 @@ async fn set_viewed(
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
     st.engine.set_viewed(&job, req)?;
     Ok(Json(()))
+}
+
+async fn settings(State(st): State<AppState>) -> ApiResult<sidekick_protocol::Settings> {
+    Ok(Json(st.engine.settings().await?))
+}
+
+async fn change_settings(
+    State(st): State<AppState>,
+    body: Result<Json<sidekick_protocol::SettingsChange>, JsonRejection>,
+) -> ApiResult<sidekick_protocol::Settings> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.change_settings(req).await?))
+}
+
+async fn retry_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::RetryRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<sidekick_protocol::Job>), ApiFailure> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    let job = st.engine.retry(&job, req.same_base).await?;
+    Ok((StatusCode::CREATED, Json(job)))
 }
 
 async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {

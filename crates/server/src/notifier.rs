@@ -82,6 +82,9 @@ impl Desktop {
             if n.mergeable {
                 note.action("merge", "Merge");
             }
+            if n.undoable {
+                note.action("undo", "Undo");
+            }
         }
         if !self.actions {
             if let Err(e) = note.show() {
@@ -155,6 +158,13 @@ impl Desktop {
                 let this = self.clone();
                 let job = n.job_id.clone();
                 std::thread::spawn(move || this.merge(&job));
+            }
+            "undo" => {
+                let job = n.job_id.clone();
+                match self.runtime.block_on(self.engine.undo(&job)) {
+                    Ok(r) => tracing::info!(job, "undone from a notification: {}", r.message),
+                    Err(e) => tracing::warn!(job, "cannot undo from a notification: {e}"),
+                }
             }
             "allow" | "deny" => {
                 let Some(request) = n.request.clone() else {

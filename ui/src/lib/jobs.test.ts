@@ -13,6 +13,7 @@ import {
   parseTimeout,
   queuePositions,
   sandboxText,
+  autoMergeText,
 } from "./jobs";
 import { job } from "./test-fixtures";
 
@@ -102,6 +103,17 @@ describe("jobs", () => {
     expect(formatElapsed(5_500)).toBe("5s");
     expect(formatElapsed(125_000)).toBe("2m 05s");
     expect(formatElapsed(3_720_000)).toBe("1h 02m");
+  });
+
+  it("says how a job that may merge by itself fared", () => {
+    expect(autoMergeText(job())).toBeNull();
+    const am = (outcome: "pending" | "merged" | "held", reason: string | null = null) => ({ by: "the job", paths: [], outcome, reason });
+    expect(autoMergeText(job({ auto_merge: am("pending") }))).toBe("merges by itself if clean (asked by the job)");
+    expect(autoMergeText(job({ state: "merged", auto_merge: am("merged") }))).toBe("merged by itself (asked by the job)");
+    expect(autoMergeText(job({ state: "completed", auto_merge: am("merged") }))).toBe("merged by itself, then undone");
+    expect(autoMergeText(job({ auto_merge: am("held", "it conflicts with main in a.txt") }))).toBe(
+      "not merged by itself: it conflicts with main in a.txt",
+    );
   });
 
   it("says how a job was confined", () => {

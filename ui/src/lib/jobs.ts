@@ -73,6 +73,20 @@ export function elapsedMs(job: Job, now: number): number | null {
 }
 
 /** How a job's processes ran, in the words `sidekick status` uses. */
+/** How a job that may merge by itself fared; `null` for other jobs. */
+export function autoMergeText(job: Job): string | null {
+  const a = job.auto_merge;
+  if (!a) return null;
+  switch (a.outcome) {
+    case "pending":
+      return `merges by itself if clean (asked by ${a.by})`;
+    case "merged":
+      return job.state === "merged" ? `merged by itself (asked by ${a.by})` : "merged by itself, then undone";
+    case "held":
+      return `not merged by itself: ${a.reason ?? "a condition failed"}`;
+  }
+}
+
 export function sandboxText(sb: Sandbox): string {
   if (sb.on) return `worktree only (network ${sb.network ? "on" : "off"})`;
   return sb.reason ? `not sandboxed: ${sb.reason}` : "off";

@@ -45,6 +45,8 @@ export function job(over: Partial<Job> = {}): Job {
     spawned_by: null,
     archived: false,
     sandbox: null,
+    auto_merge: null,
+    retry_of: null,
     ...over,
   };
 }

@@ -78,6 +78,15 @@ pub struct RunArgs {
     /// `off`. Default: the agent's `sandbox` setting, else the config's, else `auto`.
     #[arg(long, value_parser = ["worktree", "auto", "off"], value_name = "MODE")]
     sandbox: Option<String>,
+    /// Merge the job into its base branch by itself when it completes and the merge is clean
+    /// (no conflict, none of your uncommitted changes in the way, every changed path within the
+    /// repository's `[auto_merge] paths` where it sets them); otherwise it waits for review and
+    /// says why. Undo it like any merge.
+    #[arg(long, conflicts_with = "no_auto_merge")]
+    auto_merge: bool,
+    /// Never merge by itself, even where the task type or the repository says so.
+    #[arg(long)]
+    no_auto_merge: bool,
     /// What the agent should do (several words are joined with spaces).
     #[arg(
         required_unless_present = "task_type",
@@ -129,9 +138,26 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         context_from: args.context_from,
         continue_from: args.continue_from,
         sandbox: args.sandbox.as_deref().and_then(SandboxMode::parse),
+        auto_merge: match (args.auto_merge, args.no_auto_merge) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        },
         ..SpawnRequest::default()
     };
     let job = client.spawn(&req).await?;
+    started(client, job, args.wait, args.follow, args.json).await
+}
+
+/// Prints a job just started, or joins it (`--wait`, `--follow`); shared with `retry`.
+pub async fn started(
+    client: &Client,
+    job: sidekick_protocol::Job,
+    wait: bool,
+    follow: bool,
+    json: bool,
+) -> Outcome {
+    let args = Joined { wait, follow, json };
     if !args.wait && !args.follow {
         if args.json {
             print_json(&job)?;
@@ -162,6 +188,12 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
 
 /// Taps a user at a terminal on the shoulder: the job they waited for has ended. Only when
 /// stdout is a terminal, so scripts and pipes never get a stray byte.
+struct Joined {
+    wait: bool,
+    follow: bool,
+    json: bool,
+}
+
 fn ring_bell() {
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();

@@ -71,6 +71,9 @@ fn describe(info: &TrustInfo) {
     for t in &info.task_commands {
         println!("  task type {}: {}", t.name, t.command);
     }
+    for a in &info.auto_merge {
+        println!("  auto-merge:     {a}");
+    }
     let state = if info.trusted {
         "trusted".to_string()
     } else if info.changed {

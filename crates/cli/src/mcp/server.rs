@@ -194,7 +194,11 @@ impl Sidekick {
             Some("task_only") => Some(ContextMode::TaskOnly),
             Some(other) => return Err(format!("context must be task_only or full, not '{other}'")),
         };
+        if a.auto_merge == Some(true) && !s.allow_merge {
+            return Err("auto_merge is not offered: the user's config does not allow it ([mcp] allow_merge = true)".into());
+        }
         let req = SpawnRequest {
+            auto_merge: a.auto_merge,
             repo: s.folder(a.repo.as_deref()).display().to_string(),
             task: a.task.unwrap_or_default(),
             agent: a.agent,
@@ -389,7 +393,7 @@ impl Sidekick {
             now.state,
             if more {
                 "; more lines: call logs again with since set to the cursor"
-            } else if now.state.has_ended() {
+            } else if now.settled() {
                 ""
             } else {
                 "; call logs again with since set to the cursor for what comes next"
@@ -397,7 +401,7 @@ impl Sidekick {
         ));
         Ok(answer(
             text,
-            json!({"cursor": cursor, "state": now.state, "ended": now.state.has_ended(), "more": more, "lines": lines}),
+            json!({"cursor": cursor, "state": now.state, "ended": now.settled(), "more": more, "lines": lines}),
         ))
     }
 
@@ -676,7 +680,7 @@ async fn watch(shared: Arc<Shared>, peer: Peer<RoleServer>) {
                         .await;
                 }
                 let ended_at = job.ended_at.unwrap_or(0);
-                if job.state.has_ended()
+                if job.settled()
                     && shared.is_mine(&job.id)
                     && told.insert((job.id.clone(), ended_at))
                 {

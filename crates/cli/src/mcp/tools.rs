@@ -53,6 +53,12 @@ pub struct SpawnArgs {
     /// Stop the agent when it has used this many tokens.
     #[serde(default)]
     pub token_budget: Option<u64>,
+    /// Merge it into the branch it started from by itself when it completes and the merge is
+    /// clean (no conflict, nothing of the user's in the way); otherwise it waits for review.
+    /// For changes that need no review (docs, a changelog, formatting). Only offered when the
+    /// user's config allows it ([mcp] allow_merge).
+    #[serde(default)]
+    pub auto_merge: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -243,6 +249,16 @@ pub fn all(allow_merge: bool) -> Vec<Tool> {
             false,
         ),
     ];
+    if !allow_merge {
+        // `spawn`'s auto_merge goes with `merge`.
+        if let Some(spawn) = tools.first_mut() {
+            let mut schema = (*spawn.input_schema).clone();
+            if let Some(serde_json::Value::Object(props)) = schema.get_mut("properties") {
+                props.remove("auto_merge");
+            }
+            spawn.input_schema = Arc::new(schema);
+        }
+    }
     if allow_merge {
         tools.push(tool::<MergeArgs>(
             "merge",

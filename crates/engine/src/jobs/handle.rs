@@ -70,6 +70,15 @@ impl JobHandle {
         self.inner.refill_warm(repo, group, commit);
     }
 
+    /// Merges this ended job if it may merge by itself and its merge is clean; else records
+    /// why it waits for review (`automerge`).
+    pub(crate) async fn decide_auto_merge(&self) {
+        let engine = crate::Engine {
+            inner: self.inner.clone(),
+        };
+        crate::automerge::decide(&engine, &self.job_id).await;
+    }
+
     /// Watches the ended job's worktree once it is checked to hold nothing uncommitted.
     pub(crate) fn watch_settled(&self, worktree: PathBuf) {
         self.inner.watch_settled(self.job_id.clone(), worktree);

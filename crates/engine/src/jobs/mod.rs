@@ -9,8 +9,9 @@ pub(crate) mod handle;
 pub(crate) mod ledger;
 mod recover;
 pub(crate) mod reply;
+pub(crate) mod retry;
 mod review;
 mod schedule;
-mod spawn;
+pub(crate) mod spawn;
 
 pub use ledger::IllegalTransition;

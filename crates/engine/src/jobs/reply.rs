@@ -143,6 +143,11 @@ impl Engine {
                 rec.job.ended_at = None;
                 rec.job.capped = false;
                 rec.process = None;
+                // Its new turn is weighed again for an auto-merge when it ends.
+                if let Some(am) = rec.job.auto_merge.as_mut() {
+                    am.outcome = sidekick_protocol::AutoMergeOutcome::Pending;
+                    am.reason = None;
+                }
                 Ok(((), vec![you_said(&rec.job.id, now, &text)]))
             })?;
             Ok::<Job, EngineError>(inner.decorate(rec.job))

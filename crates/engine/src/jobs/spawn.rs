@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use sidekick_protocol::{Job, SpawnRequest};
+use sidekick_protocol::{AutoMerge, AutoMergeOutcome, Job, SpawnRequest};
 
 use crate::config::Config;
 use crate::store::JobRecord;
@@ -12,8 +12,26 @@ use crate::{
     agents, ids, jobs, lock, path_string, private, repo, tasks, EngineError, Inner, Result,
 };
 
+/// What a retry brings that a request cannot say (`Engine::retry`).
+pub(crate) struct Retry {
+    /// The job retried.
+    pub of: String,
+    /// The context its agent was given, given again as it was.
+    pub context: Option<String>,
+    /// The branch it merges into, when it starts from a commit (`--same-base`).
+    pub merge_into: Option<String>,
+}
+
 impl Inner {
     pub(crate) fn create_job(&self, req: SpawnRequest) -> Result<JobRecord> {
+        self.create_job_as(req, None)
+    }
+
+    pub(crate) fn create_job_as(
+        &self,
+        req: SpawnRequest,
+        retry: Option<Retry>,
+    ) -> Result<JobRecord> {
         if self.shutting_down.load(Ordering::SeqCst) {
             return Err(EngineError::ShuttingDown);
         }
@@ -64,7 +82,13 @@ impl Inner {
             }
             base.branch = prev.job.base_branch.clone();
         }
-        let context = self.context_text(&req, continued.as_ref())?;
+        if let Some(into) = retry.as_ref().and_then(|r| r.merge_into.clone()) {
+            base.branch = Some(into);
+        }
+        let context = match &retry {
+            Some(r) => r.context.clone(),
+            None => self.context_text(&req, continued.as_ref())?,
+        };
         // The repository's own configuration, read once: trusted at exactly this content, or
         // nothing of it runs (safety rule 8).
         let seen = crate::trust::Seen::read(&base.workdir)?;
@@ -173,6 +197,36 @@ impl Inner {
             .or(profile.token_budget)
             .or(config.token_budget);
 
+        // May it merge by itself: the job's own word, else its task type's, else the
+        // repository's paths; the repository's paths bound it either way.
+        let auto_merge_paths = repo_config
+            .auto_merge
+            .as_ref()
+            .map(|a| a.paths.clone())
+            .unwrap_or_default();
+        let auto_merge_by = match (req.auto_merge, &task_type) {
+            (Some(false), _) => None,
+            (Some(true), _) => Some("the job".to_string()),
+            (None, Some(t)) if t.auto_merge => Some(format!("task type {}", t.name)),
+            (None, _) if !auto_merge_paths.is_empty() => {
+                Some("the repository's [auto_merge] paths".to_string())
+            }
+            (None, _) => None,
+        };
+        let auto_merge = auto_merge_by.map(|by| AutoMerge {
+            by,
+            paths: auto_merge_paths,
+            outcome: AutoMergeOutcome::Pending,
+            reason: None,
+        });
+        // Kept so `sidekick retry` can ask again; the context is kept in its file, not here.
+        let request = SpawnRequest {
+            context_file: None,
+            context_from: None,
+            context_text: None,
+            ..req.clone()
+        };
+
         let _guard = lock(&self.sched);
         let id = self.ids.next();
         let group = repo::worktree_group(&self.home.worktrees(), &base.workdir);
@@ -261,6 +315,8 @@ impl Inner {
                 spawned_by: req.spawned_by.clone(),
                 archived: false,
                 sandbox: None,
+                auto_merge,
+                retry_of: retry.map(|r| r.of),
             },
             // A follow-up of the same agent resumes its session where the agent can. An agent
             // in a dialog gets the task on stdin instead.
@@ -286,6 +342,7 @@ impl Inner {
             dialog: profile.dialog.then(|| prompt.clone()),
             last_reply: None,
             sandbox: req.sandbox,
+            request: Some(request),
         };
         lock(&self.db).insert_job(&rec)?;
         self.save(&rec, Vec::new())?;

@@ -41,6 +41,13 @@ struct AgentState {
     sandbox_asked: Option<sidekick_protocol::SandboxMode>,
     #[serde(default)]
     sandbox: Option<sidekick_protocol::Sandbox>,
+    #[serde(default)]
+    auto_merge: Option<sidekick_protocol::AutoMerge>,
+    #[serde(default)]
+    retry_of: Option<String>,
+    /// The request the job was made from, for `sidekick retry`.
+    #[serde(default)]
+    request: Option<sidekick_protocol::SpawnRequest>,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -60,6 +67,9 @@ fn agent_state(rec: &JobRecord) -> String {
         last_reply: rec.last_reply.clone(),
         sandbox_asked: rec.sandbox,
         sandbox: j.sandbox.clone(),
+        auto_merge: j.auto_merge.clone(),
+        retry_of: j.retry_of.clone(),
+        request: rec.request.clone(),
     })
 }
 
@@ -293,6 +303,8 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         spawned_by: r.get(40)?,
         archived: r.get::<_, i64>(41)? != 0,
         sandbox: agent.sandbox.clone(),
+        auto_merge: agent.auto_merge.clone(),
+        retry_of: agent.retry_of.clone(),
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;
@@ -334,6 +346,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             dialog: agent.dialog,
             last_reply: agent.last_reply,
             sandbox: agent.sandbox_asked,
+            request: agent.request,
         })
     })();
     Ok(parsed)

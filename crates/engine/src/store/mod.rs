@@ -161,6 +161,9 @@ pub struct JobRecord {
     pub last_reply: Option<String>,
     /// The job's own `sandbox` setting (`sidekick run --sandbox`), over the agent's and the host's.
     pub sandbox: Option<sidekick_protocol::SandboxMode>,
+    /// The request the job was made from (its context aside), for `sidekick retry`; `None` for
+    /// jobs made before it was kept.
+    pub request: Option<sidekick_protocol::SpawnRequest>,
 }
 
 pub use sidekick_git::MergeRecord;
@@ -304,6 +307,8 @@ pub(crate) mod tests {
                 spawned_by: None,
                 archived: false,
                 sandbox: None,
+                auto_merge: None,
+                retry_of: None,
             },
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
@@ -318,6 +323,7 @@ pub(crate) mod tests {
             dialog: None,
             last_reply: None,
             sandbox: None,
+            request: None,
         }
     }
 

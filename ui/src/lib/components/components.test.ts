@@ -14,6 +14,7 @@ import JobView from "./JobView.svelte";
 import MergeDialog from "./MergeDialog.svelte";
 import OutputView from "./OutputView.svelte";
 import RepoPicker from "./RepoPicker.svelte";
+import SettingsView from "./SettingsView.svelte";
 import StatusBar from "./StatusBar.svelte";
 import TranscriptView from "./TranscriptView.svelte";
 import Welcome from "./Welcome.svelte";
@@ -182,17 +183,18 @@ describe("Composer", () => {
     await fireEvent.change(screen.getByTestId("base-select"), { target: { value: "dev" } });
     await fireEvent.input(screen.getByTestId("timeout-input"), { target: { value: "90s" } });
     await fireEvent.change(screen.getByTestId("notify-select"), { target: { value: "never" } });
+    await fireEvent.click(screen.getByTestId("auto-merge-check"));
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null, auto_merge: true });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
   });
 
   const untrusted = {
     repo: "/work/repo", setup: "npm ci", copy: [".env"], shell_by_default: false,
-    task_commands: [{ name: "lint", command: "make lint" }], hash: "h1", needed: true, trusted: false, changed: false,
+    task_commands: [{ name: "lint", command: "make lint" }], auto_merge: ["a job that changes only docs/** merges by itself"], hash: "h1", needed: true, trusted: false, changed: false,
   };
 
   it("shows what an untrusted configuration runs and trusts it at exactly what was shown", async () => {
@@ -206,7 +208,7 @@ describe("Composer", () => {
     render(Composer, { app });
     const panel = await waitFor(() => screen.getByTestId("trust-panel"));
     const listed = screen.getByTestId("trust-commands").textContent ?? "";
-    for (const part of ["npm ci", ".env", "task type lint", "make lint"]) expect(listed).toContain(part);
+    for (const part of ["npm ci", ".env", "task type lint", "make lint", "without a review: a job that changes only docs/** merges by itself"]) expect(listed).toContain(part);
     expect(panel.textContent).toContain("that you have not trusted");
     await fireEvent.click(screen.getByTestId("trust-button"));
     await waitFor(() => expect(screen.queryByTestId("trust-panel")).toBeNull());
@@ -744,6 +746,31 @@ describe("MergeDialog", () => {
 });
 
 describe("JobView", () => {
+  it("retries an ended job and links the two", async () => {
+    const failed = job({ state: "failed", exit_code: 4 });
+    const fresh = job({ id: "01jretry", codename: "second-try", state: "queued", ended_at: null, retry_of: "01jtest" });
+    const calls = host({ retry_job: fresh, follow_output: 1, stop_output: null, follow_transcript: 1 });
+    const app = withJobs(failed);
+    const { unmount } = render(JobView, { app, job: failed });
+    await fireEvent.click(screen.getByTestId("job-retry"));
+    await waitFor(() => expect(app.selectedId).toBe("01jretry"));
+    expect(calls.find((c) => c.cmd === "retry_job")?.args).toEqual({ job: "01jtest", sameBase: false });
+    expect(screen.getByTestId("job-retried-as").textContent).toBe("second-try");
+    unmount();
+    render(JobView, { app, job: fresh });
+    expect(screen.getByTestId("job-retry-of").textContent).toBe("brave-otter");
+    expect(screen.queryByTestId("job-retry"), "not while it is queued").toBeNull();
+  });
+
+  it("says whether a job merged by itself", () => {
+    host({ follow_output: 1, stop_output: null });
+    const held = job({ auto_merge: { by: "the job", paths: [], outcome: "held", reason: "it conflicts with main in a.txt" } });
+    render(JobView, { app: withJobs(held), job: held });
+    const line = screen.getByTestId("job-auto-merge");
+    expect(line.textContent).toBe("not merged by itself: it conflicts with main in a.txt");
+    expect(line.dataset.outcome).toBe("held");
+  });
+
   it("cancels a running job", async () => {
     const calls = host({ cancel_job: job({ state: "stopping" }), follow_output: 1, stop_output: null });
     const running = job({ state: "running", ended_at: null });
@@ -896,5 +923,53 @@ describe("Welcome", () => {
     await fireEvent.click(screen.getByTestId("welcome-test-notification"));
     expect((await screen.findByTestId("welcome-notification-result")).textContent).toContain("nobody on the bus");
     expect(calls.filter((c) => c.cmd === "test_notification")).toHaveLength(1);
+  });
+});
+
+describe("SettingsView", () => {
+  const current = {
+    file: "/home/u/.config/sidekick/config.toml", max_running: 3, timeout: "30m00s", max_steps: null, token_budget: null,
+    warm_worktrees: 1, sandbox: "auto", sandbox_network: true,
+    notifications: { enabled: true, quiet_under: "10s", prominent_over: "1m00s", burst_window: "2s" },
+    agents: [{ name: "claude", builtin: true, permission: null, timeout: null, max_steps: null, token_budget: null }],
+  };
+
+  it("sends only what changed and shows what the host made of it", async () => {
+    const calls = host({ get_settings: current, change_settings: { ...current, max_running: 5 } });
+    render(SettingsView, { close: () => {} });
+    const box = (await waitFor(() => screen.getByTestId("set-max_running"))) as HTMLInputElement;
+    expect(box.value).toBe("3");
+    expect((screen.getByTestId("settings-save") as HTMLButtonElement).disabled).toBe(true);
+    await fireEvent.input(box, { target: { value: "5" } });
+    await fireEvent.input(screen.getByLabelText("claude permission"), { target: { value: "bypassPermissions" } });
+    await fireEvent.click(screen.getByTestId("set-notifications.enabled"));
+    await fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => screen.getByTestId("settings-saved"));
+    expect(calls.find((c) => c.cmd === "change_settings")?.args).toEqual({
+      change: {
+        changes: [
+          { key: "max_running", value: "5" },
+          { key: "notifications.enabled", value: "false" },
+          { key: "agents.claude.permission", value: "bypassPermissions" },
+        ],
+      },
+    });
+    expect(screen.getByTestId("settings-saved").textContent).toContain("config.toml");
+  });
+
+  it("shows the host's sentence for a value it refuses and keeps what was typed", async () => {
+    host({
+      get_settings: current,
+      change_settings: () => {
+        throw { code: "config", message: "/home/u/.config/sidekick/config.toml is not valid: max_running must be at least 1" };
+      },
+    });
+    render(SettingsView, { close: () => {} });
+    const box = (await waitFor(() => screen.getByTestId("set-max_running"))) as HTMLInputElement;
+    await fireEvent.input(box, { target: { value: "0" } });
+    await fireEvent.click(screen.getByTestId("settings-save"));
+    const err = await waitFor(() => screen.getByTestId("settings-error"));
+    expect(err.textContent).toContain("max_running must be at least 1");
+    expect(box.value).toBe("0");
   });
 });

@@ -21,6 +21,8 @@ import type {
   SpawnRequest,
   TaskTypeInfo,
   TrustInfo,
+  Settings,
+  SettingsChange,
   Viewed,
 } from "../types/protocol";
 import type { Failure, HostState, JobChange, OutputMessage, Snapshot, TranscriptMessage } from "./types";
@@ -55,6 +57,11 @@ export const jobDiff = (job: string) => call<Diff>("job_diff", { job });
 export const mergeJob = (job: string, request: MergeRequest) =>
   call<MergeResult>("merge_job", { job, request });
 export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
+/** The host-wide settings the app edits, and a change to them (checked by the host). */
+export const getSettings = () => call<Settings>("get_settings");
+export const changeSettings = (change: SettingsChange) => call<Settings>("change_settings", { change });
+/** A new job that runs an ended one again (`sidekick retry`). */
+export const retryJob = (job: string, sameBase: boolean) => call<Job>("retry_job", { job, sameBase });
 export const answerJob = (job: string, request: AnswerRequest) => call<Job>("answer_job", { job, request });
 export const replyJob = (job: string, text: string) => call<Job>("reply_job", { job, text });
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });

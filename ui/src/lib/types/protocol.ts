@@ -132,7 +132,16 @@ archived: boolean,
 /**
  * How the job's processes were confined, once they ran.
  */
-sandbox: Sandbox | null, };
+sandbox: Sandbox | null, 
+/**
+ * The job may merge by itself when it completes cleanly (`--auto-merge`, a task type's or
+ * the repository's `auto_merge`), and how that went.
+ */
+auto_merge: AutoMerge | null, 
+/**
+ * The job this one retries (`sidekick retry`): same task, agent, inputs and limits.
+ */
+retry_of: string | null, };
 
 export type ArchiveRequest = { 
 /**
@@ -282,7 +291,12 @@ spawned_by: string | null,
 /**
  * Overrides the agent's and the host's `sandbox` setting for this job.
  */
-sandbox: SandboxMode | null, };
+sandbox: SandboxMode | null, 
+/**
+ * `true`: merge by itself when it completes and the merge is clean; `false`: never, even
+ * where the task type or the repository says so.
+ */
+auto_merge: boolean | null, };
 
 export type ContextMode = "task_only" | "full";
 
@@ -305,6 +319,56 @@ network: boolean,
 reason: string | null, };
 
 export type SandboxMode = "worktree" | "auto" | "off";
+
+export type AutoMerge = { 
+/**
+ * Who asked: `the job` (`--auto-merge`, the app, an MCP client), `task type NAME`, or
+ * `the repository's [auto_merge] paths`.
+ */
+by: string, 
+/**
+ * Every path the job changes must match one of these (the repository's
+ * `[auto_merge] paths`); empty: any path.
+ */
+paths: Array<string>, outcome: AutoMergeOutcome, 
+/**
+ * Why it stays for review (`held`), in one sentence.
+ */
+reason: string | null, };
+
+export type AutoMergeOutcome = "pending" | "merged" | "held";
+
+export type RetryRequest = { 
+/**
+ * Start from the commit the job started from, not from its base branch's tip now.
+ */
+same_base: boolean, };
+
+export type Settings = { 
+/**
+ * The config file they live in.
+ */
+file: string, max_running: number, 
+/**
+ * The default timeout of a job (`timeout`), as a duration (`30m00s`).
+ */
+timeout: string, max_steps: number | null, token_budget: number | null, warm_worktrees: number, sandbox: SandboxMode, sandbox_network: boolean, notifications: NotificationSettings, 
+/**
+ * Every agent profile, with what the file sets for it.
+ */
+agents: Array<AgentSettings>, };
+
+export type NotificationSettings = { enabled: boolean, quiet_under: string, prominent_over: string, burst_window: string, };
+
+export type AgentSettings = { name: string, builtin: boolean, 
+/**
+ * `[agents.NAME] permission`; `None`: the agent's default.
+ */
+permission: string | null, timeout: string | null, max_steps: number | null, token_budget: number | null, };
+
+export type SettingsChange = { changes: Array<SettingValue>, };
+
+export type SettingValue = { key: string, value: string | null, };
 
 export type NotificationTest = { 
 /**
@@ -659,6 +723,11 @@ shell_by_default: boolean,
  * Task types that run a shell command.
  */
 task_commands: Array<TaskCommand>, 
+/**
+ * What may merge into the user's branches without a review: the repository's
+ * `[auto_merge] paths` and task types with `auto_merge = true`, one sentence each.
+ */
+auto_merge: Array<string>, 
 /**
  * A hash of every configuration file involved, as read now.
  */

@@ -1,0 +1,353 @@
+//! Jobs that may land by themselves (`--auto-merge`, a task type's `auto_merge = true`, a
+//! repository's `[auto_merge] paths`): when such a job completes, the host previews its default
+//! merge; only when it is clean (no conflict, nothing of the user's uncommitted work in the way,
+//! nothing in progress on the target) and every changed path matches the repository's paths
+//! does it merge, exactly as a person's merge would (undoable, recorded). Otherwise the job
+//! stays for review and says which condition failed. Failed, timed-out, cancelled, interrupted
+//! and capped jobs never merge by themselves.
+
+use sidekick_protocol::{AutoMergeOutcome, EventBody, JobState, Level, MergeRequest};
+
+use crate::store::NewEvent;
+use crate::Engine;
+
+/// Why a pattern of `[auto_merge] paths` cannot be used, in words.
+pub(crate) fn check_pattern(pattern: &str) -> Result<(), String> {
+    let p = pattern.trim();
+    if p.is_empty() || p == "/" {
+        return Err("an empty pattern matches nothing; give a path such as docs/** or *.md".into());
+    }
+    if p.starts_with('!') || p.contains('[') || p.contains('\\') {
+        return Err(format!(
+            "'{pattern}': only *, ** and ? are understood (no !, [ ] or \\)"
+        ));
+    }
+    if p.split('/').any(|seg| seg == "..") {
+        return Err(format!("'{pattern}' must stay inside the repository"));
+    }
+    Ok(())
+}
+
+/// Whether `path` (relative to the repository's top, with `/`) matches `pattern`, read as in
+/// `.gitignore`: a pattern without a `/` (other than a trailing one) matches a file's name in
+/// any folder (`*.md`); one with a `/` is relative to the top (`docs/**`, `/CHANGELOG.md`); a
+/// trailing `/` means everything under that folder; `*` and `?` stay within a folder, `**`
+/// spans folders.
+pub(crate) fn matches(pattern: &str, path: &str) -> bool {
+    let given = pattern.trim();
+    let anchored = given.trim_end_matches('/').contains('/');
+    let mut p = given.trim_start_matches('/').to_string();
+    if p.ends_with('/') {
+        p.push_str("**");
+    }
+    let pat: Vec<&str> = p.split('/').collect();
+    let segs: Vec<&str> = path.split('/').collect();
+    if anchored {
+        match_segments(&pat, &segs)
+    } else {
+        // Unanchored: the pattern may start at any folder.
+        (0..segs.len()).any(|i| match_segments(&pat, &segs[i..]))
+    }
+}
+
+fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
+    match pat.split_first() {
+        None => segs.is_empty(),
+        Some((&"**", rest)) => (0..=segs.len()).any(|i| match_segments(rest, &segs[i..])),
+        Some((first, rest)) => match segs.split_first() {
+            Some((seg, more)) => {
+                match_one(first.as_bytes(), seg.as_bytes()) && match_segments(rest, more)
+            }
+            None => false,
+        },
+    }
+}
+
+/// `*` and `?` within one folder name.
+fn match_one(pat: &[u8], name: &[u8]) -> bool {
+    match pat.split_first() {
+        None => name.is_empty(),
+        Some((b'*', rest)) => (0..=name.len()).any(|i| match_one(rest, &name[i..])),
+        Some((b'?', rest)) => !name.is_empty() && match_one(rest, &name[1..]),
+        Some((c, rest)) => name.first() == Some(c) && match_one(rest, &name[1..]),
+    }
+}
+
+/// Decides a completed job's auto-merge: merges it, or holds it for review with the reason.
+/// Does nothing for a job whose auto-merge is not pending.
+pub(crate) async fn decide(engine: &Engine, job_id: &str) {
+    let rec = match engine.inner.load(job_id) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(job = job_id, error = %e, "auto-merge: cannot read the job");
+            return;
+        }
+    };
+    let Some(am) = rec.job.auto_merge.clone() else {
+        return;
+    };
+    if am.outcome != AutoMergeOutcome::Pending {
+        return;
+    }
+    let held = |why: String| hold(engine, job_id, why);
+    if rec.job.state != JobState::Completed {
+        return held(never(rec.job.state, rec.job.capped));
+    }
+    if rec.job.capped {
+        return held(never(rec.job.state, true));
+    }
+    let preview = match engine
+        .merge(
+            job_id,
+            MergeRequest {
+                dry_run: true,
+                ..MergeRequest::default()
+            },
+        )
+        .await
+    {
+        Ok(r) => r.preview,
+        Err(e) => return held(format!("its merge cannot be previewed: {e}")),
+    };
+    if let Some(why) = conditions(&preview, &am.paths) {
+        return held(why);
+    }
+    match engine.merge(job_id, MergeRequest::default()).await {
+        Ok(r) if r.merged => {
+            let into = r.preview.target.clone();
+            let commit = r.commit.as_deref().map(short).unwrap_or_default();
+            let message = format!(
+                "merged by itself into {into} ({commit}), as asked by {}; `sidekick undo {}` takes it back",
+                am.by, rec.job.codename
+            );
+            record(engine, job_id, AutoMergeOutcome::Merged, None, message);
+        }
+        Ok(r) => held(format!("its merge did not happen: {}", r.message)),
+        Err(e) => held(format!("its merge was refused: {e}")),
+    }
+}
+
+/// Marks every job whose auto-merge was still pending when the host stopped: a completed one is
+/// decided now, any other is held (it never merges by itself).
+pub(crate) async fn resume(engine: &Engine) {
+    let pending: Vec<(String, JobState)> = match engine.jobs(true) {
+        Ok(jobs) => jobs
+            .into_iter()
+            .filter(|j| {
+                j.state.has_ended()
+                    && j.auto_merge
+                        .as_ref()
+                        .is_some_and(|a| a.outcome == AutoMergeOutcome::Pending)
+            })
+            .map(|j| (j.id, j.state))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "auto-merge: cannot read the jobs");
+            return;
+        }
+    };
+    for (id, _) in pending {
+        decide(engine, &id).await;
+    }
+}
+
+/// Why a job that ended this way never merges by itself.
+fn never(state: JobState, capped: bool) -> String {
+    if capped {
+        "it was stopped at its step cap, so it never merges by itself".into()
+    } else {
+        format!("it ended {state}, so it never merges by itself")
+    }
+}
+
+/// The first condition of a clean auto-merge that `preview` fails, in one sentence.
+pub(crate) fn conditions(
+    preview: &sidekick_protocol::MergePreview,
+    paths: &[String],
+) -> Option<String> {
+    let list = |v: &[String]| {
+        let mut s = v.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+        if v.len() > 5 {
+            s.push_str(&format!(" and {} more", v.len() - 5));
+        }
+        s
+    };
+    if let Some(b) = &preview.blocked_by {
+        return Some(b.clone());
+    }
+    if !preview.clean || !preview.conflicts.is_empty() {
+        let paths: Vec<String> = preview.conflicts.iter().map(|c| c.path.clone()).collect();
+        return Some(format!(
+            "it conflicts with {} in {}",
+            preview.target,
+            list(&paths)
+        ));
+    }
+    if preview.up_to_date || preview.changed_paths.is_empty() {
+        return Some(format!("it changes nothing on {}", preview.target));
+    }
+    if let Some(c) = preview
+        .checked_out
+        .iter()
+        .find(|c| !c.dirty_overlap.is_empty())
+    {
+        return Some(format!(
+            "uncommitted changes in {} touch {}, which it changes",
+            c.worktree,
+            list(&c.dirty_overlap)
+        ));
+    }
+    if !paths.is_empty() {
+        let outside: Vec<String> = preview
+            .changed_paths
+            .iter()
+            .filter(|p| !paths.iter().any(|pat| matches(pat, p)))
+            .cloned()
+            .collect();
+        if !outside.is_empty() {
+            return Some(format!(
+                "it changes {}, outside [auto_merge] paths ({})",
+                list(&outside),
+                paths.join(", ")
+            ));
+        }
+    }
+    None
+}
+
+fn short(commit: &str) -> String {
+    commit.chars().take(10).collect()
+}
+
+fn hold(engine: &Engine, job_id: &str, why: String) {
+    let message = format!("not merged by itself: {why}; it waits for your review");
+    record(engine, job_id, AutoMergeOutcome::Held, Some(why), message);
+}
+
+/// Records the outcome on the job, with a notice in its events, in one write.
+fn record(
+    engine: &Engine,
+    job_id: &str,
+    outcome: AutoMergeOutcome,
+    reason: Option<String>,
+    message: String,
+) {
+    tracing::info!(job = job_id, "auto-merge: {message}");
+    let now = engine.inner.now();
+    let level = match outcome {
+        AutoMergeOutcome::Held => Level::Warn,
+        _ => Level::Info,
+    };
+    let done = engine.inner.modify(job_id, |rec| {
+        if let Some(am) = rec.job.auto_merge.as_mut() {
+            am.outcome = outcome;
+            am.reason = reason;
+        }
+        let ev = NewEvent {
+            job_id: job_id.to_string(),
+            time: now,
+            body: EventBody::Notice { level, message },
+        };
+        Ok(((), vec![ev]))
+    });
+    if let Err(e) = done {
+        tracing::error!(job = job_id, error = %e, "auto-merge: cannot record its outcome");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_read_as_in_gitignore() {
+        let yes = [
+            ("docs/**", "docs/a.md"),
+            ("docs/**", "docs/deep/er/b.txt"),
+            ("docs/", "docs/x/y"),
+            ("*.md", "README.md"),
+            ("*.md", "src/deep/NOTES.md"),
+            ("/CHANGELOG.md", "CHANGELOG.md"),
+            ("docs/*.md", "docs/a.md"),
+            ("**/fixtures/**", "a/b/fixtures/c.json"),
+            ("fixtures/", "a/fixtures/c.json"),
+            ("v?.txt", "v1.txt"),
+        ];
+        for (p, path) in yes {
+            assert!(matches(p, path), "{p} should match {path}");
+        }
+        let no = [
+            ("docs/**", "src/docs.rs"),
+            ("docs/**", "mydocs/a.md"),
+            ("*.md", "README.mdx"),
+            ("/CHANGELOG.md", "sub/CHANGELOG.md"),
+            ("docs/*.md", "docs/deep/a.md"),
+            ("docs/*.md", "other/docs/a.md"),
+            ("v?.txt", "v10.txt"),
+        ];
+        for (p, path) in no {
+            assert!(!matches(p, path), "{p} should not match {path}");
+        }
+    }
+
+    #[test]
+    fn patterns_that_cannot_mean_what_they_say_are_refused() {
+        assert!(check_pattern("docs/**").is_ok());
+        for bad in ["", "  ", "!docs/**", "[ab].md", "../x", "a/../../b", "/"] {
+            let e = check_pattern(bad).expect_err(bad);
+            assert!(!e.is_empty());
+        }
+    }
+
+    fn preview() -> sidekick_protocol::MergePreview {
+        serde_json::from_value(serde_json::json!({
+            "target": "main", "target_tip": "a", "job_head": "b", "merge_base": "c",
+            "clean": true, "conflicts": [], "target_moved": false,
+            "changed_paths": ["docs/a.md", "README.md"], "checked_out": [
+                {"worktree": "/r", "dirty_overlap": []}
+            ], "up_to_date": false
+        }))
+        .expect("a preview")
+    }
+
+    #[test]
+    fn each_failed_condition_is_named() {
+        let paths = vec!["docs/**".to_string(), "*.md".to_string()];
+        assert_eq!(conditions(&preview(), &paths), None);
+        assert_eq!(conditions(&preview(), &[]), None);
+        let mut p = preview();
+        p.changed_paths.push("src/lib.rs".into());
+        let why = conditions(&p, &paths).expect("held");
+        assert!(
+            why.contains("src/lib.rs") && why.contains("outside"),
+            "{why}"
+        );
+        assert_eq!(conditions(&p, &[]), None, "no paths: any path");
+        let mut p = preview();
+        p.clean = false;
+        p.conflicts.push(sidekick_protocol::Conflict {
+            path: "README.md".into(),
+            kind: "content".into(),
+        });
+        let why = conditions(&p, &paths).expect("held");
+        assert!(why.contains("conflicts with main in README.md"), "{why}");
+        let mut p = preview();
+        p.checked_out[0].dirty_overlap.push("README.md".into());
+        let why = conditions(&p, &paths).expect("held");
+        assert!(
+            why.contains("uncommitted changes in /r touch README.md"),
+            "{why}"
+        );
+        let mut p = preview();
+        p.up_to_date = true;
+        assert!(conditions(&p, &paths)
+            .expect("held")
+            .contains("changes nothing"));
+        let mut p = preview();
+        p.blocked_by = Some("a rebase is in progress in /r".into());
+        assert_eq!(
+            conditions(&p, &paths).as_deref(),
+            Some("a rebase is in progress in /r")
+        );
+    }
+}
