@@ -132,15 +132,26 @@ pub(super) fn plan(
         job_tree
     };
     let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
-    let merged = if up_to_date {
-        treemerge::TreeMerge {
-            tree: Some(ours_tree),
-            conflicts: Vec::new(),
-            by_git: false,
-        }
-    } else {
-        treemerge::merge_trees(&repo, base_tree, ours_tree, theirs_tree)?
-    };
+    // What the user has uncommitted where the target is checked out, and whether something is
+    // in progress there, are found beside the tree merge (the merge changes only paths the job
+    // changed, so those are the paths to look at).
+    let checkouts_found = checkout::checkouts_of(repo_dir, &target)?;
+    let (merged, dirty, blocked_by) = std::thread::scope(|s| {
+        let dirty = s.spawn(|| {
+            checkouts_found
+                .iter()
+                .map(|c| ctx.dirty_of_change(&c.workdir, base_tree, theirs_tree))
+                .collect::<Result<Vec<Vec<String>>>>()
+        });
+        let blocked = s.spawn(|| checkout::operation_in_progress(repo_dir, &target));
+        let merged = merge_in(&repo, up_to_date, base_tree, ours_tree, theirs_tree);
+        let join =
+            |what: &str| ReviewError::Invalid(format!("the merge preview's {what} check panicked"));
+        let dirty = dirty.join().map_err(|_| join("uncommitted changes"));
+        let blocked = blocked.join().map_err(|_| join("operation in progress"));
+        (merged, dirty, blocked)
+    });
+    let (merged, dirty, blocked_by) = (merged?, dirty??, blocked_by??);
     // The same list the merge itself checks against (one diff of the two trees).
     let changed = match merged.tree {
         Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
@@ -153,8 +164,7 @@ pub(super) fn plan(
     );
     let mut checkouts = Vec::new();
     let mut checked_out = Vec::new();
-    for c in checkout::checkouts_of(repo_dir, &target)? {
-        let dirty = ctx.dirty(&c.workdir, &changed)?;
+    for (c, dirty) in checkouts_found.into_iter().zip(dirty) {
         let overlap = checkout::overlap(&dirty, &changed);
         checked_out.push(CheckedOut {
             worktree: c.workdir.display().to_string(),
@@ -173,7 +183,7 @@ pub(super) fn plan(
         changed_paths: changed,
         checked_out,
         up_to_date,
-        blocked_by: checkout::operation_in_progress(repo_dir, &target)?,
+        blocked_by,
         left_out,
     };
     Ok((
@@ -189,6 +199,25 @@ pub(super) fn plan(
             checkouts,
         },
     ))
+}
+
+/// The three trees merged in memory (nothing to merge when the target has the job already).
+fn merge_in(
+    repo: &Repository,
+    up_to_date: bool,
+    base_tree: Oid,
+    ours_tree: Oid,
+    theirs_tree: Oid,
+) -> Result<treemerge::TreeMerge> {
+    Ok(if up_to_date {
+        treemerge::TreeMerge {
+            tree: Some(ours_tree),
+            conflicts: Vec::new(),
+            by_git: false,
+        }
+    } else {
+        treemerge::merge_trees(repo, base_tree, ours_tree, theirs_tree)?
+    })
 }
 
 /// Names the copied-in files a merge leaves out (empty when there are none).

@@ -55,6 +55,15 @@ impl Ctx<'_> {
             .repos
             .with(workdir, false, |r| checkout::dirty_paths_in(r, paths))?)
     }
+
+    /// The paths (and their folders) that differ from `from` to `to` and hold uncommitted
+    /// changes in the checkout at `workdir`.
+    fn dirty_of_change(&self, workdir: &Path, from: Oid, to: Oid) -> Result<Vec<String>> {
+        Ok(self.repos.with(workdir, false, |r| {
+            let paths = crate::treemerge::changed_paths(r, from, to)?;
+            checkout::dirty_paths_in(r, &paths)
+        })?)
+    }
 }
 
 fn invalid(msg: impl Into<String>) -> ReviewError {
