@@ -344,3 +344,22 @@ fn retrying_a_job_whose_agent_or_task_type_is_gone_is_refused() {
         "no job was made"
     );
 }
+
+#[test]
+fn a_job_the_host_left_undecided_is_decided_by_the_next_host() {
+    let w = World::new();
+    seed(&w);
+    // The host stops while the job runs: it ends interrupted, and the next host holds it.
+    let job = w.spawn(&["--auto-merge"], "echo more >> docs/guide.md; sleep 30");
+    let id = s(&job["id"]);
+    w.wait_state(&id, "running");
+    w.stop_host();
+    let after = w.status(&id);
+    assert_eq!(after["state"], "interrupted", "{after}");
+    let held = w.wait_until(&id, "held", |j| j["auto_merge"]["outcome"] == "held");
+    assert!(
+        s(&held["auto_merge"]["reason"]).contains("ended interrupted"),
+        "{held}"
+    );
+    assert_eq!(w.git(&["log", "-1", "--format=%s", "main"]), "seed", "nothing merged");
+}
