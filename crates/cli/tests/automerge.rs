@@ -296,10 +296,38 @@ fn retry_runs_the_same_job_again_in_a_fresh_worktree() {
     assert_eq!(same["state"], "failed", "ok is not there yet");
     assert_eq!(same["retry_of"], old_id.as_str());
 
-    // A live job, an unknown job and a job whose agent is gone are refused with a sentence.
+    // The context its agent was given goes with it, even once its file is gone.
+    let notes = w.root.join("notes-for-the-agent.md");
+    std::fs::write(&notes, "remember the tests\n").expect("write");
+    let with_context = w.spawn(
+        &[
+            "--wait",
+            "--context",
+            "full",
+            "--context-file",
+            &notes.display().to_string(),
+        ],
+        "cat \"$SIDEKICK_CONTEXT_FILE\" > seen-context.md",
+    );
+    std::fs::remove_file(&notes).expect("rm");
+    let again = w.json(&["retry", "--json", "--wait", &s(&with_context["id"])]);
+    let seen = |j: &Value| w.git(&["show", &format!("{}:seen-context.md", s(&j["branch"]))]);
+    assert!(seen(&with_context).contains("remember the tests"));
+    assert_eq!(seen(&again), seen(&with_context));
+
+    // An unknown job and a live one are refused with a sentence.
     let r = w.sk(&["retry", "no-such-job"]);
     assert_eq!(r.code(), 1);
     assert!(r.stderr().contains("no job matches"), "{}", r.stderr());
+    let live = w.spawn(&[], "sleep 30");
+    let r = w.sk(&["retry", &s(&live["id"])]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("retry it once it has ended"),
+        "{}",
+        r.stderr()
+    );
+    w.ok(&["cancel", &s(&live["id"])]);
 }
 
 #[test]
@@ -361,5 +389,9 @@ fn a_job_the_host_left_undecided_is_decided_by_the_next_host() {
         s(&held["auto_merge"]["reason"]).contains("ended interrupted"),
         "{held}"
     );
-    assert_eq!(w.git(&["log", "-1", "--format=%s", "main"]), "seed", "nothing merged");
+    assert_eq!(
+        w.git(&["log", "-1", "--format=%s", "main"]),
+        "seed",
+        "nothing merged"
+    );
 }
