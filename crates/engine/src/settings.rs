@@ -264,7 +264,10 @@ fn write(path: &Path, text: &str) -> Result<()> {
     let dir = target
         .parent()
         .ok_or_else(|| EngineError::Internal(format!("{} has no folder", target.display())))?;
-    crate::private::dir(dir)?;
+    // A folder of the user's own (a dotfiles checkout) keeps its permissions.
+    if !dir.exists() {
+        crate::private::dir(dir)?;
+    }
     let tmp = dir.join(format!(
         ".{}.sidekick-{}",
         target

@@ -224,6 +224,8 @@ impl Inner {
             context_file: None,
             context_from: None,
             context_text: None,
+            // By id: a codename is reused once its job's worktree is gone.
+            continue_from: continued.as_ref().map(|p| p.job.id.clone()),
             ..req.clone()
         };
 
