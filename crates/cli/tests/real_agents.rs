@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
@@ -204,7 +204,23 @@ fn sse(events: &[(&str, Value)]) -> String {
         .collect()
 }
 
-async fn messages(State(seen): State<Seen>, Json(body): Json<Value>) -> Response {
+/// The API key the scripted server refuses, as Anthropic's API does a revoked one.
+const REFUSED_KEY: &str = "sk-ant-refused";
+
+async fn messages(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    if headers.get("x-api-key").is_some_and(|k| k == REFUSED_KEY) {
+        // As the API answers: not worth another try.
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("x-should-retry", "false")],
+            Json(json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}})),
+        )
+            .into_response();
+    }
     seen.requests
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -1302,4 +1318,71 @@ fn claude_code_spawns_and_joins_a_sidekick_through_the_mcp_server() {
     let written = w.git(&["show", &format!("{}:{FILE}", s(&job["branch"]))]);
     assert_eq!(format!("{written}\n"), CONTENT);
     assert!(!w.repo.join(FILE).exists());
+}
+
+#[test]
+fn doctor_online_asks_claude_code_one_question_and_names_a_refused_key() {
+    let bin = real_agents("claude");
+    let server = ModelServer::start();
+    let config = |key: &str| {
+        format!(
+            "[agents.claude.env]\nANTHROPIC_BASE_URL = \"http://{}\"\nANTHROPIC_API_KEY = \"{key}\"\n\
+             DISABLE_TELEMETRY = \"1\"\nDISABLE_AUTOUPDATER = \"1\"\nDISABLE_ERROR_REPORTING = \"1\"\n\
+             CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC = \"1\"\n",
+            server.addr
+        )
+    };
+    let claude_online = |w: &World| -> Value {
+        let r = w.sk(&["doctor", "--online", "--json"]);
+        let checks: Value = serde_json::from_str(&r.stdout())
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stderr()));
+        checks
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == "agent claude online"))
+            .cloned()
+            .unwrap_or_else(|| panic!("no online check for claude: {checks}"))
+    };
+    // Only Claude Code on PATH: the other pinned agents would ask their real services.
+    let only = tempfile::tempdir().expect("tempdir");
+    let real = std::fs::canonicalize(bin.join("claude")).expect("claude's script");
+    std::os::unix::fs::symlink(&real, only.path().join("claude")).expect("symlink");
+    let bin = only.path().to_path_buf();
+    let mut w = World::with_config(&config("sk-ant-scripted"));
+    w.bin = Some(bin.clone());
+    let asked_before = server.requests().len();
+    let good = claude_online(&w);
+    assert_eq!(good["status"], "ok", "{good}");
+    assert!(s(&good["detail"]).starts_with("answered in"), "{good}");
+    let asked: Vec<Value> = server.requests().into_iter().skip(asked_before).collect();
+    assert!(
+        asked.iter().any(|b| b["messages"]
+            .to_string()
+            .contains("Reply with the single word OK")),
+        "the question reached the model: {asked:?}"
+    );
+    // Without --online nothing is asked.
+    let before = server.requests().len();
+    w.sk(&["doctor", "--json"]);
+    assert_eq!(
+        server.requests().len(),
+        before,
+        "a plain doctor calls no model"
+    );
+
+    let mut refused = World::with_config(&config(REFUSED_KEY));
+    refused.bin = Some(bin);
+    let bad = claude_online(&refused);
+    assert_eq!(bad["status"], "fail", "{bad}");
+    assert!(s(&bad["fix"]).contains("[agents.claude.env]"), "{bad}");
+    assert!(
+        s(&bad["detail"]).to_lowercase().contains("api key")
+            || s(&bad["detail"]).to_lowercase().contains("x-api-key")
+            || s(&bad["detail"]).to_lowercase().contains("auth"),
+        "Claude Code's own words: {bad}"
+    );
+    assert_eq!(
+        refused.sk(&["doctor", "--online"]).code(),
+        1,
+        "a failed online check fails doctor"
+    );
 }

@@ -55,6 +55,36 @@ pub fn agent_infos(home: &Home) -> std::result::Result<Vec<sidekick_protocol::Ag
     Ok(agents::profiles(&config).iter().map(agents::info).collect())
 }
 
+/// One agent's answer to `doctor --online`: how long it took, or its own words; `None` where
+/// nothing was asked (not installed, or a custom agent).
+pub type OnlineOutcome = Option<std::result::Result<String, String>>;
+
+/// For `sidekick doctor --online`: each agent profile's name and the outcome of asking it one
+/// short question (see `agents::online`).
+pub fn agents_online(home: &Home) -> std::result::Result<Vec<(String, OnlineOutcome)>, String> {
+    let config = config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
+    let profiles: Vec<agents::Profile> = agents::profiles(&config)
+        .into_iter()
+        .filter(|p| p.name != agents::SHELL)
+        .collect();
+    // Each asked at the same time: the slowest answer is the wait.
+    Ok(std::thread::scope(|s| {
+        let asked: Vec<_> = profiles
+            .iter()
+            .map(|p| (p.name.clone(), s.spawn(|| agents::online(p))))
+            .collect();
+        asked
+            .into_iter()
+            .map(|(name, h)| {
+                let outcome = h
+                    .join()
+                    .unwrap_or_else(|_| Some(Err("the probe panicked".to_string())));
+                (name, outcome)
+            })
+            .collect()
+    }))
+}
+
 /// For `sidekick doctor`: whether bubblewrap can set up a job's sandbox here (the reason when not).
 pub fn sandbox_available() -> std::result::Result<(), String> {
     sandbox::available()

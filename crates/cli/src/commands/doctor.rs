@@ -17,6 +17,11 @@ pub struct DoctorArgs {
     /// Print JSON (an array of checks).
     #[arg(long)]
     json: bool,
+    /// Also ask each installed built-in agent one short question (a tiny call with its API
+    /// key or login; it may cost a fraction of a cent), to see that it is logged in and its
+    /// service answers.
+    #[arg(long)]
+    online: bool,
 }
 
 /// The oldest git Sidekick works with: `git worktree add --reason` (2.36) and `git add --sparse`.
@@ -77,6 +82,9 @@ pub fn cmd_doctor(args: DoctorArgs) -> Outcome {
         ),
     });
     checks.extend(agent_checks(&home));
+    if args.online {
+        checks.extend(online_checks(&home));
+    }
 
     let failed = checks.iter().filter(|c| c.status == "fail").count();
     if args.json {
@@ -241,6 +249,29 @@ async fn host_check(home: &Home) -> Check {
             "stop the process that holds it (`sidekick serve` logs to host.log in Sidekick's folder) and run any command",
         ),
     }
+}
+
+/// One check per installed built-in agent, each asked one short question at the same time.
+fn online_checks(home: &Home) -> Vec<Check> {
+    let outcomes = match sidekick_engine::agents_online(home) {
+        Ok(o) => o,
+        // The config check above already says what is wrong with the file.
+        Err(_) => return Vec::new(),
+    };
+    outcomes
+        .into_iter()
+        .filter_map(|(agent, outcome)| {
+            let name = format!("agent {agent} online");
+            Some(match outcome? {
+                Ok(detail) => ok(&name, detail),
+                Err(why) => fail(
+                    &name,
+                    why,
+                    format!("log in to {agent} (run it once by hand) or set its API key in [agents.{agent}.env] in Sidekick's config"),
+                ),
+            })
+        })
+        .collect()
 }
 
 fn agent_checks(home: &Home) -> Vec<Check> {
