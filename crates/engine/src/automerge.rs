@@ -130,7 +130,7 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
 /// Marks every job whose auto-merge was still pending when the host stopped: a completed one is
 /// decided now, any other is held (it never merges by itself).
 pub(crate) async fn resume(engine: &Engine) {
-    let pending: Vec<(String, JobState)> = match engine.jobs(true) {
+    let pending: Vec<String> = match engine.jobs(true) {
         Ok(jobs) => jobs
             .into_iter()
             .filter(|j| {
@@ -139,14 +139,14 @@ pub(crate) async fn resume(engine: &Engine) {
                         .as_ref()
                         .is_some_and(|a| a.outcome == AutoMergeOutcome::Pending)
             })
-            .map(|j| (j.id, j.state))
+            .map(|j| j.id)
             .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "auto-merge: cannot read the jobs");
             return;
         }
     };
-    for (id, _) in pending {
+    for id in pending {
         decide(engine, &id).await;
     }
 }
