@@ -60,9 +60,18 @@ pub async fn cancel_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
 }
 
 #[tauri::command]
-pub async fn job_diff(bridge: State<'_, Bridge>, job: String) -> Answer<Diff> {
+pub async fn job_diff(
+    bridge: State<'_, Bridge>,
+    job: String,
+    max_lines: Option<usize>,
+) -> Answer<Diff> {
     let job = reference(&job)?;
-    bridge.client().await?.diff(job).await.map_err(api)
+    bridge
+        .client()
+        .await?
+        .diff_head(job, max_lines)
+        .await
+        .map_err(api)
 }
 
 /// A merge, or with `dry_run` its preview.

@@ -668,6 +668,8 @@ fn a_job_starts_in_a_warm_worktree_and_one_edited_by_hand_is_never_used() {
     std::fs::remove_file(w.repo.join(".sidekick/config.toml")).expect("rm");
     w.spawn(&["--wait"], "true");
     let last = wait_warm(&group);
+    // Its refill is over once the pool vouches for it.
+    wait_watched(&w, &last);
     let moved = w.root.join("moved-away");
     std::fs::rename(&w.repo, &moved).expect("move the repository away");
     let out = w

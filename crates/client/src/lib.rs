@@ -161,9 +161,21 @@ impl Client {
     }
 
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        self.diff_head(reference, None).await
+    }
+
+    /// The job's diff with at most `max_lines` diff lines (files past them listed, truncated).
+    pub async fn diff_head(
+        &self,
+        reference: &str,
+        max_lines: Option<usize>,
+    ) -> Result<sidekick_protocol::Diff> {
+        let query = max_lines
+            .map(|n| format!("?max_lines={n}"))
+            .unwrap_or_default();
         self.call(
             Method::GET,
-            &format!("/v1/jobs/{}/diff", encode(reference)),
+            &format!("/v1/jobs/{}/diff{query}", encode(reference)),
             None,
         )
         .await

@@ -830,3 +830,34 @@ async fn the_ledger_refuses_a_save_that_skips_a_state_without_writing() {
         JobState::Completed
     );
 }
+
+#[tokio::test]
+async fn a_diffs_head_has_its_first_lines_and_lists_every_file() {
+    let f = Fixture::new();
+    let job = f
+        .run("seq 1 40 > a.txt && seq 1 40 > b.txt && seq 1 40 > c.txt")
+        .await;
+    assert_eq!(job.state, JobState::Completed, "{job:?}");
+    let whole = f.engine.diff(&job.id).await.expect("diff");
+    assert!(!whole.truncated);
+    let head = f.engine.diff_head(&job.id, Some(50)).await.expect("head");
+    assert!(head.truncated);
+    let paths =
+        |d: &sidekick_protocol::Diff| d.files.iter().map(|x| x.path.clone()).collect::<Vec<_>>();
+    assert_eq!(paths(&head), paths(&whole), "every file is listed");
+    let lines: usize = head
+        .files
+        .iter()
+        .flat_map(|x| &x.hunks)
+        .map(|h| h.lines.len())
+        .sum();
+    assert!((40..=50).contains(&lines), "{lines} lines");
+    assert_eq!(
+        head.files[0].hunks, whole.files[0].hunks,
+        "the first file whole"
+    );
+    assert!(head.files[2].truncated && head.files[2].hunks.is_empty());
+    // A file listed without its hunks is not counted (that would mean reading it all).
+    assert_eq!(head.insertions, 80);
+    assert_eq!(whole.insertions, 120);
+}

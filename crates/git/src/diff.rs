@@ -288,9 +288,14 @@ fn read_hunks(
     let mut used = 0usize;
     for h in 0..patch.num_hunks() {
         let (hunk, n) = patch.hunk(h)?;
-        if used + n > budget {
+        // A hunk past the budget is cut to the lines that fit (its header keeps the whole
+        // hunk's range): one huge hunk still shows its first lines.
+        let room = budget.saturating_sub(used);
+        if room == 0 {
             return Ok((hunks, used, true));
         }
+        let cut = n > room;
+        let n = n.min(room);
         let header = String::from_utf8_lossy(hunk.header());
         let header = header
             .trim_end()
@@ -337,6 +342,9 @@ fn read_hunks(
             header,
             lines,
         });
+        if cut {
+            return Ok((hunks, used, true));
+        }
     }
     Ok((hunks, used, false))
 }

@@ -98,15 +98,20 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
 
 /// Checks in the background that `warm` is exactly as made, with a watch armed first: while
 /// the watch sees nothing, a claim need not check again (see [`crate::watch`]).
-/// `Err(why)` when it is not as made (it is of no use: throw it away); `Ok(None)` when it is,
-/// but cannot be watched or something touched it during the check (check again later).
+/// `Err(why)` when it is not as made (it is of no use: throw it away); `Ok(None)` when it is but
+/// cannot be watched, something touched it during the check, or git could not tell (check again
+/// later).
 pub fn check(warm: &Warm) -> std::result::Result<Option<Watch>, String> {
     let Some(admin) = admin_dir(&warm.path) else {
         return Err("it has no .git file".into());
     };
     // Its admin folder too (HEAD, the index); moving either folder is a change as well.
     let watch = Watch::new(&[&warm.path, &admin]);
-    if let Some(why) = unusable(warm, true) {
+    // Git that cannot tell now says nothing about the worktree: checked again later.
+    let Ok(status) = status_of(warm, true) else {
+        return Ok(None);
+    };
+    if let Some(why) = judge(warm, &status) {
         return Err(why);
     }
     Ok(watch.filter(Watch::untouched))
@@ -115,9 +120,18 @@ pub fn check(warm: &Warm) -> std::result::Result<Option<Watch>, String> {
 /// Why a warm worktree cannot be used as it is. `quietly`: at low priority, and without the
 /// index refresh `git status` may write (which a watch would take for a change).
 fn unusable(warm: &Warm, quietly: bool) -> Option<String> {
-    let Some(commit) = &warm.commit else {
-        return Some("it is not complete".into());
-    };
+    match status_of(warm, quietly) {
+        Ok(status) => judge(warm, &status),
+        Err(e) => Some(e),
+    }
+}
+
+/// `git status` of a warm worktree (porcelain v2, with its branch); `Err` when git could not
+/// tell (the repository moved away, a lock).
+fn status_of(warm: &Warm, quietly: bool) -> std::result::Result<String, String> {
+    if warm.commit.is_none() {
+        return Err("it is not complete".into());
+    }
     let mut cmd = if quietly {
         low_priority(repo::git(&warm.path))
     } else {
@@ -133,9 +147,13 @@ fn unusable(warm: &Warm, quietly: bool) -> Option<String> {
         "--untracked-files=all",
         "--ignore-submodules=none",
     ]);
-    let status = match repo::run(cmd, "status (warm)") {
-        Ok(s) => s,
-        Err(e) => return Some(e.to_string()),
+    repo::run(cmd, "status (warm)").map_err(|e| e.to_string())
+}
+
+/// Why `status` shows the warm worktree is not as made (a change, a branch, another HEAD).
+fn judge(warm: &Warm, status: &str) -> Option<String> {
+    let Some(commit) = &warm.commit else {
+        return Some("it is not complete".into());
     };
     let mut head_ok = false;
     for line in status.lines() {

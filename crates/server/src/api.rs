@@ -248,11 +248,19 @@ async fn cancel_job(
     Ok(Json(st.engine.cancel(&job)?))
 }
 
+#[derive(Deserialize)]
+struct DiffQuery {
+    /// Only the first this many diff lines (a viewer's first screen).
+    max_lines: Option<usize>,
+}
+
 async fn job_diff(
     State(st): State<AppState>,
     Path(job): Path<String>,
+    q: Result<Query<DiffQuery>, QueryRejection>,
 ) -> ApiResult<sidekick_protocol::Diff> {
-    Ok(Json(st.engine.diff(&job).await?))
+    let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.diff_head(&job, q.max_lines).await?))
 }
 
 async fn job_patch(

@@ -165,8 +165,22 @@ impl Engine {
 
     /// A job's changes: base..head once it has ended; while it runs, its worktree as it is now.
     pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        self.diff_head(reference, None).await
+    }
+
+    /// [`Engine::diff`] with at most `max_lines` diff lines (every file listed; those past the
+    /// lines are marked truncated): what a viewer shows first while the rest comes.
+    pub async fn diff_head(
+        &self,
+        reference: &str,
+        max_lines: Option<usize>,
+    ) -> Result<sidekick_protocol::Diff> {
         let rec = self.for_diff(reference).await?;
-        let limits = Config::load(self.inner.home.config_file())?.diff;
+        let mut limits = Config::load(self.inner.home.config_file())?.diff;
+        if let Some(n) = max_lines {
+            limits.max_total_lines = limits.max_total_lines.min(n);
+            limits.max_file_lines = limits.max_file_lines.min(n);
+        }
         let live = live_worktree(&rec);
         let job = rec.job;
         let t = std::time::Instant::now();

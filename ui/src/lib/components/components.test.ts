@@ -518,6 +518,30 @@ describe("DiffView", () => {
     expect(screen.getAllByTestId("file-folder").map((f) => f.textContent)).toEqual(["src/"]);
   });
 
+  it("shows a big diff's head first, read-only, then the whole diff", async () => {
+    const whole = diff(files);
+    const head = { ...diff([files[0], { ...files[1], truncated: true }]), truncated: true };
+    let release: (d: unknown) => void = () => {};
+    const rest = new Promise((r) => (release = r));
+    const calls = host({
+      job_diff: (a: Args) => (a.maxLines != null ? head : rest),
+      job_comments: [],
+      job_viewed: [],
+      set_viewed: null,
+    });
+    render(DiffView, { app: withJobs(job()), job: job() });
+    await waitFor(() => screen.getByTestId("diff-partial"));
+    // The whole diff is asked for once the head is on screen.
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "job_diff").map((c) => c.args.maxLines)).toEqual([1500, null]));
+    // Read-only meanwhile: a Viewed tick asks nothing of the host.
+    await fireEvent.click(screen.getAllByTestId("file-viewed")[0]);
+    expect(calls.some((c) => c.cmd === "set_viewed")).toBe(false);
+    release(whole);
+    await waitFor(() => expect(screen.queryByTestId("diff-partial")).toBeNull());
+    await fireEvent.click(screen.getAllByTestId("file-viewed")[0]);
+    await waitFor(() => expect(calls.some((c) => c.cmd === "set_viewed")).toBe(true));
+  });
+
   it("switches to the split view and unticks files for a partial merge", async () => {
     host({ job_diff: diff(files), job_comments: [], job_viewed: [] });
     const app = withJobs(job());

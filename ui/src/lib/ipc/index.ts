@@ -53,7 +53,8 @@ export const jobsSnapshot = () => call<Snapshot>("jobs_snapshot");
 export const getJob = (job: string) => call<Job>("get_job", { job });
 export const spawnJob = (request: SpawnRequest) => call<Job>("spawn_job", { request });
 export const cancelJob = (job: string) => call<Job>("cancel_job", { job });
-export const jobDiff = (job: string) => call<Diff>("job_diff", { job });
+/** The job's diff; with `maxLines`, only that many diff lines (the rest of the files listed, truncated). */
+export const jobDiff = (job: string, maxLines?: number) => call<Diff>("job_diff", { job, maxLines: maxLines ?? null });
 export const mergeJob = (job: string, request: MergeRequest) =>
   call<MergeResult>("merge_job", { job, request });
 export const undoJob = (job: string) => call<ActionResult>("undo_job", { job });
