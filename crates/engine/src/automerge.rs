@@ -90,11 +90,8 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
         return;
     }
     let held = |why: String| hold(engine, job_id, why);
-    if rec.job.state != JobState::Completed {
+    if rec.job.state != JobState::Completed || rec.job.capped {
         return held(never(rec.job.state, rec.job.capped));
-    }
-    if rec.job.capped {
-        return held(never(rec.job.state, true));
     }
     let preview = match engine
         .merge(

@@ -4,6 +4,7 @@ use clap::Args;
 use sidekick_client::Client;
 use sidekick_protocol::RetryRequest;
 
+use crate::commands::run::{started, Joined};
 use crate::Outcome;
 
 /// Run an ended job again: a new job with the same task, agent, task type and inputs, context,
@@ -18,15 +19,8 @@ pub struct RetryArgs {
     /// Start from the commit the job started from, not from its base branch's tip now.
     #[arg(long)]
     same_base: bool,
-    /// Wait for the new job to end.
-    #[arg(long, conflicts_with = "follow")]
-    wait: bool,
-    /// Stream the new job's output until it ends.
-    #[arg(long)]
-    follow: bool,
-    /// Print the new job as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    join: Joined,
 }
 
 pub async fn cmd_retry(client: &Client, args: RetryArgs) -> Outcome {
@@ -34,5 +28,5 @@ pub async fn cmd_retry(client: &Client, args: RetryArgs) -> Outcome {
         same_base: args.same_base,
     };
     let job = client.retry(&args.job, &req).await?;
-    crate::commands::run::started(client, job, args.wait, args.follow, args.json).await
+    started(client, job, &args.join).await
 }

@@ -29,15 +29,8 @@ pub struct RunArgs {
     /// Nest under this job: when it ends, this job is cancelled.
     #[arg(long, value_name = "JOB")]
     parent: Option<String>,
-    /// Wait for the job to end.
-    #[arg(long, conflicts_with = "follow")]
-    wait: bool,
-    /// Stream the job's output until it ends.
-    #[arg(long)]
-    follow: bool,
-    /// Print the job as JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    join: Joined,
     /// Never raise a desktop notification for this job.
     #[arg(long, conflicts_with = "notify")]
     quiet: bool,
@@ -146,18 +139,25 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
         ..SpawnRequest::default()
     };
     let job = client.spawn(&req).await?;
-    started(client, job, args.wait, args.follow, args.json).await
+    started(client, job, &args.join).await
 }
 
-/// Prints a job just started, or joins it (`--wait`, `--follow`); shared with `retry`.
-pub async fn started(
-    client: &Client,
-    job: sidekick_protocol::Job,
+/// How a command that starts a job goes on: returns at once, or joins it (`run`, `retry`).
+#[derive(Args)]
+pub struct Joined {
+    /// Wait for the job to end.
+    #[arg(long, conflicts_with = "follow")]
     wait: bool,
+    /// Stream the job's output until it ends.
+    #[arg(long)]
     follow: bool,
+    /// Print the job as JSON.
+    #[arg(long)]
     json: bool,
-) -> Outcome {
-    let args = Joined { wait, follow, json };
+}
+
+/// Prints a job just started, or joins it (`--wait`, `--follow`).
+pub async fn started(client: &Client, job: sidekick_protocol::Job, args: &Joined) -> Outcome {
     if !args.wait && !args.follow {
         if args.json {
             print_json(&job)?;
@@ -188,12 +188,6 @@ pub async fn started(
 
 /// Taps a user at a terminal on the shoulder: the job they waited for has ended. Only when
 /// stdout is a terminal, so scripts and pipes never get a stray byte.
-struct Joined {
-    wait: bool,
-    follow: bool,
-    json: bool,
-}
-
 fn ring_bell() {
     use std::io::{IsTerminal, Write};
     let mut out = std::io::stdout();
