@@ -276,8 +276,12 @@ fn write(path: &Path, text: &str) -> Result<()> {
             .unwrap_or_default(),
         std::process::id()
     ));
-    crate::private::write(&tmp, text)?;
-    if let Err(e) = std::fs::rename(&tmp, &target) {
+    // Written and on disk before it replaces the file; on any failure (a full disk) the
+    // file is as it was and the half-written copy goes.
+    let replaced = crate::private::write(&tmp, text)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &target));
+    if let Err(e) = replaced {
         let _ = std::fs::remove_file(&tmp);
         return Err(e.into());
     }
@@ -401,6 +405,46 @@ mod tests {
             .map(|e| e.file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "no temporary file left: {leftovers:?}");
+    }
+
+    #[test]
+    fn on_a_full_disk_the_file_stays_as_it_was_and_nothing_is_left_behind() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let disk = tmp.path().join("disk");
+        std::fs::create_dir(&disk).expect("mkdir");
+        // A tmpfs of 64 KiB (the tests run as root, as CI does).
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&disk)
+            .status()
+            .expect("mount runs");
+        assert!(mounted.success(), "mounting a tmpfs needs root (as CI has)");
+        struct Unmount<'a>(&'a Path);
+        impl Drop for Unmount<'_> {
+            fn drop(&mut self) {
+                let _ = std::process::Command::new("umount")
+                    .arg("-l")
+                    .arg(self.0)
+                    .status();
+            }
+        }
+        let _unmount = Unmount(&disk);
+        let path = disk.join("config.toml");
+        std::fs::write(&path, FILE).expect("write");
+        // Fill what is left.
+        let mut ballast = std::fs::File::create(disk.join("ballast")).expect("ballast");
+        let block = vec![b'x'; 4096];
+        while std::io::Write::write_all(&mut ballast, &block).is_ok() {}
+        let e = change(&path, &[set("max_running", Some("5"))]).expect_err("no room");
+        assert!(e.to_string().to_lowercase().contains("space"), "{e}");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), FILE);
+        let mut names: Vec<_> = std::fs::read_dir(&disk)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["ballast", "config.toml"]);
     }
 
     #[test]
