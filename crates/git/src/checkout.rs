@@ -1,7 +1,7 @@
 //! The user's working trees: where a branch is checked out, what is dirty there, and moving a
 //! checked-out tree from one commit to another without losing anything.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use git2::Repository;
@@ -17,14 +17,25 @@ pub struct Checkout {
 /// Every working tree of the repository (main and linked): its admin folder (where its `HEAD`
 /// and index live) and its working folder, if it still exists. Reads the same files
 /// `git worktree list` does instead of starting git.
-fn all_worktrees(repo: &Path) -> Result<Vec<(PathBuf, PathBuf)>, RepoError> {
-    let r = Repository::open(repo)?;
+pub type Worktrees = Vec<(PathBuf, PathBuf)>;
+
+/// The [`Worktrees`] of the repository at `repo`.
+fn all_worktrees(repo: &Path) -> Result<Worktrees, RepoError> {
+    all_worktrees_of(&Repository::open(repo)?)
+}
+
+/// [`all_worktrees`] of a repository already open (its main working tree's or a linked one's).
+pub fn all_worktrees_of(r: &Repository) -> Result<Worktrees, RepoError> {
     let common = r.commondir().to_path_buf();
     let mut found = Vec::new();
     // The main working tree: the common dir's HEAD, unless the repository is bare.
-    let main = Repository::open(&common)
-        .ok()
-        .and_then(|m| m.workdir().map(Path::to_path_buf));
+    let main = if same_dir(r.path(), &common) {
+        r.workdir().map(Path::to_path_buf)
+    } else {
+        Repository::open(&common)
+            .ok()
+            .and_then(|m| m.workdir().map(Path::to_path_buf))
+    };
     if let Some(main) = main.filter(|m| m.exists()) {
         found.push((common.clone(), main));
     }
@@ -44,27 +55,43 @@ fn all_worktrees(repo: &Path) -> Result<Vec<(PathBuf, PathBuf)>, RepoError> {
     Ok(found)
 }
 
-/// Every working tree (main and linked) that has `refs/heads/<branch>` checked out.
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
+}
+
+/// The working trees that have `branch` checked out.
 pub fn checkouts_of(repo: &Path, branch: &str) -> Result<Vec<Checkout>, RepoError> {
+    Ok(checkouts_among(&all_worktrees(repo)?, branch))
+}
+
+/// [`checkouts_of`] among working trees already listed.
+pub fn checkouts_among(worktrees: &Worktrees, branch: &str) -> Vec<Checkout> {
     let want = format!("ref: refs/heads/{branch}");
-    Ok(all_worktrees(repo)?
-        .into_iter()
+    worktrees
+        .iter()
         .filter(|(admin, _)| {
             std::fs::read_to_string(admin.join("HEAD"))
                 .map(|h| h.trim() == want)
                 .unwrap_or(false)
         })
-        .map(|(_, workdir)| Checkout { workdir })
-        .collect())
+        .map(|(_, workdir)| Checkout {
+            workdir: workdir.clone(),
+        })
+        .collect()
 }
 
 /// A git operation in progress that moving `branch` would break: a rebase of it (in any working
 /// tree; its HEAD is detached meanwhile), or a merge, cherry-pick, revert, `am` or bisect in a
 /// working tree that has it checked out. One sentence for the user, or `None`.
 pub fn operation_in_progress(repo: &Path, branch: &str) -> Result<Option<String>, RepoError> {
+    Ok(in_progress_among(&all_worktrees(repo)?, branch))
+}
+
+/// [`operation_in_progress`] among working trees already listed.
+pub fn in_progress_among(worktrees: &Worktrees, branch: &str) -> Option<String> {
     let full = format!("refs/heads/{branch}");
     let read = |p: PathBuf| std::fs::read_to_string(p).map(|t| t.trim().to_string());
-    for (admin, workdir) in all_worktrees(repo)? {
+    for (admin, workdir) in worktrees {
         let on_branch = read(admin.join("HEAD")).is_ok_and(|h| h == format!("ref: {full}"));
         let mut what = None;
         for dir in ["rebase-merge", "rebase-apply"] {
@@ -90,13 +117,13 @@ pub fn operation_in_progress(repo: &Path, branch: &str) -> Result<Option<String>
             }
         }
         if let Some(what) = what {
-            return Ok(Some(format!(
+            return Some(format!(
                 "{what} is in progress in {}; finish or abort it first",
                 workdir.display()
-            )));
+            ));
         }
     }
-    Ok(None)
+    None
 }
 
 /// Refreshes the stat data of `workdir`'s index (what `git status` and git's own merge do
@@ -115,7 +142,6 @@ pub fn refresh_index(workdir: &Path) -> Result<(), RepoError> {
 /// the change, not the size of the working tree. Reads the index without refreshing or locking
 /// it (safety rule 4).
 pub fn dirty_paths_in(repo: &Repository, paths: &[String]) -> Result<Vec<String>, RepoError> {
-    use std::os::unix::fs::MetadataExt;
     if paths.is_empty() {
         return Ok(Vec::new());
     }
@@ -126,63 +152,123 @@ pub fn dirty_paths_in(repo: &Repository, paths: &[String]) -> Result<Vec<String>
     // A cached handle: pick up whatever git wrote since (a no-op when the file is unchanged).
     index.read(false)?;
     let index_mtime = std::fs::metadata(repo.path().join("index"))
-        .map(|m| (m.mtime(), m.mtime_nsec()))
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            (m.mtime(), m.mtime_nsec())
+        })
         .unwrap_or((i64::MAX, 0));
+    // Conflict stages are looked up only when the index has any.
+    let conflicts = index.has_conflicts();
     let head_tree = repo.head().ok().and_then(|h| h.peel_to_tree().ok());
-    let mut wanted = BTreeSet::new();
+    // Each path and the folders above it, grouped by folder: a folder's HEAD tree is found
+    // once and its entries by name; its files are stat'ed relative to it.
+    let mut by_folder: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for p in paths {
-        wanted.insert(p.clone());
         let mut at = p.as_str();
-        while let Some((parent, _)) = at.rsplit_once('/') {
-            wanted.insert(parent.to_string());
-            at = parent;
+        loop {
+            let (folder, name) = at.rsplit_once('/').unwrap_or(("", at));
+            by_folder.entry(folder).or_default().insert(name);
+            if folder.is_empty() {
+                break;
+            }
+            at = folder;
         }
     }
     let mut dirty = Vec::new();
-    for p in wanted {
-        let rel = Path::new(&p);
-        let entry = index.get_path(rel, 0);
-        let conflicted = (1..=3).any(|stage| index.get_path(rel, stage).is_some());
-        let head = head_tree.as_ref().and_then(|t| t.get_path(rel).ok());
-        let staged = match (&entry, &head) {
-            (Some(e), Some(h)) => e.id != h.id() || e.mode != h.filemode() as u32,
-            (Some(_), None) => true,
-            (None, Some(h)) => h.kind() != Some(git2::ObjectType::Tree),
-            (None, None) => false,
+    for (folder, names) in by_folder {
+        let head_folder = match (&head_tree, folder) {
+            (Some(t), "") => Some(t.clone()),
+            (Some(t), f) => t
+                .get_path(Path::new(f))
+                .ok()
+                .and_then(|e| e.to_object(repo).ok())
+                .and_then(|o| o.into_tree().ok()),
+            (None, _) => None,
         };
-        let unstaged = match (&entry, std::fs::symlink_metadata(workdir.join(rel))) {
-            (Some(e), Ok(m)) => m.is_dir() || !unchanged(e, &workdir.join(rel), &m, index_mtime),
-            (Some(_), Err(_)) => true,
-            // An untracked file or symlink (a folder is only in the way if it holds files, and
-            // git refuses that case itself, which rolls the merge back).
-            (None, Ok(m)) => !m.is_dir(),
-            (None, Err(_)) => false,
-        };
-        if conflicted || staged || unstaged {
-            dirty.push(p);
+        let dir = Folder::open(&workdir.join(folder));
+        for name in names {
+            let p = if folder.is_empty() {
+                name.to_string()
+            } else {
+                format!("{folder}/{name}")
+            };
+            let rel = Path::new(&p);
+            let entry = index.get_path(rel, 0);
+            let conflicted = conflicts && (1..=3).any(|stage| index.get_path(rel, stage).is_some());
+            let head = head_folder
+                .as_ref()
+                .and_then(|t| t.get_name(name).map(|e| (e.id(), e.filemode(), e.kind())));
+            let staged = match (&entry, &head) {
+                (Some(e), Some((id, mode, _))) => e.id != *id || e.mode != *mode as u32,
+                (Some(_), None) => true,
+                (None, Some((_, _, kind))) => *kind != Some(git2::ObjectType::Tree),
+                (None, None) => false,
+            };
+            let unstaged = match (&entry, dir.stat(name)) {
+                (Some(e), Some(m)) => {
+                    m.is_dir || !unchanged(e, &workdir.join(rel), &m, index_mtime)
+                }
+                (Some(_), None) => true,
+                // An untracked file or symlink (a folder is only in the way if it holds files,
+                // and git refuses that case itself, which rolls the merge back).
+                (None, Some(m)) => !m.is_dir,
+                (None, None) => false,
+            };
+            if conflicted || staged || unstaged {
+                dirty.push(p);
+            }
         }
     }
+    dirty.sort();
     Ok(dirty)
 }
 
+/// A folder of the working tree, open for `fstatat` of its entries (the kernel walks the
+/// folder's path once, not once per file). A folder that cannot be opened has no entries.
+struct Folder(Option<std::os::fd::OwnedFd>);
+
+/// What [`unchanged`] compares of a file's `lstat`.
+struct Stat {
+    is_dir: bool,
+    is_link: bool,
+    executable: bool,
+    size: u64,
+    mtime: (i64, i64),
+}
+
+impl Folder {
+    fn open(path: &Path) -> Folder {
+        use nix::fcntl::{open, OFlag};
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        Folder(open(path, flags, nix::sys::stat::Mode::empty()).ok())
+    }
+
+    /// The entry's `lstat`; `None` when it is not there (or cannot be read).
+    fn stat(&self, name: &str) -> Option<Stat> {
+        use nix::sys::stat::{fstatat, SFlag};
+        let fd = self.0.as_ref()?;
+        let st = fstatat(fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+        let kind = SFlag::from_bits_truncate(st.st_mode & SFlag::S_IFMT.bits());
+        Some(Stat {
+            is_dir: kind == SFlag::S_IFDIR,
+            is_link: kind == SFlag::S_IFLNK,
+            executable: st.st_mode & 0o111 != 0,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec),
+        })
+    }
+}
+
 /// The worktree file still holds what the index entry says.
-fn unchanged(
-    e: &git2::IndexEntry,
-    path: &Path,
-    m: &std::fs::Metadata,
-    index_mtime: (i64, i64),
-) -> bool {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let is_link = m.file_type().is_symlink();
+fn unchanged(e: &git2::IndexEntry, path: &Path, m: &Stat, index_mtime: (i64, i64)) -> bool {
     let want_link = e.mode == 0o120000;
     let want_exec = e.mode == 0o100755;
-    let is_exec = m.permissions().mode() & 0o111 != 0;
-    if is_link != want_link || (!is_link && is_exec != want_exec) {
+    if m.is_link != want_link || (!m.is_link && m.executable != want_exec) {
         return false;
     }
-    let same_stat = m.len() as u32 == e.file_size
-        && m.mtime() as i32 == e.mtime.seconds()
-        && m.mtime_nsec() as u32 == e.mtime.nanoseconds();
+    let same_stat = m.size as u32 == e.file_size
+        && m.mtime.0 as i32 == e.mtime.seconds()
+        && m.mtime.1 as u32 == e.mtime.nanoseconds();
     // A file written in the same instant as the index may have changed after git looked.
     let racy = (
         i64::from(e.mtime.seconds()),
@@ -191,7 +277,7 @@ fn unchanged(
     if same_stat && !racy {
         return true;
     }
-    let id = if is_link {
+    let id = if m.is_link {
         std::fs::read_link(path).ok().and_then(|t| {
             git2::Oid::hash_object(git2::ObjectType::Blob, t.as_os_str().as_encoded_bytes()).ok()
         })
@@ -418,6 +504,115 @@ mod tests {
         let status_before = git(d, &["status", "--porcelain"]);
         assert!(!d.join(".git/index.lock").exists());
         assert_eq!(git(d, &["status", "--porcelain"]), status_before);
+    }
+
+    #[test]
+    fn dirty_paths_in_nested_folders_agree_with_git_status() {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        repo_with_commit(d);
+        let write = |p: &str, c: &str| {
+            if let Some(parent) = Path::new(p).parent() {
+                std::fs::create_dir_all(d.join(parent)).expect("mkdir");
+            }
+            std::fs::write(d.join(p), c).expect("write");
+        };
+        for p in [
+            "a/b/clean.txt",
+            "a/b/edited.txt",
+            "a/b/staged.txt",
+            "a/b/gone.txt",
+            "a/c/tool.sh",
+            "a/c/link-target.txt",
+            "x/y/z/deep.txt",
+            "x/y/z/unmerged.txt",
+            "gone-folder/f.txt",
+        ] {
+            write(p, &format!("{p}\n"));
+        }
+        std::os::unix::fs::symlink("link-target.txt", d.join("a/c/link")).expect("ln");
+        write(".gitignore", "*.log\n");
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "files"]);
+        // A conflict on x/y/z/unmerged.txt, as a merge leaves one.
+        git(d, &["checkout", "-q", "-b", "other"]);
+        write("x/y/z/unmerged.txt", "theirs\n");
+        git(d, &["commit", "-q", "-am", "theirs"]);
+        git(d, &["checkout", "-q", "main"]);
+        write("x/y/z/unmerged.txt", "ours\n");
+        git(d, &["commit", "-q", "-am", "ours"]);
+        let _ = sidekick_testkit::git_command(d)
+            .args(["merge", "-q", "other"])
+            .output();
+        write("a/b/edited.txt", "edited\n");
+        write("a/b/staged.txt", "staged\n");
+        git(d, &["add", "a/b/staged.txt"]);
+        std::fs::remove_file(d.join("a/b/gone.txt")).expect("rm");
+        std::fs::set_permissions(
+            d.join("a/c/tool.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .expect("chmod");
+        std::fs::remove_file(d.join("a/c/link")).expect("rm");
+        std::os::unix::fs::symlink("tool.sh", d.join("a/c/link")).expect("ln");
+        write("a/b/new.txt", "untracked\n");
+        write("a/b/debug.log", "ignored\n");
+        write("new-folder/n.txt", "untracked in a new folder\n");
+        std::fs::remove_dir_all(d.join("gone-folder")).expect("rm");
+        let asked: Vec<String> = [
+            "a/b/clean.txt",
+            "a/b/edited.txt",
+            "a/b/staged.txt",
+            "a/b/gone.txt",
+            "a/b/new.txt",
+            "a/b/debug.log",
+            "a/b/never.txt",
+            "a/c/tool.sh",
+            "a/c/link",
+            "a/c/link-target.txt",
+            "x/y/z/deep.txt",
+            "x/y/z/unmerged.txt",
+            "gone-folder/f.txt",
+            "new-folder/n.txt",
+            "nowhere/at/all.txt",
+        ]
+        .map(String::from)
+        .to_vec();
+        let ours = dirty_paths_in(&Repository::open(d).expect("open"), &asked).expect("dirty");
+        // git's view of the same paths (ignored files count: they are the user's data).
+        let mut status = sidekick_testkit::git_command(d);
+        status
+            .args([
+                "status",
+                "--porcelain",
+                "--untracked-files=all",
+                "--ignored",
+                "--",
+            ])
+            .args(&asked);
+        let out = status.output().expect("git status");
+        let mut theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l[3..].to_string())
+            .collect();
+        theirs.sort();
+        assert_eq!(ours, theirs);
+        assert_eq!(
+            ours,
+            vec![
+                "a/b/debug.log",
+                "a/b/edited.txt",
+                "a/b/gone.txt",
+                "a/b/new.txt",
+                "a/b/staged.txt",
+                "a/c/link",
+                "a/c/tool.sh",
+                "gone-folder/f.txt",
+                "new-folder/n.txt",
+                "x/y/z/unmerged.txt",
+            ]
+        );
     }
 
     #[test]

@@ -19,13 +19,12 @@ pub(super) struct Plan {
 /// but an agent running `git commit` itself can; unless the request says `include_copied`, the
 /// merge leaves them out (squash) or is refused (strategies that keep the job's commits).
 pub(super) fn plan(
+    repo: &Repository,
     job: &Subject,
     copy_files: &[String],
     req: &MergeRequest,
     ctx: &Ctx<'_>,
 ) -> Result<(MergePreview, Plan)> {
-    let repo_dir = Path::new(&job.repo);
-    let repo = open(repo_dir)?;
     let target = match &req.into {
         Some(t) => t.trim_start_matches("refs/heads/").to_string(),
         None => job.base_branch.clone().ok_or_else(|| {
@@ -39,7 +38,7 @@ pub(super) fn plan(
     let ours = repo.refname_to_id(&target_ref).map_err(|_| {
         ReviewError::BadRequest(format!("there is no branch '{target}' in {}", job.repo))
     })?;
-    let theirs = job_tip(&repo, job)?;
+    let theirs = job_tip(repo, job)?;
     let base = repo.merge_base(ours, theirs).map_err(|_| {
         ReviewError::BadRequest(format!(
             "{target} and {} have no common history",
@@ -63,7 +62,7 @@ pub(super) fn plan(
     let job_changes = if !partial && copy_files.is_empty() {
         Vec::new()
     } else {
-        treemerge::changed_paths(&repo, base_tree, job_tree)?
+        treemerge::changed_paths(repo, base_tree, job_tree)?
     };
     let left_out: Vec<String> = if req.include_copied {
         Vec::new()
@@ -115,11 +114,11 @@ pub(super) fn plan(
         }
     }
     let theirs_tree = if partial {
-        let files = treemerge::tree_with_paths(&repo, base_tree, job_tree, &req.paths)?;
+        let files = treemerge::tree_with_paths(repo, base_tree, job_tree, &req.paths)?;
         if req.hunks.is_empty() {
             files
         } else {
-            crate::hunks::tree_with_hunks(&repo, files, base_tree, job_tree, &req.hunks)?
+            crate::hunks::tree_with_hunks(repo, files, base_tree, job_tree, &req.hunks)?
         }
     } else if !left_out.is_empty() {
         let keep: Vec<String> = job_changes
@@ -127,34 +126,34 @@ pub(super) fn plan(
             .filter(|p| !left_out.contains(p))
             .cloned()
             .collect();
-        treemerge::tree_with_paths(&repo, base_tree, job_tree, &keep)?
+        treemerge::tree_with_paths(repo, base_tree, job_tree, &keep)?
     } else {
         job_tree
     };
     let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
-    // What the user has uncommitted where the target is checked out, and whether something is
-    // in progress there, are found beside the tree merge (the merge changes only paths the job
-    // changed, so those are the paths to look at).
-    let checkouts_found = checkout::checkouts_of(repo_dir, &target)?;
-    let (merged, dirty, blocked_by) = std::thread::scope(|s| {
+    // Whether something is in progress where the target is (a few small files), then what the
+    // user has uncommitted where it is checked out, found beside the tree merge (the merge
+    // changes only paths the job changed, so those are the paths to look at).
+    let worktrees = checkout::all_worktrees_of(repo)?;
+    let blocked_by = checkout::in_progress_among(&worktrees, &target);
+    let checkouts_found = checkout::checkouts_among(&worktrees, &target);
+    let (merged, dirty) = std::thread::scope(|s| {
         let dirty = s.spawn(|| {
             checkouts_found
                 .iter()
                 .map(|c| ctx.dirty_of_change(&c.workdir, base_tree, theirs_tree))
                 .collect::<Result<Vec<Vec<String>>>>()
         });
-        let blocked = s.spawn(|| checkout::operation_in_progress(repo_dir, &target));
-        let merged = merge_in(&repo, up_to_date, base_tree, ours_tree, theirs_tree);
-        let join =
-            |what: &str| ReviewError::Invalid(format!("the merge preview's {what} check panicked"));
-        let dirty = dirty.join().map_err(|_| join("uncommitted changes"));
-        let blocked = blocked.join().map_err(|_| join("operation in progress"));
-        (merged, dirty, blocked)
+        let merged = merge_in(repo, up_to_date, base_tree, ours_tree, theirs_tree);
+        let dirty = dirty.join().map_err(|_| {
+            ReviewError::Invalid("the merge preview's uncommitted-changes check panicked".into())
+        });
+        (merged, dirty)
     });
-    let (merged, dirty, blocked_by) = (merged?, dirty??, blocked_by??);
+    let (merged, dirty) = (merged?, dirty??);
     // The same list the merge itself checks against (one diff of the two trees).
     let changed = match merged.tree {
-        Some(t) => treemerge::changed_paths(&repo, ours_tree, t)?,
+        Some(t) => treemerge::changed_paths(repo, ours_tree, t)?,
         None => Vec::new(),
     };
     tracing::debug!(
@@ -275,12 +274,13 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         );
         repo::commit_all(&wt, &msg)?;
     }
-    refresh_head(rec)?;
+    let repo = open(Path::new(&rec.repo))?;
+    refresh_head_in(&repo, rec)?;
     tracing::debug!(
         ms = t.elapsed().as_millis() as u64,
         "merge: saved and refreshed"
     );
-    let (preview, plan) = plan(rec, &rec.copy_files, req, ctx)?;
+    let (preview, plan) = plan(&repo, rec, &rec.copy_files, req, ctx)?;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
         let message = if preview.up_to_date {

@@ -136,10 +136,18 @@ fn job_tip(repo: &Repository, job: &Subject) -> Result<Oid> {
     })
 }
 
+/// A working tree's git folder: for a linked worktree, read from its `.git` file (no repository
+/// is opened); otherwise what git finds there.
 fn gitdir_of(worktree: &Path) -> Option<PathBuf> {
-    Repository::open(worktree)
+    let linked = std::fs::read_to_string(worktree.join(".git"))
         .ok()
-        .map(|r| r.path().to_path_buf())
+        .and_then(|t| t.strip_prefix("gitdir:").map(|g| PathBuf::from(g.trim())))
+        .filter(|g| g.is_absolute() && g.is_dir());
+    linked.or_else(|| {
+        Repository::open(worktree)
+            .ok()
+            .map(|r| r.path().to_path_buf())
+    })
 }
 
 /// Refuses while `sidekick rebase` left conflicts that are not resolved and committed yet.
@@ -174,7 +182,11 @@ fn ensure_resolved(rec: &mut Subject) -> Result<()> {
 /// Takes the branch's current tip as the job's head (it moves when the user commits in the
 /// worktree or finishes a rebase) and refreshes the stats.
 pub fn refresh_head(rec: &mut Subject) -> Result<()> {
-    let repo = open(Path::new(&rec.repo))?;
+    refresh_head_in(&open(Path::new(&rec.repo))?, rec)
+}
+
+/// [`refresh_head`] with the job's repository already open.
+fn refresh_head_in(repo: &Repository, rec: &mut Subject) -> Result<()> {
     let Ok(tip) = repo.refname_to_id(&format!("refs/heads/{}", rec.branch)) else {
         return Ok(());
     };
@@ -191,7 +203,9 @@ pub fn refresh_head(rec: &mut Subject) -> Result<()> {
 
 /// The job's repository is gone (moved or deleted): git cannot open it.
 pub fn repo_is_gone(job: &Subject) -> bool {
-    Repository::open(&job.repo).is_err()
+    // Opening a repository reads its configuration (four files): only when the cheap sign of
+    // one, its `.git`, is missing.
+    !Path::new(&job.repo).join(".git").exists() && Repository::open(&job.repo).is_err()
 }
 
 /// The size of a folder, in bytes (files only, symlinks not followed).
