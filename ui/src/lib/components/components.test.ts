@@ -542,6 +542,17 @@ describe("DiffView", () => {
     await waitFor(() => expect(calls.some((c) => c.cmd === "set_viewed")).toBe(true));
   });
 
+  it("does not ask for the whole diff once the view is closed", async () => {
+    const head = { ...diff([files[0], { ...files[1], truncated: true }]), truncated: true };
+    const calls = host({ job_diff: head, job_comments: [], job_viewed: [] });
+    const view = render(DiffView, { app: withJobs(job()), job: job() });
+    // Closed as soon as the head shows, before the next frame (when the rest is asked for).
+    await waitFor(() => screen.getByTestId("diff-partial"), { interval: 1 });
+    view.unmount();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls.filter((c) => c.cmd === "job_diff").map((c) => c.args.maxLines)).toEqual([1500]);
+  });
+
   it("switches to the split view and unticks files for a partial merge", async () => {
     host({ job_diff: diff(files), job_comments: [], job_viewed: [] });
     const app = withJobs(job());
