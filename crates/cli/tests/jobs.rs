@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use crate::common::{assert_counts_to, outer_pid, pid_alive, s, wait_for_file, World};
+use crate::common::{assert_counts_to, notices, outer_pid, pid_alive, s, wait_for_file, World};
 
 #[test]
 fn a_job_works_beside_the_user_and_commits_to_its_branch() {
@@ -583,6 +583,98 @@ fn wait_watched(w: &World, path: &Path) {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// `setup_cache`: the pool's worktrees run the setup ahead of time (in the sandbox, like a job's
+/// setup); a job that takes one skips its own while the lockfiles are unchanged, runs it when
+/// they changed, and a setup whose results git does not ignore is never run ahead again.
+#[test]
+fn a_warm_worktree_runs_the_setup_ahead_and_its_job_skips_it_while_the_lockfiles_are_unchanged() {
+    let w = World::new();
+    let config = |setup: &str| {
+        std::fs::create_dir_all(w.repo.join(".sidekick")).expect("mkdir");
+        std::fs::write(
+            w.repo.join(".sidekick/config.toml"),
+            format!("setup = \"{setup}\"\nsetup_cache = [\"deps.lock\"]\n"),
+        )
+        .expect("write");
+        w.git(&["add", "-A"]);
+        w.git(&["commit", "-qm", "config"]);
+        w.ok(&["trust", "--yes"]);
+    };
+    std::fs::write(w.repo.join(".gitignore"), "deps/\n").expect("write");
+    std::fs::write(w.repo.join("deps.lock"), "v1\n").expect("write");
+    // Who ran it (the pool or the job) and for which lockfile, appended to an ignored file.
+    config("mkdir -p deps && echo ${SIDEKICK_WARM_SETUP:-job} $(cat deps.lock) >> deps/log");
+    let seen =
+        |job: &serde_json::Value| w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]);
+    let task = "cp deps/log seen.txt";
+
+    let first = w.spawn(&["--wait"], task);
+    assert_eq!(first["state"], "completed", "{first}");
+    assert_eq!(seen(&first), "job v1", "a cold start runs the setup itself");
+    let group = PathBuf::from(s(&first["worktree"]))
+        .parent()
+        .expect("group")
+        .to_path_buf();
+    let warm = wait_warm(&group);
+    assert_eq!(
+        std::fs::read_to_string(warm.join("deps/log")).expect("set up ahead"),
+        "1 v1\n"
+    );
+    assert_eq!(
+        w.json(&["pool", "--json"])[0]["worktrees"][0]["set_up"],
+        true
+    );
+    assert!(w.ok(&["pool", "."]).contains("set up ahead"));
+    let second = w.spawn(&["--wait"], task);
+    assert!(started_warm(&s(&second["worktree"])));
+    assert_eq!(seen(&second), "1 v1", "the job ran no setup of its own");
+    let log = notices(&w, &s(&second["id"]));
+    assert!(log.contains("setup already done"), "{log}");
+    assert!(!log.contains("running setup"), "{log}");
+
+    // The lockfile changes: the next job (from the new base) runs the setup itself, on top of
+    // what the warm worktree had.
+    wait_warm(&group);
+    std::fs::write(w.repo.join("deps.lock"), "v2\n").expect("write");
+    w.git(&["commit", "-qam", "new lockfile"]);
+    let third = w.spawn(&["--wait"], task);
+    assert!(started_warm(&s(&third["worktree"])));
+    assert_eq!(seen(&third), "1 v1\njob v2");
+    assert!(notices(&w, &s(&third["id"])).contains("running setup"));
+
+    // A setup whose results are not ignored: the warm worktree it ran in is thrown away, the
+    // host says why, and later warm worktrees are plain (the jobs run it).
+    wait_warm(&group);
+    config("echo built > built.txt");
+    let fourth = w.spawn(&["--wait"], "true");
+    assert_eq!(fourth["state"], "completed", "{fourth}");
+    let host_log = w.home.join("host.log");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_to_string(&host_log)
+        .unwrap_or_default()
+        .contains("git does not ignore (built.txt)")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the host never said why"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let fifth = w.spawn(&["--wait"], "cat built.txt > seen.txt");
+    assert_eq!(seen(&fifth), "built", "the job ran its setup");
+    let plain = wait_warm(&group);
+    assert!(!plain.join("built.txt").exists(), "not set up ahead");
+    assert_eq!(
+        w.json(&["pool", "--json"])[0]["worktrees"][0]["set_up"],
+        false
+    );
+    assert_eq!(
+        w.git_in(&plain, &["status", "--porcelain"]),
+        "",
+        "exactly its commit"
+    );
 }
 
 #[test]

@@ -439,6 +439,10 @@ pub struct RepoConfig {
     pub copy: Vec<String>,
     /// A shell command run in the worktree before the agent starts.
     pub setup: Option<String>,
+    /// Lockfiles (paths inside the repository): warm worktrees run `setup` ahead of time and a
+    /// job that takes one skips its own setup while these files are as they were then.
+    #[serde(default)]
+    pub setup_cache: Vec<String>,
     /// The agent a job in this repository uses when none is asked for.
     pub agent: Option<String>,
     /// Warm worktrees for this repository, instead of the host's `warm_worktrees`.
@@ -476,7 +480,12 @@ impl RepoConfig {
             path: path.clone(),
             message: one_line(&e),
         })?;
-        for entry in &cfg.copy {
+        for (key, entry) in cfg
+            .copy
+            .iter()
+            .map(|e| ("copy", e))
+            .chain(cfg.setup_cache.iter().map(|e| ("setup_cache", e)))
+        {
             let p = Path::new(entry);
             let escapes = p.is_absolute()
                 || p.components()
@@ -484,9 +493,17 @@ impl RepoConfig {
             if escapes || entry.is_empty() {
                 return Err(ConfigError::Invalid {
                     path,
-                    message: format!("copy entry '{entry}' must be a path inside the repository"),
+                    message: format!("{key} entry '{entry}' must be a path inside the repository"),
                 });
             }
+        }
+        if !cfg.setup_cache.is_empty() && cfg.setup.is_none() {
+            return Err(ConfigError::Invalid {
+                path,
+                message:
+                    "setup_cache names the lockfiles of the setup command, and there is no setup"
+                        .into(),
+            });
         }
         if let Some(am) = &cfg.auto_merge {
             if let Some(bad) = am
@@ -655,5 +672,21 @@ mod tests {
         let cfg = RepoConfig::load(dir.path()).expect("valid");
         assert_eq!(cfg.copy, vec![".env"]);
         assert_eq!(cfg.setup.as_deref(), Some("make deps"));
+        let err = |text: &str| {
+            std::fs::write(&cfg_path, text).expect("write");
+            RepoConfig::load(dir.path())
+                .expect_err("refused")
+                .to_string()
+        };
+        assert!(err("setup = \"make\"\nsetup_cache = [\"/etc/passwd\"]")
+            .contains("setup_cache entry '/etc/passwd' must be a path inside the repository"));
+        assert!(err("setup_cache = [\"package-lock.json\"]").contains("there is no setup"));
+        std::fs::write(
+            &cfg_path,
+            "setup = \"npm ci\"\nsetup_cache = [\"package-lock.json\", \"web/yarn.lock\"]",
+        )
+        .expect("write");
+        let cfg = RepoConfig::load(dir.path()).expect("valid");
+        assert_eq!(cfg.setup_cache, vec!["package-lock.json", "web/yarn.lock"]);
     }
 }

@@ -11,7 +11,7 @@ use sidekick_git::warm;
 use sidekick_git::watch::Watch;
 
 use crate::config::{Config, RepoConfig};
-use crate::{lock, Inner};
+use crate::{lock, EngineError, Inner};
 
 /// What the engine keeps about the pools: which repositories are being refilled, one claim
 /// at a time (two jobs starting together must not take the same warm worktree), and the warm
@@ -24,6 +24,9 @@ pub(crate) struct Pools {
     /// Ended jobs' worktrees found to be exactly their last commit, watched since (by job
     /// id): a merge need not look for edits to save first.
     settled: Mutex<HashMap<String, Watch>>,
+    /// Repositories whose setup failed ahead of time, with the [`warm::setup_key`] it failed
+    /// for: not tried again in warm worktrees until the command or a lockfile changes.
+    setup_failed: Mutex<HashMap<PathBuf, String>>,
 }
 
 /// At most this many ended jobs' worktrees are watched (the newest; a watch costs a kernel
@@ -47,10 +50,8 @@ impl Inner {
         branch: &str,
         commit: &str,
         reason: &str,
-    ) -> bool {
-        let Some(group) = dest.parent() else {
-            return false;
-        };
+    ) -> Option<warm::Claimed> {
+        let group = dest.parent()?;
         let _one_at_a_time = lock(&self.pools.claims);
         // A pool set to nothing (`warm_worktrees = 0`, for the host or this repository) is
         // emptied, not used.
@@ -58,7 +59,7 @@ impl Inner {
             for w in warm::list(group) {
                 warm::discard(repo, &w.path);
             }
-            return false;
+            return None;
         }
         let refilling = lock(&self.pools.refilling).contains(repo);
         for w in warm::list(group) {
@@ -71,7 +72,7 @@ impl Inner {
             }
             let checked = lock(&self.pools.checked).remove(&w.path);
             match warm::claim(repo, &w, checked, dest, branch, commit, reason) {
-                Ok(()) => return true,
+                Ok(claimed) => return Some(claimed),
                 Err(why) => tracing::info!(
                     warm = %w.path.display(),
                     why,
@@ -79,7 +80,7 @@ impl Inner {
                 ),
             }
         }
-        false
+        None
     }
 
     /// Brings `repo`'s pool (in `group`) up to its size in the background, checked out at
@@ -138,6 +139,9 @@ impl Inner {
     }
 
     fn refill_now(&self, repo: &Path, group: &Path, commit: &str, want: usize) {
+        // Bounded: worktrees that keep failing their check after being made (a setup that
+        // leaves something running in them) are not made again and again.
+        let mut made = 0;
         loop {
             if self.shutting_down.load(Ordering::SeqCst) {
                 return;
@@ -166,8 +170,16 @@ impl Inner {
             if ready >= want {
                 return;
             }
+            if made > want * 2 {
+                tracing::warn!(repo = %repo.display(), made, "warm worktrees made in this refill did not stay as made; the pool waits for the next job");
+                return;
+            }
+            made += 1;
             let started = std::time::Instant::now();
-            match warm::make(repo, group, &self.ids.next(), commit) {
+            let made = warm::make(repo, group, &self.ids.next(), commit, |dest, admin| {
+                self.set_up_ahead(repo, dest, admin, commit)
+            });
+            match made {
                 Ok(path) => tracing::debug!(
                     warm = %path.display(),
                     ms = started.elapsed().as_millis() as u64,
@@ -179,6 +191,139 @@ impl Inner {
                 }
             }
         }
+    }
+}
+
+impl Inner {
+    /// `setup_cache`: runs the repository's setup in a new warm worktree (`dest`) before it
+    /// joins the pool, as a job would: only when the repository's configuration is trusted, in
+    /// the sandbox the host's settings give, at low priority, its output in the worktree's admin
+    /// folder. Unlike a job's setup it runs without the `copy` files (they would make the
+    /// worktree differ from its commit; they are copied when a job takes it), a job's variables
+    /// or an agent's.
+    /// `Ok(None)`: nothing to run ahead of time. `Err`: the setup failed or left files git does
+    /// not ignore (the worktree is thrown away, and this setup is not tried again until its
+    /// command or a lockfile changes).
+    fn set_up_ahead(
+        &self,
+        repo: &Path,
+        dest: &Path,
+        admin: &Path,
+        commit: &str,
+    ) -> Result<Option<warm::Prepared>, String> {
+        let Ok(seen) = crate::trust::Seen::read(repo) else {
+            return Ok(None);
+        };
+        let trusted = crate::trust::Store::load(&self.home)
+            .map_err(EngineError::from)
+            .and_then(|store| seen.check(&store));
+        let (Some(setup), false, Ok(())) = (
+            seen.config.setup.as_deref(),
+            seen.config.setup_cache.is_empty(),
+            trusted,
+        ) else {
+            return Ok(None);
+        };
+        let key = warm::setup_key(repo, commit, setup, &seen.config.setup_cache)
+            .map_err(|e| e.to_string())?;
+        if lock(&self.pools.setup_failed).get(repo) == Some(&key) {
+            return Ok(None);
+        }
+        let config = Config::load(self.home.config_file()).map_err(|e| e.to_string())?;
+        let ran = self.run_setup_ahead(repo, dest, admin, setup, &config);
+        match ran {
+            Ok(sandboxed) => Ok(Some(warm::Prepared { key, sandboxed })),
+            Err(why) => {
+                tracing::warn!(repo = %repo.display(), why, "the setup run ahead of time in a warm worktree failed; jobs run it themselves");
+                lock(&self.pools.setup_failed).insert(repo.to_path_buf(), key);
+                Err(why)
+            }
+        }
+    }
+
+    /// Runs `setup` in `dest`; whether it ran in a sandbox.
+    fn run_setup_ahead(
+        &self,
+        repo: &Path,
+        dest: &Path,
+        admin: &Path,
+        setup: &str,
+        config: &Config,
+    ) -> Result<bool, String> {
+        use std::os::unix::process::CommandExt;
+        let mode = config.sandbox.mode.unwrap_or_default();
+        let decided = crate::sandbox::decide(mode, config, |network| {
+            crate::sandbox::command(&crate::sandbox::Layout {
+                home: &self.home,
+                repo,
+                worktree: dest,
+                branch: None,
+                env: &[],
+                program: "sh",
+                write: &[],
+                hide: &config.sandbox.hide,
+                network,
+            })
+        })?;
+        let log = std::fs::File::create(admin.join(warm::SETUP_LOG)).map_err(|e| e.to_string())?;
+        let log2 = log.try_clone().map_err(|e| e.to_string())?;
+        let mut cmd = match decided.prefix.split_first() {
+            Some((bwrap, args)) => {
+                let mut c = std::process::Command::new(bwrap);
+                c.args(args).arg("sh");
+                c
+            }
+            None => std::process::Command::new("sh"),
+        };
+        cmd.arg("-c")
+            .arg(setup)
+            .current_dir(dest)
+            .env("SIDEKICK_WARM_SETUP", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .process_group(0);
+        let mut child = sidekick_git::repo::low_priority(cmd)
+            .spawn()
+            .map_err(|e| format!("cannot run the setup command: {e}"))?;
+        let deadline =
+            std::time::Instant::now() + std::time::Duration::from_millis(config.default_timeout_ms);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) => {}
+                Err(e) => return Err(format!("cannot wait for the setup command: {e}")),
+            }
+            if self.shutting_down.load(Ordering::SeqCst) || std::time::Instant::now() > deadline {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let _ = child.wait();
+                return Err(
+                    "the setup command was stopped (the host stopped, or it ran past the timeout)"
+                        .into(),
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        if !status.success() {
+            return Err(format!(
+                "the setup command `{setup}` {}; its output is in {}",
+                crate::runner::describe_exit(status),
+                admin.join(warm::SETUP_LOG).display()
+            ));
+        }
+        // Its results must be files git ignores: anything else would make the worktree differ
+        // from its commit, and a job's branch would start with it.
+        let left = sidekick_git::repo::status_porcelain(dest).map_err(|e| e.to_string())?;
+        if let Some(first) = left.lines().next() {
+            return Err(format!(
+                "the setup command left files git does not ignore ({}); setup_cache needs its results ignored",
+                first.get(3..).unwrap_or(first)
+            ));
+        }
+        Ok(decided.status.on)
     }
 }
 
@@ -246,6 +391,7 @@ impl crate::Engine {
                             watched: lock(&self.inner.pools.checked)
                                 .get(&w.path)
                                 .is_some_and(Watch::untouched),
+                            set_up: warm::is_set_up(&w),
                             path: w.path.display().to_string(),
                             commit: w.commit,
                         })

@@ -84,6 +84,8 @@ async fn prepare_and_run(
     let worktree = PathBuf::from(&rec.job.worktree);
     // A reply's turn runs in the worktree the job already has: nothing to add, copy or set up.
     let resumed = rec.has_worktree && worktree.join(".git").exists();
+    // The setup a warm worktree ran ahead of time (`setup_cache`).
+    let mut prepared = None;
     if resumed {
         let (repo2, wt2) = (repo_dir.clone(), worktree.clone());
         let reason = format!(
@@ -110,20 +112,21 @@ async fn prepare_and_run(
         let claimer = handle.clone();
         let added = tokio::task::spawn_blocking(move || {
             // A warm worktree when the repository has one ready; else a checkout.
-            if claimer.claim_warm(&repo2, &wt2, &branch, &commit, &lock_reason) {
-                return Ok(true);
+            if let Some(claimed) = claimer.claim_warm(&repo2, &wt2, &branch, &commit, &lock_reason)
+            {
+                return Ok(Some(claimed));
             }
-            repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason).map(|()| false)
+            repo::add_worktree(&repo2, &wt2, &branch, &commit, &lock_reason).map(|()| None)
         })
         .await;
         tracing::debug!(
             job = %rec.job.id,
             ms = started.elapsed().as_millis() as u64,
-            warm = matches!(added, Ok(Ok(true))),
+            warm = matches!(added, Ok(Ok(Some(_)))),
             "worktree ready"
         );
         match added {
-            Ok(Ok(_)) => {}
+            Ok(Ok(claimed)) => prepared = claimed.and_then(|c| c.prepared),
             Ok(Err(e)) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
             Err(e) => return Outcome::Failed(format!("cannot create the job's worktree: {e}")),
         }
@@ -197,7 +200,7 @@ async fn prepare_and_run(
                 home: &home,
                 repo: &repo2,
                 worktree: &wt2,
-                branch: &branch,
+                branch: Some(&branch),
                 env: &env,
                 program: &program,
                 write: &write,
@@ -230,7 +233,17 @@ async fn prepare_and_run(
         }
     }
 
-    if let Some(setup) = rec.setup.clone().filter(|_| !resumed) {
+    let setup = rec.setup.clone().filter(|_| !resumed);
+    let kept = match (&setup, prepared) {
+        (Some(setup), Some(p)) => {
+            let sandboxed = rec.job.sandbox.as_ref().is_some_and(|s| s.on);
+            kept_setup(rec, setup, p, sandboxed).await
+        }
+        _ => None,
+    };
+    if let Some(why) = kept {
+        handle.notice(Level::Info, why);
+    } else if let Some(setup) = setup {
         handle.notice(Level::Info, format!("running setup: {setup}"));
         let argv = vec!["sh".to_string(), "-c".to_string(), setup.clone()];
         match run_process(handle, rec, &argv, &settings, deadline, stop, false).await {
@@ -259,6 +272,43 @@ async fn prepare_and_run(
             argv.first().map(String::as_str).unwrap_or("")
         )),
     }
+}
+
+/// Whether the setup a warm worktree ran ahead of time stands for this job's: the same
+/// command and lockfiles at the job's base, and not run with more rights than the job's own
+/// setup would have (a job in a sandbox takes only a setup that ran in one). The notice that
+/// says so, or `None` (the job runs its setup).
+async fn kept_setup(
+    rec: &JobRecord,
+    setup: &str,
+    p: sidekick_git::warm::Prepared,
+    sandboxed: bool,
+) -> Option<String> {
+    if sandboxed && !p.sandboxed {
+        return None;
+    }
+    let (repo, base, setup2, files) = (
+        PathBuf::from(&rec.job.repo),
+        rec.job.base_commit.clone(),
+        setup.to_string(),
+        rec.setup_cache.clone(),
+    );
+    let key = tokio::task::spawn_blocking(move || {
+        sidekick_git::warm::setup_key(&repo, &base, &setup2, &files).ok()
+    })
+    .await
+    .ok()
+    .flatten()?;
+    (key == p.key).then(|| {
+        format!(
+            "setup already done: `{setup}` ran ahead of time in this worktree and {} unchanged (setup_cache)",
+            if rec.setup_cache.len() == 1 {
+                format!("{} is", rec.setup_cache[0])
+            } else {
+                format!("{} are", rec.setup_cache.join(", "))
+            }
+        )
+    })
 }
 
 fn copy_into(handle: &JobHandle, repo_dir: &Path, worktree: &Path, rel: &str) {
@@ -553,7 +603,7 @@ async fn wait_all(tasks: &mut Vec<tokio::task::JoinHandle<()>>) {
     tasks.clear();
 }
 
-fn describe_exit(status: ExitStatus) -> String {
+pub(crate) fn describe_exit(status: ExitStatus) -> String {
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(code), _) => format!("exited with code {code}"),

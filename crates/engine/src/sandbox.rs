@@ -131,7 +131,9 @@ pub struct Layout<'a> {
     pub home: &'a Home,
     pub repo: &'a Path,
     pub worktree: &'a Path,
-    pub branch: &'a str,
+    /// The job's branch, which its processes may commit on; `None` for a process that writes
+    /// no git state at all (a warm worktree's setup run ahead of time).
+    pub branch: Option<&'a str>,
     /// The job's variables (its profile's and Sidekick's): `$VAR` in a path, PATH, the context
     /// file.
     pub env: &'a [(String, String)],
@@ -171,10 +173,17 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     };
     let git = confine::worktree_git(l.repo, l.worktree)
         .map_err(|e| format!("cannot find the worktree's git folder: {e}"))?;
-    confine::prepare_fixed_files(&git)
-        .map_err(|e| format!("cannot prepare the worktree's git folder: {e}"))?;
-    let stage = confine::stage_ref(l.repo, &git, l.branch)
-        .map_err(|e| format!("cannot prepare the branch for the sandbox: {e}"))?;
+    let stage = match l.branch {
+        Some(branch) => {
+            confine::prepare_fixed_files(&git)
+                .map_err(|e| format!("cannot prepare the worktree's git folder: {e}"))?;
+            Some(
+                confine::stage_ref(l.repo, &git, branch)
+                    .map_err(|e| format!("cannot prepare the branch for the sandbox: {e}"))?,
+            )
+        }
+        None => None,
+    };
 
     let mut a = vec![program().into_os_string()];
     a.extend(base_args(l.network));
@@ -268,18 +277,20 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     // The worktree and what git needs to commit on its branch.
     let wt = real(l.worktree);
     add(&mut a, "--bind", &wt, &wt);
-    let objects = git.objects();
-    add(&mut a, "--bind", &objects, &objects);
-    let packs = objects.join("pack");
-    if packs.is_dir() {
-        add(&mut a, "--ro-bind", &packs, &packs);
+    if let Some(stage) = &stage {
+        let objects = git.objects();
+        add(&mut a, "--bind", &objects, &objects);
+        let packs = objects.join("pack");
+        if packs.is_dir() {
+            add(&mut a, "--ro-bind", &packs, &packs);
+        }
+        add(&mut a, "--bind", &git.admin, &git.admin);
+        for f in fixed_files(&git) {
+            add(&mut a, "--ro-bind", &f, &f);
+        }
+        add(&mut a, "--bind", &stage.stage, &stage.mount);
+        add(&mut a, "--bind", &stage.reflog, &stage.reflog);
     }
-    add(&mut a, "--bind", &git.admin, &git.admin);
-    for f in fixed_files(&git) {
-        add(&mut a, "--ro-bind", &f, &f);
-    }
-    add(&mut a, "--bind", &stage.stage, &stage.mount);
-    add(&mut a, "--bind", &stage.reflog, &stage.reflog);
 
     // Hidden last, so nothing above shows them again (a folder that holds the worktree is not
     // hidden: the job could not run).

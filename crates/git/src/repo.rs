@@ -423,7 +423,7 @@ pub(crate) fn admin_dir(worktree: &Path) -> Option<PathBuf> {
 }
 
 /// A command at the lowest CPU and I/O priority (`nice`, `ionice -c 3` where present).
-pub(crate) fn low_priority(mut cmd: Command) -> Command {
+pub fn low_priority(mut cmd: Command) -> Command {
     use std::os::unix::process::CommandExt;
     // SAFETY: setpriority and ioprio_set are async-signal-safe syscalls; nothing else runs
     // between fork and exec here.
@@ -436,6 +436,14 @@ pub(crate) fn low_priority(mut cmd: Command) -> Command {
         });
     }
     cmd
+}
+
+/// `git status --porcelain` of a working tree, untracked files listed one by one (ignored
+/// ones not): empty when it is exactly its HEAD.
+pub fn status_porcelain(dir: &Path) -> Result<String> {
+    let mut cmd = git(dir);
+    cmd.args(["status", "--porcelain", "--untracked-files=all"]);
+    run(cmd, "status")
 }
 
 pub fn git(dir: &Path) -> Command {

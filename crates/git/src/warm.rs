@@ -19,6 +19,10 @@ pub const PREFIX: &str = ".warm-";
 const MARK: &str = "sidekick-warm";
 /// `git worktree lock`'s reason for a warm worktree.
 const REASON: &str = "sidekick warm worktree (not a job)";
+/// In a warm worktree's admin folder: the setup that ran in it ahead of time ([`Prepared`]).
+const SETUP: &str = "sidekick-setup";
+/// In a warm worktree's admin folder: that setup's output.
+pub const SETUP_LOG: &str = "sidekick-setup.log";
 
 type Result<T> = std::result::Result<T, RepoError>;
 
@@ -52,9 +56,51 @@ pub fn list(group: &Path) -> Vec<Warm> {
     out
 }
 
+/// A repository's setup run ahead of time in a warm worktree (`setup_cache`): what it ran for
+/// and how, so a job that claims the worktree knows whether it may skip its own setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// [`setup_key`] of the command and lockfiles at the warm worktree's commit.
+    pub key: String,
+    /// It ran in a sandbox (a job whose own setup would be sandboxed uses only such results).
+    pub sandboxed: bool,
+}
+
+/// What a claim hands the job: the setup that already ran in the worktree, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Claimed {
+    pub prepared: Option<Prepared>,
+}
+
+/// What a setup's results depend on: the command and each lockfile's content at `commit`
+/// (a missing lockfile counts as such). Equal keys: the setup would do the same again.
+pub fn setup_key(repo: &Path, commit: &str, setup: &str, lockfiles: &[String]) -> Result<String> {
+    let r = git2::Repository::open(repo)?;
+    let tree = r.revparse_single(commit)?.peel_to_tree()?;
+    let mut text = format!("{}:{setup}\n", setup.len());
+    for f in lockfiles {
+        let id = tree
+            .get_path(Path::new(f))
+            .ok()
+            .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
+            .map(|e| e.id().to_string())
+            .unwrap_or_else(|| "-".into());
+        text.push_str(&format!("{}:{f} {id}\n", f.len()));
+    }
+    Ok(git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())?.to_string())
+}
+
 /// Makes one warm worktree of `repo` at `commit` in `group`, named `.warm-ID`; returns its path.
 /// Only the registration holds the repository's worktree lock; the checkout runs at low priority.
-pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf> {
+/// `prepare` runs in it before it counts as complete (the repository's setup, for
+/// `setup_cache`); its failure throws the worktree away.
+pub fn make(
+    repo: &Path,
+    group: &Path,
+    id: &str,
+    commit: &str,
+    prepare: impl FnOnce(&Path, &Path) -> std::result::Result<Option<Prepared>, String>,
+) -> Result<PathBuf> {
     sidekick_protocol::private::dir(group)?;
     let dest = group.join(format!("{PREFIX}{id}"));
     repo::with_worktree_lock(repo, || {
@@ -92,8 +138,37 @@ pub fn make(repo: &Path, group: &Path, id: &str, commit: &str) -> Result<PathBuf
             dest.display()
         )))
     })?;
+    match prepare(&dest, &admin) {
+        Ok(None) => {}
+        Ok(Some(p)) => {
+            let written =
+                std::fs::write(admin.join(SETUP), format!("{}\n{}\n", p.key, p.sandboxed));
+            if let Err(e) = written {
+                discard(repo, &dest);
+                return Err(e.into());
+            }
+        }
+        Err(why) => {
+            discard(repo, &dest);
+            return Err(RepoError::Io(std::io::Error::other(why)));
+        }
+    }
     std::fs::write(admin.join(MARK), format!("{commit}\n"))?;
     Ok(dest)
+}
+
+/// Whether the repository's setup ran ahead of time in `warm`.
+pub fn is_set_up(warm: &Warm) -> bool {
+    admin_dir(&warm.path).is_some_and(|a| prepared(&a).is_some())
+}
+
+/// The setup that ran ahead of time in a warm worktree (read from its admin folder).
+fn prepared(admin: &Path) -> Option<Prepared> {
+    let text = std::fs::read_to_string(admin.join(SETUP)).ok()?;
+    let mut lines = text.lines();
+    let key = lines.next()?.trim().to_string();
+    let sandboxed = lines.next()?.trim() == "true";
+    (!key.is_empty()).then_some(Prepared { key, sandboxed })
 }
 
 /// Checks in the background that `warm` is exactly as made, with a watch armed first: while
@@ -191,8 +266,8 @@ pub fn claim(
     branch: &str,
     commit: &str,
     lock_reason: &str,
-) -> std::result::Result<(), String> {
-    let attempt = || -> std::result::Result<(), String> {
+) -> std::result::Result<Claimed, String> {
+    let attempt = || -> std::result::Result<Claimed, String> {
         let vouched = checked.as_ref().is_some_and(Watch::untouched);
         let why = if vouched {
             head_moved(warm)
@@ -252,10 +327,13 @@ pub fn claim(
             let _ = repo::git(repo).args(["branch", "-D", branch]).output();
             return Err(e);
         }
+        let mut claimed = Claimed::default();
         if let Some(admin) = admin {
             let _ = std::fs::remove_file(admin.join(MARK));
+            claimed.prepared = prepared(&admin);
+            let _ = std::fs::remove_file(admin.join(SETUP));
         }
-        Ok(())
+        Ok(claimed)
     };
     attempt().inspect_err(|_| {
         if warm.path.exists() {
@@ -287,6 +365,10 @@ pub fn discard(repo: &Path, path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn none(_: &Path, _: &Path) -> std::result::Result<Option<Prepared>, String> {
+        Ok(None)
+    }
     use crate::repo::testing::git;
 
     fn setup() -> (tempfile::TempDir, PathBuf, PathBuf, String) {
@@ -300,9 +382,75 @@ mod tests {
     }
 
     #[test]
+    fn a_setup_run_ahead_of_time_goes_with_the_worktree_to_its_job() {
+        let (_tmp, repo, group, first) = setup();
+        std::fs::write(repo.join(".gitignore"), "deps/\n").expect("write");
+        std::fs::write(repo.join("deps.lock"), "a 1\n").expect("write");
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "lockfile"]);
+        let with_lock = git(&repo, &["rev-parse", "HEAD"]);
+        let key = |c: &str| setup_key(&repo, c, "make deps", &["deps.lock".into()]).expect("key");
+        assert_ne!(key(&first), key(&with_lock), "the lockfile appeared");
+        // The setup's result: ignored files (a clean status), and its record.
+        let made = make(&repo, &group, "01a", &with_lock, |dest, admin| {
+            assert!(admin.is_dir());
+            std::fs::create_dir(dest.join("deps")).map_err(|e| e.to_string())?;
+            std::fs::write(dest.join("deps/a"), "built").map_err(|e| e.to_string())?;
+            Ok(Some(Prepared {
+                key: key(&with_lock),
+                sandboxed: true,
+            }))
+        })
+        .expect("made");
+        assert_eq!(list(&group).len(), 1);
+        assert_eq!(check(&list(&group)[0]).map(|_| ()), Ok(()), "as made");
+        // Another file changes; the lockfile does not: the same key.
+        std::fs::write(repo.join("README.md"), "changed\n").expect("write");
+        git(&repo, &["commit", "-qam", "readme"]);
+        let later = git(&repo, &["rev-parse", "HEAD"]);
+        assert_eq!(key(&later), key(&with_lock));
+        let dest = group.join("brave-otter");
+        let claimed = claim(
+            &repo,
+            &list(&group)[0],
+            None,
+            &dest,
+            "sidekick/b",
+            &later,
+            "job",
+        )
+        .expect("claimed");
+        assert_eq!(
+            claimed.prepared,
+            Some(Prepared {
+                key: key(&with_lock),
+                sandboxed: true
+            })
+        );
+        assert_eq!(
+            std::fs::read_to_string(dest.join("deps/a")).expect("kept"),
+            "built"
+        );
+        assert!(!made.exists());
+        let admin = admin_dir(&dest).expect("admin");
+        assert!(
+            !admin.join(SETUP).exists(),
+            "the record is the job's now, once"
+        );
+        // A setup that fails: the worktree is thrown away, nothing is left in the pool.
+        let err = make(&repo, &group, "01b", &later, |_, _| {
+            Err("setup failed".into())
+        })
+        .expect_err("refused");
+        assert!(err.to_string().contains("setup failed"), "{err}");
+        assert!(list(&group).is_empty());
+        assert!(!group.join(format!("{PREFIX}01b")).exists());
+    }
+
+    #[test]
     fn a_warm_worktree_is_made_claimed_onto_a_branch_and_moved() {
         let (_tmp, repo, group, first) = setup();
-        let made = make(&repo, &group, "01a", &first).expect("made");
+        let made = make(&repo, &group, "01a", &first, none).expect("made");
         let warm = list(&group);
         assert_eq!(
             warm,
@@ -346,7 +494,7 @@ mod tests {
         assert!(listed.contains("locked job x"), "{listed}");
 
         // At the job's own base already: only the branch and HEAD change; git agrees on all.
-        make(&repo, &group, "01b", &second).expect("made");
+        make(&repo, &group, "01b", &second, none).expect("made");
         let warm = list(&group);
         let dest = group.join("calm-heron");
         claim(
@@ -385,9 +533,9 @@ mod tests {
     #[test]
     fn a_watched_one_is_claimed_on_the_watchs_word_and_thrown_away_once_touched() {
         let (_tmp, repo, group, head) = setup();
-        make(&repo, &group, "01a", &head).expect("made");
-        make(&repo, &group, "01b", &head).expect("made");
-        let c = make(&repo, &group, "01c", &head).expect("made");
+        make(&repo, &group, "01a", &head, none).expect("made");
+        make(&repo, &group, "01b", &head, none).expect("made");
+        let c = make(&repo, &group, "01c", &head, none).expect("made");
         // Spoiled before its check: the check says so and arms nothing.
         std::fs::write(c.join("stray.txt"), "x\n").expect("write");
         let warm = list(&group);
@@ -430,7 +578,7 @@ mod tests {
             "refs/heads/sidekick/job"
         );
         // Its HEAD moved by hand after the check (in the admin folder): seen as well.
-        let d = make(&repo, &group, "01d", &head).expect("made");
+        let d = make(&repo, &group, "01d", &head, none).expect("made");
         let warm_d = list(&group)
             .into_iter()
             .find(|w| w.path == d)
@@ -465,7 +613,7 @@ mod tests {
             ("01c", "branch"),
             ("01d", "unfinished"),
         ] {
-            let made = make(&repo, &group, id, &head).expect("made");
+            let made = make(&repo, &group, id, &head, none).expect("made");
             match spoil {
                 "edit" => std::fs::write(made.join("README.md"), "changed\n").expect("write"),
                 "stray" => std::fs::write(made.join("stray.txt"), "x\n").expect("write"),

@@ -385,6 +385,9 @@ pub struct WarmWorktree {
     /// Checked and watched since: a job claims it without checking its files again.
     #[serde(default)]
     pub watched: bool,
+    /// The repository's setup ran in it ahead of time (`setup_cache`).
+    #[serde(default)]
+    pub set_up: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

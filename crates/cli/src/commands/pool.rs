@@ -49,9 +49,10 @@ pub async fn cmd_pool(client: &Client, args: PoolArgs) -> Outcome {
         for w in &p.worktrees {
             match &w.commit {
                 Some(c) => println!(
-                    "  {} at {}{}",
+                    "  {} at {}{}{}",
                     w.path,
                     &c[..c.len().min(10)],
+                    if w.set_up { ", set up ahead" } else { "" },
                     if w.watched {
                         ", checked and watched"
                     } else {

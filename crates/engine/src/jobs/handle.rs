@@ -51,8 +51,8 @@ impl JobHandle {
         self.inner.home.clone()
     }
 
-    /// Makes one of the repository's warm worktrees this job's worktree; false when there was
-    /// none to use.
+    /// Makes one of the repository's warm worktrees this job's worktree (with the setup that
+    /// already ran in it, if any); `None` when there was none to use.
     pub(crate) fn claim_warm(
         &self,
         repo: &std::path::Path,
@@ -60,7 +60,7 @@ impl JobHandle {
         branch: &str,
         commit: &str,
         reason: &str,
-    ) -> bool {
+    ) -> Option<sidekick_git::warm::Claimed> {
         self.inner.claim_warm(repo, dest, branch, commit, reason)
     }
 

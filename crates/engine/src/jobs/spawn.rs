@@ -334,6 +334,7 @@ impl Inner {
             },
             env,
             setup: repo_config.setup,
+            setup_cache: repo_config.setup_cache,
             copy_files: repo_config.copy,
             process: None,
             has_worktree: false,

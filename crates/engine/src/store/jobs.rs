@@ -48,6 +48,9 @@ struct AgentState {
     /// The request the job was made from, for `sidekick retry`.
     #[serde(default)]
     request: Option<sidekick_protocol::SpawnRequest>,
+    /// The repository's `setup_cache` lockfiles when the job was made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    setup_cache: Vec<String>,
 }
 
 fn agent_state(rec: &JobRecord) -> String {
@@ -70,6 +73,7 @@ fn agent_state(rec: &JobRecord) -> String {
         auto_merge: j.auto_merge.clone(),
         retry_of: j.retry_of.clone(),
         request: rec.request.clone(),
+        setup_cache: rec.setup_cache.clone(),
     })
 }
 
@@ -347,6 +351,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
             last_reply: agent.last_reply,
             sandbox: agent.sandbox_asked,
             request: agent.request,
+            setup_cache: agent.setup_cache,
         })
     })();
     Ok(parsed)

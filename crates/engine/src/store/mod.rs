@@ -143,6 +143,8 @@ pub struct JobRecord {
     /// stored: the runner reads it from the config when the job starts.
     pub env: Vec<(String, String)>,
     pub setup: Option<String>,
+    /// The repository's `setup_cache` lockfiles (see [`crate::config::RepoConfig`]).
+    pub setup_cache: Vec<String>,
     pub copy_files: Vec<String>,
     pub process: Option<ProcessIdentity>,
     /// The worktree exists on disk (created and not yet removed).
@@ -313,6 +315,7 @@ pub(crate) mod tests {
             argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
             env: vec![("A".into(), "b".into())],
             setup: None,
+            setup_cache: vec![],
             copy_files: vec![],
             process: None,
             has_worktree: false,

@@ -700,7 +700,11 @@ commit: string | null, bytes: number,
 /**
  * Checked and watched since: a job claims it without checking its files again.
  */
-watched: boolean, };
+watched: boolean, 
+/**
+ * The repository's setup ran in it ahead of time (`setup_cache`).
+ */
+set_up: boolean, };
 
 export type TrustInfo = { 
 /**
