@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use git2::Repository;
 
@@ -12,10 +12,14 @@ use crate::repo::RepoError;
 /// an index loaded; an index is re-read only when its file changed on disk (git replaces it by
 /// rename, so every rewrite is seen). Keyed by path and by whether the handle is for commits
 /// only (an empty in-memory index, see [`crate::repo::open_objects_only`]).
+/// Each handle has its own lock, so work in one repository (a merge's plan, holding its
+/// handle while a thread checks the user's checkout through another) never waits for another.
 #[derive(Default)]
 pub struct Repos {
-    open: Mutex<HashMap<(PathBuf, Kind), (Repository, std::time::Instant)>>,
+    open: Mutex<HashMap<(PathBuf, Kind), Slot>>,
 }
+
+type Slot = Arc<Mutex<(Repository, std::time::Instant)>>;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Kind {
@@ -78,41 +82,40 @@ impl Repos {
         kind: Kind,
         f: impl FnOnce(&Repository) -> Result<T, RepoError>,
     ) -> Result<T, RepoError> {
-        static TUNED: std::sync::Once = std::sync::Once::new();
-        // Like git, objects are not hashed again on every read (libgit2 does by default:
-        // a tenth of a large diff's time); `git fsck` is where corruption is looked for.
-        TUNED.call_once(|| git2::opts::strict_hash_verification(false));
-        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
-        let key = (path.to_path_buf(), kind);
-        if !open.contains_key(&key) {
-            let repo = match kind {
-                Kind::Objects => crate::repo::open_objects_only(path)?,
-                Kind::Full => Repository::open(path)?,
-                Kind::Bare => {
-                    let gitdir = Repository::open(path)?.path().to_path_buf();
-                    Repository::open_ext(
-                        gitdir,
-                        git2::RepositoryOpenFlags::BARE | git2::RepositoryOpenFlags::NO_SEARCH,
-                        std::iter::empty::<&std::ffi::OsStr>(),
-                    )?
+        crate::tune_libgit2();
+        let slot = {
+            let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+            let key = (path.to_path_buf(), kind);
+            match open.get(&key) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let repo = match kind {
+                        Kind::Objects => crate::repo::open_objects_only(path)?,
+                        Kind::Full => Repository::open(path)?,
+                        Kind::Bare => {
+                            let gitdir = Repository::open(path)?.path().to_path_buf();
+                            Repository::open_ext(
+                                gitdir,
+                                git2::RepositoryOpenFlags::BARE
+                                    | git2::RepositoryOpenFlags::NO_SEARCH,
+                                std::iter::empty::<&std::ffi::OsStr>(),
+                            )?
+                        }
+                    };
+                    // A long-running host should not collect handles without bound (one in
+                    // use stays alive with its user).
+                    if open.len() >= 64 {
+                        open.clear();
+                    }
+                    let slot: Slot = Arc::new(Mutex::new((repo, std::time::Instant::now())));
+                    open.insert(key, slot.clone());
+                    slot
                 }
-            };
-            // A long-running host should not collect handles without bound.
-            if open.len() >= 64 {
-                open.clear();
             }
-            open.insert(key.clone(), (repo, std::time::Instant::now()));
-        }
-        match open.get_mut(&key) {
-            Some((repo, used)) => {
-                *used = std::time::Instant::now();
-                f(repo)
-            }
-            None => Err(RepoError::Git {
-                what: "open".into(),
-                detail: format!("cannot open {}", path.display()),
-            }),
-        }
+        };
+        let mut held = slot.lock().unwrap_or_else(|p| p.into_inner());
+        held.1 = std::time::Instant::now();
+        f(&held.0)
     }
 
     /// Closes repositories unused for `idle`, so a host at rest holds no indexes or mapped
@@ -120,7 +123,8 @@ impl Repos {
     pub fn close_idle(&self, idle: std::time::Duration) -> usize {
         let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
         let before = open.len();
-        open.retain(|_, (_, used)| used.elapsed() < idle);
+        // One in use right now is not idle.
+        open.retain(|_, slot| slot.try_lock().map_or(true, |held| held.1.elapsed() < idle));
         before - open.len()
     }
 }

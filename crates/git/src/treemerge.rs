@@ -25,6 +25,9 @@ pub struct TreeMerge {
     pub conflicts: Vec<Conflict>,
     /// Which path decided it: the in-process walk or git.
     pub by_git: bool,
+    /// The paths whose content differs between `ours` and the merged tree, when the walk
+    /// decided (found on the way, the same list [`changed_paths`] gives); `None` otherwise.
+    pub changed: Option<Vec<String>>,
 }
 
 /// Merges `theirs` into `ours` on top of `base` (all tree ids).
@@ -34,12 +37,15 @@ pub fn merge_trees(
     ours: Oid,
     theirs: Oid,
 ) -> Result<TreeMerge, RepoError> {
+    crate::tune_libgit2();
     if !has_merge_attributes(repo, ours) {
-        if let Some(tree) = walk(repo, Some(base), Some(ours), Some(theirs))? {
+        let mut changed = BTreeSet::new();
+        if let Some(tree) = walk(repo, "", Some(base), Some(ours), Some(theirs), &mut changed)? {
             return Ok(TreeMerge {
                 tree: Some(tree.unwrap_or(empty_tree(repo)?)),
                 conflicts: Vec::new(),
                 by_git: false,
+                changed: Some(changed.into_iter().collect()),
             });
         }
     }
@@ -83,13 +89,17 @@ fn entry(tree: Option<&Tree<'_>>, name: &[u8]) -> Option<Entry> {
     })
 }
 
-/// Merges one level. `Ok(None)` means "let git decide"; `Ok(Some(None))` an empty result tree.
+/// Merges one level (the folder `prefix`, empty or ending in `/`), adding to `changed` each path
+/// the result changes against `ours`. `Ok(None)` means "let git decide"; `Ok(Some(None))` an
+/// empty result tree.
 #[allow(clippy::type_complexity)]
 fn walk(
     repo: &Repository,
+    prefix: &str,
     base: Option<Oid>,
     ours: Option<Oid>,
     theirs: Option<Oid>,
+    changed: &mut BTreeSet<String>,
 ) -> Result<Option<Option<Oid>>, RepoError> {
     let load = |id: Option<Oid>| -> Result<Option<Tree<'_>>, RepoError> {
         Ok(match id {
@@ -117,6 +127,9 @@ fn walk(
             entry(o.as_ref(), &name),
             entry(t.as_ref(), &name),
         );
+        let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+        // The folder walk below records what it changes itself.
+        let mut walked = false;
         let result = if eo == et || eb == et {
             continue; // ours already holds the answer
         } else if eb == eo {
@@ -126,7 +139,16 @@ fn walk(
                 (eb, Some(eo), Some(et))
                     if eo.is_tree() && et.is_tree() && eb.is_none_or(|b| b.is_tree()) =>
                 {
-                    match walk(repo, eb.map(|b| b.id), Some(eo.id), Some(et.id))? {
+                    walked = true;
+                    let inner = format!("{path}/");
+                    match walk(
+                        repo,
+                        &inner,
+                        eb.map(|b| b.id),
+                        Some(eo.id),
+                        Some(et.id),
+                        changed,
+                    )? {
                         None => return Ok(None),
                         Some(None) => None,
                         Some(Some(id)) => Some(Entry { id, mode: eo.mode }),
@@ -148,6 +170,17 @@ fn walk(
             continue;
         }
         any_change = true;
+        if !walked {
+            let as_tree = |e: Option<Entry>| e.filter(|e| e.is_tree()).map(|e| e.id);
+            let (to, tr) = (as_tree(eo), as_tree(result));
+            if to.is_some() || tr.is_some() {
+                changes_under(repo, &format!("{path}/"), to, tr, changed)?;
+            }
+            let is_file = |e: Option<Entry>| e.is_some_and(|e| !e.is_tree());
+            if is_file(eo) || is_file(result) {
+                changed.insert(path);
+            }
+        }
         let name_str = std::str::from_utf8(&name).map_err(|_| RepoError::Git {
             what: "merge".into(),
             detail: "a path is not UTF-8".into(),
@@ -258,6 +291,7 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
             tree: Some(tree),
             conflicts: Vec::new(),
             by_git: true,
+            changed: None,
         });
     }
     let mut paths = Vec::new();
@@ -306,6 +340,7 @@ fn parse_merge_tree(stdout: &[u8], clean: bool) -> Result<TreeMerge, RepoError> 
         tree: None,
         conflicts,
         by_git: true,
+        changed: None,
     })
 }
 
@@ -329,26 +364,59 @@ fn changes_under(
     if a == b {
         return Ok(());
     }
-    type Side = Option<(Oid, i32)>;
-    let mut entries: std::collections::BTreeMap<Vec<u8>, (Side, Side)> = Default::default();
-    for (id, first) in [(a, true), (b, false)] {
-        let Some(id) = id else { continue };
-        for e in repo.find_tree(id)?.iter() {
-            let slot = entries.entry(e.name_bytes().to_vec()).or_default();
-            let side = Some((e.id(), e.filemode()));
-            if first {
-                slot.0 = side;
-            } else {
-                slot.1 = side;
-            }
-        }
-    }
+    let load = |id: Option<Oid>| -> Result<Option<Tree<'_>>, RepoError> {
+        Ok(match id {
+            Some(id) => Some(repo.find_tree(id)?),
+            None => None,
+        })
+    };
+    let (ta, tb) = (load(a)?, load(b)?);
     let tree_mode = i32::from(FileMode::Tree);
-    for (name, (ea, eb)) in entries {
+    type Side = Option<(Oid, i32)>;
+    fn at<'t>(t: &'t Option<Tree<'_>>, i: usize) -> Option<git2::TreeEntry<'t>> {
+        t.as_ref().and_then(|t| t.get(i))
+    }
+    let kind = |e: &git2::TreeEntry<'_>| (e.id(), e.filemode());
+    // Both trees' entries are in git's order: walked side by side, an entry with the same name
+    // and kind on both sides is compared by id; the rest are on one side only. (A file and a
+    // folder of the same name are two entries: one goes, the other comes, as with a pairing.)
+    let (mut i, mut j) = (0, 0);
+    loop {
+        let (x, y) = (at(&ta, i), at(&tb, j));
+        let order = match (&x, &y) {
+            (None, None) => break,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some(x), Some(y)) => git_order(
+                x.name_bytes(),
+                x.filemode() == tree_mode,
+                y.name_bytes(),
+                y.filemode() == tree_mode,
+            ),
+        };
+        let (entry, ea, eb): (Option<git2::TreeEntry<'_>>, Side, Side) = match order {
+            std::cmp::Ordering::Less => {
+                i += 1;
+                let ea = x.as_ref().map(kind);
+                (x, ea, None)
+            }
+            std::cmp::Ordering::Greater => {
+                j += 1;
+                let eb = y.as_ref().map(kind);
+                (y, None, eb)
+            }
+            std::cmp::Ordering::Equal => {
+                i += 1;
+                j += 1;
+                let (ea, eb) = (x.as_ref().map(kind), y.as_ref().map(kind));
+                (x, ea, eb)
+            }
+        };
         if ea == eb {
             continue;
         }
-        let path = format!("{prefix}{}", String::from_utf8_lossy(&name));
+        let name = entry.as_ref().map(|e| e.name_bytes()).unwrap_or_default();
+        let path = format!("{prefix}{}", String::from_utf8_lossy(name));
         let tree = |e: Side| e.filter(|(_, m)| *m == tree_mode).map(|(id, _)| id);
         let (ta, tb) = (tree(ea), tree(eb));
         if ta.is_some() || tb.is_some() {
@@ -360,6 +428,16 @@ fn changes_under(
         }
     }
     Ok(())
+}
+
+/// Git's order of tree entries: by name, a folder's name as if it ended in `/`.
+fn git_order(a: &[u8], a_tree: bool, b: &[u8], b_tree: bool) -> std::cmp::Ordering {
+    let n = a.len().min(b.len());
+    a[..n].cmp(&b[..n]).then_with(|| {
+        let end =
+            |name: &[u8], tree: bool| name.get(n).copied().unwrap_or(if tree { b'/' } else { 0 });
+        end(a, a_tree).cmp(&end(b, b_tree))
+    })
 }
 
 /// The tree of `base` with `paths` taken from `head` (added, changed, or removed where `head`
@@ -414,6 +492,11 @@ mod tests {
             "f",
             "d/e.txt",
             "exe",
+            // Sorted around the folder `a` and the file-then-folder `f` in git's order.
+            "a.txt",
+            "a-b",
+            "f.txt",
+            "f-g",
         ] {
             write(p, p);
         }
@@ -422,6 +505,8 @@ mod tests {
         let one = git(dir, &["rev-parse", "HEAD^{tree}"]);
         write("a/b/c.txt", "changed");
         write("a/new/deep/n.txt", "new");
+        write("a-b", "changed");
+        write("f.txt", "changed");
         std::fs::remove_file(dir.join("x.txt")).expect("rm");
         // A file that becomes a folder, and a folder that becomes a file.
         std::fs::remove_file(dir.join("f")).expect("rm");
@@ -559,6 +644,33 @@ mod tests {
             changed,
             vec!["a.txt", "b.txt", "dir/f.txt", "dir/sub/d.txt"]
         );
+        assert_eq!(
+            fast.changed,
+            Some(changed),
+            "found on the way, the same list"
+        );
+
+        // Whole folders added and removed on one side, a file added in a new deep folder.
+        let (tmp, b, o, t) = scenario(
+            BASE,
+            "echo c2 >> dir/c.txt; echo top > top.txt",
+            "rm -r dir/sub; mkdir -p new/deep/er; echo n > new/deep/er/n.txt; echo m > new/m.txt; rm moved.txt",
+        );
+        let repo = Repository::open(tmp.path()).expect("open");
+        let fast = merge_trees(&repo, b, o, t).expect("merge");
+        assert!(!fast.by_git);
+        assert_eq!(fast.tree, git_merge_tree(&repo, b, o, t).expect("git").tree);
+        let changed = changed_paths(&repo, o, fast.tree.expect("tree")).expect("diff");
+        assert_eq!(
+            changed,
+            vec![
+                "dir/sub/d.txt",
+                "moved.txt",
+                "new/deep/er/n.txt",
+                "new/m.txt"
+            ]
+        );
+        assert_eq!(fast.changed, Some(changed));
     }
 
     #[test]

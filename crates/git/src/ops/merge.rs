@@ -25,6 +25,37 @@ pub(super) fn plan(
     req: &MergeRequest,
     ctx: &Ctx<'_>,
 ) -> Result<(MergePreview, Plan)> {
+    // What the user has uncommitted where the target is checked out is found on a thread of its
+    // own beside the tree merge. It is started first: on an idle machine a new thread can take a
+    // millisecond to be scheduled, which the plan's first steps hide.
+    std::thread::scope(|s| {
+        let (ask, asked) = std::sync::mpsc::channel::<(Vec<PathBuf>, Oid, Oid)>();
+        let here = current_cpu();
+        let dirty = s.spawn(move || {
+            elsewhere(here);
+            let (workdirs, from, to) = asked.recv().ok()?;
+            Some(
+                workdirs
+                    .iter()
+                    .map(|w| ctx.dirty_of_change(w, from, to))
+                    .collect::<Result<Vec<Vec<String>>>>(),
+            )
+        });
+        plan_beside(repo, job, copy_files, req, ask, dirty)
+    })
+}
+
+/// [`plan`], with `ask` and `dirty` the thread that checks the target's checkouts for
+/// uncommitted changes over the paths the job changes.
+#[allow(clippy::type_complexity)]
+fn plan_beside(
+    repo: &Repository,
+    job: &Subject,
+    copy_files: &[String],
+    req: &MergeRequest,
+    ask: std::sync::mpsc::Sender<(Vec<PathBuf>, Oid, Oid)>,
+    dirty: std::thread::ScopedJoinHandle<'_, Option<Result<Vec<Vec<String>>>>>,
+) -> Result<(MergePreview, Plan)> {
     let target = match &req.into {
         Some(t) => t.trim_start_matches("refs/heads/").to_string(),
         None => job.base_branch.clone().ok_or_else(|| {
@@ -131,30 +162,27 @@ pub(super) fn plan(
         job_tree
     };
     let up_to_date = ours == theirs || repo.graph_descendant_of(ours, theirs).unwrap_or(false);
-    // Whether something is in progress where the target is (a few small files), then what the
-    // user has uncommitted where it is checked out, found beside the tree merge (the merge
-    // changes only paths the job changed, so those are the paths to look at).
+    // Whether something is in progress where the target is (a few small files); what the user
+    // has uncommitted where it is checked out, over the paths the job changes (the merge changes
+    // only those), is found beside the tree merge.
     let worktrees = checkout::all_worktrees_of(repo)?;
     let blocked_by = checkout::in_progress_among(&worktrees, &target);
     let checkouts_found = checkout::checkouts_among(&worktrees, &target);
-    let (merged, dirty) = std::thread::scope(|s| {
-        let dirty = s.spawn(|| {
-            checkouts_found
-                .iter()
-                .map(|c| ctx.dirty_of_change(&c.workdir, base_tree, theirs_tree))
-                .collect::<Result<Vec<Vec<String>>>>()
-        });
-        let merged = merge_in(repo, up_to_date, base_tree, ours_tree, theirs_tree);
-        let dirty = dirty.join().map_err(|_| {
-            ReviewError::Invalid("the merge preview's uncommitted-changes check panicked".into())
-        });
-        (merged, dirty)
-    });
-    let (merged, dirty) = (merged?, dirty??);
+    let workdirs = checkouts_found.iter().map(|c| c.workdir.clone()).collect();
+    let asked = ask.send((workdirs, base_tree, theirs_tree));
+    let merged = merge_in(repo, up_to_date, base_tree, ours_tree, theirs_tree);
+    let lost =
+        || ReviewError::Invalid("the merge preview's uncommitted-changes check failed".into());
+    let dirty = match (asked, dirty.join()) {
+        (Ok(()), Ok(Some(found))) => found,
+        _ => Err(lost()),
+    };
+    let (mut merged, dirty) = (merged?, dirty?);
     // The same list the merge itself checks against (one diff of the two trees).
-    let changed = match merged.tree {
-        Some(t) => treemerge::changed_paths(repo, ours_tree, t)?,
-        None => Vec::new(),
+    let changed = match (merged.tree, merged.changed.take()) {
+        (Some(_), Some(found)) => found,
+        (Some(t), None) => treemerge::changed_paths(repo, ours_tree, t)?,
+        (None, _) => Vec::new(),
     };
     tracing::debug!(
         changed = changed.len(),
@@ -213,6 +241,7 @@ fn merge_in(
             tree: Some(ours_tree),
             conflicts: Vec::new(),
             by_git: false,
+            changed: Some(Vec::new()),
         }
     } else {
         treemerge::merge_trees(repo, base_tree, ours_tree, theirs_tree)?
@@ -274,13 +303,22 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         );
         repo::commit_all(&wt, &msg)?;
     }
-    let repo = open(Path::new(&rec.repo))?;
-    refresh_head_in(&repo, rec)?;
-    tracing::debug!(
-        ms = t.elapsed().as_millis() as u64,
-        "merge: saved and refreshed"
-    );
-    let (preview, plan) = plan(&repo, rec, &rec.copy_files, req, ctx)?;
+    // The host's open handle of the repository (objects only: no index), whose object cache
+    // still holds the trees the job's diff or an earlier preview read; references are read
+    // from disk every time.
+    let repo_dir = PathBuf::from(&rec.repo);
+    let (preview, plan) = ctx
+        .repos
+        .with(&repo_dir, true, |repo| {
+            Ok(refresh_head_in(repo, rec).and_then(|()| {
+                tracing::debug!(
+                    ms = t.elapsed().as_millis() as u64,
+                    "merge: saved and refreshed"
+                );
+                plan(repo, rec, &rec.copy_files, req, ctx)
+            }))
+        })
+        .map_err(ReviewError::Repo)??;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
         let message = if preview.up_to_date {
@@ -320,7 +358,6 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
     let Some(merged_tree) = plan.new_tree else {
         return Err(refused(Refusal::Conflict, conflict_message(rec, &preview)));
     };
-    let repo_dir = PathBuf::from(&rec.repo);
     let new_commit = if preview.up_to_date {
         plan.ours
     } else {
@@ -539,5 +576,30 @@ pub(super) fn make_commits(
             }
             Ok(current)
         }
+    }
+}
+
+/// The CPU the calling thread runs on, if known.
+fn current_cpu() -> Option<usize> {
+    // SAFETY: sched_getcpu has no preconditions.
+    let cpu = unsafe { libc::sched_getcpu() };
+    usize::try_from(cpu).ok()
+}
+
+/// Keeps the calling thread off `cpu` (when there is another CPU to run on): woken, it is
+/// placed on another CPU at once instead of queuing behind the thread that woke it.
+fn elsewhere(cpu: Option<usize>) {
+    let Some(cpu) = cpu else { return };
+    // SAFETY: a zeroed cpu_set_t is a valid empty set; the calls get its exact size.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return;
+        }
+        if !libc::CPU_ISSET(cpu, &set) || libc::CPU_COUNT(&set) < 2 {
+            return;
+        }
+        libc::CPU_CLR(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
