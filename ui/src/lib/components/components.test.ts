@@ -3,6 +3,7 @@ import { fireEvent, render, screen, waitFor } from "@testing-library/svelte";
 import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import { describe, expect, it } from "vitest";
+import { forgetDiffHeads } from "../diffhead";
 import { AppState } from "../state.svelte";
 import { diff, file, job } from "../test-fixtures";
 import type { OutputMessage, TranscriptMessage } from "../ipc";
@@ -24,6 +25,8 @@ type Calls = { cmd: string; args: Args }[];
 
 /** Answers commands from a table; a function answer may throw a host error. */
 function host(table: Record<string, unknown>): Calls {
+  // Each test's host answers afresh: no diff head kept from another test.
+  forgetDiffHeads();
   const calls: Calls = [];
   mockIPC((cmd, args) => {
     const a = (args ?? {}) as Record<string, unknown>;
@@ -795,6 +798,30 @@ describe("JobView", () => {
     render(JobView, { app, job: fresh });
     expect(screen.getByTestId("job-retry-of").textContent).toBe("brave-otter");
     expect(screen.queryByTestId("job-retry"), "not while it is queued").toBeNull();
+  });
+
+  it("asks for a finished job's diff head when it opens; the Diff pane shows that one", async () => {
+    const done = job({ head_commit: "b".repeat(40) });
+    const calls = host({
+      job_diff: diff([file()]),
+      job_comments: [],
+      job_viewed: [],
+      follow_output: 1,
+      stop_output: null,
+    });
+    const app = withJobs(done);
+    render(JobView, { app, job: done });
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "job_diff").length).toBe(1));
+    expect(calls.find((c) => c.cmd === "job_diff")?.args).toEqual({ job: "01jtest", maxLines: 1500 });
+    await fireEvent.click(screen.getByTestId("pane-diff"));
+    await waitFor(() => screen.getAllByTestId("diff-line"));
+    expect(calls.filter((c) => c.cmd === "job_diff").length, "asked for once").toBe(1);
+    // A running job's diff is its worktree as it is now: never asked for ahead of time.
+    const running = job({ id: "01jrun", state: "running", ended_at: null, head_commit: null });
+    const before = calls.length;
+    render(JobView, { app: withJobs(running), job: running });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.slice(before).some((c) => c.cmd === "job_diff")).toBe(false);
   });
 
   it("says whether a job merged by itself", () => {
