@@ -17,7 +17,13 @@ use crate::repo::RepoError;
 #[derive(Default)]
 pub struct Repos {
     open: Mutex<HashMap<(PathBuf, Kind), Slot>>,
+    /// The paths that differ between two trees, for the last few pairs asked (a job's own
+    /// change, looked at by each preview of its merge while the target moves).
+    changes: Mutex<std::collections::VecDeque<((git2::Oid, git2::Oid), Arc<Vec<String>>)>>,
 }
+
+/// How many tree pairs' differences are kept.
+const CHANGES_KEPT: usize = 16;
 
 type Slot = Arc<Mutex<(Repository, std::time::Instant)>>;
 
@@ -62,7 +68,7 @@ impl Repos {
             let tree = |c: &str| -> Result<git2::Oid, RepoError> {
                 Ok(r.revparse_single(c)?.peel_to_tree()?.id())
             };
-            let changed = crate::treemerge::changed_paths(r, tree(from)?, tree(to)?)?;
+            let changed = self.changed_paths(r, tree(from)?, tree(to)?)?;
             Ok(crate::attributes::may_apply(
                 r,
                 changed.iter().map(String::as_str),
@@ -118,6 +124,34 @@ impl Repos {
         f(&held.0)
     }
 
+    /// [`crate::treemerge::changed_paths`] from `from` to `to` (tree ids) in `repo`, kept for
+    /// the next time the same pair is asked (trees never change, so neither does the answer).
+    pub fn changed_paths(
+        &self,
+        repo: &Repository,
+        from: git2::Oid,
+        to: git2::Oid,
+    ) -> Result<Arc<Vec<String>>, RepoError> {
+        let kept = |changes: &Mutex<std::collections::VecDeque<_>>| {
+            changes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .find(|(k, _)| *k == (from, to))
+                .map(|(_, v): &(_, Arc<Vec<String>>)| v.clone())
+        };
+        if let Some(found) = kept(&self.changes) {
+            return Ok(found);
+        }
+        let found = Arc::new(crate::treemerge::changed_paths(repo, from, to)?);
+        let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
+        changes.push_back(((from, to), found.clone()));
+        while changes.len() > CHANGES_KEPT {
+            changes.pop_front();
+        }
+        Ok(found)
+    }
+
     /// Closes repositories unused for `idle`, so a host at rest holds no indexes or mapped
     /// packs. Returns how many it closed.
     pub fn close_idle(&self, idle: std::time::Duration) -> usize {
@@ -154,6 +188,31 @@ mod tests {
         assert!(repos
             .with(&tmp.path().join("missing"), false, |_| Ok(()))
             .is_err());
+    }
+
+    #[test]
+    fn a_tree_pairs_changes_are_found_once_and_kept() {
+        use crate::repo::testing::git;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        repo_with_commit(tmp.path());
+        let tree = || git2::Oid::from_str(&git(tmp.path(), &["rev-parse", "HEAD^{tree}"]));
+        let first = tree().expect("oid");
+        std::fs::create_dir_all(tmp.path().join("d")).expect("mkdir");
+        std::fs::write(tmp.path().join("d/new.txt"), "new\n").expect("write");
+        git(tmp.path(), &["add", "-A"]);
+        git(tmp.path(), &["commit", "-q", "-m", "second"]);
+        let second = tree().expect("oid");
+        let repo = Repository::open(tmp.path()).expect("open");
+        let repos = Repos::default();
+        let a = repos.changed_paths(&repo, first, second).expect("changes");
+        assert_eq!(*a, vec!["d/new.txt"]);
+        let again = repos.changed_paths(&repo, first, second).expect("kept");
+        assert!(Arc::ptr_eq(&a, &again), "the kept answer");
+        let back = repos
+            .changed_paths(&repo, second, first)
+            .expect("other pair");
+        assert!(!Arc::ptr_eq(&a, &back));
+        assert_eq!(*back, vec!["d/new.txt"]);
     }
 
     #[test]

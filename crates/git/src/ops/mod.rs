@@ -60,7 +60,7 @@ impl Ctx<'_> {
     /// changes in the checkout at `workdir`.
     fn dirty_of_change(&self, workdir: &Path, from: Oid, to: Oid) -> Result<Vec<String>> {
         Ok(self.repos.with(workdir, false, |r| {
-            let paths = crate::treemerge::changed_paths(r, from, to)?;
+            let paths = self.repos.changed_paths(r, from, to)?;
             checkout::dirty_paths_in(r, &paths)
         })?)
     }
