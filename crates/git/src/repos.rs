@@ -19,8 +19,11 @@ pub struct Repos {
     open: Mutex<HashMap<(PathBuf, Kind), Slot>>,
     /// The paths that differ between two trees, for the last few pairs asked (a job's own
     /// change, looked at by each preview of its merge while the target moves).
-    changes: Mutex<std::collections::VecDeque<((git2::Oid, git2::Oid), Arc<Vec<String>>)>>,
+    changes: Mutex<std::collections::VecDeque<Changes>>,
 }
+
+/// A pair of trees and the paths that differ between them.
+type Changes = ((git2::Oid, git2::Oid), Arc<Vec<String>>);
 
 /// How many tree pairs' differences are kept.
 const CHANGES_KEPT: usize = 16;
@@ -132,13 +135,13 @@ impl Repos {
         from: git2::Oid,
         to: git2::Oid,
     ) -> Result<Arc<Vec<String>>, RepoError> {
-        let kept = |changes: &Mutex<std::collections::VecDeque<_>>| {
+        let kept = |changes: &Mutex<std::collections::VecDeque<Changes>>| {
             changes
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .iter()
                 .find(|(k, _)| *k == (from, to))
-                .map(|(_, v): &(_, Arc<Vec<String>>)| v.clone())
+                .map(|(_, v)| v.clone())
         };
         if let Some(found) = kept(&self.changes) {
             return Ok(found);
