@@ -414,15 +414,18 @@ async fn bench_start(
     let mut git_times = Vec::new();
     let mut git_par_times = Vec::new();
     let mut sk_times = Vec::new();
+    // Sidekick's start with the sandbox off too: what setting up bubblewrap adds to it.
+    let mut bare_times = Vec::new();
     for r in 0..=runs {
         let dest = root.join(format!("git-wt-{n}-{r}")).display().to_string();
         let dest_par = format!("{dest}-parallel");
         let mut g = Duration::ZERO;
         let mut gp = Duration::ZERO;
         let mut s = (Duration::ZERO, String::new(), String::new());
-        for turn in 0..3 {
+        let mut b = (Duration::ZERO, String::new(), String::new());
+        for turn in 0..4 {
             settle();
-            match (turn + r) % 3 {
+            match (turn + r) % 4 {
                 0 => {
                     let t = Instant::now();
                     git(
@@ -452,19 +455,23 @@ async fn bench_start(
                     )?;
                     gp = t.elapsed();
                 }
-                _ => s = time_job_start(client, repo, None).await?,
+                2 => s = time_job_start(client, repo, None).await?,
+                _ => b = time_job_start(client, repo, Some(SandboxMode::Off)).await?,
             }
         }
         if r > 0 {
             git_times.push(g);
             git_par_times.push(gp);
             sk_times.push(s.0);
+            bare_times.push(b.0);
         }
         // Clean up outside the timing so every run starts from the same repository state.
         git(root, repo, &["worktree", "remove", "--force", &dest])?;
         git(root, repo, &["worktree", "remove", "--force", &dest_par])?;
-        git(root, repo, &["worktree", "remove", "--force", &s.1])?;
-        git(root, repo, &["branch", "-q", "-D", &s.2])?;
+        for (wt, branch) in [(&s.1, &s.2), (&b.1, &b.2)] {
+            git(root, repo, &["worktree", "remove", "--force", wt])?;
+            git(root, repo, &["branch", "-q", "-D", branch])?;
+        }
     }
     println!(
         "          best of {runs}: git {:.1} ms, git parallel {:.1} ms, sidekick {:.1} ms, ratio {:.2}, vs parallel {:.2}",
@@ -473,6 +480,13 @@ async fn bench_start(
         ms(best(&sk_times)),
         best(&sk_times).as_secs_f64() / best(&git_times).as_secs_f64(),
         best(&sk_times).as_secs_f64() / best(&git_par_times).as_secs_f64()
+    );
+    let bare = median(bare_times.clone());
+    println!(
+        "          with the sandbox off: median {:.1} ms ({:.2}x git parallel), best {:.1} ms",
+        ms(bare),
+        bare.as_secs_f64() / median(git_par_times.clone()).as_secs_f64(),
+        ms(best(&bare_times)),
     );
     Ok((median(git_times), median(git_par_times), median(sk_times)))
 }
