@@ -295,10 +295,8 @@ impl Inner {
                 Err(e) => return Err(format!("cannot wait for the setup command: {e}")),
             }
             if self.shutting_down.load(Ordering::SeqCst) || std::time::Instant::now() > deadline {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(child.id() as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                // Its own group (`process_group(0)`): the group id is its pid.
+                crate::process::signal_group(child.id() as i32, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
                 return Err(
                     "the setup command was stopped (the host stopped, or it ran past the timeout)"

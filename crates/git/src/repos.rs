@@ -135,17 +135,17 @@ impl Repos {
         from: git2::Oid,
         to: git2::Oid,
     ) -> Result<Arc<Vec<String>>, RepoError> {
-        let kept = |changes: &Mutex<std::collections::VecDeque<Changes>>| {
-            changes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .find(|(k, _)| *k == (from, to))
-                .map(|(_, v)| v.clone())
-        };
-        if let Some(found) = kept(&self.changes) {
+        let kept = self
+            .changes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(k, _)| *k == (from, to))
+            .map(|(_, v)| v.clone());
+        if let Some(found) = kept {
             return Ok(found);
         }
+        // Found without the lock held (other pairs are asked for meanwhile).
         let found = Arc::new(crate::treemerge::changed_paths(repo, from, to)?);
         let mut changes = self.changes.lock().unwrap_or_else(|p| p.into_inner());
         changes.push_back(((from, to), found.clone()));

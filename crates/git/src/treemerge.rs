@@ -171,15 +171,8 @@ fn walk(
         }
         any_change = true;
         if !walked {
-            let as_tree = |e: Option<Entry>| e.filter(|e| e.is_tree()).map(|e| e.id);
-            let (to, tr) = (as_tree(eo), as_tree(result));
-            if to.is_some() || tr.is_some() {
-                changes_under(repo, &format!("{path}/"), to, tr, changed)?;
-            }
-            let is_file = |e: Option<Entry>| e.is_some_and(|e| !e.is_tree());
-            if is_file(eo) || is_file(result) {
-                changed.insert(path);
-            }
+            let side = |e: Option<Entry>| e.map(|e| (e.id, e.mode));
+            entry_changes(repo, path, side(eo), side(result), changed)?;
         }
         let name_str = std::str::from_utf8(&name).map_err(|_| RepoError::Git {
             what: "merge".into(),
@@ -372,7 +365,6 @@ fn changes_under(
     };
     let (ta, tb) = (load(a)?, load(b)?);
     let tree_mode = i32::from(FileMode::Tree);
-    type Side = Option<(Oid, i32)>;
     fn at<'t>(t: &'t Option<Tree<'_>>, i: usize) -> Option<git2::TreeEntry<'t>> {
         t.as_ref().and_then(|t| t.get(i))
     }
@@ -417,15 +409,32 @@ fn changes_under(
         }
         let name = entry.as_ref().map(|e| e.name_bytes()).unwrap_or_default();
         let path = format!("{prefix}{}", String::from_utf8_lossy(name));
-        let tree = |e: Side| e.filter(|(_, m)| *m == tree_mode).map(|(id, _)| id);
-        let (ta, tb) = (tree(ea), tree(eb));
-        if ta.is_some() || tb.is_some() {
-            changes_under(repo, &format!("{path}/"), ta, tb, out)?;
-        }
-        let file = |e: Side| e.is_some_and(|(_, m)| m != tree_mode);
-        if file(ea) || file(eb) {
-            out.insert(path);
-        }
+        entry_changes(repo, path, ea, eb, out)?;
+    }
+    Ok(())
+}
+
+/// One tree entry as two trees have it (id and mode; `None` where it is missing).
+type Side = Option<(Oid, i32)>;
+
+/// The changed paths that one differing entry at `path` stands for: the files under it where
+/// either side is a folder, and the path itself where either side is a file.
+fn entry_changes(
+    repo: &Repository,
+    path: String,
+    a: Side,
+    b: Side,
+    out: &mut BTreeSet<String>,
+) -> Result<(), RepoError> {
+    let tree_mode = i32::from(FileMode::Tree);
+    let tree = |e: Side| e.filter(|(_, m)| *m == tree_mode).map(|(id, _)| id);
+    let (ta, tb) = (tree(a), tree(b));
+    if ta.is_some() || tb.is_some() {
+        changes_under(repo, &format!("{path}/"), ta, tb, out)?;
+    }
+    let file = |e: Side| e.is_some_and(|(_, m)| m != tree_mode);
+    if file(a) || file(b) {
+        out.insert(path);
     }
     Ok(())
 }

@@ -15,9 +15,12 @@ const kept = new Map<string, Promise<Diff>>();
 
 const keyOf = (job: Job) => `${job.id}@${job.head_commit}`;
 
+/** A finished job waiting for review: its diff (base..head) stays as it is while its head does. */
+const keepable = (job: Job) => job.head_commit != null && groupOf(job.state) === "review";
+
 /** Asks for `job`'s diff head ahead of time when the job waits for review. */
 export function prefetchDiffHead(job: Job): void {
-  if (job.head_commit == null || groupOf(job.state) !== "review" || kept.has(keyOf(job))) return;
+  if (!keepable(job) || kept.has(keyOf(job))) return;
   remember(keyOf(job), ipc.jobDiff(job.id, HEAD_LINES));
 }
 
@@ -25,7 +28,7 @@ export function prefetchDiffHead(job: Job): void {
  *  diff (its worktree as it is now) is always asked for now. */
 export function diffHead(job: Job): Promise<Diff> {
   const key = keyOf(job);
-  const ready = groupOf(job.state) === "review" ? kept.get(key) : undefined;
+  const ready = keepable(job) ? kept.get(key) : undefined;
   if (ready) {
     // The most recently used last.
     kept.delete(key);
@@ -33,7 +36,7 @@ export function diffHead(job: Job): Promise<Diff> {
     return ready;
   }
   const asked = ipc.jobDiff(job.id, HEAD_LINES);
-  if (job.head_commit != null && groupOf(job.state) === "review") remember(key, asked);
+  if (keepable(job)) remember(key, asked);
   return asked;
 }
 
