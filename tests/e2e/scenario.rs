@@ -206,6 +206,15 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.wait_text("[data-testid=diff-file]", "job.txt")?;
     s.wait_text("[data-testid=diff-rows]", "made by the job")?;
     s.screenshot("diff");
+    // Its rows stack without gaps or overlaps: the line rows, which are not measured (one line
+    // high), and the file and hunk rows, which are.
+    let stacking = s.execute(
+        "const rows = [...document.querySelectorAll('[data-testid=diff-rows] .row')]            .map((r) => r.getBoundingClientRect()).sort((a, b) => a.top - b.top);          const bad = rows.slice(1).flatMap((r, i) => Math.abs(r.top - rows[i].bottom) > 0.5 ? [`row ${i + 1} starts at ${r.top}, the one above ends at ${rows[i].bottom}`] : []);          return rows.length < 3 ? `only ${rows.length} rows` : bad.join('; ');",
+        serde_json::json!([]),
+    )?;
+    check(stacking == serde_json::json!(""), || {
+        format!("the diff's rows do not stack: {stacking}")
+    })?;
 
     // Merge with one click, after the preview.
     s.press("[data-testid=job-merge]")?;

@@ -21,7 +21,11 @@ export class Freshness {
   private busy = false;
   private again = false;
 
-  constructor(private preview: (job: string) => Promise<MergePreview>) {}
+  /** `preview` dry-runs a job's merge; each waits for `ready` (the user's own loads first). */
+  constructor(
+    private preview: (job: string) => Promise<MergePreview>,
+    private ready: () => Promise<void> = () => Promise.resolve(),
+  ) {}
 
   /** Keeps what a merge dialog's preview said (for the job's own target). */
   record(job: string, p: MergePreview) {
@@ -56,6 +60,7 @@ export class Freshness {
           if (this.checked.get(j.id) === key) continue;
           this.checked.set(j.id, key);
           try {
+            await this.ready();
             this.record(j.id, await this.preview(j.id));
           } catch {
             // A job that cannot be previewed (its repository moved) says so in its dialog.

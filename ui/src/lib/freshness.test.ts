@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Freshness } from "./freshness.svelte";
+import { foreground, quiet } from "./foreground";
 import { job } from "./test-fixtures";
 import type { MergePreview } from "./types/protocol";
 
@@ -49,5 +50,26 @@ describe("freshness", () => {
     await first;
     expect(asked).toEqual(["1", "2"]);
     expect(f.map.has("2")).toBe(true);
+  });
+
+  it("waits while the user's own view loads its first screen", async () => {
+    const asked: string[] = [];
+    const f = new Freshness(async (id) => {
+      asked.push(id);
+      return preview({});
+    }, quiet);
+    let loaded: () => void = () => {};
+    foreground(new Promise<void>((r) => (loaded = r)));
+    const checking = f.update([job({ id: "1" }), job({ id: "2" })]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(asked, "nothing while the diff loads").toEqual([]);
+    loaded();
+    await checking;
+    expect(asked).toEqual(["1", "2"]);
+    // A failed load lets them go on too.
+    foreground(Promise.reject(new Error("gone")));
+    f.invalidate();
+    await f.update([job({ id: "1" })]);
+    expect(asked).toEqual(["1", "2", "1"]);
   });
 });

@@ -5,6 +5,7 @@ import type { HostState, JobChange, Snapshot } from "./ipc";
 import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs";
 import { mergeSelection, type FileHunks, type MergeSelection } from "./review";
 import { Freshness } from "./freshness.svelte";
+import { quiet } from "./foreground";
 import type { Job, RepoInfo } from "./types/protocol";
 
 const RECENT_KEY = "sidekick.recent-repos";
@@ -28,6 +29,7 @@ export class AppState {
     ipc
       .mergeJob(id, { strategy: "squash", into: null, paths: [], hunks: [], message: null, autostash: false, dry_run: true, include_copied: false })
       .then((r) => r.preview),
+    quiet,
   );
   /** The host's `max_running` (0 until known): "3 of 3 running" for a queued job. */
   maxRunning = $state(0);

@@ -824,6 +824,31 @@ describe("JobView", () => {
     expect(calls.slice(before).some((c) => c.cmd === "job_diff")).toBe(false);
   });
 
+  it("shows the comments asked for with the diff head first, then the host's newer ones", async () => {
+    const done = job({ head_commit: "b".repeat(40) });
+    const saved = { id: 1, path: "src/main.rs", side: "new" as const, line: 1, end_line: 1, body: "From the CLI.", created_at: 1, sent_at: null, now_line: 1 };
+    let comments: unknown[] = [];
+    const calls = host({
+      job_diff: diff([file()]),
+      job_comments: () => comments,
+      job_viewed: [],
+      follow_output: 1,
+      stop_output: null,
+    });
+    const app = withJobs(done);
+    render(JobView, { app, job: done });
+    await waitFor(() => expect(calls.filter((c) => c.cmd === "job_comments").length).toBe(1));
+    // A comment is added (from the CLI) after the job was opened, before the Diff pane is.
+    comments = [saved];
+    await fireEvent.click(screen.getByTestId("pane-diff"));
+    await waitFor(() => screen.getAllByTestId("diff-line"));
+    // The first screen did not wait for the host: it used what was asked for ahead of time,
+    // and then asked again.
+    await waitFor(() => expect(screen.getByTestId("comment-body").textContent).toBe("From the CLI."));
+    expect(calls.filter((c) => c.cmd === "job_comments").length).toBe(2);
+    expect(calls.filter((c) => c.cmd === "job_diff").length, "the head once").toBe(1);
+  });
+
   it("says whether a job merged by itself", () => {
     host({ follow_output: 1, stop_output: null });
     const held = job({ auto_merge: { by: "the job", paths: [], outcome: "held", reason: "it conflicts with main in a.txt" } });
