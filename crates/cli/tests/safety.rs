@@ -825,6 +825,60 @@ fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
 }
 
 #[test]
+fn a_checkout_that_does_not_fit_on_the_disk_fails_the_job_and_leaves_nothing_behind() {
+    let w = World::new();
+    // 16 files of 500 KB: tiny in git's object store, 8 MB in a checkout; the home (and so
+    // the job's worktree) has 4 MB.
+    for i in 0..16 {
+        std::fs::write(w.repo.join(format!("big{i}.txt")), vec![b'a'; 500_000]).expect("write");
+    }
+    w.git(&["add", "-A"]);
+    w.git(&["commit", "-q", "-m", "big files"]);
+    let _disk = SmallDisk::mount(&w.home, "4m");
+    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    let job = w.run_json(&["run", "--wait", "--json", "echo never > f.txt"]);
+    assert_eq!(job["state"], "failed", "{job}");
+    let reason = s(&job["reason"]);
+    assert!(
+        reason.contains("cannot create the job's worktree"),
+        "{reason}"
+    );
+    assert!(reason.contains("No space left"), "{reason}");
+    // No worktree, no admin folder, no branch, no half-written files.
+    assert_eq!(
+        w.git(&["worktree", "list", "--porcelain"])
+            .matches("worktree ")
+            .count(),
+        1
+    );
+    assert!(
+        !w.repo.join(".git/worktrees").exists()
+            || std::fs::read_dir(w.repo.join(".git/worktrees"))
+                .expect("ls")
+                .next()
+                .is_none()
+    );
+    assert_eq!(w.git(&["branch", "--list", "sidekick/*"]), "");
+    let left: Vec<_> = walk_files(&w.home.join("worktrees"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+    w.stop_host();
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
 fn a_task_types_inputs_never_run_as_code_in_any_quoting() {
     let w = World::new();
     let dir = w.repo.join(".sidekick/tasks/fix");

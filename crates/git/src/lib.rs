@@ -16,6 +16,7 @@ mod hooks;
 pub mod hunks;
 pub mod journal;
 pub mod ops;
+pub mod populate;
 pub mod repo;
 mod repos;
 mod subject;

@@ -3,6 +3,8 @@
 //! Reads go through libgit2 (no process per query). Writes that must behave exactly like the
 //! user's git (worktree checkout with their filters and hooks, `add -A` honouring .gitignore,
 //! commits) run the git CLI: it is also faster at checkout than libgit2 (parallel checkout).
+//! A checkout that only copies blobs out (no attributes, hooks, submodules, eol settings) is
+//! written by `crate::populate` instead, on every core, after `git worktree add --no-checkout`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -188,34 +190,66 @@ pub fn add_worktree(
     if let Some(parent) = dest.parent() {
         sidekick_protocol::private::dir(parent)?;
     }
+    // The files written here when git would only copy blobs out (crate::populate); else git's
+    // own checkout.
+    let plan = match (Repository::open(repo), git2::Oid::from_str(commit)) {
+        (Ok(r), Ok(id)) => crate::populate::plan(&r, id).unwrap_or(None),
+        _ => None,
+    };
     let out = with_worktree_lock(repo, || {
-        git(repo)
-            // Parallel checkout: as many workers as cores, even for small trees.
-            .args([
-                "-c",
-                "checkout.workers=0",
-                "-c",
-                "checkout.thresholdForParallelism=1",
-            ])
-            .args([
-                "worktree",
-                "add",
-                "--quiet",
-                "--lock",
-                "--reason",
-                lock_reason,
-                "-b",
-                branch,
-            ])
-            .arg(dest)
-            .arg(commit)
-            .output()
+        let mut cmd = git(repo);
+        // Parallel checkout: as many workers as cores, even for small trees.
+        cmd.args([
+            "-c",
+            "checkout.workers=0",
+            "-c",
+            "checkout.thresholdForParallelism=1",
+        ])
+        .args([
+            "worktree",
+            "add",
+            "--quiet",
+            "--lock",
+            "--reason",
+            lock_reason,
+            "-b",
+            branch,
+        ]);
+        if plan.is_some() {
+            cmd.arg("--no-checkout");
+        }
+        cmd.arg(dest).arg(commit).output()
     })
     .map_err(RepoError::Spawn)?;
     check("worktree add", out)?;
+    if let Some(plan) = plan {
+        let admin = linked_gitdir(dest).ok_or_else(|| RepoError::Git {
+            what: "worktree add".into(),
+            detail: format!("{} has no git folder", dest.display()),
+        })?;
+        if let Err(e) = crate::populate::write(repo, dest, &admin.join("index"), &plan) {
+            // Half written (a full disk): nothing of it stays, as when git's checkout fails.
+            with_worktree_lock(repo, || {
+                let _ = git(repo)
+                    .args(["worktree", "remove", "--force", "--force"])
+                    .arg(dest)
+                    .output();
+            });
+            let _ = git(repo).args(["branch", "-D", "--quiet", branch]).output();
+            return Err(e);
+        }
+    }
     // Its files keep git's modes; the folder keeps everyone else out of them.
     sidekick_protocol::private::dir(dest)?;
     Ok(())
+}
+
+/// The git folder a linked worktree's `.git` file names.
+pub(crate) fn linked_gitdir(worktree: &Path) -> Option<PathBuf> {
+    std::fs::read_to_string(worktree.join(".git"))
+        .ok()
+        .and_then(|t| t.strip_prefix("gitdir:").map(|g| PathBuf::from(g.trim())))
+        .filter(|g| g.is_absolute() && g.is_dir())
 }
 
 /// Checks out the submodules of a new worktree at the commits its tree records (git fetches

@@ -139,11 +139,7 @@ fn job_tip(repo: &Repository, job: &Subject) -> Result<Oid> {
 /// A working tree's git folder: for a linked worktree, read from its `.git` file (no repository
 /// is opened); otherwise what git finds there.
 fn gitdir_of(worktree: &Path) -> Option<PathBuf> {
-    let linked = std::fs::read_to_string(worktree.join(".git"))
-        .ok()
-        .and_then(|t| t.strip_prefix("gitdir:").map(|g| PathBuf::from(g.trim())))
-        .filter(|g| g.is_absolute() && g.is_dir());
-    linked.or_else(|| {
+    crate::repo::linked_gitdir(worktree).or_else(|| {
         Repository::open(worktree)
             .ok()
             .map(|r| r.path().to_path_buf())
