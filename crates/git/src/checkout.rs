@@ -344,10 +344,25 @@ pub fn check_locks(repo: &Path, workdirs: &[Checkout], branch: &str) -> Result<(
 /// Moves a checked-out working tree and its index from tree `from` to tree `to` the way
 /// `git checkout` switches branches: local changes on other paths are carried over untouched,
 /// and git refuses (changing nothing) if any would be overwritten.
+///
+/// Stat data gone stale on a path it writes (a touched file, a `cp -a` copy) is not a change:
+/// git refuses those as "not uptodate" before writing anything; the index's stat data is then
+/// refreshed, as git's own merge does first, and the switch tried again. (Refreshing first
+/// every time reads the whole working tree; most merges do not need it.)
 pub fn switch_tree(workdir: &Path, from: &str, to: &str) -> Result<(), RepoError> {
-    let mut cmd = git(workdir);
-    cmd.args(["read-tree", "-m", "-u", from, to]);
-    run(cmd, "read-tree").map(|_| ())
+    let attempt = || {
+        git(workdir)
+            .env("LC_ALL", "C")
+            .args(["read-tree", "-m", "-u", from, to])
+            .output()
+            .map_err(RepoError::Spawn)
+    };
+    let out = attempt()?;
+    if !out.status.success() && String::from_utf8_lossy(&out.stderr).contains("not uptodate") {
+        refresh_index(workdir)?;
+        return crate::repo::check("read-tree", attempt()?);
+    }
+    crate::repo::check("read-tree", out)
 }
 
 /// Whether the file system holding `path` has (almost) no room left: what a git command that
@@ -470,6 +485,56 @@ pub fn commit_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn switching_trees_refreshes_stale_stat_data_only_when_git_asks_and_never_overwrites_a_change()
+    {
+        use crate::repo::testing::{git, repo_with_commit};
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let d = tmp.path();
+        repo_with_commit(d);
+        let from = git(d, &["rev-parse", "HEAD^{tree}"]);
+        std::fs::write(d.join("README.md"), "changed\n").expect("write");
+        git(d, &["commit", "-q", "-am", "change"]);
+        let to = git(d, &["rev-parse", "HEAD^{tree}"]);
+        git(d, &["reset", "-q", "--hard", "HEAD~1"]);
+        // Touched (same content, later mtime): git calls it "not uptodate" until refreshed.
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+        let touch = || {
+            std::fs::File::options()
+                .append(true)
+                .open(d.join("README.md"))
+                .and_then(|f| f.set_modified(later))
+                .expect("touch")
+        };
+        touch();
+        let plain = git_output(d, &["read-tree", "-m", "-u", &from, &to]);
+        assert!(plain.contains("not uptodate"), "{plain}");
+        switch_tree(d, &from, &to).expect("switch after a refresh");
+        assert_eq!(
+            std::fs::read_to_string(d.join("README.md")).expect("read"),
+            "changed\n"
+        );
+        // A real change on a path it writes is refused, and kept.
+        git(d, &["read-tree", "-m", "-u", &to, &from]);
+        std::fs::write(d.join("README.md"), "mine\n").expect("write");
+        assert!(switch_tree(d, &from, &to).is_err());
+        assert_eq!(
+            std::fs::read_to_string(d.join("README.md")).expect("read"),
+            "mine\n"
+        );
+    }
+
+    /// stderr of a git command expected to fail.
+    fn git_output(dir: &Path, args: &[&str]) -> String {
+        let out = sidekick_testkit::git_command(dir)
+            .env("LC_ALL", "C")
+            .args(args)
+            .output()
+            .expect("git runs");
+        assert!(!out.status.success(), "git {args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
 
     #[test]
     fn dirty_paths_looks_only_at_the_paths_asked_and_their_folders() {

@@ -509,7 +509,7 @@ pub fn run(mut cmd: Command, what: &str) -> Result<String> {
     Ok(stdout)
 }
 
-fn check(what: &str, out: Output) -> Result<()> {
+pub(crate) fn check(what: &str, out: Output) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }

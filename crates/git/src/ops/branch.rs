@@ -42,8 +42,8 @@ pub(super) fn move_branch(
     }
     let mut overlaps = Vec::new();
     for c in &checkouts {
-        // Stat data gone stale (files touched, or copied with `cp -a`) is not a change.
-        checkout::refresh_index(&c.workdir)?;
+        // Stat data gone stale (files touched, or copied with `cp -a`) is not a change: the
+        // check hashes those files, and switch_tree refreshes the index when git asks.
         let dirty = ctx.dirty(&c.workdir, step.changed)?;
         let overlap = checkout::overlap(&dirty, step.changed);
         if !overlap.is_empty() {

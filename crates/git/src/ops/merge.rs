@@ -363,6 +363,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
     } else {
         make_commits(&repo_dir, rec, req, &plan, merged_tree)?
     };
+    tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: committed");
     let repo = open(&repo_dir)?;
     let final_tree = repo
         .find_commit(new_commit)
@@ -410,6 +411,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
                 .then(|| req.strategy.as_str().to_string()),
         };
         stash_kept = move_branch(&repo_dir, &plan, &step, ctx)?;
+        tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: branch moved");
     }
     let record = MergeRecord {
         target: plan.target.clone(),
@@ -471,6 +473,10 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         if let Err(e) = retire(rec, true, true, &ctx.trash) {
             message.push_str(&format!("; cleaning up the job's worktree failed: {e}"));
         }
+        tracing::debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "merge: worktree retired"
+        );
     }
     Ok(MergeOutcome {
         preview,
