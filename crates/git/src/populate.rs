@@ -142,10 +142,11 @@ fn plain_settings(repo: &Repository) -> Result<bool> {
     if xdg.is_some_and(|d| d.join("git").join("attributes").exists()) {
         return Ok(false);
     }
-    // A post-checkout hook runs after git's checkout: keep git's.
+    // A post-checkout hook runs after git's checkout: keep git's. A relative hooksPath is
+    // found from the new worktree (where the hook runs), i.e. from the commit's own files.
     let hooks = match cfg.get_path("core.hooksPath") {
         Ok(p) if p.is_absolute() => p,
-        Ok(p) => repo.workdir().unwrap_or(common).join(p),
+        Ok(_) => return Ok(false),
         Err(_) => common.join("hooks"),
     };
     if hooks.join("post-checkout").exists() {
@@ -422,6 +423,11 @@ mod tests {
             wt.to_str().expect("utf-8")
         );
         std::fs::remove_file(&hook).expect("rm");
+        assert!(planned(&repo, &plain));
+        // A hooks folder named relative to the worktree the hook runs in: git's to find.
+        git(&repo, &["config", "core.hooksPath", ".githooks"]);
+        assert!(!planned(&repo, &plain));
+        git(&repo, &["config", "--unset", "core.hooksPath"]);
 
         // A submodule (a gitlink entry).
         git(
