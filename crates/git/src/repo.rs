@@ -223,11 +223,13 @@ pub fn add_worktree(
     .map_err(RepoError::Spawn)?;
     check("worktree add", out)?;
     if let Some(plan) = plan {
-        let admin = linked_gitdir(dest).ok_or_else(|| RepoError::Git {
-            what: "worktree add".into(),
-            detail: format!("{} has no git folder", dest.display()),
-        })?;
-        if let Err(e) = crate::populate::write(repo, dest, &admin.join("index"), &plan) {
+        let written = linked_gitdir(dest)
+            .ok_or_else(|| RepoError::Git {
+                what: "worktree add".into(),
+                detail: format!("{} has no git folder", dest.display()),
+            })
+            .and_then(|admin| crate::populate::write(repo, dest, &admin.join("index"), &plan));
+        if let Err(e) = written {
             // Half written (a full disk): nothing of it stays, as when git's checkout fails.
             with_worktree_lock(repo, || {
                 let _ = git(repo)
