@@ -280,6 +280,20 @@ pub fn wait_for_file(path: &Path) {
     }
 }
 
+/// Every file under `dir`, in its folders too (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 pub fn s(v: &Value) -> String {
     v.as_str()
         .map(str::to_string)

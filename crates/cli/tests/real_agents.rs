@@ -21,7 +21,7 @@ use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::common::{s, World};
+use crate::common::{files_under, s, World};
 
 /// The file the model asks to write, and the answer it ends with.
 const FILE: &str = "hello.txt";
@@ -890,26 +890,13 @@ fn a_reply_resumes_claude_codes_session_in_the_same_worktree() {
     // folder (writable there) for the second to resume.
     assert_eq!(first["sandbox"]["on"], true, "{first}");
     assert_eq!(w.status(&id)["sandbox"]["on"], true);
-    let sessions = walk(&w.root.join("user/.claude/projects"));
+    let sessions = files_under(&w.root.join("user/.claude/projects"));
     assert!(
         sessions
             .iter()
             .any(|p| p.extension().is_some_and(|e| e == "jsonl")),
         "no session in ~/.claude: {sessions:?}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -4,7 +4,7 @@
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::common::{notices, s, World};
+use crate::common::{files_under, notices, s, World};
 
 /// Writes the repository's own configuration and trusts it, as its user would.
 fn repo_config(w: &World, text: &str) {
@@ -859,23 +859,9 @@ fn a_checkout_that_does_not_fit_on_the_disk_fails_the_job_and_leaves_nothing_beh
                 .is_none()
     );
     assert_eq!(w.git(&["branch", "--list", "sidekick/*"]), "");
-    let left: Vec<_> = walk_files(&w.home.join("worktrees"));
+    let left = files_under(&w.home.join("worktrees"));
     assert!(left.is_empty(), "left behind: {left:?}");
     w.stop_host();
-}
-
-/// Every file under `dir` (none when it does not exist).
-fn walk_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk_files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[test]

@@ -162,12 +162,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// in the same repository. Concurrent `git worktree add`s read each other's half-made admin
 /// folders and fail ("failed to read .git/worktrees/NAME/commondir").
 pub fn with_worktree_lock<T>(repo: &Path, f: impl FnOnce() -> T) -> T {
+    let opened = Repository::open(repo).ok();
+    with_worktree_lock_of(repo, opened.as_ref(), f)
+}
+
+/// [`with_worktree_lock`] for a repository already opened (`None`: it could not be).
+fn with_worktree_lock_of<T>(repo: &Path, opened: Option<&Repository>, f: impl FnOnce() -> T) -> T {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex, OnceLock};
     static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
-    let key = Repository::open(repo)
-        .map(|r| r.commondir().to_path_buf())
-        .unwrap_or_else(|_| repo.to_path_buf());
+    let key = opened.map_or_else(|| repo.to_path_buf(), |r| r.commondir().to_path_buf());
     let lock = {
         let mut map = LOCKS
             .get_or_init(Default::default)
@@ -192,11 +196,12 @@ pub fn add_worktree(
     }
     // The files written here when git would only copy blobs out (crate::populate); else git's
     // own checkout.
-    let plan = match (Repository::open(repo), git2::Oid::from_str(commit)) {
-        (Ok(r), Ok(id)) => crate::populate::plan(&r, id).unwrap_or(None),
+    let opened = Repository::open(repo).ok();
+    let plan = match (&opened, git2::Oid::from_str(commit)) {
+        (Some(r), Ok(id)) => crate::populate::plan(r, id).unwrap_or(None),
         _ => None,
     };
-    let out = with_worktree_lock(repo, || {
+    let out = with_worktree_lock_of(repo, opened.as_ref(), || {
         let mut cmd = git(repo);
         // Parallel checkout: as many workers as cores, even for small trees.
         cmd.args([
@@ -231,7 +236,7 @@ pub fn add_worktree(
             .and_then(|admin| crate::populate::write(repo, dest, &admin.join("index"), &plan));
         if let Err(e) = written {
             // Half written (a full disk): nothing of it stays, as when git's checkout fails.
-            with_worktree_lock(repo, || {
+            with_worktree_lock_of(repo, opened.as_ref(), || {
                 let _ = git(repo)
                     .args(["worktree", "remove", "--force", "--force"])
                     .arg(dest)

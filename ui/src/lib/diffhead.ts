@@ -19,18 +19,16 @@ export interface Marks {
   viewed: Viewed[];
 }
 
-/** What the diff view shows first. */
-export interface FirstLook {
-  head: Promise<Diff>;
-  marks: Promise<Marks>;
-  /** The marks were asked for ahead of time or kept from the last look, not just now: they
-   *  are shown first and asked for again. */
-  kept: boolean;
-}
-
 interface Kept {
   head: Promise<Diff>;
   marks: Promise<Marks>;
+}
+
+/** What the diff view shows first. */
+export interface FirstLook extends Kept {
+  /** The marks were asked for ahead of time or kept from the last look, not just now: they
+   *  are shown first and asked for again. */
+  kept: boolean;
 }
 
 const kept = new Map<string, Kept>();
