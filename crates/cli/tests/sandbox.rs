@@ -62,6 +62,15 @@ fn a_sandboxed_job_writes_its_worktree_and_branch_and_nothing_else() {
     let db_before = std::fs::metadata(&db).expect("db").len();
 
     let git_dir = w.repo.join(".git");
+    // The user's committed README, stored loose: an agent that could write the object store
+    // could give it other content under the same name.
+    let readme = w.git(&["rev-parse", "main:README.md"]);
+    let readme_object = git_dir
+        .join("objects")
+        .join(&readme[..2])
+        .join(&readme[2..]);
+    assert!(readme_object.is_file(), "the README's blob is not loose");
+    let readme_text = w.git(&["cat-file", "-p", &readme]);
     let script = format!(
         "echo mine > mine.txt && git add mine.txt && git -c user.name=A -c user.email=a@b commit -qm 'the agent commits' && echo committed\n{}",
         attempts(&[
@@ -74,6 +83,8 @@ fn a_sandboxed_job_writes_its_worktree_and_branch_and_nothing_else() {
             ("main-ref", "git update-ref refs/heads/main HEAD".to_string()),
             ("other-ref", format!("git update-ref refs/heads/{other_branch} HEAD")),
             ("packs", format!("rm -rf {}", git_dir.join("objects/pack").display())),
+            ("loose-object", format!("cp {o} {o}.new && mv -f {o}.new {o}", o = readme_object.display())),
+            ("alternates", format!("echo /tmp > {}", git_dir.join("objects/info/alternates").display())),
             ("git-config", format!("git config --file {} core.fsmonitor evil", git_dir.join("config").display())),
             ("ssh-key", format!("cat {}", user.join(".ssh/id_ed25519").display())),
         ])
@@ -94,6 +105,8 @@ fn a_sandboxed_job_writes_its_worktree_and_branch_and_nothing_else() {
         "main-ref",
         "other-ref",
         "packs",
+        "loose-object",
+        "alternates",
         "git-config",
         "ssh-key",
     ] {
@@ -136,6 +149,9 @@ fn a_sandboxed_job_writes_its_worktree_and_branch_and_nothing_else() {
     assert_eq!(w.git(&["rev-parse", "main"]), main_tip);
     assert_eq!(w.git(&["rev-parse", &other_branch]), other_tip);
     assert!(git_dir.join("objects/pack").is_dir());
+    assert_eq!(w.git(&["cat-file", "-p", &readme]), readme_text);
+    assert!(!git_dir.join("objects/info/alternates").exists());
+    w.git(&["fsck", "--no-dangling"]);
     assert!(!read(&git_dir.join("config")).contains("fsmonitor"));
     assert!(std::fs::metadata(&db).expect("db").len() >= db_before);
     assert_eq!(w.json(&["ls", "--json"]).as_array().map(Vec::len), Some(2));
@@ -371,8 +387,9 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
         said.contains("may not start a sidekick that merges by itself"),
         "{said}"
     );
+    // The user's job is not its own: the reply is refused before anything else is asked.
     assert!(
-        said.contains("may reply only to jobs that run sandboxed"),
+        said.contains("sees only its own job and the sidekicks it started"),
         "{said}"
     );
     let child: serde_json::Value = serde_json::from_str(&read(
@@ -403,4 +420,97 @@ fn a_sandboxed_job_stops_on_sigterm_and_leaves_no_process() {
     let said = notices(&w, &id);
     assert!(!said.contains("sent SIGKILL"), "{said}");
     assert_eq!(sidekick_testkit::job_pids(&id), Vec::<i32>::new());
+}
+
+#[test]
+fn a_sandboxed_job_sees_and_touches_only_its_own_job_and_its_sidekicks() {
+    let w = visible_world("# SECRET-IN-CONFIG\n");
+    // The user's job, running unsandboxed, with an uncommitted file.
+    let other = w.spawn(
+        &["--sandbox", "off"],
+        "echo topsecret > secret.txt; sleep 60",
+    );
+    let other_id = s(&other["id"]);
+    crate::common::wait_for_file(&PathBuf::from(s(&other["worktree"])).join("secret.txt"));
+    let bin = crate::common::BIN;
+    let config = w.home.join("config.toml");
+    let socket = w.home.join("run/sidekick.sock");
+    let api = |path: &str| {
+        format!(
+            "curl -s --unix-socket {} http://host{path}",
+            socket.display()
+        )
+    };
+    let script = format!(
+        "{bin} run --json --context-file {config} 'cat $SIDEKICK_CONTEXT_FILE'; echo context=$?\n\
+         ln -s {config} link.txt; {bin} run --json --context-file $PWD/link.txt 'true'; echo link=$?\n\
+         {bin} logs {other_id}; echo logs=$?\n\
+         {bin} status {other_id}; echo status=$?\n\
+         {bin} cancel {other_id}; echo cancel=$?\n\
+         {file}; echo\n\
+         {bin} run --json -r {repo_dir}/.. 'true'; echo elsewhere=$?\n\
+         echo 'notes for the child' > notes.txt\n\
+         {bin} run --wait --json --context-file $PWD/notes.txt 'cat $SIDEKICK_CONTEXT_FILE' > child.json; echo child=$?\n\
+         {bin} ls --json > ls.json; echo ls=$?",
+        config = config.display(),
+        file = api(&format!("/v1/jobs/{other_id}/file?path=secret.txt")),
+        repo_dir = w.repo.display(),
+    );
+    let job = w.spawn(&["--wait", "--sandbox", "worktree"], &script);
+    let id = s(&job["id"]);
+    assert_eq!(job["state"], "completed", "{job}");
+    let r = w.sk(&["logs", &id]);
+    let (log, said) = (r.stdout(), r.stderr());
+    for what in [
+        "context=1",
+        "link=1",
+        "logs=1",
+        "status=1",
+        "cancel=1",
+        "elsewhere=1",
+        "child=0",
+        "ls=0",
+    ] {
+        assert!(log.contains(what), "{what}:\n{log}\n{said}");
+    }
+    assert!(
+        !log.contains("SECRET-IN-CONFIG") && !said.contains("SECRET-IN-CONFIG"),
+        "{log}"
+    );
+    assert!(!log.contains("topsecret"), "{log}");
+    assert!(log.contains("\"code\":\"confined\""), "{log}");
+    assert!(
+        said.contains("may pass a context file only from its own worktree"),
+        "{said}"
+    );
+    assert!(
+        said.contains("sees only its own job and the sidekicks it started"),
+        "{said}"
+    );
+    assert!(
+        said.contains("only folders of its own repository or worktree"),
+        "{said}"
+    );
+    // The user's job goes on, untouched.
+    assert_eq!(w.status(&other_id)["state"], "running");
+
+    // What it started is its child; its file's words reached the child; it lists only its own.
+    let wt = PathBuf::from(s(&job["worktree"]));
+    let child: serde_json::Value =
+        serde_json::from_str(&read(&wt.join("child.json"))).expect("the child as JSON");
+    assert_eq!(child["parent_id"], id, "{child}");
+    assert!(
+        w.ok(&["logs", &s(&child["id"])])
+            .contains("notes for the child"),
+        "the context file did not reach the child"
+    );
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&read(&wt.join("ls.json"))).expect("ls as JSON");
+    let ids: Vec<String> = listed.iter().map(|j| s(&j["id"])).collect();
+    assert!(
+        ids.contains(&id) && ids.contains(&s(&child["id"])),
+        "{ids:?}"
+    );
+    assert!(!ids.contains(&other_id), "{ids:?}");
+    w.ok(&["cancel", &other_id]);
 }

@@ -30,6 +30,7 @@ pub fn boot_id() -> Option<String> {
 }
 
 struct Stat {
+    ppid: i32,
     pgrp: i32,
     start_ticks: u64,
     zombie: bool,
@@ -40,12 +41,18 @@ fn read_stat(pid: i32) -> Option<Stat> {
     // The command name is in parentheses and may itself contain spaces or parentheses.
     let after = &text[text.rfind(')')? + 1..];
     let fields: Vec<&str> = after.split_whitespace().collect();
-    // fields[0] is field 3 (state); pgrp is field 5; starttime is field 22.
+    // fields[0] is field 3 (state); ppid is field 4, pgrp field 5; starttime is field 22.
     Some(Stat {
         zombie: fields.first().is_some_and(|s| *s == "Z" || *s == "X"),
+        ppid: fields.get(1)?.parse().ok()?,
         pgrp: fields.get(2)?.parse().ok()?,
         start_ticks: fields.get(19)?.parse().ok()?,
     })
+}
+
+/// A live process's parent and start time (clock ticks after boot).
+pub fn parent_of(pid: i32) -> Option<(i32, u64)> {
+    read_stat(pid).map(|s| (s.ppid, s.start_ticks))
 }
 
 fn environ_has(pid: i32, needle: &[u8]) -> bool {

@@ -3,9 +3,10 @@
 //! `sandbox = "worktree"`: the job's setup command and agent, and everything they start, see the
 //! whole file system read-only, with these exceptions:
 //!
-//! - writable: the job's worktree; in the repository's git folder the object store (its packs
-//!   stay read-only), the worktree's own admin folder (index, HEAD, logs; not the files that tie
-//!   it to the repository) and the job's branch (see `sidekick_git::confine`); a private `/tmp`;
+//! - writable: the job's worktree; in the repository's git folder the worktree's own admin folder
+//!   (index, HEAD, logs, a private object store for new objects; not the files that tie it to the
+//!   repository) and the job's branch (see `sidekick_git::confine`); the repository's object
+//!   store stays read-only; a private `/tmp`;
 //!   the state folders the agent's profile names and common package caches;
 //! - hidden: Sidekick's own folder (database, logs, other jobs' worktrees) and config (API keys),
 //!   except the host's socket and the job's context file (read-only); `~/.ssh`, `~/.gnupg`,
@@ -277,13 +278,17 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     // The worktree and what git needs to commit on its branch.
     let wt = real(l.worktree);
     add(&mut a, "--bind", &wt, &wt);
+    // The repository's object store stays read-only: new objects go to the worktree's private
+    // store, brought in by the host after the run (`settle`).
+    let mut objects_env = Vec::new();
     if let Some(stage) = &stage {
-        let objects = git.objects();
-        add(&mut a, "--bind", &objects, &objects);
-        let packs = objects.join("pack");
-        if packs.is_dir() {
-            add(&mut a, "--ro-bind", &packs, &packs);
-        }
+        let private = confine::prepare_objects(&git)
+            .map_err(|e| format!("cannot prepare the sandbox's object store: {e}"))?;
+        objects_env.push(("GIT_OBJECT_DIRECTORY", private.into_os_string()));
+        objects_env.push((
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+            git.objects().into_os_string(),
+        ));
         add(&mut a, "--bind", &git.admin, &git.admin);
         for f in fixed_files(&git) {
             add(&mut a, "--ro-bind", &f, &f);
@@ -318,6 +323,9 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     }
     for dir in read_only {
         a.extend(["--remount-ro".into(), dir.into_os_string()]);
+    }
+    for (k, v) in objects_env {
+        a.extend(["--setenv".into(), k.into(), v]);
     }
     for (k, v) in identity_env(&wt, &var) {
         a.extend(["--setenv".into(), k.into(), v.into()]);
@@ -442,13 +450,25 @@ pub fn decide(
 pub fn settle(repo: &Path, worktree: &Path, branch: &str) -> Vec<String> {
     let mut said = Vec::new();
     match confine::worktree_git(repo, worktree) {
-        Ok(g) => match confine::settle_ref(repo, &g, branch) {
-            Ok(confine::Settled::Ignored(why)) => said.push(why),
-            Ok(_) => {}
-            Err(e) => said.push(format!(
-                "the agent's commits in its sandbox could not be moved onto {branch}: {e}"
-            )),
-        },
+        Ok(g) => {
+            match confine::import_objects(repo, &g) {
+                Ok(done) if !done.refused.is_empty() => said.push(format!(
+                    "the agent left links or devices in its object store ({}); removed unread",
+                    done.refused.join(", ")
+                )),
+                Ok(_) => {}
+                Err(e) => said.push(format!(
+                    "the objects the agent wrote in its sandbox could not be brought into the repository: {e}"
+                )),
+            }
+            match confine::settle_ref(repo, &g, branch) {
+                Ok(confine::Settled::Ignored(why)) => said.push(why),
+                Ok(_) => {}
+                Err(e) => said.push(format!(
+                    "the agent's commits in its sandbox could not be moved onto {branch}: {e}"
+                )),
+            }
+        }
         Err(e) => said.push(format!("cannot check the worktree's git folder: {e}")),
     }
     match confine::restore_link(repo, worktree, branch) {

@@ -1,8 +1,14 @@
 //! The git side of a job's sandbox: where its worktree keeps its git state, a folder that stands
 //! in for its branch's ref folder, and putting things right after the agent ran.
 //!
-//! In the sandbox the repository's git folder is read-only except the object store (new
-//! objects), the worktree's own admin folder (index, HEAD, its logs) and its branch. A ref is
+//! In the sandbox the repository's git folder is read-only, object store included, except the
+//! worktree's own admin folder (index, HEAD, its logs, a private object store) and its branch.
+//! New objects go to the private store ([`WorktreeGit::private_objects`], `GIT_OBJECT_DIRECTORY`
+//! with the repository's store as a read-only alternate): an agent that could write the shared
+//! store could replace an existing loose object by one of the same name and other content, and
+//! the user's history would say what the agent wrote. After the run the host brings the private
+//! store's objects in through `git index-pack`, which names every object by hashing it
+//! ([`import_objects`]). A ref is
 //! written by creating `NAME.lock` beside it and renaming, so the folder holding the ref must be
 //! writable; the real one (`refs/heads/sidekick/`) also holds every other job's branch. The
 //! sandbox gets a folder of its own mounted there instead, holding only its branch's ref
@@ -48,11 +54,151 @@ impl WorktreeGit {
         ]
     }
 
-    /// The object store and, inside it, the packs (read-only in the sandbox: new objects go
-    /// loose, existing history cannot be deleted wholesale).
+    /// The repository's object store (read-only in the sandbox).
     pub fn objects(&self) -> PathBuf {
         self.common.join("objects")
     }
+
+    /// Where a sandboxed job's git writes its new objects (writable in the sandbox; emptied
+    /// into the repository's store by [`import_objects`] after each run).
+    pub fn private_objects(&self) -> PathBuf {
+        self.admin.join(PRIVATE_OBJECTS)
+    }
+}
+
+/// The name of the private object store in a worktree's admin folder.
+const PRIVATE_OBJECTS: &str = "sidekick-objects";
+
+/// Makes the private object store (an empty object folder git can write to) and returns it.
+pub fn prepare_objects(g: &WorktreeGit) -> Result<PathBuf> {
+    let dir = g.private_objects();
+    // A link or a file where the store should be was left by an agent: never written through.
+    if let Ok(meta) = std::fs::symlink_metadata(&dir) {
+        if !meta.is_dir() {
+            std::fs::remove_file(&dir)?;
+        }
+    }
+    std::fs::create_dir_all(dir.join("pack"))?;
+    std::fs::create_dir_all(dir.join("info"))?;
+    Ok(dir)
+}
+
+/// What [`import_objects`] did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Imported {
+    /// Objects brought into the repository's store.
+    pub objects: usize,
+    /// Entries of the private store that were not plain files or folders (links, devices):
+    /// removed unread.
+    pub refused: Vec<String>,
+}
+
+/// Brings every object of the worktree's private store into the repository's store and empties
+/// the private one. Git reads each object and `index-pack` names it by hashing its content, so
+/// an object stored under another object's name cannot take that name: the repository keeps its
+/// own. Links and other non-files in the private store are removed unread (a link could make the
+/// host read, as an object, a file the sandbox hid). Does nothing when the store is empty or
+/// missing (a job that did not run sandboxed).
+pub fn import_objects(repo: &Path, g: &WorktreeGit) -> Result<Imported> {
+    let dir = g.private_objects();
+    let mut done = Imported::default();
+    match std::fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+        Err(e) => return Err(e.into()),
+        Ok(meta) if !meta.is_dir() => {
+            std::fs::remove_file(&dir)?;
+            done.refused.push(PRIVATE_OBJECTS.to_string());
+            return Ok(done);
+        }
+        Ok(_) => {}
+    }
+    let mut any = false;
+    keep_plain(&dir, Path::new(""), &mut done.refused, &mut any)?;
+    if any {
+        done.objects = copy_in(repo, &dir)?;
+    }
+    std::fs::remove_dir_all(&dir)?;
+    Ok(done)
+}
+
+/// Removes everything under `dir` that is not a plain file or folder; `any` is set when a file
+/// other than git's own bookkeeping is there (an object, a pack).
+fn keep_plain(dir: &Path, rel: &Path, refused: &mut Vec<String>, any: &mut bool) -> Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = rel.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            keep_plain(&path, &name, refused, any)?;
+        } else if kind.is_file() {
+            *any = *any || !name.starts_with("info");
+        } else {
+            std::fs::remove_file(&path)?;
+            refused.push(name.display().to_string());
+        }
+    }
+    Ok(())
+}
+
+/// Packs every object of the object folder `store` (read there alone) and indexes the pack into
+/// `repo`'s store. Returns how many objects went in.
+fn copy_in(repo: &Path, store: &Path) -> Result<usize> {
+    use std::process::Stdio;
+    let alone = |mut cmd: std::process::Command| {
+        cmd.env("GIT_OBJECT_DIRECTORY", store)
+            .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES");
+        cmd
+    };
+    let mut list = alone(git(repo));
+    list.args([
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname)",
+        "--unordered",
+    ]);
+    let out = list.output().map_err(RepoError::Spawn)?;
+    crate::repo::check("cat-file of the sandbox's objects", out.clone())?;
+    let names = out.stdout;
+    let count = names
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
+    if count == 0 {
+        return Ok(0);
+    }
+    let mut pack = alone(git(repo));
+    pack.args(["pack-objects", "--stdout", "-q"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut packer = pack.spawn().map_err(RepoError::Spawn)?;
+    let packed = packer.stdout.take().ok_or_else(|| RepoError::Git {
+        what: "pack-objects".into(),
+        detail: "no output".into(),
+    })?;
+    let mut index = git(repo);
+    index
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .env_remove("GIT_ALTERNATE_OBJECT_DIRECTORIES")
+        .args(["index-pack", "--stdin"])
+        .stdin(Stdio::from(packed))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let indexer = index.spawn().map_err(RepoError::Spawn);
+    // The list is written while both run (pack-objects reads it all before it writes).
+    let wrote = packer
+        .stdin
+        .take()
+        .map(|mut stdin| stdin.write_all(&names))
+        .transpose();
+    let packed = packer.wait_with_output().map_err(RepoError::Spawn)?;
+    let indexer = indexer?;
+    let indexed = indexer.wait_with_output().map_err(RepoError::Spawn)?;
+    wrote?;
+    crate::repo::check("pack-objects of the sandbox's objects", packed)?;
+    crate::repo::check("index-pack of the sandbox's objects", indexed)?;
+    Ok(count)
 }
 
 /// Finds the git state of `worktree`, a linked worktree of `repo`, from the repository's list
@@ -179,10 +325,10 @@ pub enum Settled {
 pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled> {
     let (_, leaf) = ref_paths(g, branch)?;
     let stage = g.admin.join(STAGE);
-    let said = match std::fs::read_to_string(stage.join(&leaf)) {
-        Ok(text) => Some(text.trim().to_string()),
+    let said = match read_staged(&stage.join(&leaf)) {
+        Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        // A folder or something unreadable where the ref was: not a commit.
+        // A folder, a link or something unreadable where the ref was: not a commit.
         Err(e) => Some(format!("<{e}>")),
     };
     let remove = || match std::fs::remove_dir_all(&stage) {
@@ -198,7 +344,11 @@ pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled>
     let outcome = if said == tip {
         Settled::Unchanged
     } else if !is_hex || !is_commit(repo, &said)? {
-        let shown: String = said.chars().take(80).collect();
+        let shown: String = said
+            .chars()
+            .take(80)
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
         Settled::Ignored(format!(
             "the agent left '{shown}' as its branch's ref, which is not a commit; the branch stays at {}",
             &tip[..tip.len().min(12)]
@@ -227,6 +377,28 @@ pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled>
     };
     remove()?;
     Ok(outcome)
+}
+
+/// What the agent left as its branch's ref: the start of a plain file, never read through a
+/// link (a link to a file the sandbox hid would have the host quote it).
+fn read_staged(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => std::io::Error::other("a symbolic link"),
+            _ => e,
+        })?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a file"));
+    }
+    let mut text = String::new();
+    // A ref is one line; more than this is not one.
+    file.take(256).read_to_string(&mut text)?;
+    Ok(text.trim().to_string())
 }
 
 /// A full object id (SHA-1 or SHA-256 in hex), as a loose ref or a detached HEAD holds one.
@@ -422,6 +594,121 @@ mod tests {
             assert_eq!(tgit(&repo, &["rev-parse", "sidekick/fox"]), commit);
         }
         assert!(stage_ref(&repo, &g, "../main").is_err());
+    }
+
+    /// git in `dir` as a sandboxed job's git runs: new objects in the private store.
+    fn sandboxed_git(dir: &Path, g: &WorktreeGit, args: &[&str], input: Option<&[u8]>) -> String {
+        use std::io::Write as _;
+        let mut cmd = sidekick_testkit::git_command(dir);
+        cmd.args(args)
+            .env("GIT_OBJECT_DIRECTORY", g.private_objects())
+            .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", g.objects())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("git runs");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input.unwrap_or_default()).expect("input");
+        drop(stdin);
+        let out = child.wait_with_output().expect("git ends");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    fn loose(store: &Path, id: &str) -> PathBuf {
+        store.join(&id[..2]).join(&id[2..])
+    }
+
+    #[test]
+    fn objects_written_in_the_sandbox_come_in_hashed_and_cannot_replace_the_repositorys() {
+        let (tmp, repo, wt) = setup();
+        let g = worktree_git(&repo, &wt).expect("found");
+        let readme = tgit(&repo, &["rev-parse", "HEAD:README.md"]);
+        let original = tgit(&repo, &["cat-file", "-p", &readme]);
+        let before = tgit(&repo, &["rev-parse", "sidekick/fox"]);
+        let store = prepare_objects(&g).expect("prepared");
+        let stage = stage_ref(&repo, &g, "sidekick/fox").expect("staged");
+
+        // The agent commits (its objects land in the private store, none in the repository's)...
+        std::fs::write(wt.join("a.txt"), "a\n").expect("write");
+        sandboxed_git(&wt, &g, &["add", "a.txt"], None);
+        let tree = sandboxed_git(&wt, &g, &["write-tree"], None);
+        let commit = sandboxed_git(
+            &wt,
+            &g,
+            &["commit-tree", &tree, "-p", &before, "-m", "agent"],
+            None,
+        );
+        assert!(!loose(&g.objects(), &commit).exists());
+        assert!(loose(&store, &commit).exists());
+        // ...stores other content under the name of the user's README blob...
+        let evil = sandboxed_git(
+            &wt,
+            &g,
+            &["hash-object", "-w", "--stdin"],
+            Some(b"injected\n"),
+        );
+        std::fs::create_dir_all(loose(&store, &readme).parent().expect("fan-out")).expect("mkdir");
+        std::fs::copy(loose(&store, &evil), loose(&store, &readme)).expect("forged");
+        // ...and a link to a file the sandbox hid.
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "SECRET").expect("secret");
+        std::os::unix::fs::symlink(&secret, store.join("info/alternates")).expect("link");
+        std::fs::write(stage.stage.join("fox"), format!("{commit}\n")).expect("ref");
+
+        let done = import_objects(&repo, &g).expect("imported");
+        assert!(done.objects >= 4, "{done:?}");
+        assert_eq!(done.refused, vec!["info/alternates".to_string()]);
+        assert!(!store.exists());
+        assert_eq!(
+            settle_ref(&repo, &g, "sidekick/fox").expect("settled"),
+            Settled::Moved {
+                from: before,
+                to: commit.clone()
+            }
+        );
+        // The agent's commit is whole in the repository, the README is the user's.
+        assert_eq!(
+            tgit(&repo, &["cat-file", "-p", &format!("{commit}:a.txt")]),
+            "a"
+        );
+        assert_eq!(tgit(&repo, &["cat-file", "-p", &readme]), original);
+        assert_eq!(
+            tgit(&repo, &["cat-file", "-p", "sidekick/fox:README.md"]),
+            original
+        );
+        // What the forged object held came in under its own name.
+        assert_eq!(tgit(&repo, &["cat-file", "-p", &evil]), "injected");
+        tgit(&repo, &["fsck", "--no-dangling", "--strict"]);
+        // Nothing to bring in: nothing happens.
+        assert_eq!(
+            import_objects(&repo, &g).expect("none"),
+            Imported::default()
+        );
+    }
+
+    #[test]
+    fn a_link_left_as_the_ref_is_not_read() {
+        let (tmp, repo, wt) = setup();
+        let g = worktree_git(&repo, &wt).expect("found");
+        let tip = tgit(&repo, &["rev-parse", "sidekick/fox"]);
+        let secret = tmp.path().join("config.toml");
+        std::fs::write(&secret, "api_key = \"sk-SECRET\"\n").expect("secret");
+        let stage = stage_ref(&repo, &g, "sidekick/fox").expect("staged");
+        std::fs::remove_file(stage.stage.join("fox")).expect("rm");
+        std::os::unix::fs::symlink(&secret, stage.stage.join("fox")).expect("link");
+        let Settled::Ignored(why) = settle_ref(&repo, &g, "sidekick/fox").expect("settled") else {
+            panic!("a link was taken as a ref");
+        };
+        assert!(
+            !why.contains("SECRET") && why.contains("symbolic link"),
+            "{why}"
+        );
+        assert_eq!(tgit(&repo, &["rev-parse", "sidekick/fox"]), tip);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The HTTP API. Handlers parse, call the engine and map errors to `{code, message}`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 
 use axum::body::{Body, Bytes};
@@ -24,6 +25,7 @@ struct AppState {
 }
 
 pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
+    let state = AppState { engine, closing };
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/jobs", get(list_jobs).post(spawn_job))
@@ -58,59 +60,172 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/tasks", get(task_types))
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
-        .layer(axum::middleware::from_fn(confine))
-        .with_state(AppState { engine, closing })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), confine))
+        .with_state(state)
 }
 
 /// Who is on the other end of a connection.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Peer {
-    /// A process inside a job's sandbox (another pid namespace than the host's): it may read,
-    /// start sidekicks (sandboxed themselves), cancel, and reply to sandboxed jobs; what only the
-    /// user may do (merge, undo, discard, trust, answer, gc, ...) is refused.
+    /// A process inside a job's sandbox (another pid namespace than the host's): it sees and
+    /// touches only its own job and the sidekicks that job started (reads, sandboxed spawns
+    /// that become its children, cancel and replies); what only the user may do (merge, undo,
+    /// discard, trust, answer, gc, settings, ...) is refused.
     pub confined: bool,
+    /// The job whose sandbox a confined peer runs in; `None` when none could be found (it then
+    /// sees no job at all).
+    pub job: Option<String>,
 }
 
 impl Peer {
-    pub(crate) fn of(stream: &tokio::net::UnixStream) -> Peer {
-        let confined = match stream.peer_cred().ok().and_then(|c| c.pid()) {
-            Some(pid) => {
-                let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
-                let theirs = ns(&pid.to_string());
-                // A peer whose namespace cannot be read is treated as confined.
-                theirs.is_none() || theirs != ns("self")
-            }
+    /// Who `pid` (the peer's pid as the host numbers it; `None` off Linux) is.
+    pub(crate) fn of(pid: Option<i32>, engine: &Engine) -> Peer {
+        let Some(pid) = pid else {
             // No pid (not Linux): nothing to tell.
-            None => false,
+            return Peer::default();
         };
-        Peer { confined }
+        let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/pid")).ok();
+        let theirs = ns(&pid.to_string());
+        // A peer whose namespace cannot be read is treated as confined.
+        let confined = theirs.is_none() || theirs != ns("self");
+        Peer {
+            confined,
+            job: confined.then(|| engine.job_of_process(pid)).flatten(),
+        }
+    }
+
+    /// Whether this peer may see and act on `job_id`.
+    fn may_touch(&self, engine: &Engine, job_id: &str) -> Result<bool, EngineError> {
+        if !self.confined {
+            return Ok(true);
+        }
+        match &self.job {
+            Some(own) => engine.descends_from(job_id, own),
+            None => Ok(false),
+        }
+    }
+
+    /// Checks that this peer may see and act on the job `reference` names.
+    fn check_job(&self, engine: &Engine, reference: &str) -> Result<(), ApiFailure> {
+        if !self.confined {
+            return Ok(());
+        }
+        let job = engine.job(reference)?;
+        if self.may_touch(engine, &job.id)? {
+            Ok(())
+        } else {
+            Err(not_yours())
+        }
+    }
+
+    /// Checks that a folder this confined peer named lies in its own job's repository or
+    /// worktree, as the host resolves it (a link out of them is followed, then refused).
+    fn check_folder(&self, engine: &Engine, folder: &str) -> Result<(), ApiFailure> {
+        if !self.confined {
+            return Ok(());
+        }
+        let Some(own) = &self.job else {
+            return Err(not_yours());
+        };
+        let job = engine.job(own)?;
+        let real = |p: &str| std::fs::canonicalize(p).ok();
+        let inside = real(folder).is_some_and(|f| {
+            [real(&job.repo), real(&job.worktree)]
+                .into_iter()
+                .flatten()
+                .any(|root| f.starts_with(root))
+        });
+        if inside {
+            Ok(())
+        } else {
+            Err(ApiFailure(ApiError::new(
+                ErrorCode::Confined,
+                format!("a job's sandbox may name only folders of its own repository or worktree, not {folder}"),
+            )))
+        }
     }
 }
 
-/// What a confined peer may call besides reading.
-fn allowed_when_confined(method: &axum::http::Method, path: &str) -> bool {
+fn not_yours() -> ApiFailure {
+    ApiFailure(ApiError::new(
+        ErrorCode::Confined,
+        "a job's sandbox sees only its own job and the sidekicks it started",
+    ))
+}
+
+/// What a confined peer may call, and what is checked first.
+enum Access {
+    /// Open to any peer.
+    Open,
+    /// The handler narrows what a confined peer gets (lists, streams, spawns).
+    Narrowed,
+    /// Only a job in the peer's own lineage.
+    Job(String),
+    /// Only a folder of the peer's own repository or worktree, named in this query parameter.
+    Folder(&'static str),
+    /// Only the user.
+    User,
+}
+
+fn access(method: &axum::http::Method, path: &str) -> Access {
     use axum::http::Method;
-    if method == Method::GET || method == Method::HEAD {
-        return true;
-    }
     let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    matches!(
-        (method, parts.as_slice()),
-        (&Method::POST, ["", "v1", "jobs"])
-            | (&Method::POST, ["", "v1", "jobs", _, "cancel" | "reply"])
-    )
+    let read = method == Method::GET || method == Method::HEAD;
+    match parts.as_slice() {
+        ["", "v1", "health" | "agents"] if read => Access::Open,
+        ["", "v1", "jobs"] if read || method == Method::POST => Access::Narrowed,
+        ["", "v1", "events"] if read => Access::Narrowed,
+        ["", "v1", "jobs", job] if read => Access::Job(job.to_string()),
+        ["", "v1", "jobs", job, "log" | "diff" | "patch" | "file" | "comments" | "viewed"]
+            if read =>
+        {
+            Access::Job(job.to_string())
+        }
+        ["", "v1", "jobs", job, "cancel" | "reply"] if method == Method::POST => {
+            Access::Job(job.to_string())
+        }
+        ["", "v1", "tasks"] if read => Access::Folder("repo"),
+        ["", "v1", "repo"] if read => Access::Folder("path"),
+        _ => Access::User,
+    }
 }
 
 async fn confine(
+    State(st): State<AppState>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Result<Response, ApiFailure> {
-    let confined = req.extensions().get::<Peer>().is_some_and(|p| p.confined);
-    if confined && !allowed_when_confined(req.method(), req.uri().path()) {
-        return Err(ApiFailure(ApiError::new(
-            ErrorCode::Confined,
-            "a job's sandbox may start, follow, cancel and reply to sidekicks; this needs the user",
-        )));
+    let Some(peer) = req
+        .extensions()
+        .get::<Peer>()
+        .filter(|p| p.confined)
+        .cloned()
+    else {
+        return Ok(next.run(req).await);
+    };
+    match access(req.method(), req.uri().path()) {
+        Access::Open | Access::Narrowed => {}
+        Access::Job(job) => {
+            let engine = st.engine.clone();
+            tokio::task::spawn_blocking(move || peer.check_job(&engine, &job))
+                .await
+                .map_err(|e| ApiFailure(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+        }
+        Access::Folder(param) => {
+            let query: Query<std::collections::HashMap<String, String>> =
+                Query::try_from_uri(req.uri()).map_err(|e| bad_request(e.body_text()))?;
+            let folder = query.get(param).cloned().unwrap_or_default();
+            let engine = st.engine.clone();
+            tokio::task::spawn_blocking(move || peer.check_folder(&engine, &folder))
+                .await
+                .map_err(|e| ApiFailure(ApiError::new(ErrorCode::Internal, e.to_string())))??;
+        }
+        Access::User => {
+            return Err(ApiFailure(ApiError::new(
+                ErrorCode::Confined,
+                "a job's sandbox may start, follow, cancel and reply to its own sidekicks; this needs the user",
+            )))
+        }
     }
     Ok(next.run(req).await)
 }
@@ -164,10 +279,21 @@ struct ListQuery {
 
 async fn list_jobs(
     State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<Vec<sidekick_protocol::Job>> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
-    Ok(Json(st.engine.jobs(q.all)?))
+    let mut jobs = st.engine.jobs(q.all)?;
+    if let Some(axum::Extension(peer)) = peer.filter(|p| p.confined) {
+        let mut kept = Vec::new();
+        for job in jobs {
+            if peer.may_touch(&st.engine, &job.id)? {
+                kept.push(job);
+            }
+        }
+        jobs = kept;
+    }
+    Ok(Json(jobs))
 }
 
 async fn spawn_job(
@@ -176,19 +302,88 @@ async fn spawn_job(
     body: Result<Json<SpawnRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<sidekick_protocol::Job>), ApiFailure> {
     let Json(mut req) = body.map_err(|e| bad_request(e.body_text()))?;
-    // A sidekick started from inside a sandbox is sandboxed too, whatever it asks.
-    if peer.is_some_and(|p| p.confined) {
-        req.sandbox = Some(sidekick_protocol::SandboxMode::Worktree);
-        // Landing in the user's branches without a review is the user's to allow.
-        if req.auto_merge == Some(true) {
-            return Err(ApiFailure(ApiError::new(
-                ErrorCode::Confined,
-                "a job's sandbox may not start a sidekick that merges by itself; this needs the user",
-            )));
-        }
+    if let Some(axum::Extension(peer)) = peer.filter(|p| p.confined) {
+        let engine = st.engine.clone();
+        req = tokio::task::spawn_blocking(move || confined_spawn(&engine, &peer, req))
+            .await
+            .map_err(|e| ApiFailure(ApiError::new(ErrorCode::Internal, e.to_string())))??;
     }
     let job = st.engine.spawn(req).await?;
     Ok((StatusCode::CREATED, Json(job)))
+}
+
+/// A spawn from inside a job's sandbox: the new job is that job's child (so depth, the number
+/// of children and cancelling with the parent apply), sandboxed, in the same repository, and
+/// everything it names is the sandbox's own: a context file in its worktree, jobs of its own
+/// lineage.
+fn confined_spawn(
+    engine: &Engine,
+    peer: &Peer,
+    mut req: SpawnRequest,
+) -> Result<SpawnRequest, ApiFailure> {
+    let Some(own) = peer.job.clone() else {
+        return Err(not_yours());
+    };
+    // A sidekick started from inside a sandbox is sandboxed too, whatever it asks.
+    req.sandbox = Some(sidekick_protocol::SandboxMode::Worktree);
+    // Landing in the user's branches without a review is the user's to allow.
+    if req.auto_merge == Some(true) {
+        return Err(ApiFailure(ApiError::new(
+            ErrorCode::Confined,
+            "a job's sandbox may not start a sidekick that merges by itself; this needs the user",
+        )));
+    }
+    peer.check_folder(engine, &req.repo)?;
+    req.parent = match req.parent.take() {
+        Some(parent) => {
+            peer.check_job(engine, &parent)?;
+            Some(parent)
+        }
+        None => Some(own.clone()),
+    };
+    for job in [&req.context_from, &req.continue_from]
+        .into_iter()
+        .flatten()
+    {
+        peer.check_job(engine, job)?;
+    }
+    if let Some(file) = req.context_file.take() {
+        // Read here, where it was checked: the agent could swap it for a link before the
+        // engine read it.
+        let worktree = engine.job(&own)?.worktree;
+        let text = read_inside(std::path::Path::new(&file), std::path::Path::new(&worktree)).ok_or_else(|| {
+            ApiFailure(ApiError::new(
+                ErrorCode::Confined,
+                format!("a job's sandbox may pass a context file only from its own worktree, not {file}"),
+            ))
+        })?;
+        let asked = req.context_text.take().unwrap_or_default();
+        req.context_text = Some(format!("From {file}:\n\n{}\n\n{asked}", text.trim_end()));
+    }
+    Ok(req)
+}
+
+/// The text of `file` if it is a plain file inside `folder` once every link is resolved (the
+/// file's last component is never followed; the opened file's real path is what is checked).
+fn read_inside(file: &std::path::Path, folder: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    const MAX: u64 = 4 << 20;
+    let folder = std::fs::canonicalize(folder).ok()?;
+    let real = std::fs::canonicalize(file).ok()?;
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(&real)
+        .ok()?;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&opened);
+    let at = std::fs::read_link(format!("/proc/self/fd/{fd}")).ok()?;
+    if !at.starts_with(&folder) || !opened.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut text = String::new();
+    opened.take(MAX).read_to_string(&mut text).ok()?;
+    Some(text)
 }
 
 async fn get_job(
@@ -565,16 +760,25 @@ const PAGE: usize = 4096;
 /// `GET /v1/events`: newline-delimited JSON, the backlog after `since`, then live events.
 async fn events(
     State(st): State<AppState>,
+    peer: Option<axum::Extension<Peer>>,
     q: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiFailure> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
+    let peer = peer.map(|axum::Extension(p)| p).unwrap_or_default();
     let job_id = match &q.job {
-        Some(r) => Some(st.engine.job(r)?.id),
+        Some(r) => {
+            peer.check_job(&st.engine, r)?;
+            Some(st.engine.job(r)?.id)
+        }
         None => None,
     };
     let filter = Filter {
         job_id,
         output: q.output.unwrap_or(true),
+        scope: peer.confined.then(|| Scope {
+            peer,
+            seen: HashMap::new(),
+        }),
     };
     let follow = q.follow.unwrap_or(true);
     // Subscribe before reading the backlog so nothing falls between the two.
@@ -607,14 +811,35 @@ async fn events(
 struct Filter {
     job_id: Option<String>,
     output: bool,
+    /// A confined peer's: only events of its own lineage.
+    scope: Option<Scope>,
+}
+
+/// The jobs a confined peer may follow, decided once per job (a job's parent never changes).
+struct Scope {
+    peer: Peer,
+    seen: HashMap<String, bool>,
 }
 
 impl Filter {
-    fn wants(&self, ev: &Event) -> bool {
+    fn wants(&mut self, engine: &Engine, ev: &Event) -> bool {
         if self.job_id.as_deref().is_some_and(|j| j != ev.job_id) {
             return false;
         }
-        self.output || !matches!(ev.body, EventBody::Output { .. })
+        if !self.output && matches!(ev.body, EventBody::Output { .. }) {
+            return false;
+        }
+        match &mut self.scope {
+            None => true,
+            Some(scope) => match scope.seen.get(&ev.job_id) {
+                Some(yes) => *yes,
+                None => {
+                    let yes = scope.peer.may_touch(engine, &ev.job_id).unwrap_or(false);
+                    scope.seen.insert(ev.job_id.clone(), yes);
+                    yes
+                }
+            },
+        }
     }
 }
 
@@ -627,7 +852,7 @@ fn encode(buf: &mut Vec<u8>, ev: &Event) {
 /// Sends stored events after `*last` up to `end`; returns false when the client went away.
 async fn send_backlog(
     engine: &Engine,
-    filter: &Filter,
+    filter: &mut Filter,
     last: &mut u64,
     end: u64,
     tx: &mpsc::Sender<Bytes>,
@@ -637,7 +862,9 @@ async fn send_backlog(
         let full = page.len() == PAGE;
         let mut buf = Vec::new();
         for ev in page.iter().take_while(|e| e.seq <= end) {
-            encode(&mut buf, ev);
+            if filter.scope.is_none() || filter.wants(engine, ev) {
+                encode(&mut buf, ev);
+            }
             *last = ev.seq;
         }
         if !buf.is_empty() && tx.send(Bytes::from(buf)).await.is_err() {
@@ -651,7 +878,7 @@ async fn send_backlog(
 
 async fn stream_events(
     engine: Engine,
-    filter: Filter,
+    mut filter: Filter,
     since: u64,
     end: u64,
     mut live: broadcast::Receiver<Event>,
@@ -659,7 +886,7 @@ async fn stream_events(
     mut closing: watch::Receiver<bool>,
 ) {
     let mut last = since;
-    match send_backlog(&engine, &filter, &mut last, end, &tx).await {
+    match send_backlog(&engine, &mut filter, &mut last, end, &tx).await {
         Ok(true) => {}
         Ok(false) => return,
         Err(e) => {
@@ -683,7 +910,7 @@ async fn stream_events(
                 Ok(ev) => {
                     if ev.seq > last {
                         last = ev.seq;
-                        if filter.wants(&ev) {
+                        if filter.wants(&engine, &ev) {
                             encode(&mut buf, &ev);
                         }
                     }
@@ -702,7 +929,7 @@ async fn stream_events(
                     {
                         return;
                     }
-                    match send_backlog(&engine, &filter, &mut last, u64::MAX, &tx).await {
+                    match send_backlog(&engine, &mut filter, &mut last, u64::MAX, &tx).await {
                         Ok(true) => {}
                         _ => return,
                     }

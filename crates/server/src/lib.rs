@@ -202,22 +202,30 @@ async fn accept_loop(
             tracing::warn!("too many connections; closing a new one");
             continue;
         };
-        // Who is calling: a process inside a job's sandbox gets what a sandboxed agent may do.
-        let peer = api::Peer::of(&stream);
-        let service = tower::util::MapRequest::new(
-            app.clone(),
-            move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(peer);
-                req
-            },
-        );
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let served = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let app = app.clone();
+        let engine = engine.clone();
         tokio::spawn(async move {
-            let _ = served.await;
+            // Who is calling: a process inside a job's sandbox sees only its own job.
+            let pid = stream.peer_cred().ok().and_then(|c| c.pid());
+            let peer = tokio::task::spawn_blocking(move || api::Peer::of(pid, &engine))
+                .await
+                .unwrap_or(api::Peer {
+                    confined: true,
+                    job: None,
+                });
+            let service = tower::util::MapRequest::new(
+                app,
+                move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer.clone());
+                    req
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            let _ = watcher.watch(conn).await;
             drop(slot);
         });
     }

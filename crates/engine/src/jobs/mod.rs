@@ -7,6 +7,7 @@ mod context;
 pub(crate) mod dialog;
 pub(crate) mod handle;
 pub(crate) mod ledger;
+mod lineage;
 mod recover;
 pub(crate) mod reply;
 pub(crate) mod retry;
