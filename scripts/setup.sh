@@ -14,7 +14,9 @@ apt_packages=(git build-essential curl ca-certificates pkg-config libssl-dev
   # The jobs' sandbox (sandbox = "worktree", on by default where it works).
   bubblewrap)
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
-  apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick python3-venv xdotool)
+  apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick python3-venv xdotool
+    # A real terminal for the CLI's prompts (tmux).
+    tmux)
 fi
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

@@ -106,7 +106,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("sidekick: {}", f.message);
+            eprintln!("sidekick: {}", render::visible(&f.message));
             if json_requested() {
                 // Scripts branch on the code: {"error":{"code":"dirty_overlap","message":...}}.
                 let error = f.api.clone().unwrap_or_else(|| {

@@ -48,23 +48,8 @@ fn changes(job: &Job) -> String {
     }
 }
 
-/// Text from a job (its task, a reason quoting git, a path) made safe for a terminal: control
-/// characters other than line breaks, such as an escape that would clear the screen, are
-/// shown escaped (`\u{1b}`) instead of acted on.
-pub fn visible(text: &str) -> String {
-    if !text.chars().any(|c| c.is_control() && c != '\n') {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
+/// Text from a job (its task, a reason quoting git, a path) made safe for a terminal.
+pub use sidekick_protocol::text::visible;
 
 /// "brave-otter completed in 3s (+10 -2)" and the reason where there is one.
 pub fn ending(job: &Job) -> String {

@@ -148,17 +148,26 @@ impl Seen {
         }
         let mut runs = Vec::new();
         if let Some(s) = &info.setup {
-            runs.push(format!("the setup command `{s}`"));
+            runs.push(format!(
+                "the setup command `{}`",
+                sidekick_protocol::text::visible_line(s)
+            ));
         }
         if !info.copy.is_empty() {
-            runs.push(format!("copies {}", info.copy.join(", ")));
+            runs.push(format!(
+                "copies {}",
+                sidekick_protocol::text::visible_line(&info.copy.join(", "))
+            ));
         }
         if info.shell_by_default {
             runs.push("runs tasks as shell commands (agent = \"shell\")".into());
         }
         if !info.task_commands.is_empty() {
             let names: Vec<&str> = info.task_commands.iter().map(|t| t.name.as_str()).collect();
-            runs.push(format!("task types with commands ({})", names.join(", ")));
+            runs.push(format!(
+                "task types with commands ({})",
+                sidekick_protocol::text::visible_line(&names.join(", "))
+            ));
         }
         if !info.auto_merge.is_empty() {
             runs.push("lets jobs merge by themselves".into());

@@ -7,6 +7,7 @@ mod duration;
 mod paths;
 pub mod private;
 mod review;
+pub mod text;
 #[cfg(test)]
 mod typescript;
 

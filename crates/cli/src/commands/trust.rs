@@ -5,7 +5,7 @@ use clap::Args;
 use sidekick_client::Client;
 use sidekick_protocol::TrustInfo;
 
-use crate::render::print_json;
+use crate::render::{print_json, visible};
 use crate::{Failure, Outcome};
 
 /// Show what a repository's own configuration runs (`.sidekick/config.toml`: setup, copied
@@ -44,35 +44,41 @@ async fn root(client: &Client, repo: Option<&str>) -> Result<String, Failure> {
     Ok(client.repo(&abs.display().to_string()).await?.root)
 }
 
+/// A command or path as `trust` shows it: control and invisible formatting characters escaped,
+/// a second line indented under the first (nothing can hide in a line the terminal rewrites).
+fn shown(text: &str) -> String {
+    visible(text).replace('\n', "\n                  ")
+}
+
 fn describe(info: &TrustInfo) {
     if !info.needed {
         println!(
             "{}'s configuration runs nothing of its own; there is nothing to trust",
-            info.repo
+            shown(&info.repo)
         );
         return;
     }
     println!(
         "{}'s .sidekick configuration runs, for each job:",
-        info.repo
+        shown(&info.repo)
     );
     if let Some(s) = &info.setup {
-        println!("  setup command:  {s}");
+        println!("  setup command:  {}", shown(s));
     }
     if !info.copy.is_empty() {
         println!(
             "  copies in:      {} (from your checkout)",
-            info.copy.join(", ")
+            shown(&info.copy.join(", "))
         );
     }
     if info.shell_by_default {
         println!("  default agent:  shell (a task's text runs as a shell command)");
     }
     for t in &info.task_commands {
-        println!("  task type {}: {}", t.name, t.command);
+        println!("  task type {}: {}", shown(&t.name), shown(&t.command));
     }
     for a in &info.auto_merge {
-        println!("  auto-merge:     {a}");
+        println!("  auto-merge:     {}", shown(a));
     }
     let state = if info.trusted {
         "trusted".to_string()
@@ -128,7 +134,10 @@ pub async fn cmd_trust(client: &Client, args: TrustArgs) -> Outcome {
         if args.yes {
             describe(&trusted);
         }
-        println!("trusted: jobs in {repo} run these commands until the configuration changes");
+        println!(
+            "trusted: jobs in {} run these commands until the configuration changes",
+            shown(&repo)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -139,7 +148,10 @@ pub async fn cmd_untrust(client: &Client, args: UntrustArgs) -> Outcome {
     if args.json {
         print_json(&info)?;
     } else {
-        println!("{repo}'s configuration is no longer trusted; its commands do not run");
+        println!(
+            "{}'s configuration is no longer trusted; its commands do not run",
+            shown(&repo)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -218,6 +218,18 @@ describe("Composer", () => {
     expect(calls.find((c) => c.cmd === "trust_repo")?.args).toEqual({ repo: "/work/repo", hash: "h1" });
   });
 
+  it("shows a command's hidden characters escaped, so what is trusted is what runs", async () => {
+    host({ list_agents: agents, trust_info: { ...untrusted, setup: "touch X \r\u001b[2Kecho harmless-setup", task_commands: [{ name: "li\u202Ent", command: "make\u200B lint" }] } });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => screen.getByTestId("trust-panel"));
+    const listed = screen.getByTestId("trust-commands").textContent ?? "";
+    expect(listed).toContain("touch X \\r\\u{1b}[2Kecho harmless-setup");
+    expect(listed).toContain("task type li\\u{202e}nt: make\\u{200b} lint");
+    expect(listed).not.toMatch(/[\r\u001b\u202e\u200b]/);
+  });
+
   it("a refusal for trust brings the panel back, saying the configuration changed", async () => {
     let now: typeof untrusted = { ...untrusted, trusted: true };
     host({
