@@ -902,35 +902,138 @@ fn a_task_types_inputs_never_run_as_code_in_any_quoting() {
     );
 }
 
+/// `git daemon` serving the repositories in `base` on a free loopback port; killed on drop.
+struct GitDaemon {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(base: &Path) -> GitDaemon {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = std::process::Command::new("git")
+            .args([
+                "daemon",
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", base.display()))
+            .arg(base)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("git daemon starts");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "git daemon does not listen"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        GitDaemon { child, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
-fn a_repository_with_submodules_gets_them_in_the_jobs_worktree() {
-    let w = World::new();
-    let sub = w.root.join("sub");
-    std::fs::create_dir(&sub).expect("mkdir");
+fn submodules_are_fetched_only_once_trusted_in_the_sandbox_and_never_from_a_local_path() {
+    // Outside /tmp (the sandbox's own): the local repository is visible there, so what refuses
+    // it is git's rule for submodules, not the sandbox.
+    let w = World::with_config_in(
+        "",
+        &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("submodules"),
+    );
+    // One submodule served over git:// on loopback, one a local folder the user keeps private.
+    let served = w.root.join("served");
+    let sub = served.join("sub");
+    std::fs::create_dir_all(&sub).expect("mkdir");
     w.git_in(&sub, &["init", "-q", "-b", "main"]);
     std::fs::write(sub.join("lib.txt"), "from the submodule\n").expect("write");
     w.git_in(&sub, &["add", "lib.txt"]);
     w.git_in(&sub, &["commit", "-q", "-m", "sub"]);
+    let secret = w.root.join("user/secret-repo");
+    std::fs::create_dir_all(&secret).expect("mkdir");
+    w.git_in(&secret, &["init", "-q", "-b", "main"]);
+    std::fs::write(secret.join("key.txt"), "PRIVATE\n").expect("write");
+    w.git_in(&secret, &["add", "key.txt"]);
+    w.git_in(&secret, &["commit", "-q", "-m", "secret"]);
+    let daemon = GitDaemon::serve(&served);
+    let url = format!("git://127.0.0.1:{}/sub", daemon.port);
+    w.git(&["submodule", "add", "-q", &url, "vendor/sub"]);
     w.git(&[
         "-c",
         "protocol.file.allow=always",
         "submodule",
         "add",
         "-q",
-        &sub.display().to_string(),
-        "vendor/sub",
+        &secret.display().to_string(),
+        "vendor/secret",
     ]);
-    w.git(&["commit", "-q", "-m", "add a submodule"]);
-    let job = w.spawn(&["--wait"], "cat vendor/sub/lib.txt > seen.txt");
-    assert_eq!(job["state"], "completed", "{job}");
-    assert_eq!(
-        w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]),
-        "from the submodule"
+    w.git(&["commit", "-q", "-m", "add submodules"]);
+
+    // Untrusted: `trust` lists them; a job runs without them and says why.
+    let shown = w.ok(&["trust", "--show"]);
+    assert!(
+        shown.contains(&format!("submodule:      vendor/sub from {url}")),
+        "{shown}"
     );
-    assert!(notices(&w, &s(&job["id"])).contains("initialised the submodules"));
+    assert!(shown.contains("vendor/secret from"), "{shown}");
+    let job = w.spawn(&["--wait"], "ls vendor/sub vendor/secret > seen.txt");
+    assert_eq!(job["state"], "completed", "{job}");
+    let said = notices(&w, &s(&job["id"]));
+    assert!(said.contains("fetched only once you trust it"), "{said}");
+    let seen = w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]);
+    assert!(
+        !seen.contains("lib.txt") && !seen.contains("key.txt"),
+        "{seen}"
+    );
+
+    // Trusted: the served one is fetched (in the sandbox), the local path is refused by git.
+    w.ok(&["trust", "--yes"]);
+    let job = w.spawn(
+        &["--wait"],
+        "cat vendor/sub/lib.txt > seen.txt; ls vendor/secret > secret.txt",
+    );
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["sandbox"]["on"], true, "{job}");
+    let branch = s(&job["branch"]);
+    let said = notices(&w, &s(&job["id"]));
+    assert_eq!(
+        w.git(&["show", &format!("{branch}:seen.txt")]),
+        "from the submodule",
+        "{said}"
+    );
+    assert_eq!(w.git(&["show", &format!("{branch}:secret.txt")]), "");
+    assert!(
+        said.contains("git could not fetch vendor/secret: transport 'file' not allowed")
+            && !said.contains("vendor/sub:"),
+        "{said}"
+    );
     // A worktree holding submodules can still be discarded (git refuses to `worktree remove`).
     w.ok(&["discard", &s(&job["id"])]);
     assert!(!PathBuf::from(s(&job["worktree"])).exists());
+
+    // With the network off, the sandbox cannot reach even loopback.
+    std::fs::write(w.home.join("config.toml"), "sandbox_network = false\n").expect("config");
+    let job = w.spawn(&["--wait"], "ls vendor/sub > seen.txt");
+    let seen = w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]);
+    assert!(!seen.contains("lib.txt"), "{seen}");
+    assert!(
+        notices(&w, &s(&job["id"])).contains("the submodules were not set up"),
+        "{job}"
+    );
+    drop(daemon);
 }
 
 #[test]

@@ -52,6 +52,13 @@ struct Builtin {
     state: &'static [&'static str],
 }
 
+/// Whether `name` is one of the built-in coding agents (claude, codex, gemini, aider), which
+/// read a task as words to work on. Any other agent (`shell`, a user's own command profile) may
+/// run a task's text as a command: text the repository writes for it needs trust.
+pub fn reads_words(name: &str) -> bool {
+    BUILTINS.iter().any(|b| b.name == name)
+}
+
 /// What every sandboxed job may write besides its worktree, where these exist: package and
 /// build caches.
 pub const SANDBOX_CACHES: &[&str] = &["~/.cache", "~/.npm", "~/.cargo/registry", "~/.cargo/git"];

@@ -142,18 +142,6 @@ async fn prepare_and_run(
             );
         }
 
-        if worktree.join(".gitmodules").exists() {
-            let wt = worktree.clone();
-            let inited = tokio::task::spawn_blocking(move || repo::init_submodules(&wt)).await;
-            match inited {
-                Ok(Ok(())) => handle.notice(Level::Info, "initialised the submodules"),
-                Ok(Err(e)) => handle.notice(Level::Warn,
-                    format!("the submodules could not be initialised ({e}); files written inside their folders are not part of the job's commits"),
-                ),
-                Err(e) => tracing::error!(error = %e, "submodule init task failed"),
-            }
-        }
-
         if !rec.copy_files.is_empty() {
             // Recorded before anything is copied, so no commit can pick a copy up, even after a crash.
             if let Err(e) = crate::copy::record_keep_out(&worktree, &rec.copy_files) {
@@ -230,6 +218,33 @@ async fn prepare_and_run(
                 reason: Some(why.clone()),
             });
             return Outcome::Failed(why);
+        }
+    }
+
+    // Submodules: only for a repository trusted with this .gitmodules, fetched in the sandbox.
+    if !resumed && worktree.join(".gitmodules").exists() {
+        let (home, repo2, wt2, prefix) = (
+            handle.home(),
+            repo_dir.clone(),
+            worktree.clone(),
+            settings.sandbox.clone(),
+        );
+        let inited = tokio::task::spawn_blocking(move || {
+            crate::trust::submodules_trusted(&home, &repo2, &wt2)?;
+            match repo::init_submodules(&wt2, &prefix) {
+                Ok(failed) if failed.is_empty() => Ok(()),
+                Ok(failed) => Err(format!("git could not fetch {}", failed.join("; "))),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
+        match inited {
+            Ok(Ok(())) => handle.notice(Level::Info, "initialised the submodules"),
+            Ok(Err(why)) => handle.notice(
+                Level::Warn,
+                format!("the submodules were not set up: {why}; files written inside their folders are not part of the job's commits"),
+            ),
+            Err(e) => tracing::error!(error = %e, "submodule init task failed"),
         }
     }
 

