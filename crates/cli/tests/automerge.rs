@@ -395,3 +395,46 @@ fn a_job_the_host_left_undecided_is_decided_by_the_next_host() {
         "nothing merged"
     );
 }
+
+#[test]
+fn links_attributes_and_gits_own_files_under_auto_merge_paths_wait_for_a_person() {
+    let w = World::new();
+    seed(&w);
+    repo_config(
+        &w,
+        "[auto_merge]\npaths = [\"docs/**\", \"*.md\", \"**/*.md\"]\n",
+    );
+    let main_before = w.git(&["rev-parse", "main"]);
+    let cases = [
+        (
+            "ln -s ~/.bashrc docs/bashrc.md",
+            "docs/bashrc.md a symbolic link",
+        ),
+        (
+            "ln -s ../src/lib.rs docs/link.md",
+            "docs/link.md a symbolic link",
+        ),
+        (
+            "printf '* filter=evil\\n' > docs/.gitattributes",
+            "docs/.gitattributes",
+        ),
+        (
+            "mkdir -p .github/workflows && echo run > .github/workflows/ci.md",
+            ".github/workflows/ci.md",
+        ),
+    ];
+    for (task, said) in cases {
+        let job = w.spawn(&["--wait"], task);
+        assert_eq!(job["state"], "completed", "{task}: {job}");
+        assert_eq!(auto(&job)["outcome"], "held", "{task}: {job}");
+        let why = s(&auto(&job)["reason"]);
+        assert!(
+            why.contains(said) && why.contains("a person reviews"),
+            "{task}: {why}"
+        );
+    }
+    assert_eq!(w.git(&["rev-parse", "main"]), main_before, "nothing landed");
+    // A plain docs change still lands by itself.
+    let docs = w.spawn(&["--wait"], "echo more >> docs/guide.md");
+    assert_eq!(docs["state"], "merged", "{docs}");
+}

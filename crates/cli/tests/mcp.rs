@@ -607,3 +607,104 @@ fn print_config_shows_how_to_register_the_server_with_each_agent() {
     let bad = w.sk(&["mcp", "--print-config", "emacs"]);
     assert_eq!(bad.code(), 2, "{}", bad.stderr());
 }
+
+#[test]
+fn cancel_reply_and_merge_act_only_on_this_sessions_jobs_unless_the_user_allows_any() {
+    let w = World::with_config("[mcp]\nallow_merge = true\n");
+    let users = w.spawn(&["-a", "shell"], "sleep 60");
+    let users_id = s(&users["id"]);
+    w.wait_state(&users_id, "running");
+    let mcp = Mcp::start(&w);
+    for (tool, args) in [
+        ("cancel", json!({"job": users_id})),
+        ("reply", json!({"job": users_id, "text": "stop"})),
+        ("merge", json!({"job": users_id})),
+    ] {
+        let said = mcp.refused(tool, args);
+        assert!(
+            said.contains("was not started in this session"),
+            "{tool}: {said}"
+        );
+    }
+    assert_eq!(w.status(&users_id)["state"], "running");
+    // Its own sidekick, and that one's, it may stop.
+    let (own, _) = mcp.call("spawn", json!({"task": "sleep 60", "agent": "shell"}));
+    let inner = Mcp::start_with(&w, &[("SIDEKICK_JOB_ID", &s(&own["id"]))]);
+    let (grandchild, _) = inner.call("spawn", json!({"task": "sleep 60", "agent": "shell"}));
+    let (stopped, _) = mcp.call("cancel", json!({"job": s(&grandchild["id"])}));
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+    let (stopped, _) = mcp.call("cancel", json!({"job": s(&own["id"])}));
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+    drop((mcp, inner));
+
+    // The user's config can open it up.
+    std::fs::write(w.home.join("config.toml"), "[mcp]\nany_job = true\n").expect("config");
+    let mcp = Mcp::start(&w);
+    let (stopped, _) = mcp.call("cancel", json!({"job": users_id}));
+    assert_eq!(stopped["state"], "cancelled", "{stopped}");
+}
+
+#[test]
+fn a_message_that_is_not_json_rpc_or_too_long_gets_an_error_and_the_session_goes_on() {
+    use std::io::{BufRead, Write};
+    let w = World::new();
+    let mut child = w
+        .command(&["mcp"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sidekick mcp starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let writer = std::thread::spawn(move || {
+        let mut send = |line: &[u8]| {
+            stdin.write_all(line).expect("write");
+            stdin.write_all(b"\n").expect("write");
+        };
+        send(br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-03-26","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#);
+        send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        send(b"this is not json");
+        let mut huge = br#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"spawn","arguments":{"task":""#.to_vec();
+        huge.extend(std::iter::repeat_n(b'a', 30 << 20));
+        huge.extend_from_slice(br#""}}}"#);
+        send(&huge);
+        send(br#"{"jsonrpc":"2.0","id":4}"#);
+        send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
+        stdin
+    });
+    let mut answers: Vec<Value> = Vec::new();
+    for line in stdout.lines() {
+        let line = line.expect("a line");
+        let v: Value = serde_json::from_str(&line).expect("every answer is JSON");
+        let done = v["id"] == 5;
+        answers.push(v);
+        if done {
+            break;
+        }
+    }
+    drop(writer.join().expect("written"));
+    let _ = child.wait();
+    let errors: Vec<(Value, Value)> = answers
+        .iter()
+        .filter(|a| a.get("error").is_some())
+        .map(|a| (a["id"].clone(), a["error"]["code"].clone()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (Value::Null, json!(-32700)),
+            (Value::Null, json!(-32600)),
+            (json!(4), json!(-32600)),
+        ],
+        "{answers:?}"
+    );
+    let listed = answers
+        .iter()
+        .find(|a| a["id"] == 5)
+        .expect("tools/list answered");
+    assert!(listed["result"]["tools"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty()));
+    // The long message never reached the host.
+    assert_eq!(w.json(&["ls", "--all", "--json"]), json!([]));
+}

@@ -514,3 +514,54 @@ fn a_sandboxed_job_sees_and_touches_only_its_own_job_and_its_sidekicks() {
     assert!(!ids.contains(&other_id), "{ids:?}");
     w.ok(&["cancel", &other_id]);
 }
+
+#[test]
+fn a_sandboxed_spawn_chain_nests_only_so_deep_starts_only_so_many_and_ends_with_its_parent() {
+    let w =
+        visible_world("max_running = 8\nmax_depth = 2\nmax_children = 3\nsandbox = \"worktree\"\n");
+    let bin = crate::common::BIN;
+    // No parent is named anywhere: from inside a sandbox, what a job starts is its child.
+    let script = format!(
+        "{bin} run --wait --json '{bin} run true; echo grandchild=$?' > chain.json; echo chain=$?\n\
+         for i in 2 3 4; do {bin} run --json 'sleep 60' > child$i.json; echo child$i=$?; done"
+    );
+    let job = w.spawn(&["--wait"], &script);
+    let id = s(&job["id"]);
+    assert_eq!(job["state"], "completed", "{job}");
+    let r = w.sk(&["logs", &id]);
+    let (log, said) = (r.stdout(), r.stderr());
+    for what in ["chain=0", "child2=0", "child3=0", "child4=1"] {
+        assert!(log.contains(what), "{what}:\n{log}\n{said}");
+    }
+    assert!(
+        said.contains("has started 3 sidekicks already, as many as one job may (max_children"),
+        "{said}"
+    );
+    let wt = PathBuf::from(s(&job["worktree"]));
+    let chain: serde_json::Value =
+        serde_json::from_str(&read(&wt.join("chain.json"))).expect("the chain's child");
+    assert_eq!(chain["parent_id"], id, "{chain}");
+    let chain_said = w.sk(&["logs", &s(&chain["id"])]);
+    assert!(
+        chain_said.stdout().contains("grandchild=1"),
+        "{}",
+        chain_said.stdout()
+    );
+    assert!(
+        chain_said
+            .stderr()
+            .contains("sidekicks nest at most 2 levels"),
+        "{}",
+        chain_said.stderr()
+    );
+    // The sleeping children were its own: they ended with it.
+    for i in [2, 3] {
+        let child: serde_json::Value =
+            serde_json::from_str(&read(&wt.join(format!("child{i}.json")))).expect("a child");
+        assert_eq!(child["parent_id"], id, "{child}");
+        let ended = w.wait_until(&s(&child["id"]), "ended", |j| {
+            j["state"] != "running" && j["state"] != "queued" && j["state"] != "starting"
+        });
+        assert_eq!(ended["state"], "cancelled", "{ended}");
+    }
+}

@@ -109,6 +109,27 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
     if let Some(why) = conditions(&preview, &am.paths) {
         return held(why);
     }
+    // A link or a submodule under a harmless name is not a harmless change.
+    let (repo, head, changed) = (
+        std::path::PathBuf::from(&rec.job.repo),
+        preview.job_head.clone(),
+        preview.changed_paths.clone(),
+    );
+    let kinds = tokio::task::spawn_blocking(move || {
+        sidekick_git::entries::not_plain_files(&repo, &head, &changed)
+    })
+    .await;
+    match kinds {
+        Ok(Ok(found)) if found.is_empty() => {}
+        Ok(Ok(found)) => {
+            let (path, kind) = &found[0];
+            return held(format!(
+                "it makes {path} {kind}, which a person reviews (auto-merge takes plain files only)"
+            ));
+        }
+        Ok(Err(e)) => return held(format!("its changed files cannot be checked: {e}")),
+        Err(e) => return held(format!("its changed files cannot be checked: {e}")),
+    }
     match engine.merge(job_id, MergeRequest::default()).await {
         Ok(r) if r.merged => {
             let into = r.preview.target.clone();
@@ -194,6 +215,21 @@ pub(crate) fn conditions(
             list(&c.dirty_overlap)
         ));
     }
+    // What steers git or Sidekick itself (attributes and their filters, ignore rules,
+    // submodules, CI workflows, the repository's own configuration) is always a person's to
+    // review, whatever the patterns say.
+    let steering: Vec<String> = preview
+        .changed_paths
+        .iter()
+        .filter(|p| steers(p))
+        .cloned()
+        .collect();
+    if !steering.is_empty() {
+        return Some(format!(
+            "it changes {}, which a person reviews (git's and Sidekick's own files never merge by themselves)",
+            list(&steering)
+        ));
+    }
     if !paths.is_empty() {
         let outside: Vec<String> = preview
             .changed_paths
@@ -210,6 +246,13 @@ pub(crate) fn conditions(
         }
     }
     None
+}
+
+/// A path git or Sidekick reads as instructions: any component named `.git*` (`.gitattributes`,
+/// `.gitmodules`, `.github/`, `.gitlab-ci.yml`, ...) or `.sidekick`.
+fn steers(path: &str) -> bool {
+    path.split('/')
+        .any(|c| c.starts_with(".git") || c == ".sidekick")
 }
 
 fn short(commit: &str) -> String {
@@ -340,6 +383,25 @@ mod tests {
         assert!(conditions(&p, &paths)
             .expect("held")
             .contains("changes nothing"));
+        for steering in [
+            "docs/.gitattributes",
+            ".github/workflows/ci.md",
+            "docs/.gitignore",
+            ".gitmodules",
+            ".sidekick/config.md",
+            ".gitlab-ci.md",
+        ] {
+            let mut p = preview();
+            p.changed_paths.push(steering.into());
+            let why = conditions(&p, &["**".to_string()]).expect("held");
+            assert!(
+                why.contains(steering) && why.contains("a person reviews"),
+                "{why}"
+            );
+        }
+        let mut p = preview();
+        p.changed_paths.push("docs/git-notes.md".into());
+        assert_eq!(conditions(&p, &paths), None);
         let mut p = preview();
         p.blocked_by = Some("a rebase is in progress in /r".into());
         assert_eq!(

@@ -45,6 +45,8 @@ pub struct Config {
     pub answer_timeout_ms: Option<u64>,
     /// `max_depth`: how deep sidekicks may nest (a job's child is one level deeper).
     pub max_depth: u32,
+    /// `max_children`: how many sidekicks one job may start in all.
+    pub max_children: u32,
     /// `[mcp]`: the MCP server's settings.
     pub mcp: McpConfig,
     /// `warm_worktrees`: how many worktrees each repository with jobs keeps checked out ahead,
@@ -84,6 +86,9 @@ pub struct McpConfig {
     /// `expose_to_jobs`: jobs of claude, codex and gemini get the Sidekick MCP server, so
     /// sidekicks can start sidekicks (on by default).
     pub expose_to_jobs: bool,
+    /// `any_job`: `cancel`, `reply` and `merge` act on any job, not only on those the session
+    /// started and their children (off by default).
+    pub any_job: bool,
 }
 
 impl Default for McpConfig {
@@ -91,11 +96,14 @@ impl Default for McpConfig {
         McpConfig {
             allow_merge: false,
             expose_to_jobs: true,
+            any_job: false,
         }
     }
 }
 
 pub const DEFAULT_MAX_DEPTH: u32 = 3;
+/// How many sidekicks one job may start (`max_children`).
+pub const DEFAULT_MAX_CHILDREN: u32 = 10;
 /// Warm worktrees per repository with jobs (`warm_worktrees`).
 pub const DEFAULT_WARM_WORKTREES: u32 = 1;
 /// More warm worktrees than this per repository is a mistake (each is a full checkout).
@@ -127,6 +135,7 @@ impl Default for Config {
             merge_hooks: false,
             answer_timeout_ms: None,
             max_depth: DEFAULT_MAX_DEPTH,
+            max_children: DEFAULT_MAX_CHILDREN,
             mcp: McpConfig::default(),
             warm_worktrees: DEFAULT_WARM_WORKTREES,
             sandbox: SandboxConfig::default(),
@@ -169,6 +178,7 @@ struct RawConfig {
     token_budget: Option<u64>,
     merge: Option<RawMerge>,
     max_depth: Option<u32>,
+    max_children: Option<u32>,
     mcp: Option<RawMcp>,
     warm_worktrees: Option<u32>,
     sandbox: Option<String>,
@@ -191,6 +201,7 @@ struct RawOpen {
 struct RawMcp {
     allow_merge: Option<bool>,
     expose_to_jobs: Option<bool>,
+    any_job: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -400,6 +411,11 @@ impl Config {
                 }
                 None => None,
             },
+            max_children: match raw.max_children {
+                Some(0) => return Err(invalid("max_children must be at least 1".into())),
+                Some(n) => n,
+                None => DEFAULT_MAX_CHILDREN,
+            },
             max_depth: match raw.max_depth {
                 Some(0) => return Err(invalid("max_depth must be at least 1".into())),
                 Some(d) => d,
@@ -425,6 +441,7 @@ impl Config {
                     .as_ref()
                     .and_then(|m| m.expose_to_jobs)
                     .unwrap_or(true),
+                any_job: raw.mcp.as_ref().and_then(|m| m.any_job).unwrap_or(false),
             },
         })
     }
@@ -590,8 +607,28 @@ mod tests {
     fn nesting_depth_and_the_mcp_settings() {
         let c = Config::parse("", Path::new("c.toml")).expect("empty");
         assert_eq!(c.max_depth, 3);
+        assert_eq!(c.max_children, 10);
         assert_eq!(c.mcp, McpConfig::default());
-        assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge);
+        assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge && !c.mcp.any_job);
+        let c = Config::parse(
+            "max_children = 2
+[mcp]
+any_job = true
+",
+            Path::new("c.toml"),
+        )
+        .expect("parsed");
+        assert!(c.max_children == 2 && c.mcp.any_job);
+        let err = Config::parse(
+            "max_children = 0
+",
+            Path::new("c.toml"),
+        )
+        .expect_err("zero");
+        assert!(
+            err.to_string().contains("max_children must be at least 1"),
+            "{err}"
+        );
         let c = Config::parse(
             "max_depth = 1\n[mcp]\nallow_merge = true\nexpose_to_jobs = false\n",
             Path::new("c.toml"),

@@ -10,6 +10,7 @@ pub mod checkout;
 pub mod confine;
 pub mod copy;
 pub mod diff;
+pub mod entries;
 mod error;
 pub mod files;
 mod hooks;

@@ -8,6 +8,7 @@
 //! Passive mode: when a job it spawned ends, the client gets a log notification, and
 //! `sidekick://jobs/{id}` resources it subscribed to get `resources/updated`.
 
+mod frame;
 mod server;
 pub mod tools;
 

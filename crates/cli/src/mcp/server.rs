@@ -43,11 +43,11 @@ pub async fn serve(exe: PathBuf) -> Outcome {
     let home = Home::from_env();
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::new(format!("cannot read the current folder: {e}")))?;
-    let allow_merge = match sidekick_engine::mcp_config(&home) {
-        Ok(c) => c.allow_merge,
+    let (allow_merge, any_job) = match sidekick_engine::mcp_config(&home) {
+        Ok(c) => (c.allow_merge, c.any_job),
         Err(e) => {
             eprintln!("sidekick mcp: {e}; the merge tool is not offered");
-            false
+            (false, false)
         }
     };
     let server = Sidekick {
@@ -59,19 +59,36 @@ pub async fn serve(exe: PathBuf) -> Outcome {
                 .ok()
                 .filter(|p| !p.is_empty()),
             allow_merge,
+            any_job,
             client_name: Mutex::new(None),
             spawned: Mutex::new(Vec::new()),
             subscribed: Mutex::new(HashSet::new()),
         }),
     };
+    // The client's lines pass through the framing (super::frame), which answers bad ones.
+    let (ours, theirs) = tokio::io::duplex(1 << 16);
+    let (from_server, to_server) = tokio::io::split(ours);
+    let (errors_tx, errors_rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(super::frame::read_client(
+        tokio::io::stdin(),
+        to_server,
+        errors_tx,
+    ));
+    let writer = tokio::spawn(super::frame::write_client(
+        from_server,
+        errors_rx,
+        tokio::io::stdout(),
+    ));
     let running = server
-        .serve(rmcp::transport::stdio())
+        .serve(tokio::io::split(theirs))
         .await
         .map_err(|e| Failure::new(format!("the MCP client did not start a session: {e}")))?;
     running
         .waiting()
         .await
         .map_err(|e| Failure::new(format!("the MCP session ended abnormally: {e}")))?;
+    // What the server said last is written out (bounded: a client that stops reading).
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -83,6 +100,8 @@ struct Shared {
     /// The job this server runs inside (`SIDEKICK_JOB_ID`): the parent of what it spawns.
     parent: Option<String>,
     allow_merge: bool,
+    /// `[mcp] any_job`: cancel, reply and merge may act on any job.
+    any_job: bool,
     /// The client's name and version from `initialize`.
     client_name: Mutex<Option<String>>,
     /// Jobs spawned in this session, oldest first.
@@ -105,6 +124,28 @@ impl Shared {
 
     fn is_mine(&self, id: &str) -> bool {
         lock(&self.spawned).iter().any(|s| s == id)
+    }
+
+    /// The job `reference` names, if this session may act on it (cancel, reply, merge): a job
+    /// it started or one of theirs at any depth, inside a job that job's own and theirs; any job
+    /// with `[mcp] any_job = true`.
+    async fn own_job(&self, client: &Client, reference: &str) -> Result<Job, String> {
+        let job = client.job(reference).await.map_err(|e| e.to_string())?;
+        if self.any_job {
+            return Ok(job);
+        }
+        let mut at = Some(job.id.clone());
+        for _ in 0..64 {
+            let Some(id) = at else { break };
+            if self.is_mine(&id) || self.parent.as_deref() == Some(id.as_str()) {
+                return Ok(job);
+            }
+            at = client.job(&id).await.map_err(|e| e.to_string())?.parent_id;
+        }
+        Err(format!(
+            "{} was not started in this session: cancel, reply and merge act only on this session's sidekicks and theirs ([mcp] any_job = true in the user's config allows any job)",
+            job.codename
+        ))
     }
 
     /// `path` as an absolute folder (relative ones are taken from where the server runs).
@@ -407,7 +448,8 @@ impl Sidekick {
 
     async fn cancel(&self, a: JobArg) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
-        let asked = client.cancel(&a.job).await.map_err(|e| e.to_string())?;
+        let job = self.shared.own_job(&client, &a.job).await?;
+        let asked = client.cancel(&job.id).await.map_err(|e| e.to_string())?;
         let job = match client
             .wait(&asked.id, Some(Duration::from_secs(60)))
             .await
@@ -521,8 +563,9 @@ impl Sidekick {
 
     async fn reply(&self, a: ReplyArgs) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
+        let job = self.shared.own_job(&client, &a.job).await?;
         let job = client
-            .reply(&a.job, &a.text)
+            .reply(&job.id, &a.text)
             .await
             .map_err(|e| e.to_string())?;
         let text = format!(
@@ -546,8 +589,9 @@ impl Sidekick {
             ..Default::default()
         };
         let client = self.shared.client().await?;
+        let job = self.shared.own_job(&client, &a.job).await?;
         let result = client
-            .merge(&a.job, &req)
+            .merge(&job.id, &req)
             .await
             .map_err(|e| e.to_string())?;
         Ok(answer(

@@ -171,7 +171,7 @@ impl Inner {
                         config.max_depth
                     )));
                 }
-                Some(parent.job.id)
+                Some(parent.job)
             }
             None => None,
         };
@@ -230,6 +230,17 @@ impl Inner {
         };
 
         let _guard = lock(&self.sched);
+        // Counted under the lock every spawn takes, so parallel spawns cannot all slip in.
+        if let Some(parent) = &parent_id {
+            let started = lock(&self.reader).children(&parent.id)?.len();
+            if started >= config.max_children as usize {
+                return Err(EngineError::BadRequest(format!(
+                    "job {} has started {started} sidekicks already, as many as one job may (max_children in the config)",
+                    parent.codename
+                )));
+            }
+        }
+        let parent_id = parent_id.map(|p| p.id);
         let id = self.ids.next();
         let group = repo::worktree_group(&self.home.worktrees(), &base.workdir);
         let codename = {
