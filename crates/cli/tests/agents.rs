@@ -631,3 +631,36 @@ fn budgets_come_from_the_profile_and_the_config_too() {
     assert_eq!(own["max_steps"], 4, "the job's own comes first");
     assert!(own["steps"].as_u64().is_some_and(|n| n >= 4), "{own}");
 }
+
+#[test]
+fn a_stream_with_huge_token_counts_is_recorded_whole_and_its_counts_saturate() {
+    let w = World::with_config(
+        "[agents.huge]\ncommand = [\"sh\", \"-c\", \"{task}\"]\nformat = \"claude-stream-json\"\n",
+    );
+    let max = u64::MAX;
+    let mut lines = String::new();
+    for i in 1..=10 {
+        lines.push_str(&format!(
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":"line {i}"}}],"usage":{{"input_tokens":{max},"cache_creation_input_tokens":{max},"cache_read_input_tokens":{max},"output_tokens":{max}}}}}}}"#
+        ));
+        lines.push('\n');
+    }
+    lines.push_str(&format!(
+        r#"{{"type":"result","subtype":"success","result":"done","usage":{{"input_tokens":{max},"cache_creation_input_tokens":{max},"output_tokens":{max}}},"total_cost_usd":1e308}}"#
+    ));
+    lines.push('\n');
+    std::fs::write(w.repo.join("stream.jsonl"), &lines).expect("write");
+    w.git(&["add", "stream.jsonl"]);
+    w.git(&["commit", "-q", "-m", "stream"]);
+    let job = w.spawn(&["--wait", "-a", "huge"], "cat stream.jsonl");
+    assert_eq!(job["state"], "completed", "{job}");
+    let log = w.ok(&["logs", &s(&job["id"])]);
+    assert_eq!(log.lines().count(), 11, "every line is in the log:\n{log}");
+    assert_eq!(job["tokens"]["input"], serde_json::json!(u64::MAX), "{job}");
+    assert_eq!(
+        job["tokens"]["output"],
+        serde_json::json!(u64::MAX),
+        "{job}"
+    );
+    assert_eq!(job["summary"], "done", "{job}");
+}

@@ -130,7 +130,7 @@ impl Reader {
         for item in found {
             let body = match item {
                 Parsed::Step { tool, text } => {
-                    p.steps += 1;
+                    p.steps = p.steps.saturating_add(1);
                     EventBody::Step {
                         n: p.steps,
                         tool,
@@ -145,9 +145,9 @@ impl Reader {
                 } => {
                     let earlier = p.earlier_tokens;
                     p.tokens = sidekick_protocol::Tokens {
-                        input: earlier.input + input,
-                        output: earlier.output + output,
-                        cached: earlier.cached + cached,
+                        input: earlier.input.saturating_add(input),
+                        output: earlier.output.saturating_add(output),
+                        cached: earlier.cached.saturating_add(cached),
                     };
                     if let Some(c) = cost_usd {
                         p.cost_usd = Some(p.earlier_cost_usd.unwrap_or(0.0) + c);

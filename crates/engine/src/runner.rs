@@ -565,7 +565,25 @@ async fn run_process(
         }
     }
     drop(pumps);
-    let _ = sink_task.await;
+    // The writer of the log and the events is gone before its time: what came after is not
+    // recorded, and the job must not pass for whole.
+    if let Err(e) = sink_task.await {
+        let why = match e.try_into_panic() {
+            Ok(panic) => panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "it panicked".into()),
+            Err(e) => e.to_string(),
+        };
+        tracing::error!(job = %rec.job.id, error = %why, "the output writer failed");
+        if let Some(tx) = &dialog_tx {
+            handle.close_dialog(tx);
+        }
+        return ProcEnd::Reported(format!(
+            "recording the agent's output failed ({why}); the job's log stops where it failed"
+        ));
+    }
     if let Some(tx) = &dialog_tx {
         handle.close_dialog(tx);
     }

@@ -517,7 +517,7 @@ pub struct Tokens {
 impl Tokens {
     /// What a token budget counts.
     pub fn total(&self) -> u64 {
-        self.input + self.output
+        self.input.saturating_add(self.output)
     }
 }
 

@@ -61,9 +61,9 @@ impl Parser for Aider {
                 tool: None,
                 text: format!("exchange: {input} tokens sent, {output} received"),
             });
-            self.input += input;
-            self.output += output;
-            self.cached += cached;
+            self.input = self.input.saturating_add(input);
+            self.output = self.output.saturating_add(output);
+            self.cached = self.cached.saturating_add(cached);
             out.push(Parsed::Usage {
                 input: self.input,
                 output: self.output,

@@ -70,10 +70,14 @@ impl Parser for Claude {
                 }
                 let usage = &msg["usage"];
                 if usage.is_object() {
-                    self.input += number(usage, "input_tokens")
-                        + number(usage, "cache_creation_input_tokens");
-                    self.cached += number(usage, "cache_read_input_tokens");
-                    self.output += number(usage, "output_tokens");
+                    self.input = self.input.saturating_add(
+                        number(usage, "input_tokens")
+                            .saturating_add(number(usage, "cache_creation_input_tokens")),
+                    );
+                    self.cached = self
+                        .cached
+                        .saturating_add(number(usage, "cache_read_input_tokens"));
+                    self.output = self.output.saturating_add(number(usage, "output_tokens"));
                     out.push(self.usage(None));
                 }
             }
@@ -81,7 +85,7 @@ impl Parser for Claude {
                 let usage = &v["usage"];
                 if usage.is_object() {
                     self.input = number(usage, "input_tokens")
-                        + number(usage, "cache_creation_input_tokens");
+                        .saturating_add(number(usage, "cache_creation_input_tokens"));
                     self.cached = number(usage, "cache_read_input_tokens");
                     self.output = number(usage, "output_tokens");
                 }

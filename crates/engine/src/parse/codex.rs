@@ -86,9 +86,11 @@ impl Parser for Codex {
             }
             Some("turn.completed") => {
                 let usage = &v["usage"];
-                self.input += number(usage, "input_tokens");
-                self.cached += number(usage, "cached_input_tokens");
-                self.output += number(usage, "output_tokens");
+                self.input = self.input.saturating_add(number(usage, "input_tokens"));
+                self.cached = self
+                    .cached
+                    .saturating_add(number(usage, "cached_input_tokens"));
+                self.output = self.output.saturating_add(number(usage, "output_tokens"));
                 out.push(Parsed::Usage {
                     input: self.input,
                     output: self.output,

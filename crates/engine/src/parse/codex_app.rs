@@ -228,9 +228,11 @@ impl Parser for CodexApp {
                 if !last.is_object() {
                     return;
                 }
-                self.input += number(last, "inputTokens");
-                self.cached += number(last, "cachedInputTokens");
-                self.output += number(last, "outputTokens");
+                self.input = self.input.saturating_add(number(last, "inputTokens"));
+                self.cached = self
+                    .cached
+                    .saturating_add(number(last, "cachedInputTokens"));
+                self.output = self.output.saturating_add(number(last, "outputTokens"));
                 out.push(Parsed::Usage {
                     input: self.input,
                     output: self.output,
