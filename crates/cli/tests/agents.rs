@@ -664,3 +664,30 @@ fn a_stream_with_huge_token_counts_is_recorded_whole_and_its_counts_saturate() {
     );
     assert_eq!(job["summary"], "done", "{job}");
 }
+
+#[test]
+fn the_shell_agents_env_and_timeout_apply_and_what_it_cannot_use_is_refused() {
+    let w = World::with_config(
+        "[agents.shell]\nenv = { GREETING = \"hello from the config\" }\ntimeout = \"2s\"\n",
+    );
+    let job = w.run_json(&["run", "--json", "--wait", "--", "echo $GREETING; sleep 30"]);
+    assert_eq!(job["state"], "timeout", "{job}");
+    assert!(
+        w.ok(&["logs", &s(&job["id"])])
+            .contains("hello from the config"),
+        "{job}"
+    );
+    std::fs::write(
+        w.home.join("config.toml"),
+        "[agents.shell]\npermission = \"ask\"\nmax_steps = 3\n",
+    )
+    .expect("config");
+    let r = w.sk(&["run", "echo hi"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr()
+            .contains("agents.shell.permission, agents.shell.max_steps does not apply"),
+        "{}",
+        r.stderr()
+    );
+}

@@ -238,13 +238,15 @@ impl Profile {
     }
 }
 
+/// `shell` with the user's `[agents.shell]` settings applied (env, timeout, sandbox; a
+/// `command` there replaces it entirely).
 fn shell_profile(settings: Option<&AgentConfig>) -> Profile {
     Profile {
         name: SHELL.into(),
         builtin: true,
         command: vec!["sh".into(), "-c".into(), TASK_PLACEHOLDER.into()],
-        env: BTreeMap::new(),
-        timeout_ms: None,
+        env: settings.map(|s| s.env.clone()).unwrap_or_default(),
+        timeout_ms: settings.and_then(|s| s.timeout_ms),
         format: Format::Plain,
         resume: None,
         max_steps: None,

@@ -307,6 +307,26 @@ impl Config {
                     "agents.{name}.command must name a program"
                 )));
             }
+            // The shell agent has no output to parse and nothing to ask: settings it would
+            // ignore are refused, not accepted silently.
+            if name == crate::agents::SHELL && a.command.is_empty() {
+                let ignored: Vec<&str> = [
+                    ("permission", a.permission.is_some()),
+                    ("format", a.format.is_some()),
+                    ("max_steps", a.max_steps.is_some()),
+                    ("token_budget", a.token_budget.is_some()),
+                ]
+                .iter()
+                .filter(|(_, set)| *set)
+                .map(|(k, _)| *k)
+                .collect();
+                if !ignored.is_empty() {
+                    return Err(invalid(format!(
+                        "agents.shell.{} does not apply to the shell agent (it takes env, timeout, sandbox and sandbox_write, or a command of its own)",
+                        ignored.join(", agents.shell.")
+                    )));
+                }
+            }
             let format = match &a.format {
                 None => None,
                 Some(f) => match crate::parse::Format::from_name(f) {
