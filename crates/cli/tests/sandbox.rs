@@ -565,3 +565,53 @@ fn a_sandboxed_spawn_chain_nests_only_so_deep_starts_only_so_many_and_ends_with_
         assert_eq!(ended["state"], "cancelled", "{ended}");
     }
 }
+
+#[test]
+fn an_agent_and_sidekick_installed_where_the_sandbox_hides_them_still_run_in_it() {
+    // Everything of this world is under /tmp, which the sandbox makes its own.
+    let mut w = World::new();
+    let install = w.root.join("inst/node_modules");
+    std::fs::create_dir_all(install.join("myagent")).expect("mkdir");
+    std::fs::create_dir_all(install.join(".bin")).expect("mkdir");
+    let cli = install.join("myagent/cli.sh");
+    std::fs::write(
+        &cli,
+        "#!/bin/sh\nhere=$(dirname \"$(readlink -f \"$0\")\")\ncat \"$here/data.txt\"\necho \"$1\" > did.txt\n",
+    )
+    .expect("write");
+    std::fs::set_permissions(&cli, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    std::fs::write(install.join("myagent/data.txt"), "read beside the agent\n").expect("write");
+    std::os::unix::fs::symlink("../myagent/cli.sh", install.join(".bin/myagent")).expect("link");
+    // Sidekick's own program (the MCP server agents get) copied there too.
+    let sk = w.root.join("sk/sidekick");
+    std::fs::create_dir_all(sk.parent().expect("folder")).expect("mkdir");
+    std::fs::copy(crate::common::BIN, &sk).expect("copy sidekick");
+    w.env.push(("SIDEKICK_BIN", sk.display().to_string()));
+    std::fs::write(
+        w.home.join("config.toml"),
+        format!(
+            "sandbox = \"worktree\"\n[agents.myagent]\ncommand = [\"{}\", \"{{task}}\"]\n",
+            install.join(".bin/myagent").display()
+        ),
+    )
+    .expect("config");
+    let job = w.spawn(&["--wait", "-a", "myagent"], "the task");
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["sandbox"]["on"], true, "{job}");
+    assert!(
+        w.ok(&["logs", &s(&job["id"])])
+            .contains("read beside the agent"),
+        "{job}"
+    );
+    let shell = w.spawn(
+        &["--wait", "-a", "shell"],
+        &format!("{} --version > version.txt", sk.display()),
+    );
+    assert_eq!(shell["state"], "completed", "{shell}");
+    assert!(
+        w.git(&["show", &format!("{}:version.txt", s(&shell["branch"]))])
+            .starts_with("sidekick"),
+        "{shell}"
+    );
+}

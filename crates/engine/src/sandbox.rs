@@ -231,23 +231,27 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     let under_hidden = |p: &Path| mounted.iter().any(|m| p.starts_with(m));
 
     // Read-only: the user's checkout and the git folder (when a hidden folder holds them), the
-    // host's socket (a sandboxed agent may start sidekicks), the job's context file, the folder
-    // of the program it runs.
+    // host's socket (a sandboxed agent may start sidekicks), the job's context file, where the
+    // program it runs is installed, and Sidekick's own program (its MCP server).
     let mut readable: Vec<PathBuf> = vec![real(l.repo), git.common.clone()];
     readable.push(l.home.socket());
     if let Some(ctx) = var("SIDEKICK_CONTEXT_FILE") {
         readable.push(PathBuf::from(ctx));
     }
     let path = var("PATH").map(std::ffi::OsString::from);
-    if let Some(dir) = crate::agents::locate_in(l.program, path.as_deref())
-        .filter(|p| p.is_absolute())
-        .and_then(|p| p.parent().map(Path::to_path_buf))
+    if let Some(program) =
+        crate::agents::locate_in(l.program, path.as_deref()).filter(|p| p.is_absolute())
     {
-        readable.push(dir);
+        readable.extend(installed_at(&program));
+    }
+    let sidekick = sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick");
+    if sidekick.is_absolute() {
+        readable.extend(installed_at(&sidekick));
     }
     for p in readable {
         let p = real(&p);
-        if p.exists() && under_hidden(&p) {
+        // A hidden folder itself (a program in /tmp/node_modules) is never shown whole.
+        if p.exists() && under_hidden(&p) && !mounted.contains(&p) {
             add(&mut a, "--ro-bind", &p, &p);
         }
     }
@@ -389,6 +393,31 @@ fn identity_env(worktree: &Path, var: &dyn Fn(&str) -> Option<String>) -> Vec<(S
         env.push((format!("GIT_CONFIG_VALUE_{i}"), value));
     }
     env
+}
+
+/// The folders a program needs to run from where it is installed: the folder it is found in and,
+/// when that is a link (`node_modules/.bin/claude`), where it leads; for a program inside an
+/// npm tree or a Python virtualenv, that whole tree (its packages are read beside it).
+fn installed_at(program: &Path) -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    for p in [program.to_path_buf(), real(program)] {
+        let Some(dir) = p.parent() else { continue };
+        let tree = dir
+            .ancestors()
+            .find(|a| a.file_name().is_some_and(|n| n == "node_modules"))
+            .and_then(Path::parent)
+            .or_else(|| {
+                dir.parent()
+                    .filter(|venv| venv.join("pyvenv.cfg").is_file())
+            })
+            .unwrap_or(dir);
+        for d in [dir, tree] {
+            if !dirs.iter().any(|known: &PathBuf| known == d) {
+                dirs.push(d.to_path_buf());
+            }
+        }
+    }
+    dirs
 }
 
 fn fixed_files(g: &WorktreeGit) -> Vec<PathBuf> {
