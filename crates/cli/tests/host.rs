@@ -307,3 +307,83 @@ fn follow_and_wait_resume_across_a_host_crash() {
     assert!(err.contains("interrupted"), "{err}");
     assert_ne!(w.host_pid(), Some(host), "a new host took over");
 }
+
+#[test]
+fn held_connections_from_the_user_and_from_a_sandbox_never_lock_the_users_client_out() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).expect("limit");
+    if soft < 4096 {
+        setrlimit(Resource::RLIMIT_NOFILE, hard.min(8192), hard).expect("raise the fd limit");
+    }
+    // Visible to a sandboxed job (the socket in /tmp would be its own /tmp's).
+    let w = World::with_config_in(
+        "sandbox = \"worktree\"\nsandbox_network = false\n",
+        &PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("held"),
+    );
+    w.ok(&["ls"]);
+    let socket = w.home.join("run/sidekick.sock");
+
+    // A sandboxed job opens 100 connections and holds them; it gets its own budget's worth.
+    let python = [
+        "import socket, sys, time",
+        "held = []",
+        "for _ in range(100):",
+        "    s = socket.socket(socket.AF_UNIX)",
+        "    s.connect(sys.argv[1])",
+        "    s.sendall(b'POST /v1/jobs HTTP/1.1\\r\\nHost: x\\r\\nContent-Length: 100\\r\\n\\r\\n{')",
+        "    held.append(s)",
+        "time.sleep(2)",
+        "open_ = 0",
+        "for s in held:",
+        "    s.setblocking(False)",
+        "    try:",
+        "        open_ += 1 if s.recv(1) else 0",
+        "    except BlockingIOError:",
+        "        open_ += 1",
+        "    except ConnectionResetError:",
+        "        pass",
+        "print('open=%d' % open_)",
+    ]
+    .join("\n");
+    let script = format!("python3 - {} <<'EOF'\n{python}\nEOF\n", socket.display());
+    let sandboxed = w.spawn(&["-a", "shell"], &script);
+
+    // The user's own processes hold 1,100: 600 event streams and 500 slow bodies.
+    let mut held = Vec::new();
+    for i in 0..1100 {
+        let mut c = UnixStream::connect(&socket).expect("connect");
+        let request = if i < 600 {
+            "GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n".to_string()
+        } else {
+            "POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{".to_string()
+        };
+        c.write_all(request.as_bytes()).expect("send");
+        held.push(c);
+    }
+    // The user's client gets in, and so does a job.
+    assert!(w.ok(&["ls"]).contains(&s(&sandboxed["codename"])));
+    let job = w.spawn(&["--wait", "--sandbox", "off"], "echo still served");
+    assert_eq!(job["state"], "completed", "{job}");
+    // Streams past the budget were answered, not held.
+    let mut busy = 0;
+    for c in held.iter_mut().take(600) {
+        c.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let mut head = [0u8; 12];
+        if c.read_exact(&mut head).is_ok() && &head == b"HTTP/1.1 503" {
+            busy += 1;
+        }
+    }
+    assert_eq!(busy, 600 - 64, "one process's streams past its 64 get 503");
+    let ended = w.run_json(&["wait", "--json", &s(&sandboxed["id"])]);
+    let r = w.sk(&["logs", &s(&ended["id"])]);
+    assert!(
+        r.stdout().contains("open=32"),
+        "{ended}\n{}{}",
+        r.stdout(),
+        r.stderr()
+    );
+    drop(held);
+    // The slow bodies are answered once their time is up; the host goes on.
+    w.ok(&["ls"]);
+}

@@ -741,7 +741,7 @@ impl Drop for SmallDisk {
 }
 
 #[test]
-fn a_merge_that_fills_the_disk_half_way_puts_every_file_back() {
+fn a_merge_that_would_fill_the_disk_is_refused_before_it_writes_in_one_short_sentence() {
     let w = World::new();
     let disk = SmallDisk::mount(&w.root.join("small"), "6m");
     let repo = disk.0.join("repo");
@@ -759,11 +759,16 @@ fn a_merge_that_fills_the_disk_half_way_puts_every_file_back() {
     );
     assert_eq!(job["state"], "completed", "{job}");
     let tip = git(&["rev-parse", "main"]);
-    let out = w.sk(&["merge", &s(&job["id"])]);
+    let out = w.sk(&["merge", "--json", &s(&job["id"])]);
     assert_eq!(out.code(), 1, "{}", out.stdout());
     let err = out.stderr();
     assert!(err.contains("nothing was changed"), "{err}");
-    assert!(err.contains("because the disk holding it is full"), "{err}");
+    assert!(
+        err.contains("free and the merge writes about 16.0 MB") && err.contains("Make room"),
+        "{err}"
+    );
+    assert!(err.lines().next().is_some_and(|l| l.len() < 300), "{err}");
+    assert!(out.stdout().contains("\"no_room\""), "{}", out.stdout());
     assert_eq!(git(&["rev-parse", "main"]), tip);
     assert_eq!(git(&["status", "--porcelain", "--untracked-files=all"]), "");
     assert_eq!(

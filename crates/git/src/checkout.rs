@@ -367,6 +367,48 @@ pub fn switch_tree(workdir: &Path, from: &str, to: &str) -> Result<(), RepoError
 
 /// Whether the file system holding `path` has (almost) no room left: what a git command that
 /// failed to write files ran into, which git itself does not say.
+/// Refuses, in one sentence, when the disk holding `workdir` has too little room for what a
+/// merge writes there: each of `changed` that `to_tree` holds, whole (git writes a file's new
+/// content before the old one's room is given back only for files it replaces, so what it frees
+/// is not counted), with 1 MiB to spare for the index.
+pub fn check_room(
+    workdir: &Path,
+    repo_dir: &Path,
+    changed: &[String],
+    to_tree: &str,
+) -> Result<(), String> {
+    let Ok(stat) = nix::sys::statvfs::statvfs(workdir) else {
+        return Ok(());
+    };
+    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
+    let Ok(repo) = git2::Repository::open(repo_dir) else {
+        return Ok(());
+    };
+    let Ok(tree) = git2::Oid::from_str(to_tree).and_then(|id| repo.find_tree(id)) else {
+        return Ok(());
+    };
+    let odb = repo.odb().map_err(|e| e.message().to_string())?;
+    let mut needed: u64 = 1 << 20;
+    for path in changed {
+        let Ok(entry) = tree.get_path(Path::new(path)) else {
+            continue;
+        };
+        if let Ok((size, _)) = odb.read_header(entry.id()) {
+            needed = needed.saturating_add(size as u64);
+        }
+    }
+    if needed <= free {
+        return Ok(());
+    }
+    let mb = |b: u64| format!("{:.1} MB", b as f64 / 1_000_000.0);
+    Err(format!(
+        "the disk holding {} has {} free and the merge writes about {} there; nothing was changed. Make room and merge again",
+        workdir.components().as_path().display(),
+        mb(free),
+        mb(needed)
+    ))
+}
+
 pub fn disk_is_full(path: &Path) -> bool {
     nix::sys::statvfs::statvfs(path)
         .map(|s| s.blocks_available().saturating_mul(s.fragment_size()) < 1 << 20)

@@ -16,6 +16,7 @@ pub enum Refusal {
     NothingToUndo,
     RepoGone,
     HookFailed,
+    NoRoom,
 }
 
 impl Refusal {
@@ -29,6 +30,7 @@ impl Refusal {
             Refusal::NothingToUndo => ErrorCode::NothingToUndo,
             Refusal::RepoGone => ErrorCode::RepoGone,
             Refusal::HookFailed => ErrorCode::HookFailed,
+            Refusal::NoRoom => ErrorCode::NoRoom,
         }
     }
 }

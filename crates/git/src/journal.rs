@@ -39,6 +39,12 @@ pub struct Entry {
     /// killed with SIGKILL and go on writing; the repair waits for them to end first.
     #[serde(default)]
     pub host_pgid: i32,
+    /// A rollback was started and did not finish (a full disk, a crash): every path of
+    /// `changed` that holds neither version is git's half-written file, not the user's (the
+    /// merge checked them clean, or set them aside, before it wrote), and is put back. Kept in
+    /// the entry's file name ([`Entry::mark_rollback_pending`]), which needs no room to change.
+    #[serde(skip)]
+    pub rollback_pending: bool,
 }
 
 impl Entry {
@@ -49,6 +55,20 @@ impl Entry {
 
     fn file(dir: &Path, id: &str) -> PathBuf {
         dir.join(format!("{id}.json"))
+    }
+
+    fn pending_file(dir: &Path, id: &str) -> PathBuf {
+        dir.join(format!("{id}{ROLLBACK_PENDING}"))
+    }
+
+    /// Records that this move's rollback is under way and unfinished, by renaming its file
+    /// (a full disk refuses new files, not a rename).
+    pub fn mark_rollback_pending(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::rename(
+            Entry::file(dir, &self.id),
+            Entry::pending_file(dir, &self.id),
+        )?;
+        std::fs::File::open(dir)?.sync_all()
     }
 
     /// Writes the entry durably (temporary file, fsync, rename, fsync of the folder).
@@ -70,11 +90,23 @@ impl Entry {
 
     /// The move is over (done or rolled back): forget it.
     pub fn remove(&self, dir: &Path) {
-        if let Err(e) = std::fs::remove_file(Entry::file(dir, &self.id)) {
-            tracing::error!(journal = %self.id, error = %e, "cannot remove a finished merge's journal entry");
+        // Under either name (its rollback may have been marked since it was read).
+        let removed = [
+            Entry::pending_file(dir, &self.id),
+            Entry::file(dir, &self.id),
+        ]
+        .iter()
+        .map(std::fs::remove_file)
+        .filter(Result::is_ok)
+        .count();
+        if removed == 0 {
+            tracing::error!(journal = %self.id, "cannot remove a finished merge's journal entry");
         }
     }
 }
+
+/// The ending of an entry's file name once its rollback is pending.
+const ROLLBACK_PENDING: &str = ".rollback-pending.json";
 
 /// Every entry left in `dir` (each a merge a host did not finish).
 pub fn pending(dir: &Path) -> Vec<Entry> {
@@ -86,8 +118,12 @@ pub fn pending(dir: &Path) -> Vec<Entry> {
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .filter_map(|e| {
             let text = std::fs::read(e.path()).ok()?;
-            match serde_json::from_slice(&text) {
-                Ok(entry) => Some(entry),
+            let pending = e.file_name().to_string_lossy().ends_with(ROLLBACK_PENDING);
+            match serde_json::from_slice::<Entry>(&text) {
+                Ok(mut entry) => {
+                    entry.rollback_pending = pending;
+                    Some(entry)
+                }
                 Err(err) => {
                     tracing::error!(path = %e.path().display(), error = %err, "unreadable merge journal entry");
                     None
@@ -166,7 +202,7 @@ fn repair_inner(e: &Entry) -> Result<(bool, String), String> {
         )
     } else if tip == e.from_commit {
         for c in &e.checkouts {
-            let left = put_back(c, e, false).map_err(|err| {
+            let left = put_back(c, e, e.rollback_pending).map_err(|err| {
                 format!(
                     "rolling back the interrupted {} in {} failed: {err}",
                     e.what,
@@ -177,7 +213,7 @@ fn repair_inner(e: &Entry) -> Result<(bool, String), String> {
                 notes.push(format!(
                     "these files in {} hold changes that are not the merge's and were left as they are: {}",
                     c.display(),
-                    left.join(", ")
+                    crate::repo::few(&left)
                 ));
             }
         }
@@ -441,6 +477,7 @@ mod tests {
             changed,
             merge_strategy: Some("squash".into()),
             host_pgid: 0,
+            rollback_pending: false,
         };
         std::fs::write(repo.join("notes.txt"), "the user's own\n").expect("write");
         std::fs::write(repo.join("a.txt"), TEN.replace("10\n", "ten, mine\n")).expect("write");
@@ -501,6 +538,23 @@ mod tests {
             std::fs::read_to_string(s.repo.join("dir/b.txt")).expect("read"),
             "b\n"
         );
+    }
+
+    #[test]
+    fn files_git_left_half_written_under_a_pending_rollback_are_put_back() {
+        let s = scene();
+        // The merge wrote its files, failed, and its rollback stopped on a full disk: a.txt is
+        // cut short (neither version), new/c.txt half there.
+        checkout::switch_tree(&s.repo, &s.entry.from_tree, &s.entry.to_tree).expect("switch");
+        std::fs::write(s.repo.join("a.txt"), "on").expect("truncated");
+        std::fs::write(s.repo.join("new/c.txt"), "").expect("truncated");
+        s.entry.mark_rollback_pending(&s.journal).expect("marked");
+        let entry = pending(&s.journal).pop().expect("still pending");
+        assert!(entry.rollback_pending);
+        let r = repair(&s.journal, &entry);
+        assert_back_at_a_with_the_users_work(&s, &r);
+        assert!(!s.repo.join("new/c.txt").exists());
+        assert!(pending(&s.journal).is_empty(), "the entry is gone");
     }
 
     #[test]

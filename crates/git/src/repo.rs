@@ -570,17 +570,31 @@ pub fn run(mut cmd: Command, what: &str) -> Result<String> {
     Ok(stdout)
 }
 
+/// A list of paths for a sentence: the first five, and how many more.
+pub fn few(paths: &[String]) -> String {
+    let mut s = paths.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if paths.len() > 5 {
+        s.push_str(&format!(" and {} more", paths.len() - 5));
+    }
+    s
+}
+
 pub(crate) fn check(what: &str, out: Output) -> Result<()> {
     if out.status.success() {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let detail = stderr
+    let lines: Vec<&str> = stderr
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+        .collect();
+    // git says one thing per file (a thousand "unable to write" lines on a full disk): the
+    // first few make the sentence.
+    let mut detail = lines.iter().take(3).copied().collect::<Vec<_>>().join(" ");
+    if lines.len() > 3 {
+        detail.push_str(&format!(" (and {} more lines)", lines.len() - 3));
+    }
     Err(RepoError::Git {
         what: what.into(),
         detail: if detail.is_empty() {

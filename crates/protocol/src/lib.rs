@@ -905,6 +905,11 @@ pub enum ErrorCode {
     Confined,
     /// The repository's commit hook refused the merge commit (`[merge] hooks`).
     HookFailed,
+    /// The disk holding a checkout has too little room for what the merge writes there.
+    NoRoom,
+    /// The host holds as many connections or event streams of this kind as it takes; try again
+    /// once some have closed.
+    Busy,
     Config,
     Git,
     Io,
@@ -926,8 +931,9 @@ impl ErrorCode {
             | ErrorCode::NothingToUndo
             | ErrorCode::RepoGone
             | ErrorCode::HookFailed => 409,
+            ErrorCode::NoRoom => 507,
             ErrorCode::Untrusted | ErrorCode::Confined => 403,
-            ErrorCode::ShuttingDown => 503,
+            ErrorCode::ShuttingDown | ErrorCode::Busy => 503,
             ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
             _ => 400,
         }

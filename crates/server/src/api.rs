@@ -22,10 +22,19 @@ use tokio::sync::{broadcast, mpsc, watch};
 struct AppState {
     engine: Engine,
     closing: watch::Receiver<bool>,
+    budget: std::sync::Arc<crate::budget::Budget>,
 }
 
-pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
-    let state = AppState { engine, closing };
+pub(crate) fn router(
+    engine: Engine,
+    closing: watch::Receiver<bool>,
+    budget: std::sync::Arc<crate::budget::Budget>,
+) -> Router {
+    let state = AppState {
+        engine,
+        closing,
+        budget,
+    };
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/jobs", get(list_jobs).post(spawn_job))
@@ -61,6 +70,7 @@ pub(crate) fn router(engine: Engine, closing: watch::Receiver<bool>) -> Router {
         .route("/v1/events", get(events))
         .fallback(|| async { ApiFailure(ApiError::new(ErrorCode::BadRequest, "no such endpoint")) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), confine))
+        .layer(axum::middleware::from_fn(whole_body))
         .with_state(state)
 }
 
@@ -75,6 +85,8 @@ pub(crate) struct Peer {
     /// The job whose sandbox a confined peer runs in; `None` when none could be found (it then
     /// sees no job at all).
     pub job: Option<String>,
+    /// Its process, as the host numbers it (when the socket says).
+    pub pid: Option<i32>,
 }
 
 impl Peer {
@@ -91,6 +103,7 @@ impl Peer {
         Peer {
             confined,
             job: confined.then(|| engine.job_of_process(pid)).flatten(),
+            pid: Some(pid),
         }
     }
 
@@ -228,6 +241,39 @@ async fn confine(
         }
     }
     Ok(next.run(req).await)
+}
+
+/// The longest request body taken (a merge's chosen hunks are the biggest there is).
+const MAX_BODY: usize = 16 << 20;
+
+/// Reads a request's body whole before anything else sees it, within
+/// [`crate::BODY_READ_TIMEOUT`] and [`MAX_BODY`]: a client that sends its body slowly, or a
+/// huge one, is answered and closed instead of holding the host's memory or a place.
+async fn whole_body(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<Response, ApiFailure> {
+    let (parts, body) = req.into_parts();
+    let bytes = tokio::time::timeout(
+        crate::BODY_READ_TIMEOUT,
+        axum::body::to_bytes(body, MAX_BODY),
+    )
+    .await
+    .map_err(|_| {
+        bad_request(format!(
+            "the request's body did not arrive within {} s",
+            crate::BODY_READ_TIMEOUT.as_secs()
+        ))
+    })?
+    .map_err(|_| {
+        bad_request(format!(
+            "the request's body is cut short or over {} MiB",
+            MAX_BODY >> 20
+        ))
+    })?;
+    Ok(next
+        .run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await)
 }
 
 struct ApiFailure(ApiError);
@@ -765,6 +811,22 @@ async fn events(
 ) -> Result<Response, ApiFailure> {
     let Query(q) = q.map_err(|e| bad_request(e.body_text()))?;
     let peer = peer.map(|axum::Extension(p)| p).unwrap_or_default();
+    // A stream holds its connection for as long as it is followed: the user's have a budget of
+    // their own, so plain requests always find a place (a sandbox's count against its job's).
+    let permit = if peer.confined {
+        None
+    } else {
+        Some(st.budget.stream(peer.pid.unwrap_or(0)).ok_or_else(|| {
+            ApiFailure(ApiError::new(
+                ErrorCode::Busy,
+                format!(
+                    "too many event streams are open ({} per process, {} in all); close some and try again",
+                    crate::budget::PROCESS_STREAMS,
+                    crate::budget::USER_STREAMS
+                ),
+            ))
+        })?)
+    };
     let job_id = match &q.job {
         Some(r) => {
             peer.check_job(&st.engine, r)?;
@@ -789,15 +851,19 @@ async fn events(
         st.engine.last_seq()?
     };
     let (tx, rx) = mpsc::channel::<Bytes>(8);
-    tokio::spawn(stream_events(
-        st.engine.clone(),
-        filter,
-        q.since,
-        end,
-        live,
-        tx,
-        st.closing.clone(),
-    ));
+    tokio::spawn(async move {
+        stream_events(
+            st.engine.clone(),
+            filter,
+            q.since,
+            end,
+            live,
+            tx,
+            st.closing.clone(),
+        )
+        .await;
+        drop(permit);
+    });
     let stream = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
     });

@@ -4,6 +4,7 @@
 //! anything else so a second host never touches the database or the socket.
 
 mod api;
+mod budget;
 mod notifier;
 pub use notifier::probe as notifications_probe;
 
@@ -153,11 +154,12 @@ pub async fn serve(home: Home, ready: impl FnOnce(&Home)) -> Result<(), ServeErr
     engine.start();
 
     let (closing_tx, closing_rx) = watch::channel(false);
-    let app = api::router(engine.clone(), closing_rx);
+    let budget = budget::Budget::new(budget::raise_fd_limit());
+    let app = api::router(engine.clone(), closing_rx, budget.clone());
     tracing::info!(socket = %socket.display(), "host listening");
     ready(&home);
 
-    accept_loop(listener, app, &engine, closing_tx).await;
+    accept_loop(listener, app, &engine, budget, closing_tx).await;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("host stopped");
     Ok(())
@@ -167,9 +169,12 @@ pub async fn serve(home: Home, ready: impl FnOnce(&Home)) -> Result<(), ServeErr
 /// half-open or stuck client) is closed instead of held forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Connections served at once; beyond it new ones are closed at once (the app, a few CLIs and
-/// their event streams need a handful).
-const MAX_CONNECTIONS: usize = 1024;
+/// Connections being told apart (whose they are) at once, before each takes its place in its
+/// budget (`budget.rs`).
+const MAX_ARRIVING: usize = 256;
+
+/// How long a request's body may take to arrive, once its headers have.
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves connections until SIGTERM or SIGINT; then stops the engine's jobs, tells event streams
 /// to end (`closing`) and waits (up to 10 s) for open connections to finish.
@@ -177,12 +182,13 @@ async fn accept_loop(
     listener: tokio::net::UnixListener,
     app: axum::Router,
     engine: &Engine,
+    budget: Arc<budget::Budget>,
     closing: watch::Sender<bool>,
 ) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let arriving = Arc::new(tokio::sync::Semaphore::new(MAX_ARRIVING));
     let signal = wait_for_signal();
     tokio::pin!(signal);
     loop {
@@ -198,22 +204,33 @@ async fn accept_loop(
             },
             _ = &mut signal => break,
         };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            tracing::warn!("too many connections; closing a new one");
-            continue;
+        // Telling a connection's peer apart reads /proc: a flood waits here, it does not
+        // pile up tasks.
+        let Ok(arrival) = arriving.clone().acquire_owned().await else {
+            break;
         };
         let watcher = graceful.watcher();
-        let app = app.clone();
-        let engine = engine.clone();
+        let (app, engine, budget) = (app.clone(), engine.clone(), budget.clone());
         tokio::spawn(async move {
-            // Who is calling: a process inside a job's sandbox sees only its own job.
+            // Who is calling: a process inside a job's sandbox sees only its own job and
+            // spends only its job's budget.
             let pid = stream.peer_cred().ok().and_then(|c| c.pid());
             let peer = tokio::task::spawn_blocking(move || api::Peer::of(pid, &engine))
                 .await
                 .unwrap_or(api::Peer {
                     confined: true,
                     job: None,
+                    pid,
                 });
+            let class = if peer.confined {
+                budget::Class::Sandbox(peer.job.clone())
+            } else {
+                budget::Class::User
+            };
+            let Some(place) = budget.admit(&class) else {
+                return;
+            };
+            drop(arrival);
             let service = tower::util::MapRequest::new(
                 app,
                 move |mut req: axum::http::Request<hyper::body::Incoming>| {
@@ -221,12 +238,15 @@ async fn accept_loop(
                     req
                 },
             );
+            // One request per connection (the clients open one each): a connection is never
+            // held idle between requests.
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
+                .keep_alive(false)
                 .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             let _ = watcher.watch(conn).await;
-            drop(slot);
+            drop(place);
         });
     }
     tracing::info!("host shutting down");

@@ -57,6 +57,12 @@ pub(super) fn move_branch(
             overlaps.push((c.clone(), overlap));
         }
     }
+    // Room first: git writes each changed file whole, and a checkout left half written on a
+    // full disk is what the journal exists for, not what a merge should risk.
+    for c in &checkouts {
+        checkout::check_room(&c.workdir, repo_dir, step.changed, &step.to.1.to_string())
+            .map_err(|m| refused(Refusal::NoRoom, m))?;
+    }
     let entry = journal::Entry {
         id: ulid::Ulid::generate().to_string().to_lowercase(),
         job_id: step.job_id.to_string(),
@@ -71,6 +77,7 @@ pub(super) fn move_branch(
         changed: step.changed.to_vec(),
         merge_strategy: step.merge_strategy.clone(),
         host_pgid: nix::unistd::getpgrp().as_raw(),
+        rollback_pending: false,
     };
     if !checkouts.is_empty() {
         entry.write(&ctx.journal).map_err(|e| {
@@ -90,6 +97,14 @@ pub(super) fn move_branch(
     let mut touched: Vec<Checkout> = Vec::new();
     // Puts back every checkout touched so far and re-applies the stashes; says what it could not.
     let undo = |touched: &[Checkout], stashes: &[(Checkout, String)]| -> String {
+        // Marked before the first file is put back: a rollback that does not finish (a full
+        // disk, a crash) leaves files git half wrote, which the next repair puts back instead
+        // of taking them for the user's.
+        if !touched.is_empty() {
+            if let Err(e) = entry.mark_rollback_pending(&ctx.journal) {
+                tracing::error!(error = %e, "cannot mark the merge's rollback as under way");
+            }
+        }
         let mut problems = Vec::new();
         for c in touched.iter().rev() {
             match journal::put_back(&c.workdir, &entry, true) {
@@ -97,7 +112,7 @@ pub(super) fn move_branch(
                 Ok(left) => problems.push(format!(
                     "in {} these files could not be put back: {}",
                     c.workdir.display(),
-                    left.join(", ")
+                    crate::repo::few(&left)
                 )),
                 Err(e) => problems.push(format!(
                     "putting {} back failed ({e}); its files may hold the merge's version",
