@@ -1131,6 +1131,39 @@ fn a_moved_repository_gets_one_clear_sentence_not_git_internals() {
 }
 
 #[test]
+fn a_job_whose_repository_is_moved_while_it_runs_fails_saying_where_its_work_is() {
+    let w = World::new();
+    let job = w.spawn(
+        &[],
+        "while [ ! -e go ]; do sleep 0.05; done; echo work > w.txt",
+    );
+    let id = s(&job["id"]);
+    let running = w.wait_state(&id, "running");
+    let wt = PathBuf::from(s(&running["worktree"]));
+    std::fs::rename(&w.repo, w.root.join("moved")).expect("move the repository");
+    std::fs::write(wt.join("go"), "").expect("go");
+    let out = w
+        .command(&["wait", "--json", &id])
+        .current_dir(&w.root)
+        .output()
+        .expect("runs");
+    let ended: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(ended["state"], "failed", "{ended}");
+    let why = s(&ended["reason"]);
+    assert!(
+        why.contains("the repository was moved or deleted while the job ran")
+            && why.contains(&wt.display().to_string()),
+        "{why}"
+    );
+    assert!(!why.contains(".git/worktrees"), "{why}");
+    // The work is where the sentence says.
+    assert_eq!(
+        std::fs::read_to_string(wt.join("w.txt")).expect("the work"),
+        "work\n"
+    );
+}
+
+#[test]
 fn a_job_whose_repository_was_deleted_is_listed_by_gc_and_forgotten_on_request() {
     let w = World::with_config("gc_after = \"1ms\"\n");
     let job = w.spawn(&["--wait"], "echo work > w.txt");

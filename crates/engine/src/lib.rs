@@ -151,7 +151,7 @@ pub fn limit_malloc_arenas() {
 
 /// A flood of output or a large diff leaves freed heap behind in glibc's arenas; give it back
 /// to the system so an idle host stays small.
-pub(crate) fn release_memory() {
+pub fn release_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {

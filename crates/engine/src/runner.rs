@@ -707,6 +707,7 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
         Outcome::Failed(message) => (JobState::Failed, Some(message), None),
     };
     let mut reason = reason;
+    let mut state = state;
     match save_leftovers(&mut rec).await {
         Ok(notes) => {
             for note in notes {
@@ -722,6 +723,11 @@ async fn finish(handle: &JobHandle, mut rec: JobRecord, outcome: Outcome) {
                 Some(r) => format!("{r}; {e}"),
                 None => e,
             });
+            // Work that is not on the job's branch is not a completed job's: it would be
+            // reviewed and merged as nothing.
+            if state == JobState::Completed {
+                state = JobState::Failed;
+            }
         }
     }
     // What others wrote while the agent ran (a reply's turn) stays; what it asked and nobody
@@ -766,6 +772,14 @@ pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<Vec<String>, S
         }
     }
     let repo_dir = PathBuf::from(&rec.job.repo);
+    // A repository moved or deleted while the job ran: its worktree's link points nowhere, and
+    // git's words about that would not say so.
+    if !repo_dir.join(".git").exists() {
+        return Err(format!(
+            "the repository was moved or deleted while the job ran (it was at {}); the job's work is uncommitted in {}",
+            rec.job.repo, rec.job.worktree
+        ));
+    }
     // A reply's turn is committed under the reply's words.
     let said = rec.last_reply.as_deref().unwrap_or(&rec.job.task);
     let message = repo::commit_message(said, &rec.job.id, &rec.job.codename);
