@@ -124,53 +124,44 @@ pub async fn read_client(
     let _ = server.shutdown().await;
 }
 
-/// Writes the server's lines and the framing's errors to `output`, whole lines only, until both
-/// have ended.
+/// Writes the server's lines and the framing's errors to `output`, whole lines only, until the
+/// server has ended (errors still queued then are written too).
 pub async fn write_client(
     server: impl AsyncRead + Unpin,
     mut errors: mpsc::Receiver<Value>,
     mut output: impl AsyncWrite + Unpin,
 ) {
     let mut server = BufReader::new(server).lines();
-    let mut server_open = true;
+    let mut errors_open = true;
     loop {
         let line = tokio::select! {
-            l = server.next_line(), if server_open => match l {
+            l = server.next_line() => match l {
                 Ok(Some(l)) => l,
-                _ => { server_open = false; continue }
+                _ => break,
             },
-            e = errors.recv() => match e {
+            e = errors.recv(), if errors_open => match e {
                 Some(e) => e.to_string(),
-                None if server_open => { continue_server(&mut server, &mut output).await; break }
-                None => break,
+                None => { errors_open = false; continue }
             },
         };
-        if output
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .is_err()
-            || output.flush().await.is_err()
-        {
-            break;
+        if !put_line(&mut output, &line).await {
+            return;
+        }
+    }
+    while let Ok(e) = errors.try_recv() {
+        if !put_line(&mut output, &e.to_string()).await {
+            return;
         }
     }
 }
 
-/// The rest of the server's lines once no more errors can come.
-async fn continue_server(
-    server: &mut tokio::io::Lines<BufReader<impl AsyncRead + Unpin>>,
-    output: &mut (impl AsyncWrite + Unpin),
-) {
-    while let Ok(Some(line)) = server.next_line().await {
-        if output
-            .write_all(format!("{line}\n").as_bytes())
-            .await
-            .is_err()
-            || output.flush().await.is_err()
-        {
-            break;
-        }
-    }
+/// Writes one line and flushes it; false once the client is gone.
+async fn put_line(output: &mut (impl AsyncWrite + Unpin), line: &str) -> bool {
+    output
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .is_ok()
+        && output.flush().await.is_ok()
 }
 
 #[cfg(test)]
