@@ -802,3 +802,21 @@ fn two_jobs_starting_together_never_share_a_warm_worktree() {
     let tree = w.git(&["ls-tree", "--name-only", &s(&b["branch"])]);
     assert!(!tree.contains("a.txt"), "{tree}");
 }
+
+#[test]
+fn a_job_waiting_for_an_answer_gives_its_place_to_the_next_in_the_queue() {
+    let mut w = World::with_config("max_running = 1\n[agents.claude]\npermission = \"ask\"\n");
+    w.with_asking_claude();
+    let asking = w.spawn(&["-a", "claude", "--timeout", "5m"], "write asked.txt");
+    let asking_id = s(&asking["id"]);
+    w.wait_until(&asking_id, "its request", |j| j["state"] == "waiting");
+    // With the only place taken by a job that waits for a person, the next one still runs.
+    let next = w.spawn(&["--wait", "-a", "shell"], "echo ran > ran.txt");
+    assert_eq!(next["state"], "completed", "{next}");
+    assert_eq!(w.status(&asking_id)["state"], "waiting");
+    w.ok(&["allow", &asking_id]);
+    let done = w.wait_until(&asking_id, "the end", |j| {
+        j["state"] != "waiting" && j["state"] != "running"
+    });
+    assert_eq!(done["state"], "completed", "{done}");
+}

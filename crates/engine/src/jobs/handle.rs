@@ -201,6 +201,8 @@ impl JobHandle {
                     tracing::error!(job = %self.job_id, error = %e, "cannot record the agent's request");
                     return;
                 }
+                // Waiting, the job gives its place to the next queued one.
+                self.inner.schedule();
                 self.deny_unanswered_after_timeout(id);
             }
             Said::TurnEnded => self.inner.tell_dialog(&self.job_id, Control::TurnEnded),

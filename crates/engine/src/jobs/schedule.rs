@@ -13,7 +13,8 @@ use crate::store::JobRecord;
 use crate::{config, jobs, lock, runner, EngineError, Inner, Result, StopReason};
 
 impl Inner {
-    /// Starts queued jobs, oldest first, while fewer than `max_running` are live.
+    /// Starts queued jobs, oldest first, while fewer than `max_running` are working (live and
+    /// not waiting for an answer).
     pub(crate) fn schedule(self: &Arc<Self>) {
         if self.shutting_down.load(Ordering::SeqCst) {
             return;
@@ -28,8 +29,15 @@ impl Inner {
         let _guard = lock(&self.sched);
         let (live, mut queued) = {
             let db = lock(&self.reader);
+            // A job waiting for a person's answer idles: it holds no place, so the queue does
+            // not stall behind a question nobody has answered yet. (Answered, it works on, over
+            // the limit for as long as that takes.)
+            let working: Vec<JobState> = JobState::LIVE
+                .into_iter()
+                .filter(|s| *s != JobState::Waiting)
+                .collect();
             let live = db
-                .jobs(Some(&JobState::LIVE))
+                .jobs(Some(&working))
                 .map(|v| v.len())
                 .unwrap_or(usize::MAX);
             let queued = db.jobs(Some(&[JobState::Queued])).unwrap_or_default();

@@ -962,10 +962,10 @@ describe("JobView", () => {
     expect(app.selectedId).toBe("01p");
   });
 
-  it("says where a queued job is in the queue and why it waits", () => {
+  it("says where a queued job is in the queue and why it waits (a job waiting for an answer holds no place)", () => {
     host({ follow_output: 1, stop_output: null });
     const queued = job({ id: "01q", codename: "next-one", state: "queued", started_at: null, ended_at: null });
-    const app = withJobs(job({ id: "01a", state: "running" }), job({ id: "01b", state: "waiting" }), queued);
+    const app = withJobs(job({ id: "01a", state: "running" }), job({ id: "01c", state: "running" }), job({ id: "01b", state: "waiting" }), queued);
     app.maxRunning = 2;
     render(JobView, { app, job: queued });
     expect(screen.getByTestId("job-queue").textContent).toBe("#1, waiting for a place: 2 of 2 running");
