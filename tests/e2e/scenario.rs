@@ -498,6 +498,28 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         format!("JSON on screen: {transcript}")
     })?;
     s.screenshot("transcript");
+    // An opened tool card shows its input and result full width under its line (the diff's row
+    // style once laid it out as a narrow column to the right).
+    s.press("[data-testid=transcript-tool]")?;
+    s.wait_text("[data-testid=transcript-tool-detail]", "asked.txt")?;
+    let layout = s.execute(
+        "const line = document.querySelector('[data-testid=transcript-tool]').getBoundingClientRect();\
+         const detail = document.querySelector('[data-testid=transcript-tool-detail]').getBoundingClientRect();\
+         const row = document.querySelector('[data-testid=transcript-tool]').closest('[data-testid=transcript-row]').getBoundingClientRect();\
+         return {line: [line.left, line.bottom, line.width], detail: [detail.left, detail.top, detail.width], row: row.width};",
+        serde_json::json!([]),
+    )?;
+    let n = |v: &serde_json::Value| v.as_f64().unwrap_or(-1.0);
+    let (line, detail, row) = (&layout["line"], &layout["detail"], n(&layout["row"]));
+    check(
+        (n(&detail[0]) - n(&line[0])).abs() < 2.0
+            && n(&detail[1]) >= n(&line[1]) - 1.0
+            && n(&detail[2]) >= 0.9 * n(&line[2])
+            && n(&line[2]) >= 0.8 * row,
+        || format!("the tool card's detail is not full width under its line: {layout}"),
+    )?;
+    s.screenshot("tool-card");
+    s.press("[data-testid=transcript-tool]")?;
     let job: serde_json::Value =
         serde_json::from_str(&sidekick(&cli, w, &["status", "--json", &asking])?)
             .map_err(|e| format!("status --json: {e}"))?;
