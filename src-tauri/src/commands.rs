@@ -93,7 +93,12 @@ pub async fn merge_job(
 #[tauri::command]
 pub async fn undo_job(bridge: State<'_, Bridge>, job: String) -> Answer<ActionResult> {
     let job = reference(&job)?;
-    bridge.client().await?.undo(job).await.map_err(api)
+    bridge
+        .client()
+        .await?
+        .undo(job, &sidekick_protocol::UndoRequest::default())
+        .await
+        .map_err(api)
 }
 
 /// The host-wide settings the app edits.

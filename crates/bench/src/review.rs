@@ -125,7 +125,7 @@ pub(crate) async fn bench_review(
             return Err(format!("the merge did not happen: {}", m.message));
         }
         client
-            .undo(&scattered.id)
+            .undo(&scattered.id, &Default::default())
             .await
             .map_err(|e| e.to_string())?;
         // The undo brought the job's worktree back; the host checks it in the background

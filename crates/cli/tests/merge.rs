@@ -217,6 +217,42 @@ fn dirty_paths_the_merge_touches_refuse_it_and_nothing_changes() {
         "",
         "the stash was dropped after re-applying"
     );
+
+    // Its undo sets the same edit aside and puts it back, as the merge did.
+    let out = w.ok(&["undo", &id]);
+    assert!(out.contains("undid the merge"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(w.repo.join("a.txt")).expect("read"),
+        "one, mine\ntwo\nthree\nfour\nfive\nsix\nseven\n",
+        "the user's edit, without the job's"
+    );
+    assert_eq!(w.status(&id)["state"], "completed");
+    assert_eq!(w.git(&["stash", "list"]), "");
+
+    // A plain merge's undo over an edit made since is refused with what works for an undo.
+    w.git(&["checkout", "--", "a.txt"]);
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one\ntwo\nthree\nfour\nfive\nsix\nSEVEN, mine\n",
+    )
+    .expect("write");
+    let r = w.sk(&["undo", &id]);
+    assert_eq!(r.code(), 1);
+    assert!(
+        r.stderr().contains("or undo with autostash"),
+        "{}",
+        r.stderr()
+    );
+    let r = w.sk(&["undo", "--autostash", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        r.stdout().contains("kept in"),
+        "the edit conflicts with the undo: {}",
+        r.stdout()
+    );
+    assert_eq!(w.status(&id)["state"], "completed");
 }
 
 #[test]

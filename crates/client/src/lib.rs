@@ -314,8 +314,12 @@ impl Client {
             .await
     }
 
-    pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
-        self.post(&format!("/v1/jobs/{}/undo", encode(reference)), &())
+    pub async fn undo(
+        &self,
+        reference: &str,
+        req: &sidekick_protocol::UndoRequest,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.post(&format!("/v1/jobs/{}/undo", encode(reference)), req)
             .await
     }
 

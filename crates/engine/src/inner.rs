@@ -336,6 +336,7 @@ impl Inner {
                     commit: entry.to_commit.clone(),
                     strategy,
                     paths: Vec::new(),
+                    autostash: false,
                 });
                 if let Err(e) = self.save(&rec, Vec::new()) {
                     tracing::error!(job = %r.job_id, error = %e, "cannot record a merge finished by recovery");

@@ -26,6 +26,10 @@ pub struct MergeRecord {
     /// Only these paths were merged (the job stayed in review).
     #[serde(default)]
     pub paths: Vec<String>,
+    /// The merge set the user's uncommitted changes aside and put them back: its undo does the
+    /// same.
+    #[serde(default)]
+    pub autostash: bool,
 }
 
 /// A job as review sees it. Operations read it and update what they change (head, stats,

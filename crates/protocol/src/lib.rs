@@ -17,7 +17,7 @@ pub use review::{
     ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLine, DiscardRequest, FileDiff,
     FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange, LineKind,
     MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, Pool, RebaseRequest, Side,
-    Span, Viewed, WarmWorktree,
+    Span, UndoRequest, Viewed, WarmWorktree,
 };
 
 use serde::{Deserialize, Serialize};

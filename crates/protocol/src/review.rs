@@ -425,6 +425,16 @@ pub struct DiscardRequest {
     pub orphaned: bool,
 }
 
+/// `POST /v1/jobs/JOB/undo` (an empty body is the default).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct UndoRequest {
+    /// Set the user's uncommitted changes on the paths the undo changes aside and put them back
+    /// after (an undo of a merge that did so does it anyway).
+    #[serde(default)]
+    pub autostash: bool,
+}
+
 /// `POST /v1/gc`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

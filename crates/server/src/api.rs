@@ -651,8 +651,19 @@ async fn retry_job(
     Ok((StatusCode::CREATED, Json(job)))
 }
 
-async fn undo_job(State(st): State<AppState>, Path(job): Path<String>) -> ApiResult<ActionResult> {
-    Ok(Json(st.engine.undo(&job).await?))
+async fn undo_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<ActionResult> {
+    // No body, or `null`, is a plain undo.
+    let req: Option<sidekick_protocol::UndoRequest> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad undo request: {e}")))?
+    };
+    let autostash = req.is_some_and(|r| r.autostash);
+    Ok(Json(st.engine.undo(&job, autostash).await?))
 }
 
 async fn rebase_job(

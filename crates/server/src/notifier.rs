@@ -161,7 +161,7 @@ impl Desktop {
             }
             "undo" => {
                 let job = n.job_id.clone();
-                match self.runtime.block_on(self.engine.undo(&job)) {
+                match self.runtime.block_on(self.engine.undo(&job, false)) {
                     Ok(r) => tracing::info!(job, "undone from a notification: {}", r.message),
                     Err(e) => tracing::warn!(job, "cannot undo from a notification: {e}"),
                 }

@@ -16,6 +16,10 @@ use crate::Outcome;
 pub struct UndoArgs {
     /// Job id, unique id prefix or codename.
     job: String,
+    /// Set your uncommitted changes on the files the undo changes aside and put them back
+    /// after (an undo of a merge that did so does it anyway).
+    #[arg(long)]
+    autostash: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -73,7 +77,10 @@ fn report(result: &ActionResult, json: bool) -> Outcome {
 }
 
 pub async fn cmd_undo(client: &Client, args: UndoArgs) -> Outcome {
-    report(&client.undo(&args.job).await?, args.json)
+    let req = sidekick_protocol::UndoRequest {
+        autostash: args.autostash,
+    };
+    report(&client.undo(&args.job, &req).await?, args.json)
 }
 
 pub async fn cmd_rebase(client: &Client, args: RebaseArgs) -> Outcome {

@@ -258,11 +258,16 @@ impl Engine {
         })
     }
 
-    /// Reverts a job's last merge while its target has not moved since.
-    pub async fn undo(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+    /// Reverts a job's last merge while its target has not moved since (`autostash`: the
+    /// user's changes in the way are set aside and put back, as a merge that did so does).
+    pub async fn undo(
+        &self,
+        reference: &str,
+        autostash: bool,
+    ) -> Result<sidekick_protocol::ActionResult> {
         let inner = self.inner.clone();
         self.action(reference, move |rec| {
-            on_subject(rec, |s| review::ops::undo(s, &inner.ctx()))
+            on_subject(rec, |s| review::ops::undo(s, autostash, &inner.ctx()))
         })
         .await
     }

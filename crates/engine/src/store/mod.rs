@@ -356,6 +356,7 @@ pub(crate) mod tests {
             commit: "m".into(),
             strategy: "squash".into(),
             paths: vec![],
+            autostash: false,
         });
         rec.prev_state = Some(JobState::Completed);
         s.update_job(&rec).expect("update");

@@ -11,6 +11,8 @@ pub(super) struct Step<'a> {
     pub(super) to: (Oid, Oid),
     pub(super) changed: &'a [String],
     pub(super) autostash: bool,
+    /// What the user would do again with autostash ("merge", "undo"), for the refusal.
+    pub(super) verb: &'static str,
     pub(super) reflog: String,
     pub(super) job_id: &'a str,
     pub(super) what: String,
@@ -49,9 +51,10 @@ pub(super) fn move_branch(
         if !overlap.is_empty() {
             if !step.autostash {
                 return Err(refused(Refusal::DirtyOverlap, format!(
-                    "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or merge with autostash (it sets them aside and puts them back)",
+                    "this would overwrite your uncommitted changes in {}: {}; nothing was changed. Commit or stash them, or {} with autostash (it sets them aside and puts them back)",
                     c.workdir.display(),
-                    overlap.join(", ")
+                    crate::repo::few(&overlap),
+                    step.verb
                 )));
             }
             overlaps.push((c.clone(), overlap));

@@ -400,6 +400,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
             to: (new_commit, final_tree),
             changed: &changed,
             autostash: req.autostash,
+            verb: "merge",
             reflog: format!(
                 "sidekick: merge job {} ({})",
                 rec.codename,
@@ -424,6 +425,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
             .chain(req.hunks.iter().map(|h| &h.path))
             .cloned()
             .collect(),
+        autostash: req.autostash,
     };
     let partial = !req.paths.is_empty() || !req.hunks.is_empty();
     if !partial {

@@ -275,6 +275,7 @@ mod tests {
             to: (oid(&c), tree(&c)),
             changed: &changed,
             autostash: false,
+            verb: "merge",
             reflog: "test".into(),
             job_id: "01test",
             what: "test merge".into(),

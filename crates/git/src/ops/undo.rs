@@ -2,8 +2,10 @@
 
 use super::*;
 
-/// Reverts the job's last merge while the target has not moved since.
-pub fn undo(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
+/// Reverts the job's last merge while the target has not moved since. The user's uncommitted
+/// changes on the paths it changes are set aside and put back when `autostash` asks, or when the
+/// merge did so itself.
+pub fn undo(rec: &mut Subject, autostash: bool, ctx: &Ctx<'_>) -> Result<String> {
     ensure_repo_there(rec)?;
     let Some(m) = rec.merge.clone() else {
         return Err(refused(
@@ -53,13 +55,14 @@ pub fn undo(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
         from: (merge_commit, merge_tree),
         to: (prev, prev_tree),
         changed: &changed,
-        autostash: false,
+        autostash: autostash || m.autostash,
+        verb: "undo",
         reflog: format!("sidekick: undo merge of job {}", rec.codename),
         job_id: &rec.id,
         what: format!("undo of job {}'s merge into {}", rec.codename, plan.target),
         merge_strategy: None,
     };
-    move_branch(&repo_dir, &plan, &step, ctx)?;
+    let kept = move_branch(&repo_dir, &plan, &step, ctx)?;
     if rec.phase == Phase::Merged {
         reinstate(rec)?;
         rec.phase = Phase::Ended;
@@ -67,10 +70,16 @@ pub fn undo(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
         rec.merge_commit = None;
     }
     rec.merge = None;
-    Ok(format!(
+    let mut said = format!(
         "undid the merge of job {}: {} is back at {} and the job is ready for review again",
         rec.codename,
         m.target,
         short(&m.previous_tip)
-    ))
+    );
+    if let Some(kept) = kept {
+        said.push_str(&format!(
+            "; your set-aside changes did not go back cleanly and are kept in {kept}"
+        ));
+    }
+    Ok(said)
 }
