@@ -80,6 +80,17 @@ fn seed(w: &World) {
 }
 
 fn merge(w: &World, args: &[&str]) -> (i32, String, String) {
+    merged_or(w, args)
+}
+
+/// `sidekick merge ARGS` that must succeed; its stdout.
+fn merged(w: &World, args: &[&str]) -> String {
+    let (code, out, err) = merged_or(w, args);
+    assert_eq!(code, 0, "merge {args:?} failed: {err}{out}");
+    out
+}
+
+fn merged_or(w: &World, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["merge"];
     all.extend_from_slice(args);
     let r = w.sk(&all);
@@ -362,7 +373,7 @@ fn held_locks_refuse_the_merge_before_anything_is_written() {
         assert_eq!(state_of(&w, &w.repo), before, "{lock}: nothing changed");
         std::fs::remove_file(&path).expect("unlock");
     }
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
 }
 
 #[test]
@@ -501,7 +512,7 @@ fn paths_merge_a_subset_and_leave_the_rest_for_later() {
     assert_eq!(st["state"], "completed", "still in review");
     assert!(Path::new(&s(&st["worktree"])).exists());
     // The rest later: merges cleanly on top of the part already in.
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
     assert_eq!(
         std::fs::read_to_string(w.repo.join("later.txt")).expect("read"),
         "later\n"
@@ -548,7 +559,7 @@ fn undo_reverts_a_merge_until_the_target_moves() {
     let id = s(&job["id"]);
     std::fs::write(w.repo.join("b.txt"), "user edit kept\n").expect("write");
     let before_tip = tip(&w, "main");
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
     let r = w.sk(&["undo", &id]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert_eq!(tip(&w, "main"), before_tip);
@@ -576,7 +587,7 @@ fn undo_reverts_a_merge_until_the_target_moves() {
     assert_eq!(tip(&w, &s(&st["branch"])), s(&job["head_commit"]));
 
     // Once the target moves on, undo refuses.
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
     std::fs::write(w.repo.join("c.txt"), "c\n").expect("write");
     w.git(&["add", "c.txt"]);
     w.git(&["commit", "-q", "-m", "later work"]);
@@ -662,7 +673,7 @@ fn discard_keeps_a_snapshot_and_restore_brings_the_job_back() {
         std::fs::read_to_string(wt.join("late.txt")).expect("read"),
         "late edit\n"
     );
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
     assert_eq!(
         std::fs::read_to_string(w.repo.join("late.txt")).expect("read"),
         "late edit\n"
@@ -929,7 +940,7 @@ fn hunks_merge_exactly_the_chosen_hunks_and_leave_the_rest_for_later() {
     );
     assert_eq!(w.status(&id)["state"], "completed", "still in review");
     // The rest later, on top of the part already merged.
-    assert_eq!(merge(&w, &[&id]).0, 0);
+    merged(&w, &[&id]);
     expected = expected.replace("line 2\n", "LINE TWO\n");
     assert_eq!(w.git(&["show", "main:big.txt"]) + "\n", expected);
     assert_eq!(w.status(&id)["state"], "merged");
