@@ -815,8 +815,6 @@ fn a_job_waiting_for_an_answer_gives_its_place_to_the_next_in_the_queue() {
     assert_eq!(next["state"], "completed", "{next}");
     assert_eq!(w.status(&asking_id)["state"], "waiting");
     w.ok(&["allow", &asking_id]);
-    let done = w.wait_until(&asking_id, "the end", |j| {
-        j["state"] != "waiting" && j["state"] != "running"
-    });
+    let done = w.wait_state(&asking_id, "completed");
     assert_eq!(done["state"], "completed", "{done}");
 }
