@@ -110,16 +110,19 @@ pub struct Notification {
     pub request: Option<String>,
 }
 
-/// `Fix the flaky test · 2m05s · +12 −3`, then the agent's own summary when it gave one.
+/// `Fix the flaky test · 2m05s · +12 −3`, then the agent's own summary when it gave one (its
+/// first line with words in it, as plain text: a notification shows no markdown, and no
+/// terminal escapes).
 fn describe(job: &Job) -> String {
-    let task = shorten(job.task.lines().next().unwrap_or(""), 100);
+    use sidekick_protocol::text::{plain_line, without_escapes};
+    let task = shorten(&without_escapes(job.task.lines().next().unwrap_or("")), 100);
     let mut parts = vec![task, format_duration(ran_ms(job))];
     if let (Some(i), Some(d)) = (job.insertions, job.deletions) {
         parts.push(format!("+{i} −{d}"));
     }
     if let Some(reason) = &job.reason {
         if job.state != JobState::Completed {
-            parts.push(reason.clone());
+            parts.push(without_escapes(reason));
         }
     }
     if let Some(who) = &job.spawned_by {
@@ -129,10 +132,10 @@ fn describe(job: &Job) -> String {
     if let Some(summary) = job
         .summary
         .as_deref()
-        .and_then(|s| s.lines().find(|l| !l.trim().is_empty()))
+        .and_then(|s| s.lines().map(plain_line).find(|l| !l.is_empty()))
     {
         text.push('\n');
-        text.push_str(&shorten(summary, 200));
+        text.push_str(&shorten(&summary, 200));
     }
     text
 }
@@ -573,6 +576,21 @@ mod tests {
             "Fix the flaky test · 2m05s · +12 −3\nFixed the race in the retry loop."
         );
         assert_eq!(n.jobs, vec!["01a".to_string()]);
+        // Markdown and a program's colours reach a notification as plain words.
+        let mut md = job(JobState::Failed, 125);
+        md.summary = Some("## Done: **fixed** the `retry` loop\n| file | change |".into());
+        md.reason = Some("\u{1b}[31mthe agent exited with code 2\u{1b}[0m".into());
+        let n = single(
+            &Tap {
+                job: md,
+                weight: Weight::Normal,
+            },
+            false,
+        );
+        assert_eq!(
+            n.body,
+            "Fix the flaky test · 2m05s · +12 −3 · the agent exited with code 2\nDone: fixed the retry loop"
+        );
     }
 
     #[test]
