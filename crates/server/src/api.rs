@@ -651,19 +651,26 @@ async fn retry_job(
     Ok((StatusCode::CREATED, Json(job)))
 }
 
+/// A request body that may be left out: no body, or `null`, is the request's default.
+fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    body: &[u8],
+    what: &str,
+) -> Result<T, ApiFailure> {
+    if body.is_empty() {
+        return Ok(T::default());
+    }
+    let req: Option<T> = serde_json::from_slice(body)
+        .map_err(|e| bad_request(format!("bad {what} request: {e}")))?;
+    Ok(req.unwrap_or_default())
+}
+
 async fn undo_job(
     State(st): State<AppState>,
     Path(job): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<ActionResult> {
-    // No body, or `null`, is a plain undo.
-    let req: Option<sidekick_protocol::UndoRequest> = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("bad undo request: {e}")))?
-    };
-    let autostash = req.is_some_and(|r| r.autostash);
-    Ok(Json(st.engine.undo(&job, autostash).await?))
+    let req: sidekick_protocol::UndoRequest = optional_body(&body, "undo")?;
+    Ok(Json(st.engine.undo(&job, req.autostash).await?))
 }
 
 async fn rebase_job(
@@ -680,15 +687,8 @@ async fn discard_job(
     Path(job): Path<String>,
     body: axum::body::Bytes,
 ) -> ApiResult<ActionResult> {
-    // No body, or `null`, is a plain discard.
-    let req: Option<sidekick_protocol::DiscardRequest> = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| bad_request(format!("bad discard request: {e}")))?
-    };
-    let orphaned = req.is_some_and(|r| r.orphaned);
-    Ok(Json(st.engine.discard(&job, orphaned).await?))
+    let req: sidekick_protocol::DiscardRequest = optional_body(&body, "discard")?;
+    Ok(Json(st.engine.discard(&job, req.orphaned).await?))
 }
 
 async fn restore_job(
