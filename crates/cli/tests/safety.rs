@@ -1135,11 +1135,13 @@ fn a_job_whose_repository_is_moved_while_it_runs_fails_saying_where_its_work_is(
     let w = World::new();
     let job = w.spawn(
         &[],
-        "while [ ! -e go ]; do sleep 0.05; done; echo work > w.txt",
+        "echo work > w.txt; while [ ! -e go ]; do sleep 0.05; done",
     );
     let id = s(&job["id"]);
     let running = w.wait_state(&id, "running");
     let wt = PathBuf::from(s(&running["worktree"]));
+    // The job has done its work when the repository goes.
+    crate::common::wait_for_file(&wt.join("w.txt"));
     std::fs::rename(&w.repo, w.root.join("moved")).expect("move the repository");
     std::fs::write(wt.join("go"), "").expect("go");
     let out = w
@@ -1157,9 +1159,16 @@ fn a_job_whose_repository_is_moved_while_it_runs_fails_saying_where_its_work_is(
     );
     assert!(!why.contains(".git/worktrees"), "{why}");
     // The work is where the sentence says.
+    let said = w
+        .command(&["logs", &id])
+        .current_dir(&w.root)
+        .output()
+        .map(|o| String::from_utf8_lossy(&[o.stdout, o.stderr].concat()).into_owned())
+        .unwrap_or_default();
     assert_eq!(
-        std::fs::read_to_string(wt.join("w.txt")).expect("the work"),
-        "work\n"
+        std::fs::read_to_string(wt.join("w.txt")).unwrap_or_else(|e| format!("<{e}>")),
+        "work\n",
+        "{said}"
     );
 }
 
