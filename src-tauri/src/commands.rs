@@ -345,15 +345,20 @@ pub async fn set_viewed(
 }
 
 /// Replays the job onto its target (or `into`) in its worktree: what the merge dialog offers
-/// when the job conflicts with the target.
+/// when the job conflicts with the target. `abort`: the rebase that stopped at conflicts is
+/// undone instead.
 #[tauri::command]
 pub async fn rebase_job(
     bridge: State<'_, Bridge>,
     job: String,
     into: Option<String>,
+    abort: Option<bool>,
 ) -> Answer<ActionResult> {
     let job = reference(&job)?;
-    let req = sidekick_protocol::RebaseRequest { into };
+    let req = sidekick_protocol::RebaseRequest {
+        into,
+        abort: abort.unwrap_or(false),
+    };
     bridge.client().await?.rebase(job, &req).await.map_err(api)
 }
 

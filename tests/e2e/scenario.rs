@@ -382,24 +382,54 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.press("[data-testid=job-merge]")?;
     s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
     s.press("[data-testid=merge-rebase]")?;
-    let rebased = s.wait_text("[data-testid=merge-rebased]", "shared.txt")?;
-    println!("e2e: rebase -> {rebased}");
-    s.screenshot("merge-rebased-with-conflict");
-    let marked = std::fs::read_to_string(
-        w.home
-            .join("worktrees")
-            .read_dir()
-            .map_err(|e| format!("worktrees: {e}"))?
-            .flatten()
-            .map(|d| d.path().join(&second).join("shared.txt"))
-            .find(|p| p.exists())
-            .ok_or("the job's worktree has no shared.txt")?,
-    )
-    .map_err(|e| format!("read: {e}"))?;
+    // The rebase stops at the conflict: the dialog gives way to the job view, which shows the
+    // conflict with its ways out; Merge waits, Discard stays.
+    s.wait_text("[data-testid=job-conflict]", "shared.txt")?;
+    s.screenshot("conflict");
+    let shared = w
+        .home
+        .join("worktrees")
+        .read_dir()
+        .map_err(|e| format!("worktrees: {e}"))?
+        .flatten()
+        .map(|d| d.path().join(&second).join("shared.txt"))
+        .find(|p| p.exists())
+        .ok_or("the job's worktree has no shared.txt")?;
+    let worktree = shared.parent().ok_or("no worktree")?.to_path_buf();
+    let marked = std::fs::read_to_string(&shared).map_err(|e| format!("read: {e}"))?;
     check(marked.contains("<<<<<<<"), || {
         format!("no conflict markers in the worktree: {marked:?}")
     })?;
-    s.press("[data-testid=merge-cancel]")?;
+    let buttons = s.execute(
+        "return ['job-merge', 'job-discard', 'conflict-abort', 'conflict-open-editor']\
+           .map(t => !!document.querySelector(`[data-testid=${t}]`));",
+        serde_json::json!([]),
+    )?;
+    check(
+        buttons == serde_json::json!([false, true, true, true]),
+        || format!("merge, discard, abort, editor shown: {buttons}"),
+    )?;
+    // Abort: the branch is back as it was, the markers gone, Merge back.
+    s.press("[data-testid=conflict-abort]")?;
+    s.wait_text("[data-testid=job-notice]", "aborted the rebase")?;
+    s.find("[data-testid=job-merge]")?;
+    let back = std::fs::read_to_string(&shared).map_err(|e| format!("read: {e}"))?;
+    check(!back.contains("<<<<<<<"), || {
+        format!("markers after the abort: {back:?}")
+    })?;
+    // Again, and this time the person resolves it by hand in the worktree: the app notices
+    // without being told, and the job can merge.
+    s.press("[data-testid=job-merge]")?;
+    s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
+    s.press("[data-testid=merge-rebase]")?;
+    s.wait_text("[data-testid=job-conflict]", "shared.txt")?;
+    std::fs::write(&shared, "both sides\n").map_err(|e| format!("write: {e}"))?;
+    let wt = worktree.display().to_string();
+    w.git(&["-C", &wt, "add", "shared.txt"])?;
+    w.git(&["-C", &wt, "-c", "core.editor=true", "rebase", "--continue"])?;
+    s.wait_gone("[data-testid=job-conflict]")?;
+    s.find("[data-testid=job-merge]")?;
+    s.screenshot("conflict-resolved");
 
     // Launching again with --job focuses the running window at that job.
     let mut again = Command::new(app)
@@ -466,7 +496,18 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     )?);
     s.wait_text("[data-testid=status-summary]", "1 needs you")?;
     s.press(&format!("[data-testid=job-row][data-codename='{asking}']"))?;
-    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.wait_text("[data-testid=request-title]", "wants to write asked.txt")?;
+    // Not blind: the change itself is shown, the file and what it would hold.
+    s.wait_text("[data-testid=request-file]", "+allowed")?;
+    let shown = s.execute(
+        "const p = document.querySelector('[data-testid=request-preview] pre').getBoundingClientRect();\
+         return [p.width, p.height];",
+        serde_json::json!([]),
+    )?;
+    check(
+        shown[0].as_f64().unwrap_or(0.0) > 300.0 && shown[1].as_f64().unwrap_or(0.0) > 10.0,
+        || format!("the request's change is not readable: {shown}"),
+    )?;
     s.screenshot("agent-asks");
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
@@ -478,7 +519,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     let field = s.find("[data-testid=reply-text]")?;
     s.type_text(&field, "once more, please")?;
     s.press("[data-testid=reply-send]")?;
-    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.wait_text("[data-testid=request-title]", "asked.txt")?;
     s.screenshot("reply-asks-again");
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
@@ -536,7 +577,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.screenshot("diff-comment");
     s.press("[data-testid=comments-send]")?;
     s.wait_text("[data-testid=diff-notice]", "Sent 1 comment to claude")?;
-    s.wait_text("[data-testid=request-detail]", "asked.txt")?;
+    s.wait_text("[data-testid=request-title]", "asked.txt")?;
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
     let inputs = std::fs::read_to_string(w.root.join("claude-state/inputs.jsonl"))

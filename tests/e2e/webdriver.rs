@@ -89,6 +89,13 @@ impl Session {
         })
     }
 
+    /// Waits until nothing matches `css`.
+    pub fn wait_gone(&mut self, css: &str) -> Result<(), String> {
+        self.wait(&format!("no element {css}"), |s| {
+            Ok(s.all(css)?.is_empty().then_some(()))
+        })
+    }
+
     /// Waits for `css` and clicks it.
     pub fn press(&mut self, css: &str) -> Result<(), String> {
         let e = self.find(css)?;

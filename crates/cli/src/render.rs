@@ -334,9 +334,57 @@ pub fn job_details(job: &Job, now: u64) -> String {
         rows.push(("reason", r.clone()));
     }
     let w = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    rows.iter()
+    let mut out: String = rows
+        .iter()
         .map(|(k, v)| format!("{k:<w$}  {}\n", visible(v)))
-        .collect()
+        .collect();
+    for r in &job.requests {
+        out.push_str(&preview_block(&r.preview, 40));
+    }
+    out
+}
+
+/// What a request would do, indented under the job's facts: the command in full, or each
+/// file's diff lines (at most `max` lines in all).
+pub fn preview_block(preview: &sidekick_protocol::Preview, max: usize) -> String {
+    use sidekick_protocol::Preview;
+    let mut lines: Vec<String> = Vec::new();
+    let mut more: usize = 0;
+    match preview {
+        Preview::None => return String::new(),
+        Preview::Command {
+            command,
+            description,
+            cwd,
+        } => {
+            if let Some(d) = description {
+                lines.push(format!("# {d}"));
+            }
+            if let Some(c) = cwd {
+                lines.push(format!("# in {c}"));
+            }
+            lines.extend(command.lines().map(|l| format!("$ {l}")));
+        }
+        Preview::Change { files } => {
+            for f in files {
+                lines.push(format!("{} ({})", f.path, f.kind));
+                lines.extend(f.lines.iter().cloned());
+                more += f.more as usize;
+            }
+        }
+    }
+    if lines.len() > max {
+        more += lines.len() - max;
+        lines.truncate(max);
+    }
+    let mut out: String = lines
+        .iter()
+        .map(|l| format!("    {}\n", visible(l)))
+        .collect();
+    if more > 0 {
+        out.push_str(&format!("    … {more} more lines\n"));
+    }
+    out
 }
 
 /// How a job's processes ran, in a few words.

@@ -289,7 +289,21 @@ fn waiting_for_the_user_does_not_count_toward_the_timeout() {
     w.wait_until(&id, "its request", |j| j["state"] == "waiting");
     // Three times the timeout, waiting for the user: the job is still there to be answered.
     std::thread::sleep(std::time::Duration::from_secs(3));
-    assert_eq!(w.status(&id)["state"], "waiting");
+    let waiting = w.status(&id);
+    assert_eq!(waiting["state"], "waiting");
+    // What it asks comes with what it would do: the file and its new content.
+    assert_eq!(
+        waiting["requests"][0]["preview"],
+        serde_json::json!({"kind": "change", "files": [
+            {"path": "asked.txt", "kind": "written", "lines": ["+allowed"], "more": 0}
+        ]}),
+        "{waiting}"
+    );
+    let text = w.ok(&["status", &id]);
+    assert!(
+        text.contains("    asked.txt (written)\n    +allowed\n"),
+        "{text}"
+    );
     w.ok(&["allow", &id]);
     let done = w.wait_state(&id, "completed");
     assert_eq!(

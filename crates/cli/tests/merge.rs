@@ -344,6 +344,23 @@ fn conflicts_are_previewed_refused_and_resolved_through_rebase() {
     let wt_s = wt.to_str().expect("utf8");
     w.git(&["-C", wt_s, "add", "a.txt"]);
     w.git(&["-C", wt_s, "-c", "core.editor=true", "rebase", "--continue"]);
+    // Resolved by hand: the host notices by itself (no command asks it to), and the job's facts
+    // follow: no conflicts, its head the rebased tip, its base the target's tip.
+    let settled = w.wait_until(&id, "the resolution noticed", |j| {
+        j["conflicts"] == serde_json::json!([])
+    });
+    assert_eq!(
+        s(&settled["head_commit"]),
+        w.git(&["rev-parse", &s(&job["branch"])]).trim()
+    );
+    assert_eq!(
+        s(&settled["base_commit"]),
+        w.git(&["rev-parse", "main"]).trim()
+    );
+    assert_eq!(settled["files_changed"], 2, "{settled}");
+    // No longer behind its target (the app's "behind main" reads this).
+    let fresh = w.json(&["merge", "--dry-run", "--json", &id]);
+    assert_eq!(fresh["preview"]["target_moved"], false, "{fresh}");
     let (code, out, err) = merge(&w, &[&id]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("merged job"), "{out}");
@@ -352,6 +369,102 @@ fn conflicts_are_previewed_refused_and_resolved_through_rebase() {
         Some("THREE (both)")
     );
     assert_eq!(w.git(&["show", "main:job.txt"]), "j");
+}
+
+/// A job whose rebase stopped at conflicts, and the job as it was before the rebase.
+fn stopped_rebase(w: &World) -> (Value, Value) {
+    seed(w);
+    let job = w.spawn(
+        &["--wait"],
+        "sed -i 's/three/THREE (job)/' a.txt && echo j > job.txt",
+    );
+    std::fs::write(
+        w.repo.join("a.txt"),
+        "one\ntwo\nTHREE (user)\nfour\nfive\nsix\nseven\n",
+    )
+    .expect("write");
+    w.git(&["commit", "-q", "-am", "user edit"]);
+    let r = w.sk(&["rebase", &s(&job["id"])]);
+    assert_eq!(r.code(), 1, "{}", r.stderr());
+    let stopped = w.status(&s(&job["id"]));
+    assert_eq!(stopped["conflicts"], serde_json::json!(["a.txt"]));
+    // Meanwhile the job's facts are its own work: its branch and base have not moved.
+    assert_eq!(stopped["head_commit"], job["head_commit"]);
+    assert_eq!(stopped["base_commit"], job["base_commit"]);
+    (job, stopped)
+}
+
+#[test]
+fn a_stopped_rebase_is_aborted_from_sidekick_or_by_hand_and_either_is_noticed() {
+    let w = World::new();
+    let (job, _) = stopped_rebase(&w);
+    let id = s(&job["id"]);
+    let r = w.sk(&["rebase", &id, "--abort"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(r.stdout().contains("aborted the rebase"), "{}", r.stdout());
+    let after = w.status(&id);
+    assert_eq!(after["conflicts"], serde_json::json!([]));
+    assert_eq!(
+        after["head_commit"], job["head_commit"],
+        "the branch is back"
+    );
+    assert_eq!(
+        after["base_commit"], job["base_commit"],
+        "and so is its base"
+    );
+    assert_eq!(after["files_changed"], job["files_changed"]);
+    let wt = PathBuf::from(s(&job["worktree"]));
+    assert!(std::fs::read_to_string(wt.join("a.txt"))
+        .expect("read")
+        .contains("THREE (job)"));
+    // Nothing to abort now: one sentence, nothing changed.
+    let again = w.sk(&["rebase", &id, "--abort"]);
+    assert_eq!(again.code(), 1);
+    assert!(
+        again.stderr().contains("has no rebase under way to abort"),
+        "{}",
+        again.stderr()
+    );
+
+    // Stopped again, then aborted by hand in the worktree: noticed without being told.
+    let r = w.sk(&["rebase", &id]);
+    assert_eq!(r.code(), 1);
+    w.git(&["-C", wt.to_str().expect("utf8"), "rebase", "--abort"]);
+    let noticed = w.wait_until(&id, "the abort noticed", |j| {
+        j["conflicts"] == serde_json::json!([])
+    });
+    assert_eq!(noticed["head_commit"], job["head_commit"]);
+    assert_eq!(noticed["base_commit"], job["base_commit"]);
+    let log = w.sk(&["logs", &id]);
+    assert!(
+        log.stderr().contains("the rebase has ended"),
+        "{}",
+        log.stderr()
+    );
+}
+
+#[test]
+fn discarding_a_job_mid_rebase_keeps_its_whole_work() {
+    let w = World::new();
+    let (job, _) = stopped_rebase(&w);
+    let id = s(&job["id"]);
+    let r = w.sk(&["discard", &id]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert!(
+        r.stdout()
+            .contains("the rebase under way was aborted first"),
+        "{}",
+        r.stdout()
+    );
+    let snap = format!("refs/sidekick/snapshots/{id}");
+    assert_eq!(
+        w.git(&["show", &format!("{snap}:a.txt")]).lines().nth(2),
+        Some("THREE (job)")
+    );
+    assert!(!w
+        .git(&["show", &format!("{snap}:a.txt")])
+        .contains("<<<<<<<"));
+    assert_eq!(w.git(&["show", &format!("{snap}:job.txt")]), "j");
 }
 
 #[test]

@@ -273,7 +273,7 @@ fn asking_world(bus: &Bus) -> World {
 
 /// The notification that asks about `job`'s request.
 fn asking_note(bus: &Bus, job: &serde_json::Value) -> crate::notify_server::Note {
-    let summary = format!("{} wants to use Write", codename(job));
+    let summary = format!("{} wants to write asked.txt", codename(job));
     let start = Instant::now();
     loop {
         if let Some(n) = bus.notes().into_iter().find(|n| n.summary == summary) {
@@ -300,7 +300,11 @@ fn an_agents_request_is_answered_from_its_notification() {
         note.actions,
         ["default", "Review", "allow", "Allow", "deny", "Deny"]
     );
-    assert!(note.body.starts_with("asked.txt"), "{note:?}");
+    // The change itself, to judge it by: the file and what it would hold.
+    assert!(
+        note.body.starts_with("asked.txt (written)\n+allowed\n"),
+        "{note:?}"
+    );
     assert_eq!(note.urgency, Some(2), "it needs the user: critical");
     assert_eq!(w.status(&s(&job["id"]))["state"], "waiting");
 

@@ -115,19 +115,20 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
         preview.job_head.clone(),
         preview.changed_paths.clone(),
     );
-    let kinds = tokio::task::spawn_blocking(move || {
-        sidekick_git::entries::not_plain_files(&repo, &head, &changed)
+    let kinds = crate::blocking(move || {
+        sidekick_git::entries::not_plain_files(&repo, &head, &changed).map_err(|e| e.to_string())
     })
-    .await;
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|r| r);
     match kinds {
-        Ok(Ok(found)) if found.is_empty() => {}
-        Ok(Ok(found)) => {
+        Ok(found) if found.is_empty() => {}
+        Ok(found) => {
             let (path, kind) = &found[0];
             return held(format!(
                 "it makes {path} {kind}, which a person reviews (auto-merge takes plain files only)"
             ));
         }
-        Ok(Err(e)) => return held(format!("its changed files cannot be checked: {e}")),
         Err(e) => return held(format!("its changed files cannot be checked: {e}")),
     }
     match engine.merge(job_id, MergeRequest::default()).await {

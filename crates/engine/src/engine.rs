@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::{
     agents, ids, lock, notify, private, release_memory, repo, review, tasks, Clock, Home, Inner,
-    Result, StopReason, SystemClock, REPO_IDLE, STOP_GRACE,
+    Result, StopReason, SystemClock, REBASE_LOOK, REPO_IDLE, STOP_GRACE,
 };
 
 #[derive(Clone)]
@@ -113,6 +113,7 @@ impl Engine {
                 review: Mutex::new(()),
                 repos: review::Repos::default(),
                 pools: Default::default(),
+                rebasing: Default::default(),
             }),
         })
     }
@@ -140,6 +141,22 @@ impl Engine {
     pub fn start(&self) {
         self.inner.keep_reserve();
         self.inner.schedule();
+        if let Err(e) = self.inner.watch_stopped_rebases() {
+            tracing::warn!(error = %e, "cannot list the jobs with stopped rebases");
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(REBASE_LOOK).await;
+                let Some(inner) = weak.upgrade() else { break };
+                if crate::blocking(move || inner.check_rebases())
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             loop {

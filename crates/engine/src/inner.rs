@@ -59,6 +59,8 @@ pub(crate) struct Inner {
     pub(crate) repos: review::Repos,
     /// Warm worktrees: refills under way, one claim at a time.
     pub(crate) pools: crate::pool::Pools,
+    /// Rebases stopped at conflicts, watched until they end (`jobs/rebasing.rs`).
+    pub(crate) rebasing: crate::jobs::rebasing::Rebasing,
 }
 
 impl Inner {

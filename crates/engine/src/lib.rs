@@ -104,6 +104,9 @@ pub fn check_database(path: &Path) -> std::result::Result<String, String> {
 /// Open repositories unused this long are closed.
 pub const REPO_IDLE: Duration = Duration::from_secs(10);
 
+/// How often a rebase stopped at conflicts is looked at (a cheap stat until it changes).
+pub(crate) const REBASE_LOOK: Duration = Duration::from_secs(1);
+
 /// How long a stopped agent gets between SIGTERM and SIGKILL.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 

@@ -186,6 +186,19 @@ pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
             job.codename,
             shorten(&request.detail, 80)
         )
+    } else if let sidekick_protocol::Preview::Change { files } = &request.preview {
+        match files.as_slice() {
+            [one] => {
+                let verb = match one.kind.as_str() {
+                    "modified" => "edit",
+                    "deleted" => "delete",
+                    _ => "write",
+                };
+                let path = one.path.rsplit('/').next().unwrap_or(&one.path);
+                format!("{} wants to {verb} {}", job.codename, shorten(path, 80))
+            }
+            many => format!("{} wants to change {} files", job.codename, many.len()),
+        }
     } else {
         format!("{} wants to use {}", job.codename, request.tool)
     };
@@ -194,9 +207,19 @@ pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
         .as_deref()
         .map(|w| format!(" (for {w})"))
         .unwrap_or_default();
+    // What it would do, as its first lines (the command in full, the change's first lines),
+    // then the task it is for.
+    let what = match crate::jobs::preview::first_lines(&request.preview, 6) {
+        lines if lines.is_empty() => shorten(&request.detail, 300),
+        lines => lines
+            .iter()
+            .map(|l| shorten(&sidekick_protocol::text::without_escapes(l), 160))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
     Notification {
         summary,
-        body: format!("{}\n{task}{who}", shorten(&request.detail, 300)),
+        body: format!("{what}\n{task}{who}"),
         weight: Weight::Prominent,
         job_id: job.id.clone(),
         mergeable: false,
@@ -460,6 +483,7 @@ mod tests {
             input: serde_json::Value::Null,
             options: vec!["allow".into(), "deny".into()],
             opened_at: 1,
+            preview: sidekick_protocol::Preview::None,
         };
         let n = asking(&waiting, &request("Bash", "cargo test"));
         assert_eq!(n.summary, "brave-otter wants to run: cargo test");
@@ -477,6 +501,30 @@ mod tests {
         assert_eq!(n.body, "make\nFix the flaky test (for Claude Code 2.1.330)");
         let mut done = job(JobState::Completed, 75);
         done.spawned_by = Some("Claude Code 2.1.330".into());
+        // An edit shows its change: the file, then the lines it takes out and puts in.
+        let input = serde_json::json!({
+            "file_path": "/w/src/lib.rs",
+            "old_string": "fn a() {}\nfn b() {}\n",
+            "new_string": "fn a() {}\nfn b() { todo!() }\n",
+        });
+        let mut edit = request("Edit", "/w/src/lib.rs");
+        edit.preview = crate::jobs::preview::of("Edit", &input);
+        let n = asking(&waiting, &edit);
+        assert_eq!(n.summary, "brave-otter wants to edit lib.rs");
+        assert_eq!(
+            n.body,
+            "/w/src/lib.rs (modified)\n-fn b() {}\n+fn b() { todo!() }\nFix the flaky test"
+        );
+        // A command with its description; an escape in a command to run is shown, not acted on.
+        let mut bash = request("Bash", "ls");
+        bash.preview = crate::jobs::preview::of(
+            "Bash",
+            &serde_json::json!({"command": "ls \u{1b}[31m-la", "description": "List"}),
+        );
+        assert_eq!(
+            asking(&waiting, &bash).body,
+            "ls \\u{1b}[31m-la\n(List)\nFix the flaky test"
+        );
         assert!(single(
             &Tap {
                 job: done,

@@ -142,15 +142,7 @@ impl Seen {
             .as_deref()
             .map(submodules)
             .unwrap_or_default();
-        let needed = self.config.setup.is_some()
-            || !self.config.copy.is_empty()
-            || shell_by_default
-            || !task_commands.is_empty()
-            || !auto_merge.is_empty()
-            || !submodules.is_empty();
-        let recorded = store.get(&self.repo);
-        let trusted = !needed || recorded.is_some_and(|h| h == self.hash);
-        TrustInfo {
+        let mut info = TrustInfo {
             repo: self.repo.display().to_string(),
             setup: self.config.setup.clone(),
             copy: self.config.copy.clone(),
@@ -159,10 +151,15 @@ impl Seen {
             auto_merge,
             submodules,
             hash: self.hash.clone(),
-            needed,
-            trusted,
-            changed: needed && !trusted && recorded.is_some(),
-        }
+            needed: false,
+            trusted: false,
+            changed: false,
+        };
+        let recorded = store.get(&self.repo);
+        info.needed = runs_commands(&info) || !info.submodules.is_empty();
+        info.trusted = !info.needed || recorded.is_some_and(|h| h == self.hash);
+        info.changed = info.needed && !info.trusted && recorded.is_some();
+        info
     }
 
     /// Refuses, in one sentence naming `sidekick trust`, when the configuration runs something
@@ -170,12 +167,7 @@ impl Seen {
     pub fn check(&self, store: &Store) -> Result<(), EngineError> {
         let info = self.info(store);
         // Submodules alone refuse nothing: untrusted, a job runs without them (and says so).
-        let runs = info.setup.is_some()
-            || !info.copy.is_empty()
-            || info.shell_by_default
-            || !info.task_commands.is_empty()
-            || !info.auto_merge.is_empty();
-        if info.trusted || !runs {
+        if info.trusted || !runs_commands(&info) {
             return Ok(());
         }
         let mut runs = Vec::new();
@@ -213,6 +205,16 @@ impl Seen {
             if info.changed { " since it changed" } else { "" }
         )))
     }
+}
+
+/// Whether the configuration runs commands of its own or lands work without a review (what
+/// refuses a job until trusted; submodules are trusted too but refuse nothing).
+fn runs_commands(info: &TrustInfo) -> bool {
+    info.setup.is_some()
+        || !info.copy.is_empty()
+        || info.shell_by_default
+        || !info.task_commands.is_empty()
+        || !info.auto_merge.is_empty()
 }
 
 /// The submodules a `.gitmodules` names, `PATH from URL` each, in its order. Only for showing:

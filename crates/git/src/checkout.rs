@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use git2::Repository;
+use git2::{Oid, Repository};
 
 use crate::repo::{git, run, RepoError};
 
@@ -367,27 +367,16 @@ pub fn switch_tree(workdir: &Path, from: &str, to: &str) -> Result<(), RepoError
 
 /// Whether the file system holding `path` has (almost) no room left: what a git command that
 /// failed to write files ran into, which git itself does not say.
-/// Refuses, in one sentence, when the disk holding `workdir` has too little room for what a
-/// merge writes there: each of `changed` that `to_tree` holds, whole (git writes a file's new
-/// content before the old one's room is given back only for files it replaces, so what it frees
-/// is not counted), with 1 MiB to spare for the index.
-pub fn check_room(
-    workdir: &Path,
-    repo_dir: &Path,
+/// About how many bytes a checkout needs to take `changed` to `to_tree`: each path the tree
+/// holds, whole (git writes a file's new content before the old one's room comes back, so what
+/// it frees is not counted), and 1 MiB for the index.
+pub fn bytes_written(
+    repo: &Repository,
     changed: &[String],
-    to_tree: &str,
-) -> Result<(), String> {
-    let Ok(stat) = nix::sys::statvfs::statvfs(workdir) else {
-        return Ok(());
-    };
-    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
-    let Ok(repo) = git2::Repository::open(repo_dir) else {
-        return Ok(());
-    };
-    let Ok(tree) = git2::Oid::from_str(to_tree).and_then(|id| repo.find_tree(id)) else {
-        return Ok(());
-    };
-    let odb = repo.odb().map_err(|e| e.message().to_string())?;
+    to_tree: Oid,
+) -> Result<u64, RepoError> {
+    let tree = repo.find_tree(to_tree)?;
+    let odb = repo.odb()?;
     let mut needed: u64 = 1 << 20;
     for path in changed {
         let Ok(entry) = tree.get_path(Path::new(path)) else {
@@ -397,6 +386,16 @@ pub fn check_room(
             needed = needed.saturating_add(size as u64);
         }
     }
+    Ok(needed)
+}
+
+/// Refuses, in one sentence, when the disk holding `workdir` has less room than `needed` bytes
+/// (what a merge writes there, [`bytes_written`]).
+pub fn check_room(workdir: &Path, needed: u64) -> Result<(), String> {
+    let Ok(stat) = nix::sys::statvfs::statvfs(workdir) else {
+        return Ok(());
+    };
+    let free = stat.blocks_available().saturating_mul(stat.fragment_size());
     if needed <= free {
         return Ok(());
     }

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 
 use git2::Repository;
 
-use crate::repo::{git, RepoError};
+use crate::repo::{branch_tip, git, RepoError};
 
 type Result<T> = std::result::Result<T, RepoError>;
 
@@ -157,13 +157,8 @@ fn copy_in(repo: &Path, store: &Path) -> Result<usize> {
         "--batch-check=%(objectname)",
         "--unordered",
     ]);
-    let out = list.output().map_err(RepoError::Spawn)?;
-    crate::repo::check("cat-file of the sandbox's objects", out.clone())?;
-    let names = out.stdout;
-    let count = names
-        .split(|b| *b == b'\n')
-        .filter(|l| !l.is_empty())
-        .count();
+    let names = crate::repo::run(list, "cat-file of the sandbox's objects")?;
+    let count = names.lines().filter(|l| !l.is_empty()).count();
     if count == 0 {
         return Ok(0);
     }
@@ -190,7 +185,7 @@ fn copy_in(repo: &Path, store: &Path) -> Result<usize> {
     let wrote = packer
         .stdin
         .take()
-        .map(|mut stdin| stdin.write_all(&names))
+        .map(|mut stdin| stdin.write_all(names.as_bytes()))
         .transpose();
     let packed = packer.wait_with_output().map_err(RepoError::Spawn)?;
     let indexer = indexer?;
@@ -297,18 +292,6 @@ pub fn stage_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<RefStage>
     })
 }
 
-fn branch_tip(repo: &Path, branch: &str) -> Result<String> {
-    let r = Repository::open(repo)?;
-    let tip = r
-        .find_reference(&format!("refs/heads/{branch}"))
-        .and_then(|reference| reference.peel_to_commit())
-        .map_err(|_| RepoError::Git {
-            what: "rev-parse".into(),
-            detail: format!("the branch {branch} does not exist"),
-        })?;
-    Ok(tip.id().to_string())
-}
-
 /// What [`settle_ref`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Settled {
@@ -344,10 +327,9 @@ pub fn settle_ref(repo: &Path, g: &WorktreeGit, branch: &str) -> Result<Settled>
     let outcome = if said == tip {
         Settled::Unchanged
     } else if !is_hex || !is_commit(repo, &said)? {
-        let shown: String = said
+        let shown: String = sidekick_protocol::text::visible_line(&said)
             .chars()
             .take(80)
-            .map(|c| if c.is_control() { '?' } else { c })
             .collect();
         Settled::Ignored(format!(
             "the agent left '{shown}' as its branch's ref, which is not a commit; the branch stays at {}",

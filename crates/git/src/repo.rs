@@ -367,6 +367,19 @@ pub struct Committed {
     pub created: bool,
 }
 
+/// The commit `branch` points at.
+pub fn branch_tip(repo: &Path, branch: &str) -> Result<String> {
+    let r = Repository::open(repo)?;
+    let tip = r
+        .find_reference(&format!("refs/heads/{branch}"))
+        .and_then(|reference| reference.peel_to_commit())
+        .map_err(|_| RepoError::Git {
+            what: "rev-parse".into(),
+            detail: format!("the branch {branch} does not exist"),
+        })?;
+    Ok(tip.id().to_string())
+}
+
 /// Commits everything in `worktree` (tracked and untracked, honouring .gitignore) to its branch.
 /// The agent must be dead: this takes the worktree's index lock.
 /// Files agents keep for themselves in the folder they work in (caches, chat logs): left out

@@ -485,6 +485,44 @@ pub struct Request {
     /// defines it), `deny`.
     pub options: Vec<String>,
     pub opened_at: u64,
+    /// What allowing it would do, to judge it by: the command in full, or the change to files.
+    #[serde(default)]
+    pub preview: Preview,
+}
+
+/// What a request would do, read from the agent's own words for it (never from the files it
+/// names).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Preview {
+    /// Nothing more to show than the tool's input.
+    #[default]
+    None,
+    /// A command to run, in full, with what the agent says it is for.
+    Command {
+        command: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        description: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+    },
+    /// Changes to files, each as unified-diff lines.
+    Change { files: Vec<PreviewFile> },
+}
+
+/// One file of a [`Preview::Change`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct PreviewFile {
+    pub path: String,
+    /// `added` (a new file's content), `deleted`, or `modified`.
+    pub kind: String,
+    /// Unified-diff lines: `@@ -a,b +c,d @@` heads, then lines led by ` `, `-` or `+`.
+    pub lines: Vec<String>,
+    /// Lines left out past the preview's cap.
+    #[serde(default)]
+    pub more: u32,
 }
 
 /// `POST /v1/jobs/JOB/answer`: allow or deny the agent's request.

@@ -414,6 +414,9 @@ pub struct ActionResult {
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct RebaseRequest {
     pub into: Option<String>,
+    /// Abort the rebase under way (stopped at conflicts): the branch goes back to where it was.
+    #[serde(default)]
+    pub abort: bool,
 }
 
 /// `POST /v1/jobs/JOB/discard` (an empty body is the default).

@@ -679,7 +679,7 @@ async fn rebase_job(
     body: Result<Json<RebaseRequest>, JsonRejection>,
 ) -> ApiResult<ActionResult> {
     let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
-    Ok(Json(st.engine.rebase(&job, req.into).await?))
+    Ok(Json(st.engine.rebase(&job, req.into, req.abort).await?))
 }
 
 async fn discard_job(

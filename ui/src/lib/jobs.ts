@@ -1,5 +1,5 @@
 // Plain functions over jobs: how they are grouped, counted, ordered and described.
-import { ATTENTION, type Attention, type Counts, type Job, type JobState, type Sandbox } from "./types/protocol";
+import { ATTENTION, type Attention, type Counts, type Job, type JobState, type Request, type Sandbox } from "./types/protocol";
 
 export type Group = Attention;
 export type { Counts };
@@ -85,6 +85,18 @@ export function autoMergeText(job: Job): string | null {
     case "held":
       return `not merged by itself: ${a.reason ?? "a condition failed"}`;
   }
+}
+
+/** What an agent asks, in words: "brave-otter wants to run:", "… wants to edit src/lib.rs". */
+export function requestTitle(codename: string, r: Request): string {
+  const p = r.preview;
+  if (p.kind === "command") return `${codename} wants to run:`;
+  if (p.kind === "change") {
+    if (p.files.length !== 1) return `${codename} wants to change ${p.files.length} files:`;
+    const verb = p.files[0].kind === "modified" ? "edit" : p.files[0].kind === "deleted" ? "delete" : "write";
+    return `${codename} wants to ${verb} ${p.files[0].path}:`;
+  }
+  return `${codename} wants to use ${r.tool}:`;
 }
 
 export function sandboxText(sb: Sandbox): string {

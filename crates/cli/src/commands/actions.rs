@@ -28,14 +28,18 @@ pub struct UndoArgs {
 /// Bring a stale job up to date: replay its commits onto the target's tip in its worktree.
 ///
 /// On conflict the files are left there with conflict markers and listed (exit 1); resolve
-/// them, `git add` them and run `git rebase --continue` in the worktree, then merge.
+/// them, `git add` them and run `git rebase --continue` in the worktree (Sidekick notices), then
+/// merge; or `--abort` puts the branch back as it was.
 #[derive(Args)]
 pub struct RebaseArgs {
     /// Job id, unique id prefix or codename.
     job: String,
     /// The branch to rebase onto (default: the job's target).
-    #[arg(long, value_name = "BRANCH")]
+    #[arg(long, value_name = "BRANCH", conflicts_with = "abort")]
     into: Option<String>,
+    /// Abort the rebase that stopped at conflicts: the job's branch is back where it was.
+    #[arg(long)]
+    abort: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -85,7 +89,13 @@ pub async fn cmd_undo(client: &Client, args: UndoArgs) -> Outcome {
 
 pub async fn cmd_rebase(client: &Client, args: RebaseArgs) -> Outcome {
     let result = client
-        .rebase(&args.job, &RebaseRequest { into: args.into })
+        .rebase(
+            &args.job,
+            &RebaseRequest {
+                into: args.into,
+                abort: args.abort,
+            },
+        )
         .await?;
     report(&result, args.json)?;
     Ok(if result.job.conflicts.is_empty() {

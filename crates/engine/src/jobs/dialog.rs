@@ -514,6 +514,7 @@ impl Inner {
         };
         let request = Request {
             detail: detail(&tool, &input),
+            preview: super::preview::of(&tool, &input),
             id: id.clone(),
             tool,
             input,

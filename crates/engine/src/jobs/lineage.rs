@@ -20,13 +20,7 @@ impl Engine {
     pub fn job_of_process(&self, pid: i32) -> Option<String> {
         let live = {
             let db = lock(&self.inner.reader);
-            db.jobs(Some(&[
-                JobState::Starting,
-                JobState::Running,
-                JobState::Waiting,
-                JobState::Stopping,
-            ]))
-            .ok()?
+            db.jobs(Some(&JobState::LIVE)).ok()?
         };
         let leaders: Vec<(i32, u64, String)> = live
             .into_iter()

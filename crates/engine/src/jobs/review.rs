@@ -76,6 +76,8 @@ fn record(rec: &mut JobRecord, s: Subject) -> Result<()> {
         _ => {}
     }
     let j = &mut rec.job;
+    // A rebase moves the base (the diff, the stats and "behind" count from it).
+    j.base_commit = s.base_commit;
     j.head_commit = s.head_commit;
     j.files_changed = s.files_changed;
     j.insertions = s.insertions;
@@ -272,16 +274,28 @@ impl Engine {
         .await
     }
 
-    /// Replays the job's commits onto its target's tip, in its worktree.
+    /// Replays the job's commits onto its target's tip, in its worktree; `abort`: undoes the
+    /// rebase that stopped at conflicts instead. A rebase left at conflicts is watched until it
+    /// ends (resolved by hand or by the agent, or aborted).
     pub async fn rebase(
         &self,
         reference: &str,
         into: Option<String>,
+        abort: bool,
     ) -> Result<sidekick_protocol::ActionResult> {
-        self.action(reference, move |rec| {
-            on_subject(rec, |s| review::ops::rebase(s, into.as_deref()))
-        })
-        .await
+        let result = self
+            .action(reference, move |rec| {
+                if abort {
+                    on_subject(rec, review::ops::abort_rebase)
+                } else {
+                    on_subject(rec, |s| review::ops::rebase(s, into.as_deref()))
+                }
+            })
+            .await?;
+        if !result.job.conflicts.is_empty() {
+            self.inner.rebasing.watch(&result.job.id);
+        }
+        Ok(result)
     }
 
     /// Drops a job's changes, keeping a snapshot. `orphaned`: the job's repository is gone, so

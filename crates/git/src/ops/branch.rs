@@ -62,9 +62,11 @@ pub(super) fn move_branch(
     }
     // Room first: git writes each changed file whole, and a checkout left half written on a
     // full disk is what the journal exists for, not what a merge should risk.
-    for c in &checkouts {
-        checkout::check_room(&c.workdir, repo_dir, step.changed, &step.to.1.to_string())
-            .map_err(|m| refused(Refusal::NoRoom, m))?;
+    if !checkouts.is_empty() {
+        let needed = checkout::bytes_written(&open(repo_dir)?, step.changed, step.to.1)?;
+        for c in &checkouts {
+            checkout::check_room(&c.workdir, needed).map_err(|m| refused(Refusal::NoRoom, m))?;
+        }
     }
     let entry = journal::Entry {
         id: ulid::Ulid::generate().to_string().to_lowercase(),

@@ -16,10 +16,18 @@ pub fn discard(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
         )));
     }
     ensure_reviewable(rec)?;
+    // A rebase stopped at conflicts is aborted first: the branch gets its whole work back, and
+    // the snapshot holds it (not a half-replayed commit with conflict markers).
+    let aborted = if rec.has_worktree && rebase_in_progress(Path::new(&rec.worktree)) {
+        abort_rebase(rec)?;
+        " (the rebase under way was aborted first)"
+    } else {
+        ""
+    };
     let snapshot = retire(rec, true, false, &ctx.trash)?;
     rec.phase = Phase::Discarded;
     Ok(format!(
-        "discarded job {}; its work is kept at {} ({}), `sidekick restore {}` brings it back",
+        "discarded job {}{aborted}; its work is kept at {} ({}), `sidekick restore {}` brings it back",
         rec.codename,
         snapshot_ref(&rec.id),
         short(&snapshot),

@@ -33,7 +33,9 @@ use branch::{move_branch, Step};
 pub use discard::{discard, discard_orphaned};
 use merge::Plan;
 pub use merge::{merge, MergeOutcome};
-pub use rebase::rebase;
+pub use rebase::{
+    abort as abort_rebase, rebase, rebase_in_progress, rebase_mark, settle as settle_rebase,
+};
 pub use restore::restore;
 use retire::reinstate;
 pub use retire::retire;
@@ -148,12 +150,13 @@ fn gitdir_of(worktree: &Path) -> Option<PathBuf> {
 
 /// Refuses while `sidekick rebase` left conflicts that are not resolved and committed yet.
 fn ensure_resolved(rec: &mut Subject) -> Result<()> {
+    // A rebase finished or aborted by hand since it stopped is taken in first.
+    settle_rebase(rec)?;
     let wt = PathBuf::from(&rec.worktree);
     if !rec.has_worktree || !wt.exists() {
         return Ok(());
     }
-    let in_rebase = gitdir_of(&wt)
-        .is_some_and(|g| g.join("rebase-merge").exists() || g.join("rebase-apply").exists());
+    let in_rebase = rebase_in_progress(&wt);
     // Reading the whole index is only worth it when a rebase was started here.
     let unmerged = (in_rebase || !rec.conflicts.is_empty())
         && Repository::open(&wt)

@@ -772,6 +772,21 @@ describe("MergeDialog", () => {
     expect((screen.getByTestId("merge-confirm") as HTMLButtonElement).disabled).toBe(false);
   });
 
+  it("closes when the rebase stops at conflicts: the job view takes over", async () => {
+    let closed = false;
+    host({
+      repo_info: repo,
+      merge_job: result(preview({ clean: false, conflicts: [{ path: "hi.txt", kind: "content" }] }), false),
+      rebase_job: { job: job({ conflicts: ["hi.txt"] }), message: "rebasing job brave-otter onto main stopped at conflicts in hi.txt" },
+    });
+    const app = withJobs(job());
+    render(MergeDialog, { app, job: job(), onclose: () => (closed = true) });
+    await waitFor(() => expect(screen.getByTestId("merge-rebase")).toBeTruthy());
+    await fireEvent.click(screen.getByTestId("merge-rebase"));
+    await waitFor(() => expect(closed).toBe(true));
+    expect(app.jobs.get("01jtest")?.conflicts).toEqual(["hi.txt"]);
+  });
+
   it("lists conflicts and shows the host's refusal as its message", async () => {
     host({ repo_info: repo, merge_job: result(preview({ clean: false, conflicts: [{ path: "hi.txt", kind: "content" }] }), false) });
     render(MergeDialog, { app: withJobs(job()), job: job(), onclose: () => {} });
@@ -886,12 +901,23 @@ describe("JobView", () => {
   });
 
   it("shows what the agent asks and sends the answer", async () => {
-    const request = { id: "req-1", tool: "Bash", detail: "cargo test", input: { command: "cargo test" }, options: ["allow", "allow_always", "deny"], opened_at: 5 };
+    const request = {
+      id: "req-1",
+      tool: "Bash",
+      detail: "cargo test",
+      input: { command: "cargo test --workspace", description: "Run every test" },
+      options: ["allow", "allow_always", "deny"],
+      opened_at: 5,
+      preview: { kind: "command" as const, command: "cargo test --workspace", description: "Run every test" },
+    };
     const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
     const calls = host({ answer_job: job({ state: "running", ended_at: null }), follow_output: 1, stop_output: null, cancel_job: job({ state: "stopping" }) });
     const app = withJobs(waiting);
     render(JobView, { app, job: waiting });
-    expect(screen.getByTestId("request-detail").textContent).toBe("cargo test");
+    // The command in full, with what the agent says it is for.
+    expect(screen.getByTestId("request-title").textContent).toBe("brave-otter wants to run:");
+    expect(screen.getByTestId("request-command").textContent).toBe("cargo test --workspace");
+    expect(screen.getByTestId("request-description").textContent).toBe("Run every test");
     expect(screen.getByTestId("job-cancel")).toBeTruthy();
     await fireEvent.input(screen.getByTestId("request-why"), { target: { value: "not the whole suite" } });
     await fireEvent.click(screen.getByTestId("request-deny"));
@@ -924,7 +950,7 @@ describe("JobView", () => {
   });
 
   it("offers no 'for this job' where the agent proposes nothing to remember", () => {
-    const request = { id: "req-3", tool: "Bash", detail: "make", input: {}, options: ["allow", "deny"], opened_at: 5 };
+    const request = { id: "req-3", tool: "Bash", detail: "make", input: {}, options: ["allow", "deny"], opened_at: 5, preview: { kind: "none" as const } };
     const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
     host({ follow_output: 1, stop_output: null });
     render(JobView, { app: withJobs(waiting), job: waiting });
@@ -933,13 +959,54 @@ describe("JobView", () => {
   });
 
   it("allows a request for the rest of the job", async () => {
-    const request = { id: "req-2", tool: "Write", detail: "/wt/a.txt", input: {}, options: ["allow", "allow_always", "deny"], opened_at: 5 };
+    const request = {
+      id: "req-2",
+      tool: "Edit",
+      detail: "/wt/a.txt",
+      input: {},
+      options: ["allow", "allow_always", "deny"],
+      opened_at: 5,
+      preview: { kind: "change" as const, files: [{ path: "/wt/a.txt", kind: "modified", lines: ["@@ -1,2 +1,2 @@", " keep", "-old", "+new"], more: 3 }] },
+    };
     const waiting = job({ state: "waiting", ended_at: null, requests: [request] });
     const calls = host({ answer_job: job({ state: "running", ended_at: null }), follow_output: 1, stop_output: null });
     render(JobView, { app: withJobs(waiting), job: waiting });
+    // The edit as a diff: its lines marked as taken out and put in, and what was left out counted.
+    expect(screen.getByTestId("request-title").textContent).toBe("brave-otter wants to edit /wt/a.txt:");
+    const file = screen.getByTestId("request-file");
+    expect(file.querySelector(".del")?.textContent?.trim()).toBe("-old");
+    expect(file.querySelector(".add")?.textContent?.trim()).toBe("+new");
+    expect(file.textContent).toContain("… 3 more lines");
     await fireEvent.click(screen.getByTestId("request-allow-always"));
     await waitFor(() => expect(calls.some((c) => c.cmd === "answer_job")).toBe(true));
     expect(calls.find((c) => c.cmd === "answer_job")?.args.request).toEqual({ request: "req-2", allow: true, always: true, message: null });
+  });
+
+  it("shows a stopped rebase with its way out: abort, ask the agent, open the editor, discard", async () => {
+    const stopped = job({ agent: "claude", conflicts: ["a.txt", "b.txt"] });
+    const calls = host({
+      follow_output: 1,
+      stop_output: null,
+      rebase_job: { job: job({ agent: "claude" }), message: "aborted the rebase of job brave-otter; its branch is back at 0123456789ab" },
+      reply_job: job({ agent: "claude", state: "queued", ended_at: null, conflicts: ["a.txt", "b.txt"] }),
+    });
+    const app = withJobs(stopped);
+    const { unmount } = render(JobView, { app, job: stopped });
+    const panel = screen.getByTestId("job-conflict");
+    expect(panel.textContent).toContain("stopped at conflicts in a.txt, b.txt");
+    expect(screen.queryByTestId("job-merge")).toBeNull();
+    expect(screen.getByTestId("job-discard")).toBeTruthy();
+    expect(screen.getByTestId("conflict-open-editor")).toBeTruthy();
+    await fireEvent.click(screen.getByTestId("conflict-ask-agent"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "reply_job")).toBe(true));
+    expect(String(calls.find((c) => c.cmd === "reply_job")?.args.text)).toContain("git rebase --continue");
+    unmount();
+    const again = withJobs(stopped);
+    render(JobView, { app: again, job: stopped });
+    await fireEvent.click(screen.getByTestId("conflict-abort"));
+    await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toContain("aborted the rebase"));
+    expect(calls.find((c) => c.cmd === "rebase_job")?.args).toEqual({ job: "01jtest", into: null, abort: true });
+    expect(again.jobs.get("01jtest")?.conflicts).toEqual([]);
   });
 
   it("shows what the agent reported: steps, tokens, cost and its summary", () => {

@@ -66,6 +66,8 @@ export const retryJob = (job: string, sameBase: boolean) => call<Job>("retry_job
 export const answerJob = (job: string, request: AnswerRequest) => call<Job>("answer_job", { job, request });
 export const replyJob = (job: string, text: string) => call<Job>("reply_job", { job, text });
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });
+/** Aborts the rebase that stopped at conflicts in the job's worktree. */
+export const abortRebase = (job: string) => call<ActionResult>("rebase_job", { job, into: null, abort: true });
 export const discardJob = (job: string) => call<ActionResult>("discard_job", { job });
 export const listAgents = () => call<AgentInfo[]>("list_agents");
 export const testNotification = () => call<NotificationTest>("test_notification");

@@ -170,7 +170,27 @@ input: unknown,
  * What the user can answer: `allow`, `allow_always` (for the rest of this job, as the agent
  * defines it), `deny`.
  */
-options: Array<string>, opened_at: number, };
+options: Array<string>, opened_at: number, 
+/**
+ * What allowing it would do, to judge it by: the command in full, or the change to files.
+ */
+preview: Preview, };
+
+export type Preview = { "kind": "none" } | { "kind": "command", command: string, description?: string | null, cwd?: string | null, } | { "kind": "change", files: Array<PreviewFile>, };
+
+export type PreviewFile = { path: string, 
+/**
+ * `added` (a new file's content), `deleted`, or `modified`.
+ */
+kind: string, 
+/**
+ * Unified-diff lines: `@@ -a,b +c,d @@` heads, then lines led by ` `, `-` or `+`.
+ */
+lines: Array<string>, 
+/**
+ * Lines left out past the preview's cap.
+ */
+more: number, };
 
 export type AnswerRequest = { 
 /**
@@ -631,7 +651,11 @@ snapshot: string | null, };
 
 export type ActionResult = { job: Job, message: string, };
 
-export type RebaseRequest = { into: string | null, };
+export type RebaseRequest = { into: string | null, 
+/**
+ * Abort the rebase under way (stopped at conflicts): the branch goes back to where it was.
+ */
+abort: boolean, };
 
 export type GcRequest = { dry_run: boolean, };
 
