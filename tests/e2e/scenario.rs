@@ -317,7 +317,9 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     let timed: serde_json::Value = serde_json::from_str(&sidekick(
         &cli,
         w,
-        &["run", "--json", "-r", &repo_arg, "--", "true"],
+        &[
+            "run", "--json", "-r", &repo_arg, "-a", "shell", "--", "true",
+        ],
     )?)
     .map_err(|e| format!("run --json: {e}"))?;
     check(timed["timeout_ms"] == 7 * 60 * 1000, || {
@@ -365,15 +367,31 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         "merge stayed enabled over dirty files".into()
     })?;
     s.screenshot("merge-dirty-preview");
-    s.press("[data-testid=merge-cancel]")?;
+    // The dialog is modal: a click meant for the page behind it does not get there.
+    let behind = s.find("[data-testid=job-discard]")?;
+    check(s.click(&behind).is_err(), || {
+        "a click passed through the merge dialog to the page behind".into()
+    })?;
+    check(s.all("[data-testid=confirm]")?.is_empty(), || {
+        "the page behind the dialog took a click".into()
+    })?;
 
-    // The user commits their own shared.txt: now the job conflicts with main. The dialog offers
-    // a rebase, which the host runs in the job's worktree and reports with the conflict.
+    // The user commits their own shared.txt while the dialog is open: now the job conflicts
+    // with main, and the dialog sees it by itself. Its every line stays true: the edit is
+    // committed, so nothing uncommitted is in the way.
     w.git(&["add", "shared.txt"])?;
     w.git(&["commit", "-q", "-m", "the user's shared.txt"])?;
-    s.press("[data-testid=job-merge]")?;
     s.wait_text("[data-testid=merge-conflicts]", "shared.txt")?;
-    s.press("[data-testid=merge-cancel]")?;
+    check(s.all("[data-testid=merge-dirty]")?.is_empty(), || {
+        "the dialog still names uncommitted changes".into()
+    })?;
+    // The earlier refusal (uncommitted changes in the way) is no longer true: it goes.
+    s.wait_gone("[data-testid=merge-error]")?;
+    s.screenshot("merge-dialog");
+    // Escape closes it.
+    let dialog = s.find("[data-testid=merge-dialog]")?;
+    s.type_text(&dialog, "\u{E00C}")?;
+    s.wait_gone("[data-testid=merge-dialog]")?;
     // The list says so before the dialog is opened again.
     s.wait_text(
         &format!("[data-testid=job-row][data-codename='{second}'] [data-testid=job-fresh]"),
@@ -511,6 +529,24 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.screenshot("agent-asks");
     s.press("[data-testid=request-allow]")?;
     wait_job_state(s, &asking, "completed")?;
+    // The agent's summary is drawn as markdown, not shown as its marks.
+    s.wait_text("[data-testid=job-summary] strong", "asked.txt")?;
+    let summary = s.text_of("[data-testid=job-summary]")?;
+    check(!summary.contains("##") && !summary.contains("**"), || {
+        format!("the summary shows markdown's marks: {summary:?}")
+    })?;
+    // A compact header: the transcript or diff gets at least half the window.
+    let room = s.execute(
+        "const pane = document.querySelector('.jobview .pane').getBoundingClientRect();\
+         const head = document.querySelector('.jobview header').getBoundingClientRect();\
+         return [pane.height, head.height, window.innerHeight];",
+        serde_json::json!([]),
+    )?;
+    let at = |i: usize| room[i].as_f64().unwrap_or(0.0);
+    check(at(0) >= 0.5 * at(2), || {
+        format!("the pane gets {} of {} px (header {})", at(0), at(2), at(1))
+    })?;
+    s.screenshot("compact-header");
     let asked = w.git(&["show", &format!("sidekick/{asking}:asked.txt")])?;
     check(asked == "allowed", || format!("asked.txt is {asked:?}"))?;
 
@@ -624,7 +660,10 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
             &repo,
             "-a",
             "shell",
-            "sed -i -e 's/^line 2$/LINE 2/' -e 's/^line 35$/LINE 35/' long.txt",
+            &format!(
+                "sed -i -e 's/^line 2$/LINE 2/' -e 's/^line 35$/LINE 35 {}/' long.txt",
+                "and a long tail ".repeat(25)
+            ),
         ],
     )?);
     s.press(&format!("[data-testid=job-row][data-codename='{hunky}']"))?;
@@ -634,7 +673,60 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.wait("two hunk boxes", |s| {
         Ok((s.all("[data-testid=hunk-include]")?.len() == 2).then_some(()))
     })?;
+    // Side by side, a long line wraps within its half and rows never overlap, also after the
+    // unchanged lines between the hunks are shown.
+    s.press("[data-testid=layout-split]")?;
+    let overlaps = |s: &Session| -> Result<serde_json::Value, String> {
+        s.execute(
+            "const rows = [...document.querySelectorAll('[data-testid=diff-rows] .row')]\
+               .map(r => r.getBoundingClientRect()).sort((a, b) => a.top - b.top);\
+             const stacked = rows.slice(1).filter((r, i) => r.top < rows[i].bottom - 1).length;\
+             const els = [...document.querySelectorAll('[data-testid=diff-rows] .row')].sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);\
+             const bad = els.slice(1).map((e, i) => [els[i], e]).filter(([a, b]) => b.getBoundingClientRect().top < a.getBoundingClientRect().bottom - 1)\
+               .map(([a, b]) => [a.dataset.index, a.className, a.getBoundingClientRect().top, a.getBoundingClientRect().bottom, a.textContent.slice(0, 40), b.dataset.index, b.className, b.getBoundingClientRect().top, b.textContent.slice(0, 40)]);\
+             const halves = [...document.querySelectorAll('[data-testid=diff-rows] .row.pair')].filter(p => {\
+               const [l, r] = [...p.querySelectorAll('.code.half')].map(h => h.getBoundingClientRect());\
+               return l && r && l.right > r.left + 1;\
+             }).length;\
+             return [stacked, halves, rows.length, bad];",
+            serde_json::json!([]),
+        )
+    };
+    let before = overlaps(s)?;
+    check(before[0] == 0 && before[1] == 0, || {
+        format!("split rows overlap (stacked, halves, rows): {before}")
+    })?;
+    s.press("[data-testid=diff-expand]")?;
+    // Rows are measured as they are drawn: the layout settles within moments.
+    let mut last = serde_json::Value::Null;
+    let settled = s.wait("the split rows to settle after expanding", |s| {
+        last = overlaps(s)?;
+        Ok((last[0] == 0 && last[1] == 0 && last[2].as_u64() > before[2].as_u64()).then_some(()))
+    });
+    settled.map_err(|e| {
+        format!("{e}; split rows overlap after expanding (stacked, halves, rows): {last}")
+    })?;
+    s.screenshot("split-diff");
+    s.press("[data-testid=layout-unified]")?;
+    s.wait("two hunk boxes", |s| {
+        Ok((s.all("[data-testid=hunk-include]")?.len() == 2).then_some(()))
+    })?;
     s.press("[data-testid=hunk-include]")?;
+    // The file tree says the file goes in part.
+    let closed = s.all("[data-testid=file-include]")?.is_empty();
+    if closed {
+        s.press("[data-testid=toggle-files]")?;
+    }
+    let taken = s.execute(
+        "const b = document.querySelector('[data-testid=file-include]'); return [b.dataset.taken, b.indeterminate];",
+        serde_json::json!([]),
+    )?;
+    check(taken == serde_json::json!(["some", true]), || {
+        format!("the file tree's box for a file merged in part: {taken}")
+    })?;
+    if closed {
+        s.press("[data-testid=toggle-files]")?;
+    }
     s.press("[data-testid=job-merge]")?;
     s.wait_text("[data-testid=merge-partial]", "1 chosen hunk of 1 file")?;
     s.wait_text("[data-testid=merge-clean]", "Clean")?;
@@ -681,7 +773,7 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     let after = started_codename(&sidekick(
         &cli,
         w,
-        &["run", "-r", &repo, "echo after the crash"],
+        &["run", "-r", &repo, "-a", "shell", "echo after the crash"],
     )?);
     s.find(&format!("[data-testid=job-row][data-codename='{after}']"))?;
     s.wait_text("[data-testid=host-state]", "host")?;
@@ -730,7 +822,14 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
             .map_err(|e| format!("xdotool: {e}"))?;
         check(st.success(), || format!("xdotool {args:?} failed"))
     };
-    xdo(&["windowfocus", "--sync", &chooser])?;
+    // The chooser may be listed a moment before it can take the focus.
+    s.wait("the folder picker to take the focus", |_| {
+        Ok(Command::new("xdotool")
+            .args(["windowfocus", "--sync", &chooser])
+            .status()
+            .is_ok_and(|st| st.success())
+            .then_some(()))
+    })?;
     xdo(&["key", "ctrl+l"])?;
     std::thread::sleep(Duration::from_millis(300));
     xdo(&["type", &format!("{}/", other.display())])?;

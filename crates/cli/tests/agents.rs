@@ -482,6 +482,41 @@ fn a_prompt_task_type_and_the_repository_default_agent() {
 }
 
 #[test]
+fn a_job_that_names_no_agent_gets_the_default_the_app_shows() {
+    let w = World::new();
+    // A user with no `agent` of their own (the test worlds default to shell).
+    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    // No coding agent installed: a sentence, and nothing starts (the text is never run as a
+    // command by default).
+    let r = w.sk(&["run", "Update the docs"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr()
+            .contains("no agent was named and none is installed to default to"),
+        "{}",
+        r.stderr()
+    );
+    assert!(r.stderr().contains("-a shell"), "{}", r.stderr());
+    assert_eq!(
+        w.run_json(&["ls", "--all", "--json"]),
+        serde_json::json!([])
+    );
+    // Coding agents installed (a host that finds them on its PATH): the first of them, as the
+    // app's composer picks it.
+    let mut w = World::new();
+    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    fake_agents(&mut w, "replay");
+    let job = w.run_json(&["run", "--json", "--wait", "Update the docs"]);
+    assert_eq!(job["agent"], "claude", "{job}");
+    // The user's own default comes next after the repository's.
+    let config = w.home.join("config.toml");
+    let text = std::fs::read_to_string(&config).expect("config");
+    std::fs::write(&config, format!("agent = \"aider\"\n{text}")).expect("config");
+    let job = w.run_json(&["run", "--json", "--wait", "Update the docs"]);
+    assert_eq!(job["agent"], "aider", "{job}");
+}
+
+#[test]
 fn context_reaches_the_agent_as_a_file_and_a_delimited_block() {
     let mut w = World::new();
     let bin = fake_agents(&mut w, "replay");

@@ -47,6 +47,10 @@ impl World {
         std::fs::create_dir_all(&home).expect("mkdir home");
         std::fs::create_dir_all(root.join("user")).expect("mkdir user");
         std::fs::create_dir_all(&repo).expect("mkdir repo");
+        // Jobs that name no agent run their task as a shell command here, as these tests
+        // expect: a user's `agent` default (a real user's default is the first installed coding
+        // agent).
+        let config = format!("agent = \"shell\"\n{config}");
         std::fs::write(home.join("config.toml"), config).expect("config");
         let bus = format!("unix:path={}", root.join("no-bus").display());
         let w = World {

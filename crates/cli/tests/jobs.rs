@@ -392,12 +392,24 @@ fn following_a_job_from_its_start_goes_on_through_the_turns_a_reply_gave_it() {
 #[test]
 fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
     let w = World::new();
-    let job = w.spawn(&["--wait", "-a", "shell"], "echo one > one.txt");
+    let job = w.spawn(&["--wait", "-a", "shell"], "sleep 1; echo one > one.txt");
     let id = s(&job["id"]);
+    let first = w.status(&id);
     let r = w.sk(&["reply", "--wait", "--json", &id, "cat one.txt > two.txt"]);
     assert_eq!(r.code(), 0, "{}\n{}", r.stderr(), r.stdout());
     let done: serde_json::Value = serde_json::from_str(&r.stdout()).expect("json");
     assert_eq!(done["turns"], 2);
+    // The whole job's run time counts both turns; started and ended are the last turn's.
+    let n = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    assert_eq!(done["earlier_ms"], first["duration_ms"], "{done}");
+    assert!(n(&done["earlier_ms"]) >= 1000, "{done}");
+    let turn = n(&done["ended_at"]) - n(&done["started_at"]);
+    assert_eq!(
+        n(&done["duration_ms"]),
+        n(&done["earlier_ms"]) + turn,
+        "{done}"
+    );
+    assert!(turn < 1000, "the last turn alone: {done}");
     assert_eq!(
         w.git(&["show", &format!("{}:two.txt", s(&done["branch"]))]),
         "one"
@@ -408,7 +420,7 @@ fn a_shell_jobs_reply_is_its_next_command_in_the_same_worktree() {
         "--format=%s",
         &format!("main..{}", s(&done["branch"])),
     ]);
-    assert_eq!(log, "cat one.txt > two.txt\necho one > one.txt");
+    assert_eq!(log, "cat one.txt > two.txt\nsleep 1; echo one > one.txt");
 }
 
 #[test]

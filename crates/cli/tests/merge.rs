@@ -317,6 +317,17 @@ fn conflicts_are_previewed_refused_and_resolved_through_rebase() {
         p["preview"]["conflicts"],
         serde_json::json!([{"path": "a.txt", "kind": "content"}])
     );
+    // An uncommitted edit of the user's on a file the job changes is named even while the merge
+    // conflicts (the preview once said nothing was in the way).
+    std::fs::write(w.repo.join("job.txt"), "mine\n").expect("write");
+    let dirty = w.sk(&["merge", "--dry-run", "--json", &id]);
+    let d: Value = serde_json::from_str(&dirty.stdout()).expect("json");
+    assert_eq!(
+        d["preview"]["checked_out"][0]["dirty_overlap"],
+        serde_json::json!(["job.txt"]),
+        "{d}"
+    );
+    std::fs::remove_file(w.repo.join("job.txt")).expect("remove");
     let (code, _, err) = merge(&w, &[&id]);
     assert_eq!(code, 1);
     assert!(err.contains("would conflict in a.txt (content)"), "{err}");

@@ -59,6 +59,24 @@ pub fn reads_words(name: &str) -> bool {
     BUILTINS.iter().any(|b| b.name == name)
 }
 
+/// The agent a job runs when it names none: the repository's `agent`, else the user's
+/// (`agent` in config.toml), else the first built-in coding agent installed (claude, codex,
+/// gemini, aider, in that order). Never `shell` by itself: a task run as a command must be asked
+/// for (`-a shell`). The app's composer starts at the same agent.
+pub fn default_for(config: &Config, repo_agent: Option<&str>) -> Result<String, String> {
+    if let Some(a) = repo_agent.or(config.agent.as_deref()) {
+        return Ok(a.to_string());
+    }
+    profiles(config)
+        .into_iter()
+        .filter(|p| reads_words(&p.name))
+        .find(|p| p.command.first().is_some_and(|c| locate(c).is_some()))
+        .map(|p| p.name)
+        .ok_or_else(|| {
+            "no agent was named and none is installed to default to (claude, codex, gemini, aider); name one with -a, set `agent` in config.toml, or run the task as a shell command with -a shell".to_string()
+        })
+}
+
 /// What every sandboxed job may write besides its worktree, where these exist: package and
 /// build caches.
 pub const SANDBOX_CACHES: &[&str] = &["~/.cache", "~/.npm", "~/.cargo/registry", "~/.cargo/git"];

@@ -54,6 +54,9 @@ pub struct Config {
     pub warm_worktrees: u32,
     /// `sandbox`, `sandbox_hide`, `sandbox_network`: how jobs' processes are confined.
     pub sandbox: SandboxConfig,
+    /// `agent`: the agent a job runs when it names none and its repository names none (else
+    /// the first installed coding agent; see `agents::default_for`).
+    pub agent: Option<String>,
 }
 
 /// The host-wide sandbox settings (an agent's `sandbox` and the job's own come first).
@@ -139,6 +142,7 @@ impl Default for Config {
             mcp: McpConfig::default(),
             warm_worktrees: DEFAULT_WARM_WORKTREES,
             sandbox: SandboxConfig::default(),
+            agent: None,
         }
     }
 }
@@ -166,6 +170,7 @@ pub struct AgentConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    agent: Option<String>,
     max_running: Option<usize>,
     timeout: Option<String>,
     gc_after: Option<String>,
@@ -449,6 +454,14 @@ impl Config {
                 }
                 Some(n) => n,
                 None => DEFAULT_WARM_WORKTREES,
+            },
+            agent: match raw.agent {
+                Some(a) if a.trim().is_empty() => {
+                    return Err(invalid(
+                        "agent must name an agent (see `sidekick agents`)".into(),
+                    ))
+                }
+                a => a,
             },
             mcp: McpConfig {
                 allow_merge: raw

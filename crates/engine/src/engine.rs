@@ -301,13 +301,17 @@ impl Engine {
 
     /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
     pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
+        let config_file = self.inner.home.config_file().to_path_buf();
         let info = crate::blocking(move || -> Result<_> {
             let mut info = repo::describe(&path)?;
-            // The repository's own default agent, for the app's composer; a broken config
-            // leaves it unset (a job in that repository reports the config's error).
+            // The agent its jobs default to, named in a configuration (the repository's, else
+            // the user's), for the app's composer; a broken config leaves it unset (a job in
+            // that repository reports the config's error). Else the composer, like a job,
+            // takes the first installed coding agent.
             info.agent = crate::config::RepoConfig::load(std::path::Path::new(&info.root))
                 .ok()
-                .and_then(|c| c.agent);
+                .and_then(|c| c.agent)
+                .or_else(|| Config::load(&config_file).ok().and_then(|c| c.agent));
             Ok(info)
         })
         .await??;
@@ -451,6 +455,11 @@ impl Engine {
 }
 
 pub(crate) fn duration(job: &Job, now: u64) -> Option<u64> {
-    let start = job.started_at?;
-    Some(job.ended_at.unwrap_or(now).saturating_sub(start))
+    let turn = match job.started_at {
+        Some(start) => job.ended_at.unwrap_or(now).saturating_sub(start),
+        // A reply queued behind others: only the earlier turns so far.
+        None if job.earlier_ms > 0 => 0,
+        None => return None,
+    };
+    Some(job.earlier_ms.saturating_add(turn))
 }

@@ -209,8 +209,12 @@ pub struct Job {
     pub created_at: u64,
     pub started_at: Option<u64>,
     pub ended_at: Option<u64>,
-    /// Run time so far (live jobs) or in total (ended jobs).
+    /// Run time of the whole job so far (live jobs) or in total (ended jobs): every turn's,
+    /// the one under way included. `started_at`/`ended_at` are the last turn's.
     pub duration_ms: Option<u64>,
+    /// Run time of the turns before the last one (replies start new turns).
+    #[serde(default)]
+    pub earlier_ms: u64,
     /// 1-based position in the FIFO queue while queued.
     pub queue_position: Option<u32>,
     pub files_changed: Option<u64>,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildRows, hunkHeader, segments } from "./diffrows";
+import { buildRows, hunkHeader, rowKey, segments } from "./diffrows";
 import { lineHtml } from "./highlight";
 import { file } from "./test-fixtures";
 import type { Comment, Hunk } from "./types/protocol";
@@ -17,6 +17,22 @@ describe("diff rows", () => {
   it("escapes markup while colouring", () => {
     expect(lineHtml("<b>&", undefined, null)).toBe("&lt;b&gt;&amp;");
     expect(lineHtml("a b", [{ start: 2, end: 3 }], null)).toBe('a <mark class="word">b</mark>');
+  });
+
+  it("keys every row by itself, in both layouts, so a height follows its row when rows move", () => {
+    const h = (start: number): Hunk => ({
+      old_start: start, old_lines: 2, new_start: start, new_lines: 2, header: "",
+      lines: [
+        { kind: "context", old_line: start, new_line: start, text: "same" },
+        { kind: "deleted", old_line: start + 1, text: "old" },
+        { kind: "added", new_line: start + 1, text: "new" },
+      ],
+    });
+    const files = [file({ path: "a", hunks: [h(3), h(30)] }), file({ path: "b", hunks: [h(3)] })];
+    for (const layout of ["unified", "split"] as const) {
+      const keys = buildRows(files, layout).map(rowKey);
+      expect(new Set(keys).size).toBe(keys.length);
+    }
   });
 
   it("collapses the unchanged lines between hunks", () => {

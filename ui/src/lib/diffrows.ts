@@ -18,6 +18,29 @@ export type Row =
 
 export type Layout = "unified" | "split";
 
+/** A row's own key, the same wherever it moves in the list (unchanged lines shown, a comment
+ *  added): what the list keys its rows and their measured heights by. */
+export function rowKey(r: Row): string {
+  switch (r.kind) {
+    case "file":
+      return `f${r.file}`;
+    case "hunk":
+      return `h${r.file}:${r.hunk}`;
+    case "gap":
+      return `g${r.file}:${r.hunk}`;
+    case "note":
+      return `n${r.file}:${r.text}`;
+    case "line":
+      return `l${r.file}:${r.line.kind}:${r.line.old_line ?? ""}:${r.line.new_line ?? ""}`;
+    case "pair":
+      return `p${r.file}:${r.left?.kind ?? ""}:${r.left?.old_line ?? ""}:${r.right?.kind ?? ""}:${r.right?.new_line ?? ""}`;
+    case "comment":
+      return `c${r.comment.id}`;
+    case "draft":
+      return `d${r.file}`;
+  }
+}
+
 /** The comment being written: on lines `line`..`end` of one side of file `file`. */
 export interface Draft {
   file: number;

@@ -19,6 +19,12 @@ export function failedOrEmpty(j: Job): boolean {
   return !j.archived && groupOf(j.state) === "review" && (j.state !== "completed" || j.files_changed === 0);
 }
 
+/** An ended job with changes to merge and no stopped rebase: Merge… is offered (button and
+ *  `m`). A failed or cancelled job that changed nothing gets Retry, Discard and Archive instead. */
+export function canMerge(j: Job): boolean {
+  return groupOf(j.state) === "review" && j.head_commit != null && j.conflicts.length === 0 && j.files_changed !== 0;
+}
+
 /** The agent has not ended: queued, working, or waiting for the user. */
 export const isActive = (s: JobState) => groupOf(s) === "running" || groupOf(s) === "waiting" || s === "queued";
 
@@ -65,8 +71,16 @@ export function queuePositions(jobs: Iterable<Job>): Map<string, number> {
   return new Map(queued.map((j, i) => [j.id, i + 1]));
 }
 
-/** Run time: live for running jobs (against `now`), fixed once ended. */
+/** The whole job's run time, every turn's, the one under way included: live for running jobs
+ *  (against `now`), fixed once ended. */
 export function elapsedMs(job: Job, now: number): number | null {
+  const turn = turnMs(job, now);
+  if (turn == null) return job.earlier_ms > 0 ? job.earlier_ms : null;
+  return job.earlier_ms + turn;
+}
+
+/** The last (or current) turn's run time. */
+export function turnMs(job: Job, now: number): number | null {
   if (job.started_at == null) return null;
   if (job.ended_at != null) return Math.max(0, job.ended_at - job.started_at);
   return Math.max(0, now - job.started_at);

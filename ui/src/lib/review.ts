@@ -29,6 +29,16 @@ export interface MergeSelection {
 }
 
 /** What a merge takes when the user unticked `files` and `hunks` (keys of `hunkKey`). */
+/** How much of a file a merge takes, as its box in the file tree shows it: all of it, some of
+ *  its hunks (the box half ticked), or none (the file unticked, or every hunk of it). */
+export function fileInclusion(path: string, hunks: number, excluded: ReadonlySet<string>, excludedHunks: ReadonlySet<string>): "all" | "some" | "none" {
+  if (excluded.has(path)) return "none";
+  let out = 0;
+  for (let i = 0; i < hunks; i++) if (excludedHunks.has(hunkKey(path, i))) out += 1;
+  if (out === 0) return "all";
+  return out === hunks ? "none" : "some";
+}
+
 export function mergeSelection(
   files: FileHunks[],
   excludedFiles: ReadonlySet<string>,

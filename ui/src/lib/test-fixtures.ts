@@ -42,6 +42,7 @@ export function job(over: Partial<Job> = {}): Job {
     token_budget: null,
     requests: [],
     turns: 1,
+    earlier_ms: 0,
     spawned_by: null,
     archived: false,
     sandbox: null,

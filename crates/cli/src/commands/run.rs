@@ -17,7 +17,9 @@ pub struct RunArgs {
     /// The repository (any folder inside it); defaults to the current folder.
     #[arg(short = 'r', long, value_name = "REPO")]
     repo: Option<PathBuf>,
-    /// Agent profile (see `sidekick agents`); defaults to `shell`, which runs TASK with `sh -c`.
+    /// Agent profile (see `sidekick agents`). Default: the repository's `agent`, else yours
+    /// (`agent` in config.toml), else the first installed coding agent; `-a shell` runs TASK
+    /// with `sh -c`.
     #[arg(short = 'a', long)]
     agent: Option<String>,
     /// Base revision to start from; defaults to HEAD.

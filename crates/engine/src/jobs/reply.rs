@@ -134,6 +134,15 @@ impl Engine {
                 // The agent's settings may have changed since the last turn (`ask` or not).
                 rec.format = profile.format;
                 ledger::move_to(rec, JobState::Queued)?;
+                // The turn that ended counts toward the whole job's run time.
+                if let (Some(start), Some(end)) = (rec.job.started_at, rec.job.ended_at) {
+                    rec.job.earlier_ms = rec
+                        .job
+                        .earlier_ms
+                        .saturating_add(end.saturating_sub(start));
+                }
+                // The next turn's start is set when it starts.
+                rec.job.started_at = None;
                 rec.job.turns += 1;
                 rec.last_reply = Some(text.clone());
                 // Another turn is something to look at again.

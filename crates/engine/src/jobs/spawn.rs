@@ -116,12 +116,15 @@ impl Inner {
         if task.trim().is_empty() {
             return Err(EngineError::BadRequest("the task is empty".into()));
         }
-        let agent = req
+        let agent = match req
             .agent
             .clone()
             .or_else(|| task_type.as_ref().map(|t| t.agent.clone()))
-            .or_else(|| repo_config.agent.clone())
-            .unwrap_or_else(|| agents::SHELL.into());
+        {
+            Some(a) => a,
+            None => agents::default_for(&config, repo_config.agent.as_deref())
+                .map_err(EngineError::BadRequest)?,
+        };
         let profile = agents::find(&config, &agent).ok_or_else(|| EngineError::UnknownAgent {
             name: agent.clone(),
             known: agents::profiles(&config)
@@ -306,6 +309,7 @@ impl Inner {
                 started_at: None,
                 ended_at: None,
                 duration_ms: None,
+                earlier_ms: 0,
                 queue_position: None,
                 files_changed: None,
                 insertions: None,

@@ -34,6 +34,9 @@ struct AgentState {
     dialog: Option<String>,
     #[serde(default)]
     turns: u32,
+    /// Run time of the turns before the last one.
+    #[serde(default)]
+    earlier_ms: u64,
     #[serde(default)]
     last_reply: Option<String>,
     /// The job's own `sandbox` setting (`--sandbox`), and how its processes ran.
@@ -67,6 +70,7 @@ fn agent_state(rec: &JobRecord) -> String {
         token_budget: j.token_budget,
         dialog: rec.dialog.clone(),
         turns: j.turns,
+        earlier_ms: j.earlier_ms,
         last_reply: rec.last_reply.clone(),
         sandbox_asked: rec.sandbox,
         sandbox: j.sandbox.clone(),
@@ -304,6 +308,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         token_budget: agent.token_budget,
         requests: Vec::new(),
         turns: agent.turns.max(1),
+        earlier_ms: agent.earlier_ms,
         spawned_by: r.get(40)?,
         archived: r.get::<_, i64>(41)? != 0,
         sandbox: agent.sandbox.clone(),

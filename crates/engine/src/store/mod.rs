@@ -287,6 +287,7 @@ pub(crate) mod tests {
                 started_at: None,
                 ended_at: None,
                 duration_ms: None,
+                earlier_ms: 0,
                 queue_position: None,
                 files_changed: None,
                 insertions: None,

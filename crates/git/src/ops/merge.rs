@@ -189,10 +189,22 @@ fn plan_beside(
         by_git = merged.by_git,
         "plan: trees merged"
     );
+    // A conflicting merge changes no tree yet; the user's edits in the way are still those on
+    // the files the job changes (a merge after the conflict is resolved writes them).
+    let touched = if merged.tree.is_none() {
+        treemerge::changed_paths(repo, base_tree, theirs_tree)?
+    } else {
+        Vec::new()
+    };
+    let touched = if touched.is_empty() {
+        &changed
+    } else {
+        &touched
+    };
     let mut checkouts = Vec::new();
     let mut checked_out = Vec::new();
     for (c, dirty) in checkouts_found.into_iter().zip(dirty) {
-        let overlap = checkout::overlap(&dirty, &changed);
+        let overlap = checkout::overlap(&dirty, touched);
         checked_out.push(CheckedOut {
             worktree: c.workdir.display().to_string(),
             dirty_overlap: overlap.clone(),

@@ -4,6 +4,7 @@ import { mockIPC } from "@tauri-apps/api/mocks";
 import type { Channel } from "@tauri-apps/api/core";
 import { describe, expect, it } from "vitest";
 import { forgetDiffHeads } from "../diffhead";
+import { formatElapsed } from "../jobs";
 import { AppState } from "../state.svelte";
 import { diff, file, job } from "../test-fixtures";
 import type { OutputMessage, TranscriptMessage } from "../ipc";
@@ -80,6 +81,23 @@ describe("StatusBar", () => {
     expect(rows.map((r) => r.querySelector("strong")?.textContent)).toEqual(["brave-otter", "calm-heron", "swift-lynx"]);
     await fireEvent.click(rows[2]);
     expect(app.selectedId).toBe("01c");
+    expect(screen.queryByTestId("status-popover")).toBeNull();
+  });
+
+  it("lists under 'To review' exactly the jobs the bar counts, and Escape closes it", async () => {
+    const app = withJobs(
+      job({ id: "01c", codename: "swift-lynx", state: "completed" }),
+      job({ id: "01f", codename: "empty-fox", state: "failed", files_changed: 0 }),
+      job({ id: "01g", codename: "kept-owl", state: "completed", archived: true }),
+      job({ id: "01h", codename: "half-elk", state: "failed", files_changed: 2 }),
+    );
+    render(StatusBar, { app });
+    expect(screen.getByTestId("status-summary").textContent).toContain("2 to review");
+    await fireEvent.click(screen.getByTestId("status-summary"));
+    expect(screen.getByTestId("status-popover").textContent).toContain("To review (2)");
+    const rows = screen.getAllByTestId("status-job").map((r) => r.querySelector("strong")?.textContent);
+    expect(rows).toEqual(["half-elk", "swift-lynx"]);
+    await fireEvent.keyDown(window, { key: "Escape" });
     expect(screen.queryByTestId("status-popover")).toBeNull();
   });
 
@@ -193,6 +211,8 @@ describe("Composer", () => {
     expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null, auto_merge: true });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
+    // "Merge by itself" was for that task: the next one starts unticked.
+    expect((screen.getByTestId("auto-merge-check") as HTMLInputElement).checked).toBe(false);
   });
 
   const untrusted = {
@@ -602,6 +622,22 @@ describe("DiffView", () => {
       partial: true,
       nothing: false,
     });
+    // The file tree says the file goes in part: its box half ticked.
+    await fireEvent.click(screen.getByTestId("toggle-files"));
+    const box = () => screen.getByTestId("file-include") as HTMLInputElement;
+    expect(box().dataset.taken).toBe("some");
+    expect(box().indeterminate).toBe(true);
+    expect(box().checked).toBe(false);
+    // Its other hunk unticked too: the file is not in the merge at all, and its box says so.
+    await fireEvent.click(screen.getAllByTestId("hunk-include")[1]);
+    expect(box().dataset.taken).toBe("none");
+    expect(box().indeterminate).toBe(false);
+    expect(app.mergeSelection().nothing).toBe(true);
+    // Ticking the file takes it whole again.
+    await fireEvent.click(box());
+    expect(box().dataset.taken).toBe("all");
+    expect(app.mergeSelection()).toMatchObject({ paths: [], hunks: [], partial: false });
+    await fireEvent.click(screen.getAllByTestId("hunk-include")[0]);
     const before = screen.getAllByTestId("diff-line").length;
     await fireEvent.click(screen.getAllByTestId("diff-expand")[0]);
     await waitFor(() => expect(screen.getAllByTestId("diff-line").length).toBe(before + 8));
@@ -820,10 +856,10 @@ describe("JobView", () => {
     await fireEvent.click(screen.getByTestId("job-retry"));
     await waitFor(() => expect(app.selectedId).toBe("01jretry"));
     expect(calls.find((c) => c.cmd === "retry_job")?.args).toEqual({ job: "01jtest", sameBase: false });
-    expect(screen.getByTestId("job-retried-as").textContent).toBe("second-try");
+    expect(screen.getByTestId("job-retried-as").textContent).toBe("retried as second-try");
     unmount();
     render(JobView, { app, job: fresh });
-    expect(screen.getByTestId("job-retry-of").textContent).toBe("brave-otter");
+    expect(screen.getByTestId("job-retry-of").textContent).toBe("retry of brave-otter");
     expect(screen.queryByTestId("job-retry"), "not while it is queued").toBeNull();
   });
 
@@ -982,6 +1018,19 @@ describe("JobView", () => {
     expect(calls.find((c) => c.cmd === "answer_job")?.args.request).toEqual({ request: "req-2", allow: true, always: true, message: null });
   });
 
+  it("offers Retry, Discard and Archive, not Merge, for a job that changed nothing", () => {
+    host({ follow_output: 1, stop_output: null });
+    for (const state of ["failed", "cancelled", "completed"] as const) {
+      const empty = job({ state, files_changed: 0, insertions: 0, deletions: 0 });
+      const { unmount } = render(JobView, { app: withJobs(empty), job: empty });
+      expect(screen.queryByTestId("job-merge")).toBeNull();
+      expect(screen.getByTestId("job-retry")).toBeTruthy();
+      expect(screen.getByTestId("job-discard")).toBeTruthy();
+      expect(screen.getByTestId("job-archive")).toBeTruthy();
+      unmount();
+    }
+  });
+
   it("shows a stopped rebase with its way out: abort, ask the agent, open the editor, discard", async () => {
     const stopped = job({ agent: "claude", conflicts: ["a.txt", "b.txt"] });
     const calls = host({
@@ -1009,13 +1058,31 @@ describe("JobView", () => {
     expect(again.jobs.get("01jtest")?.conflicts).toEqual([]);
   });
 
-  it("shows what the agent reported: steps, tokens, cost and its summary", () => {
+  it("shows what the agent reported: steps, tokens, cost and its summary rendered", async () => {
     host({ follow_output: 1, stop_output: null });
-    const reported = job({ steps: 4, max_steps: 10, tokens: { input: 2550, output: 100, cached: 600 }, cost_usd: 0.0185, summary: "Created hello.txt." });
+    const summary = "## Done\n\n| file | change |\n|---|---|\n| hello.txt | **created** |\n\n> checked by hand";
+    const reported = job({ steps: 4, max_steps: 10, tokens: { input: 2550, output: 100, cached: 600 }, cost_usd: 0.0185, summary });
     render(JobView, { app: withJobs(reported), job: reported });
-    expect(screen.getByTestId("job-steps").textContent).toBe("4 of 10");
-    expect(screen.getByTestId("job-summary").textContent).toBe("Created hello.txt.");
-    expect(screen.getByTestId("job-view").textContent).toContain("$0.0185");
+    expect(screen.getByTestId("job-steps").textContent).toBe("4 of 10 steps");
+    // The summary's markdown is drawn, not shown as marks.
+    const shown = screen.getByTestId("job-summary");
+    expect(shown.querySelector("h2")?.textContent).toBe("Done");
+    expect(shown.querySelector("td strong")?.textContent).toBe("created");
+    expect(shown.querySelector("blockquote")?.textContent?.trim()).toBe("checked by hand");
+    expect(shown.textContent).not.toContain("##");
+    expect(shown.textContent).not.toContain("|---|");
+    // Tokens and cost are details, folded until asked for.
+    expect(screen.getByTestId("job-view").textContent).not.toContain("$0.0185");
+    await fireEvent.click(screen.getByTestId("job-details-toggle"));
+    expect(screen.getByTestId("job-details").textContent).toContain("$0.0185");
+  });
+
+  it("shows the whole job's run time and the last turn's after a reply", () => {
+    host({ follow_output: 1, stop_output: null });
+    const replied = job({ turns: 2, earlier_ms: 16_000, started_at: 1_000, ended_at: 5_000 });
+    render(JobView, { app: withJobs(replied), job: replied });
+    expect(screen.getByTestId("job-elapsed").textContent).toBe(formatElapsed(20_000));
+    expect(screen.getByTestId("job-turn").textContent).toContain(formatElapsed(4_000));
   });
 
   it("names who spawned a sidekick and opens its parent", async () => {
@@ -1024,7 +1091,7 @@ describe("JobView", () => {
     const kid = job({ id: "01k", codename: "side-kick", parent_id: "01p", spawned_by: "Claude Code 2.1.330" });
     const app = withJobs(parent, kid);
     render(JobView, { app, job: kid });
-    expect(screen.getByTestId("job-spawned-by").textContent).toBe("Claude Code 2.1.330");
+    expect(screen.getByTestId("job-spawned-by").textContent).toBe("for Claude Code 2.1.330");
     await fireEvent.click(screen.getByRole("button", { name: "lead-job" }));
     expect(app.selectedId).toBe("01p");
   });
@@ -1035,7 +1102,7 @@ describe("JobView", () => {
     const app = withJobs(job({ id: "01a", state: "running" }), job({ id: "01c", state: "running" }), job({ id: "01b", state: "waiting" }), queued);
     app.maxRunning = 2;
     render(JobView, { app, job: queued });
-    expect(screen.getByTestId("job-queue").textContent).toBe("#1, waiting for a place: 2 of 2 running");
+    expect(screen.getByTestId("job-queue").textContent).toBe("#1 in the queue, waiting for a place: 2 of 2 running");
   });
 
   it("asks before discarding, then reports what the host did", async () => {

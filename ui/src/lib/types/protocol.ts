@@ -57,9 +57,14 @@ head_commit: string | null, exit_code: number | null,
  */
 reason: string | null, parent_id: string | null, timeout_ms: number, created_at: number, started_at: number | null, ended_at: number | null, 
 /**
- * Run time so far (live jobs) or in total (ended jobs).
+ * Run time of the whole job so far (live jobs) or in total (ended jobs): every turn's,
+ * the one under way included. `started_at`/`ended_at` are the last turn's.
  */
 duration_ms: number | null, 
+/**
+ * Run time of the turns before the last one (replies start new turns).
+ */
+earlier_ms: number, 
 /**
  * 1-based position in the FIFO queue while queued.
  */
