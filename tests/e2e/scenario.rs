@@ -293,11 +293,30 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         .map(|_| ())
     };
     set(s, "max_running", "0")?;
+    set(s, "timeout", "soon")?;
     s.press("[data-testid=settings-save]")?;
+    // Every refused field says why, beside itself, all at once.
+    s.wait_text(
+        "[data-testid=field-error][data-key=max_running]",
+        "must be at least 1",
+    )?;
+    s.wait_text("[data-testid=field-error][data-key=timeout]", "soon")?;
     s.wait_text(
         "[data-testid=settings-error]",
-        "max_running must be at least 1",
+        "2 fields need another value",
     )?;
+    // An agent's permission is a choice of its own modes (claude has no `yolo`).
+    let modes = s.execute(
+        "return [...document.querySelector('[aria-label=\"claude permission\"]').options].map(o => o.value)",
+        serde_json::json!([]),
+    )?;
+    check(
+        modes.as_array().is_some_and(|m| {
+            m.contains(&serde_json::json!("acceptEdits")) && !m.contains(&serde_json::json!("yolo"))
+        }),
+        || format!("claude's permission choices: {modes}"),
+    )?;
+    s.screenshot("settings-refused");
     let now = std::fs::read_to_string(&config).map_err(|e| format!("config: {e}"))?;
     check(now == before, || format!("a refused change wrote {now:?}"))?;
     set(s, "max_running", "4")?;
@@ -740,6 +759,28 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         || format!("main:long.txt after merging one hunk: {merged}"),
     )?;
     wait_job_state(s, &hunky, "completed")?;
+
+    // A job that changed nothing offers Retry, Discard and Archive, and no Merge.
+    let empty = timed["codename"].as_str().unwrap_or_default().to_string();
+    s.press(&format!("[data-testid=job-row][data-codename='{empty}']"))?;
+    s.find("[data-testid=job-retry]")?;
+    s.find("[data-testid=job-discard]")?;
+    check(s.all("[data-testid=job-merge]")?.is_empty(), || {
+        format!("{empty} changed nothing and offers Merge")
+    })?;
+    // One "to review": the status popover lists as many as the bar counts.
+    let bar = s.text_of("[data-testid=status-summary]")?;
+    let n = bar
+        .split(" to review")
+        .next()
+        .and_then(|b| b.rsplit(' ').next())
+        .unwrap_or("?")
+        .to_string();
+    s.press("[data-testid=status-summary]")?;
+    s.wait_text("[data-testid=status-popover]", &format!("To review ({n})"))?;
+    let dialog = s.find("[data-testid=status-summary]")?;
+    s.type_text(&dialog, "\u{E00C}")?;
+    s.wait_gone("[data-testid=status-popover]")?;
 
     // A small window: nothing scrolls sideways.
     s.resize(900, 700)?;

@@ -795,7 +795,7 @@ fn a_merge_that_would_fill_the_disk_is_refused_before_it_writes_in_one_short_sen
 fn a_full_disk_under_the_home_fails_the_job_and_the_host_keeps_serving() {
     let w = World::new();
     let _disk = SmallDisk::mount(&w.home, "30m");
-    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    std::fs::write(w.home.join("config.toml"), "agent = \"shell\"\n").expect("config");
     // Someone else's 10 MB on the same disk, freed later.
     let ballast = w.home.join("ballast");
     std::fs::write(&ballast, vec![1u8; 10 << 20]).expect("ballast");
@@ -840,7 +840,7 @@ fn a_checkout_that_does_not_fit_on_the_disk_fails_the_job_and_leaves_nothing_beh
     w.git(&["add", "-A"]);
     w.git(&["commit", "-q", "-m", "big files"]);
     let _disk = SmallDisk::mount(&w.home, "4m");
-    std::fs::write(w.home.join("config.toml"), "").expect("config");
+    std::fs::write(w.home.join("config.toml"), "agent = \"shell\"\n").expect("config");
     let job = w.run_json(&["run", "--wait", "--json", "echo never > f.txt"]);
     assert_eq!(job["state"], "failed", "{job}");
     let reason = s(&job["reason"]);
@@ -1030,7 +1030,11 @@ fn submodules_are_fetched_only_once_trusted_in_the_sandbox_and_never_from_a_loca
     assert!(!PathBuf::from(s(&job["worktree"])).exists());
 
     // With the network off, the sandbox cannot reach even loopback.
-    std::fs::write(w.home.join("config.toml"), "sandbox_network = false\n").expect("config");
+    std::fs::write(
+        w.home.join("config.toml"),
+        "agent = \"shell\"\nsandbox_network = false\n",
+    )
+    .expect("config");
     let job = w.spawn(&["--wait"], "ls vendor/sub > seen.txt");
     let seen = w.git(&["show", &format!("{}:seen.txt", s(&job["branch"]))]);
     assert!(!seen.contains("lib.txt"), "{seen}");

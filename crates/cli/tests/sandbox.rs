@@ -234,7 +234,7 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
     // The network is on by default; `sandbox_hide` hides more.
     std::fs::write(
         w.home.join("config.toml"),
-        "sandbox = \"worktree\"\nsandbox_hide = [\"~/private\"]\n",
+        "agent = \"shell\"\nsandbox = \"worktree\"\nsandbox_hide = [\"~/private\"]\n",
     )
     .expect("config");
     let job = w.spawn(&["--wait"], &script);
@@ -252,7 +252,7 @@ fn hidden_paths_and_no_network_when_the_config_says_so() {
 
     std::fs::write(
         w.home.join("config.toml"),
-        "sandbox = \"worktree\"\nsandbox_network = false\n",
+        "agent = \"shell\"\nsandbox = \"worktree\"\nsandbox_network = false\n",
     )
     .expect("config");
     let job = w.spawn(&["--wait"], &script);
@@ -592,7 +592,7 @@ fn an_agent_and_sidekick_installed_where_the_sandbox_hides_them_still_run_in_it(
     std::fs::write(
         w.home.join("config.toml"),
         format!(
-            "sandbox = \"worktree\"\n[agents.myagent]\ncommand = [\"{}\", \"{{task}}\"]\n",
+            "agent = \"shell\"\nsandbox = \"worktree\"\n[agents.myagent]\ncommand = [\"{}\", \"{{task}}\"]\n",
             install.join(".bin/myagent").display()
         ),
     )

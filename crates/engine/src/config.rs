@@ -122,6 +122,30 @@ pub const ASK_PERMISSION: &str = "ask";
 /// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
 pub const ASKING_AGENTS: &[&str] = &["claude", "codex", "gemini"];
 
+/// A built-in agent's own permission modes (`ask` first where Sidekick carries its approvals):
+/// what `[agents.NAME] permission` may say. Empty: the agent takes no permission setting.
+pub fn permission_modes(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        // `claude --permission-mode`; `manual` is its alias of `default`.
+        "claude" => &[
+            "ask",
+            "default",
+            "manual",
+            "acceptEdits",
+            "plan",
+            "auto",
+            "dontAsk",
+            "bypassPermissions",
+        ],
+        // `codex exec --sandbox`.
+        "codex" => &["ask", "read-only", "workspace-write", "danger-full-access"],
+        // `gemini --approval-mode`.
+        "gemini" => &["ask", "default", "auto_edit", "yolo"],
+        "aider" | "shell" => &[],
+        _ => return None,
+    })
+}
+
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 impl Default for Config {
@@ -350,6 +374,25 @@ impl Config {
                 ),
                 None => None,
             };
+            // A built-in agent's permission is one of its own modes: anything else would reach
+            // its command line (`--permission-mode yolo`) and fail there, or worse.
+            if let (Some(p), Some(modes), true) = (
+                a.permission.as_deref(),
+                permission_modes(&name),
+                a.command.is_empty(),
+            ) {
+                if modes.is_empty() {
+                    return Err(invalid(format!(
+                        "agents.{name}.permission: {name} takes no permission setting"
+                    )));
+                }
+                if !modes.contains(&p) {
+                    return Err(invalid(format!(
+                        "agents.{name}.permission: '{p}' is not one of {name}'s modes ({})",
+                        modes.join(", ")
+                    )));
+                }
+            }
             // Only an agent whose approvals Sidekick can carry may ask; any other would get
             // `ask` as a mode it does not know.
             if a.permission.as_deref() == Some(ASK_PERMISSION)
@@ -614,7 +657,45 @@ mod tests {
         .expect_err("refused");
         assert!(
             err.to_string()
-                .contains("agents.aider.permission: `ask` works for claude, codex, gemini"),
+                .contains("agents.aider.permission: aider takes no permission setting"),
+            "{err}"
+        );
+        // A user's own profile may ask only when its agent is one whose approvals are carried.
+        let err = Config::parse(
+            "[agents.mine]\ncommand = [\"mine\"]\npermission = \"ask\"\n",
+            Path::new("c.toml"),
+        )
+        .expect_err("refused");
+        assert!(
+            err.to_string()
+                .contains("agents.mine.permission: `ask` works for claude, codex, gemini"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_built_in_agents_permission_is_one_of_its_own_modes() {
+        for (agent, mode) in [
+            ("claude", "acceptEdits"),
+            ("claude", "bypassPermissions"),
+            ("codex", "workspace-write"),
+            ("gemini", "yolo"),
+        ] {
+            let ok = Config::parse(
+                &format!("[agents.{agent}]\npermission = \"{mode}\"\n"),
+                Path::new("c.toml"),
+            );
+            assert!(ok.is_ok(), "{agent} {mode}: {ok:?}");
+        }
+        let err = Config::parse(
+            "[agents.claude]\npermission = \"yolo\"\n",
+            Path::new("c.toml"),
+        )
+        .expect_err("yolo is gemini's, not claude's");
+        assert!(
+            err.to_string().contains(
+                "agents.claude.permission: 'yolo' is not one of claude's modes (ask, default, manual, acceptEdits, plan, auto, dontAsk, bypassPermissions)"
+            ),
             "{err}"
         );
     }

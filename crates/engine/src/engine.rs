@@ -308,10 +308,12 @@ impl Engine {
             // the user's), for the app's composer; a broken config leaves it unset (a job in
             // that repository reports the config's error). Else the composer, like a job,
             // takes the first installed coding agent.
-            info.agent = crate::config::RepoConfig::load(std::path::Path::new(&info.root))
-                .ok()
-                .and_then(|c| c.agent)
-                .or_else(|| Config::load(&config_file).ok().and_then(|c| c.agent));
+            info.agent = match crate::config::RepoConfig::load(std::path::Path::new(&info.root)) {
+                Ok(repo) => repo
+                    .agent
+                    .or_else(|| Config::load(&config_file).ok().and_then(|c| c.agent)),
+                Err(_) => None,
+            };
             Ok(info)
         })
         .await??;

@@ -45,6 +45,12 @@ pub enum EngineError {
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    /// Settings changes that are not valid, each with its own sentence; the file is unchanged.
+    #[error("{} was not changed: {}", .path.display(), .fields.iter().map(|p| format!("{}: {}", p.key, p.message)).collect::<Vec<_>>().join("; "))]
+    Settings {
+        path: std::path::PathBuf,
+        fields: Vec<sidekick_protocol::FieldProblem>,
+    },
 }
 
 impl EngineError {
@@ -74,8 +80,13 @@ impl EngineError {
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
             EngineError::Internal(_) => ErrorCode::Internal,
+            EngineError::Settings { .. } => ErrorCode::Config,
         };
-        ApiError::new(code, self.to_string())
+        let mut api = ApiError::new(code, self.to_string());
+        if let EngineError::Settings { fields, .. } = self {
+            api.fields = fields.clone();
+        }
+        api
     }
 }
 

@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use sidekick_protocol::{
-    format_duration, AgentSettings, NotificationSettings, SandboxMode, SettingValue, Settings,
+    format_duration, AgentSettings, FieldProblem, NotificationSettings, SandboxMode, SettingValue,
+    Settings,
 };
 use toml_edit::{DocumentMut, Item, Table};
 
@@ -29,6 +30,10 @@ pub(crate) fn read(path: &Path) -> Result<Settings> {
                 max_steps: own.and_then(|a| a.max_steps),
                 token_budget: own.and_then(|a| a.token_budget),
                 builtin: p.builtin,
+                modes: match (p.builtin, crate::config::permission_modes(&p.name)) {
+                    (true, Some(modes)) => modes.iter().map(|m| m.to_string()).collect(),
+                    _ => Vec::new(),
+                },
                 name: p.name,
             }
         })
@@ -251,6 +256,38 @@ pub(crate) fn change(path: &Path, changes: &[SettingValue]) -> Result<Settings> 
             message,
         })
     };
+    // Each change on its own first: every field that is wrong gets its own sentence, all at
+    // once (not the first problem of the whole file).
+    let problems: Vec<FieldProblem> = changes
+        .iter()
+        .filter_map(|c| {
+            let one = std::slice::from_ref(c);
+            let message = match apply(&text, one) {
+                Err(m) => m,
+                Ok(alone) => match Config::parse(&alone, path) {
+                    Ok(_) => return None,
+                    Err(ConfigError::Invalid { message, .. }) => message,
+                    Err(e) => e.to_string(),
+                },
+            };
+            // The sentence names its key; beside the field it need not.
+            let prefix = format!("{}: ", c.key);
+            let message = message
+                .strip_prefix(&prefix)
+                .unwrap_or(&message)
+                .to_string();
+            Some(FieldProblem {
+                key: c.key.clone(),
+                message,
+            })
+        })
+        .collect();
+    if !problems.is_empty() {
+        return Err(EngineError::Settings {
+            path: path.to_path_buf(),
+            fields: problems,
+        });
+    }
     let new = apply(&text, changes).map_err(invalid)?;
     Config::parse(&new, path)?;
     write(path, &new)?;
@@ -380,6 +417,56 @@ mod tests {
             assert!(e.contains(&path.display().to_string()), "{e}");
             assert_eq!(std::fs::read_to_string(&path).expect("read"), FILE);
         }
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_sentence_at_once() {
+        let tmp = tempfile::tempdir().expect("tmp");
+        let path = tmp.path().join("config.toml");
+        std::fs::write(&path, FILE).expect("write");
+        let e = change(
+            &path,
+            &[
+                set("max_running", Some("lots")),
+                set("timeout", Some("20m")),
+                set("agents.claude.permission", Some("yolo")),
+                set("agents.aider.permission", Some("ask")),
+            ],
+        )
+        .expect_err("refused");
+        let api = e.to_api();
+        assert_eq!(api.code, sidekick_protocol::ErrorCode::Config);
+        let got: Vec<(&str, &str)> = api
+            .fields
+            .iter()
+            .map(|f| (f.key.as_str(), f.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("max_running", "'lots' is not a whole number"),
+                (
+                    "agents.claude.permission",
+                    "'yolo' is not one of claude's modes (ask, default, manual, acceptEdits, plan, auto, dontAsk, bypassPermissions)"
+                ),
+                ("agents.aider.permission", "aider takes no permission setting"),
+            ]
+        );
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), FILE);
+        // The modes are offered: each built-in agent's own.
+        let s = read(&path).expect("settings");
+        let modes = |n: &str| {
+            s.agents
+                .iter()
+                .find(|a| a.name == n)
+                .map(|a| a.modes.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            modes("codex"),
+            ["ask", "read-only", "workspace-write", "danger-full-access"]
+        );
+        assert!(modes("aider").is_empty());
     }
 
     #[test]

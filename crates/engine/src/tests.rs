@@ -29,7 +29,9 @@ impl Fixture {
         repo_with_commit(&repo);
         let home = Home::at(root.join("home"));
         std::fs::create_dir_all(home.root()).expect("mkdir");
-        std::fs::write(home.config_file(), config).expect("config");
+        // A job that names no agent runs its task as a shell command here (the user's
+        // `agent`); these tests have no coding agent installed to default to.
+        std::fs::write(home.config_file(), format!("agent = \"shell\"\n{config}")).expect("config");
         let engine = open(&home);
         Fixture {
             _tmp: tmp,
@@ -396,8 +398,9 @@ async fn sidekicks_nest_only_as_deep_as_max_depth_and_keep_who_spawned_them() {
 #[tokio::test]
 async fn repo_info_names_the_repositorys_own_agent() {
     let f = Fixture::new();
+    // The user's own default (the fixture's) until the repository names one.
     let info = f.engine.repo_info(f.repo.clone()).await.expect("info");
-    assert_eq!(info.agent, None);
+    assert_eq!(info.agent.as_deref(), Some("shell"));
     std::fs::create_dir_all(f.repo.join(".sidekick")).expect("mkdir");
     std::fs::write(f.repo.join(".sidekick/config.toml"), "agent = \"codex\"\n").expect("write");
     let info = f.engine.repo_info(f.repo.clone()).await.expect("info");
@@ -638,6 +641,7 @@ async fn a_host_restart_interrupts_orphaned_jobs_and_keeps_their_work() {
         .spawn(SpawnRequest {
             repo: repo.display().to_string(),
             task: "pretend".into(),
+            agent: Some("shell".into()),
             ..Default::default()
         })
         .await

@@ -346,6 +346,10 @@ pub struct NotificationSettings {
 pub struct AgentSettings {
     pub name: String,
     pub builtin: bool,
+    /// A built-in agent's own permission modes (`ask` first where Sidekick carries its
+    /// approvals); empty where any value goes (a user's own command) or none does.
+    #[serde(default)]
+    pub modes: Vec<String>,
     /// `[agents.NAME] permission`; `None`: the agent's default.
     pub permission: Option<String>,
     pub timeout: Option<String>,
@@ -895,6 +899,17 @@ pub struct Health {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// For a change of several settings: each field's own problem, to show beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+}
+
+/// What is wrong with one field of a request (a settings key), in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FieldProblem {
+    pub key: String,
+    pub message: String,
 }
 
 impl ApiError {
@@ -902,6 +917,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            fields: Vec::new(),
         }
     }
 }

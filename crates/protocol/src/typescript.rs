@@ -16,7 +16,7 @@ fn render() -> String {
     // Every integer on the wire fits in a double (times in ms, counts, sizes, seq).
     let cfg = Config::new().with_large_int("number");
     let decls = declarations![&cfg;
-        JobState, Attention, Counts, Job, ArchiveRequest, Request, Preview, PreviewFile, AnswerRequest, ReplyRequest, Tokens, Stream, Level, Event, EventBody, Entry, PlanItem, SpawnRequest, ContextMode, Sandbox, SandboxMode, AutoMerge, AutoMergeOutcome, RetryRequest, Settings, NotificationSettings, AgentSettings, SettingsChange, SettingValue, NotificationTest, AgentInfo, RepoInfo,
+        JobState, Attention, Counts, Job, ArchiveRequest, Request, Preview, PreviewFile, FieldProblem, AnswerRequest, ReplyRequest, Tokens, Stream, Level, Event, EventBody, Entry, PlanItem, SpawnRequest, ContextMode, Sandbox, SandboxMode, AutoMerge, AutoMergeOutcome, RetryRequest, Settings, NotificationSettings, AgentSettings, SettingsChange, SettingValue, NotificationTest, AgentInfo, RepoInfo,
         Health, TaskInput, TaskTypeInfo, ApiError, ErrorCode, Diff, FileStatus, FileDiff, Hunk, LineKind, DiffLine, Span,
         MergeStrategy, MergeRequest, Conflict, CheckedOut, MergePreview, MergeResult, GcReport,
         GcItem, ActionResult, RebaseRequest, GcRequest, Side, FileLines, Comment, NewComment, HunkPick,

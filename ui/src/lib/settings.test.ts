@@ -12,7 +12,7 @@ const settings: Settings = {
   sandbox: "auto",
   sandbox_network: true,
   notifications: { enabled: true, quiet_under: "10s", prominent_over: "1m00s", burst_window: "2s" },
-  agents: [{ name: "claude", builtin: true, permission: null, timeout: null, max_steps: null, token_budget: null }],
+  agents: [{ name: "claude", builtin: true, modes: ["ask", "default"], permission: null, timeout: null, max_steps: null, token_budget: null }],
 };
 
 describe("settings fields", () => {

@@ -1051,9 +1051,12 @@ describe("JobView", () => {
     expect(String(calls.find((c) => c.cmd === "reply_job")?.args.text)).toContain("git rebase --continue");
     unmount();
     const again = withJobs(stopped);
-    render(JobView, { app: again, job: stopped });
+    const { rerender } = render(JobView, { app: again, job: stopped });
     await fireEvent.click(screen.getByTestId("conflict-abort"));
     await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toContain("aborted the rebase"));
+    // An update of the same job (the host's event) keeps what the action said.
+    await rerender({ app: again, job: job({ agent: "claude", steps: 1 }) });
+    expect(screen.getByTestId("job-notice").textContent).toContain("aborted the rebase");
     expect(calls.find((c) => c.cmd === "rebase_job")?.args).toEqual({ job: "01jtest", into: null, abort: true });
     expect(again.jobs.get("01jtest")?.conflicts).toEqual([]);
   });
@@ -1164,7 +1167,10 @@ describe("SettingsView", () => {
     file: "/home/u/.config/sidekick/config.toml", max_running: 3, timeout: "30m00s", max_steps: null, token_budget: null,
     warm_worktrees: 1, sandbox: "auto", sandbox_network: true,
     notifications: { enabled: true, quiet_under: "10s", prominent_over: "1m00s", burst_window: "2s" },
-    agents: [{ name: "claude", builtin: true, permission: null, timeout: null, max_steps: null, token_budget: null }],
+    agents: [
+      { name: "claude", builtin: true, modes: ["ask", "default", "acceptEdits", "bypassPermissions"], permission: null, timeout: null, max_steps: null, token_budget: null },
+      { name: "aider", builtin: true, modes: [], permission: null, timeout: null, max_steps: null, token_budget: null },
+    ],
   };
 
   it("sends only what changed and shows what the host made of it", async () => {
@@ -1174,7 +1180,11 @@ describe("SettingsView", () => {
     expect(box.value).toBe("3");
     expect((screen.getByTestId("settings-save") as HTMLButtonElement).disabled).toBe(true);
     await fireEvent.input(box, { target: { value: "5" } });
-    await fireEvent.input(screen.getByLabelText("claude permission"), { target: { value: "bypassPermissions" } });
+    // The agent's own modes are offered, nothing else; an agent with none has no field.
+    const modes = screen.getByLabelText("claude permission") as HTMLSelectElement;
+    expect([...modes.options].map((o) => o.value)).toEqual(["", "ask", "default", "acceptEdits", "bypassPermissions"]);
+    expect(screen.queryByLabelText("aider permission")).toBeNull();
+    await fireEvent.change(modes, { target: { value: "bypassPermissions" } });
     await fireEvent.click(screen.getByTestId("set-notifications.enabled"));
     await fireEvent.click(screen.getByTestId("settings-save"));
     await waitFor(() => screen.getByTestId("settings-saved"));
@@ -1204,5 +1214,33 @@ describe("SettingsView", () => {
     const err = await waitFor(() => screen.getByTestId("settings-error"));
     expect(err.textContent).toContain("max_running must be at least 1");
     expect(box.value).toBe("0");
+  });
+
+  it("puts each refused field's own sentence beside it, all at once", async () => {
+    host({
+      get_settings: current,
+      change_settings: () => {
+        throw {
+          code: "config",
+          message: "config.toml was not changed: max_running: 'lots' is not a whole number; timeout: 'soon' is not a duration",
+          fields: [
+            { key: "max_running", message: "'lots' is not a whole number" },
+            { key: "timeout", message: "'soon' is not a duration" },
+          ],
+        };
+      },
+    });
+    render(SettingsView, { close: () => {} });
+    const box = (await waitFor(() => screen.getByTestId("set-max_running"))) as HTMLInputElement;
+    await fireEvent.input(box, { target: { value: "lots" } });
+    await fireEvent.input(screen.getByTestId("set-timeout"), { target: { value: "soon" } });
+    await fireEvent.click(screen.getByTestId("settings-save"));
+    await waitFor(() => expect(screen.getAllByTestId("field-error").length).toBe(2));
+    const beside = (key: string) => screen.getAllByTestId("field-error").find((e) => e.dataset.key === key)?.textContent;
+    expect(beside("max_running")).toBe("'lots' is not a whole number");
+    expect(beside("timeout")).toBe("'soon' is not a duration");
+    // Beside its own field: the sentence follows the field's box.
+    expect(box.parentElement?.querySelector("[data-testid=field-error]")?.textContent).toBe("'lots' is not a whole number");
+    expect(screen.getByTestId("settings-error").textContent).toContain("2 fields need another value");
   });
 });

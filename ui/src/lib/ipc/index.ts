@@ -32,12 +32,13 @@ export type * from "./types";
 /** Turns whatever a rejected invoke carried into a `Failure`. */
 export function toFailure(e: unknown): Failure {
   if (e && typeof e === "object" && "message" in e) {
-    const o = e as { code?: unknown; message: unknown };
+    const o = e as { code?: unknown; message: unknown; fields?: unknown };
     // The host's and the shell's codes are the generated `ErrorCode`s.
     const code = (typeof o.code === "string" ? o.code : "internal") as ErrorCode;
-    return { code, message: String(o.message) };
+    const fields = Array.isArray(o.fields) ? (o.fields as Failure["fields"]) : [];
+    return { code, message: String(o.message), fields };
   }
-  return { code: "internal", message: typeof e === "string" ? e : "Something went wrong." };
+  return { code: "internal", message: typeof e === "string" ? e : "Something went wrong.", fields: [] };
 }
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {

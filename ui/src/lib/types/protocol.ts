@@ -197,6 +197,8 @@ lines: Array<string>,
  */
 more: number, };
 
+export type FieldProblem = { key: string, message: string, };
+
 export type AnswerRequest = { 
 /**
  * The request to answer; the oldest open one when absent.
@@ -387,6 +389,11 @@ export type NotificationSettings = { enabled: boolean, quiet_under: string, prom
 
 export type AgentSettings = { name: string, builtin: boolean, 
 /**
+ * A built-in agent's own permission modes (`ask` first where Sidekick carries its
+ * approvals); empty where any value goes (a user's own command) or none does.
+ */
+modes: Array<string>, 
+/**
  * `[agents.NAME] permission`; `None`: the agent's default.
  */
 permission: string | null, timeout: string | null, max_steps: number | null, token_budget: number | null, };
@@ -476,7 +483,11 @@ path: string, description: string, agent: string, inputs: Array<TaskInput>,
  */
 error: string | null, };
 
-export type ApiError = { code: ErrorCode, message: string, };
+export type ApiError = { code: ErrorCode, message: string, 
+/**
+ * For a change of several settings: each field's own problem, to show beside it.
+ */
+fields?: Array<FieldProblem>, };
 
 export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "no_room" | "busy" | "config" | "git" | "io" | "shutting_down" | "internal";
 
