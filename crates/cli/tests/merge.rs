@@ -455,6 +455,49 @@ fn a_stopped_rebase_is_aborted_from_sidekick_or_by_hand_and_either_is_noticed() 
 }
 
 #[test]
+fn the_jobs_own_turn_can_finish_a_stopped_rebase_and_one_that_does_not_commits_nothing() {
+    let w = World::new();
+    let (job, _) = stopped_rebase(&w);
+    let id = s(&job["id"]);
+    // A turn that leaves the rebase as it is: nothing is committed (the markers would have
+    // become the resolution), and the job still shows its conflicts.
+    let r = w.sk(&["reply", "--wait", "--json", &id, "echo looked > looked.txt"]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    let after = w.status(&id);
+    assert_eq!(after["conflicts"], serde_json::json!(["a.txt"]), "{after}");
+    assert_eq!(
+        after["head_commit"], job["head_commit"],
+        "nothing committed"
+    );
+    let log = w.sk(&["logs", &id]);
+    assert!(
+        log.stderr()
+            .contains("a rebase is under way in the worktree"),
+        "{}",
+        log.stderr()
+    );
+    // The next turn (what "Ask the agent" sends an agent) resolves it and continues: the host
+    // notices, and the job can merge with both sides.
+    let resolve = "printf 'one\\ntwo\\nTHREE (both)\\nfour\\nfive\\nsix\\nseven\\n' > a.txt && rm -f looked.txt && git add a.txt && GIT_EDITOR=true git rebase --continue";
+    let r = w.sk(&["reply", "--wait", "--json", &id, resolve]);
+    assert_eq!(r.code(), 0, "{}\n{}", r.stderr(), r.stdout());
+    let done = w.wait_until(&id, "the resolution noticed", |j| {
+        j["conflicts"] == serde_json::json!([])
+    });
+    assert_eq!(
+        s(&done["base_commit"]),
+        w.git(&["rev-parse", "main"]).trim(),
+        "{done}"
+    );
+    let (code, _, err) = merge(&w, &[&id]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        w.git(&["show", "main:a.txt"]).lines().nth(2),
+        Some("THREE (both)")
+    );
+}
+
+#[test]
 fn discarding_a_job_mid_rebase_keeps_its_whole_work() {
     let w = World::new();
     let (job, _) = stopped_rebase(&w);
