@@ -47,7 +47,7 @@ case "$version" in sidekick\ *) ;; *) echo "package-test: unexpected --version: 
 git init -q -b main repo
 (cd repo && git -c user.name=t -c user.email=t@e commit -q --allow-empty -m first \
   && GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e \
-     /usr/bin/sidekick run --wait "echo packaged > p.txt" >/dev/null)
+     /usr/bin/sidekick run --wait -a shell "echo packaged > p.txt" >/dev/null)
 set +e
 /usr/bin/sidekick doctor --json > doctor.json
 set -e

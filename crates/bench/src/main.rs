@@ -511,6 +511,7 @@ async fn time_job_start(
         .spawn(&SpawnRequest {
             repo: repo.display().to_string(),
             task: "true".into(),
+            agent: Some("shell".into()),
             sandbox,
             ..Default::default()
         })
@@ -606,6 +607,7 @@ async fn run_job(
         .spawn(&SpawnRequest {
             repo: repo.display().to_string(),
             task: task.into(),
+            agent: Some("shell".into()),
             ..Default::default()
         })
         .await
