@@ -1,0 +1,109 @@
+//! Errors at the edge: a stable code and one sentence.
+
+use serde::{Deserialize, Serialize};
+
+/// The one error shape at every edge: a machine-readable code and a human sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[error("{message}")]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For a change of several settings: each field's own problem, to show beside it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldProblem>,
+}
+
+/// What is wrong with one field of a request (a settings key), in one sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct FieldProblem {
+    pub key: String,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            fields: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    BadRequest,
+    PathNotFound,
+    NotARepo,
+    BareRepo,
+    EmptyRepo,
+    BadBase,
+    UnknownAgent,
+    UnknownTaskType,
+    UnknownJob,
+    AmbiguousJob,
+    /// The job is in a state that does not allow this (still running, already merged...).
+    InvalidState,
+    /// Merge refusals, each its own code so a client can offer the way out:
+    /// the job's changes conflict with the target (rebase the job).
+    Conflict,
+    /// The user's uncommitted changes in the target's checkout are on files the merge changes
+    /// (commit or stash them, or autostash).
+    DirtyOverlap,
+    /// The target branch moved in a way that forbids this (undo after new commits, a ref that
+    /// moved during the merge).
+    TargetMoved,
+    /// A git lock (`index.lock`, a ref lock) is held in the repository or a checkout.
+    LockHeld,
+    /// A rebase, merge, cherry-pick, revert, am or bisect is in progress in the target's
+    /// checkout, or an interrupted merge could not be repaired yet.
+    OperationInProgress,
+    /// Undo of a job that has no merge to undo.
+    NothingToUndo,
+    /// The job's repository was moved or deleted.
+    RepoGone,
+    /// The repository's configuration runs commands the user has not trusted (`sidekick trust`).
+    Untrusted,
+    /// A process inside a job's sandbox asked for something only the user may do (merge, trust,
+    /// answer, discard, ...).
+    Confined,
+    /// The repository's commit hook refused the merge commit (`[merge] hooks`).
+    HookFailed,
+    /// The disk holding a checkout has too little room for what the merge writes there.
+    NoRoom,
+    /// The host holds as many connections or event streams of this kind as it takes; try again
+    /// once some have closed.
+    Busy,
+    Config,
+    Git,
+    Io,
+    ShuttingDown,
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status the host answers with.
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::UnknownJob => 404,
+            ErrorCode::InvalidState
+            | ErrorCode::Conflict
+            | ErrorCode::DirtyOverlap
+            | ErrorCode::TargetMoved
+            | ErrorCode::LockHeld
+            | ErrorCode::OperationInProgress
+            | ErrorCode::NothingToUndo
+            | ErrorCode::RepoGone
+            | ErrorCode::HookFailed => 409,
+            ErrorCode::NoRoom => 507,
+            ErrorCode::Untrusted | ErrorCode::Confined => 403,
+            ErrorCode::ShuttingDown | ErrorCode::Busy => 503,
+            ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
+            _ => 400,
+        }
+    }
+}
