@@ -790,18 +790,18 @@ pub(crate) async fn save_leftovers(rec: &mut JobRecord) -> Result<Vec<String>, S
         let mut notes = sandbox::settle(&repo_dir, &worktree, &branch);
         // A rebase stopped at conflicts is the person's or the agent's to finish: committing
         // now would take conflict markers in as its resolution. The branch keeps its tip.
-        if crate::review::ops::rebase_in_progress(&worktree) {
+        let committed = if crate::review::ops::rebase_in_progress(&worktree) {
             notes.push(format!(
                 "a rebase is under way in the worktree and was left as it is (nothing committed); finish it there (`git add`, `git rebase --continue`) or `sidekick rebase {} --abort`",
                 codename
             ));
-            let head = repo::branch_tip(&repo_dir, &branch)?;
-            let unlocked = repo::unlock_worktree(&repo_dir, &worktree);
-            let stats = repo::diff_stats(&repo_dir, &base, &head)?;
-            unlocked?;
-            return Ok((repo::Committed { head, created: false }, stats, notes));
-        }
-        let committed = repo::commit_all(&worktree, &message);
+            repo::branch_tip(&repo_dir, &branch).map(|head| repo::Committed {
+                head,
+                created: false,
+            })
+        } else {
+            repo::commit_all(&worktree, &message)
+        };
         let unlocked = repo::unlock_worktree(&repo_dir, &worktree);
         let committed = committed?;
         let stats = repo::diff_stats(&repo_dir, &base, &committed.head)?;

@@ -28,10 +28,10 @@ pub(crate) fn of(tool: &str, input: &Value) -> Preview {
     }
     let mut files = Files::default();
     change(input, &mut files);
-    if files.0.is_empty() {
+    if files.files.is_empty() {
         Preview::None
     } else {
-        Preview::Change { files: files.0 }
+        Preview::Change { files: files.files }
     }
 }
 
@@ -89,53 +89,53 @@ fn plain_word(c: char) -> bool {
 
 /// Files with lines, under one cap for all of them.
 #[derive(Default)]
-struct Files(Vec<PreviewFile>);
+struct Files {
+    files: Vec<PreviewFile>,
+    /// Lines kept so far, over all files.
+    shown: usize,
+}
 
 impl Files {
-    fn shown(&self) -> usize {
-        self.0.iter().map(|f| f.lines.len()).sum()
-    }
-
-    /// The file `path` (one entry per path: a second edit of it adds its hunks).
-    fn file(&mut self, path: &str, kind: &str) -> &mut PreviewFile {
+    /// The place of the file `path` (one entry per path: a second edit of it adds its hunks).
+    fn file(&mut self, path: &str, kind: &str) -> usize {
         let path = visible(path);
-        let at = match self.0.iter().position(|f| f.path == path) {
+        match self.files.iter().position(|f| f.path == path) {
             Some(i) => i,
             None => {
-                self.0.push(PreviewFile {
+                self.files.push(PreviewFile {
                     path,
                     kind: kind.to_string(),
                     lines: Vec::new(),
                     more: 0,
                 });
-                self.0.len() - 1
+                self.files.len() - 1
             }
-        };
-        &mut self.0[at]
+        }
     }
 
-    fn push(&mut self, path: &str, kind: &str, line: String) {
-        let full = self.shown() >= MAX_LINES;
-        let f = self.file(path, kind);
-        if full {
+    /// A line of the file at `at`, or one more left out past the cap.
+    fn push(&mut self, at: usize, line: String) {
+        let f = &mut self.files[at];
+        if self.shown >= MAX_LINES {
             f.more = f.more.saturating_add(1);
         } else {
             f.lines.push(cut(&line));
+            self.shown += 1;
         }
     }
 
     /// Every line of `body`, each led by `mark`.
     fn lines(&mut self, path: &str, kind: &str, mark: char, body: &str) {
-        self.file(path, kind);
+        let at = self.file(path, kind);
         for line in body.lines() {
-            self.push(path, kind, format!("{mark}{line}"));
+            self.push(at, format!("{mark}{line}"));
         }
     }
 
     /// The change from `old` to `new` as unified-diff hunks.
     fn diff(&mut self, path: &str, old: &str, new: &str) {
         const KIND: &str = "modified";
-        self.file(path, KIND);
+        let at = self.file(path, KIND);
         if old.len() > MAX_DIFFED || new.len() > MAX_DIFFED {
             self.lines(path, KIND, '-', old);
             self.lines(path, KIND, '+', new);
@@ -145,7 +145,7 @@ impl Files {
             .timeout(Duration::from_millis(200))
             .diff_lines(old, new);
         for hunk in diff.unified_diff().context_radius(3).iter_hunks() {
-            self.push(path, KIND, hunk.header().to_string());
+            self.push(at, hunk.header().to_string());
             for change in hunk.iter_changes() {
                 let mark = match change.tag() {
                     ChangeTag::Equal => ' ',
@@ -155,7 +155,7 @@ impl Files {
                 let value = change.to_string_lossy();
                 let line = value.strip_suffix('\n').unwrap_or(&value);
                 let line = line.strip_suffix('\r').unwrap_or(line);
-                self.push(path, KIND, format!("{mark}{line}"));
+                self.push(at, format!("{mark}{line}"));
             }
         }
     }
@@ -227,12 +227,12 @@ fn codex_change(c: &Value, files: &mut Files) {
         Some("add") => files.lines(&path, "added", '+', body),
         Some("delete") => files.lines(&path, "deleted", '-', body),
         _ => {
-            files.file(&path, "modified");
+            let at = files.file(&path, "modified");
             for line in body.lines() {
                 if line.starts_with("--- ") || line.starts_with("+++ ") {
                     continue;
                 }
-                files.push(&path, "modified", line.to_string());
+                files.push(at, line.to_string());
             }
         }
     }

@@ -101,7 +101,7 @@ fn unmerged_paths(wt: &Path) -> Vec<String> {
 /// worktree's index last changed (a `git add`). None without a worktree.
 pub fn rebase_mark(wt: &Path) -> Option<(bool, Option<std::time::SystemTime>)> {
     let g = gitdir_of(wt)?;
-    let busy = g.join("rebase-merge").exists() || g.join("rebase-apply").exists();
+    let busy = rebasing_in(&g);
     let index = std::fs::metadata(g.join("index"))
         .and_then(|m| m.modified())
         .ok();
@@ -110,8 +110,12 @@ pub fn rebase_mark(wt: &Path) -> Option<(bool, Option<std::time::SystemTime>)> {
 
 /// Whether a rebase is under way (stopped) in the worktree `wt`.
 pub fn rebase_in_progress(wt: &Path) -> bool {
-    gitdir_of(wt)
-        .is_some_and(|g| g.join("rebase-merge").exists() || g.join("rebase-apply").exists())
+    gitdir_of(wt).is_some_and(|g| rebasing_in(&g))
+}
+
+/// Whether the git folder `g` holds a rebase under way (either of git's two kinds).
+fn rebasing_in(g: &Path) -> bool {
+    g.join("rebase-merge").exists() || g.join("rebase-apply").exists()
 }
 
 /// Takes in what happened to a rebase that stopped at conflicts since: resolved and finished
