@@ -497,12 +497,12 @@ fn writes_the_file(w: &World, agent: &str) -> Value {
 }
 
 /// With `SIDEKICK_CAPTURE_FIXTURES=1`, saves the job's stdout (the agent's real stream) as
-/// the engine's parser fixture `name` (`crates/engine/src/parse/fixtures/`), from which the
+/// the engine's parser fixture `name` (`crates/agents/src/parse/fixtures/`), from which the
 /// UI's transcript fixtures are generated.
 fn capture(w: &World, job: &str, name: &str) {
     if std::env::var_os("SIDEKICK_CAPTURE_FIXTURES").is_some() {
         let to = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../engine/src/parse/fixtures")
+            .join("../agents/src/parse/fixtures")
             .join(name);
         std::fs::write(&to, w.sk(&["logs", job]).stdout()).expect("save the fixture");
     }
@@ -789,7 +789,7 @@ fn claude_code_asks_and_an_allow_lets_it_write() {
 /// The real Claude Code's stream for a rich task (colours, unicode, a long output, a failed
 /// command, markdown): what the job view's transcript is built from. With
 /// `SIDEKICK_CAPTURE_FIXTURES=1` the stream is saved as the engine's fixture
-/// (`crates/engine/src/parse/fixtures/claude-real.jsonl`), from which the UI's transcript
+/// (`crates/agents/src/parse/fixtures/claude-real.jsonl`), from which the UI's transcript
 /// fixture is generated.
 #[test]
 fn claude_codes_real_stream_carries_tools_errors_and_unicode() {

@@ -10,12 +10,13 @@ use std::time::Duration;
 use sidekick_protocol::{AgentInfo, Event, Job, JobState, SpawnRequest};
 use tokio::sync::broadcast;
 
-use crate::config::Config;
 use crate::store::{Store, StoreError};
 use crate::{
-    agents, ids, lock, notify, private, release_memory, repo, review, tasks, Clock, Home, Inner,
-    Result, StopReason, SystemClock, REBASE_LOOK, REPO_IDLE, STOP_GRACE,
+    ids, lock, notify, private, release_memory, repo, review, Clock, Home, Inner, Result,
+    StopReason, SystemClock, REBASE_LOOK, REPO_IDLE, STOP_GRACE,
 };
+use sidekick_config::tasks;
+use sidekick_config::Config;
 
 #[derive(Clone)]
 pub struct Engine {
@@ -308,7 +309,7 @@ impl Engine {
             // the user's), for the app's composer; a broken config leaves it unset (a job in
             // that repository reports the config's error). Else the composer, like a job,
             // takes the first installed coding agent.
-            info.agent = match crate::config::RepoConfig::load(std::path::Path::new(&info.root)) {
+            info.agent = match sidekick_config::RepoConfig::load(std::path::Path::new(&info.root)) {
                 Ok(repo) => repo
                     .agent
                     .or_else(|| Config::load(&config_file).ok().and_then(|c| c.agent)),
@@ -325,8 +326,8 @@ impl Engine {
         let home = self.inner.home.clone();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
-            let seen = crate::trust::Seen::read(&root)?;
-            Ok(seen.info(&crate::trust::Store::load(&home)?))
+            let seen = sidekick_config::trust::Seen::read(&root)?;
+            Ok(seen.info(&sidekick_config::trust::Store::load(&home)?))
         })
         .await?
     }
@@ -338,16 +339,16 @@ impl Engine {
         let now = self.inner.now();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
-            let seen = crate::trust::Seen::read(&root)?;
+            let seen = sidekick_config::trust::Seen::read(&root)?;
             if seen.hash != hash {
                 return Err(crate::EngineError::InvalidState(format!(
                     "{}'s .sidekick configuration changed since it was shown; look at it again before trusting it",
                     root.display()
                 )));
             }
-            crate::trust::Store::set(&home, &root, Some(&hash), now)?;
+            sidekick_config::trust::Store::set(&home, &root, Some(&hash), now)?;
             tracing::info!(repo = %root.display(), "repository trusted");
-            Ok(seen.info(&crate::trust::Store::load(&home)?))
+            Ok(seen.info(&sidekick_config::trust::Store::load(&home)?))
         })
         .await?
     }
@@ -358,9 +359,9 @@ impl Engine {
         let now = self.inner.now();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
-            crate::trust::Store::set(&home, &root, None, now)?;
-            let seen = crate::trust::Seen::read(&root)?;
-            Ok(seen.info(&crate::trust::Store::load(&home)?))
+            sidekick_config::trust::Store::set(&home, &root, None, now)?;
+            let seen = sidekick_config::trust::Seen::read(&root)?;
+            Ok(seen.info(&sidekick_config::trust::Store::load(&home)?))
         })
         .await?
     }
@@ -395,7 +396,7 @@ impl Engine {
     /// The settings the app edits, as the config file makes them now.
     pub async fn settings(&self) -> Result<sidekick_protocol::Settings> {
         let path = self.inner.home.config_file().to_path_buf();
-        crate::blocking(move || crate::settings::read(&path)).await?
+        Ok(crate::blocking(move || sidekick_config::settings::read(&path)).await??)
     }
 
     /// Changes keys of the config file (checked as the host reads it; comments and other keys
@@ -407,7 +408,7 @@ impl Engine {
         let inner = self.inner.clone();
         let settings = crate::blocking(move || {
             let _one_at_a_time = lock(&inner.settings_lock);
-            crate::settings::change(inner.home.config_file(), &change.changes)
+            sidekick_config::settings::change(inner.home.config_file(), &change.changes)
         })
         .await??;
         tracing::info!(file = %settings.file, "settings changed");
@@ -432,9 +433,10 @@ impl Engine {
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
         let config = Config::load(self.inner.home.config_file())?;
         let infos = crate::blocking(move || {
-            agents::profiles(&config)
+            config
+                .profiles()
                 .iter()
-                .map(agents::info)
+                .map(sidekick_agents::info)
                 .collect::<Vec<_>>()
         })
         .await?;

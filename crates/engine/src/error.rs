@@ -3,10 +3,11 @@
 
 use sidekick_protocol::{ApiError, ErrorCode};
 
-use crate::config::ConfigError;
+use sidekick_config::{tasks, ConfigError};
+
 use crate::repo::RepoError;
 use crate::store::StoreError;
-use crate::{jobs, tasks, Refusal};
+use crate::{jobs, Refusal};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -36,21 +37,12 @@ pub enum EngineError {
     Refused(Refusal, String),
     #[error("{0}")]
     BadRequest(String),
-    /// The repository's configuration runs commands the user has not trusted.
-    #[error("{0}")]
-    Untrusted(String),
     #[error("the host is shutting down")]
     ShuttingDown,
     #[error("{0}")]
     Io(#[from] std::io::Error),
     #[error("internal error: {0}")]
     Internal(String),
-    /// Settings changes that are not valid, each with its own sentence; the file is unchanged.
-    #[error("{} was not changed: {}", .path.display(), .fields.iter().map(|p| format!("{}: {}", p.key, p.message)).collect::<Vec<_>>().join("; "))]
-    Settings {
-        path: std::path::PathBuf,
-        fields: Vec<sidekick_protocol::FieldProblem>,
-    },
 }
 
 impl EngineError {
@@ -66,6 +58,8 @@ impl EngineError {
                 RepoError::Git { .. } | RepoError::Spawn(_) => ErrorCode::Git,
                 RepoError::Io(_) => ErrorCode::Io,
             },
+            EngineError::Config(ConfigError::Untrusted(_)) => ErrorCode::Untrusted,
+            EngineError::Config(ConfigError::Write(_)) => ErrorCode::Io,
             EngineError::Config(_) => ErrorCode::Config,
             EngineError::Task(tasks::TaskError::Unknown { .. }) => ErrorCode::UnknownTaskType,
             EngineError::Task(_) => ErrorCode::BadRequest,
@@ -76,14 +70,12 @@ impl EngineError {
             EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
             EngineError::Refused(r, _) => r.code(),
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
-            EngineError::Untrusted(_) => ErrorCode::Untrusted,
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
             EngineError::Internal(_) => ErrorCode::Internal,
-            EngineError::Settings { .. } => ErrorCode::Config,
         };
         let mut api = ApiError::new(code, self.to_string());
-        if let EngineError::Settings { fields, .. } = self {
+        if let EngineError::Config(ConfigError::Settings { fields, .. }) = self {
             api.fields = fields.clone();
         }
         api
@@ -104,3 +96,31 @@ impl From<sidekick_git::ReviewError> for EngineError {
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_configs_refusals_keep_their_codes_and_fields_at_the_edge() {
+        let untrusted = EngineError::from(ConfigError::Untrusted("not trusted".into())).to_api();
+        assert_eq!(untrusted.code, ErrorCode::Untrusted);
+        assert_eq!(untrusted.message, "not trusted");
+        let settings = EngineError::from(ConfigError::Settings {
+            path: "/c.toml".into(),
+            fields: vec![sidekick_protocol::FieldProblem {
+                key: "max_running".into(),
+                message: "'lots' is not a whole number".into(),
+            }],
+        })
+        .to_api();
+        assert_eq!(settings.code, ErrorCode::Config);
+        assert_eq!(settings.fields.len(), 1);
+        assert_eq!(settings.fields[0].key, "max_running");
+        let full = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(
+            EngineError::from(ConfigError::Write(full)).to_api().code,
+            ErrorCode::Io
+        );
+    }
+}

@@ -3,9 +3,7 @@
 //! The host owns one [`Engine`]. The database is the truth; the only state kept in memory is the
 //! stop handle of each job that holds a live process.
 
-pub(crate) mod agents;
 pub(crate) mod automerge;
-pub(crate) mod config;
 mod engine;
 mod error;
 pub(crate) mod ids;
@@ -13,15 +11,11 @@ mod inner;
 pub(crate) mod jobs;
 pub mod notify;
 mod output;
-pub(crate) mod parse;
 pub(crate) mod pool;
 pub(crate) mod process;
 mod runner;
 pub(crate) mod sandbox;
-pub(crate) mod settings;
 pub(crate) mod store;
-pub(crate) mod tasks;
-pub(crate) mod trust;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -29,10 +23,10 @@ use std::time::Duration;
 
 use sidekick_protocol::format_duration;
 
-pub use config::McpConfig;
 pub use engine::{Engine, EngineOptions};
 pub use error::{EngineError, Result};
 pub(crate) use inner::{Inner, StopReason};
+pub use sidekick_config::McpConfig;
 pub(crate) use sidekick_git as review;
 pub use sidekick_git::Refusal;
 /// The git work (repository, worktrees, diffs, merges, review operations) lives in its own
@@ -44,15 +38,19 @@ pub use sidekick_protocol::Home;
 /// The `[mcp]` settings of `home`'s config (for `sidekick mcp`, which reads them as the host
 /// does); the config's own error sentence when it is invalid.
 pub fn mcp_config(home: &Home) -> std::result::Result<McpConfig, String> {
-    config::Config::load(home.config_file())
+    sidekick_config::Config::load(home.config_file())
         .map(|c| c.mcp)
         .map_err(|e| e.to_string())
 }
 
 /// For `sidekick doctor`: each agent profile of `home`'s config with whether it can run here.
 pub fn agent_infos(home: &Home) -> std::result::Result<Vec<sidekick_protocol::AgentInfo>, String> {
-    let config = config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
-    Ok(agents::profiles(&config).iter().map(agents::info).collect())
+    let config = sidekick_config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
+    Ok(config
+        .profiles()
+        .iter()
+        .map(sidekick_agents::info)
+        .collect())
 }
 
 /// One agent's answer to `doctor --online`: how long it took, or its own words; `None` where
@@ -60,18 +58,19 @@ pub fn agent_infos(home: &Home) -> std::result::Result<Vec<sidekick_protocol::Ag
 pub type OnlineOutcome = Option<std::result::Result<String, String>>;
 
 /// For `sidekick doctor --online`: each agent profile's name and the outcome of asking it one
-/// short question (see `agents::online`).
+/// short question (see `sidekick_agents::online`).
 pub fn agents_online(home: &Home) -> std::result::Result<Vec<(String, OnlineOutcome)>, String> {
-    let config = config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
-    let profiles: Vec<agents::Profile> = agents::profiles(&config)
+    let config = sidekick_config::Config::load(home.config_file()).map_err(|e| e.to_string())?;
+    let profiles: Vec<sidekick_agents::Profile> = config
+        .profiles()
         .into_iter()
-        .filter(|p| p.name != agents::SHELL)
+        .filter(|p| p.name != sidekick_agents::SHELL)
         .collect();
     // Each asked at the same time: the slowest answer is the wait.
     Ok(std::thread::scope(|s| {
         let asked: Vec<_> = profiles
             .iter()
-            .map(|p| (p.name.clone(), s.spawn(|| agents::online(p))))
+            .map(|p| (p.name.clone(), s.spawn(|| sidekick_agents::online(p))))
             .collect();
         asked
             .into_iter()

@@ -12,31 +12,8 @@ use sidekick_protocol::{
 };
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::parse::shorten;
-
-/// `[notifications]` in config.toml.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Policy {
-    /// `enabled = false` turns notifications off (a job's `--notify` still asks for one).
-    pub enabled: bool,
-    /// Completed jobs that ran less than this raise nothing.
-    pub quiet_under_ms: u64,
-    /// Jobs that ran longer than this raise a prominent notification.
-    pub prominent_over_ms: u64,
-    /// Jobs ending within this window of the first are told together, in one summary.
-    pub burst_window_ms: u64,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            enabled: true,
-            quiet_under_ms: 10_000,
-            prominent_over_ms: 60_000,
-            burst_window_ms: 2_000,
-        }
-    }
-}
+use sidekick_agents::parse::shorten;
+pub use sidekick_config::Policy;
 
 /// How loudly to tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -209,7 +186,7 @@ pub fn asking(job: &Job, request: &sidekick_protocol::Request) -> Notification {
         .unwrap_or_default();
     // What it would do, as its first lines (the command in full, the change's first lines),
     // then the task it is for.
-    let what = match crate::jobs::preview::first_lines(&request.preview, 6) {
+    let what = match sidekick_agents::preview::first_lines(&request.preview, 6) {
         lines if lines.is_empty() => shorten(&request.detail, 300),
         lines => lines
             .iter()
@@ -508,7 +485,7 @@ mod tests {
             "new_string": "fn a() {}\nfn b() { todo!() }\n",
         });
         let mut edit = request("Edit", "/w/src/lib.rs");
-        edit.preview = crate::jobs::preview::of("Edit", &input);
+        edit.preview = sidekick_agents::preview::of("Edit", &input);
         let n = asking(&waiting, &edit);
         assert_eq!(n.summary, "brave-otter wants to edit lib.rs");
         assert_eq!(
@@ -517,7 +494,7 @@ mod tests {
         );
         // A command with its description; an escape in a command to run is shown, not acted on.
         let mut bash = request("Bash", "ls");
-        bash.preview = crate::jobs::preview::of(
+        bash.preview = sidekick_agents::preview::of(
             "Bash",
             &serde_json::json!({"command": "ls \u{1b}[31m-la", "description": "List"}),
         );

@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::jobs::handle::JobHandle;
-use crate::parse::{Parsed, Parser};
 use crate::store::NewEvent;
+use sidekick_agents::parse::{Parsed, Parser};
 
 /// What the agent has reported so far (parsed from its stdout).
 #[derive(Debug, Clone, Default, PartialEq)]

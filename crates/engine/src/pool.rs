@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use sidekick_git::warm;
 use sidekick_git::watch::Watch;
 
-use crate::config::{Config, RepoConfig};
-use crate::{lock, EngineError, Inner};
+use crate::{lock, Inner};
+use sidekick_config::{Config, RepoConfig};
 
 /// What the engine keeps about the pools: which repositories are being refilled, one claim
 /// at a time (two jobs starting together must not take the same warm worktree), and the warm
@@ -211,12 +211,11 @@ impl Inner {
         admin: &Path,
         commit: &str,
     ) -> Result<Option<warm::Prepared>, String> {
-        let Ok(seen) = crate::trust::Seen::read(repo) else {
+        let Ok(seen) = sidekick_config::trust::Seen::read(repo) else {
             return Ok(None);
         };
-        let trusted = crate::trust::Store::load(&self.home)
-            .map_err(EngineError::from)
-            .and_then(|store| seen.check(&store));
+        let trusted =
+            sidekick_config::trust::Store::load(&self.home).and_then(|store| seen.check(&store));
         let (Some(setup), false, Ok(())) = (
             seen.config.setup.as_deref(),
             seen.config.setup_cache.is_empty(),

@@ -157,11 +157,11 @@ async fn prepare_and_run(
 
     // The profile's env (API keys) is read now, never stored with the job; so is the MCP
     // server the agent's dialog offers it.
-    let config = match crate::config::Config::load(&handle.config_file()) {
+    let config = match sidekick_config::Config::load(&handle.config_file()) {
         Ok(config) => config,
         Err(e) => return Outcome::Failed(format!("cannot read the agent's settings: {e}")),
     };
-    let profile = crate::agents::find(&config, &rec.job.agent);
+    let profile = config.profile(&rec.job.agent);
     let mut settings = match &profile {
         Some(p) => Settings {
             env: p.env.clone().into_iter().collect(),
@@ -230,7 +230,7 @@ async fn prepare_and_run(
             settings.sandbox.clone(),
         );
         let inited = tokio::task::spawn_blocking(move || {
-            crate::trust::submodules_trusted(&home, &repo2, &wt2)?;
+            sidekick_config::trust::submodules_trusted(&home, &repo2, &wt2)?;
             match repo::init_submodules(&wt2, &prefix) {
                 Ok(failed) if failed.is_empty() => Ok(()),
                 Ok(failed) => Err(format!("git could not fetch {}", failed.join("; "))),
@@ -393,24 +393,24 @@ async fn run_process(
         dialog_tx = Some(tx);
         let dialect = match rec.format {
             // An ACP session is loaded wherever the job has one (a reply).
-            crate::parse::Format::Acp => crate::jobs::dialog::Dialect::Acp {
+            sidekick_agents::parse::Format::Acp => sidekick_agents::dialect::Dialect::Acp {
                 cwd: rec.job.worktree.clone(),
                 mcp: settings.sidekick_mcp.clone(),
                 load: rec
                     .session
                     .clone()
-                    .map(|session| crate::jobs::dialog::Load {
+                    .map(|session| sidekick_agents::dialect::Load {
                         session,
                         fallback: crate::jobs::reply::with_earlier_task(&rec.job.task, &prompt),
                     }),
             },
             // A Codex thread is resumed wherever the job has one (a reply, a follow-up).
-            crate::parse::Format::CodexApp => crate::jobs::dialog::Dialect::Codex {
+            sidekick_agents::parse::Format::CodexApp => sidekick_agents::dialect::Dialect::Codex {
                 cwd: rec.job.worktree.clone(),
                 resume: rec.session.clone(),
                 mcp: settings.sidekick_mcp.clone(),
             },
-            _ => crate::jobs::dialog::Dialect::Claude,
+            _ => sidekick_agents::dialect::Dialect::Claude,
         };
         dialog_task = Some(tokio::spawn(crate::jobs::dialog::speak(
             handle.clone(),

@@ -23,9 +23,9 @@ use std::sync::Mutex;
 use sidekick_git::confine::{self, WorktreeGit};
 use sidekick_protocol::{Home, Sandbox, SandboxMode};
 
-use crate::agents::{Profile, SANDBOX_CACHES};
-use crate::config::Config;
 use crate::store::JobRecord;
+use sidekick_agents::{Profile, SANDBOX_CACHES};
+use sidekick_config::Config;
 
 /// Always hidden from a sandboxed job (besides `sandbox_hide`).
 pub const SECRETS: &[&str] = &["~/.ssh", "~/.gnupg", "~/.aws"];
@@ -240,7 +240,7 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
     }
     let path = var("PATH").map(std::ffi::OsString::from);
     if let Some(program) =
-        crate::agents::locate_in(l.program, path.as_deref()).filter(|p| p.is_absolute())
+        sidekick_agents::locate_in(l.program, path.as_deref()).filter(|p| p.is_absolute())
     {
         readable.extend(installed_at(&program));
     }

@@ -32,10 +32,10 @@ pub use request::{
     RetryRequest, SpawnRequest, TrustRequest,
 };
 pub use review::{
-    ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLine, DiscardRequest, FileDiff,
-    FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange, LineKind,
-    MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, Pool, RebaseRequest, Side,
-    Span, UndoRequest, Viewed, WarmWorktree,
+    ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLimits, DiffLine, DiscardRequest,
+    FileDiff, FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange,
+    LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, Pool,
+    RebaseRequest, Side, Span, UndoRequest, Viewed, WarmWorktree,
 };
 pub use settings::{AgentSettings, NotificationSettings, SettingValue, Settings, SettingsChange};
 

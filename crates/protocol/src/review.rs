@@ -445,3 +445,27 @@ pub struct GcRequest {
     #[serde(default)]
     pub dry_run: bool,
 }
+
+/// Caps that keep huge inputs from hanging a diff (`[diff]` in config.toml; not on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DiffLimits {
+    /// A file larger than this (either side) is listed without hunks.
+    pub max_file_bytes: u64,
+    /// Diff lines kept per file before it is marked truncated.
+    pub max_file_lines: usize,
+    /// Diff lines kept in all; later files are listed without hunks.
+    pub max_total_lines: usize,
+    /// Changed-line pairs longer than this get no word-level spans.
+    pub max_word_diff_line: usize,
+}
+
+impl Default for DiffLimits {
+    fn default() -> Self {
+        DiffLimits {
+            max_file_bytes: 16 * 1024 * 1024,
+            max_file_lines: 200_000,
+            max_total_lines: 1_000_000,
+            max_word_diff_line: 2_000,
+        }
+    }
+}

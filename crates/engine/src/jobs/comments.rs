@@ -8,9 +8,9 @@ use std::path::Path;
 use sidekick_git::files::{self, FileError};
 use sidekick_protocol::{Comment, FileLines, NewComment, Side, Viewed};
 
-use crate::config::Config;
 use crate::store::JobRecord;
 use crate::{lock, Engine, EngineError, Result};
+use sidekick_config::Config;
 
 /// The most lines one comment quotes.
 const MAX_COMMENT_LINES: u32 = 200;
@@ -255,7 +255,7 @@ impl Engine {
         text: &str,
     ) -> Result<(String, Vec<u64>)> {
         let rec = self.inner.resolve(reference)?;
-        if rec.job.agent == crate::agents::SHELL {
+        if rec.job.agent == sidekick_agents::SHELL {
             return Err(EngineError::BadRequest(format!(
                 "job {} runs shell commands, and a reply is its next command; review comments go to coding agents",
                 rec.job.codename

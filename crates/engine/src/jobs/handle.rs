@@ -232,8 +232,8 @@ impl JobHandle {
 
     /// With `answer_timeout` set, a request still open after that long is denied.
     fn deny_unanswered_after_timeout(&self, request: String) {
-        let Ok(Some(ms)) =
-            crate::config::Config::load(self.inner.home.config_file()).map(|c| c.answer_timeout_ms)
+        let Ok(Some(ms)) = sidekick_config::Config::load(self.inner.home.config_file())
+            .map(|c| c.answer_timeout_ms)
         else {
             return;
         };

@@ -8,7 +8,6 @@ pub(crate) mod dialog;
 pub(crate) mod handle;
 pub(crate) mod ledger;
 mod lineage;
-pub(crate) mod preview;
 pub(crate) mod rebasing;
 mod recover;
 pub(crate) mod reply;

@@ -10,7 +10,8 @@ use sidekick_protocol::{EventBody, Job, JobState, Level, ReplyRequest};
 
 use crate::jobs::ledger;
 use crate::store::NewEvent;
-use crate::{agents, config::Config, Engine, EngineError, Result};
+use crate::{Engine, EngineError, Result};
+use sidekick_config::Config;
 
 /// The user's message as a line of its own in the job's log (`you: ...`).
 fn you_said(job_id: &str, time: u64, text: &str) -> NewEvent {
@@ -89,7 +90,7 @@ impl Engine {
                         "job {name}'s worktree was removed; `sidekick restore {name}` brings it back first"
                     )));
                 }
-                let profile = agents::find(&config, &rec.job.agent).ok_or_else(|| {
+                let profile = config.profile(&rec.job.agent).ok_or_else(|| {
                     EngineError::InvalidState(format!(
                         "job {name}'s agent '{}' is no longer configured",
                         rec.job.agent
@@ -101,7 +102,7 @@ impl Engine {
                     // Claude Code resumes its session (`--resume`), Codex its thread and an
                     // ACP agent its session (the runner's dialog sends `thread/resume` or
                     // `session/load` for a job with a session): they remember.
-                    use crate::parse::Format;
+                    use sidekick_agents::parse::Format;
                     let resume = session.as_ref().filter(|_| {
                         matches!(
                             profile.format,
@@ -123,7 +124,7 @@ impl Engine {
                         .as_deref()
                         .and_then(|s| profile.resume_argv(&text, s))
                         .unwrap_or_else(|| {
-                            if rec.job.agent == agents::SHELL {
+                            if rec.job.agent == sidekick_agents::SHELL {
                                 profile.argv(&text)
                             } else {
                                 profile.argv(&earlier)

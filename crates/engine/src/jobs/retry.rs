@@ -7,7 +7,8 @@ use sidekick_protocol::SpawnRequest;
 
 use super::spawn::Retry;
 use crate::store::JobRecord;
-use crate::{tasks, EngineError, Inner, Result};
+use crate::{EngineError, Inner, Result};
+use sidekick_config::tasks;
 
 /// The request and the retry's own parts for a new run of `old`.
 pub(crate) fn request(

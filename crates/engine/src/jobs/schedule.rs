@@ -8,9 +8,9 @@ use std::sync::Arc;
 use sidekick_protocol::JobState;
 use tokio::sync::watch;
 
-use crate::config::Config;
 use crate::store::JobRecord;
-use crate::{config, jobs, lock, runner, EngineError, Inner, Result, StopReason};
+use crate::{jobs, lock, runner, EngineError, Inner, Result, StopReason};
+use sidekick_config::Config;
 
 impl Inner {
     /// Starts queued jobs, oldest first, while fewer than `max_running` are working (live and
@@ -23,7 +23,7 @@ impl Inner {
             Ok(c) => c.max_running,
             Err(e) => {
                 tracing::warn!(error = %e, "config unreadable; using the default max_running");
-                config::DEFAULT_MAX_RUNNING
+                sidekick_config::DEFAULT_MAX_RUNNING
             }
         };
         let _guard = lock(&self.sched);

@@ -6,11 +6,10 @@ use std::sync::atomic::Ordering;
 
 use sidekick_protocol::{AutoMerge, AutoMergeOutcome, Job, SpawnRequest};
 
-use crate::config::Config;
 use crate::store::JobRecord;
-use crate::{
-    agents, ids, jobs, lock, path_string, private, repo, tasks, EngineError, Inner, Result,
-};
+use crate::{ids, jobs, lock, path_string, private, repo, EngineError, Inner, Result};
+use sidekick_config::tasks;
+use sidekick_config::Config;
 
 /// What a retry brings that a request cannot say (`Engine::retry`).
 pub(crate) struct Retry {
@@ -91,8 +90,8 @@ impl Inner {
         };
         // The repository's own configuration, read once: trusted at exactly this content, or
         // nothing of it runs (safety rule 8).
-        let seen = crate::trust::Seen::read(&base.workdir)?;
-        seen.check(&crate::trust::Store::load(&self.home)?)?;
+        let seen = sidekick_config::trust::Seen::read(&base.workdir)?;
+        seen.check(&sidekick_config::trust::Store::load(&self.home)?)?;
         let repo_config = seen.config.clone();
         // A task type supplies the task text and its defaults.
         let task_type = match &req.task_type {
@@ -122,25 +121,29 @@ impl Inner {
             .or_else(|| task_type.as_ref().map(|t| t.agent.clone()))
         {
             Some(a) => a,
-            None => agents::default_for(&config, repo_config.agent.as_deref())
+            None => config
+                .default_agent(repo_config.agent.as_deref())
                 .map_err(EngineError::BadRequest)?,
         };
-        let profile = agents::find(&config, &agent).ok_or_else(|| EngineError::UnknownAgent {
-            name: agent.clone(),
-            known: agents::profiles(&config)
-                .into_iter()
-                .map(|p| p.name)
-                .collect::<Vec<_>>()
-                .join(", "),
-        })?;
+        let profile = config
+            .profile(&agent)
+            .ok_or_else(|| EngineError::UnknownAgent {
+                name: agent.clone(),
+                known: config
+                    .profiles()
+                    .into_iter()
+                    .map(|p| p.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
         // An agent that cannot start is refused here, before a job (and a worktree) is made.
         // A relative path is resolved in the worktree, and a profile may bring its own PATH:
         // those are found out when the job starts.
         let program = profile.command.first().cloned().unwrap_or_default();
         let own_path = profile.env.iter().any(|(k, _)| k == "PATH");
         let checkable = !own_path && (!program.contains('/') || program.starts_with('/'));
-        if checkable && agents::locate(&program).is_none() {
-            let why = agents::info(&profile)
+        if checkable && sidekick_agents::locate(&program).is_none() {
+            let why = sidekick_agents::info(&profile)
                 .problem
                 .unwrap_or_else(|| format!("{program} cannot be run"));
             return Err(EngineError::InvalidState(format!(
@@ -260,7 +263,10 @@ impl Inner {
         let log_path = self.home.logs().join(format!("{id}.log"));
         let mut env: Vec<(String, String)> = Vec::new();
         // A task type's command runs with its inputs in variables, never in its text.
-        let mut prompt = match rendered.command.filter(|_| profile.name == agents::SHELL) {
+        let mut prompt = match rendered
+            .command
+            .filter(|_| profile.name == sidekick_agents::SHELL)
+        {
             Some(command) => {
                 env.extend(rendered.env);
                 command
@@ -274,7 +280,7 @@ impl Inner {
             let file = dir.join(format!("{id}.md"));
             private::write(&file, text)?;
             env.push(("SIDEKICK_CONTEXT_FILE".into(), path_string(&file)));
-            if profile.name != agents::SHELL {
+            if profile.name != sidekick_agents::SHELL {
                 prompt = format!("<sidekick-context>\n{text}\n</sidekick-context>\n\n{task}");
             }
         }

@@ -350,7 +350,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
                 None => None,
             },
             prev_state: prev_state.as_deref().and_then(JobState::parse),
-            format: crate::parse::Format::from_name(&agent.format),
+            format: sidekick_agents::parse::Format::from_name(&agent.format),
             session: agent.session,
             dialog: agent.dialog,
             last_reply: agent.last_reply,

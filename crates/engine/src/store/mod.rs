@@ -143,7 +143,7 @@ pub struct JobRecord {
     /// stored: the runner reads it from the config when the job starts.
     pub env: Vec<(String, String)>,
     pub setup: Option<String>,
-    /// The repository's `setup_cache` lockfiles (see [`crate::config::RepoConfig`]).
+    /// The repository's `setup_cache` lockfiles (see [`sidekick_config::RepoConfig`]).
     pub setup_cache: Vec<String>,
     pub copy_files: Vec<String>,
     pub process: Option<ProcessIdentity>,
@@ -154,7 +154,7 @@ pub struct JobRecord {
     /// The ended state before the job was merged or discarded, to return to on undo/restore.
     pub prev_state: Option<JobState>,
     /// How to read the agent's output, and the session it reported.
-    pub format: crate::parse::Format,
+    pub format: sidekick_agents::parse::Format,
     pub session: Option<String>,
     /// The agent speaks its own protocol on stdin (`permission = "ask"`): this is the task
     /// (with its context), sent as its first message.
@@ -322,7 +322,7 @@ pub(crate) mod tests {
             has_worktree: false,
             merge: None,
             prev_state: None,
-            format: crate::parse::Format::Plain,
+            format: sidekick_agents::parse::Format::Plain,
             session: None,
             dialog: None,
             last_reply: None,

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sidekick_protocol::{Home, TaskCommand, TrustInfo};
 
-use crate::config::{read_optional, ConfigError, RepoConfig};
+use crate::error::{read_optional, ConfigError};
 use crate::tasks::{self, TaskError, TaskType};
-use crate::EngineError;
+use crate::RepoConfig;
 
 /// A repository's configuration as read once: the settings and the files' hash.
 #[derive(Debug)]
@@ -32,7 +32,7 @@ pub struct Seen {
 }
 
 impl Seen {
-    pub fn read(repo: &Path) -> Result<Seen, EngineError> {
+    pub fn read(repo: &Path) -> Result<Seen, ConfigError> {
         let mut hasher = Sha256::new();
         let path = RepoConfig::path_in(repo);
         let text = read_optional(&path)?;
@@ -54,7 +54,7 @@ impl Seen {
                 .filter_map(|e| e.file_name().into_string().ok())
                 .collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => return Err(ConfigError::Read { path: dir, source }.into()),
+            Err(source) => return Err(ConfigError::Read { path: dir, source }),
         };
         names.sort();
         for name in names {
@@ -98,7 +98,7 @@ impl Seen {
                 // prompt for an agent that may run it as a command (`shell`, the user's own
                 // command profile) counts as a command.
                 let command = match tasks::parse(n, path, text) {
-                    Ok(t) if t.command.is_none() && !crate::agents::reads_words(&t.agent) => t
+                    Ok(t) if t.command.is_none() && !sidekick_agents::reads_words(&t.agent) => t
                         .prompt
                         .map(|p| format!("{p} (the prompt, run by the agent {})", t.agent)),
                     Ok(t) => t.command,
@@ -118,7 +118,7 @@ impl Seen {
             .config
             .agent
             .as_deref()
-            .is_some_and(|a| !crate::agents::reads_words(a));
+            .is_some_and(|a| !sidekick_agents::reads_words(a));
         // What lands in the user's branches without a review is the repository's say too.
         let mut auto_merge = Vec::new();
         if let Some(am) = self
@@ -164,7 +164,7 @@ impl Seen {
 
     /// Refuses, in one sentence naming `sidekick trust`, when the configuration runs something
     /// the user has not trusted at this content.
-    pub fn check(&self, store: &Store) -> Result<(), EngineError> {
+    pub fn check(&self, store: &Store) -> Result<(), ConfigError> {
         let info = self.info(store);
         // Submodules alone refuse nothing: untrusted, a job runs without them (and says so).
         if info.trusted || !runs_commands(&info) {
@@ -199,7 +199,7 @@ impl Seen {
             runs.push("lets jobs merge by themselves".into());
         }
         let repo = self.repo.display();
-        Err(EngineError::Untrusted(format!(
+        Err(ConfigError::Untrusted(format!(
             "{repo}'s .sidekick configuration {} and you have not trusted it{}: nothing was run; `sidekick trust {repo}` shows what it runs and trusts it",
             runs.join(", "),
             if info.changed { " since it changed" } else { "" }
@@ -320,7 +320,7 @@ impl Store {
 
     /// Records (`Some(hash)`) or removes (`None`) the trust in `repo`, and writes the file
     /// (a new file renamed over the old, 0600).
-    pub fn set(home: &Home, repo: &Path, hash: Option<&str>, now: u64) -> Result<(), EngineError> {
+    pub fn set(home: &Home, repo: &Path, hash: Option<&str>, now: u64) -> Result<(), ConfigError> {
         // Only the host writes the file; two clients trusting at once must not lose one
         // record between one's read and the other's rename.
         static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -339,12 +339,12 @@ impl Store {
         let path = Store::path(home);
         let dir = path
             .parent()
-            .ok_or_else(|| EngineError::Internal("the config file has no folder".into()))?;
+            .ok_or_else(|| std::io::Error::other("the config file has no folder"))?;
         sidekick_protocol::private::dir(dir)?;
         let text = format!(
             "# Repositories whose .sidekick configuration you trust to run its commands,\n\
              # at the content with this hash (`sidekick trust`, `sidekick untrust`).\n\n{}",
-            toml::to_string(&store).map_err(|e| EngineError::Internal(e.to_string()))?
+            toml::to_string(&store).map_err(std::io::Error::other)?
         );
         let tmp = path.with_extension(format!("toml.{}.tmp", std::process::id()));
         sidekick_protocol::private::write(&tmp, text)?;
@@ -460,7 +460,7 @@ mod tests {
             msg.contains("`id > /tmp/x`") && msg.contains("sidekick trust"),
             "{msg}"
         );
-        assert_eq!(err.to_api().code, sidekick_protocol::ErrorCode::Untrusted);
+        assert!(matches!(err, ConfigError::Untrusted(_)), "{err:?}");
 
         Store::set(&home, &repo, Some(&seen.hash), 1).expect("trust");
         let store = Store::load(&home).expect("load");

@@ -2,39 +2,34 @@
 //! Both are read when they are needed, so edits apply without restarting the host.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::Deserialize;
+use sidekick_agents::{
+    permission_modes, AgentConfig, Agents, Profile, ASK as ASK_PERMISSION, ASKING_AGENTS,
+    BUILTIN_AGENTS,
+};
 use sidekick_protocol::{parse_duration, SandboxMode};
 
-use crate::review::DiffLimits;
+use sidekick_protocol::DiffLimits;
+
+use crate::error::{one_line, read_optional, ConfigError};
 
 pub const DEFAULT_MAX_RUNNING: usize = 3;
 pub const DEFAULT_TIMEOUT_MS: u64 = 30 * 60 * 1000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} is not valid: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
 
 /// The host-wide configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub max_running: usize,
     pub default_timeout_ms: u64,
-    pub agents: BTreeMap<String, AgentConfig>,
+    pub agents: Agents,
     /// `[diff]`: caps that keep huge diffs from hanging.
     pub diff: DiffLimits,
     /// `gc_after`: `sidekick gc` removes the worktrees of jobs that ended this long ago.
     pub gc_after_ms: u64,
     /// `[notifications]`: when a finished job raises a desktop notification.
-    pub notifications: crate::notify::Policy,
+    pub notifications: crate::Policy,
     /// Default budgets for every job (a profile's, a task type's or the job's own come first).
     pub max_steps: Option<u64>,
     pub token_budget: Option<u64>,
@@ -112,40 +107,6 @@ pub const DEFAULT_WARM_WORKTREES: u32 = 1;
 /// More warm worktrees than this per repository is a mistake (each is a full checkout).
 const MAX_WARM_WORKTREES: u32 = 8;
 
-/// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
-/// there keeps the two lists the same). A `[agents.NAME]` table for one of them may hold
-/// settings only.
-pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "shell"];
-
-/// `permission = "ask"`: what the agent asks goes to the user (see `jobs/dialog.rs`).
-pub const ASK_PERMISSION: &str = "ask";
-/// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
-pub const ASKING_AGENTS: &[&str] = &["claude", "codex", "gemini"];
-
-/// A built-in agent's own permission modes (`ask` first where Sidekick carries its approvals):
-/// what `[agents.NAME] permission` may say. Empty: the agent takes no permission setting.
-pub fn permission_modes(name: &str) -> Option<&'static [&'static str]> {
-    Some(match name {
-        // `claude --permission-mode`; `manual` is its alias of `default`.
-        "claude" => &[
-            "ask",
-            "default",
-            "manual",
-            "acceptEdits",
-            "plan",
-            "auto",
-            "dontAsk",
-            "bypassPermissions",
-        ],
-        // `codex exec --sandbox`.
-        "codex" => &["ask", "read-only", "workspace-write", "danger-full-access"],
-        // `gemini --approval-mode`.
-        "gemini" => &["ask", "default", "auto_edit", "yolo"],
-        "aider" | "shell" => &[],
-        _ => return None,
-    })
-}
-
 pub const DEFAULT_GC_AFTER_MS: u64 = 7 * 24 * 3600 * 1000;
 
 impl Default for Config {
@@ -156,7 +117,7 @@ impl Default for Config {
             agents: BTreeMap::new(),
             diff: DiffLimits::default(),
             gc_after_ms: DEFAULT_GC_AFTER_MS,
-            notifications: crate::notify::Policy::default(),
+            notifications: crate::Policy::default(),
             max_steps: None,
             token_budget: None,
             merge_hooks: false,
@@ -169,26 +130,6 @@ impl Default for Config {
             agent: None,
         }
     }
-}
-
-/// `[agents.NAME]`: a command profile. `{task}` in any argument is replaced by the task text;
-/// the command runs without a shell.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentConfig {
-    /// Empty for a built-in agent whose settings are changed without replacing its command.
-    pub command: Vec<String>,
-    pub env: BTreeMap<String, String>,
-    pub timeout_ms: Option<u64>,
-    /// A built-in agent's permission setting (see `agents.rs`).
-    pub permission: Option<String>,
-    /// How to read a user profile's output (`claude-stream-json`, `codex-json`, ...).
-    pub format: Option<crate::parse::Format>,
-    pub max_steps: Option<u64>,
-    pub token_budget: Option<u64>,
-    /// The agent's own `sandbox` setting (over the host's).
-    pub sandbox: Option<SandboxMode>,
-    /// More folders or files the agent may write in the sandbox (its state and caches).
-    pub sandbox_write: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +237,23 @@ fn sandbox_paths(paths: Vec<String>, key: &str) -> Result<Vec<String>, String> {
 }
 
 impl Config {
+    /// Every agent profile: the built-ins with the user's settings, then the user's own.
+    pub fn profiles(&self) -> Vec<Profile> {
+        sidekick_agents::profiles(&self.agents)
+    }
+
+    /// The profile a job of agent `name` runs with (with Sidekick's MCP server where `[mcp]
+    /// expose_to_jobs` says so).
+    pub fn profile(&self, name: &str) -> Option<Profile> {
+        sidekick_agents::find(&self.agents, name, self.mcp.expose_to_jobs)
+    }
+
+    /// The agent a job runs when it names none (the repository's `agent`, the user's, else the
+    /// first installed coding agent; see `sidekick_agents::default_for`).
+    pub fn default_agent(&self, repo_agent: Option<&str>) -> Result<String, String> {
+        sidekick_agents::default_for(&self.agents, repo_agent.or(self.agent.as_deref()))
+    }
+
     /// Reads the config file; a missing file means the defaults.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         match read_optional(path)? {
@@ -338,7 +296,7 @@ impl Config {
             }
             // The shell agent has no output to parse and nothing to ask: settings it would
             // ignore are refused, not accepted silently.
-            if name == crate::agents::SHELL && a.command.is_empty() {
+            if name == sidekick_agents::SHELL && a.command.is_empty() {
                 let ignored: Vec<&str> = [
                     ("permission", a.permission.is_some()),
                     ("format", a.format.is_some()),
@@ -358,8 +316,8 @@ impl Config {
             }
             let format = match &a.format {
                 None => None,
-                Some(f) => match crate::parse::Format::from_name(f) {
-                    crate::parse::Format::Plain if f != "plain" => {
+                Some(f) => match sidekick_agents::parse::Format::from_name(f) {
+                    sidekick_agents::parse::Format::Plain if f != "plain" => {
                         return Err(invalid(format!(
                             "agents.{name}.format: unknown format '{f}' (plain, claude-stream-json, codex-json, gemini-stream-json, aider-text)"
                         )))
@@ -433,7 +391,7 @@ impl Config {
             Some(t) => parse_duration(t).map_err(|e| invalid(format!("gc_after: {e}")))?,
             None => DEFAULT_GC_AFTER_MS,
         };
-        let mut notifications = crate::notify::Policy::default();
+        let mut notifications = crate::Policy::default();
         if let Some(n) = raw.notifications {
             let ms = |key: &str, v: &Option<String>, default: u64| match v {
                 Some(t) => {
@@ -441,7 +399,7 @@ impl Config {
                 }
                 None => Ok(default),
             };
-            notifications = crate::notify::Policy {
+            notifications = crate::Policy {
                 enabled: n.enabled.unwrap_or(notifications.enabled),
                 quiet_under_ms: ms("quiet_under", &n.quiet_under, notifications.quiet_under_ms)?,
                 prominent_over_ms: ms(
@@ -520,324 +478,5 @@ impl Config {
                 any_job: raw.mcp.as_ref().and_then(|m| m.any_job).unwrap_or(false),
             },
         })
-    }
-}
-
-/// A repository's `.sidekick/config.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RepoConfig {
-    /// Files (relative to the repo's top level) copied into each job's worktree.
-    #[serde(default)]
-    pub copy: Vec<String>,
-    /// A shell command run in the worktree before the agent starts.
-    pub setup: Option<String>,
-    /// Lockfiles (paths inside the repository): warm worktrees run `setup` ahead of time and a
-    /// job that takes one skips its own setup while these files are as they were then.
-    #[serde(default)]
-    pub setup_cache: Vec<String>,
-    /// The agent a job in this repository uses when none is asked for.
-    pub agent: Option<String>,
-    /// Warm worktrees for this repository, instead of the host's `warm_worktrees`.
-    pub warm_worktrees: Option<u32>,
-    /// `[auto_merge] paths`: a job whose changes all match these merges by itself when it
-    /// completes cleanly (and jobs asked to auto-merge must stay within them).
-    pub auto_merge: Option<AutoMergeConfig>,
-}
-
-/// `[auto_merge]` in a repository's `.sidekick/config.toml`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AutoMergeConfig {
-    /// Patterns as in `.gitignore`: `docs/**`, `*.md` (any folder), `/CHANGELOG.md` (the top).
-    #[serde(default)]
-    pub paths: Vec<String>,
-}
-
-impl RepoConfig {
-    pub fn path_in(repo: &Path) -> PathBuf {
-        repo.join(".sidekick").join("config.toml")
-    }
-
-    pub fn load(repo: &Path) -> Result<RepoConfig, ConfigError> {
-        let path = RepoConfig::path_in(repo);
-        let Some(text) = read_optional(&path)? else {
-            return Ok(RepoConfig::default());
-        };
-        RepoConfig::parse(&text, path)
-    }
-
-    /// The configuration in `text`, the content of `path`, checked.
-    pub fn parse(text: &str, path: PathBuf) -> Result<RepoConfig, ConfigError> {
-        let cfg: RepoConfig = toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.clone(),
-            message: one_line(&e),
-        })?;
-        for (key, entry) in cfg
-            .copy
-            .iter()
-            .map(|e| ("copy", e))
-            .chain(cfg.setup_cache.iter().map(|e| ("setup_cache", e)))
-        {
-            let p = Path::new(entry);
-            let escapes = p.is_absolute()
-                || p.components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir));
-            if escapes || entry.is_empty() {
-                return Err(ConfigError::Invalid {
-                    path,
-                    message: format!("{key} entry '{entry}' must be a path inside the repository"),
-                });
-            }
-        }
-        if !cfg.setup_cache.is_empty() && cfg.setup.is_none() {
-            return Err(ConfigError::Invalid {
-                path,
-                message:
-                    "setup_cache names the lockfiles of the setup command, and there is no setup"
-                        .into(),
-            });
-        }
-        if let Some(am) = &cfg.auto_merge {
-            if let Some(bad) = am
-                .paths
-                .iter()
-                .find(|p| crate::automerge::check_pattern(p).is_err())
-            {
-                return Err(ConfigError::Invalid {
-                    path,
-                    message: format!(
-                        "[auto_merge] paths: {}",
-                        crate::automerge::check_pattern(bad)
-                            .err()
-                            .unwrap_or_default()
-                    ),
-                });
-            }
-        }
-        Ok(cfg)
-    }
-}
-
-pub(crate) fn read_optional(path: &Path) -> Result<Option<String>, ConfigError> {
-    match std::fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-fn one_line(e: &toml::de::Error) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ask_is_refused_for_agents_whose_approvals_are_not_carried() {
-        for agent in ["claude", "codex", "gemini"] {
-            let ok = Config::parse(
-                &format!("[agents.{agent}]\npermission = \"ask\"\n"),
-                Path::new("c.toml"),
-            );
-            assert!(ok.is_ok(), "{ok:?}");
-        }
-        let err = Config::parse(
-            "[agents.aider]\npermission = \"ask\"\n",
-            Path::new("c.toml"),
-        )
-        .expect_err("refused");
-        assert!(
-            err.to_string()
-                .contains("agents.aider.permission: aider takes no permission setting"),
-            "{err}"
-        );
-        // A user's own profile may ask only when its agent is one whose approvals are carried.
-        let err = Config::parse(
-            "[agents.mine]\ncommand = [\"mine\"]\npermission = \"ask\"\n",
-            Path::new("c.toml"),
-        )
-        .expect_err("refused");
-        assert!(
-            err.to_string()
-                .contains("agents.mine.permission: `ask` works for claude, codex, gemini"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn a_built_in_agents_permission_is_one_of_its_own_modes() {
-        for (agent, mode) in [
-            ("claude", "acceptEdits"),
-            ("claude", "bypassPermissions"),
-            ("codex", "workspace-write"),
-            ("gemini", "yolo"),
-        ] {
-            let ok = Config::parse(
-                &format!("[agents.{agent}]\npermission = \"{mode}\"\n"),
-                Path::new("c.toml"),
-            );
-            assert!(ok.is_ok(), "{agent} {mode}: {ok:?}");
-        }
-        let err = Config::parse(
-            "[agents.claude]\npermission = \"yolo\"\n",
-            Path::new("c.toml"),
-        )
-        .expect_err("yolo is gemini's, not claude's");
-        assert!(
-            err.to_string().contains(
-                "agents.claude.permission: 'yolo' is not one of claude's modes (ask, default, manual, acceptEdits, plan, auto, dontAsk, bypassPermissions)"
-            ),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn the_apps_open_commands_are_checked_here() {
-        Config::parse(
-            "[open]\neditor = [\"code\", \"--wait\"]\nterminal = [\"kitty\"]\n",
-            Path::new("c.toml"),
-        )
-        .expect("accepted");
-        let err = Config::parse("[open]\neditor = []\n", Path::new("c.toml")).expect_err("empty");
-        assert!(
-            err.to_string().contains("open.editor must name a program"),
-            "{err}"
-        );
-        let err =
-            Config::parse("[open]\nbrowser = [\"x\"]\n", Path::new("c.toml")).expect_err("unknown");
-        assert!(err.to_string().contains("browser"), "{err}");
-    }
-
-    #[test]
-    fn nesting_depth_and_the_mcp_settings() {
-        let c = Config::parse("", Path::new("c.toml")).expect("empty");
-        assert_eq!(c.max_depth, 3);
-        assert_eq!(c.max_children, 10);
-        assert_eq!(c.mcp, McpConfig::default());
-        assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge && !c.mcp.any_job);
-        let c = Config::parse(
-            "max_children = 2
-[mcp]
-any_job = true
-",
-            Path::new("c.toml"),
-        )
-        .expect("parsed");
-        assert!(c.max_children == 2 && c.mcp.any_job);
-        let err = Config::parse(
-            "max_children = 0
-",
-            Path::new("c.toml"),
-        )
-        .expect_err("zero");
-        assert!(
-            err.to_string().contains("max_children must be at least 1"),
-            "{err}"
-        );
-        let c = Config::parse(
-            "max_depth = 1\n[mcp]\nallow_merge = true\nexpose_to_jobs = false\n",
-            Path::new("c.toml"),
-        )
-        .expect("parsed");
-        assert_eq!(c.max_depth, 1);
-        assert!(c.mcp.allow_merge && !c.mcp.expose_to_jobs);
-        let err = Config::parse("max_depth = 0\n", Path::new("c.toml")).expect_err("zero");
-        assert!(
-            err.to_string().contains("max_depth must be at least 1"),
-            "{err}"
-        );
-        let err = Config::parse("[mcp]\nallow_merges = true\n", Path::new("c.toml"))
-            .expect_err("unknown key");
-        assert!(err.to_string().contains("allow_merges"), "{err}");
-    }
-
-    #[test]
-    fn defaults_when_empty() {
-        let c = Config::parse("", Path::new("c.toml")).expect("empty config is fine");
-        assert_eq!(c, Config::default());
-        assert_eq!(c.max_running, 3);
-        assert_eq!(c.default_timeout_ms, 30 * 60 * 1000);
-    }
-
-    #[test]
-    fn reads_agents_and_limits() {
-        let c = Config::parse(
-            r#"
-            max_running = 5
-            timeout = "10m"
-            [agents.echo]
-            command = ["echo", "--", "{task}"]
-            env = { FOO = "bar" }
-            timeout = "90s"
-            [diff]
-            max_file_lines = 10
-            "#,
-            Path::new("c.toml"),
-        )
-        .expect("valid config");
-        assert_eq!(c.max_running, 5);
-        assert_eq!(c.default_timeout_ms, 600_000);
-        let a = &c.agents["echo"];
-        assert_eq!(a.command, vec!["echo", "--", "{task}"]);
-        assert_eq!(a.env.get("FOO").map(String::as_str), Some("bar"));
-        assert_eq!(a.timeout_ms, Some(90_000));
-        assert_eq!(c.diff.max_file_lines, 10);
-        assert_eq!(
-            c.diff.max_total_lines,
-            DiffLimits::default().max_total_lines
-        );
-    }
-
-    #[test]
-    fn names_the_file_and_the_problem() {
-        for (text, needle) in [
-            ("max_running = 0", "max_running"),
-            ("timeout = \"soon\"", "timeout"),
-            ("[agents.x]\ncommand = []", "agents.x.command"),
-            ("bogus = 1", "bogus"),
-            ("max_running = [", "c.toml"),
-        ] {
-            let err = Config::parse(text, Path::new("c.toml")).expect_err(text);
-            let msg = err.to_string();
-            assert!(msg.contains("c.toml") && msg.contains(needle), "{msg}");
-        }
-    }
-
-    #[test]
-    fn repo_config_refuses_paths_outside_the_repo() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir_all(dir.path().join(".sidekick")).expect("mkdir");
-        let cfg_path = RepoConfig::path_in(dir.path());
-        std::fs::write(&cfg_path, "copy = [\"../secret\"]").expect("write");
-        assert!(RepoConfig::load(dir.path()).is_err());
-        std::fs::write(&cfg_path, "copy = [\".env\"]\nsetup = \"make deps\"").expect("write");
-        let cfg = RepoConfig::load(dir.path()).expect("valid");
-        assert_eq!(cfg.copy, vec![".env"]);
-        assert_eq!(cfg.setup.as_deref(), Some("make deps"));
-        let err = |text: &str| {
-            std::fs::write(&cfg_path, text).expect("write");
-            RepoConfig::load(dir.path())
-                .expect_err("refused")
-                .to_string()
-        };
-        assert!(err("setup = \"make\"\nsetup_cache = [\"/etc/passwd\"]")
-            .contains("setup_cache entry '/etc/passwd' must be a path inside the repository"));
-        assert!(err("setup_cache = [\"package-lock.json\"]").contains("there is no setup"));
-        std::fs::write(
-            &cfg_path,
-            "setup = \"npm ci\"\nsetup_cache = [\"package-lock.json\", \"web/yarn.lock\"]",
-        )
-        .expect("write");
-        let cfg = RepoConfig::load(dir.path()).expect("valid");
-        assert_eq!(cfg.setup_cache, vec!["package-lock.json", "web/yarn.lock"]);
     }
 }

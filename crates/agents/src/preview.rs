@@ -22,7 +22,7 @@ const MAX_LINE: usize = 400;
 const MAX_DIFFED: usize = 512 * 1024;
 
 /// The preview of a request to use `tool` with `input`.
-pub(crate) fn of(tool: &str, input: &Value) -> Preview {
+pub fn of(tool: &str, input: &Value) -> Preview {
     if let Some(p) = command(tool, input) {
         return p;
     }
@@ -239,7 +239,7 @@ fn codex_change(c: &Value, files: &mut Files) {
 }
 
 /// The first lines of a preview as plain text, for a notification's body.
-pub(crate) fn first_lines(preview: &Preview, max: usize) -> Vec<String> {
+pub fn first_lines(preview: &Preview, max: usize) -> Vec<String> {
     match preview {
         Preview::None => Vec::new(),
         Preview::Command {

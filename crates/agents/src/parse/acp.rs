@@ -13,7 +13,7 @@ use super::*;
 /// Our requests' ids (see `jobs/dialog.rs`): `initialize`, `session/new`, then each prompt;
 /// `session/load` is `load:SESSION` and the end-of-replay marker `replayed`.
 pub(crate) const NEW_SESSION_ID: u64 = 1;
-pub(crate) const FIRST_PROMPT_ID: u64 = 2;
+pub const FIRST_PROMPT_ID: u64 = 2;
 pub(crate) const LOAD_PREFIX: &str = "load:";
 pub(crate) const REPLAYED_ID: &str = "replayed";
 

@@ -14,13 +14,16 @@ use sidekick_protocol::{
 };
 use toml_edit::{DocumentMut, Item, Table};
 
-use crate::config::{read_optional, Config, ConfigError};
-use crate::{agents, EngineError, Result};
+use crate::error::{read_optional, ConfigError};
+use crate::Config;
+
+type Result<T> = std::result::Result<T, ConfigError>;
 
 /// The settings as the file at `path` makes them now.
-pub(crate) fn read(path: &Path) -> Result<Settings> {
+pub fn read(path: &Path) -> Result<Settings> {
     let c = Config::load(path)?;
-    let agents = agents::profiles(&c)
+    let agents = c
+        .profiles()
         .into_iter()
         .map(|p| {
             let own = c.agents.get(&p.name);
@@ -30,7 +33,7 @@ pub(crate) fn read(path: &Path) -> Result<Settings> {
                 max_steps: own.and_then(|a| a.max_steps),
                 token_budget: own.and_then(|a| a.token_budget),
                 builtin: p.builtin,
-                modes: match (p.builtin, crate::config::permission_modes(&p.name)) {
+                modes: match (p.builtin, sidekick_agents::permission_modes(&p.name)) {
                     (true, Some(modes)) => modes.iter().map(|m| m.to_string()).collect(),
                     _ => Vec::new(),
                 },
@@ -91,7 +94,7 @@ fn valid_name(name: &str) -> bool {
 }
 
 /// `text` with `changes` applied, or why not (one sentence).
-pub(crate) fn apply(text: &str, changes: &[SettingValue]) -> std::result::Result<String, String> {
+pub fn apply(text: &str, changes: &[SettingValue]) -> std::result::Result<String, String> {
     let mut doc: DocumentMut = text
         .parse()
         .map_err(|e: toml_edit::TomlError| e.message().to_string())?;
@@ -248,13 +251,11 @@ fn table_at<'a>(
 
 /// Applies `changes` to the config file at `path`, checks the result as the host reads it, and
 /// writes it; returns the settings it makes. Nothing is written when anything is wrong.
-pub(crate) fn change(path: &Path, changes: &[SettingValue]) -> Result<Settings> {
+pub fn change(path: &Path, changes: &[SettingValue]) -> Result<Settings> {
     let text = read_optional(path)?.unwrap_or_default();
-    let invalid = |message: String| {
-        EngineError::Config(ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
     };
     // Each change on its own first: every field that is wrong gets its own sentence, all at
     // once (not the first problem of the whole file).
@@ -283,7 +284,7 @@ pub(crate) fn change(path: &Path, changes: &[SettingValue]) -> Result<Settings> 
         })
         .collect();
     if !problems.is_empty() {
-        return Err(EngineError::Settings {
+        return Err(ConfigError::Settings {
             path: path.to_path_buf(),
             fields: problems,
         });
@@ -300,10 +301,10 @@ fn write(path: &Path, text: &str) -> Result<()> {
     let target: PathBuf = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let dir = target
         .parent()
-        .ok_or_else(|| EngineError::Internal(format!("{} has no folder", target.display())))?;
+        .ok_or_else(|| std::io::Error::other(format!("{} has no folder", target.display())))?;
     // A folder of the user's own (a dotfiles checkout) keeps its permissions.
     if !dir.exists() {
-        crate::private::dir(dir)?;
+        sidekick_protocol::private::dir(dir)?;
     }
     let tmp = dir.join(format!(
         ".{}.sidekick-{}",
@@ -315,7 +316,7 @@ fn write(path: &Path, text: &str) -> Result<()> {
     ));
     // Written and on disk before it replaces the file; on any failure (a full disk) the
     // file is as it was and the half-written copy goes.
-    let replaced = crate::private::write(&tmp, text)
+    let replaced = sidekick_protocol::private::write(&tmp, text)
         .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
         .and_then(|()| std::fs::rename(&tmp, &target));
     if let Err(e) = replaced {
@@ -434,10 +435,10 @@ mod tests {
             ],
         )
         .expect_err("refused");
-        let api = e.to_api();
-        assert_eq!(api.code, sidekick_protocol::ErrorCode::Config);
-        let got: Vec<(&str, &str)> = api
-            .fields
+        let ConfigError::Settings { fields, .. } = &e else {
+            panic!("a settings refusal: {e}");
+        };
+        let got: Vec<(&str, &str)> = fields
             .iter()
             .map(|f| (f.key.as_str(), f.message.as_str()))
             .collect();

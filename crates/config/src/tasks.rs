@@ -147,7 +147,7 @@ pub fn parse(name: &str, path: &Path, text: &str) -> Result<TaskType, TaskError>
         .map_err(|e| invalid(e.message().lines().next().unwrap_or("").to_string()))?;
     let agent = raw.agent.unwrap_or_else(|| {
         if raw.command.is_some() {
-            crate::agents::SHELL.into()
+            sidekick_agents::SHELL.into()
         } else {
             String::new()
         }
@@ -163,7 +163,7 @@ pub fn parse(name: &str, path: &Path, text: &str) -> Result<TaskType, TaskError>
                 "give a `prompt` (for an agent) or a `command` (with agent = \"shell\")".into(),
             ))
         }
-        (Some(_), None) if agent == crate::agents::SHELL => {
+        (Some(_), None) if agent == sidekick_agents::SHELL => {
             return Err(invalid(
                 "the shell agent runs a `command`, not a `prompt`".into(),
             ))
@@ -173,7 +173,7 @@ pub fn parse(name: &str, path: &Path, text: &str) -> Result<TaskType, TaskError>
                 "a `prompt` needs an `agent` (claude, codex, gemini, aider or your own)".into(),
             ))
         }
-        (None, Some(_)) if agent != crate::agents::SHELL => {
+        (None, Some(_)) if agent != sidekick_agents::SHELL => {
             return Err(invalid(format!(
                 "`command` runs with agent = \"shell\", not \"{agent}\"; give the agent a `prompt`"
             )))

@@ -14,7 +14,7 @@ use super::*;
 
 /// Our requests' ids (see `jobs/dialog.rs`): `initialize`, the thread, then each turn.
 pub(crate) const THREAD_ID: u64 = 1;
-pub(crate) const FIRST_TURN_ID: u64 = 2;
+pub const FIRST_TURN_ID: u64 = 2;
 
 #[derive(Default)]
 pub(super) struct CodexApp {

@@ -18,20 +18,73 @@
 //! | `gemini` | `ask` (default): `gemini --acp` (the Agent Client Protocol), every permission request a request; any other `P`: `gemini --prompt TASK --output-format stream-json --approval-mode P` (tools needing approval are refused headless) | `ask` |
 //! | `aider` | `aider --message TASK --yes-always --no-auto-commits … --no-suggest-shell-commands` | none: edits are confirmed, shell commands are never suggested |
 
+use sidekick_protocol::SandboxMode;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use sidekick_protocol::AgentInfo;
-
-use crate::config::{AgentConfig, Config};
 use crate::parse::Format;
+use crate::probe::locate;
 
 pub const SHELL: &str = "shell";
 pub const TASK_PLACEHOLDER: &str = "{task}";
 pub const PERMISSION_PLACEHOLDER: &str = "{permission}";
 pub const SESSION_PLACEHOLDER: &str = "{session}";
 /// The `permission` that routes what the agent asks to the user (agents that can: claude).
-pub const ASK: &str = crate::config::ASK_PERMISSION;
+pub const ASK: &str = "ask";
+
+/// The agents Sidekick knows without a `command` (their profiles are in `agents.rs`; a test
+/// there keeps the two lists the same). A `[agents.NAME]` table for one of them may hold
+/// settings only.
+pub const BUILTIN_AGENTS: &[&str] = &["claude", "codex", "gemini", "aider", "shell"];
+
+/// The agents whose approvals Sidekick carries to the user (built-ins with an `ask` command).
+pub const ASKING_AGENTS: &[&str] = &["claude", "codex", "gemini"];
+
+/// A built-in agent's own permission modes (`ask` first where Sidekick carries its approvals):
+/// what `[agents.NAME] permission` may say. Empty: the agent takes no permission setting.
+pub fn permission_modes(name: &str) -> Option<&'static [&'static str]> {
+    Some(match name {
+        // `claude --permission-mode`; `manual` is its alias of `default`.
+        "claude" => &[
+            "ask",
+            "default",
+            "manual",
+            "acceptEdits",
+            "plan",
+            "auto",
+            "dontAsk",
+            "bypassPermissions",
+        ],
+        // `codex exec --sandbox`.
+        "codex" => &["ask", "read-only", "workspace-write", "danger-full-access"],
+        // `gemini --approval-mode`.
+        "gemini" => &["ask", "default", "auto_edit", "yolo"],
+        "aider" | "shell" => &[],
+        _ => return None,
+    })
+}
+
+/// `[agents.NAME]`: a command profile. `{task}` in any argument is replaced by the task text;
+/// the command runs without a shell.
+/// The `[agents.NAME]` tables of the user's config, by name.
+pub type Agents = BTreeMap<String, AgentConfig>;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AgentConfig {
+    /// Empty for a built-in agent whose settings are changed without replacing its command.
+    pub command: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub timeout_ms: Option<u64>,
+    /// A built-in agent's permission setting (see `agents.rs`).
+    pub permission: Option<String>,
+    /// How to read a user profile's output (`claude-stream-json`, `codex-json`, ...).
+    pub format: Option<Format>,
+    pub max_steps: Option<u64>,
+    pub token_budget: Option<u64>,
+    /// The agent's own `sandbox` setting (over the host's).
+    pub sandbox: Option<SandboxMode>,
+    /// More folders or files the agent may write in the sandbox (its state and caches).
+    pub sandbox_write: Vec<String>,
+}
 
 /// A built-in agent: its command template, output format and default permission.
 struct Builtin {
@@ -59,15 +112,15 @@ pub fn reads_words(name: &str) -> bool {
     BUILTINS.iter().any(|b| b.name == name)
 }
 
-/// The agent a job runs when it names none: the repository's `agent`, else the user's
-/// (`agent` in config.toml), else the first built-in coding agent installed (claude, codex,
+/// The agent a job runs when it names none: `named` (the repository's `agent`, else the user's
+/// `agent` in config.toml), else the first built-in coding agent installed (claude, codex,
 /// gemini, aider, in that order). Never `shell` by itself: a task run as a command must be asked
 /// for (`-a shell`). The app's composer starts at the same agent.
-pub fn default_for(config: &Config, repo_agent: Option<&str>) -> Result<String, String> {
-    if let Some(a) = repo_agent.or(config.agent.as_deref()) {
+pub fn default_for(agents: &Agents, named: Option<&str>) -> Result<String, String> {
+    if let Some(a) = named {
         return Ok(a.to_string());
     }
-    profiles(config)
+    profiles(agents)
         .into_iter()
         .filter(|p| reads_words(&p.name))
         .find(|p| p.command.first().is_some_and(|c| locate(c).is_some()))
@@ -335,23 +388,18 @@ fn own_sandbox(name: &str, permission: &str, asks: bool) -> Option<sidekick_prot
 
 /// All profiles: built-ins first (a user profile with its own `command` replaces the built-in
 /// of that name), then the user's in name order.
-pub fn profiles(config: &Config) -> Vec<Profile> {
-    let replaced = |name: &str| {
-        config
-            .agents
-            .get(name)
-            .is_some_and(|a| !a.command.is_empty())
-    };
+pub fn profiles(agents: &Agents) -> Vec<Profile> {
+    let replaced = |name: &str| agents.get(name).is_some_and(|a| !a.command.is_empty());
     let mut out = Vec::new();
     if !replaced(SHELL) {
-        out.push(shell_profile(config.agents.get(SHELL)));
+        out.push(shell_profile(agents.get(SHELL)));
     }
     for b in BUILTINS {
         if !replaced(b.name) {
-            out.push(builtin_profile(b, config.agents.get(b.name)));
+            out.push(builtin_profile(b, agents.get(b.name)));
         }
     }
-    for (name, a) in &config.agents {
+    for (name, a) in agents {
         if !a.command.is_empty() {
             out.push(user_profile(name, a));
         }
@@ -377,12 +425,11 @@ fn user_profile(name: &str, a: &AgentConfig) -> Profile {
     }
 }
 
-/// The profile called `name`.
-/// The profile a job of agent `name` runs with: with `[mcp] expose_to_jobs`, the built-in
-/// claude, codex and gemini get Sidekick's own MCP server (see [`expose_sidekick`]).
-pub fn find(config: &Config, name: &str) -> Option<Profile> {
-    let mut profile = profiles(config).into_iter().find(|p| p.name == name)?;
-    if config.mcp.expose_to_jobs {
+/// The profile a job of agent `name` runs with: with `expose` (`[mcp] expose_to_jobs`), the
+/// built-in claude, codex and gemini get Sidekick's own MCP server (see [`expose_sidekick`]).
+pub fn find(agents: &Agents, name: &str, expose: bool) -> Option<Profile> {
+    let mut profile = profiles(agents).into_iter().find(|p| p.name == name)?;
+    if expose {
         let exe = sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick");
         expose_sidekick(&mut profile, &exe.display().to_string());
     }
@@ -431,240 +478,6 @@ pub fn expose_sidekick(profile: &mut Profile, exe: &str) {
     profile.sidekick_mcp = Some(exe.to_string());
 }
 
-/// Where `program` would be found, the way the host's `Command` looks it up.
-pub fn locate(program: &str) -> Option<PathBuf> {
-    locate_in(program, std::env::var_os("PATH").as_deref())
-}
-
-/// `program` as it would run with `path` as PATH: itself when it names a folder, else the first
-/// executable of that name on `path`.
-pub fn locate_in(program: &str, path: Option<&std::ffi::OsStr>) -> Option<PathBuf> {
-    if program.contains('/') {
-        let p = Path::new(program);
-        return is_executable(p).then(|| p.to_path_buf());
-    }
-    std::env::split_paths(path?)
-        .map(|dir| dir.join(program))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(p: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
-}
-
-/// What `sidekick agents` shows for a profile.
-pub fn info(profile: &Profile) -> AgentInfo {
-    let program = profile.command.first().cloned().unwrap_or_default();
-    let path = locate(&program);
-    let problem = match &path {
-        Some(_) => None,
-        None if program.contains('/') => Some(format!("{program} is not an executable file")),
-        None => Some(format!("{program} was not found on PATH")),
-    };
-    let version = match &path {
-        Some(p) if profile.name != SHELL => version_of(p),
-        _ => None,
-    };
-    AgentInfo {
-        name: profile.name.clone(),
-        builtin: profile.builtin,
-        command: profile.command.clone(),
-        installed: path.is_some(),
-        path: path.map(|p| p.display().to_string()),
-        problem,
-        timeout_ms: profile.timeout_ms,
-        version,
-        format: profile.format.name().to_string(),
-        install: profile
-            .builtin
-            .then(|| install_hint(&profile.name))
-            .flatten()
-            .map(str::to_string),
-    }
-}
-
-/// What `sidekick doctor --online` asks each built-in agent: one short answer, no tools.
-const PROBE: &str = "Reply with the single word OK.";
-
-/// The arguments of a built-in agent's one-shot, tool-less run of [`PROBE`].
-fn probe_args(name: &str) -> Option<&'static [&'static str]> {
-    Some(match name {
-        "claude" => &["-p", PROBE, "--tools", "", "--output-format", "json"],
-        "codex" => &[
-            "exec",
-            "--skip-git-repo-check",
-            "--sandbox",
-            "read-only",
-            PROBE,
-        ],
-        "gemini" => &["--prompt", PROBE],
-        "aider" => &[
-            "--message",
-            PROBE,
-            "--no-git",
-            "--yes-always",
-            "--no-check-update",
-            "--no-show-release-notes",
-            "--no-auto-commits",
-        ],
-        _ => return None,
-    })
-}
-
-/// How long an online probe may take.
-const PROBE_LIMIT: std::time::Duration = std::time::Duration::from_secs(90);
-
-/// `sidekick doctor --online`: runs an installed built-in agent once on a one-word question,
-/// with its profile's environment (its API key), in a scratch folder: `Ok` with how long it
-/// took when it answered, `Err` with its own last words when it did not (a key it refuses, no
-/// network). `None` where there is nothing to ask (not installed, or a custom agent).
-pub fn online(profile: &Profile) -> Option<Result<String, String>> {
-    use std::io::Read;
-    let args = probe_args(&profile.name).filter(|_| profile.builtin)?;
-    let program = locate(profile.command.first()?)?;
-    let dir = std::env::temp_dir().join(format!(
-        "sidekick-probe-{}-{}",
-        profile.name,
-        std::process::id()
-    ));
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return Some(Err(format!("cannot make a scratch folder: {e}")));
-    }
-    let started = std::time::Instant::now();
-    let spawned = std::process::Command::new(&program)
-        .args(args)
-        .envs(&profile.env)
-        .current_dir(&dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            return Some(Err(format!("{} cannot be run: {e}", program.display())));
-        }
-    };
-    // Both streams are drained while it runs (a full pipe would stall it).
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_string(&mut text);
-            }
-            text
-        })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if started.elapsed() < PROBE_LIMIT => {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let (stdout, stderr) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-    let secs = started.elapsed().as_secs_f64();
-    Some(match status {
-        None => Err(format!(
-            "no answer within {}s (is the network or the API reachable?)",
-            PROBE_LIMIT.as_secs()
-        )),
-        Some(s) if s.success() && !claude_error(&stdout) => Ok(format!("answered in {secs:.1}s")),
-        Some(s) => Err(last_words(&stdout, &stderr).unwrap_or_else(|| format!("it {s}"))),
-    })
-}
-
-/// Claude Code's JSON result says `is_error` even where it exits 0.
-fn claude_error(stdout: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(stdout.trim()).is_ok_and(|v| v["is_error"] == true)
-}
-
-/// What an agent said last about why it failed: Claude Code's JSON `result`, else the last
-/// non-empty line of its error stream, else of its output.
-fn last_words(stdout: &str, stderr: &str) -> Option<String> {
-    let json = serde_json::from_str::<serde_json::Value>(stdout.trim())
-        .ok()
-        .and_then(|v| v["result"].as_str().map(str::to_string));
-    let last = |t: &str| {
-        t.lines()
-            .map(str::trim)
-            .rfind(|l| !l.is_empty())
-            .map(str::to_string)
-    };
-    json.or_else(|| last(stderr))
-        .or_else(|| last(stdout))
-        .map(|l| crate::parse::shorten(&l, 200))
-}
-
-/// The command that installs a built-in agent.
-fn install_hint(name: &str) -> Option<&'static str> {
-    match name {
-        "claude" => Some("npm install -g @anthropic-ai/claude-code"),
-        "codex" => Some("npm install -g @openai/codex"),
-        "gemini" => Some("npm install -g @google/gemini-cli"),
-        "aider" => Some("python3 -m pip install aider-install && aider-install"),
-        _ => None,
-    }
-}
-
-/// The first line `PROGRAM --version` prints, waiting at most 5 s.
-fn version_of(program: &Path) -> Option<String> {
-    let mut child = std::process::Command::new(program)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let mut text = String::new();
-    use std::io::Read;
-    child.stdout.take()?.read_to_string(&mut text).ok()?;
-    text.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .map(str::to_string)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -672,35 +485,40 @@ mod tests {
     #[test]
     fn the_configs_list_of_builtins_is_this_files() {
         let mut here: Vec<&str> = BUILTINS.iter().map(|b| b.name).chain([SHELL]).collect();
-        let mut listed = crate::config::BUILTIN_AGENTS.to_vec();
+        let mut listed = BUILTIN_AGENTS.to_vec();
         here.sort_unstable();
         listed.sort_unstable();
         assert_eq!(here, listed);
     }
 
-    fn config_with(name: &str, command: &[&str]) -> Config {
-        let mut c = Config::default();
-        c.agents.insert(
+    fn config_with(name: &str, command: &[&str]) -> Agents {
+        let command = command.iter().map(|s| s.to_string()).collect();
+        let timeout_ms = Some(5_000);
+        Agents::from([(
             name.into(),
             AgentConfig {
-                command: command.iter().map(|s| s.to_string()).collect(),
-                env: BTreeMap::new(),
-                timeout_ms: Some(5_000),
-                permission: None,
-                format: None,
-                max_steps: None,
-                token_budget: None,
-                sandbox: None,
-                sandbox_write: Vec::new(),
+                command,
+                timeout_ms,
+                ..AgentConfig::default()
             },
-        );
-        c
+        )])
+    }
+
+    /// `[agents.NAME] permission = "P"` and nothing else.
+    fn permission(name: &str, p: &str) -> Agents {
+        let permission = Some(p.to_string());
+        Agents::from([(
+            name.into(),
+            AgentConfig {
+                permission,
+                ..AgentConfig::default()
+            },
+        )])
     }
 
     #[test]
     fn jobs_of_claude_codex_and_gemini_get_sidekicks_mcp_server_unless_the_config_says_no() {
-        let exposed = |toml: &str, name: &str| {
-            let c = Config::parse(toml, Path::new("c.toml")).expect("config");
+        let exposed = |c: Agents, name: &str| {
             let mut p = profiles(&c)
                 .into_iter()
                 .find(|p| p.name == name)
@@ -708,7 +526,7 @@ mod tests {
             expose_sidekick(&mut p, "/opt/sk/sidekick");
             p
         };
-        let claude = exposed("", "claude");
+        let claude = exposed(Agents::new(), "claude");
         let n = claude.command.len();
         assert_eq!(claude.command[n - 4], "--mcp-config");
         let cfg: serde_json::Value = serde_json::from_str(&claude.command[n - 3]).expect("json");
@@ -718,10 +536,7 @@ mod tests {
         );
         assert_eq!(claude.command[n - 2..], ["--allowedTools", "mcp__sidekick"]);
         // Headless codex: config flags right after `exec`, in the resume command too.
-        let codex = exposed(
-            "[agents.codex]\npermission = \"workspace-write\"\n",
-            "codex",
-        );
+        let codex = exposed(permission("codex", "workspace-write"), "codex");
         let flags = [
             "-c",
             "mcp_servers.sidekick.command=\"/opt/sk/sidekick\"",
@@ -732,7 +547,7 @@ mod tests {
         assert_eq!(codex.resume.as_ref().expect("resume")[2..6], flags);
         // The dialogs (Codex's app-server, Gemini's ACP) carry it in their protocol.
         for name in ["codex", "gemini"] {
-            let p = exposed("", name);
+            let p = exposed(Agents::new(), name);
             assert_eq!(
                 p.sidekick_mcp.as_deref(),
                 Some("/opt/sk/sidekick"),
@@ -741,15 +556,18 @@ mod tests {
             assert!(!p.command.iter().any(|a| a.contains("sidekick")), "{name}");
         }
         // Agents without a way to take it, and user profiles, are left alone.
-        let headless_gemini = exposed("[agents.gemini]\npermission = \"auto_edit\"\n", "gemini");
+        let headless_gemini = exposed(permission("gemini", "auto_edit"), "gemini");
         assert_eq!(headless_gemini.sidekick_mcp, None);
-        let aider = exposed("", "aider");
+        let aider = exposed(Agents::new(), "aider");
         assert_eq!(aider.sidekick_mcp, None);
         assert!(!aider.command.iter().any(|a| a.contains("sidekick")));
         // `find` applies it only with `[mcp] expose_to_jobs` (on by default).
-        let off = Config::parse("[mcp]\nexpose_to_jobs = false\n", Path::new("c.toml")).expect("c");
-        assert_eq!(find(&off, "claude").expect("claude").sidekick_mcp, None);
-        assert!(find(&Config::default(), "claude")
+        let none = Agents::new();
+        assert_eq!(
+            find(&none, "claude", false).expect("claude").sidekick_mcp,
+            None
+        );
+        assert!(find(&none, "claude", true)
             .expect("claude")
             .sidekick_mcp
             .is_some());
@@ -758,17 +576,13 @@ mod tests {
     #[test]
     fn only_codex_resumes_a_session_and_keeps_its_flags() {
         // Asking (the default), Codex resumes its thread inside the dialog, not by argv.
-        let c = Config::default();
-        let asking = find(&c, "codex").expect("codex");
+        let c = Agents::new();
+        let asking = find(&c, "codex", true).expect("codex");
         assert_eq!(asking.command, ["codex", "app-server"]);
         assert!(asking.dialog);
         assert_eq!(asking.format, Format::CodexApp);
         assert!(asking.resume_argv("go on", "s-1").is_none());
-        let c = Config::parse(
-            "[agents.codex]\npermission = \"workspace-write\"\n",
-            Path::new("c.toml"),
-        )
-        .expect("config");
+        let c = permission("codex", "workspace-write");
         let codex = profiles(&c)
             .into_iter()
             .find(|p| p.name == "codex")
@@ -789,7 +603,10 @@ mod tests {
         );
         for name in ["claude", "gemini", "aider", SHELL] {
             assert!(
-                find(&c, name).expect(name).resume_argv("x", "s").is_none(),
+                find(&c, name, true)
+                    .expect(name)
+                    .resume_argv("x", "s")
+                    .is_none(),
                 "{name}"
             );
         }
@@ -797,14 +614,14 @@ mod tests {
 
     #[test]
     fn shell_runs_the_task_as_a_script() {
-        let p = find(&Config::default(), SHELL).expect("shell is built in");
+        let p = find(&Agents::new(), SHELL, true).expect("shell is built in");
         assert_eq!(p.argv("echo $HOME; ls"), vec!["sh", "-c", "echo $HOME; ls"]);
     }
 
     #[test]
     fn user_profiles_keep_the_task_in_one_argument() {
         let c = config_with("echoer", &["printf", "%s", "--prompt={task}", "{task}"]);
-        let p = find(&c, "echoer").expect("profile");
+        let p = find(&c, "echoer", true).expect("profile");
         let task = "a; rm -rf / $(id) `x` \"q\" 'y'";
         assert_eq!(
             p.argv(task),
@@ -816,7 +633,7 @@ mod tests {
             ]
         );
         assert_eq!(p.timeout_ms, Some(5_000));
-        assert!(find(&c, "nope").is_none());
+        assert!(find(&c, "nope", true).is_none());
         let names: Vec<String> = profiles(&c).into_iter().map(|p| p.name).collect();
         assert_eq!(
             names,
@@ -827,19 +644,19 @@ mod tests {
     #[test]
     fn reports_whether_the_program_is_installed() {
         let c = config_with("missing", &["surely-not-a-program-xyz", "{task}"]);
-        let missing = info(&find(&c, "missing").expect("profile"));
+        let missing = crate::probe::info(&find(&c, "missing", true).expect("profile"));
         assert!(!missing.installed);
         assert!(missing
             .problem
             .as_deref()
             .is_some_and(|p| p.contains("not found on PATH")));
-        let sh = info(&find(&c, SHELL).expect("shell"));
+        let sh = crate::probe::info(&find(&c, SHELL, true).expect("shell"));
         assert!(sh.installed && sh.problem.is_none() && sh.path.is_some());
         let dir = tempfile::tempdir().expect("tempdir");
         let plain_file = dir.path().join("not-a-program");
         std::fs::write(&plain_file, "data").expect("write");
         let abs = config_with("abs", &[plain_file.to_str().expect("utf-8 path")]);
-        let not_exec = info(&find(&abs, "abs").expect("profile"));
+        let not_exec = crate::probe::info(&find(&abs, "abs", true).expect("profile"));
         assert!(!not_exec.installed);
         assert!(not_exec
             .problem
