@@ -8,8 +8,8 @@
 
 use sidekick_protocol::{AutoMergeOutcome, EventBody, JobState, Level, MergeRequest};
 
-use crate::store::NewEvent;
 use crate::Engine;
+use sidekick_store::NewEvent;
 
 /// Decides a completed job's auto-merge: merges it, or holds it for review with the reason.
 /// Does nothing for a job whose auto-merge is not pending.

@@ -10,13 +10,13 @@ use std::time::Duration;
 use sidekick_protocol::{AgentInfo, Event, Job, JobState, SpawnRequest};
 use tokio::sync::broadcast;
 
-use crate::store::{Store, StoreError};
 use crate::{
     ids, lock, notify, private, release_memory, repo, review, Clock, Home, Inner, Result,
     StopReason, SystemClock, REBASE_LOOK, REPO_IDLE, STOP_GRACE,
 };
 use sidekick_config::tasks;
 use sidekick_config::Config;
+use sidekick_store::{Store, StoreError};
 
 #[derive(Clone)]
 pub struct Engine {

@@ -6,8 +6,8 @@ use sidekick_protocol::{ApiError, ErrorCode};
 use sidekick_config::{tasks, ConfigError};
 
 use crate::repo::RepoError;
-use crate::store::StoreError;
 use crate::{jobs, Refusal};
+use sidekick_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -11,8 +11,8 @@ use sidekick_protocol::{Event, EventBody, Job, JobState, Level};
 use tokio::sync::{broadcast, watch};
 
 use crate::engine::duration;
-use crate::store::{JobRecord, NewEvent, Store};
-use crate::{ids, jobs, lock, output, private, review, store, Clock, EngineError, Home, Result};
+use crate::{ids, jobs, lock, output, private, review, Clock, EngineError, Home, Result};
+use sidekick_store::{JobRecord, NewEvent, Store};
 
 /// The size of the home's reserve file (see `Inner::keep_reserve`).
 const RESERVE_BYTES: usize = 4 << 20;
@@ -102,7 +102,7 @@ impl Inner {
         let mut db = lock(&self.db);
         // The ledger's second check: what is stored may have moved on since `rec` was read.
         if let Some(stored) = db.job_state(&rec.job.id)? {
-            jobs::ledger::check(&rec.job.codename, stored, rec.job.state)?;
+            sidekick_store::ledger::check(&rec.job.codename, stored, rec.job.state)?;
         }
         db.update_job(rec)?;
         self.append_and_broadcast(&mut db, events)
@@ -121,7 +121,7 @@ impl Inner {
             .ok_or_else(|| EngineError::UnknownJob(job_id.to_string()))?;
         let stored = rec.job.state;
         let (out, extra) = f(&mut rec)?;
-        jobs::ledger::check(&rec.job.codename, stored, rec.job.state)?;
+        sidekick_store::ledger::check(&rec.job.codename, stored, rec.job.state)?;
         db.update_job(&rec)?;
         let mut events = vec![self.job_event(&rec.job)];
         events.extend(extra);
@@ -324,7 +324,7 @@ impl Inner {
             };
             if rec.job.state.has_ended()
                 && rec.job.state != JobState::Merged
-                && jobs::ledger::retire_to(&mut rec, JobState::Merged).is_ok()
+                && sidekick_store::ledger::retire_to(&mut rec, JobState::Merged).is_ok()
             {
                 let target = entry
                     .target_ref
@@ -332,7 +332,7 @@ impl Inner {
                     .to_string();
                 rec.job.merged_into = Some(target.clone());
                 rec.job.merge_commit = Some(entry.to_commit.clone());
-                rec.merge = Some(store::MergeRecord {
+                rec.merge = Some(sidekick_store::MergeRecord {
                     target,
                     previous_tip: entry.from_commit.clone(),
                     commit: entry.to_commit.clone(),

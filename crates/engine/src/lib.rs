@@ -15,7 +15,6 @@ pub(crate) mod pool;
 pub(crate) mod process;
 mod runner;
 pub(crate) mod sandbox;
-pub(crate) mod store;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -91,13 +90,7 @@ pub fn sandbox_available() -> std::result::Result<(), String> {
 
 /// For `sidekick doctor`: SQLite's own check of the database, opened read-only (`ok` when sound).
 pub fn check_database(path: &Path) -> std::result::Result<String, String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| e.to_string())?;
-    conn.query_row("PRAGMA quick_check", [], |r| r.get::<_, String>(0))
-        .map_err(|e| e.to_string())
+    sidekick_store::database::quick_check(path).map_err(|e| e.to_string())
 }
 
 /// Open repositories unused this long are closed.

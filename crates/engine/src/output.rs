@@ -14,8 +14,8 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::mpsc;
 
 use crate::jobs::handle::JobHandle;
-use crate::store::NewEvent;
 use sidekick_agents::parse::{Parsed, Parser};
+use sidekick_store::NewEvent;
 
 /// What the agent has reported so far (parsed from its stdout).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,7 +37,7 @@ pub(crate) struct Progress {
 impl Progress {
     /// Progress that goes on from what the job's earlier turns reported: steps, tokens and
     /// cost add up across turns (so do the job's budgets).
-    pub fn continuing(rec: &crate::store::JobRecord) -> Progress {
+    pub fn continuing(rec: &sidekick_store::JobRecord) -> Progress {
         Progress {
             steps: rec.job.steps,
             tokens: rec.job.tokens,
@@ -52,7 +52,7 @@ impl Progress {
     }
 
     /// Copies the figures into a job record (before the runner saves it).
-    pub fn apply(&self, rec: &mut crate::store::JobRecord) {
+    pub fn apply(&self, rec: &mut sidekick_store::JobRecord) {
         rec.job.steps = self.steps;
         rec.job.tokens = self.tokens;
         rec.job.cost_usd = self.cost_usd;
@@ -244,11 +244,7 @@ fn io_disk_full(e: &std::io::Error) -> bool {
 
 /// Whether storing failed because the database's disk is full.
 fn store_disk_full(e: &crate::EngineError) -> bool {
-    matches!(
-        e,
-        crate::EngineError::Store(crate::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
-            if f.code == rusqlite::ErrorCode::DiskFull
-    )
+    matches!(e, crate::EngineError::Store(s) if s.is_disk_full())
 }
 
 /// One line (or piece of an over-long line) as read.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 
-use crate::store::ProcessIdentity;
+use sidekick_store::ProcessIdentity;
 
 /// The identity of a live process, if it exists.
 pub fn identity(pid: i32) -> Option<ProcessIdentity> {

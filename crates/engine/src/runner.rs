@@ -12,10 +12,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::jobs::handle::JobHandle;
-use crate::jobs::ledger;
 use crate::output::{pump, sink, Progress, Reader};
-use crate::store::JobRecord;
 use crate::{human, lock, process, release_memory, repo, sandbox, StopReason};
+use sidekick_store::ledger;
+use sidekick_store::JobRecord;
 
 /// How a process run ended.
 enum ProcEnd {

@@ -23,9 +23,9 @@ use std::sync::Mutex;
 use sidekick_git::confine::{self, WorktreeGit};
 use sidekick_protocol::{Home, Sandbox, SandboxMode};
 
-use crate::store::JobRecord;
 use sidekick_agents::{Profile, SANDBOX_CACHES};
 use sidekick_config::Config;
+use sidekick_store::JobRecord;
 
 /// Always hidden from a sandboxed job (besides `sandbox_hide`).
 pub const SECRETS: &[&str] = &["~/.ssh", "~/.gnupg", "~/.aws"];

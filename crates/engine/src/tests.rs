@@ -6,8 +6,8 @@ use std::time::Duration;
 use sidekick_protocol::{ErrorCode, EventBody, Job, JobState, SandboxMode, SpawnRequest};
 
 use crate::repo::testing::{git, repo_with_commit};
-use crate::store::ProcessIdentity;
 use crate::{Engine, EngineOptions, Home};
+use sidekick_store::ProcessIdentity;
 
 struct Fixture {
     _tmp: tempfile::TempDir,
@@ -793,7 +793,7 @@ async fn a_jobs_handle_reaches_only_its_own_job() {
     other.job.reason = Some("written through another job's handle".into());
     let err = handle.save(&other).expect_err("refused");
     assert!(err.to_string().contains("tried to save job"), "{err}");
-    let stray = crate::store::NewEvent {
+    let stray = sidekick_store::NewEvent {
         job_id: b.id.clone(),
         time: 1,
         body: EventBody::Notice {

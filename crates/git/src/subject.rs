@@ -14,23 +14,7 @@ pub enum Phase {
     Discarded,
 }
 
-/// What `undo` needs to revert a merge.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MergeRecord {
-    pub target: String,
-    /// The target's tip before the merge.
-    pub previous_tip: String,
-    /// The target's tip the merge made.
-    pub commit: String,
-    pub strategy: String,
-    /// Only these paths were merged (the job stayed in review).
-    #[serde(default)]
-    pub paths: Vec<String>,
-    /// The merge set the user's uncommitted changes aside and put them back: its undo does the
-    /// same.
-    #[serde(default)]
-    pub autostash: bool,
-}
+pub use sidekick_protocol::MergeRecord;
 
 /// A job as review sees it. Operations read it and update what they change (head, stats,
 /// conflicts, snapshot, worktree, merge record, phase); the engine records the rest.

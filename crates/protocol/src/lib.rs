@@ -34,8 +34,8 @@ pub use request::{
 pub use review::{
     ActionResult, CheckedOut, Comment, Conflict, Diff, DiffLimits, DiffLine, DiscardRequest,
     FileDiff, FileLines, FileStatus, GcItem, GcReport, GcRequest, Hunk, HunkPick, HunkRange,
-    LineKind, MergePreview, MergeRequest, MergeResult, MergeStrategy, NewComment, Pool,
-    RebaseRequest, Side, Span, UndoRequest, Viewed, WarmWorktree,
+    LineKind, MergePreview, MergeRecord, MergeRequest, MergeResult, MergeStrategy, NewComment,
+    Pool, RebaseRequest, Side, Span, UndoRequest, Viewed, WarmWorktree,
 };
 pub use settings::{AgentSettings, NotificationSettings, SettingValue, Settings, SettingsChange};
 

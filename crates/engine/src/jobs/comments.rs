@@ -8,9 +8,9 @@ use std::path::Path;
 use sidekick_git::files::{self, FileError};
 use sidekick_protocol::{Comment, FileLines, NewComment, Side, Viewed};
 
-use crate::store::JobRecord;
 use crate::{lock, Engine, EngineError, Result};
 use sidekick_config::Config;
+use sidekick_store::JobRecord;
 
 /// The most lines one comment quotes.
 const MAX_COMMENT_LINES: u32 = 200;

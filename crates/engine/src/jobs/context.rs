@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use sidekick_protocol::SpawnRequest;
 
-use crate::store::JobRecord;
 use crate::{repo, EngineError, Inner, Result};
+use sidekick_store::JobRecord;
 
 impl Inner {
     /// The context a request asks for (`None`: the task only).

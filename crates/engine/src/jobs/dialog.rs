@@ -22,9 +22,9 @@ use sidekick_agents::dialect::{
 };
 
 use crate::jobs::handle::JobHandle;
-use crate::jobs::ledger;
-use crate::store::NewEvent;
 use crate::{lock, Engine, EngineError, Inner, Result};
+use sidekick_store::ledger;
+use sidekick_store::NewEvent;
 
 /// What the runner's dialog task writes to the agent.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use sidekick_protocol::Level;
 
 use crate::jobs::dialog::Control;
 use crate::output::{Progress, Said};
-use crate::store::{JobRecord, NewEvent};
 use crate::{lock, EngineError, Inner, Result};
+use sidekick_store::{JobRecord, NewEvent};
 
 #[derive(Clone)]
 pub(crate) struct JobHandle {

@@ -1,12 +1,11 @@
 //! Jobs: how one is born (`spawn`), the context it starts with, when it runs and stops
-//! (`schedule`), who owns its state (`ledger`), what its runner may touch (`handle`), and how
+//! (`schedule`), what its runner may touch (`handle`), and how
 //! its review maps onto the review operations (`review`).
 
 mod comments;
 mod context;
 pub(crate) mod dialog;
 pub(crate) mod handle;
-pub(crate) mod ledger;
 mod lineage;
 pub(crate) mod rebasing;
 mod recover;
@@ -16,4 +15,4 @@ mod review;
 mod schedule;
 pub(crate) mod spawn;
 
-pub use ledger::IllegalTransition;
+pub use sidekick_store::IllegalTransition;

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use sidekick_protocol::{JobState, Level};
 
-use crate::jobs::ledger;
 use crate::{lock, process, runner, Inner, Result};
+use sidekick_store::ledger;
 
 /// See [`crate::Engine::recover`].
 impl Inner {

@@ -8,10 +8,10 @@
 
 use sidekick_protocol::{EventBody, Job, JobState, Level, ReplyRequest};
 
-use crate::jobs::ledger;
-use crate::store::NewEvent;
 use crate::{Engine, EngineError, Result};
 use sidekick_config::Config;
+use sidekick_store::ledger;
+use sidekick_store::NewEvent;
 
 /// The user's message as a line of its own in the job's log (`you: ...`).
 fn you_said(job_id: &str, time: u64, text: &str) -> NewEvent {

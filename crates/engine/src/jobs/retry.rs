@@ -6,9 +6,9 @@
 use sidekick_protocol::SpawnRequest;
 
 use super::spawn::Retry;
-use crate::store::JobRecord;
 use crate::{EngineError, Inner, Result};
 use sidekick_config::tasks;
+use sidekick_store::JobRecord;
 
 /// The request and the retry's own parts for a new run of `old`.
 pub(crate) fn request(

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use sidekick_git::{Phase, ReviewError, Subject};
 use sidekick_protocol::JobState;
 
-use crate::jobs::ledger;
-use crate::store::JobRecord;
 use crate::{lock, release_memory, review, Engine, Result};
 use sidekick_config::Config;
+use sidekick_store::ledger;
+use sidekick_store::JobRecord;
 
 /// A live job's worktree when it exists: what its diff (and the new side of a file) reads
 /// instead of a commit.

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use sidekick_protocol::JobState;
 use tokio::sync::watch;
 
-use crate::store::JobRecord;
 use crate::{jobs, lock, runner, EngineError, Inner, Result, StopReason};
 use sidekick_config::Config;
+use sidekick_store::JobRecord;
 
 impl Inner {
     /// Starts queued jobs, oldest first, while fewer than `max_running` are working (live and
@@ -47,7 +47,7 @@ impl Inner {
         for mut rec in queued.into_iter().take(max.saturating_sub(live)) {
             let (tx, rx) = watch::channel(None);
             lock(&self.running).insert(rec.job.id.clone(), tx);
-            if let Err(e) = jobs::ledger::move_to(&mut rec, JobState::Starting) {
+            if let Err(e) = sidekick_store::ledger::move_to(&mut rec, JobState::Starting) {
                 tracing::error!(job = %rec.job.id, error = %e, "cannot start job");
                 lock(&self.running).remove(&rec.job.id);
                 continue;
@@ -69,7 +69,7 @@ impl Inner {
         let mut rec = self.load(id)?;
         match rec.job.state {
             JobState::Queued => {
-                jobs::ledger::move_to(&mut rec, JobState::Cancelled)?;
+                sidekick_store::ledger::move_to(&mut rec, JobState::Cancelled)?;
                 rec.job.ended_at = Some(self.now());
                 rec.job.reason = Some(match &reason {
                     StopReason::ParentEnded(p) => {

@@ -6,10 +6,10 @@ use std::sync::atomic::Ordering;
 
 use sidekick_protocol::{AutoMerge, AutoMergeOutcome, Job, SpawnRequest};
 
-use crate::store::JobRecord;
-use crate::{ids, jobs, lock, path_string, private, repo, EngineError, Inner, Result};
+use crate::{ids, lock, path_string, private, repo, EngineError, Inner, Result};
 use sidekick_config::tasks;
 use sidekick_config::Config;
+use sidekick_store::JobRecord;
 
 /// What a retry brings that a request cannot say (`Engine::retry`).
 pub(crate) struct Retry {
@@ -297,7 +297,7 @@ impl Inner {
             job: Job {
                 id: id.clone(),
                 codename: codename.clone(),
-                state: jobs::ledger::BORN,
+                state: sidekick_store::ledger::BORN,
                 agent: profile.name.clone(),
                 task: task.clone(),
                 repo: path_string(&base.workdir),

@@ -8,12 +8,12 @@
 
 use sidekick_protocol::JobState;
 
-use crate::store::JobRecord;
+use crate::JobRecord;
 
 use JobState::*;
 
 /// Every legal change of state, `from -> to`. A save that keeps the state is not a change.
-pub(crate) const ALLOWED: &[(JobState, &[JobState])] = &[
+pub const ALLOWED: &[(JobState, &[JobState])] = &[
     // The scheduler starts it, or it is cancelled (or its parent ended) while it waits.
     (Queued, &[Starting, Cancelled]),
     // Worktree, copies, setup: any of these can fail, time out, be cancelled, or outlive a host.
@@ -82,7 +82,7 @@ pub(crate) const ALLOWED: &[(JobState, &[JobState])] = &[
 ];
 
 /// Whether `from -> to` is a legal change (keeping the state always is).
-pub(crate) fn allowed(from: JobState, to: JobState) -> bool {
+pub fn allowed(from: JobState, to: JobState) -> bool {
     from == to
         || ALLOWED
             .iter()
@@ -99,14 +99,14 @@ pub struct IllegalTransition {
 }
 
 /// Moves `rec` to `to` when the table allows it; otherwise leaves it as it was.
-pub(crate) fn move_to(rec: &mut JobRecord, to: JobState) -> Result<(), IllegalTransition> {
+pub fn move_to(rec: &mut JobRecord, to: JobState) -> Result<(), IllegalTransition> {
     check(&rec.job.codename, rec.job.state, to)?;
     rec.job.state = to;
     Ok(())
 }
 
 /// Checks `from -> to` for the job named `codename`.
-pub(crate) fn check(codename: &str, from: JobState, to: JobState) -> Result<(), IllegalTransition> {
+pub fn check(codename: &str, from: JobState, to: JobState) -> Result<(), IllegalTransition> {
     if allowed(from, to) {
         Ok(())
     } else {
@@ -120,7 +120,7 @@ pub(crate) fn check(codename: &str, from: JobState, to: JobState) -> Result<(), 
 
 /// Merge and discard: moves `rec` to `to`, remembering the ended state it had for undo and
 /// restore.
-pub(crate) fn retire_to(rec: &mut JobRecord, to: JobState) -> Result<(), IllegalTransition> {
+pub fn retire_to(rec: &mut JobRecord, to: JobState) -> Result<(), IllegalTransition> {
     let from = rec.job.state;
     move_to(rec, to)?;
     rec.prev_state = Some(from);
@@ -128,19 +128,19 @@ pub(crate) fn retire_to(rec: &mut JobRecord, to: JobState) -> Result<(), Illegal
 }
 
 /// Undo and restore: back to the ended state the job had before it was merged or discarded.
-pub(crate) fn move_back(rec: &mut JobRecord) -> Result<(), IllegalTransition> {
+pub fn move_back(rec: &mut JobRecord) -> Result<(), IllegalTransition> {
     move_to(rec, rec.prev_state.unwrap_or(Completed))?;
     rec.prev_state = None;
     Ok(())
 }
 
 /// The state every job is born in.
-pub(crate) const BORN: JobState = Queued;
+pub const BORN: JobState = Queued;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::tests::sample;
+    use crate::tests::sample;
 
     #[test]
     fn every_legal_transition_moves_the_record() {
@@ -203,12 +203,12 @@ mod tests {
     }
 
     /// The ledger is the only place that assigns a job's state: any other `.state = ` in the
-    /// engine's sources (tests aside) fails this test.
+    /// store's or the engine's sources (tests aside) fails this test.
     #[test]
     fn no_other_file_assigns_a_jobs_state() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut offenders = Vec::new();
-        let mut stack = vec![src];
+        let mut stack = vec![crates.join("store/src"), crates.join("engine/src")];
         while let Some(dir) = stack.pop() {
             for entry in std::fs::read_dir(&dir).expect("read src") {
                 let path = entry.expect("entry").path();

@@ -109,8 +109,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::sample;
     use super::*;
+    use crate::tests::sample;
+    use sidekick_protocol::JobState;
 
     #[test]
     fn comments_and_viewed_marks_round_trip_per_job() {
