@@ -21,8 +21,8 @@
 use sidekick_protocol::SandboxMode;
 use std::collections::BTreeMap;
 
+use crate::locate::locate;
 use crate::parse::Format;
-use crate::probe::locate;
 
 pub const SHELL: &str = "shell";
 pub const TASK_PLACEHOLDER: &str = "{task}";

@@ -1,6 +1,7 @@
 //! The `sidekick` command line. One file per command under `commands/`.
 
 mod commands;
+mod hints;
 mod mcp;
 mod render;
 mod unified;

@@ -1015,7 +1015,7 @@ fn each_refusal_has_its_own_code_for_scripts() {
     let running = w.spawn(&[], "sleep 30");
     assert_eq!(
         code_of(&["merge", "--json", &s(&running["id"])]),
-        "invalid_state"
+        "job_active"
     );
     w.ok(&["cancel", &s(&running["id"])]);
     // Undo after the target moved on.
@@ -1027,6 +1027,35 @@ fn each_refusal_has_its_own_code_for_scripts() {
     assert_eq!(
         code_of(&["undo", "--json", &s(&other["id"])]),
         "target_moved"
+    );
+    // A job's phase refuses with a code of its own, and the CLI (not git's sentence) names the
+    // command that gets out of it.
+    let hint_of = |args: &[&str]| -> String {
+        let r = w.sk(args);
+        assert_eq!(r.code(), 1, "{args:?} should be refused");
+        r.stderr()
+    };
+    let oid = s(&other["id"]);
+    assert_eq!(code_of(&["restore", "--json", &oid]), "already_merged");
+    let said = hint_of(&["restore", &oid]);
+    assert!(
+        said.contains(&format!(
+            "is merged; `sidekick undo {oid}` reverts the merge"
+        )),
+        "{said}"
+    );
+    assert_eq!(code_of(&["rebase", "--abort", "--json", &id]), "no_rebase");
+    assert_eq!(code_of(&["restore", "--json", &id]), "nothing_to_restore");
+    let gone = w.spawn(&["--wait"], "echo g > g.txt");
+    let gid = s(&gone["id"]);
+    w.ok(&["discard", &gid]);
+    assert_eq!(code_of(&["merge", "--json", &gid]), "job_discarded");
+    let said = hint_of(&["merge", &gid]);
+    assert!(
+        said.contains(&format!(
+            "was discarded; `sidekick restore {gid}` brings it back"
+        )),
+        "{said}"
     );
     // An unknown job, and a plain sentence without --json (nothing on stdout).
     assert_eq!(code_of(&["status", "--json", "no-such-job"]), "unknown_job");

@@ -250,7 +250,7 @@ impl Engine {
             .map(|r| {
                 let mut job = r.job;
                 job.queue_position = positions.get(&job.id).copied();
-                job.duration_ms = duration(&job, now);
+                job.duration_ms = crate::inner::duration(&job, now);
                 job
             })
             .collect())
@@ -456,14 +456,4 @@ impl Engine {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
-}
-
-pub(crate) fn duration(job: &Job, now: u64) -> Option<u64> {
-    let turn = match job.started_at {
-        Some(start) => job.ended_at.unwrap_or(now).saturating_sub(start),
-        // A reply queued behind others: only the earlier turns so far.
-        None if job.earlier_ms > 0 => 0,
-        None => return None,
-    };
-    Some(job.earlier_ms.saturating_add(turn))
 }

@@ -87,7 +87,6 @@ impl From<sidekick_git::ReviewError> for EngineError {
         use sidekick_git::ReviewError as R;
         match e {
             R::Refused(why, message) => EngineError::Refused(why, message),
-            R::Invalid(message) => EngineError::InvalidState(message),
             R::BadRequest(message) => EngineError::BadRequest(message),
             R::Repo(e) => EngineError::Repo(e),
             R::Io(e) => EngineError::Io(e),

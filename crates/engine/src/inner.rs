@@ -10,8 +10,7 @@ use std::time::Duration;
 use sidekick_protocol::{Event, EventBody, Job, JobState, Level};
 use tokio::sync::{broadcast, watch};
 
-use crate::engine::duration;
-use crate::{ids, jobs, lock, output, private, review, Clock, EngineError, Home, Result};
+use crate::{ids, jobs, lock, private, review, Clock, EngineError, Home, Result};
 use sidekick_store::{JobRecord, NewEvent, Store};
 
 /// The size of the home's reserve file (see `Inner::keep_reserve`).
@@ -32,6 +31,17 @@ pub(crate) enum StopReason {
         used: u64,
         budget: u64,
     },
+}
+
+/// How long a job has run: every turn so far, the one under way up to `now`.
+pub(crate) fn duration(job: &Job, now: u64) -> Option<u64> {
+    let turn = match job.started_at {
+        Some(start) => job.ended_at.unwrap_or(now).saturating_sub(start),
+        // A reply queued behind others: only the earlier turns so far.
+        None if job.earlier_ms > 0 => 0,
+        None => return None,
+    };
+    Some(job.earlier_ms.saturating_add(turn))
 }
 
 pub(crate) struct Inner {
@@ -144,7 +154,7 @@ impl Inner {
     /// Records what the agent reported and holds it to the job's budgets: a warning at 80 % of
     /// the token budget, a stop at 100 % or at the step cap. `tell`: also send the job as an
     /// event (the output sink does so at most once a second; a budget warning always goes).
-    pub(crate) fn agent_progress(&self, job_id: &str, p: &output::Progress, tell: bool) {
+    pub(crate) fn agent_progress(&self, job_id: &str, p: &jobs::messages::Progress, tell: bool) {
         let saved = (|| -> Result<JobRecord> {
             let mut db = lock(&self.db);
             let mut rec = db

@@ -12,7 +12,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::jobs::handle::JobHandle;
-use crate::output::{pump, sink, Progress, Reader};
+use crate::jobs::messages::Progress;
+use crate::output::{pump, sink, Reader};
 use crate::{human, lock, process, release_memory, repo, sandbox, StopReason};
 use sidekick_store::ledger;
 use sidekick_store::JobRecord;

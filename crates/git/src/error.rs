@@ -1,9 +1,10 @@
-//! How a review operation fails: a typed refusal (nothing changed, and the kind tells a client
-//! the way out), a job in the wrong phase or a request that cannot be met, or git itself.
+//! How git work fails: the repository or git itself ([`RepoError`]); a review operation's typed
+//! refusal (nothing changed, and the kind tells a client the way out: a job in the wrong
+//! phase, a conflict, a lock), or a request that cannot be met.
+
+use std::path::PathBuf;
 
 use sidekick_protocol::ErrorCode;
-
-use crate::repo::RepoError;
 
 /// Why a review operation refused (each has its own [`ErrorCode`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,22 @@ pub enum Refusal {
     RepoGone,
     HookFailed,
     NoRoom,
+    JobActive,
+    AlreadyMerged,
+    JobDiscarded,
+    BranchGone,
+    UnresolvedConflicts,
+    NoWorktree,
+    NoRebase,
+    NothingToRestore,
+    RepoStillThere,
+    MergeCommits,
+    JournalUnwritable,
+    RollbackIncomplete,
+    /// A git command the operation ran failed (its own words are in the sentence).
+    GitFailed,
+    /// A folder could not be moved or removed (the file system's words are in the sentence).
+    FileSystem,
 }
 
 impl Refusal {
@@ -31,6 +48,20 @@ impl Refusal {
             Refusal::RepoGone => ErrorCode::RepoGone,
             Refusal::HookFailed => ErrorCode::HookFailed,
             Refusal::NoRoom => ErrorCode::NoRoom,
+            Refusal::JobActive => ErrorCode::JobActive,
+            Refusal::AlreadyMerged => ErrorCode::AlreadyMerged,
+            Refusal::JobDiscarded => ErrorCode::JobDiscarded,
+            Refusal::BranchGone => ErrorCode::BranchGone,
+            Refusal::UnresolvedConflicts => ErrorCode::UnresolvedConflicts,
+            Refusal::NoWorktree => ErrorCode::NoWorktree,
+            Refusal::NoRebase => ErrorCode::NoRebase,
+            Refusal::NothingToRestore => ErrorCode::NothingToRestore,
+            Refusal::RepoStillThere => ErrorCode::RepoStillThere,
+            Refusal::MergeCommits => ErrorCode::MergeCommits,
+            Refusal::JournalUnwritable => ErrorCode::JournalUnwritable,
+            Refusal::RollbackIncomplete => ErrorCode::RollbackIncomplete,
+            Refusal::GitFailed => ErrorCode::Git,
+            Refusal::FileSystem => ErrorCode::Io,
         }
     }
 }
@@ -40,9 +71,6 @@ pub enum ReviewError {
     /// Refused before anything changed (or after everything was put back).
     #[error("{1}")]
     Refused(Refusal, String),
-    /// The job is in a phase that does not allow this, or what happened leaves it so.
-    #[error("{0}")]
-    Invalid(String),
     /// The request itself cannot be met (an unknown branch, a path the job did not change).
     #[error("{0}")]
     BadRequest(String),
@@ -60,11 +88,34 @@ impl From<git2::Error> for ReviewError {
 
 pub type Result<T> = std::result::Result<T, ReviewError>;
 
-impl From<crate::hunks::HunkError> for ReviewError {
-    fn from(e: crate::hunks::HunkError) -> Self {
-        match e {
-            crate::hunks::HunkError::Repo(r) => ReviewError::Repo(r),
-            other => ReviewError::BadRequest(other.to_string()),
+/// What is wrong with a repository, or what git itself said.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    #[error("{0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("{0} is not inside a git repository")]
+    NotARepo(PathBuf),
+    #[error("{0} is a bare repository; Sidekick needs a repository with a working tree")]
+    Bare(PathBuf),
+    #[error("{0} has no commits yet; commit something first so a job has a base")]
+    Empty(PathBuf),
+    #[error("'{rev}' is not a commit in {repo}")]
+    BadBase { rev: String, repo: PathBuf },
+    #[error("git {what} failed: {detail}")]
+    Git { what: String, detail: String },
+    #[error("cannot run git: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl From<git2::Error> for RepoError {
+    fn from(e: git2::Error) -> Self {
+        RepoError::Git {
+            what: "query".into(),
+            detail: e.message().to_string(),
         }
     }
 }

@@ -160,6 +160,16 @@ pub fn tree_with_hunks(
     Ok(update.create_updated(repo, &repo.find_tree(tree)?)?)
 }
 
+/// A hunk that cannot be applied is the request's fault; git's own failure stays git's.
+impl From<HunkError> for crate::ReviewError {
+    fn from(e: HunkError) -> Self {
+        match e {
+            HunkError::Repo(r) => crate::ReviewError::Repo(r),
+            other => crate::ReviewError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use git2::{IndexEntry, IndexTime, ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
-use crate::repo::RepoError;
+use crate::error::RepoError;
 
 type Result<T> = std::result::Result<T, RepoError>;
 

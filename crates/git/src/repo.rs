@@ -11,36 +11,7 @@ use std::process::{Command, Output};
 
 use git2::{ErrorCode as GitCode, Repository};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RepoError {
-    #[error("{0} does not exist")]
-    Missing(PathBuf),
-    #[error("{0} is not a folder")]
-    NotAFolder(PathBuf),
-    #[error("{0} is not inside a git repository")]
-    NotARepo(PathBuf),
-    #[error("{0} is a bare repository; Sidekick needs a repository with a working tree")]
-    Bare(PathBuf),
-    #[error("{0} has no commits yet; commit something first so a job has a base")]
-    Empty(PathBuf),
-    #[error("'{rev}' is not a commit in {repo}")]
-    BadBase { rev: String, repo: PathBuf },
-    #[error("git {what} failed: {detail}")]
-    Git { what: String, detail: String },
-    #[error("cannot run git: {0}")]
-    Spawn(std::io::Error),
-    #[error("{0}")]
-    Io(#[from] std::io::Error),
-}
-
-impl From<git2::Error> for RepoError {
-    fn from(e: git2::Error) -> Self {
-        RepoError::Git {
-            what: "query".into(),
-            detail: e.message().to_string(),
-        }
-    }
-}
+pub use crate::error::RepoError;
 
 type Result<T> = std::result::Result<T, RepoError>;
 

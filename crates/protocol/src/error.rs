@@ -48,6 +48,30 @@ pub enum ErrorCode {
     AmbiguousJob,
     /// The job is in a state that does not allow this (still running, already merged...).
     InvalidState,
+    /// The job is still queued or running: wait for it to end, or cancel it.
+    JobActive,
+    /// The job is merged already (undo reverts the merge).
+    AlreadyMerged,
+    /// The job was discarded (restore brings it back).
+    JobDiscarded,
+    /// The job's branch, or the branch it was merged into, no longer exists.
+    BranchGone,
+    /// A rebase of the job stopped at conflicts that are not resolved and committed yet.
+    UnresolvedConflicts,
+    /// The job's worktree is gone (restore brings it back).
+    NoWorktree,
+    /// No rebase of the job is under way to abort.
+    NoRebase,
+    /// Nothing of the job is missing, or nothing is kept to bring it back from.
+    NothingToRestore,
+    /// Forgetting a job whose repository is gone was asked while the repository is there.
+    RepoStillThere,
+    /// The rebase strategy cannot replay a branch with merge commits.
+    MergeCommits,
+    /// The merge journal could not be written, so nothing was changed.
+    JournalUnwritable,
+    /// A failed merge could not be rolled back completely; the journal keeps what is left.
+    RollbackIncomplete,
     /// Merge refusals, each its own code so a client can offer the way out:
     /// the job's changes conflict with the target (rebase the job).
     Conflict,
@@ -91,6 +115,16 @@ impl ErrorCode {
         match self {
             ErrorCode::UnknownJob => 404,
             ErrorCode::InvalidState
+            | ErrorCode::JobActive
+            | ErrorCode::AlreadyMerged
+            | ErrorCode::JobDiscarded
+            | ErrorCode::BranchGone
+            | ErrorCode::UnresolvedConflicts
+            | ErrorCode::NoWorktree
+            | ErrorCode::NoRebase
+            | ErrorCode::NothingToRestore
+            | ErrorCode::RepoStillThere
+            | ErrorCode::MergeCommits
             | ErrorCode::Conflict
             | ErrorCode::DirtyOverlap
             | ErrorCode::TargetMoved
@@ -102,7 +136,12 @@ impl ErrorCode {
             ErrorCode::NoRoom => 507,
             ErrorCode::Untrusted | ErrorCode::Confined => 403,
             ErrorCode::ShuttingDown | ErrorCode::Busy => 503,
-            ErrorCode::Config | ErrorCode::Git | ErrorCode::Io | ErrorCode::Internal => 500,
+            ErrorCode::Config
+            | ErrorCode::Git
+            | ErrorCode::Io
+            | ErrorCode::Internal
+            | ErrorCode::JournalUnwritable
+            | ErrorCode::RollbackIncomplete => 500,
             _ => 400,
         }
     }

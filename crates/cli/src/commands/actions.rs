@@ -7,6 +7,7 @@ use clap::Args;
 use sidekick_client::Client;
 use sidekick_protocol::{ActionResult, DiscardRequest, RebaseRequest};
 
+use crate::hints::hinted;
 use crate::render::print_json;
 use crate::Outcome;
 
@@ -84,7 +85,8 @@ pub async fn cmd_undo(client: &Client, args: UndoArgs) -> Outcome {
     let req = sidekick_protocol::UndoRequest {
         autostash: args.autostash,
     };
-    report(&client.undo(&args.job, &req).await?, args.json)
+    let done = client.undo(&args.job, &req).await;
+    report(&done.map_err(hinted("undo", &args.job))?, args.json)
 }
 
 pub async fn cmd_rebase(client: &Client, args: RebaseArgs) -> Outcome {
@@ -96,7 +98,8 @@ pub async fn cmd_rebase(client: &Client, args: RebaseArgs) -> Outcome {
                 abort: args.abort,
             },
         )
-        .await?;
+        .await
+        .map_err(hinted("rebase", &args.job))?;
     report(&result, args.json)?;
     Ok(if result.job.conflicts.is_empty() {
         ExitCode::SUCCESS
@@ -109,9 +112,11 @@ pub async fn cmd_discard(client: &Client, args: DiscardArgs) -> Outcome {
     let req = DiscardRequest {
         orphaned: args.orphaned,
     };
-    report(&client.discard(&args.job, &req).await?, args.json)
+    let done = client.discard(&args.job, &req).await;
+    report(&done.map_err(hinted("discard", &args.job))?, args.json)
 }
 
 pub async fn cmd_restore(client: &Client, args: RestoreArgs) -> Outcome {
-    report(&client.restore(&args.job).await?, args.json)
+    let done = client.restore(&args.job).await;
+    report(&done.map_err(hinted("restore", &args.job))?, args.json)
 }

@@ -4,6 +4,7 @@ use clap::{Args, ValueEnum};
 use sidekick_client::Client;
 use sidekick_protocol::{Diff, HunkPick, HunkRange, MergePreview, MergeRequest, MergeStrategy};
 
+use crate::hints::hinted;
 use crate::render::print_json;
 use crate::Outcome;
 
@@ -76,7 +77,10 @@ pub async fn cmd_merge(client: &Client, args: MergeArgs) -> Outcome {
         dry_run: args.dry_run,
         include_copied: args.include_copied,
     };
-    let result = client.merge(&args.job, &req).await?;
+    let result = client
+        .merge(&args.job, &req)
+        .await
+        .map_err(hinted("merge", &args.job))?;
     let would_merge = result.preview.clean
         && result.preview.blocked_by.is_none()
         && (args.autostash

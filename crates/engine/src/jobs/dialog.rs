@@ -22,43 +22,10 @@ use sidekick_agents::dialect::{
 };
 
 use crate::jobs::handle::JobHandle;
+use crate::jobs::messages::Control;
 use crate::{lock, Engine, EngineError, Inner, Result};
 use sidekick_store::ledger;
 use sidekick_store::NewEvent;
-
-/// What the runner's dialog task writes to the agent.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// The user's answer to request `id`.
-    Answer {
-        id: String,
-        allow: bool,
-        /// For the rest of the job, as the agent defines it.
-        always: bool,
-        /// The tool's input, unchanged (Claude Code requires it with an allow).
-        input: Value,
-        /// What the agent offered with the request: Claude Code's rules to remember, ACP's
-        /// options.
-        offered: Value,
-        message: Option<String>,
-    },
-    /// A reply while the agent works: its next turn.
-    Say(String),
-    /// The agent finished answering a message.
-    TurnEnded,
-    /// The agent took a message of the user's from its input.
-    Heard,
-    /// The agent's session is ready for the task (ACP, Codex).
-    SessionReady(String),
-    /// The session asked for was loaded and replays its history (ACP).
-    Loaded,
-    /// The session asked for could not be loaded: a new one takes over (ACP).
-    SessionLost,
-    /// The agent cannot go on: stdin closes.
-    End,
-    /// A request of the agent's that Sidekick does not carry: it gets an error answer.
-    Refuse { id: String, method: String },
-}
 
 /// How long the dialog lets a loaded session's replay run before it marks its end (Gemini CLI
 /// keeps replaying after its answer to `session/load`; replaying is writing, so it is quick).

@@ -11,8 +11,7 @@ use std::time::Duration;
 
 use sidekick_protocol::Level;
 
-use crate::jobs::dialog::Control;
-use crate::output::{Progress, Said};
+use crate::jobs::messages::{Control, Progress, Said};
 use crate::{lock, EngineError, Inner, Result};
 use sidekick_store::{JobRecord, NewEvent};
 

@@ -7,6 +7,7 @@ mod context;
 pub(crate) mod dialog;
 pub(crate) mod handle;
 mod lineage;
+pub(crate) mod messages;
 pub(crate) mod rebasing;
 mod recover;
 pub(crate) mod reply;

@@ -86,10 +86,13 @@ pub(super) fn move_branch(
     };
     if !checkouts.is_empty() {
         entry.write(&ctx.journal).map_err(|e| {
-            invalid(format!(
-                "cannot write the merge journal in {}, so nothing was changed: {e}",
-                ctx.journal.display()
-            ))
+            refused(
+                Refusal::JournalUnwritable,
+                format!(
+                    "cannot write the merge journal in {}, so nothing was changed: {e}",
+                    ctx.journal.display()
+                ),
+            )
         })?;
     }
     let forget = || {
@@ -145,9 +148,15 @@ pub(super) fn move_branch(
     };
     let failed = |what: String, problems: String| {
         if problems.is_empty() {
-            invalid(format!("{what}, so nothing was changed"))
+            refused(
+                Refusal::GitFailed,
+                format!("{what}, so nothing was changed"),
+            )
         } else {
-            invalid(format!("{what}; rolling back was incomplete: {problems}"))
+            refused(
+                Refusal::RollbackIncomplete,
+                format!("{what}; rolling back was incomplete: {problems}"),
+            )
         }
     };
     for (c, paths) in &overlaps {

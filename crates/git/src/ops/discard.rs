@@ -11,8 +11,8 @@ pub fn discard(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
             "it has no folder left".to_string()
         };
         return Err(refused(Refusal::RepoGone, format!(
-            "the repository of job {}, {}, is no longer there (moved or deleted?) and {folder}; put the repository back to discard it with a snapshot, or `sidekick discard --orphaned {}` forgets the job and deletes its folder",
-            rec.codename, rec.repo, rec.codename
+            "the repository of job {}, {}, is no longer there (moved or deleted?) and {folder}; put the repository back to discard it with a snapshot, or forget the job and delete its folder",
+            rec.codename, rec.repo
         )));
     }
     ensure_reviewable(rec)?;
@@ -40,22 +40,25 @@ pub fn discard(rec: &mut Subject, ctx: &Ctx<'_>) -> Result<String> {
 /// Refused while the repository is there: then a plain discard keeps a snapshot.
 pub fn discard_orphaned(rec: &mut Subject, trash: &Path) -> Result<String> {
     if !repo_is_gone(rec) {
-        return Err(invalid(format!(
-            "the repository of job {} is still there ({}); `sidekick discard {}` discards it and keeps a snapshot",
-            rec.codename, rec.repo, rec.codename
-        )));
+        return Err(refused(
+            Refusal::RepoStillThere,
+            format!(
+                "the repository of job {} is still there ({})",
+                rec.codename, rec.repo
+            ),
+        ));
     }
     if let Phase::Active(state) = &rec.phase {
-        return Err(invalid(format!(
-            "job {} is still {}; cancel it first",
-            rec.codename, state
-        )));
+        return Err(refused(
+            Refusal::JobActive,
+            format!("job {} is still {}; cancel it first", rec.codename, state),
+        ));
     }
     if rec.phase == Phase::Discarded && !rec.has_worktree {
-        return Err(invalid(format!(
-            "job {} is already discarded",
-            rec.codename
-        )));
+        return Err(refused(
+            Refusal::JobDiscarded,
+            format!("job {} is already discarded", rec.codename),
+        ));
     }
     let wt = PathBuf::from(&rec.worktree);
     let deleted = match std::fs::symlink_metadata(&wt) {
@@ -63,11 +66,14 @@ pub fn discard_orphaned(rec: &mut Subject, trash: &Path) -> Result<String> {
             sidekick_protocol::private::dir(trash)?;
             let dest = trash.join(format!("{}-{}", rec.id, std::process::id()));
             std::fs::rename(&wt, &dest).map_err(|e| {
-                invalid(format!(
-                    "cannot move job {}'s folder {} out of the way ({e}); nothing was changed",
-                    rec.codename,
-                    wt.display()
-                ))
+                refused(
+                    Refusal::FileSystem,
+                    format!(
+                        "cannot move job {}'s folder {} out of the way ({e}); nothing was changed",
+                        rec.codename,
+                        wt.display()
+                    ),
+                )
             })?;
             std::thread::spawn(move || {
                 if let Err(e) = std::fs::remove_dir_all(&dest) {

@@ -171,8 +171,12 @@ fn plan_beside(
     let workdirs = checkouts_found.iter().map(|c| c.workdir.clone()).collect();
     let asked = ask.send((workdirs, base_tree, theirs_tree));
     let merged = merge_in(repo, up_to_date, base_tree, ours_tree, theirs_tree);
-    let lost =
-        || ReviewError::Invalid("the merge preview's uncommitted-changes check failed".into());
+    // The helper thread died: an internal failure, not a refusal.
+    let lost = || {
+        ReviewError::Io(std::io::Error::other(
+            "the merge preview's uncommitted-changes check failed",
+        ))
+    };
     let dirty = match (asked, dirty.join()) {
         (Ok(()), Ok(Some(found))) => found,
         _ => Err(lost()),
@@ -278,11 +282,10 @@ pub(super) fn conflict_message(job: &Subject, p: &MergePreview) -> String {
         .map(|c| format!("{} ({})", c.path, c.kind))
         .collect();
     format!(
-        "merging job {} into {} would conflict in {}; nothing was changed. `sidekick rebase {}` brings the job up to date so you can resolve them",
+        "merging job {} into {} would conflict in {}; nothing was changed",
         job.codename,
         p.target,
         list.join(", "),
-        job.codename
     )
 }
 
@@ -552,8 +555,8 @@ pub(super) fn make_commits(
                     .find_commit(id)
                     .map_err(|e| ReviewError::Repo(e.into()))?;
                 if c.parent_count() != 1 {
-                    return Err(invalid(format!(
-                        "job {}'s branch has merge commits, which the rebase strategy cannot replay; use --strategy squash or merge",
+                    return Err(refused(Refusal::MergeCommits, format!(
+                        "job {}'s branch has merge commits, which the rebase strategy cannot replay; the squash or merge strategy takes it as it is",
                         job.codename
                     )));
                 }
@@ -571,11 +574,10 @@ pub(super) fn make_commits(
                 let picked = treemerge::merge_trees(&repo, parent_tree, cur_tree, c_tree)?;
                 let Some(picked) = picked.tree else {
                     return Err(refused(Refusal::Conflict, format!(
-                        "replaying commit {} of job {} onto {} conflicts; nothing was changed. Use --strategy squash or merge, or `sidekick rebase {}`",
+                        "replaying commit {} of job {} onto {} conflicts; nothing was changed (the squash or merge strategy may not)",
                         short(&id.to_string()),
                         job.codename,
                         plan.target,
-                        job.codename
                     )));
                 };
                 let a = c.author();

@@ -68,10 +68,6 @@ impl Ctx<'_> {
     }
 }
 
-fn invalid(msg: impl Into<String>) -> ReviewError {
-    ReviewError::Invalid(msg.into())
-}
-
 fn refused(why: Refusal, msg: impl Into<String>) -> ReviewError {
     ReviewError::Refused(why, msg.into())
 }
@@ -105,19 +101,25 @@ pub fn ensure_repo_there(job: &Subject) -> Result<()> {
 fn ensure_reviewable(job: &Subject) -> Result<()> {
     ensure_repo_there(job)?;
     match &job.phase {
-        Phase::Active(s) => Err(invalid(format!(
-            "job {} is still {s}; wait for it to end (or cancel it) first",
-            job.codename
-        ))),
-        Phase::Merged => Err(invalid(format!(
-            "job {} is already merged into {}",
-            job.codename,
-            job.merged_into.as_deref().unwrap_or("its target")
-        ))),
-        Phase::Discarded => Err(invalid(format!(
-            "job {} was discarded; `sidekick restore {}` brings it back",
-            job.codename, job.codename
-        ))),
+        Phase::Active(s) => Err(refused(
+            Refusal::JobActive,
+            format!(
+                "job {} is still {s}; wait for it to end (or cancel it) first",
+                job.codename
+            ),
+        )),
+        Phase::Merged => Err(refused(
+            Refusal::AlreadyMerged,
+            format!(
+                "job {} is already merged into {}",
+                job.codename,
+                job.merged_into.as_deref().unwrap_or("its target")
+            ),
+        )),
+        Phase::Discarded => Err(refused(
+            Refusal::JobDiscarded,
+            format!("job {} was discarded", job.codename),
+        )),
         _ => Ok(()),
     }
 }
@@ -129,7 +131,7 @@ fn open(path: &Path) -> Result<Repository> {
 /// The job branch's tip; a branch deleted by hand is a clear error.
 fn job_tip(repo: &Repository, job: &Subject) -> Result<Oid> {
     repo.refname_to_id(&format!("refs/heads/{}", job.branch)).map_err(|_| {
-        invalid(format!(
+        refused(Refusal::BranchGone, format!(
             "the branch {} of job {} no longer exists (deleted by hand?); its last known commit is {}",
             job.branch,
             job.codename,
@@ -169,7 +171,7 @@ fn ensure_resolved(rec: &mut Subject) -> Result<()> {
         } else {
             format!(" ({})", rec.conflicts.join(", "))
         };
-        return Err(invalid(format!(
+        return Err(refused(Refusal::UnresolvedConflicts, format!(
             "job {} has unresolved conflicts{files} in {}; resolve them, `git add` them and run `git rebase --continue` there",
             rec.codename, rec.worktree
         )));

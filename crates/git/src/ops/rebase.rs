@@ -9,10 +9,10 @@ pub fn rebase(rec: &mut Subject, into: Option<&str>) -> Result<String> {
     ensure_resolved(rec)?;
     let wt = PathBuf::from(&rec.worktree);
     if !rec.has_worktree || !wt.join(".git").exists() {
-        return Err(invalid(format!(
-            "job {} has no worktree; `sidekick restore {}` brings it back first",
-            rec.codename, rec.codename
-        )));
+        return Err(refused(
+            Refusal::NoWorktree,
+            format!("job {} has no worktree", rec.codename),
+        ));
     }
     let msg = format!(
         "Edits after job {} ended\n\nSidekick-Job: {}\n",
@@ -66,11 +66,14 @@ pub fn rebase(rec: &mut Subject, into: Option<&str>) -> Result<String> {
     let unmerged = unmerged_paths(&wt);
     if unmerged.is_empty() {
         let _ = repo::git(&wt).args(["rebase", "--abort"]).output();
-        return Err(invalid(format!(
-            "rebasing job {} failed: {}",
-            rec.codename,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(refused(
+            Refusal::GitFailed,
+            format!(
+                "rebasing job {} failed: {}",
+                rec.codename,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
     }
     rec.conflicts = unmerged.clone();
     Ok(format!(
@@ -146,21 +149,24 @@ pub fn settle(rec: &mut Subject) -> Result<bool> {
 pub fn abort(rec: &mut Subject) -> Result<String> {
     let wt = PathBuf::from(&rec.worktree);
     if !rec.has_worktree || !rebase_in_progress(&wt) {
-        return Err(invalid(format!(
-            "job {} has no rebase under way to abort",
-            rec.codename
-        )));
+        return Err(refused(
+            Refusal::NoRebase,
+            format!("job {} has no rebase under way to abort", rec.codename),
+        ));
     }
     let out = repo::git(&wt)
         .args(["rebase", "--abort"])
         .output()
         .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
     if !out.status.success() {
-        return Err(invalid(format!(
-            "aborting the rebase of job {} failed: {}",
-            rec.codename,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
+        return Err(refused(
+            Refusal::GitFailed,
+            format!(
+                "aborting the rebase of job {} failed: {}",
+                rec.codename,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
     }
     rec.conflicts.clear();
     rebased_or_restored(rec)?;

@@ -7,12 +7,17 @@ pub fn restore(rec: &mut Subject) -> Result<String> {
     ensure_repo_there(rec)?;
     match &rec.phase {
         Phase::Merged => {
-            return Err(invalid(format!(
-                "job {} is merged; `sidekick undo {}` reverts the merge",
-                rec.codename, rec.codename
-            )))
+            return Err(refused(
+                Refusal::AlreadyMerged,
+                format!("job {} is merged", rec.codename),
+            ))
         }
-        Phase::Active(s) => return Err(invalid(format!("job {} is still {s}", rec.codename))),
+        Phase::Active(s) => {
+            return Err(refused(
+                Refusal::JobActive,
+                format!("job {} is still {s}", rec.codename),
+            ))
+        }
         _ => {}
     }
     // What is on disk decides, not what the database remembers: a worktree folder or branch
@@ -22,10 +27,13 @@ pub fn restore(rec: &mut Subject) -> Result<String> {
         .map(|r| r.find_branch(&rec.branch, BranchType::Local).is_ok())
         .unwrap_or(false);
     if worktree_there && branch_there && rec.phase != Phase::Discarded {
-        return Err(invalid(format!(
-            "job {} has nothing to restore: its branch {} and worktree {} are there",
-            rec.codename, rec.branch, rec.worktree
-        )));
+        return Err(refused(
+            Refusal::NothingToRestore,
+            format!(
+                "job {} has nothing to restore: its branch {} and worktree {} are there",
+                rec.codename, rec.branch, rec.worktree
+            ),
+        ));
     }
     reinstate(rec)?;
     if rec.phase == Phase::Discarded {

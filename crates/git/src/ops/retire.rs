@@ -48,11 +48,14 @@ pub fn retire(rec: &mut Subject, delete_branch: bool, saved: bool, trash: &Path)
     .map_err(|e| ReviewError::Repo(e.into()))?;
     if wt.exists() {
         remove_worktree(&repo_dir, &wt, trash, &rec.id).map_err(|e| {
-            invalid(format!(
-                "cannot remove the worktree {} ({e}); the job's work is saved at {}",
-                wt.display(),
-                snapshot_ref(&rec.id)
-            ))
+            refused(
+                Refusal::FileSystem,
+                format!(
+                    "cannot remove the worktree {} ({e}); the job's work is saved at {}",
+                    wt.display(),
+                    snapshot_ref(&rec.id)
+                ),
+            )
         })?;
     }
     if delete_branch {
@@ -113,7 +116,12 @@ pub(super) fn reinstate(rec: &mut Subject) -> Result<()> {
                     .ok()
                     .map(|o| o.to_string())
             })
-            .ok_or_else(|| invalid(format!("job {} has no snapshot to restore", rec.codename)))?;
+            .ok_or_else(|| {
+                refused(
+                    Refusal::NothingToRestore,
+                    format!("job {} has no snapshot to restore", rec.codename),
+                )
+            })?;
         let commit = Oid::from_str(&at)
             .and_then(|o| repo.find_commit(o))
             .map_err(|e| ReviewError::Repo(e.into()))?;
@@ -136,11 +144,14 @@ pub(super) fn reinstate(rec: &mut Subject) -> Result<()> {
         })
         .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
         if !out.status.success() {
-            return Err(invalid(format!(
-                "cannot recreate the worktree {}: {}",
-                wt.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            return Err(refused(
+                Refusal::GitFailed,
+                format!(
+                    "cannot recreate the worktree {}: {}",
+                    wt.display(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            ));
         }
         // A fresh checkout's index entries are racily clean (written in the same instant as
         // their files), so git would re-hash every file on the next `add -A`, at the next merge.

@@ -16,9 +16,12 @@ pub fn undo(rec: &mut Subject, autostash: bool, ctx: &Ctx<'_>) -> Result<String>
     let repo_dir = PathBuf::from(&rec.repo);
     let repo = open(&repo_dir)?;
     let target_ref = format!("refs/heads/{}", m.target);
-    let tip = repo
-        .refname_to_id(&target_ref)
-        .map_err(|_| invalid(format!("the branch {} no longer exists", m.target)))?;
+    let tip = repo.refname_to_id(&target_ref).map_err(|_| {
+        refused(
+            Refusal::BranchGone,
+            format!("the branch {} no longer exists", m.target),
+        )
+    })?;
     if tip.to_string() != m.commit {
         return Err(refused(Refusal::TargetMoved, format!(
             "{} has moved since job {} was merged (it is now at {}); undoing would drop those commits, so nothing was changed",

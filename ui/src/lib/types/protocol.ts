@@ -489,7 +489,7 @@ export type ApiError = { code: ErrorCode, message: string,
  */
 fields?: Array<FieldProblem>, };
 
-export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "no_room" | "busy" | "config" | "git" | "io" | "shutting_down" | "internal";
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "job_active" | "already_merged" | "job_discarded" | "branch_gone" | "unresolved_conflicts" | "no_worktree" | "no_rebase" | "nothing_to_restore" | "repo_still_there" | "merge_commits" | "journal_unwritable" | "rollback_incomplete" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "no_room" | "busy" | "config" | "git" | "io" | "shutting_down" | "internal";
 
 export type Diff = { base: string, 
 /**
