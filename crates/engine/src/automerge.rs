@@ -8,13 +8,15 @@
 
 use sidekick_protocol::{AutoMergeOutcome, EventBody, JobState, Level, MergeRequest};
 
-use crate::Engine;
+use std::sync::Arc;
+
+use crate::jobs::reviews::Reviews;
 use sidekick_store::NewEvent;
 
 /// Decides a completed job's auto-merge: merges it, or holds it for review with the reason.
 /// Does nothing for a job whose auto-merge is not pending.
-pub(crate) async fn decide(engine: &Engine, job_id: &str) {
-    let rec = match engine.inner.load(job_id) {
+pub(crate) async fn decide(reviews: &Arc<Reviews>, job_id: &str) {
+    let rec = match reviews.ledger.load(job_id) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!(job = job_id, error = %e, "auto-merge: cannot read the job");
@@ -27,11 +29,11 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
     if am.outcome != AutoMergeOutcome::Pending {
         return;
     }
-    let held = |why: String| hold(engine, job_id, why);
+    let held = |why: String| hold(reviews, job_id, why);
     if rec.job.state != JobState::Completed || rec.job.capped {
         return held(never(rec.job.state, rec.job.capped));
     }
-    let preview = match engine
+    let preview = match reviews
         .merge(
             job_id,
             MergeRequest {
@@ -69,7 +71,7 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
         }
         Err(e) => return held(format!("its changed files cannot be checked: {e}")),
     }
-    match engine.merge(job_id, MergeRequest::default()).await {
+    match reviews.merge(job_id, MergeRequest::default()).await {
         Ok(r) if r.merged => {
             let into = r.preview.target.clone();
             let commit = r.commit.as_deref().map(short).unwrap_or_default();
@@ -77,7 +79,7 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
                 "merged by itself into {into} ({commit}), as asked by {}; `sidekick undo {}` takes it back",
                 am.by, rec.job.codename
             );
-            record(engine, job_id, AutoMergeOutcome::Merged, None, message);
+            record(reviews, job_id, AutoMergeOutcome::Merged, None, message);
         }
         Ok(r) => held(format!("its merge did not happen: {}", r.message)),
         Err(e) => held(format!("its merge was refused: {e}")),
@@ -86,8 +88,8 @@ pub(crate) async fn decide(engine: &Engine, job_id: &str) {
 
 /// Marks every job whose auto-merge was still pending when the host stopped: a completed one is
 /// decided now, any other is held (it never merges by itself).
-pub(crate) async fn resume(engine: &Engine) {
-    let pending: Vec<String> = match engine.jobs(true) {
+pub(crate) async fn resume(reviews: &Arc<Reviews>) {
+    let pending: Vec<String> = match reviews.ledger.jobs(true) {
         Ok(jobs) => jobs
             .into_iter()
             .filter(|j| {
@@ -104,7 +106,7 @@ pub(crate) async fn resume(engine: &Engine) {
         }
     };
     for id in pending {
-        decide(engine, &id).await;
+        decide(reviews, &id).await;
     }
 }
 
@@ -202,26 +204,26 @@ fn short(commit: &str) -> String {
     commit.chars().take(10).collect()
 }
 
-fn hold(engine: &Engine, job_id: &str, why: String) {
+fn hold(reviews: &Reviews, job_id: &str, why: String) {
     let message = format!("not merged by itself: {why}; it waits for your review");
-    record(engine, job_id, AutoMergeOutcome::Held, Some(why), message);
+    record(reviews, job_id, AutoMergeOutcome::Held, Some(why), message);
 }
 
 /// Records the outcome on the job, with a notice in its events, in one write.
 fn record(
-    engine: &Engine,
+    reviews: &Reviews,
     job_id: &str,
     outcome: AutoMergeOutcome,
     reason: Option<String>,
     message: String,
 ) {
     tracing::info!(job = job_id, "auto-merge: {message}");
-    let now = engine.inner.now();
+    let now = reviews.ledger.now();
     let level = match outcome {
         AutoMergeOutcome::Held => Level::Warn,
         _ => Level::Info,
     };
-    let done = engine.inner.modify(job_id, |rec| {
+    let done = reviews.ledger.modify(job_id, |rec| {
         if let Some(am) = rec.job.auto_merge.as_mut() {
             am.outcome = outcome;
             am.reason = reason;

@@ -1,5 +1,7 @@
-//! The engine's facade: what the host calls. Each method resolves the job, hands the work to
-//! [`Inner`] (state, scheduling) or to the review operations, and returns protocol types.
+//! The engine's facade: what the host calls. It holds the owners a reader finds by name — the
+//! [`Ledger`] (jobs' records and events), the [`Scheduler`] (which jobs run, how they start and
+//! stop), the [`Dialogs`] (agents that ask), the [`Reviews`] (review operations, one at a
+//! time) and the [`Pools`] (warm worktrees) — and each method hands its work to one of them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -7,12 +9,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sidekick_protocol::{AgentInfo, Event, Job, JobState, SpawnRequest};
+use sidekick_protocol::{AgentInfo, Event, Job, SpawnRequest};
 use tokio::sync::broadcast;
 
+use crate::jobs::dialogs::Dialogs;
+use crate::jobs::reviews::Reviews;
+use crate::jobs::schedule::Scheduler;
+use crate::ledger::Ledger;
+use crate::pool::Pools;
 use crate::{
-    ids, lock, notify, private, release_memory, repo, review, Clock, Home, Inner, Result,
-    StopReason, SystemClock, REBASE_LOOK, REPO_IDLE, STOP_GRACE,
+    lock, private, release_memory, repo, Clock, Home, Result, StopReason, SystemClock, REBASE_LOOK,
+    REPO_IDLE, STOP_GRACE,
 };
 use sidekick_config::tasks;
 use sidekick_config::Config;
@@ -20,7 +27,14 @@ use sidekick_store::{Store, StoreError};
 
 #[derive(Clone)]
 pub struct Engine {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) home: Home,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) scheduler: Arc<Scheduler>,
+    pub(crate) dialogs: Arc<Dialogs>,
+    pub(crate) reviews: Arc<Reviews>,
+    pub(crate) pools: Arc<Pools>,
+    /// One settings change at a time (each reads, edits and replaces the config file).
+    settings_lock: Arc<Mutex<()>>,
 }
 
 /// Options for [`Engine::open`].
@@ -95,32 +109,39 @@ impl Engine {
                 let _ = std::fs::remove_dir_all(&trash);
             });
         }
-        // Live subscribers that fall further behind than this catch up from the database.
-        let (events, _) = broadcast::channel(1024);
+        let ledger = Arc::new(Ledger::new(options.clock, db, reader));
+        let dialogs = Arc::new(Dialogs::new(ledger.clone()));
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let pools = Arc::new(Pools::new(
+            ledger.clone(),
+            home.clone(),
+            shutting_down.clone(),
+        ));
+        let reviews = Arc::new(Reviews::new(ledger.clone(), home.clone(), pools.clone()));
+        let scheduler = Arc::new(Scheduler {
+            home: home.clone(),
+            ledger: ledger.clone(),
+            running: Mutex::new(HashMap::new()),
+            dialogs: dialogs.clone(),
+            sched: Mutex::new(()),
+            shutting_down,
+            grace: options.grace,
+            reviews: reviews.clone(),
+            pools: pools.clone(),
+        });
         Ok(Engine {
-            inner: Arc::new(Inner {
-                home,
-                clock: options.clock,
-                ids: ids::IdSource::default(),
-                db: Mutex::new(db),
-                reader: Mutex::new(reader),
-                events,
-                running: Mutex::new(HashMap::new()),
-                dialogs: Mutex::new(HashMap::new()),
-                sched: Mutex::new(()),
-                settings_lock: Mutex::new(()),
-                shutting_down: AtomicBool::new(false),
-                grace: options.grace,
-                review: Mutex::new(()),
-                repos: review::Repos::default(),
-                pools: Default::default(),
-                rebasing: Default::default(),
-            }),
+            home,
+            ledger,
+            scheduler,
+            dialogs,
+            reviews,
+            pools,
+            settings_lock: Arc::new(Mutex::new(())),
         })
     }
 
     pub fn home(&self) -> &Home {
-        &self.inner.home
+        &self.home
     }
 
     /// Marks jobs that were live when the previous host died as `interrupted`: stops their
@@ -129,28 +150,28 @@ impl Engine {
     /// Also finishes or rolls back merges the previous host left half done (see
     /// [`review::journal`]), telling each job's log what happened.
     pub async fn recover(&self) -> Result<Vec<String>> {
-        let ids = self.inner.recover().await?;
-        let inner = self.inner.clone();
-        crate::blocking(move || inner.repair_merges()).await?;
+        let ids = self.scheduler.recover().await?;
+        let reviews = self.reviews.clone();
+        crate::blocking(move || reviews.repair_merges()).await?;
         // Auto-merges the previous host did not get to decide.
-        let engine = self.clone();
-        tokio::spawn(async move { crate::automerge::resume(&engine).await });
+        let reviews = self.reviews.clone();
+        tokio::spawn(async move { crate::automerge::resume(&reviews).await });
         Ok(ids)
     }
 
     /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
     pub fn start(&self) {
-        self.inner.keep_reserve();
-        self.inner.schedule();
-        if let Err(e) = self.inner.watch_stopped_rebases() {
+        self.scheduler.keep_reserve();
+        self.scheduler.schedule();
+        if let Err(e) = self.reviews.watch_stopped_rebases() {
             tracing::warn!(error = %e, "cannot list the jobs with stopped rebases");
         }
-        let weak = Arc::downgrade(&self.inner);
+        let weak = Arc::downgrade(&self.scheduler);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(REBASE_LOOK).await;
                 let Some(inner) = weak.upgrade() else { break };
-                if crate::blocking(move || inner.check_rebases())
+                if crate::blocking(move || inner.reviews.check_rebases())
                     .await
                     .is_err()
                 {
@@ -158,12 +179,12 @@ impl Engine {
                 }
             }
         });
-        let weak = Arc::downgrade(&self.inner);
+        let weak = Arc::downgrade(&self.scheduler);
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(REPO_IDLE / 2).await;
                 let Some(inner) = weak.upgrade() else { break };
-                if inner.repos.close_idle(REPO_IDLE) > 0 {
+                if inner.reviews.repos.close_idle(REPO_IDLE) > 0 {
                     release_memory();
                 }
                 // Jobs that could not start (a full disk) start once there is room again.
@@ -176,9 +197,9 @@ impl Engine {
     /// Validates a request and queues the job; it starts as soon as a slot is free.
     pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
         tracing::debug!(repo = %req.repo, "spawn requested");
-        let inner = self.inner.clone();
+        let inner = self.scheduler.clone();
         let rec = crate::blocking(move || inner.create_job(req)).await??;
-        self.inner.schedule();
+        self.scheduler.schedule();
         self.job(&rec.job.id)
     }
 
@@ -187,80 +208,44 @@ impl Engine {
     /// its base branch's tip now (`same_base`: from the commit it started from). The new job
     /// records `retry_of`.
     pub async fn retry(&self, reference: &str, same_base: bool) -> Result<Job> {
-        let inner = self.inner.clone();
+        let inner = self.scheduler.clone();
         let reference = reference.to_string();
         let rec = crate::blocking(move || {
-            let old = inner.resolve(&reference)?;
+            let old = inner.ledger.resolve(&reference)?;
             let (req, retry) = crate::jobs::retry::request(&inner, &old, same_base)?;
             inner
                 .create_job_as(req, Some(retry))
                 .map_err(|e| crate::jobs::retry::refused(&old.job.codename, e))
         })
         .await??;
-        self.inner.schedule();
+        self.scheduler.schedule();
         self.job(&rec.job.id)
     }
 
     /// One job by id, unique id prefix or codename.
     pub fn job(&self, reference: &str) -> Result<Job> {
-        let rec = self.inner.resolve(reference)?;
-        Ok(self.inner.decorate(rec.job))
+        let rec = self.ledger.resolve(reference)?;
+        Ok(self.ledger.decorate(rec.job))
     }
 
     /// Whether the job's every turn must run sandboxed (`sandbox = "worktree"` was asked of the
     /// job itself, as for every sidekick started from inside a sandbox).
     pub fn requires_sandbox(&self, reference: &str) -> Result<bool> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         Ok(rec.sandbox == Some(sidekick_protocol::SandboxMode::Worktree))
     }
 
     /// Jobs, newest first. Without `all`, jobs already merged, discarded or archived are left
     /// out.
     pub fn jobs(&self, all: bool) -> Result<Vec<Job>> {
-        let recs = {
-            let db = lock(&self.inner.reader);
-            if all {
-                db.jobs(None)?
-            } else {
-                let states: Vec<JobState> = JobState::ALL
-                    .into_iter()
-                    .filter(|s| !matches!(s, JobState::Merged | JobState::Discarded))
-                    .collect();
-                db.jobs(Some(&states))?
-            }
-        };
-        let recs: Vec<_> = recs
-            .into_iter()
-            .filter(|r| all || !r.job.archived)
-            .collect();
-        let mut queued: Vec<&str> = recs
-            .iter()
-            .filter(|r| r.job.state == JobState::Queued)
-            .map(|r| r.job.id.as_str())
-            .collect();
-        queued.sort_unstable();
-        let positions: HashMap<String, u32> = queued
-            .iter()
-            .enumerate()
-            .map(|(i, id)| (id.to_string(), i as u32 + 1))
-            .collect();
-        let now = self.inner.now();
-        Ok(recs
-            .into_iter()
-            .map(|r| {
-                let mut job = r.job;
-                job.queue_position = positions.get(&job.id).copied();
-                job.duration_ms = crate::inner::duration(&job, now);
-                job
-            })
-            .collect())
+        self.ledger.jobs(all)
     }
 
     /// Puts an ended job away (kept, out of the lists and the "to review" count), or brings
     /// it back.
     pub fn archive(&self, reference: &str, archived: bool) -> Result<Job> {
-        let rec = self.inner.resolve(reference)?;
-        let (_, rec) = self.inner.modify(&rec.job.id, |rec| {
+        let rec = self.ledger.resolve(reference)?;
+        let (_, rec) = self.ledger.modify(&rec.job.id, |rec| {
             if !rec.job.state.has_ended() {
                 return Err(crate::EngineError::InvalidState(format!(
                     "job {} is {}; archive it once it has ended",
@@ -270,19 +255,19 @@ impl Engine {
             rec.job.archived = archived;
             Ok(((), Vec::new()))
         })?;
-        Ok(self.inner.decorate(rec.job))
+        Ok(self.ledger.decorate(rec.job))
     }
 
     /// Stops a queued or live job. A queued job ends at once; a live one is asked to stop and
     /// ends as `cancelled` after its leftovers are committed (watch its events to see when).
     pub fn cancel(&self, reference: &str) -> Result<Job> {
-        let rec = self.inner.resolve(reference)?;
-        self.inner.stop(&rec.job.id, StopReason::Cancel)?;
+        let rec = self.ledger.resolve(reference)?;
+        self.scheduler.stop(&rec.job.id, StopReason::Cancel)?;
         self.job(&rec.job.id)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.inner.events.subscribe()
+        self.ledger.events.subscribe()
     }
 
     /// Stored events after `since`, oldest first.
@@ -293,16 +278,16 @@ impl Engine {
         include_output: bool,
         limit: usize,
     ) -> Result<Vec<Event>> {
-        Ok(lock(&self.inner.reader).events_after(since, job_id, include_output, limit)?)
+        Ok(lock(&self.ledger.reader).events_after(since, job_id, include_output, limit)?)
     }
 
     pub fn last_seq(&self) -> Result<u64> {
-        Ok(lock(&self.inner.reader).last_seq()?)
+        Ok(lock(&self.ledger.reader).last_seq()?)
     }
 
     /// Checks a folder the way `spawn` would and lists its branches (the app's repo picker).
     pub async fn repo_info(&self, path: PathBuf) -> Result<sidekick_protocol::RepoInfo> {
-        let config_file = self.inner.home.config_file().to_path_buf();
+        let config_file = self.home.config_file().to_path_buf();
         let info = crate::blocking(move || -> Result<_> {
             let mut info = repo::describe(&path)?;
             // The agent its jobs default to, named in a configuration (the repository's, else
@@ -323,7 +308,7 @@ impl Engine {
 
     /// What the repository's own configuration runs, and whether the user trusts it.
     pub async fn trust_info(&self, path: PathBuf) -> Result<sidekick_protocol::TrustInfo> {
-        let home = self.inner.home.clone();
+        let home = self.home.clone();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
             let seen = sidekick_config::trust::Seen::read(&root)?;
@@ -335,8 +320,8 @@ impl Engine {
     /// Trusts the repository's configuration at the content whose hash the user was shown;
     /// refused when it changed since (the user is shown it again).
     pub async fn trust(&self, path: PathBuf, hash: String) -> Result<sidekick_protocol::TrustInfo> {
-        let home = self.inner.home.clone();
-        let now = self.inner.now();
+        let home = self.home.clone();
+        let now = self.ledger.now();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
             let seen = sidekick_config::trust::Seen::read(&root)?;
@@ -355,8 +340,8 @@ impl Engine {
 
     /// Takes back the trust in the repository's configuration.
     pub async fn untrust(&self, path: PathBuf) -> Result<sidekick_protocol::TrustInfo> {
-        let home = self.inner.home.clone();
-        let now = self.inner.now();
+        let home = self.home.clone();
+        let now = self.ledger.now();
         crate::blocking(move || -> Result<_> {
             let root = repo::resolve(&path, "HEAD")?.workdir;
             sidekick_config::trust::Store::set(&home, &root, None, now)?;
@@ -395,7 +380,7 @@ impl Engine {
 
     /// The settings the app edits, as the config file makes them now.
     pub async fn settings(&self) -> Result<sidekick_protocol::Settings> {
-        let path = self.inner.home.config_file().to_path_buf();
+        let path = self.home.config_file().to_path_buf();
         Ok(crate::blocking(move || sidekick_config::settings::read(&path)).await??)
     }
 
@@ -405,33 +390,30 @@ impl Engine {
         &self,
         change: sidekick_protocol::SettingsChange,
     ) -> Result<sidekick_protocol::Settings> {
-        let inner = self.inner.clone();
+        let (one_at_a_time, file) = (
+            self.settings_lock.clone(),
+            self.home.config_file().to_path_buf(),
+        );
         let settings = crate::blocking(move || {
-            let _one_at_a_time = lock(&inner.settings_lock);
-            sidekick_config::settings::change(inner.home.config_file(), &change.changes)
+            let _one_at_a_time = lock(&one_at_a_time);
+            sidekick_config::settings::change(&file, &change.changes)
         })
         .await??;
         tracing::info!(file = %settings.file, "settings changed");
-        self.inner.schedule();
+        self.scheduler.schedule();
         Ok(settings)
     }
 
     /// The host-wide configuration as the file says now.
     pub fn config(&self) -> Result<Config> {
-        Ok(Config::load(self.inner.home.config_file())?)
-    }
-
-    /// Tells `notifier` about jobs that end, per the `[notifications]` policy. Call it before
-    /// [`Engine::recover`] so jobs the previous host left behind are told about too.
-    pub fn notify_with(&self, notifier: std::sync::Arc<dyn notify::Notifier>) {
-        tokio::spawn(notify::watch(self.clone(), notifier));
+        Ok(Config::load(self.home.config_file())?)
     }
 
     /// The agent profiles, each with whether it can run here.
     /// Asking each installed agent for `--version` starts processes and waits for them, so it
     /// runs off the async executor.
     pub async fn agents(&self) -> Result<Vec<AgentInfo>> {
-        let config = Config::load(self.inner.home.config_file())?;
+        let config = Config::load(self.home.config_file())?;
         let infos = crate::blocking(move || {
             config
                 .profiles()
@@ -443,16 +425,100 @@ impl Engine {
         Ok(infos)
     }
 
+    /// Answers a request of a job that is waiting: the answer goes to the agent, the request
+    /// closes, and the job works again once nothing is left open.
+    pub async fn answer(
+        &self,
+        reference: &str,
+        req: sidekick_protocol::AnswerRequest,
+    ) -> Result<Job> {
+        let dialogs = self.dialogs.clone();
+        let reference = reference.to_string();
+        crate::blocking(move || dialogs.answer(&reference, req)).await?
+    }
+
+    /// The warm worktrees of every repository with jobs, or of `repo`.
+    pub fn pools(&self, repo: Option<&Path>) -> Result<Vec<sidekick_protocol::Pool>> {
+        self.pools.list(repo)
+    }
+
+    /// A job's changes as a plain unified patch (`sidekick diff`).
+    pub async fn patch(&self, reference: &str) -> Result<Vec<u8>> {
+        self.reviews.patch(reference).await
+    }
+
+    /// A job's diff: its branch against its base (a live job's worktree as it is now).
+    pub async fn diff(&self, reference: &str) -> Result<sidekick_protocol::Diff> {
+        self.reviews.diff(reference).await
+    }
+
+    /// [`Engine::diff`] with at most `max_lines` diff lines (every file listed; those past the
+    /// lines are marked truncated): what a viewer shows first while the rest comes.
+    pub async fn diff_head(
+        &self,
+        reference: &str,
+        max_lines: Option<usize>,
+    ) -> Result<sidekick_protocol::Diff> {
+        self.reviews.diff_head(reference, max_lines).await
+    }
+
+    /// Merges a job into its target (or previews it with `dry_run`).
+    pub async fn merge(
+        &self,
+        reference: &str,
+        req: sidekick_protocol::MergeRequest,
+    ) -> Result<sidekick_protocol::MergeResult> {
+        self.reviews.merge(reference, req).await
+    }
+
+    /// Reverts a job's last merge while its target has not moved since.
+    pub async fn undo(
+        &self,
+        reference: &str,
+        autostash: bool,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.reviews.undo(reference, autostash).await
+    }
+
+    /// Replays the job's commits onto its target's tip (`abort`: undoes a stopped rebase).
+    pub async fn rebase(
+        &self,
+        reference: &str,
+        into: Option<String>,
+        abort: bool,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.reviews.rebase(reference, into, abort).await
+    }
+
+    /// Drops a job's changes, keeping a snapshot (`orphaned`: its repository is gone).
+    pub async fn discard(
+        &self,
+        reference: &str,
+        orphaned: bool,
+    ) -> Result<sidekick_protocol::ActionResult> {
+        self.reviews.discard(reference, orphaned).await
+    }
+
+    /// Brings back a discarded job, or the worktree of one cleaned up by gc.
+    pub async fn restore(&self, reference: &str) -> Result<sidekick_protocol::ActionResult> {
+        self.reviews.restore(reference).await
+    }
+
+    /// Removes the worktrees of merged, discarded and long-ended jobs, snapshots kept.
+    pub async fn gc(&self, dry_run: bool) -> Result<sidekick_protocol::GcReport> {
+        self.reviews.gc(dry_run).await
+    }
+
     /// Stops every live job (they end `interrupted`, leftovers committed) and waits for their
     /// runners, at most `grace` plus a margin. Queued jobs stay queued for the next host.
     pub async fn shutdown(&self) {
-        self.inner.shutting_down.store(true, Ordering::SeqCst);
-        let ids: Vec<String> = lock(&self.inner.running).keys().cloned().collect();
+        self.scheduler.shutting_down.store(true, Ordering::SeqCst);
+        let ids: Vec<String> = lock(&self.scheduler.running).keys().cloned().collect();
         for id in &ids {
-            let _ = self.inner.stop(id, StopReason::Shutdown);
+            let _ = self.scheduler.stop(id, StopReason::Shutdown);
         }
-        let deadline = tokio::time::Instant::now() + self.inner.grace + Duration::from_secs(20);
-        while !lock(&self.inner.running).is_empty() && tokio::time::Instant::now() < deadline {
+        let deadline = tokio::time::Instant::now() + self.scheduler.grace + Duration::from_secs(20);
+        while !lock(&self.scheduler.running).is_empty() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }

@@ -255,6 +255,14 @@ pub trait Notifier: Send + Sync + 'static {
     fn withdraw(&self, _job_id: &str, _request: &str) {}
 }
 
+impl crate::Engine {
+    /// Tells `notifier` about jobs that end, per the `[notifications]` policy. Call it before
+    /// [`crate::Engine::recover`] so jobs the previous host left behind are told about too.
+    pub fn notify_with(&self, notifier: std::sync::Arc<dyn Notifier>) {
+        tokio::spawn(watch(self.clone(), notifier));
+    }
+}
+
 /// Watches the event stream for jobs that end and tells `notifier`, per the policy read from
 /// the config file at each job's end (so a change applies without a restart).
 /// Subscribes and reads where every job is now, before returning, so nothing that happens

@@ -4,20 +4,26 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sidekick_git::warm;
 use sidekick_git::watch::Watch;
 
-use crate::{lock, Inner};
+use sidekick_protocol::Home;
+
+use crate::ledger::Ledger;
+use crate::lock;
 use sidekick_config::{Config, RepoConfig};
 
-/// What the engine keeps about the pools: which repositories are being refilled, one claim
-/// at a time (two jobs starting together must not take the same warm worktree), and the warm
-/// worktrees checked in the background whose watch vouches for them until claimed.
-#[derive(Default)]
+/// The pools' owner: which repositories are being refilled, one claim at a time (two jobs
+/// starting together must not take the same warm worktree), and the warm worktrees checked in
+/// the background whose watch vouches for them until claimed.
 pub(crate) struct Pools {
+    home: Home,
+    ledger: Arc<Ledger>,
+    /// The host is shutting down: no refill starts or goes on.
+    stopping: Arc<AtomicBool>,
     refilling: Mutex<HashSet<PathBuf>>,
     claims: Mutex<()>,
     checked: Mutex<HashMap<PathBuf, Watch>>,
@@ -33,13 +39,28 @@ pub(crate) struct Pools {
 /// watch per folder).
 const SETTLED_MAX: usize = 32;
 
+impl Pools {
+    pub(crate) fn new(ledger: Arc<Ledger>, home: Home, stopping: Arc<AtomicBool>) -> Pools {
+        Pools {
+            home,
+            ledger,
+            stopping,
+            refilling: Default::default(),
+            claims: Default::default(),
+            checked: Default::default(),
+            settled: Default::default(),
+            setup_failed: Default::default(),
+        }
+    }
+}
+
 /// How many warm worktrees `repo` keeps: its own config's `warm_worktrees`, else the host's.
 fn wanted(config: &Config, repo: &Path) -> usize {
     let own = RepoConfig::load(repo).ok().and_then(|c| c.warm_worktrees);
     own.unwrap_or(config.warm_worktrees).min(8) as usize
 }
 
-impl Inner {
+impl Pools {
     /// Turns one of `repo`'s warm worktrees into the job's worktree at `dest` (a new `branch`
     /// at `commit`, locked with `reason`); false when there is none it could use (each one it
     /// could not use is thrown away), and the caller checks the files out as usual.
@@ -52,7 +73,7 @@ impl Inner {
         reason: &str,
     ) -> Option<warm::Claimed> {
         let group = dest.parent()?;
-        let _one_at_a_time = lock(&self.pools.claims);
+        let _one_at_a_time = lock(&self.claims);
         // A pool set to nothing (`warm_worktrees = 0`, for the host or this repository) is
         // emptied, not used.
         if Config::load(self.home.config_file()).is_ok_and(|c| wanted(&c, repo) == 0) {
@@ -61,7 +82,7 @@ impl Inner {
             }
             return None;
         }
-        let refilling = lock(&self.pools.refilling).contains(repo);
+        let refilling = lock(&self.refilling).contains(repo);
         for w in warm::list(group) {
             if w.commit.is_none() {
                 // Being made right now, or left half made by a refill that died.
@@ -70,7 +91,7 @@ impl Inner {
                 }
                 continue;
             }
-            let checked = lock(&self.pools.checked).remove(&w.path);
+            let checked = lock(&self.checked).remove(&w.path);
             match warm::claim(repo, &w, checked, dest, branch, commit, reason) {
                 Ok(claimed) => return Some(claimed),
                 Err(why) => tracing::info!(
@@ -90,7 +111,7 @@ impl Inner {
             Ok(c) => wanted(&c, &repo),
             Err(_) => return,
         };
-        if want == 0 || !lock(&self.pools.refilling).insert(repo.clone()) {
+        if want == 0 || !lock(&self.refilling).insert(repo.clone()) {
             return;
         }
         let inner = self.clone();
@@ -99,11 +120,11 @@ impl Inner {
             .name("sidekick-warm".into())
             .spawn(move || {
                 inner.refill_now(&repo, &group, &commit, want);
-                lock(&inner.pools.refilling).remove(&repo);
+                lock(&inner.refilling).remove(&repo);
             });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "cannot start refilling warm worktrees");
-            lock(&self.pools.refilling).remove(&key);
+            lock(&self.refilling).remove(&key);
         }
     }
 
@@ -114,17 +135,17 @@ impl Inner {
     fn check_warm(&self, repo: &Path, group: &Path, w: &warm::Warm) -> bool {
         for pause_ms in [0, 100, 400, 1600] {
             std::thread::sleep(std::time::Duration::from_millis(pause_ms));
-            if self.shutting_down.load(Ordering::SeqCst) {
+            if self.stopping.load(Ordering::SeqCst) {
                 return true;
             }
             match warm::check(w) {
                 Ok(Some(watch)) => {
-                    lock(&self.pools.checked).insert(w.path.clone(), watch);
+                    lock(&self.checked).insert(w.path.clone(), watch);
                     return true;
                 }
                 Ok(None) => continue,
                 Err(why) => {
-                    let _claims = lock(&self.pools.claims);
+                    let _claims = lock(&self.claims);
                     if warm::list(group).contains(w) {
                         tracing::info!(warm = %w.path.display(), why, "a warm worktree is not as made; thrown away");
                         warm::discard(repo, &w.path);
@@ -143,11 +164,11 @@ impl Inner {
         // leaves something running in them) are not made again and again.
         let mut made = 0;
         loop {
-            if self.shutting_down.load(Ordering::SeqCst) {
+            if self.stopping.load(Ordering::SeqCst) {
                 return;
             }
             let pool = {
-                let _claims = lock(&self.pools.claims);
+                let _claims = lock(&self.claims);
                 let pool = warm::list(group);
                 // Half made by a refill that died: this refill is the only one for `repo`.
                 for w in pool.iter().filter(|w| w.commit.is_none()) {
@@ -159,13 +180,11 @@ impl Inner {
             // (also those an earlier host made), so a claim need not check it again.
             let mut ready = 0;
             for w in pool.iter().filter(|w| w.commit.is_some()) {
-                if lock(&self.pools.checked).contains_key(&w.path)
-                    || self.check_warm(repo, group, w)
-                {
+                if lock(&self.checked).contains_key(&w.path) || self.check_warm(repo, group, w) {
                     ready += 1;
                 }
             }
-            lock(&self.pools.checked)
+            lock(&self.checked)
                 .retain(|p, _| !p.starts_with(group) || pool.iter().any(|w| &w.path == p));
             if ready >= want {
                 return;
@@ -176,9 +195,13 @@ impl Inner {
             }
             made += 1;
             let started = std::time::Instant::now();
-            let made = warm::make(repo, group, &self.ids.next(), commit, |dest, admin| {
-                self.set_up_ahead(repo, dest, admin, commit)
-            });
+            let made = warm::make(
+                repo,
+                group,
+                &self.ledger.ids.next(),
+                commit,
+                |dest, admin| self.set_up_ahead(repo, dest, admin, commit),
+            );
             match made {
                 Ok(path) => tracing::debug!(
                     warm = %path.display(),
@@ -194,7 +217,7 @@ impl Inner {
     }
 }
 
-impl Inner {
+impl Pools {
     /// `setup_cache`: runs the repository's setup in a new warm worktree (`dest`) before it
     /// joins the pool, as a job would: only when the repository's configuration is trusted, in
     /// the sandbox the host's settings give, at low priority, its output in the worktree's admin
@@ -225,7 +248,7 @@ impl Inner {
         };
         let key = warm::setup_key(repo, commit, setup, &seen.config.setup_cache)
             .map_err(|e| e.to_string())?;
-        if lock(&self.pools.setup_failed).get(repo) == Some(&key) {
+        if lock(&self.setup_failed).get(repo) == Some(&key) {
             return Ok(None);
         }
         let config = Config::load(self.home.config_file()).map_err(|e| e.to_string())?;
@@ -234,7 +257,7 @@ impl Inner {
             Ok(sandboxed) => Ok(Some(warm::Prepared { key, sandboxed })),
             Err(why) => {
                 tracing::warn!(repo = %repo.display(), why, "the setup run ahead of time in a warm worktree failed; jobs run it themselves");
-                lock(&self.pools.setup_failed).insert(repo.to_path_buf(), key);
+                lock(&self.setup_failed).insert(repo.to_path_buf(), key);
                 Err(why)
             }
         }
@@ -293,7 +316,7 @@ impl Inner {
                 Ok(None) => {}
                 Err(e) => return Err(format!("cannot wait for the setup command: {e}")),
             }
-            if self.shutting_down.load(Ordering::SeqCst) || std::time::Instant::now() > deadline {
+            if self.stopping.load(Ordering::SeqCst) || std::time::Instant::now() > deadline {
                 // Its own group (`process_group(0)`): the group id is its pid.
                 crate::process::signal_group(child.id() as i32, nix::sys::signal::Signal::SIGKILL);
                 let _ = child.wait();
@@ -307,7 +330,7 @@ impl Inner {
         if !status.success() {
             return Err(format!(
                 "the setup command `{setup}` {}; its output is in {}",
-                crate::runner::describe_exit(status),
+                crate::process::describe_exit(status),
                 admin.join(warm::SETUP_LOG).display()
             ));
         }
@@ -324,19 +347,19 @@ impl Inner {
     }
 }
 
-impl Inner {
+impl Pools {
     /// Checks in the background that an ended job's worktree is exactly its last commit, and
-    /// watches it from then on (see [`Inner::settled`]).
+    /// watches it from then on (see [`Pools::settled`]).
     pub(crate) fn watch_settled(self: &Arc<Self>, job_id: String, worktree: PathBuf) {
         let inner = self.clone();
         let spawned = std::thread::Builder::new()
             .name("sidekick-settled".into())
             .spawn(move || {
                 let Some(watch) = sidekick_git::watch::settled(&worktree) else {
-                    lock(&inner.pools.settled).remove(&job_id);
+                    lock(&inner.settled).remove(&job_id);
                     return;
                 };
-                let mut map = lock(&inner.pools.settled);
+                let mut map = lock(&inner.settled);
                 map.retain(|_, w| w.untouched());
                 while map.len() >= SETTLED_MAX {
                     // Job ids are ULIDs: the smallest is the oldest.
@@ -355,7 +378,7 @@ impl Inner {
     /// True when the job's worktree is known to be exactly its last commit: checked after the
     /// job ended and untouched since.
     pub(crate) fn settled(&self, job_id: &str) -> bool {
-        let mut map = lock(&self.pools.settled);
+        let mut map = lock(&self.settled);
         let quiet = map.get(job_id).is_some_and(Watch::untouched);
         if !quiet {
             map.remove(job_id);
@@ -367,12 +390,12 @@ impl Inner {
 /// A week: a repository without a job for this long keeps no warm worktrees (`sidekick gc`).
 const IDLE_MS: u64 = 7 * 24 * 3600 * 1000;
 
-impl crate::Engine {
+impl Pools {
     /// The warm worktrees of every repository with jobs, or of `repo`.
-    pub fn pools(&self, repo: Option<&Path>) -> crate::Result<Vec<sidekick_protocol::Pool>> {
-        let config = Config::load(self.inner.home.config_file())?;
+    pub(crate) fn list(&self, repo: Option<&Path>) -> crate::Result<Vec<sidekick_protocol::Pool>> {
+        let config = Config::load(self.home.config_file())?;
         let repos = self.job_repos()?;
-        let root = self.inner.home.worktrees();
+        let root = self.home.worktrees();
         Ok(repos
             .into_iter()
             .map(|(r, _)| r)
@@ -385,7 +408,7 @@ impl crate::Engine {
                         .into_iter()
                         .map(|w| sidekick_protocol::WarmWorktree {
                             bytes: sidekick_git::ops::folder_size(&w.path),
-                            watched: lock(&self.inner.pools.checked)
+                            watched: lock(&self.checked)
                                 .get(&w.path)
                                 .is_some_and(Watch::untouched),
                             set_up: warm::is_set_up(&w),
@@ -402,7 +425,7 @@ impl crate::Engine {
     /// Each repository that has jobs, with its newest job's creation time.
     fn job_repos(&self) -> crate::Result<Vec<(PathBuf, u64)>> {
         let mut newest: std::collections::BTreeMap<PathBuf, u64> = Default::default();
-        for rec in lock(&self.inner.reader).jobs(None)? {
+        for rec in lock(&self.ledger.reader).jobs(None)? {
             let at = newest.entry(PathBuf::from(&rec.job.repo)).or_default();
             *at = (*at).max(rec.job.created_at);
         }
@@ -411,9 +434,9 @@ impl crate::Engine {
 
     /// Removes the warm worktrees of repositories without a job for a week, or gone; returns
     /// their paths and bytes (`dry_run`: only says so).
-    pub(crate) fn trim_pools(&self, dry_run: bool) -> crate::Result<(Vec<String>, u64)> {
-        let cutoff = self.inner.now().saturating_sub(IDLE_MS);
-        let root = self.inner.home.worktrees();
+    pub(crate) fn trim(&self, dry_run: bool) -> crate::Result<(Vec<String>, u64)> {
+        let cutoff = self.ledger.now().saturating_sub(IDLE_MS);
+        let root = self.home.worktrees();
         let (mut removed, mut bytes) = (Vec::new(), 0);
         for (repo, newest) in self.job_repos()? {
             let gone = !repo.join(".git").exists();
@@ -421,7 +444,7 @@ impl crate::Engine {
                 continue;
             }
             let group = sidekick_git::repo::worktree_group(&root, &repo);
-            let _claims = lock(&self.inner.pools.claims);
+            let _claims = lock(&self.claims);
             for w in warm::list(&group) {
                 bytes += sidekick_git::ops::folder_size(&w.path);
                 removed.push(w.path.display().to_string());

@@ -134,6 +134,15 @@ pub async fn stop_pids(pids: &[i32], grace: Duration) {
     }
 }
 
+pub(crate) fn describe_exit(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with code {code}"),
+        (None, Some(sig)) => format!("was killed by signal {sig}"),
+        _ => "ended".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

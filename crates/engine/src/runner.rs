@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use crate::jobs::handle::JobHandle;
 use crate::jobs::messages::Progress;
 use crate::output::{pump, sink, Reader};
+use crate::process::describe_exit;
 use crate::{human, lock, process, release_memory, repo, sandbox, StopReason};
 use sidekick_store::ledger;
 use sidekick_store::JobRecord;
@@ -67,9 +68,6 @@ pub(crate) async fn run(
     finish(&handle, rec, outcome).await;
     release_memory();
     handle.release(&stop);
-    // After the job is released (its worktree unlocked, the next job started): a job that
-    // may merge by itself is merged, or held for review with the reason.
-    handle.decide_auto_merge().await;
 }
 
 async fn prepare_and_run(
@@ -402,7 +400,7 @@ async fn run_process(
                     .clone()
                     .map(|session| sidekick_agents::dialect::Load {
                         session,
-                        fallback: crate::jobs::reply::with_earlier_task(&rec.job.task, &prompt),
+                        fallback: crate::jobs::messages::with_earlier_task(&rec.job.task, &prompt),
                     }),
             },
             // A Codex thread is resumed wherever the job has one (a reply, a follow-up).
@@ -635,15 +633,6 @@ async fn wait_all(tasks: &mut Vec<tokio::task::JoinHandle<()>>) {
         let _ = t.await;
     }
     tasks.clear();
-}
-
-pub(crate) fn describe_exit(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with code {code}"),
-        (None, Some(sig)) => format!("was killed by signal {sig}"),
-        _ => "ended".into(),
-    }
 }
 
 /// Commits leftovers, unlocks the worktree and records the final state.

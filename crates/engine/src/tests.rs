@@ -368,7 +368,7 @@ async fn sidekicks_nest_only_as_deep_as_max_depth_and_keep_who_spawned_them() {
     let stored = f.engine.job(&top.id).expect("job");
     assert_eq!(stored.spawned_by.as_deref(), Some("Claude Code 2.1.330"));
     // The context text reaches the agent like a context file's.
-    let rec = f.engine.inner.load(&top.id).expect("record");
+    let rec = f.engine.ledger.load(&top.id).expect("record");
     let context = rec
         .env
         .iter()
@@ -647,7 +647,7 @@ async fn a_host_restart_interrupts_orphaned_jobs_and_keeps_their_work() {
         .await
         .expect("spawn");
     let job = wait_end(&engine, &job.id).await;
-    let mut rec = engine.inner.load(&job.id).expect("record");
+    let mut rec = engine.ledger.load(&job.id).expect("record");
     let wt = PathBuf::from(&job.worktree);
     crate::repo::add_worktree(
         &repo,
@@ -670,7 +670,8 @@ async fn a_host_restart_interrupts_orphaned_jobs_and_keeps_their_work() {
     rec.process = Some(crate::process::identity(pid).expect("identity"));
     rec.has_worktree = true;
     engine
-        .inner
+        .scheduler
+        .ledger
         .db
         .lock()
         .expect("db")
@@ -788,8 +789,8 @@ async fn a_jobs_handle_reaches_only_its_own_job() {
     let f = Fixture::new();
     let a = f.run("true").await;
     let b = f.run("true").await;
-    let handle = crate::jobs::handle::JobHandle::new(f.engine.inner.clone(), a.id.clone());
-    let mut other = f.engine.inner.load(&b.id).expect("load");
+    let handle = f.engine.scheduler.handle(&a.id);
+    let mut other = f.engine.ledger.load(&b.id).expect("load");
     other.job.reason = Some("written through another job's handle".into());
     let err = handle.save(&other).expect_err("refused");
     assert!(err.to_string().contains("tried to save job"), "{err}");
@@ -821,11 +822,12 @@ async fn the_ledger_refuses_a_save_that_skips_a_state_without_writing() {
     assert_eq!(job.state, JobState::Completed);
     // A stale copy read while the job was queued and moved to `starting` passes the record's
     // own check (queued -> starting) but not the stored one (completed -> starting).
-    let mut stale = f.engine.inner.load(&job.id).expect("load");
+    let mut stale = f.engine.ledger.load(&job.id).expect("load");
     stale.job.state = JobState::Starting;
     let err = f
         .engine
-        .inner
+        .scheduler
+        .ledger
         .save(&stale, Vec::new())
         .expect_err("refused");
     assert_eq!(err.to_api().code, ErrorCode::InvalidState);

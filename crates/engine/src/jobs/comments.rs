@@ -36,7 +36,7 @@ fn read_side(
     max: u64,
 ) -> Result<FileLines> {
     let job = &rec.job;
-    let live = super::review::live_worktree(rec).filter(|_| side == Side::New);
+    let live = super::subject::live_worktree(rec).filter(|_| side == Side::New);
     let (bytes, commit) = if let Some(worktree) = &live {
         (files::in_worktree(worktree, path, max)?, None)
     } else {
@@ -47,9 +47,13 @@ fn read_side(
                 .clone()
                 .unwrap_or_else(|| job.base_commit.clone()),
         };
-        let bytes = engine.inner.repos.with(Path::new(&job.repo), true, |r| {
-            Ok(files::at_commit(r, &commit, path, max))
-        })??;
+        let bytes = engine
+            .scheduler
+            .reviews
+            .repos
+            .with(Path::new(&job.repo), true, |r| {
+                Ok(files::at_commit(r, &commit, path, max))
+            })??;
         (bytes, Some(commit))
     };
     let binary = bytes.as_deref().is_some_and(files::is_binary);
@@ -122,14 +126,12 @@ pub(crate) fn message(comments: &[Comment], text: &str) -> String {
 
 impl Engine {
     fn diff_file_limit(&self) -> Result<u64> {
-        Ok(Config::load(self.inner.home.config_file())?
-            .diff
-            .max_file_bytes)
+        Ok(Config::load(self.home.config_file())?.diff.max_file_bytes)
     }
 
     /// A file as `side` of the job's diff has it (for expanding the context around hunks).
     pub async fn file(&self, reference: &str, path: &str, side: Side) -> Result<FileLines> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         let max = self.diff_file_limit()?;
         let engine = self.clone();
         let path = path.to_string();
@@ -138,11 +140,11 @@ impl Engine {
 
     /// The job's comments, oldest first, each placed in the file as it is now.
     pub async fn comments(&self, reference: &str) -> Result<Vec<Comment>> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         let max = self.diff_file_limit()?;
         let engine = self.clone();
         crate::blocking(move || {
-            let mut comments = lock(&engine.inner.reader).comments(&rec.job.id)?;
+            let mut comments = lock(&engine.ledger.reader).comments(&rec.job.id)?;
             let mut read: HashMap<(String, Side), Vec<String>> = HashMap::new();
             for c in &mut comments {
                 let key = (c.path.clone(), c.side);
@@ -164,7 +166,7 @@ impl Engine {
 
     /// Adds a comment on lines of the job's diff; the lines are quoted as they read now.
     pub async fn add_comment(&self, reference: &str, new: NewComment) -> Result<Comment> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         let body = new.body.trim().to_string();
         if body.is_empty() {
             return Err(EngineError::BadRequest("the comment is empty".into()));
@@ -188,7 +190,7 @@ impl Engine {
         }
         let max = self.diff_file_limit()?;
         let engine = self.clone();
-        let now = self.inner.now();
+        let now = self.ledger.now();
         crate::blocking(move || {
             let file = read_side(&engine, &rec, &new.path, new.side, max)?;
             let which = match new.side {
@@ -229,7 +231,7 @@ impl Engine {
                 sent_at: None,
                 now_line: Some(new.line),
             };
-            comment.id = lock(&engine.inner.db).add_comment(&rec.job.id, &comment)?;
+            comment.id = lock(&engine.ledger.db).add_comment(&rec.job.id, &comment)?;
             Ok(comment)
         })
         .await?
@@ -237,8 +239,8 @@ impl Engine {
 
     /// Deletes one of the job's comments.
     pub async fn delete_comment(&self, reference: &str, id: u64) -> Result<()> {
-        let rec = self.inner.resolve(reference)?;
-        if lock(&self.inner.db).delete_comment(&rec.job.id, id)? {
+        let rec = self.ledger.resolve(reference)?;
+        if lock(&self.ledger.db).delete_comment(&rec.job.id, id)? {
             Ok(())
         } else {
             Err(EngineError::BadRequest(format!(
@@ -254,7 +256,7 @@ impl Engine {
         reference: &str,
         text: &str,
     ) -> Result<(String, Vec<u64>)> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         if rec.job.agent == sidekick_agents::SHELL {
             return Err(EngineError::BadRequest(format!(
                 "job {} runs shell commands, and a reply is its next command; review comments go to coding agents",
@@ -278,14 +280,14 @@ impl Engine {
     }
 
     pub(crate) fn mark_comments_sent(&self, job_id: &str, ids: &[u64]) -> Result<()> {
-        let now = self.inner.now();
-        Ok(lock(&self.inner.db).mark_comments_sent(job_id, ids, now)?)
+        let now = self.ledger.now();
+        Ok(lock(&self.ledger.db).mark_comments_sent(job_id, ids, now)?)
     }
 
     /// The files the user marked viewed in the job's diff.
     pub fn viewed(&self, reference: &str) -> Result<Vec<Viewed>> {
-        let rec = self.inner.resolve(reference)?;
-        Ok(lock(&self.inner.reader)
+        let rec = self.ledger.resolve(reference)?;
+        Ok(lock(&self.ledger.reader)
             .viewed(&rec.job.id)?
             .into_iter()
             .map(|(path, key)| Viewed {
@@ -297,13 +299,13 @@ impl Engine {
 
     /// Marks a file viewed at its diff's key, or unmarks it.
     pub fn set_viewed(&self, reference: &str, mark: Viewed) -> Result<()> {
-        let rec = self.inner.resolve(reference)?;
+        let rec = self.ledger.resolve(reference)?;
         if mark.path.is_empty() || mark.path.len() > 4096 {
             return Err(EngineError::BadRequest(
                 "a viewed mark needs the file's path".into(),
             ));
         }
-        Ok(lock(&self.inner.db).set_viewed(&rec.job.id, &mark.path, mark.key.as_deref())?)
+        Ok(lock(&self.ledger.db).set_viewed(&rec.job.id, &mark.path, mark.key.as_deref())?)
     }
 }
 

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use sidekick_protocol::SpawnRequest;
 
-use crate::{repo, EngineError, Inner, Result};
+use crate::{repo, EngineError, Result, Scheduler};
 use sidekick_store::JobRecord;
 
-impl Inner {
+impl Scheduler {
     /// The context a request asks for (`None`: the task only).
     pub(crate) fn context_text(
         &self,
@@ -17,7 +17,7 @@ impl Inner {
     ) -> Result<Option<String>> {
         use sidekick_protocol::ContextMode;
         let from = match &req.context_from {
-            Some(r) => Some(self.resolve(r)?),
+            Some(r) => Some(self.ledger.resolve(r)?),
             None => None,
         };
         let text = req.context_text.as_deref().filter(|t| !t.trim().is_empty());

@@ -11,43 +11,48 @@ use std::time::Duration;
 
 use sidekick_protocol::Level;
 
-use crate::jobs::messages::{Control, Progress, Said};
-use crate::{lock, EngineError, Inner, Result};
+use crate::jobs::dialogs::Dialogs;
+use crate::jobs::messages::{Control, Progress, Said, Slots, StopReason};
+use crate::ledger::Ledger;
+use crate::pool::Pools;
+use crate::{EngineError, Result};
 use sidekick_store::{JobRecord, NewEvent};
 
+/// One job's capability: its own record and events (through the ledger), its dialog, the warm
+/// worktrees, and what it may ask of the scheduler ([`Slots`]).
 #[derive(Clone)]
 pub(crate) struct JobHandle {
-    inner: Arc<Inner>,
-    job_id: String,
+    pub(crate) job_id: String,
+    pub(crate) home: sidekick_protocol::Home,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) dialogs: Arc<Dialogs>,
+    pub(crate) pools: Arc<Pools>,
+    pub(crate) slots: Arc<dyn Slots>,
 }
 
 impl JobHandle {
-    pub(crate) fn new(inner: Arc<Inner>, job_id: String) -> JobHandle {
-        JobHandle { inner, job_id }
-    }
-
     pub(crate) fn job_id(&self) -> &str {
         &self.job_id
     }
 
     /// The engine's clock (milliseconds since the epoch).
     pub(crate) fn now(&self) -> u64 {
-        self.inner.now()
+        self.ledger.now()
     }
 
     /// How long a stopped process gets between SIGTERM and SIGKILL.
     pub(crate) fn grace(&self) -> Duration {
-        self.inner.grace()
+        self.slots.grace()
     }
 
     /// The host-wide config file (the agent's profile env is read from it at start).
     pub(crate) fn config_file(&self) -> PathBuf {
-        self.inner.home.config_file().to_path_buf()
+        self.home.config_file().to_path_buf()
     }
 
     /// Where Sidekick keeps its things (hidden from a sandboxed job).
     pub(crate) fn home(&self) -> sidekick_protocol::Home {
-        self.inner.home.clone()
+        self.home.clone()
     }
 
     /// Makes one of the repository's warm worktrees this job's worktree (with the setup that
@@ -60,27 +65,18 @@ impl JobHandle {
         commit: &str,
         reason: &str,
     ) -> Option<sidekick_git::warm::Claimed> {
-        self.inner.claim_warm(repo, dest, branch, commit, reason)
+        self.pools.claim_warm(repo, dest, branch, commit, reason)
     }
 
     /// Refills the repository's warm worktrees in the background (after this job's own
     /// worktree is ready, so it never waits for them).
     pub(crate) fn refill_warm(&self, repo: PathBuf, group: PathBuf, commit: String) {
-        self.inner.refill_warm(repo, group, commit);
-    }
-
-    /// Merges this ended job if it may merge by itself and its merge is clean; else records
-    /// why it waits for review (`automerge`).
-    pub(crate) async fn decide_auto_merge(&self) {
-        let engine = crate::Engine {
-            inner: self.inner.clone(),
-        };
-        crate::automerge::decide(&engine, &self.job_id).await;
+        self.pools.refill_warm(repo, group, commit);
     }
 
     /// Watches the ended job's worktree once it is checked to hold nothing uncommitted.
     pub(crate) fn watch_settled(&self, worktree: PathBuf) {
-        self.inner.watch_settled(self.job_id.clone(), worktree);
+        self.pools.watch_settled(self.job_id.clone(), worktree);
     }
 
     /// Saves this job (never another one), with a job event.
@@ -91,12 +87,12 @@ impl JobHandle {
                 self.job_id, rec.job.id
             )));
         }
-        self.inner.save(rec, Vec::new())
+        self.ledger.save(rec, Vec::new())
     }
 
     /// A line from Sidekick in the job's log.
     pub(crate) fn notice(&self, level: Level, message: impl Into<String>) {
-        self.inner.notice(&self.job_id, level, message);
+        self.ledger.notice(&self.job_id, level, message);
     }
 
     /// Stores and broadcasts this job's output and parsed events.
@@ -107,43 +103,63 @@ impl JobHandle {
                 self.job_id, other.job_id
             )));
         }
-        self.inner.append_events(events)
+        self.ledger.append_events(events)
     }
 
     /// Records what the agent reported and holds it to the job's caps; `tell` also sends the
     /// job as an event.
     pub(crate) fn progress(&self, p: &Progress, tell: bool) {
-        self.inner.agent_progress(&self.job_id, p, tell);
+        let rec = match self.ledger.record_progress(&self.job_id, p, tell) {
+            Ok(rec) => rec,
+            Err(e) => {
+                tracing::error!(job = %self.job_id, error = %e, "cannot record the agent's progress");
+                return;
+            }
+        };
+        if !rec.job.state.is_live() {
+            return;
+        }
+        if let Some(cap) = rec.job.max_steps.filter(|cap| rec.job.steps >= *cap) {
+            let _ = self.slots.stop(&self.job_id, StopReason::StepCap(cap));
+        }
+        if let Some(budget) = rec.job.token_budget {
+            let used = rec.job.tokens.total();
+            if used >= budget {
+                let _ = self
+                    .slots
+                    .stop(&self.job_id, StopReason::TokenBudget { used, budget });
+            }
+        }
     }
 
     /// Writing the job's output hit a full disk: the job is stopped with `what` as its reason.
     pub(crate) fn disk_full(&self, what: String) {
-        self.inner.disk_full(&self.job_id, what);
+        self.slots.disk_full(&self.job_id, what);
     }
 
     /// The job has ended: its still-active children end too.
     pub(crate) fn end_children(&self, rec: &JobRecord) {
-        self.inner.end_children(rec);
+        self.slots.end_children(rec);
     }
 
     /// The agent speaks its protocol on stdin: answers go to `tx`.
     pub(crate) fn open_dialog(&self, tx: tokio::sync::mpsc::UnboundedSender<Control>) {
-        self.inner.open_dialog(&self.job_id, tx);
+        self.dialogs.open(&self.job_id, tx);
     }
 
-    /// See [`Inner::stop_taking_replies`].
+    /// See [`Dialogs::stop_taking_replies`].
     pub(crate) fn stop_taking_replies(
         &self,
         rx: &mut tokio::sync::mpsc::UnboundedReceiver<Control>,
     ) -> Option<String> {
-        self.inner.stop_taking_replies(&self.job_id, rx)
+        self.dialogs.stop_taking_replies(&self.job_id, rx)
     }
 
     /// Takes into `rec` (the runner's copy) what others recorded on the job while the agent
     /// ran, which a save of the runner's copy must not undo: the turns and last reply (a reply),
     /// and the open requests (what the agent asked).
     pub(crate) fn keep_others(&self, rec: &mut JobRecord) {
-        if let Ok(stored) = self.inner.load(&self.job_id) {
+        if let Ok(stored) = self.ledger.load(&self.job_id) {
             rec.job.turns = stored.job.turns;
             rec.last_reply = stored.last_reply;
             rec.job.requests = stored.job.requests;
@@ -158,7 +174,7 @@ impl JobHandle {
         rec: &mut JobRecord,
         change: impl FnOnce(&mut JobRecord) -> Result<()>,
     ) -> Result<()> {
-        self.inner.modify(&self.job_id, |stored| {
+        self.ledger.modify(&self.job_id, |stored| {
             rec.job.turns = stored.job.turns;
             rec.last_reply = stored.last_reply.clone();
             rec.job.requests = stored.job.requests.clone();
@@ -171,19 +187,19 @@ impl JobHandle {
 
     /// The agent is gone: its dialog (the one `tx` belongs to) takes no more answers.
     pub(crate) fn close_dialog(&self, tx: &tokio::sync::mpsc::UnboundedSender<Control>) {
-        self.inner.close_dialog(&self.job_id, tx);
+        self.dialogs.close(&self.job_id, tx);
     }
 
     /// Time the job has spent waiting for the user so far (not counted toward its timeout).
     pub(crate) fn waited(&self) -> Duration {
-        self.inner.waited(&self.job_id)
+        self.dialogs.waited(&self.job_id)
     }
 
     /// What the agent said that its dialog acts on: a request (the job waits for the user) or
     /// the end of its answer (its stdin closes). Only a job in a dialog can be answered, so a
     /// request from any other is left alone.
     pub(crate) fn said(&self, said: Said) {
-        if !lock(&self.inner.dialogs).contains_key(&self.job_id) {
+        if !self.dialogs.has(&self.job_id) {
             return;
         }
         match said {
@@ -194,51 +210,47 @@ impl JobHandle {
                 suggestions,
             } => {
                 if let Err(e) =
-                    self.inner
+                    self.dialogs
                         .open_request(&self.job_id, id.clone(), tool, input, suggestions)
                 {
                     tracing::error!(job = %self.job_id, error = %e, "cannot record the agent's request");
                     return;
                 }
                 // Waiting, the job gives its place to the next queued one.
-                self.inner.schedule();
+                self.slots.schedule();
                 self.deny_unanswered_after_timeout(id);
             }
-            Said::TurnEnded => self.inner.tell_dialog(&self.job_id, Control::TurnEnded),
-            Said::Heard => self.inner.tell_dialog(&self.job_id, Control::Heard),
-            Said::SessionReady(id) => self
-                .inner
-                .tell_dialog(&self.job_id, Control::SessionReady(id)),
-            Said::Failed => self.inner.tell_dialog(&self.job_id, Control::End),
-            Said::Loaded => self.inner.tell_dialog(&self.job_id, Control::Loaded),
+            Said::TurnEnded => self.dialogs.tell(&self.job_id, Control::TurnEnded),
+            Said::Heard => self.dialogs.tell(&self.job_id, Control::Heard),
+            Said::SessionReady(id) => self.dialogs.tell(&self.job_id, Control::SessionReady(id)),
+            Said::Failed => self.dialogs.tell(&self.job_id, Control::End),
+            Said::Loaded => self.dialogs.tell(&self.job_id, Control::Loaded),
             Said::SessionLost(why) => {
                 self.notice(
                     Level::Warn,
                     format!("the agent's earlier session could not be loaded ({why}); a new one starts with the earlier task as context"),
                 );
-                self.inner.tell_dialog(&self.job_id, Control::SessionLost);
+                self.dialogs.tell(&self.job_id, Control::SessionLost);
             }
             Said::Unanswerable { id, method } => {
                 self.notice(
                     Level::Warn,
                     format!("the agent asked for {method}, which Sidekick does not carry; it was told so"),
                 );
-                self.inner
-                    .tell_dialog(&self.job_id, Control::Refuse { id, method });
+                self.dialogs
+                    .tell(&self.job_id, Control::Refuse { id, method });
             }
         }
     }
 
     /// With `answer_timeout` set, a request still open after that long is denied.
     fn deny_unanswered_after_timeout(&self, request: String) {
-        let Ok(Some(ms)) = sidekick_config::Config::load(self.inner.home.config_file())
-            .map(|c| c.answer_timeout_ms)
+        let Ok(Some(ms)) =
+            sidekick_config::Config::load(self.home.config_file()).map(|c| c.answer_timeout_ms)
         else {
             return;
         };
-        let engine = crate::Engine {
-            inner: self.inner.clone(),
-        };
+        let dialogs = self.dialogs.clone();
         let job = self.job_id.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -252,22 +264,13 @@ impl JobHandle {
                 )),
             };
             // Answered meanwhile (or the job ended): nothing to do.
-            let _ = engine.answer(&job, req).await;
+            let _ = crate::blocking(move || dialogs.answer(&job, req)).await;
         });
     }
 
-    /// The runner is done with the job: its stop handle goes (not a newer runner's, when a
-    /// reply started the next turn meanwhile), and the next queued job may start.
-    pub(crate) fn release(&self, stop: &tokio::sync::watch::Receiver<Option<crate::StopReason>>) {
-        {
-            let mut running = lock(&self.inner.running);
-            if running
-                .get(&self.job_id)
-                .is_some_and(|tx| tx.subscribe().same_channel(stop))
-            {
-                running.remove(&self.job_id);
-            }
-        }
-        self.inner.schedule();
+    /// The runner is done with the job: its slot goes to the next queued job, and a job that
+    /// may merge by itself is merged (or held with the reason) by the scheduler.
+    pub(crate) fn release(&self, stop: &tokio::sync::watch::Receiver<Option<StopReason>>) {
+        self.slots.release(&self.job_id, stop);
     }
 }

@@ -19,7 +19,7 @@ impl Engine {
     /// cannot leave its leader's tree: an orphan there is adopted by the sandbox's own init.
     pub fn job_of_process(&self, pid: i32) -> Option<String> {
         let live = {
-            let db = lock(&self.inner.reader);
+            let db = lock(&self.ledger.reader);
             db.jobs(Some(&JobState::LIVE)).ok()?
         };
         let leaders: Vec<(i32, u64, String)> = live
@@ -54,7 +54,7 @@ impl Engine {
                 return Ok(true);
             }
             let parent = {
-                let db = lock(&self.inner.reader);
+                let db = lock(&self.ledger.reader);
                 db.job(&at)?.and_then(|r| r.job.parent_id)
             };
             match parent {

@@ -1,9 +1,16 @@
-//! What passes between a job's output pump, its handle and its dialog, with no part of the
-//! engine behind it: the agent's progress, what it said that its dialog acts on, and what the
-//! dialog writes back. (Kept apart so that the pump, the handle and the dialog each import it
-//! and none imports another in a circle.)
+//! What passes between a job's output pump, its handle, its dialog and the scheduler, with no
+//! part of the engine behind it: the agent's progress, what it said that its dialog acts on,
+//! what the dialog writes back, why a job stops, what a handle may ask of the scheduler
+//! ([`Slots`]), and the words a reply goes to an agent in. Kept apart so that each of them
+//! imports this and none imports another in a circle.
+
+use std::time::Duration;
 
 use serde_json::Value;
+use sidekick_store::JobRecord;
+use tokio::sync::watch;
+
+use crate::Result;
 
 /// What the agent has reported so far (parsed from its stdout).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -109,4 +116,47 @@ pub(crate) enum Control {
     End,
     /// A request of the agent's that Sidekick does not carry: it gets an error answer.
     Refuse { id: String, method: String },
+}
+
+/// Why the engine stops a live job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    Cancel,
+    ParentEnded(String),
+    Shutdown,
+    /// The agent reached the job's `max_steps`.
+    StepCap(u64),
+    /// Writing the job's output hit a full disk (what, where).
+    DiskFull(String),
+    /// The agent used the job's whole token budget.
+    TokenBudget {
+        used: u64,
+        budget: u64,
+    },
+}
+
+/// What a job's handle may ask of the scheduler that runs it: stop its job, end its children,
+/// give its place to the next queued job, and release its slot when it is done. A trait, so the
+/// handle does not name the scheduler that starts the runner holding it.
+pub(crate) trait Slots: Send + Sync {
+    /// Asks the job to stop (a queued one is cancelled on the spot).
+    fn stop(&self, job_id: &str, reason: StopReason) -> Result<()>;
+    /// The job has ended: its still-active children end too.
+    fn end_children(&self, parent: &JobRecord);
+    /// Starts queued jobs where there is room (a job waiting for an answer holds none).
+    fn schedule(&self);
+    /// The runner is done with the job: its stop handle goes and the next queued job may
+    /// start; a job that may merge by itself is then merged, or held with the reason.
+    fn release(&self, job_id: &str, stop: &watch::Receiver<Option<StopReason>>);
+    /// Writing the job's output hit a full disk: the reserve goes and the job stops.
+    fn disk_full(&self, job_id: &str, what: String);
+    /// How long a stopped process gets between SIGTERM and SIGKILL.
+    fn grace(&self) -> Duration;
+}
+
+/// A reply for an agent that does not remember the job: the earlier task as context first.
+pub(crate) fn with_earlier_task(task: &str, text: &str) -> String {
+    format!(
+        "<sidekick-context>\nEarlier in this job you were asked:\n{task}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}"
+    )
 }

@@ -5,6 +5,7 @@
 mod comments;
 mod context;
 pub(crate) mod dialog;
+pub(crate) mod dialogs;
 pub(crate) mod handle;
 mod lineage;
 pub(crate) mod messages;
@@ -13,7 +14,9 @@ mod recover;
 pub(crate) mod reply;
 pub(crate) mod retry;
 mod review;
-mod schedule;
+pub(crate) mod reviews;
+pub(crate) mod schedule;
 pub(crate) mod spawn;
+pub(crate) mod subject;
 
 pub use sidekick_store::IllegalTransition;

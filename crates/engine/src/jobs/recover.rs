@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use sidekick_protocol::{JobState, Level};
 
-use crate::{lock, process, runner, Inner, Result};
+use crate::{lock, process, runner, Result, Scheduler};
 use sidekick_store::ledger;
 
 /// See [`crate::Engine::recover`].
-impl Inner {
+impl Scheduler {
     pub(crate) async fn recover(self: &Arc<Self>) -> Result<Vec<String>> {
         let inner = self;
-        let live = lock(&inner.db).jobs(Some(&JobState::LIVE))?;
+        let live = lock(&inner.ledger.db).jobs(Some(&JobState::LIVE))?;
         let mut ids = Vec::new();
         for mut rec in live {
             let was = rec.job.state;
@@ -20,7 +20,7 @@ impl Inner {
                 let pids = process::job_processes(&rec.job.id, leader);
                 if !pids.is_empty() {
                     tracing::warn!(job = %rec.job.id, ?pids, "stopping processes left by the previous host");
-                    inner.notice(
+                    inner.ledger.notice(
                         &rec.job.id,
                         Level::Warn,
                         format!(
@@ -37,11 +37,11 @@ impl Inner {
             match runner::save_leftovers(&mut rec).await {
                 Ok(notes) => {
                     for note in notes {
-                        inner.notice(&rec.job.id, Level::Warn, note);
+                        inner.ledger.notice(&rec.job.id, Level::Warn, note);
                     }
                 }
                 Err(e) => {
-                    inner.notice(&rec.job.id, Level::Error, e.clone());
+                    inner.ledger.notice(&rec.job.id, Level::Error, e.clone());
                     reason = format!("{reason}; {e}");
                 }
             }
@@ -60,8 +60,8 @@ impl Inner {
             }
             ledger::move_to(&mut rec, JobState::Interrupted)?;
             rec.job.reason = Some(reason);
-            rec.job.ended_at = Some(inner.now());
-            inner.save(&rec, Vec::new())?;
+            rec.job.ended_at = Some(inner.ledger.now());
+            inner.ledger.save(&rec, Vec::new())?;
             tracing::info!(job = %rec.job.id, "job interrupted by a host restart");
             ids.push(rec.job.id.clone());
             inner.end_children(&rec);

@@ -8,6 +8,7 @@
 
 use sidekick_protocol::{EventBody, Job, JobState, Level, ReplyRequest};
 
+use crate::jobs::messages::with_earlier_task;
 use crate::{Engine, EngineError, Result};
 use sidekick_config::Config;
 use sidekick_store::ledger;
@@ -23,13 +24,6 @@ fn you_said(job_id: &str, time: u64, text: &str) -> NewEvent {
             message: format!("you: {text}"),
         },
     }
-}
-
-/// A reply for an agent that does not remember the job: the earlier task as context first.
-pub(crate) fn with_earlier_task(task: &str, text: &str) -> String {
-    format!(
-        "<sidekick-context>\nEarlier in this job you were asked:\n{task}\nYour work so far is in this folder and on its branch.\n</sidekick-context>\n\n{text}"
-    )
 }
 
 impl Engine {
@@ -52,24 +46,24 @@ impl Engine {
         if text.is_empty() {
             return Err(EngineError::BadRequest("the reply is empty".into()));
         }
-        let inner = self.inner.clone();
+        let inner = self.scheduler.clone();
         let reference = reference.to_string();
         let job = crate::blocking(move || {
-            let current = inner.resolve(&reference)?;
+            let current = inner.ledger.resolve(&reference)?;
             let id = current.job.id;
             // An agent at work in a dialog takes it as its next message.
-            if current.job.state.is_live() && inner.say(&id, &text) {
-                let now = inner.now();
-                let (_, rec) = inner.modify(&id, |rec| {
+            if current.job.state.is_live() && inner.dialogs.say(&id, &text) {
+                let now = inner.ledger.now();
+                let (_, rec) = inner.ledger.modify(&id, |rec| {
                     rec.job.turns += 1;
                     rec.last_reply = Some(text.clone());
                     Ok(((), vec![you_said(&rec.job.id, now, &text)]))
                 })?;
-                return Ok(inner.decorate(rec.job));
+                return Ok(inner.ledger.decorate(rec.job));
             }
             let config = Config::load(inner.home.config_file())?;
-            let now = inner.now();
-            let (_, rec) = inner.modify(&id, |rec| {
+            let now = inner.ledger.now();
+            let (_, rec) = inner.ledger.modify(&id, |rec| {
                 let name = rec.job.codename.clone();
                 match rec.job.state {
                     JobState::Merged | JobState::Discarded => {
@@ -160,10 +154,10 @@ impl Engine {
                 }
                 Ok(((), vec![you_said(&rec.job.id, now, &text)]))
             })?;
-            Ok::<Job, EngineError>(inner.decorate(rec.job))
+            Ok::<Job, EngineError>(inner.ledger.decorate(rec.job))
         })
         .await??;
-        self.inner.schedule();
+        self.scheduler.schedule();
         Ok(job)
     }
 }

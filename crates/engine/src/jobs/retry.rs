@@ -6,13 +6,13 @@
 use sidekick_protocol::SpawnRequest;
 
 use super::spawn::Retry;
-use crate::{EngineError, Inner, Result};
+use crate::{EngineError, Result, Scheduler};
 use sidekick_config::tasks;
 use sidekick_store::JobRecord;
 
 /// The request and the retry's own parts for a new run of `old`.
 pub(crate) fn request(
-    inner: &Inner,
+    inner: &Scheduler,
     old: &JobRecord,
     same_base: bool,
 ) -> Result<(SpawnRequest, Retry)> {
@@ -56,7 +56,10 @@ pub(crate) fn request(
     req.spawned_by = None;
     // A parent that has ended has no use for a new child.
     if let Some(parent) = &j.parent_id {
-        let live = inner.load(parent).is_ok_and(|p| !p.job.state.has_ended());
+        let live = inner
+            .ledger
+            .load(parent)
+            .is_ok_and(|p| !p.job.state.has_ended());
         req.parent = live.then(|| parent.clone());
     }
     let mut merge_into = None;

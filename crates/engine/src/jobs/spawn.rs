@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use sidekick_protocol::{AutoMerge, AutoMergeOutcome, Job, SpawnRequest};
 
-use crate::{ids, lock, path_string, private, repo, EngineError, Inner, Result};
+use crate::{ids, lock, path_string, private, repo, EngineError, Result, Scheduler};
 use sidekick_config::tasks;
 use sidekick_config::Config;
 use sidekick_store::JobRecord;
@@ -21,7 +21,7 @@ pub(crate) struct Retry {
     pub merge_into: Option<String>,
 }
 
-impl Inner {
+impl Scheduler {
     pub(crate) fn create_job(&self, req: SpawnRequest) -> Result<JobRecord> {
         self.create_job_as(req, None)
     }
@@ -45,7 +45,7 @@ impl Inner {
         // A follow-up starts where the job it continues ended, and merges back where it would.
         let continued = match &req.continue_from {
             Some(r) => {
-                let prev = self.resolve(r)?;
+                let prev = self.ledger.resolve(r)?;
                 if !prev.job.state.has_ended() {
                     return Err(EngineError::InvalidState(format!(
                         "job {} is still {}; continue it once it has ended",
@@ -152,7 +152,7 @@ impl Inner {
         }
         let parent_id = match &req.parent {
             Some(p) => {
-                let parent = self.resolve(p)?;
+                let parent = self.ledger.resolve(p)?;
                 if parent.job.state.has_ended() {
                     return Err(EngineError::InvalidState(format!(
                         "parent job {} has already ended ({})",
@@ -164,7 +164,7 @@ impl Inner {
                 let mut above = parent.job.parent_id.clone();
                 while let Some(id) = above {
                     depth += 1;
-                    above = self.load(&id).ok().and_then(|r| r.job.parent_id);
+                    above = self.ledger.load(&id).ok().and_then(|r| r.job.parent_id);
                     if depth > config.max_depth + 1 {
                         break;
                     }
@@ -238,7 +238,7 @@ impl Inner {
         let _guard = lock(&self.sched);
         // Counted under the lock every spawn takes, so parallel spawns cannot all slip in.
         if let Some(parent) = &parent_id {
-            let started = lock(&self.reader).children(&parent.id)?.len();
+            let started = lock(&self.ledger.reader).children(&parent.id)?.len();
             if started >= config.max_children as usize {
                 return Err(EngineError::BadRequest(format!(
                     "job {} has started {started} sidekicks already, as many as one job may (max_children in the config)",
@@ -247,10 +247,10 @@ impl Inner {
             }
         }
         let parent_id = parent_id.map(|p| p.id);
-        let id = self.ids.next();
+        let id = self.ledger.ids.next();
         let group = repo::worktree_group(&self.home.worktrees(), &base.workdir);
         let codename = {
-            let db = lock(&self.reader);
+            let db = lock(&self.ledger.reader);
             let taken = |name: &str| {
                 db.codename_taken(name).unwrap_or(true)
                     || group.join(name).exists()
@@ -311,7 +311,7 @@ impl Inner {
                 reason: None,
                 parent_id,
                 timeout_ms,
-                created_at: self.now(),
+                created_at: self.ledger.now(),
                 started_at: None,
                 ended_at: None,
                 duration_ms: None,
@@ -368,8 +368,8 @@ impl Inner {
             sandbox: req.sandbox,
             request: Some(request),
         };
-        lock(&self.db).insert_job(&rec)?;
-        self.save(&rec, Vec::new())?;
+        lock(&self.ledger.db).insert_job(&rec)?;
+        self.ledger.save(&rec, Vec::new())?;
         tracing::info!(job = %id, codename = %codename, agent = %agent, "job queued");
         Ok(rec)
     }
