@@ -22,6 +22,7 @@ pub mod repo;
 mod repos;
 mod subject;
 pub mod treemerge;
+mod tune;
 pub mod warm;
 pub mod watch;
 
@@ -30,16 +31,4 @@ pub use error::{Refusal, ReviewError};
 pub use ops::Ctx;
 pub use repos::Repos;
 pub use subject::{MergeRecord, Phase, Subject};
-
-/// libgit2's process-wide settings, set once: like git, objects are not hashed again on every
-/// read (libgit2 does by default: a tenth of a large diff's time; `git fsck` is where
-/// corruption is looked for), and a tree entry is not looked up in the object store when it is
-/// added to a tree (every id Sidekick puts in a tree comes from a tree or was just written: a
-/// fifth of a merge preview's time went into reading each object's header again).
-pub fn tune_libgit2() {
-    static TUNED: std::sync::Once = std::sync::Once::new();
-    TUNED.call_once(|| {
-        git2::opts::strict_hash_verification(false);
-        git2::opts::strict_object_creation(false);
-    });
-}
+pub use tune::tune_libgit2;
