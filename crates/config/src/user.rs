@@ -236,6 +236,90 @@ fn sandbox_paths(paths: Vec<String>, key: &str) -> Result<Vec<String>, String> {
     Ok(paths)
 }
 
+/// One `[agents.NAME]` table checked: a command that names a program (or settings of a
+/// built-in), a known format, one of the agent's own permission modes, a sandbox and its paths.
+fn agent_config(name: &str, a: RawAgent) -> Result<AgentConfig, String> {
+    let settings_only = a.command.is_empty() && BUILTIN_AGENTS.contains(&name);
+    if !settings_only && a.command.first().is_none_or(|p| p.is_empty()) {
+        return Err(format!("agents.{name}.command must name a program"));
+    }
+    // The shell agent has no output to parse and nothing to ask: settings it would
+    // ignore are refused, not accepted silently.
+    if name == sidekick_agents::SHELL && a.command.is_empty() {
+        let ignored: Vec<&str> = [
+            ("permission", a.permission.is_some()),
+            ("format", a.format.is_some()),
+            ("max_steps", a.max_steps.is_some()),
+            ("token_budget", a.token_budget.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(k, _)| *k)
+        .collect();
+        if !ignored.is_empty() {
+            return Err(format!(
+                "agents.shell.{} does not apply to the shell agent (it takes env, timeout, sandbox and sandbox_write, or a command of its own)",
+                ignored.join(", agents.shell.")
+            ));
+        }
+    }
+    let format = match &a.format {
+        None => None,
+        Some(f) => match sidekick_agents::parse::Format::from_name(f) {
+            sidekick_agents::parse::Format::Plain if f != "plain" => {
+                return Err(format!(
+                    "agents.{name}.format: unknown format '{f}' (plain, claude-stream-json, codex-json, gemini-stream-json, aider-text)"
+                ))
+            }
+            known => Some(known),
+        },
+    };
+    let timeout_ms = match &a.timeout {
+        Some(t) => Some(parse_duration(t).map_err(|e| format!("agents.{name}.timeout: {e}"))?),
+        None => None,
+    };
+    // A built-in agent's permission is one of its own modes: anything else would reach
+    // its command line (`--permission-mode yolo`) and fail there, or worse.
+    if let (Some(p), Some(modes), true) = (
+        a.permission.as_deref(),
+        permission_modes(name),
+        a.command.is_empty(),
+    ) {
+        if modes.is_empty() {
+            return Err(format!(
+                "agents.{name}.permission: {name} takes no permission setting"
+            ));
+        }
+        if !modes.contains(&p) {
+            return Err(format!(
+                "agents.{name}.permission: '{p}' is not one of {name}'s modes ({})",
+                modes.join(", ")
+            ));
+        }
+    }
+    // Only an agent whose approvals Sidekick can carry may ask; any other would get
+    // `ask` as a mode it does not know.
+    if a.permission.as_deref() == Some(ASK_PERMISSION) && !ASKING_AGENTS.contains(&name) {
+        return Err(format!(
+            "agents.{name}.permission: `ask` works for {} so far; use one of {name}'s own modes",
+            ASKING_AGENTS.join(", ")
+        ));
+    }
+    let sandbox = sandbox_mode(a.sandbox.as_deref(), &format!("agents.{name}.sandbox"))?;
+    let sandbox_write = sandbox_paths(a.sandbox_write, &format!("agents.{name}.sandbox_write"))?;
+    Ok(AgentConfig {
+        command: a.command,
+        env: a.env,
+        timeout_ms,
+        permission: a.permission,
+        format,
+        max_steps: a.max_steps,
+        token_budget: a.token_budget,
+        sandbox,
+        sandbox_write,
+    })
+}
+
 impl Config {
     /// Every agent profile: the built-ins with the user's settings, then the user's own.
     pub fn profiles(&self) -> Vec<Profile> {
@@ -288,98 +372,8 @@ impl Config {
         };
         let mut agents = BTreeMap::new();
         for (name, a) in raw.agents {
-            let settings_only = a.command.is_empty() && BUILTIN_AGENTS.contains(&name.as_str());
-            if !settings_only && a.command.first().is_none_or(|p| p.is_empty()) {
-                return Err(invalid(format!(
-                    "agents.{name}.command must name a program"
-                )));
-            }
-            // The shell agent has no output to parse and nothing to ask: settings it would
-            // ignore are refused, not accepted silently.
-            if name == sidekick_agents::SHELL && a.command.is_empty() {
-                let ignored: Vec<&str> = [
-                    ("permission", a.permission.is_some()),
-                    ("format", a.format.is_some()),
-                    ("max_steps", a.max_steps.is_some()),
-                    ("token_budget", a.token_budget.is_some()),
-                ]
-                .iter()
-                .filter(|(_, set)| *set)
-                .map(|(k, _)| *k)
-                .collect();
-                if !ignored.is_empty() {
-                    return Err(invalid(format!(
-                        "agents.shell.{} does not apply to the shell agent (it takes env, timeout, sandbox and sandbox_write, or a command of its own)",
-                        ignored.join(", agents.shell.")
-                    )));
-                }
-            }
-            let format = match &a.format {
-                None => None,
-                Some(f) => match sidekick_agents::parse::Format::from_name(f) {
-                    sidekick_agents::parse::Format::Plain if f != "plain" => {
-                        return Err(invalid(format!(
-                            "agents.{name}.format: unknown format '{f}' (plain, claude-stream-json, codex-json, gemini-stream-json, aider-text)"
-                        )))
-                    }
-                    known => Some(known),
-                },
-            };
-            let timeout_ms = match &a.timeout {
-                Some(t) => Some(
-                    parse_duration(t)
-                        .map_err(|e| invalid(format!("agents.{name}.timeout: {e}")))?,
-                ),
-                None => None,
-            };
-            // A built-in agent's permission is one of its own modes: anything else would reach
-            // its command line (`--permission-mode yolo`) and fail there, or worse.
-            if let (Some(p), Some(modes), true) = (
-                a.permission.as_deref(),
-                permission_modes(&name),
-                a.command.is_empty(),
-            ) {
-                if modes.is_empty() {
-                    return Err(invalid(format!(
-                        "agents.{name}.permission: {name} takes no permission setting"
-                    )));
-                }
-                if !modes.contains(&p) {
-                    return Err(invalid(format!(
-                        "agents.{name}.permission: '{p}' is not one of {name}'s modes ({})",
-                        modes.join(", ")
-                    )));
-                }
-            }
-            // Only an agent whose approvals Sidekick can carry may ask; any other would get
-            // `ask` as a mode it does not know.
-            if a.permission.as_deref() == Some(ASK_PERMISSION)
-                && !ASKING_AGENTS.contains(&name.as_str())
-            {
-                return Err(invalid(format!(
-                    "agents.{name}.permission: `ask` works for {} so far; use one of {name}'s own modes",
-                    ASKING_AGENTS.join(", ")
-                )));
-            }
-            let sandbox = sandbox_mode(a.sandbox.as_deref(), &format!("agents.{name}.sandbox"))
-                .map_err(invalid)?;
-            let sandbox_write =
-                sandbox_paths(a.sandbox_write, &format!("agents.{name}.sandbox_write"))
-                    .map_err(invalid)?;
-            agents.insert(
-                name,
-                AgentConfig {
-                    command: a.command,
-                    env: a.env,
-                    timeout_ms,
-                    permission: a.permission,
-                    format,
-                    max_steps: a.max_steps,
-                    token_budget: a.token_budget,
-                    sandbox,
-                    sandbox_write,
-                },
-            );
+            let config = agent_config(&name, a).map_err(invalid)?;
+            agents.insert(name, config);
         }
         let mut diff = DiffLimits::default();
         if let Some(d) = raw.diff {

@@ -151,27 +151,7 @@ pub struct Layout<'a> {
 /// also stages the folder that stands in for the job's branch's ref folder (settled after the
 /// run, `settle`).
 pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
-    let user_home = std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from);
-    let var = |name: &str| -> Option<String> {
-        l.env
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .or_else(|| std::env::var(name).ok())
-            .filter(|v| !v.is_empty())
-    };
-    let expand = |p: &str| -> Option<PathBuf> {
-        if let Some(rest) = p.strip_prefix("~/") {
-            return user_home.as_ref().map(|h| h.join(rest));
-        }
-        if let Some(name) = p.strip_prefix('$') {
-            return var(name).map(PathBuf::from).filter(|p| p.is_absolute());
-        }
-        Some(PathBuf::from(p)).filter(|p| p.is_absolute())
-    };
+    let env = Env::of(l);
     let git = confine::worktree_git(l.repo, l.worktree)
         .map_err(|e| format!("cannot find the worktree's git folder: {e}"))?;
     let stage = match l.branch {
@@ -185,169 +165,271 @@ pub fn command(l: &Layout) -> Result<Vec<OsString>, String> {
         }
         None => None,
     };
-
-    let mut a = vec![program().into_os_string()];
-    a.extend(base_args(l.network));
-    fn add(a: &mut Vec<OsString>, flag: &str, from: &Path, to: &Path) {
-        a.push(flag.into());
-        a.push(from.as_os_str().to_owned());
-        a.push(to.as_os_str().to_owned());
-    }
-    fn tmpfs(a: &mut Vec<OsString>, p: &Path) {
-        a.push("--tmpfs".into());
-        a.push(p.as_os_str().to_owned());
-    }
-    // Private, empty and writable: /tmp, /var/tmp and the user's runtime folder (it holds the
-    // sockets of the session bus, through which systemd --user would run anything outside the
-    // sandbox, the keyring, gpg- and ssh-agents).
-    let runtime = var("XDG_RUNTIME_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
-    let private: Vec<PathBuf> = [PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), runtime]
-        .iter()
-        .map(|p| real(p))
-        .collect();
-    // Hidden (and then read-only): Sidekick's own folders.
-    let mut hidden = private.clone();
-    hidden.push(l.home.root().to_path_buf());
-    if let Some(config_dir) = l.home.config_file().parent() {
-        hidden.push(config_dir.to_path_buf());
-    }
-    let mut mounted: Vec<PathBuf> = Vec::new();
-    // Hidden folders other than the temporary ones become read-only once everything inside them
-    // is mounted: a write there would only reach the sandbox's own empty folder, but it must
-    // fail, as the agent should learn.
-    let mut read_only: Vec<PathBuf> = Vec::new();
-    for dir in hidden {
-        let dir = real(&dir);
-        if dir.is_dir() && !mounted.iter().any(|m| dir.starts_with(m)) {
-            tmpfs(&mut a, &dir);
-            if !private.iter().any(|p| dir.starts_with(p)) {
-                read_only.push(dir.clone());
-            }
-            mounted.push(dir);
-        }
-    }
-    let under_hidden = |p: &Path| mounted.iter().any(|m| p.starts_with(m));
-
-    // Read-only: the user's checkout and the git folder (when a hidden folder holds them), the
-    // host's socket (a sandboxed agent may start sidekicks), the job's context file, where the
-    // program it runs is installed, and Sidekick's own program (its MCP server).
-    let mut readable: Vec<PathBuf> = vec![real(l.repo), git.common.clone()];
-    readable.push(l.home.socket());
-    if let Some(ctx) = var("SIDEKICK_CONTEXT_FILE") {
-        readable.push(PathBuf::from(ctx));
-    }
-    let path = var("PATH").map(std::ffi::OsString::from);
-    if let Some(program) =
-        sidekick_agents::locate_in(l.program, path.as_deref()).filter(|p| p.is_absolute())
-    {
-        readable.extend(installed_at(&program));
-    }
-    let sidekick = sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick");
-    if sidekick.is_absolute() {
-        readable.extend(installed_at(&sidekick));
-    }
-    for p in readable {
-        let p = real(&p);
-        // A hidden folder itself (a program in /tmp/node_modules) is never shown whole.
-        if p.exists() && under_hidden(&p) && !mounted.contains(&p) {
-            add(&mut a, "--ro-bind", &p, &p);
-        }
-    }
-
-    // Writable: the agent's state and the package caches.
-    for entry in l
-        .write
-        .iter()
-        .map(String::as_str)
-        .chain(SANDBOX_CACHES.iter().copied())
-    {
-        let Some(p) = expand(entry) else { continue };
-        let own_state = !SANDBOX_CACHES.contains(&entry) && !entry.ends_with(".json");
-        if !p.exists() && own_state {
-            // The agent's own state folder: made for it (it could not make it in a read-only
-            // home).
-            if let Err(e) = std::fs::create_dir_all(&p) {
-                tracing::warn!(path = %p.display(), error = %e, "cannot make an agent's state folder");
-                continue;
-            }
-        }
-        if p.exists() {
-            let p = real(&p);
-            add(&mut a, "--bind", &p, &p);
-        }
-    }
-
+    let mut b = Bwrap::new(l.network);
+    b.hide_own_folders(l, &env);
+    b.show_readable(l, &git, &env);
+    b.bind_writable(l, &env);
     // The worktree and what git needs to commit on its branch.
     let wt = real(l.worktree);
-    add(&mut a, "--bind", &wt, &wt);
-    // The repository's object store stays read-only: new objects go to the worktree's private
-    // store, brought in by the host after the run (`settle`).
-    let mut objects_env = Vec::new();
-    if let Some(stage) = &stage {
-        let private = confine::prepare_objects(&git)
-            .map_err(|e| format!("cannot prepare the sandbox's object store: {e}"))?;
-        objects_env.push(("GIT_OBJECT_DIRECTORY", private.into_os_string()));
-        objects_env.push((
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-            git.objects().into_os_string(),
-        ));
-        add(&mut a, "--bind", &git.admin, &git.admin);
-        for f in fixed_files(&git) {
-            add(&mut a, "--ro-bind", &f, &f);
-        }
-        add(&mut a, "--bind", &stage.stage, &stage.mount);
-        add(&mut a, "--bind", &stage.reflog, &stage.reflog);
+    b.bind("--bind", &wt, &wt);
+    let objects_env = match &stage {
+        Some(stage) => b.bind_git(&git, stage)?,
+        None => Vec::new(),
+    };
+    b.hide_secrets(l, &env, &wt, &git);
+    Ok(b.finish(&wt, objects_env, &env))
+}
+
+/// What a sandbox's paths are read with: the user's home, and the job's variables over the
+/// host's.
+struct Env<'a> {
+    l: &'a Layout<'a>,
+    user_home: Option<PathBuf>,
+}
+
+impl<'a> Env<'a> {
+    fn of(l: &'a Layout<'a>) -> Env<'a> {
+        let user_home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(PathBuf::from);
+        Env { l, user_home }
     }
 
-    // Hidden last, so nothing above shows them again (a folder that holds the worktree is not
-    // hidden: the job could not run).
-    for entry in SECRETS
-        .iter()
-        .chain(SOCKETS)
-        .copied()
-        .chain(l.hide.iter().map(String::as_str))
-    {
-        let Some(p) = expand(entry) else { continue };
-        let Ok(meta) = std::fs::metadata(&p) else {
-            continue;
-        };
-        let p = real(&p);
-        if wt.starts_with(&p) || git.common.starts_with(&p) {
-            tracing::warn!(path = %p.display(), "not hidden from the sandbox: it holds the job's worktree or git folder");
-            continue;
+    /// A variable as the job's processes see it (the job's own first), when it is set.
+    fn var(&self, name: &str) -> Option<String> {
+        self.l
+            .env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// `~/x` in the user's home, `$VAR` a variable's folder, else an absolute path as it is.
+    fn expand(&self, p: &str) -> Option<PathBuf> {
+        if let Some(rest) = p.strip_prefix("~/") {
+            return self.user_home.as_ref().map(|h| h.join(rest));
         }
-        if meta.is_dir() {
-            tmpfs(&mut a, &p);
-            read_only.push(p);
-        } else {
-            add(&mut a, "--ro-bind", Path::new("/dev/null"), &p);
+        if let Some(name) = p.strip_prefix('$') {
+            return self
+                .var(name)
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute());
+        }
+        Some(PathBuf::from(p)).filter(|p| p.is_absolute())
+    }
+}
+
+/// bubblewrap's command line as it is built, with the folders mounted empty so far and those
+/// made read-only at the end.
+struct Bwrap {
+    a: Vec<OsString>,
+    /// The folders hidden behind an empty tmpfs.
+    mounted: Vec<PathBuf>,
+    /// The temporary folders among them (private and writable).
+    private: Vec<PathBuf>,
+    /// Folders remounted read-only once everything inside them is mounted.
+    read_only: Vec<PathBuf>,
+}
+
+impl Bwrap {
+    fn new(network: bool) -> Bwrap {
+        let mut a = vec![program().into_os_string()];
+        a.extend(base_args(network));
+        Bwrap {
+            a,
+            mounted: Vec::new(),
+            private: Vec::new(),
+            read_only: Vec::new(),
         }
     }
-    for dir in read_only {
-        a.extend(["--remount-ro".into(), dir.into_os_string()]);
+
+    fn bind(&mut self, flag: &str, from: &Path, to: &Path) {
+        self.a.push(flag.into());
+        self.a.push(from.as_os_str().to_owned());
+        self.a.push(to.as_os_str().to_owned());
     }
-    for (k, v) in objects_env {
-        a.extend(["--setenv".into(), k.into(), v]);
+
+    fn tmpfs(&mut self, p: &Path) {
+        self.a.push("--tmpfs".into());
+        self.a.push(p.as_os_str().to_owned());
     }
-    for (k, v) in identity_env(&wt, &var) {
-        a.extend(["--setenv".into(), k.into(), v.into()]);
+
+    fn under_hidden(&self, p: &Path) -> bool {
+        self.mounted.iter().any(|m| p.starts_with(m))
     }
-    for name in UNSET {
-        a.extend(["--unsetenv".into(), (*name).into()]);
+
+    /// Private, empty and writable: /tmp, /var/tmp and the user's runtime folder (it holds the
+    /// sockets of the session bus, through which systemd --user would run anything outside the
+    /// sandbox, the keyring, gpg- and ssh-agents). Hidden and then read-only: Sidekick's own
+    /// folders (a write there would only reach the sandbox's own empty folder, but it must
+    /// fail, as the agent should learn).
+    fn hide_own_folders(&mut self, l: &Layout, env: &Env) {
+        let runtime = env
+            .var("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(format!("/run/user/{}", nix::unistd::getuid())));
+        self.private = [PathBuf::from("/tmp"), PathBuf::from("/var/tmp"), runtime]
+            .iter()
+            .map(|p| real(p))
+            .collect();
+        let mut hidden = self.private.clone();
+        hidden.push(l.home.root().to_path_buf());
+        if let Some(config_dir) = l.home.config_file().parent() {
+            hidden.push(config_dir.to_path_buf());
+        }
+        for dir in hidden {
+            let dir = real(&dir);
+            if dir.is_dir() && !self.under_hidden(&dir) {
+                self.tmpfs(&dir);
+                if !self.private.iter().any(|p| dir.starts_with(p)) {
+                    self.read_only.push(dir.clone());
+                }
+                self.mounted.push(dir);
+            }
+        }
     }
-    // Temporary files go to the sandbox's own /tmp, wherever TMPDIR pointed outside (a folder
-    // that is read-only or missing in here).
-    a.extend(["--setenv".into(), "TMPDIR".into(), "/tmp".into()]);
-    a.extend(["--chdir".into(), wt.into_os_string()]);
-    a.extend([
-        "--setenv".into(),
-        "SIDEKICK_SANDBOX".into(),
-        "worktree".into(),
-    ]);
-    a.push("--".into());
-    Ok(a)
+
+    /// Read-only: the user's checkout and the git folder (when a hidden folder holds them), the
+    /// host's socket (a sandboxed agent may start sidekicks), the job's context file, where the
+    /// program it runs is installed, and Sidekick's own program (its MCP server).
+    fn show_readable(&mut self, l: &Layout, git: &confine::WorktreeGit, env: &Env) {
+        let mut readable: Vec<PathBuf> = vec![real(l.repo), git.common.clone()];
+        readable.push(l.home.socket());
+        if let Some(ctx) = env.var("SIDEKICK_CONTEXT_FILE") {
+            readable.push(PathBuf::from(ctx));
+        }
+        let path = env.var("PATH").map(std::ffi::OsString::from);
+        if let Some(program) =
+            sidekick_agents::locate_in(l.program, path.as_deref()).filter(|p| p.is_absolute())
+        {
+            readable.extend(installed_at(&program));
+        }
+        let sidekick = sidekick_protocol::sibling_program("SIDEKICK_BIN", "sidekick");
+        if sidekick.is_absolute() {
+            readable.extend(installed_at(&sidekick));
+        }
+        for p in readable {
+            let p = real(&p);
+            // A hidden folder itself (a program in /tmp/node_modules) is never shown whole.
+            if p.exists() && self.under_hidden(&p) && !self.mounted.contains(&p) {
+                self.bind("--ro-bind", &p, &p);
+            }
+        }
+    }
+
+    /// Writable: the agent's state (its folder made for it where it is missing: it could not
+    /// make it in a read-only home) and the package caches.
+    fn bind_writable(&mut self, l: &Layout, env: &Env) {
+        for entry in l
+            .write
+            .iter()
+            .map(String::as_str)
+            .chain(SANDBOX_CACHES.iter().copied())
+        {
+            let Some(p) = env.expand(entry) else { continue };
+            let own_state = !SANDBOX_CACHES.contains(&entry) && !entry.ends_with(".json");
+            if !p.exists() && own_state {
+                if let Err(e) = std::fs::create_dir_all(&p) {
+                    tracing::warn!(path = %p.display(), error = %e, "cannot make an agent's state folder");
+                    continue;
+                }
+            }
+            if p.exists() {
+                let p = real(&p);
+                self.bind("--bind", &p, &p);
+            }
+        }
+    }
+
+    /// The worktree's git folder: the repository's object store stays read-only, new objects go
+    /// to the worktree's private store (brought in by the host after the run, `settle`), and the
+    /// branch is a stand-in. The variables that point git there.
+    fn bind_git(
+        &mut self,
+        git: &confine::WorktreeGit,
+        stage: &confine::RefStage,
+    ) -> Result<Vec<(&'static str, OsString)>, String> {
+        let private = confine::prepare_objects(git)
+            .map_err(|e| format!("cannot prepare the sandbox's object store: {e}"))?;
+        let env = vec![
+            ("GIT_OBJECT_DIRECTORY", private.into_os_string()),
+            (
+                "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+                git.objects().into_os_string(),
+            ),
+        ];
+        self.bind("--bind", &git.admin, &git.admin);
+        for f in fixed_files(git) {
+            self.bind("--ro-bind", &f, &f);
+        }
+        self.bind("--bind", &stage.stage, &stage.mount);
+        self.bind("--bind", &stage.reflog, &stage.reflog);
+        Ok(env)
+    }
+
+    /// Secrets and sockets hidden last, so nothing above shows them again (a folder that holds
+    /// the worktree is not hidden: the job could not run).
+    fn hide_secrets(&mut self, l: &Layout, env: &Env, wt: &Path, git: &confine::WorktreeGit) {
+        for entry in SECRETS
+            .iter()
+            .chain(SOCKETS)
+            .copied()
+            .chain(l.hide.iter().map(String::as_str))
+        {
+            let Some(p) = env.expand(entry) else { continue };
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            let p = real(&p);
+            if wt.starts_with(&p) || git.common.starts_with(&p) {
+                tracing::warn!(path = %p.display(), "not hidden from the sandbox: it holds the job's worktree or git folder");
+                continue;
+            }
+            if meta.is_dir() {
+                self.tmpfs(&p);
+                self.read_only.push(p);
+            } else {
+                self.bind("--ro-bind", Path::new("/dev/null"), &p);
+            }
+        }
+    }
+
+    /// The read-only remounts, the variables, the working folder, and the end of bubblewrap's
+    /// own arguments.
+    fn finish(
+        mut self,
+        wt: &Path,
+        objects_env: Vec<(&'static str, OsString)>,
+        env: &Env,
+    ) -> Vec<OsString> {
+        let a = &mut self.a;
+        for dir in self.read_only.drain(..) {
+            a.extend(["--remount-ro".into(), dir.into_os_string()]);
+        }
+        for (k, v) in objects_env {
+            a.extend(["--setenv".into(), k.into(), v]);
+        }
+        for (k, v) in identity_env(wt, &|name: &str| env.var(name)) {
+            a.extend(["--setenv".into(), k.into(), v.into()]);
+        }
+        for name in UNSET {
+            a.extend(["--unsetenv".into(), (*name).into()]);
+        }
+        // Temporary files go to the sandbox's own /tmp, wherever TMPDIR pointed outside (a
+        // folder that is read-only or missing in here).
+        a.extend(["--setenv".into(), "TMPDIR".into(), "/tmp".into()]);
+        a.extend(["--chdir".into(), wt.as_os_str().to_owned()]);
+        a.extend([
+            "--setenv".into(),
+            "SIDEKICK_SANDBOX".into(),
+            "worktree".into(),
+        ]);
+        a.push("--".into());
+        self.a
+    }
 }
 
 /// Git config entries (`GIT_CONFIG_COUNT`, ...) naming a committer where git's config names none:

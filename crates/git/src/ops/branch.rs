@@ -20,22 +20,16 @@ pub(super) struct Step<'a> {
     pub(super) merge_strategy: Option<String>,
 }
 
-/// Moves `target` from `from` to `to` everywhere it is checked out, then the ref itself
-/// (compare-and-swap). Refuses before writing when locks are held, a git operation is in
-/// progress there, or the user's changes would be overwritten (unless `autostash`). The move is
-/// written to the journal first; when a later step fails, every checkout it touched is put back
-/// (file by file, see [`journal::put_back`]) and the stashes re-applied. Returns where a stash
-/// was kept, if re-applying it conflicted.
-pub(super) fn move_branch(
+/// Refuses a move that would hit something in progress where the target is, the user's
+/// uncommitted changes (unless autostash) or a disk without room for what it writes; the
+/// overlaps autostash sets aside.
+fn refuse_or_overlaps(
     repo_dir: &Path,
     plan: &Plan,
     step: &Step<'_>,
     ctx: &Ctx<'_>,
-) -> Result<Option<String>> {
-    repair_interrupted(repo_dir, ctx)?;
-    let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
-    checkout::check_locks(repo_dir, &checkouts, &plan.target)
-        .map_err(|m| refused(Refusal::LockHeld, m))?;
+    checkouts: &[Checkout],
+) -> Result<Vec<(Checkout, Vec<String>)>> {
     if let Some(busy) = checkout::operation_in_progress(repo_dir, &plan.target)? {
         return Err(refused(
             Refusal::OperationInProgress,
@@ -43,7 +37,7 @@ pub(super) fn move_branch(
         ));
     }
     let mut overlaps = Vec::new();
-    for c in &checkouts {
+    for c in checkouts {
         // Stat data gone stale (files touched, or copied with `cp -a`) is not a change: the
         // check hashes those files, and switch_tree refreshes the index when git asks.
         let dirty = ctx.dirty(&c.workdir, step.changed)?;
@@ -64,10 +58,30 @@ pub(super) fn move_branch(
     // full disk is what the journal exists for, not what a merge should risk.
     if !checkouts.is_empty() {
         let needed = checkout::bytes_written(&open(repo_dir)?, step.changed, step.to.1)?;
-        for c in &checkouts {
+        for c in checkouts {
             checkout::check_room(&c.workdir, needed).map_err(|m| refused(Refusal::NoRoom, m))?;
         }
     }
+    Ok(overlaps)
+}
+
+/// Moves `target` from `from` to `to` everywhere it is checked out, then the ref itself
+/// (compare-and-swap). Refuses before writing when locks are held, a git operation is in
+/// progress there, or the user's changes would be overwritten (unless `autostash`). The move is
+/// written to the journal first; when a later step fails, every checkout it touched is put back
+/// (file by file, see [`journal::put_back`]) and the stashes re-applied. Returns where a stash
+/// was kept, if re-applying it conflicted.
+pub(super) fn move_branch(
+    repo_dir: &Path,
+    plan: &Plan,
+    step: &Step<'_>,
+    ctx: &Ctx<'_>,
+) -> Result<Option<String>> {
+    repair_interrupted(repo_dir, ctx)?;
+    let checkouts: Vec<Checkout> = plan.checkouts.iter().map(|(c, _)| c.clone()).collect();
+    checkout::check_locks(repo_dir, &checkouts, &plan.target)
+        .map_err(|m| refused(Refusal::LockHeld, m))?;
+    let overlaps = refuse_or_overlaps(repo_dir, plan, step, ctx, &checkouts)?;
     let entry = journal::Entry {
         id: ulid::Ulid::generate().to_string().to_lowercase(),
         job_id: step.job_id.to_string(),

@@ -112,52 +112,9 @@ fn plan_beside(
             req.strategy.as_str()
         )));
     }
-    for p in &req.paths {
-        if !job_changes.contains(p) {
-            return Err(ReviewError::BadRequest(format!(
-                "'{p}' is not among the files job {} changed",
-                job.codename
-            )));
-        }
-        if left_out.contains(p) {
-            return Err(ReviewError::BadRequest(format!(
-                "'{p}' is a file Sidekick copied in from your checkout; --include-copied merges it"
-            )));
-        }
-    }
-    for pick in &req.hunks {
-        let p = &pick.path;
-        if !job_changes.contains(p) {
-            return Err(ReviewError::BadRequest(format!(
-                "'{p}' is not among the files job {} changed",
-                job.codename
-            )));
-        }
-        if left_out.contains(p) || req.paths.contains(p) || pick.hunks.is_empty() {
-            return Err(ReviewError::BadRequest(format!(
-                "'{p}' is named for hunks and {}; name a file once, with the hunks to merge",
-                if pick.hunks.is_empty() {
-                    "has none"
-                } else {
-                    "as a whole file"
-                }
-            )));
-        }
-    }
-    let theirs_tree = if partial {
-        let files = treemerge::tree_with_paths(repo, base_tree, job_tree, &req.paths)?;
-        if req.hunks.is_empty() {
-            files
-        } else {
-            crate::hunks::tree_with_hunks(repo, files, base_tree, job_tree, &req.hunks)?
-        }
-    } else if !left_out.is_empty() {
-        let keep: Vec<String> = job_changes
-            .iter()
-            .filter(|p| !left_out.contains(p))
-            .cloned()
-            .collect();
-        treemerge::tree_with_paths(repo, base_tree, job_tree, &keep)?
+    check_picks(job, req, &job_changes, &left_out)?;
+    let theirs_tree = if partial || !left_out.is_empty() {
+        picked_tree(repo, req, (base_tree, job_tree), &job_changes, &left_out)?
     } else {
         job_tree
     };
@@ -244,6 +201,78 @@ fn plan_beside(
     ))
 }
 
+/// Refuses files and hunks that are not the job's to merge: not among what it changed, copied
+/// in from the user's checkout, or named twice.
+fn check_picks(
+    job: &Subject,
+    req: &MergeRequest,
+    job_changes: &[String],
+    left_out: &[String],
+) -> Result<()> {
+    for p in &req.paths {
+        if !job_changes.contains(p) {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is not among the files job {} changed",
+                job.codename
+            )));
+        }
+        if left_out.contains(p) {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is a file Sidekick copied in from your checkout; --include-copied merges it"
+            )));
+        }
+    }
+    for pick in &req.hunks {
+        let p = &pick.path;
+        if !job_changes.contains(p) {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is not among the files job {} changed",
+                job.codename
+            )));
+        }
+        if left_out.contains(p) || req.paths.contains(p) || pick.hunks.is_empty() {
+            return Err(ReviewError::BadRequest(format!(
+                "'{p}' is named for hunks and {}; name a file once, with the hunks to merge",
+                if pick.hunks.is_empty() {
+                    "has none"
+                } else {
+                    "as a whole file"
+                }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The job's tree with only the picked files and hunks (a partial merge), or without the files
+/// Sidekick copied in.
+fn picked_tree(
+    repo: &Repository,
+    req: &MergeRequest,
+    (base_tree, job_tree): (Oid, Oid),
+    job_changes: &[String],
+    left_out: &[String],
+) -> Result<Oid> {
+    let partial = !req.paths.is_empty() || !req.hunks.is_empty();
+    if !partial {
+        let keep: Vec<String> = job_changes
+            .iter()
+            .filter(|p| !left_out.contains(p))
+            .cloned()
+            .collect();
+        return Ok(treemerge::tree_with_paths(
+            repo, base_tree, job_tree, &keep,
+        )?);
+    }
+    let files = treemerge::tree_with_paths(repo, base_tree, job_tree, &req.paths)?;
+    if req.hunks.is_empty() {
+        return Ok(files);
+    }
+    Ok(crate::hunks::tree_with_hunks(
+        repo, files, base_tree, job_tree, &req.hunks,
+    )?)
+}
+
 /// The three trees merged in memory (nothing to merge when the target has the job already).
 fn merge_in(
     repo: &Repository,
@@ -303,6 +332,103 @@ pub struct MergeOutcome {
     pub message: String,
 }
 
+/// What a dry run says: already there, blocked, clean (or in the way of uncommitted changes),
+/// or the conflicts.
+fn dry_run_message(rec: &Subject, preview: &MergePreview) -> String {
+    if preview.up_to_date {
+        format!(
+            "{} already has everything job {} changed",
+            preview.target, rec.codename
+        )
+    } else if let Some(busy) = &preview.blocked_by {
+        format!("cannot merge into {} now: {busy}", preview.target)
+    } else if preview.clean {
+        let blocked: Vec<&CheckedOut> = preview
+            .checked_out
+            .iter()
+            .filter(|c| !c.dirty_overlap.is_empty())
+            .collect();
+        match blocked.first() {
+            Some(c) => format!(
+                "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with autostash)",
+                preview.target,
+                c.worktree,
+                c.dirty_overlap.join(", ")
+            ),
+            None => format!("merges cleanly into {} ({} files)", preview.target, preview.changed_paths.len()),
+        }
+    } else {
+        conflict_message(rec, preview)
+    }
+}
+
+/// Runs the repository's commit hooks on the merge commit (`[merge] hooks`); the hooks that
+/// ran, or the refusal with their words.
+fn run_hooks(
+    repo: &git2::Repository,
+    repo_dir: &Path,
+    rec: &Subject,
+    ctx: &Ctx<'_>,
+    (ours, new_commit, final_tree): (git2::Oid, git2::Oid, git2::Oid),
+) -> Result<Vec<&'static str>> {
+    let message = repo
+        .find_commit(new_commit)
+        .map(|c| String::from_utf8_lossy(c.message_bytes()).into_owned())
+        .map_err(|e| ReviewError::Repo(e.into()))?;
+    let scratch = ctx.trash.with_file_name("scratch").join(format!(
+        "hooks-{}-{}",
+        rec.id,
+        std::process::id()
+    ));
+    crate::hooks::check(repo_dir, &scratch, ours, final_tree, &message).map_err(|why| {
+        refused(
+            Refusal::HookFailed,
+            format!(
+                "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
+                rec.codename, rec.worktree
+            ),
+        )
+    })
+}
+
+/// What a merge that happened says: already there, part of the job, or all of it.
+fn merged_message(
+    rec: &Subject,
+    req: &MergeRequest,
+    target: &str,
+    preview: &MergePreview,
+    partial: bool,
+    new_commit: git2::Oid,
+) -> String {
+    if preview.up_to_date {
+        format!(
+            "{} already had everything job {} changed",
+            target, rec.codename
+        )
+    } else if partial {
+        let hunks: usize = req.hunks.iter().map(|h| h.hunks.len()).sum();
+        let what = match (req.paths.len(), hunks) {
+            (files, 0) => format!("{files} of job {}'s files", rec.codename),
+            (0, hunks) => format!("{hunks} of job {}'s hunks", rec.codename),
+            (files, hunks) => format!("{files} files and {hunks} hunks of job {}", rec.codename),
+        };
+        format!(
+            "merged {what} into {} as {}; the rest stays on {}",
+            target,
+            short(&new_commit.to_string()),
+            rec.branch
+        )
+    } else {
+        format!(
+            "merged job {} into {} as {} ({})",
+            rec.codename,
+            target,
+            short(&new_commit.to_string()),
+            req.strategy.as_str()
+        )
+    }
+}
+
 /// Merges a job (or previews it with `dry_run`). Returns the result; `rec` is updated.
 pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<MergeOutcome> {
     let t = std::time::Instant::now();
@@ -336,31 +462,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         .map_err(ReviewError::Repo)??;
     tracing::debug!(ms = t.elapsed().as_millis() as u64, "merge: planned");
     if req.dry_run {
-        let message = if preview.up_to_date {
-            format!(
-                "{} already has everything job {} changed",
-                preview.target, rec.codename
-            )
-        } else if let Some(busy) = &preview.blocked_by {
-            format!("cannot merge into {} now: {busy}", preview.target)
-        } else if preview.clean {
-            let blocked: Vec<&CheckedOut> = preview
-                .checked_out
-                .iter()
-                .filter(|c| !c.dirty_overlap.is_empty())
-                .collect();
-            match blocked.first() {
-                Some(c) => format!(
-                    "merges cleanly into {}, but your uncommitted changes in {} overlap it: {} (commit or stash them, or merge with autostash)",
-                    preview.target,
-                    c.worktree,
-                    c.dirty_overlap.join(", ")
-                ),
-                None => format!("merges cleanly into {} ({} files)", preview.target, preview.changed_paths.len()),
-            }
-        } else {
-            conflict_message(rec, &preview)
-        };
+        let message = dry_run_message(rec, &preview);
         let message = message + &left_out_note(&preview);
         return Ok(MergeOutcome {
             preview,
@@ -385,28 +487,17 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         .and_then(|c| c.tree())
         .map_err(|e| ReviewError::Repo(e.into()))?
         .id();
-    let mut hooks_ran = Vec::new();
-    if ctx.hooks && new_commit != plan.ours {
-        let message = repo
-            .find_commit(new_commit)
-            .map(|c| String::from_utf8_lossy(c.message_bytes()).into_owned())
-            .map_err(|e| ReviewError::Repo(e.into()))?;
-        let scratch = ctx.trash.with_file_name("scratch").join(format!(
-            "hooks-{}-{}",
-            rec.id,
-            std::process::id()
-        ));
-        hooks_ran = crate::hooks::check(&repo_dir, &scratch, plan.ours, final_tree, &message)
-            .map_err(|why| {
-                refused(
-                    Refusal::HookFailed,
-                    format!(
-                    "{why}; nothing was changed. Fix it in job {}'s worktree ({}) and merge again",
-                    rec.codename, rec.worktree
-                ),
-                )
-            })?;
-    }
+    let hooks_ran = if ctx.hooks && new_commit != plan.ours {
+        run_hooks(
+            &repo,
+            &repo_dir,
+            rec,
+            ctx,
+            (plan.ours, new_commit, final_tree),
+        )?
+    } else {
+        Vec::new()
+    };
     let changed = treemerge::changed_paths(&repo, plan.ours_tree, final_tree)?;
     let mut stash_kept = None;
     if new_commit != plan.ours {
@@ -449,33 +540,7 @@ pub fn merge(rec: &mut Subject, req: &MergeRequest, ctx: &Ctx<'_>) -> Result<Mer
         rec.merge_commit = Some(new_commit.to_string());
     }
     rec.merge = Some(record);
-    let mut message = if preview.up_to_date {
-        format!(
-            "{} already had everything job {} changed",
-            plan.target, rec.codename
-        )
-    } else if partial {
-        let hunks: usize = req.hunks.iter().map(|h| h.hunks.len()).sum();
-        let what = match (req.paths.len(), hunks) {
-            (files, 0) => format!("{files} of job {}'s files", rec.codename),
-            (0, hunks) => format!("{hunks} of job {}'s hunks", rec.codename),
-            (files, hunks) => format!("{files} files and {hunks} hunks of job {}", rec.codename),
-        };
-        format!(
-            "merged {what} into {} as {}; the rest stays on {}",
-            plan.target,
-            short(&new_commit.to_string()),
-            rec.branch
-        )
-    } else {
-        format!(
-            "merged job {} into {} as {} ({})",
-            rec.codename,
-            plan.target,
-            short(&new_commit.to_string()),
-            req.strategy.as_str()
-        )
-    };
+    let mut message = merged_message(rec, req, &plan.target, &preview, partial, new_commit);
     message.push_str(&left_out_note(&preview));
     if !hooks_ran.is_empty() {
         message.push_str(&format!("; its {} hook passed", hooks_ran.join(" and ")));

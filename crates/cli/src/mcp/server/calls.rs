@@ -1,170 +1,9 @@
-//! The MCP server: the handler behind `sidekick mcp`, its tools calling the host through the
-//! same client as the CLI, and the watcher that tells the client when its jobs end.
+//! Each MCP tool's call: the arguments read, the host asked, the answer in words and JSON.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
-    InitializeRequestParams, InitializeResult, JsonObject, ListResourceTemplatesResult,
-    ListResourcesResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse, ReadResourceResult, Resource,
-    ResourceContents, ResourceTemplate, ResourceUpdatedNotificationParam, ResourcesCapability,
-    ServerCapabilities, ServerConfig, SubscribeRequestParams, ToolsCapability,
-    UnsubscribeRequestParams,
-};
-use rmcp::service::{NotificationContext, Peer, RequestContext};
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
-use serde::de::DeserializeOwned;
-use serde_json::{json, Value};
-use sidekick_client::{Client, EventQuery};
-use sidekick_protocol::{ContextMode, EventBody, Home, Job, Level, SpawnRequest, Stream};
-
-use super::tools::{self, *};
-use crate::render;
-use crate::unified::{self, Colors};
-use crate::{Failure, Outcome};
-
-const URI_PREFIX: &str = "sidekick://jobs/";
-/// `wait` waits this long unless told otherwise, and never longer than the cap.
-const WAIT_DEFAULT_S: f64 = 120.0;
-const WAIT_MAX_S: f64 = 3600.0;
-const LOGS_DEFAULT_LINES: usize = 200;
-const LOGS_MAX_LINES: usize = 2000;
-/// A patch longer than this is cut (the rest: `sidekick diff JOB`).
-const PATCH_MAX_CHARS: usize = 200_000;
-
-/// Serves MCP on stdin/stdout until the client goes away.
-pub async fn serve(exe: PathBuf) -> Outcome {
-    let home = Home::from_env();
-    let cwd = std::env::current_dir()
-        .map_err(|e| Failure::new(format!("cannot read the current folder: {e}")))?;
-    let (allow_merge, any_job) = match sidekick_engine::mcp_config(&home) {
-        Ok(c) => (c.allow_merge, c.any_job),
-        Err(e) => {
-            eprintln!("sidekick mcp: {e}; the merge tool is not offered");
-            (false, false)
-        }
-    };
-    let server = Sidekick {
-        shared: Arc::new(Shared {
-            home,
-            exe,
-            cwd,
-            parent: std::env::var("SIDEKICK_JOB_ID")
-                .ok()
-                .filter(|p| !p.is_empty()),
-            allow_merge,
-            any_job,
-            client_name: Mutex::new(None),
-            spawned: Mutex::new(Vec::new()),
-            subscribed: Mutex::new(HashSet::new()),
-        }),
-    };
-    // The client's lines pass through the framing (super::frame), which answers bad ones.
-    let (ours, theirs) = tokio::io::duplex(1 << 16);
-    let (from_server, to_server) = tokio::io::split(ours);
-    let (errors_tx, errors_rx) = tokio::sync::mpsc::channel(16);
-    tokio::spawn(super::frame::read_client(
-        tokio::io::stdin(),
-        to_server,
-        errors_tx,
-    ));
-    let writer = tokio::spawn(super::frame::write_client(
-        from_server,
-        errors_rx,
-        tokio::io::stdout(),
-    ));
-    let running = server
-        .serve(tokio::io::split(theirs))
-        .await
-        .map_err(|e| Failure::new(format!("the MCP client did not start a session: {e}")))?;
-    running
-        .waiting()
-        .await
-        .map_err(|e| Failure::new(format!("the MCP session ended abnormally: {e}")))?;
-    // What the server said last is written out (bounded: a client that stops reading).
-    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
-    Ok(ExitCode::SUCCESS)
-}
-
-struct Shared {
-    home: Home,
-    exe: PathBuf,
-    /// Where the server runs: the default repository.
-    cwd: PathBuf,
-    /// The job this server runs inside (`SIDEKICK_JOB_ID`): the parent of what it spawns.
-    parent: Option<String>,
-    allow_merge: bool,
-    /// `[mcp] any_job`: cancel, reply and merge may act on any job.
-    any_job: bool,
-    /// The client's name and version from `initialize`.
-    client_name: Mutex<Option<String>>,
-    /// Jobs spawned in this session, oldest first.
-    spawned: Mutex<Vec<String>>,
-    /// Resource URIs the client subscribed to.
-    subscribed: Mutex<HashSet<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    /// A client of the host, starting one when none runs (also after a host restart).
-    async fn client(&self) -> Result<Client, String> {
-        Client::connect_or_start(&self.home, &self.exe)
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    fn is_mine(&self, id: &str) -> bool {
-        lock(&self.spawned).iter().any(|s| s == id)
-    }
-
-    /// The job `reference` names, if this session may act on it (cancel, reply, merge): a job
-    /// it started or one of theirs at any depth, inside a job that job's own and theirs; any job
-    /// with `[mcp] any_job = true`.
-    async fn own_job(&self, client: &Client, reference: &str) -> Result<Job, String> {
-        let job = client.job(reference).await.map_err(|e| e.to_string())?;
-        if self.any_job {
-            return Ok(job);
-        }
-        let mut at = Some(job.id.clone());
-        for _ in 0..64 {
-            let Some(id) = at else { break };
-            if self.is_mine(&id) || self.parent.as_deref() == Some(id.as_str()) {
-                return Ok(job);
-            }
-            at = client.job(&id).await.map_err(|e| e.to_string())?.parent_id;
-        }
-        Err(format!(
-            "{} was not started in this session: cancel, reply and merge act only on this session's sidekicks and theirs ([mcp] any_job = true in the user's config allows any job)",
-            job.codename
-        ))
-    }
-
-    /// `path` as an absolute folder (relative ones are taken from where the server runs).
-    fn folder(&self, path: Option<&str>) -> PathBuf {
-        match path {
-            Some(p) if Path::new(p).is_absolute() => PathBuf::from(p),
-            Some(p) => self.cwd.join(p),
-            None => self.cwd.clone(),
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct Sidekick {
-    shared: Arc<Shared>,
-}
+use super::*;
 
 /// A tool's arguments, or a sentence saying what is wrong with them.
-fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T, String> {
+pub(super) fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T, String> {
     serde_json::from_value(Value::Object(args.clone()))
         .map_err(|e| format!("bad arguments for {tool}: {e}"))
 }
@@ -172,7 +11,7 @@ fn parse<T: DeserializeOwned>(tool: &str, args: &JsonObject) -> Result<T, String
 /// A tool's answer: text for the model, and the same as JSON for programs. Some clients (Claude
 /// Code) give their model only the JSON when there is JSON, so it carries the text too, as
 /// `message`.
-fn answer(text: impl Into<String>, mut value: Value) -> CallToolResult {
+pub(super) fn answer(text: impl Into<String>, mut value: Value) -> CallToolResult {
     let text = text.into();
     if let Value::Object(o) = &mut value {
         o.insert("message".into(), Value::String(text.clone()));
@@ -183,7 +22,7 @@ fn answer(text: impl Into<String>, mut value: Value) -> CallToolResult {
 }
 
 /// The fields of a job a caller needs to decide what to do next.
-fn brief(job: &Job) -> Value {
+pub(super) fn brief(job: &Job) -> Value {
     json!({
         "id": job.id,
         "codename": job.codename,
@@ -208,11 +47,11 @@ fn brief(job: &Job) -> Value {
     })
 }
 
-fn first_line(text: &str) -> &str {
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
-fn seconds(ms: Option<u64>) -> String {
+pub(super) fn seconds(ms: Option<u64>) -> String {
     match ms {
         Some(ms) => sidekick_protocol::format_duration(ms),
         None => "-".into(),
@@ -220,7 +59,7 @@ fn seconds(ms: Option<u64>) -> String {
 }
 
 impl Sidekick {
-    async fn spawn(&self, a: SpawnArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn spawn(&self, a: SpawnArgs) -> Result<CallToolResult, String> {
         let s = &self.shared;
         let timeout_ms =
             match &a.timeout {
@@ -270,7 +109,7 @@ impl Sidekick {
         Ok(answer(text, brief(&job)))
     }
 
-    async fn wait(
+    pub(super) async fn wait(
         &self,
         a: WaitArgs,
         context: &RequestContext<RoleServer>,
@@ -326,7 +165,7 @@ impl Sidekick {
     }
 
     /// What an ended job left: its state, summary or reason, exit code and changed files.
-    async fn ended(&self, client: &Client, job: Job) -> CallToolResult {
+    pub(super) async fn ended(&self, client: &Client, job: Job) -> CallToolResult {
         let mut text = format!(
             "{} {} after {}.",
             job.codename,
@@ -361,14 +200,14 @@ impl Sidekick {
         answer(text, v)
     }
 
-    async fn status(&self, a: JobArg) -> Result<CallToolResult, String> {
+    pub(super) async fn status(&self, a: JobArg) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let job = client.job(&a.job).await.map_err(|e| e.to_string())?;
         let text = render::job_details(&job, render::now_ms());
         Ok(answer(text, serde_json::to_value(&job).unwrap_or_default()))
     }
 
-    async fn list(&self, a: ListArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn list(&self, a: ListArgs) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let jobs: Vec<Job> = client
             .jobs(true)
@@ -390,7 +229,7 @@ impl Sidekick {
         ))
     }
 
-    async fn logs(&self, a: LogsArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn logs(&self, a: LogsArgs) -> Result<CallToolResult, String> {
         let max = a.max_lines.unwrap_or(LOGS_DEFAULT_LINES);
         if max == 0 || max > LOGS_MAX_LINES {
             return Err(format!(
@@ -446,7 +285,7 @@ impl Sidekick {
         ))
     }
 
-    async fn cancel(&self, a: JobArg) -> Result<CallToolResult, String> {
+    pub(super) async fn cancel(&self, a: JobArg) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let job = self.shared.own_job(&client, &a.job).await?;
         let asked = client.cancel(&job.id).await.map_err(|e| e.to_string())?;
@@ -476,7 +315,7 @@ impl Sidekick {
         Ok(answer(text, brief(&job)))
     }
 
-    async fn diff(&self, a: DiffArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn diff(&self, a: DiffArgs) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let diff = client.diff(&a.job).await.map_err(|e| e.to_string())?;
         let files: Vec<Value> = diff
@@ -508,7 +347,7 @@ impl Sidekick {
         ))
     }
 
-    async fn agents(&self) -> Result<CallToolResult, String> {
+    pub(super) async fn agents(&self) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let agents = client.agents().await.map_err(|e| e.to_string())?;
         Ok(answer(
@@ -517,7 +356,7 @@ impl Sidekick {
         ))
     }
 
-    async fn tasks(&self, a: TasksArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn tasks(&self, a: TasksArgs) -> Result<CallToolResult, String> {
         let repo = self.shared.folder(a.repo.as_deref());
         let client = self.shared.client().await?;
         let tasks = client
@@ -561,7 +400,7 @@ impl Sidekick {
         Ok(answer(text, json!({"tasks": tasks})))
     }
 
-    async fn reply(&self, a: ReplyArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn reply(&self, a: ReplyArgs) -> Result<CallToolResult, String> {
         let client = self.shared.client().await?;
         let job = self.shared.own_job(&client, &a.job).await?;
         let job = client
@@ -575,7 +414,7 @@ impl Sidekick {
         Ok(answer(text, brief(&job)))
     }
 
-    async fn merge(&self, a: MergeArgs) -> Result<CallToolResult, String> {
+    pub(super) async fn merge(&self, a: MergeArgs) -> Result<CallToolResult, String> {
         if !self.shared.allow_merge {
             return Err("merge is not offered: the user's config does not allow it ([mcp] allow_merge = true)".into());
         }
@@ -601,7 +440,7 @@ impl Sidekick {
     }
 
     /// The job a `sidekick://jobs/ID` URI names (an id, id prefix or codename).
-    async fn job_at(&self, uri: &str) -> Result<Job, McpError> {
+    pub(super) async fn job_at(&self, uri: &str) -> Result<Job, McpError> {
         let Some(reference) = uri.strip_prefix(URI_PREFIX).filter(|r| !r.is_empty()) else {
             return Err(McpError::resource_not_found(
                 format!("{uri} is not a Sidekick job (sidekick://jobs/ID)"),
@@ -619,7 +458,7 @@ impl Sidekick {
             .map_err(|e| McpError::resource_not_found(e.to_string(), None))
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         name: &str,
         args: &JsonObject,
@@ -654,7 +493,7 @@ impl Sidekick {
 
 /// One event as a line of `logs`: the parsed view shows steps and the summary, the raw view
 /// output lines; both show notices and state changes (`-- running`).
-fn log_line(body: &EventBody, raw: bool, state: &mut Option<String>) -> Option<String> {
+pub(super) fn log_line(body: &EventBody, raw: bool, state: &mut Option<String>) -> Option<String> {
     match body {
         EventBody::Output { stream, line, .. } if raw => Some(match stream {
             Stream::Stdout => line.clone(),
@@ -683,226 +522,5 @@ fn log_line(body: &EventBody, raw: bool, state: &mut Option<String>) -> Option<S
             *state = Some(now.clone());
             Some(format!("-- {now}"))
         }
-    }
-}
-
-/// Follows the host's job events for this session: a job it spawned that ends is told to the
-/// client as a log message, and a subscribed job's resource is marked updated. Reconnects
-/// (starting a host if needed) when the host goes away, from the last event seen.
-async fn watch(shared: Arc<Shared>, peer: Peer<RoleServer>) {
-    let mut since: Option<u64> = None;
-    let mut told: HashSet<(String, u64)> = HashSet::new();
-    while !peer.is_transport_closed() {
-        let Ok(client) = shared.client().await else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        };
-        let start = match since {
-            Some(s) => s,
-            None => match client.health().await {
-                Ok(h) => h.last_seq,
-                Err(_) => continue,
-            },
-        };
-        since = Some(start);
-        let query = EventQuery {
-            since: start,
-            job: None,
-            output: false,
-            follow: true,
-        };
-        if let Ok(mut stream) = client.events(&query).await {
-            while let Ok(Some(ev)) = stream.next().await {
-                since = Some(ev.seq);
-                let EventBody::Job { job } = ev.body else {
-                    continue;
-                };
-                let uri = format!("{URI_PREFIX}{}", job.id);
-                if lock(&shared.subscribed).contains(&uri) {
-                    let _ = peer
-                        .notify_resource_updated(ResourceUpdatedNotificationParam::new(uri))
-                        .await;
-                }
-                let ended_at = job.ended_at.unwrap_or(0);
-                if job.settled()
-                    && shared.is_mine(&job.id)
-                    && told.insert((job.id.clone(), ended_at))
-                {
-                    let data = json!({
-                        "event": "job_ended",
-                        "id": job.id,
-                        "codename": job.codename,
-                        "state": job.state,
-                        "summary": job.summary,
-                        "reason": job.reason,
-                        "message": format!("sidekick {} {}{}", job.codename, job.state,
-                            job.summary.as_deref().map(|s| format!(": {}", first_line(s))).unwrap_or_default()),
-                    });
-                    if tell(&peer, data).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// A log message to the client (`notifications/message`, the way MCP up to 2025-11-25 lets a
-/// server speak up unasked; deprecated for later versions, which this server does not speak).
-#[allow(deprecated)]
-async fn tell(peer: &Peer<RoleServer>, data: Value) -> Result<(), rmcp::service::ServiceError> {
-    use rmcp::model::{LoggingLevel, LoggingMessageNotificationParam};
-    peer.notify_logging_message(
-        LoggingMessageNotificationParam::new(LoggingLevel::Info, data).with_logger("sidekick"),
-    )
-    .await
-}
-
-impl ServerHandler for Sidekick {
-    fn get_info(&self) -> ServerConfig {
-        let mut capabilities = ServerCapabilities::default();
-        capabilities.tools = Some(ToolsCapability::default());
-        let mut resources = ResourcesCapability::default();
-        resources.subscribe = Some(true);
-        capabilities.resources = Some(resources);
-        #[allow(deprecated)]
-        {
-            capabilities.logging = Some(JsonObject::new());
-        }
-        ServerConfig::new(capabilities)
-            .with_protocol_version(ProtocolVersion::LATEST_WITH_INITIALIZE)
-            .with_server_info(Implementation::new("sidekick", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Sidekick runs coding agents in the background, each in its own git worktree on its \
-                 own branch. `spawn` starts one and returns at once; `wait` joins it (with a \
-                 timeout), `logs` streams what it does, `diff` shows its changes, `cancel` stops it. \
-                 Nothing reaches the user's checkout until the job is merged.",
-            )
-    }
-
-    fn supported_protocol_versions(&self) -> Cow<'static, [ProtocolVersion]> {
-        // The versions with `initialize`, where notifications and resources/subscribe work
-        // as this server uses them.
-        Cow::Borrowed(ProtocolVersion::known_up_to(
-            &ProtocolVersion::LATEST_WITH_INITIALIZE,
-        ))
-    }
-
-    async fn initialize(
-        &self,
-        request: InitializeRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<InitializeResult, McpError> {
-        let who = &request.client_info;
-        *lock(&self.shared.client_name) = Some(
-            format!(
-                "{} {}",
-                who.title.as_deref().unwrap_or(&who.name),
-                who.version
-            )
-            .trim()
-            .to_string(),
-        );
-        context.peer.set_peer_info(request.clone());
-        self.negotiate_initialize(&request)
-    }
-
-    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
-        tokio::spawn(watch(self.shared.clone(), context.peer.clone()));
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(tools::all(
-            self.shared.allow_merge,
-        )))
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        let args = request.arguments.clone().unwrap_or_default();
-        let result = match self.call(&request.name, &args, &context).await {
-            Ok(r) => r,
-            Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
-        };
-        Ok(result.into())
-    }
-
-    async fn list_resources(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListResourcesResult, McpError> {
-        let ids = lock(&self.shared.spawned).clone();
-        let mut resources = Vec::new();
-        if let Ok(client) = self.shared.client().await {
-            for id in ids.iter().rev() {
-                if let Ok(job) = client.job(id).await {
-                    resources.push(
-                        Resource::new(format!("{URI_PREFIX}{id}"), job.codename.clone())
-                            .with_description(format!("{} · {}", job.state, first_line(&job.task)))
-                            .with_mime_type("application/json"),
-                    );
-                }
-            }
-        }
-        Ok(ListResourcesResult::with_all_items(resources))
-    }
-
-    async fn list_resource_templates(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListResourceTemplatesResult, McpError> {
-        let mut t = ResourceTemplate::new(format!("{URI_PREFIX}{{id}}"), "job");
-        t.description =
-            Some("A Sidekick job by id or codename, as JSON (subscribe for updates).".into());
-        t.mime_type = Some("application/json".into());
-        Ok(ListResourceTemplatesResult::with_all_items(vec![t]))
-    }
-
-    async fn read_resource(
-        &self,
-        request: ReadResourceRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ReadResourceResponse, McpError> {
-        let job = self.job_at(&request.uri).await?;
-        let text = serde_json::to_string_pretty(&job).unwrap_or_default();
-        let contents = ResourceContents::TextResourceContents {
-            uri: request.uri.clone(),
-            mime_type: Some("application/json".into()),
-            text,
-            meta: None,
-        };
-        Ok(ReadResourceResult::new(vec![contents]).into())
-    }
-
-    #[allow(deprecated)]
-    async fn subscribe(
-        &self,
-        request: SubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<(), McpError> {
-        // Subscriptions are kept by job id, whatever reference the URI used.
-        let job = self.job_at(&request.uri).await?;
-        lock(&self.shared.subscribed).insert(format!("{URI_PREFIX}{}", job.id));
-        Ok(())
-    }
-
-    #[allow(deprecated)]
-    async fn unsubscribe(
-        &self,
-        request: UnsubscribeRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<(), McpError> {
-        lock(&self.shared.subscribed).remove(&request.uri);
-        Ok(())
     }
 }
