@@ -2,7 +2,7 @@
 // at a time, again when its branch moves, when a merge lands (the target moved) or when the
 // window comes back into focus (the user may have committed meanwhile).
 import { SvelteMap } from "svelte/reactivity";
-import { attentionOf } from "./jobs";
+import { attentionOf } from "./jobs/jobs";
 import type { Job, MergePreview } from "./types/protocol";
 
 export interface Fresh {

@@ -1,9 +1,9 @@
 // The window's state: the mirror of the host's jobs, the selection, the open repository.
-import { SvelteMap, SvelteSet } from "svelte/reactivity";
+import { SvelteMap } from "svelte/reactivity";
 import * as ipc from "./ipc";
 import type { HostState, JobChange, Snapshot } from "./ipc";
-import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs";
-import { mergeSelection, type FileHunks, type MergeSelection } from "./review";
+import { countJobs, matches, nested, queuePositions, type StateFilter } from "./jobs/jobs";
+import { ReviewPicks } from "./review/picks.svelte";
 import { Freshness } from "./freshness.svelte";
 import { quiet } from "./foreground";
 import type { Job, RepoInfo } from "./types/protocol";
@@ -35,12 +35,8 @@ export class AppState {
   maxRunning = $state(0);
   /** `x` asks the job view to confirm a cancel. */
   askCancel = $state(false);
-  /** Files of the open job's diff left out of the merge (the checkboxes). */
-  excluded = new SvelteSet<string>();
-  /** Hunks left out of the merge (`hunkKey(path, index)`). */
-  excludedHunks = new SvelteSet<string>();
-  /** The open job's changed files and their hunks, once its diff has loaded. */
-  diffFiles = $state.raw<FileHunks[]>([]);
+  /** What of the open job goes into its merge (the review feature's). */
+  picks = new ReviewPicks();
   stateFilter = $state<StateFilter>("all");
   repoFilter = $state("");
   repo = $state<RepoInfo | null>(null);
@@ -117,14 +113,7 @@ export class AppState {
   }
 
   private forgetSelection() {
-    this.excluded.clear();
-    this.excludedHunks.clear();
-    this.diffFiles = [];
-  }
-
-  /** What a merge takes: the whole job unless files or hunks were unticked. */
-  mergeSelection(): MergeSelection {
-    return mergeSelection(this.diffFiles, this.excluded, this.excludedHunks);
+    this.picks.clear();
   }
 
   useRepo(info: RepoInfo) {
