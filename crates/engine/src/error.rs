@@ -68,7 +68,7 @@ impl EngineError {
             EngineError::UnknownJob(_) => ErrorCode::UnknownJob,
             EngineError::AmbiguousJob { .. } => ErrorCode::AmbiguousJob,
             EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
-            EngineError::Refused(r, _) => r.code(),
+            EngineError::Refused(r, _) => *r,
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,

@@ -4,67 +4,10 @@
 
 use std::path::PathBuf;
 
-use sidekick_protocol::ErrorCode;
-
-/// Why a review operation refused (each has its own [`ErrorCode`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    Conflict,
-    DirtyOverlap,
-    TargetMoved,
-    LockHeld,
-    OperationInProgress,
-    NothingToUndo,
-    RepoGone,
-    HookFailed,
-    NoRoom,
-    JobActive,
-    AlreadyMerged,
-    JobDiscarded,
-    BranchGone,
-    UnresolvedConflicts,
-    NoWorktree,
-    NoRebase,
-    NothingToRestore,
-    RepoStillThere,
-    MergeCommits,
-    JournalUnwritable,
-    RollbackIncomplete,
-    /// A git command the operation ran failed (its own words are in the sentence).
-    GitFailed,
-    /// A folder could not be moved or removed (the file system's words are in the sentence).
-    FileSystem,
-}
-
-impl Refusal {
-    pub fn code(self) -> ErrorCode {
-        match self {
-            Refusal::Conflict => ErrorCode::Conflict,
-            Refusal::DirtyOverlap => ErrorCode::DirtyOverlap,
-            Refusal::TargetMoved => ErrorCode::TargetMoved,
-            Refusal::LockHeld => ErrorCode::LockHeld,
-            Refusal::OperationInProgress => ErrorCode::OperationInProgress,
-            Refusal::NothingToUndo => ErrorCode::NothingToUndo,
-            Refusal::RepoGone => ErrorCode::RepoGone,
-            Refusal::HookFailed => ErrorCode::HookFailed,
-            Refusal::NoRoom => ErrorCode::NoRoom,
-            Refusal::JobActive => ErrorCode::JobActive,
-            Refusal::AlreadyMerged => ErrorCode::AlreadyMerged,
-            Refusal::JobDiscarded => ErrorCode::JobDiscarded,
-            Refusal::BranchGone => ErrorCode::BranchGone,
-            Refusal::UnresolvedConflicts => ErrorCode::UnresolvedConflicts,
-            Refusal::NoWorktree => ErrorCode::NoWorktree,
-            Refusal::NoRebase => ErrorCode::NoRebase,
-            Refusal::NothingToRestore => ErrorCode::NothingToRestore,
-            Refusal::RepoStillThere => ErrorCode::RepoStillThere,
-            Refusal::MergeCommits => ErrorCode::MergeCommits,
-            Refusal::JournalUnwritable => ErrorCode::JournalUnwritable,
-            Refusal::RollbackIncomplete => ErrorCode::RollbackIncomplete,
-            Refusal::GitFailed => ErrorCode::Git,
-            Refusal::FileSystem => ErrorCode::Io,
-        }
-    }
-}
+/// Why a review operation refused: its protocol code itself (`conflict`, `job_active`, …, and
+/// `git` or `io` for a git command or a folder that failed), so the host, the CLI and the app
+/// branch on one list, never on sentences.
+pub use sidekick_protocol::ErrorCode as Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {

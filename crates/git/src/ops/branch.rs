@@ -162,10 +162,7 @@ pub(super) fn move_branch(
     };
     let failed = |what: String, problems: String| {
         if problems.is_empty() {
-            refused(
-                Refusal::GitFailed,
-                format!("{what}, so nothing was changed"),
-            )
+            refused(Refusal::Git, format!("{what}, so nothing was changed"))
         } else {
             refused(
                 Refusal::RollbackIncomplete,

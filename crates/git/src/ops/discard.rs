@@ -67,7 +67,7 @@ pub fn discard_orphaned(rec: &mut Subject, trash: &Path) -> Result<String> {
             let dest = trash.join(format!("{}-{}", rec.id, std::process::id()));
             std::fs::rename(&wt, &dest).map_err(|e| {
                 refused(
-                    Refusal::FileSystem,
+                    Refusal::Io,
                     format!(
                         "cannot move job {}'s folder {} out of the way ({e}); nothing was changed",
                         rec.codename,

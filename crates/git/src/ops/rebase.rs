@@ -67,7 +67,7 @@ pub fn rebase(rec: &mut Subject, into: Option<&str>) -> Result<String> {
     if unmerged.is_empty() {
         let _ = repo::git(&wt).args(["rebase", "--abort"]).output();
         return Err(refused(
-            Refusal::GitFailed,
+            Refusal::Git,
             format!(
                 "rebasing job {} failed: {}",
                 rec.codename,
@@ -160,7 +160,7 @@ pub fn abort(rec: &mut Subject) -> Result<String> {
         .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
     if !out.status.success() {
         return Err(refused(
-            Refusal::GitFailed,
+            Refusal::Git,
             format!(
                 "aborting the rebase of job {} failed: {}",
                 rec.codename,

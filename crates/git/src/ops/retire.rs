@@ -49,7 +49,7 @@ pub fn retire(rec: &mut Subject, delete_branch: bool, saved: bool, trash: &Path)
     if wt.exists() {
         remove_worktree(&repo_dir, &wt, trash, &rec.id).map_err(|e| {
             refused(
-                Refusal::FileSystem,
+                Refusal::Io,
                 format!(
                     "cannot remove the worktree {} ({e}); the job's work is saved at {}",
                     wt.display(),
@@ -145,7 +145,7 @@ pub(super) fn reinstate(rec: &mut Subject) -> Result<()> {
         .map_err(|e| ReviewError::Repo(RepoError::Spawn(e)))?;
         if !out.status.success() {
             return Err(refused(
-                Refusal::GitFailed,
+                Refusal::Git,
                 format!(
                     "cannot recreate the worktree {}: {}",
                     wt.display(),
