@@ -8,8 +8,10 @@
 //! - [`trust`]: a repository's configuration read once and hashed; the user's trust records.
 //! - [`tasks`]: task types (`.sidekick/tasks/NAME/task.toml`) and their rendering.
 //! - [`notifications`]: the `[notifications]` policy; [`paths`]: `[auto_merge] paths` patterns.
+//! - [`forges`]: `[github]`, `[gitlab]` and `[pr]`.
 
 mod error;
+pub mod forges;
 pub mod notifications;
 pub mod paths;
 pub mod repo;
@@ -19,6 +21,7 @@ pub mod trust;
 pub mod user;
 
 pub use error::{read_optional, ConfigError};
+pub use forges::{ForgeConfig, ForgesConfig, PrConfig, PrOpen};
 pub use notifications::Policy;
 pub use repo::{AutoMergeConfig, RepoConfig};
 pub use user::{

@@ -205,3 +205,67 @@ fn repo_config_refuses_paths_outside_the_repo() {
     let cfg = RepoConfig::load(dir.path()).expect("valid");
     assert_eq!(cfg.setup_cache, vec!["package-lock.json", "web/yarn.lock"]);
 }
+
+#[test]
+fn the_forges_and_pull_requests_are_read_with_their_defaults() {
+    let c = Config::parse("", Path::new("c.toml")).expect("empty");
+    assert_eq!(c.forges.github.api_url, "https://api.github.com");
+    assert_eq!(c.forges.gitlab.api_url, "https://gitlab.com/api/v4");
+    assert_eq!(c.forges.poll_interval_ms, 30_000);
+    assert_eq!(c.pr, PrConfig::default());
+    let c = Config::parse(
+        "[github]\napi_url = \"https://ghe.corp.example/api/v3/\"\nhosts = [\"GHE.corp.example\"]\npoll_interval = \"1m\"\n\
+         [gitlab]\napi_url = \"http://127.0.0.1:8123/api/v4\"\nhosts = [\"gitlab.corp.example\"]\n\
+         [pr]\nopen = \"draft\"\nfix_ci = 2\n",
+        Path::new("c.toml"),
+    )
+    .expect("forges");
+    assert_eq!(c.forges.github.api_url, "https://ghe.corp.example/api/v3");
+    assert_eq!(c.forges.github.hosts, ["ghe.corp.example"]);
+    assert_eq!(c.forges.poll_interval_ms, 60_000);
+    assert_eq!(c.forges.gitlab.api_url, "http://127.0.0.1:8123/api/v4");
+    assert_eq!(
+        c.pr,
+        PrConfig {
+            open: PrOpen::Draft,
+            fix_ci: 2
+        }
+    );
+}
+
+#[test]
+fn a_forge_setting_that_would_leak_a_token_or_spend_the_rate_limit_is_refused() {
+    for (toml, says) in [
+        (
+            "[github]\napi_url = \"http://api.github.com\"\n",
+            "github.api_url: 'http://api.github.com' must be an https:// URL",
+        ),
+        (
+            "[gitlab]\napi_url = \"http://127.0.0.1.evil.example/api\"\n",
+            "gitlab.api_url",
+        ),
+        (
+            "[github]\napi_url = \"https://x.example/api?token=1\"\n",
+            "with no query",
+        ),
+        (
+            "[github]\nhosts = [\"https://ghe.example\"]\n",
+            "must be a host name",
+        ),
+        ("[github]\npoll_interval = \"1s\"\n", "too often"),
+        ("[gitlab]\npoll_interval = \"1m\"\n", "gitlab.poll_interval"),
+        (
+            "[github]\nhosts = [\"x.example\"]\n[gitlab]\nhosts = [\"x.example\"]\n",
+            "both github.hosts and gitlab.hosts",
+        ),
+        (
+            "[pr]\nopen = \"yes\"\n",
+            "pr.open: 'yes' is not one of off, draft, ready",
+        ),
+        ("[pr]\nfix_ci = 50\n", "pr.fix_ci"),
+        ("[github]\ntoken = \"ghp_x\"\n", "unknown field `token`"),
+    ] {
+        let e = Config::parse(toml, Path::new("c.toml")).expect_err(toml);
+        assert!(e.to_string().contains(says), "{toml}: {e}");
+    }
+}

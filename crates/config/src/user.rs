@@ -52,6 +52,10 @@ pub struct Config {
     /// `agent`: the agent a job runs when it names none and its repository names none (else
     /// the first installed coding agent; see `agents::default_for`).
     pub agent: Option<String>,
+    /// `[github]`, `[gitlab]`: the forges' APIs and hosts, how often a pull request is looked at.
+    pub forges: crate::forges::ForgesConfig,
+    /// `[pr]`: pull requests opened by themselves, CI failures handed back.
+    pub pr: crate::forges::PrConfig,
 }
 
 /// The host-wide sandbox settings (an agent's `sandbox` and the job's own come first).
@@ -128,6 +132,8 @@ impl Default for Config {
             warm_worktrees: DEFAULT_WARM_WORKTREES,
             sandbox: SandboxConfig::default(),
             agent: None,
+            forges: Default::default(),
+            pr: Default::default(),
         }
     }
 }
@@ -157,6 +163,9 @@ struct RawConfig {
     /// `[open]`: the desktop app's "Open in editor" and "Open terminal here" commands. The
     /// app reads them itself; the host only checks them.
     open: Option<RawOpen>,
+    github: Option<crate::forges::RawForge>,
+    gitlab: Option<crate::forges::RawForge>,
+    pr: Option<crate::forges::RawPr>,
 }
 
 #[derive(Deserialize)]
@@ -414,7 +423,10 @@ impl Config {
                 .map_err(invalid)?,
             network: raw.sandbox_network.unwrap_or(true),
         };
+        let (forges, pr) = crate::forges::parse(raw.github, raw.gitlab, raw.pr).map_err(invalid)?;
         Ok(Config {
+            forges,
+            pr,
             sandbox,
             max_running,
             default_timeout_ms,
