@@ -61,7 +61,7 @@ pub enum RemoteError {
 impl Remote {
     /// Reads `url` (as `git remote get-url` prints it) with `hosts` naming the forges.
     pub fn parse(url: &str, hosts: &Hosts) -> Result<Remote, RemoteError> {
-        let unreadable = || RemoteError::Unreadable(url.to_string());
+        let unreadable = || RemoteError::Unreadable(shown(url));
         let (host, path) = split(url.trim()).ok_or_else(unreadable)?;
         let path = path.trim_matches('/');
         let path = path.strip_suffix(".git").unwrap_or(path);
@@ -83,7 +83,7 @@ impl Remote {
         let kind = hosts
             .kind_of(&host)
             .ok_or_else(|| RemoteError::UnknownHost {
-                url: url.to_string(),
+                url: shown(url),
                 host: host.clone(),
             })?;
         Ok(Remote {
@@ -92,6 +92,21 @@ impl Remote {
             owner: owner.to_string(),
             name: name.to_string(),
         })
+    }
+}
+
+/// `url` as a sentence may show it: a password in it (`https://user:TOKEN@host/...`) is left out.
+fn shown(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***@{host}/{path}")
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -163,6 +178,18 @@ mod tests {
 
     #[test]
     fn remotes_that_are_no_forge_get_one_sentence_naming_them() {
+        // A token written into the remote's URL never reaches the sentence.
+        let e = Remote::parse("https://me:ghp_SECRET@bitbucket.org/a/b.git", &hosts())
+            .expect_err("unknown");
+        assert!(!e.to_string().contains("ghp_SECRET"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("https://me:***@bitbucket.org/a/b.git"),
+            "{e}"
+        );
+        let e =
+            Remote::parse("https://x:ghp_SECRET@github.com/onlyowner", &hosts()).expect_err("bad");
+        assert!(!e.to_string().contains("ghp_SECRET"), "{e}");
         let e = Remote::parse("https://bitbucket.org/a/b.git", &hosts()).expect_err("unknown");
         assert!(
             e.to_string().contains("bitbucket.org") && e.to_string().contains("[github] hosts"),
