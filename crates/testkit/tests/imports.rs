@@ -162,32 +162,12 @@ fn expand(path: &str) -> Vec<Vec<String>> {
 
 /// The paths a file names, each made absolute inside the crate.
 fn references(module: &ModPath, text: &str) -> Vec<ModPath> {
-    let mut out = Vec::new();
-    for (anchor, base) in [
-        ("crate::", Vec::new()),
-        ("super::", {
-            // `super` of a module file is its parent; of an index (`mod.rs`), its parent too.
-            let mut p = module.clone();
-            p.pop();
-            p
-        }),
-        // `self` is the module itself, a file's or an index's.
-        ("self::", module.clone()),
-    ] {
-        let mut rest = text;
-        while let Some(i) = rest.find(anchor) {
-            let before = rest[..i].chars().next_back();
-            rest = &rest[i + anchor.len()..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
-                continue;
-            }
-            for tail in expand(take_path(rest)) {
-                let mut p = base.clone();
-                p.extend(tail);
-                out.push(p);
-            }
-        }
-    }
+    let parent = module[..module.len().saturating_sub(1)].to_vec();
+    let mut out = named_through("crate", &Vec::new(), text);
+    // `super` of a module file is its parent; of an index (`mod.rs`), its parent too.
+    out.extend(named_through("super", &parent, text));
+    // `self` is the module itself, a file's or an index's.
+    out.extend(named_through("self", module, text));
     out
 }
 
