@@ -1,12 +1,22 @@
-//! Sidekick's forges (issue 31, first step): which forge a repository's remote is on, and the
-//! user's token for it. The pull-request and check clients will live here too.
+//! Sidekick's forges (issue 31): which forge a repository's remote is on, the user's token for
+//! it, and the forge's REST API for pull requests, checks and issues.
 //!
 //! - [`remote`]: a git remote URL (`https://`, `ssh://`, `git@host:owner/repo`) read as a
 //!   forge, a host, an owner and a repository, GitHub or GitLab by its host.
 //! - [`token`]: the user's token, from the environment or the forge's own CLI, never stored.
+//! - [`api`]: one forge's API root with a token; every failure as one sentence
+//!   ([`ForgeError`]), conditional requests, rate limits.
+//! - [`pull`]: what Sidekick asks of a forge ([`Forge`]), answered by [`github`] (REST v3) and
+//!   [`gitlab`] (REST v4) in the same terms.
 
+pub mod api;
+pub mod github;
+pub mod gitlab;
+pub mod pull;
 pub mod remote;
 pub mod token;
 
+pub use api::{ForgeError, Fresh};
+pub use pull::{connect, Forge, Issue, NewPull, Pull, PullChange};
 pub use remote::{ForgeKind, Hosts, Remote, RemoteError};
 pub use token::{token_for, Token, TokenSource};

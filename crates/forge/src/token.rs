@@ -16,8 +16,10 @@ use crate::ForgeKind;
 pub enum TokenSource {
     /// An environment variable, by name.
     Env(&'static str),
-    /// The forge's CLI (`gh`), by path.
+    /// The forge's CLI (`gh`, `glab`), by path.
     Cli(PathBuf),
+    /// The client that asked (its own environment's token, sent with the request).
+    Client,
 }
 
 /// A token; its value is only for the request that carries it.
@@ -28,6 +30,15 @@ pub struct Token {
 }
 
 impl Token {
+    /// A token a client sent with its request.
+    pub fn from_client(value: &str) -> Option<Token> {
+        let value = value.trim();
+        (!value.is_empty()).then(|| Token {
+            value: value.to_string(),
+            source: TokenSource::Client,
+        })
+    }
+
     pub fn secret(&self) -> &str {
         &self.value
     }
@@ -68,17 +79,20 @@ pub fn token_for(
             });
         }
     }
-    match kind {
-        ForgeKind::GitHub => {
-            let gh = find("gh", path?)?;
-            let value = cli_output(&gh, &["auth", "token", "--hostname", host])?;
-            Some(Token {
-                value,
-                source: TokenSource::Cli(gh),
-            })
-        }
-        ForgeKind::GitLab => None,
+    let (program, args): (&str, [&str; 4]) = match kind {
+        ForgeKind::GitHub => ("gh", ["auth", "token", "--hostname", host]),
+        ForgeKind::GitLab => ("glab", ["config", "get", "token", "--host"]),
+    };
+    let cli = find(program, path?)?;
+    let mut args = args.to_vec();
+    if kind == ForgeKind::GitLab {
+        args.push(host);
     }
+    let value = cli_output(&cli, &args)?;
+    Some(Token {
+        value,
+        source: TokenSource::Cli(cli),
+    })
 }
 
 /// `program` on `path`, as an executable file.
@@ -135,8 +149,12 @@ mod tests {
 
     /// A stand-in `gh` that prints a token for one host and refuses any other.
     fn fake_gh(dir: &Path, body: &str) {
+        fake_cli(dir, "gh", body)
+    }
+
+    fn fake_cli(dir: &Path, name: &str, body: &str) {
         use std::os::unix::fs::PermissionsExt;
-        let p = dir.join("gh");
+        let p = dir.join(name);
         std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).expect("write gh");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     }
@@ -201,5 +219,24 @@ mod tests {
             Some(empty.path().as_os_str())
         )
         .is_none());
+    }
+
+    #[test]
+    fn glab_gives_the_gitlab_token_of_the_host_asked_for() {
+        let dir = tempfile::tempdir().expect("tmp");
+        fake_cli(
+            dir.path(),
+            "glab",
+            r#"[ "$1 $2 $3 $4 $5" = "config get token --host gitlab.corp" ] && echo glpat-x && exit 0; exit 1"#,
+        );
+        let path = Some(dir.path().as_os_str());
+        let t = token_for(ForgeKind::GitLab, "gitlab.corp", &env_of(&[]), path).expect("token");
+        assert_eq!(t.secret(), "glpat-x");
+        assert!(token_for(ForgeKind::GitLab, "gitlab.com", &env_of(&[]), path).is_none());
+        assert_eq!(
+            Token::from_client("  t \n").map(|t| t.source),
+            Some(TokenSource::Client)
+        );
+        assert!(Token::from_client(" ").is_none());
     }
 }

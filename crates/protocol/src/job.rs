@@ -265,6 +265,9 @@ pub struct Job {
     /// The job this one retries (`sidekick retry`): same task, agent, inputs and limits.
     #[serde(default)]
     pub retry_of: Option<String>,
+    /// The pull request the job's branch was pushed to (`sidekick pr`), as last seen.
+    #[serde(default)]
+    pub pr: Option<crate::PullRequest>,
 }
 
 /// `auto_merge`: a job that may land by itself (see [`Job::auto_merge`]).

@@ -6,6 +6,7 @@
 mod duration;
 mod error;
 mod event;
+mod forge;
 mod info;
 mod job;
 mod paths;
@@ -20,6 +21,9 @@ mod typescript;
 pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::{ApiError, ErrorCode, FieldProblem};
 pub use event::{Entry, Event, EventBody, Level, PlanItem, Stream};
+pub use forge::{
+    CheckRun, CheckState, Checks, PrRequest, PrState, PullRequest, ReviewState, Secret,
+};
 pub use info::{
     AgentInfo, Health, NotificationTest, RepoInfo, TaskCommand, TaskInput, TaskTypeInfo, TrustInfo,
 };

@@ -48,6 +48,9 @@ struct AgentState {
     auto_merge: Option<sidekick_protocol::AutoMerge>,
     #[serde(default)]
     retry_of: Option<String>,
+    /// The job's pull request as last seen (no token: that is never stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pr: Option<sidekick_protocol::PullRequest>,
     /// The request the job was made from, for `sidekick retry`.
     #[serde(default)]
     request: Option<sidekick_protocol::SpawnRequest>,
@@ -76,6 +79,7 @@ fn agent_state(rec: &JobRecord) -> String {
         sandbox: j.sandbox.clone(),
         auto_merge: j.auto_merge.clone(),
         retry_of: j.retry_of.clone(),
+        pr: j.pr.clone(),
         request: rec.request.clone(),
         setup_cache: rec.setup_cache.clone(),
     })
@@ -314,6 +318,7 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         sandbox: agent.sandbox.clone(),
         auto_merge: agent.auto_merge.clone(),
         retry_of: agent.retry_of.clone(),
+        pr: agent.pr.clone(),
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;

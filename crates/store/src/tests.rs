@@ -54,6 +54,7 @@ pub(crate) fn sample(id: &str, state: JobState) -> JobRecord {
             sandbox: None,
             auto_merge: None,
             retry_of: None,
+            pr: None,
         },
         argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
         env: vec![("A".into(), "b".into())],

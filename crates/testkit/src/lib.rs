@@ -146,3 +146,6 @@ mod tests {
         std::fs::remove_dir_all(&tmp).expect("clean up");
     }
 }
+
+#[cfg(feature = "forge")]
+pub mod forge;

@@ -184,6 +184,7 @@ impl Scheduler {
                 sandbox: None,
                 auto_merge,
                 retry_of: retry.map(|r| r.of),
+                pr: None,
             },
             argv: argv_of(&profile, continued.as_ref(), &prompt),
             env,

@@ -146,7 +146,11 @@ auto_merge: AutoMerge | null,
 /**
  * The job this one retries (`sidekick retry`): same task, agent, inputs and limits.
  */
-retry_of: string | null, };
+retry_of: string | null, 
+/**
+ * The pull request the job's branch was pushed to (`sidekick pr`), as last seen.
+ */
+pr: PullRequest | null, };
 
 export type ArchiveRequest = { 
 /**
@@ -799,6 +803,96 @@ changed: boolean, };
 export type TaskCommand = { name: string, command: string, };
 
 export type TrustRequest = { repo: string, hash: string, };
+
+export type PullRequest = { 
+/**
+ * `github` or `gitlab`.
+ */
+forge: string, 
+/**
+ * The number (GitLab: the merge request's iid).
+ */
+number: number, 
+/**
+ * Its page on the forge.
+ */
+url: string, state: PrState, 
+/**
+ * The branch it merges into.
+ */
+base: string, 
+/**
+ * The branch it merges from (the job's branch, as pushed).
+ */
+head: string, 
+/**
+ * The commit last pushed to it.
+ */
+head_sha: string, checks: Checks, 
+/**
+ * The reviewers' word, once there is one.
+ */
+review: ReviewState | null, 
+/**
+ * When the host last looked at it on the forge.
+ */
+polled_at: number | null, 
+/**
+ * Why the host cannot look at it right now ("rate limited until 14:05", the forge
+ * unreachable), in one sentence; it looks again later.
+ */
+problem: string | null, 
+/**
+ * Rounds of failing checks handed back to the agent so far (`[pr] fix_ci`, `pr --fix`).
+ */
+fixes: number, };
+
+export type PrState = "open" | "draft" | "merged" | "closed";
+
+export type CheckState = "none" | "pending" | "success" | "failure";
+
+export type Checks = { state: CheckState, runs: Array<CheckRun>, };
+
+export type CheckRun = { name: string, state: CheckState, 
+/**
+ * Its page on the forge.
+ */
+url: string | null, 
+/**
+ * What it said (title, summary and text; a failed job's last lines), trimmed.
+ */
+output: string | null, };
+
+export type ReviewState = "approved" | "changes_requested";
+
+export type PrRequest = { 
+/**
+ * Open it as a draft.
+ */
+draft: boolean, 
+/**
+ * The branch to merge into; the job's base branch when absent.
+ */
+base: string | null, 
+/**
+ * The title; the task's first line when absent.
+ */
+title: string | null, 
+/**
+ * The description; the agent's summary and the task when absent.
+ */
+body: string | null, 
+/**
+ * Hand the failing checks back to the agent once, as a reply (`pr --fix`).
+ */
+fix: boolean, 
+/**
+ * The client's own token for the forge (its `GH_TOKEN`, `GITHUB_TOKEN` or `GITLAB_TOKEN`),
+ * kept in the host's memory for this forge host only, never written anywhere.
+ */
+token: Secret | null, };
+
+export type Secret = string;
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {
