@@ -180,10 +180,12 @@ pub fn job_tree(jobs: &[Job], now: u64) -> String {
 }
 
 fn job_rows(jobs: &[(String, &Job)], now: u64) -> String {
+    // The PR column is there when a listed job has a pull request.
+    let with_pr = jobs.iter().any(|(_, j)| j.pr.is_some());
     let rows: Vec<Vec<String>> = jobs
         .iter()
         .map(|(branch, j)| {
-            vec![
+            let mut row = vec![
                 j.id.clone(),
                 format!("{branch}{}", j.codename),
                 state_label(j),
@@ -193,16 +195,80 @@ fn job_rows(jobs: &[(String, &Job)], now: u64) -> String {
                     .map(format_duration)
                     .unwrap_or_else(|| "-".into()),
                 changes(j),
-                first_line(&j.task, 48),
-            ]
+            ];
+            if with_pr {
+                row.push(j.pr.as_ref().map(pr_cell).unwrap_or_else(|| "-".into()));
+            }
+            row.push(first_line(&j.task, 48));
+            row
         })
         .collect();
-    table(
-        &[
-            "ID", "CODENAME", "STATE", "AGENT", "AGE", "DURATION", "CHANGES", "TASK",
-        ],
-        &rows,
-    )
+    let mut header = vec![
+        "ID", "CODENAME", "STATE", "AGENT", "AGE", "DURATION", "CHANGES",
+    ];
+    if with_pr {
+        header.push("PR");
+    }
+    header.push("TASK");
+    table(&header, &rows)
+}
+
+/// A pull request in a list: its number, state and checks (`#3 open ✗`).
+fn pr_cell(pr: &sidekick_protocol::PullRequest) -> String {
+    use sidekick_protocol::CheckState;
+    let checks = match pr.checks.state {
+        CheckState::Success => " ✓",
+        CheckState::Failure => " ✗",
+        CheckState::Pending => " …",
+        CheckState::None => "",
+    };
+    format!("#{} {}{checks}", pr.number, pr.state.as_str())
+}
+
+/// A pull request's rows in `status`: where it is, its checks, its review, what stops the
+/// host from looking.
+fn pr_rows(pr: &sidekick_protocol::PullRequest) -> Vec<(&'static str, String)> {
+    use sidekick_protocol::{CheckState, ReviewState};
+    let mut rows = vec![(
+        "pull request",
+        format!(
+            "#{} {} into {}: {}",
+            pr.number,
+            pr.state.as_str(),
+            pr.base,
+            pr.url
+        ),
+    )];
+    let failing: Vec<&str> = pr.checks.failing().map(|r| r.name.as_str()).collect();
+    let checks = match pr.checks.state {
+        CheckState::None => "none yet".to_string(),
+        CheckState::Pending => format!("pending ({} so far)", pr.checks.runs.len()),
+        CheckState::Success => format!("passed ({})", pr.checks.runs.len()),
+        CheckState::Failure => format!(
+            "failed: {} ({} of {})",
+            failing.join(", "),
+            failing.len(),
+            pr.checks.runs.len()
+        ),
+    };
+    rows.push(("checks", checks));
+    if let Some(review) = pr.review {
+        rows.push((
+            "review",
+            match review {
+                ReviewState::Approved => "approved".into(),
+                ReviewState::ChangesRequested => "changes requested".into(),
+            },
+        ));
+    }
+    if pr.fixes > 0 || pr.fixing {
+        let now = if pr.fixing { ", one under way" } else { "" };
+        rows.push(("ci fixes", format!("{}{now}", pr.fixes)));
+    }
+    if let Some(problem) = &pr.problem {
+        rows.push(("forge", problem.clone()));
+    }
+    rows
 }
 
 pub fn job_details(job: &Job, now: u64) -> String {
@@ -272,6 +338,9 @@ pub fn job_details(job: &Job, now: u64) -> String {
     }
     if let Some(line) = auto_merge_line(job) {
         rows.push(("auto-merge", line));
+    }
+    if let Some(pr) = &job.pr {
+        rows.extend(pr_rows(pr));
     }
     if let Some(into) = &job.merged_into {
         let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");

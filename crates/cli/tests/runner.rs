@@ -14,6 +14,7 @@ mod mcp;
 mod merge;
 mod notify;
 mod notify_server;
+mod pulls;
 mod real_agents;
 mod review;
 mod safety;

@@ -189,6 +189,12 @@ impl Client {
             .await
     }
 
+    /// Pushes the job's branch and opens (or updates) its pull request.
+    pub async fn pr(&self, reference: &str, req: &sidekick_protocol::PrRequest) -> Result<Job> {
+        self.post(&format!("/v1/jobs/{}/pr", encode(reference)), req)
+            .await
+    }
+
     pub async fn undo(
         &self,
         reference: &str,

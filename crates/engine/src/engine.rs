@@ -33,6 +33,7 @@ pub struct Engine {
     pub(crate) dialogs: Arc<Dialogs>,
     pub(crate) reviews: Arc<Reviews>,
     pub(crate) pools: Arc<Pools>,
+    pub(crate) pulls: Arc<crate::pulls::Pulls>,
     /// One settings change at a time (each reads, edits and replaces the config file).
     settings_lock: Arc<Mutex<()>>,
 }
@@ -129,7 +130,9 @@ impl Engine {
             reviews: reviews.clone(),
             pools: pools.clone(),
         });
+        let pulls = Arc::new(crate::pulls::Pulls::new(ledger.clone(), home.clone()));
         Ok(Engine {
+            pulls,
             home,
             ledger,
             scheduler,
@@ -161,6 +164,7 @@ impl Engine {
 
     /// Starts queued jobs up to the limit, and the housekeeping that keeps an idle host small.
     pub fn start(&self) {
+        self.watch_pulls();
         self.scheduler.keep_reserve();
         self.scheduler.schedule();
         if let Err(e) = self.reviews.watch_stopped_rebases() {

@@ -37,6 +37,8 @@ pub enum EngineError {
     Refused(Refusal, String),
     #[error("{0}")]
     BadRequest(String),
+    #[error(transparent)]
+    Forge(#[from] sidekick_forge::ForgeError),
     #[error("the host is shutting down")]
     ShuttingDown,
     #[error("{0}")]
@@ -70,6 +72,17 @@ impl EngineError {
             EngineError::InvalidState(_) | EngineError::Transition(_) => ErrorCode::InvalidState,
             EngineError::Refused(r, _) => *r,
             EngineError::BadRequest(_) => ErrorCode::BadRequest,
+            EngineError::Forge(f) => {
+                use sidekick_forge::ForgeError as F;
+                match f {
+                    F::NoToken { .. } | F::Unauthorized { .. } => ErrorCode::ForgeAuth,
+                    F::RateLimited { .. } => ErrorCode::RateLimited,
+                    F::Unreachable { .. } => ErrorCode::ForgeUnreachable,
+                    F::NotFound { .. } | F::Refused { .. } | F::Unreadable { .. } => {
+                        ErrorCode::ForgeRefused
+                    }
+                }
+            }
             EngineError::ShuttingDown => ErrorCode::ShuttingDown,
             EngineError::Io(_) => ErrorCode::Io,
             EngineError::Internal(_) => ErrorCode::Internal,

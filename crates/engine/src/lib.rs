@@ -18,6 +18,7 @@ pub mod notify;
 mod output;
 pub(crate) mod pool;
 pub(crate) mod process;
+mod pulls;
 mod runner;
 mod runtime;
 pub(crate) mod sandbox;

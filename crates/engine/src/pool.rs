@@ -297,6 +297,9 @@ impl Pools {
             }
             None => std::process::Command::new("sh"),
         };
+        for name in crate::pulls::TOKEN_VARIABLES {
+            cmd.env_remove(name);
+        }
         cmd.arg("-c")
             .arg(setup)
             .current_dir(dest)

@@ -364,6 +364,19 @@ fn message_of(text: &str) -> String {
     parts.join("; ")
 }
 
+/// A value for a URL's query or path: everything but unreserved characters percent-encoded.
+pub(crate) fn query(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sidekick_protocol::{CheckRun, CheckState, Checks, PrState, ReviewState};
 
-use crate::api::{Api, ForgeError, Fresh};
+use crate::api::{query, Api, ForgeError, Fresh};
 use crate::pull::{tail, Forge, Issue, NewPull, Pull, PullChange, OUTPUT_MAX};
 use crate::{ForgeKind, Remote};
 
@@ -317,19 +317,6 @@ impl Forge for GitHub {
             url: i.html_url,
         })
     }
-}
-
-/// A value for a URL's query or path: everything but unreserved characters percent-encoded.
-pub(crate) fn query(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

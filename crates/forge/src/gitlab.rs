@@ -4,8 +4,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sidekick_protocol::{CheckRun, CheckState, Checks, PrState, ReviewState};
 
-use crate::api::{Api, ForgeError, Fresh};
-use crate::github::query;
+use crate::api::{query, Api, ForgeError, Fresh};
 use crate::pull::{tail, Forge, Issue, NewPull, Pull, PullChange, OUTPUT_MAX};
 use crate::{ForgeKind, Remote};
 

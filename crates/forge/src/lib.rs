@@ -17,6 +17,15 @@ pub mod remote;
 pub mod token;
 
 pub use api::{ForgeError, Fresh};
-pub use pull::{connect, Forge, Issue, NewPull, Pull, PullChange};
+pub use pull::{Forge, Issue, NewPull, Pull, PullChange};
 pub use remote::{ForgeKind, Hosts, Remote, RemoteError};
 pub use token::{token_for, Token, TokenSource};
+
+/// The forge of `remote`, through its API at `api_url`, with `token`.
+pub fn connect(remote: &Remote, api_url: &str, token: Token) -> Box<dyn Forge> {
+    let api = api::Api::new(remote.kind, api_url, token);
+    match remote.kind {
+        ForgeKind::GitHub => Box::new(github::GitHub::new(api, remote)),
+        ForgeKind::GitLab => Box::new(gitlab::GitLab::new(api, remote)),
+    }
+}

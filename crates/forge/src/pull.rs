@@ -3,8 +3,8 @@
 
 use sidekick_protocol::{Checks, PrState, ReviewState};
 
-use crate::api::{Api, ForgeError, Fresh};
-use crate::{github::GitHub, gitlab::GitLab, ForgeKind, Remote, Token};
+use crate::api::{ForgeError, Fresh};
+use crate::ForgeKind;
 
 /// A pull request (a merge request on GitLab) as the forge says it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,15 +67,6 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
     /// The reviewers' word: changes requested wins over an approval.
     fn review(&self, number: u64) -> Result<Option<ReviewState>, ForgeError>;
     fn issue(&self, number: u64) -> Result<Issue, ForgeError>;
-}
-
-/// The forge of `remote`, through its API at `api_url`, with `token`.
-pub fn connect(remote: &Remote, api_url: &str, token: Token) -> Box<dyn Forge> {
-    let api = Api::new(remote.kind, api_url, token);
-    match remote.kind {
-        ForgeKind::GitHub => Box::new(GitHub::new(api, remote)),
-        ForgeKind::GitLab => Box::new(GitLab::new(api, remote)),
-    }
 }
 
 /// At most `max` characters of `text`'s end, whole lines, for a check's output.

@@ -152,6 +152,10 @@ mod tests {
         fake_cli(dir, "gh", body)
     }
 
+    /// One stand-in CLI written and run at a time: a program being written while another test
+    /// forks cannot be run ("text file busy").
+    static CLI: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn fake_cli(dir: &Path, name: &str, body: &str) {
         use std::os::unix::fs::PermissionsExt;
         let p = dir.join(name);
@@ -192,6 +196,7 @@ mod tests {
 
     #[test]
     fn gh_gives_the_token_of_the_host_asked_for_and_its_debug_shows_none() {
+        let _one = CLI.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().expect("tmp");
         fake_gh(
             dir.path(),
@@ -223,6 +228,7 @@ mod tests {
 
     #[test]
     fn glab_gives_the_gitlab_token_of_the_host_asked_for() {
+        let _one = CLI.lock().unwrap_or_else(|p| p.into_inner());
         let dir = tempfile::tempdir().expect("tmp");
         fake_cli(
             dir.path(),

@@ -102,6 +102,18 @@ pub enum ErrorCode {
     /// The host holds as many connections or event streams of this kind as it takes; try again
     /// once some have closed.
     Busy,
+    /// The repository has no remote `origin`, or it is on no forge Sidekick knows.
+    NoForge,
+    /// The forge refused the token (or there is none): log in (`gh auth login`) or set one.
+    ForgeAuth,
+    /// The forge refused the request (its own reason in the sentence).
+    ForgeRefused,
+    /// The forge cannot be reached right now.
+    ForgeUnreachable,
+    /// The forge's rate limit is spent until the time in the sentence.
+    RateLimited,
+    /// The remote rejected the push of the job's branch (git's reason in the sentence).
+    PushRejected,
     Config,
     Git,
     Io,
@@ -134,6 +146,10 @@ impl ErrorCode {
             | ErrorCode::RepoGone
             | ErrorCode::HookFailed => 409,
             ErrorCode::NoRoom => 507,
+            ErrorCode::PushRejected => 409,
+            ErrorCode::RateLimited => 429,
+            ErrorCode::ForgeAuth | ErrorCode::ForgeRefused => 502,
+            ErrorCode::ForgeUnreachable => 504,
             ErrorCode::Untrusted | ErrorCode::Confined => 403,
             ErrorCode::ShuttingDown | ErrorCode::Busy => 503,
             ErrorCode::Config

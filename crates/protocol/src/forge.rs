@@ -35,6 +35,10 @@ pub struct PullRequest {
     /// Rounds of failing checks handed back to the agent so far (`[pr] fix_ci`, `pr --fix`).
     #[serde(default)]
     pub fixes: u32,
+    /// The agent is fixing the failing checks: the turn's commit is pushed to the pull request
+    /// when it ends.
+    #[serde(default)]
+    pub fixing: bool,
 }
 
 impl PullRequest {
@@ -158,10 +162,25 @@ pub struct PrRequest {
     /// Hand the failing checks back to the agent once, as a reply (`pr --fix`).
     #[serde(default)]
     pub fix: bool,
-    /// The client's own token for the forge (its `GH_TOKEN`, `GITHUB_TOKEN` or `GITLAB_TOKEN`),
-    /// kept in the host's memory for this forge host only, never written anywhere.
+    /// The client's own GitHub token (its `GH_TOKEN` or `GITHUB_TOKEN`), used when the
+    /// repository is on GitHub and then kept in the host's memory for that forge host only,
+    /// never written anywhere.
     #[serde(default)]
-    pub token: Option<Secret>,
+    pub github_token: Option<Secret>,
+    /// The same for GitLab (`GITLAB_TOKEN`).
+    #[serde(default)]
+    pub gitlab_token: Option<Secret>,
+}
+
+impl PrRequest {
+    /// The client's token for a forge by its name (`github`, `gitlab`).
+    pub fn token_for(&self, forge: &str) -> Option<&Secret> {
+        match forge {
+            "github" => self.github_token.as_ref(),
+            "gitlab" => self.gitlab_token.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// A value the host keeps in memory and never shows: `Debug` hides it.
@@ -192,12 +211,12 @@ mod tests {
     #[test]
     fn a_secret_never_shows_in_debug() {
         let r = PrRequest {
-            token: Some(Secret("ghp_abc".into())),
+            github_token: Some(Secret("ghp_abc".into())),
             ..PrRequest::default()
         };
         assert!(!format!("{r:?}").contains("ghp_abc"));
         assert_eq!(
-            serde_json::to_value(&r).expect("json")["token"],
+            serde_json::to_value(&r).expect("json")["github_token"],
             serde_json::json!("ghp_abc")
         );
     }

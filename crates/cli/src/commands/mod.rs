@@ -11,6 +11,7 @@ pub mod logs;
 pub mod ls;
 pub mod merge;
 pub mod pool;
+pub mod pr;
 pub mod retry;
 pub mod run;
 pub mod serve;

@@ -111,6 +111,10 @@ fn spawn(
         }
         None => tokio::process::Command::new(program),
     };
+    // The user's forge tokens stay with the host; a job's own `env` may still give one.
+    for name in crate::pulls::TOKEN_VARIABLES {
+        cmd.env_remove(name);
+    }
     cmd.args(args)
         .current_dir(&rec.job.worktree)
         .envs(

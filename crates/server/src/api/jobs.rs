@@ -219,3 +219,14 @@ pub(super) async fn retry_job(
     let job = st.engine.retry(&job, req.same_base).await?;
     Ok((StatusCode::CREATED, Json(job)))
 }
+
+/// Pushes the job's branch and opens its pull request, or updates the open one (`fix`: hands
+/// its failing checks to the agent). The user's own call: a job's sandbox is refused before.
+pub(super) async fn pr_job(
+    State(st): State<AppState>,
+    Path(job): Path<String>,
+    body: Result<Json<sidekick_protocol::PrRequest>, JsonRejection>,
+) -> Result<Json<sidekick_protocol::Job>, ApiFailure> {
+    let Json(req) = body.map_err(|e| bad_request(e.body_text()))?;
+    Ok(Json(st.engine.pr(&job, req).await?))
+}

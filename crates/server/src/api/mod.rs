@@ -61,6 +61,7 @@ pub(crate) fn router(
         .route("/v1/jobs/{job}/merge", post(merge_job))
         .route("/v1/jobs/{job}/undo", post(undo_job))
         .route("/v1/jobs/{job}/retry", post(retry_job))
+        .route("/v1/jobs/{job}/pr", post(pr_job))
         .route("/v1/jobs/{job}/answer", post(answer_job))
         .route("/v1/jobs/{job}/reply", post(reply_job))
         .route("/v1/jobs/{job}/rebase", post(rebase_job))

@@ -493,7 +493,7 @@ export type ApiError = { code: ErrorCode, message: string,
  */
 fields?: Array<FieldProblem>, };
 
-export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "job_active" | "already_merged" | "job_discarded" | "branch_gone" | "unresolved_conflicts" | "no_worktree" | "no_rebase" | "nothing_to_restore" | "repo_still_there" | "merge_commits" | "journal_unwritable" | "rollback_incomplete" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "no_room" | "busy" | "config" | "git" | "io" | "shutting_down" | "internal";
+export type ErrorCode = "bad_request" | "path_not_found" | "not_a_repo" | "bare_repo" | "empty_repo" | "bad_base" | "unknown_agent" | "unknown_task_type" | "unknown_job" | "ambiguous_job" | "invalid_state" | "job_active" | "already_merged" | "job_discarded" | "branch_gone" | "unresolved_conflicts" | "no_worktree" | "no_rebase" | "nothing_to_restore" | "repo_still_there" | "merge_commits" | "journal_unwritable" | "rollback_incomplete" | "conflict" | "dirty_overlap" | "target_moved" | "lock_held" | "operation_in_progress" | "nothing_to_undo" | "repo_gone" | "untrusted" | "confined" | "hook_failed" | "no_room" | "busy" | "no_forge" | "forge_auth" | "forge_refused" | "forge_unreachable" | "rate_limited" | "push_rejected" | "config" | "git" | "io" | "shutting_down" | "internal";
 
 export type Diff = { base: string, 
 /**
@@ -845,7 +845,12 @@ problem: string | null,
 /**
  * Rounds of failing checks handed back to the agent so far (`[pr] fix_ci`, `pr --fix`).
  */
-fixes: number, };
+fixes: number, 
+/**
+ * The agent is fixing the failing checks: the turn's commit is pushed to the pull request
+ * when it ends.
+ */
+fixing: boolean, };
 
 export type PrState = "open" | "draft" | "merged" | "closed";
 
@@ -887,10 +892,15 @@ body: string | null,
  */
 fix: boolean, 
 /**
- * The client's own token for the forge (its `GH_TOKEN`, `GITHUB_TOKEN` or `GITLAB_TOKEN`),
- * kept in the host's memory for this forge host only, never written anywhere.
+ * The client's own GitHub token (its `GH_TOKEN` or `GITHUB_TOKEN`), used when the
+ * repository is on GitHub and then kept in the host's memory for that forge host only,
+ * never written anywhere.
  */
-token: Secret | null, };
+github_token: Secret | null, 
+/**
+ * The same for GitLab (`GITLAB_TOKEN`).
+ */
+gitlab_token: Secret | null, };
 
 export type Secret = string;
 
