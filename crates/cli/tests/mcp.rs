@@ -71,14 +71,14 @@ impl ClientHandler for Recorder {
 }
 
 /// A session with `sidekick mcp` run in the world's repository.
-struct Mcp {
+pub(crate) struct Mcp {
     client: Option<RunningService<RoleClient, Recorder>>,
     heard: Heard,
     rt: tokio::runtime::Runtime,
 }
 
 impl Mcp {
-    fn start(w: &World) -> Mcp {
+    pub(crate) fn start(w: &World) -> Mcp {
         Mcp::start_with(w, &[])
     }
 
@@ -112,7 +112,7 @@ impl Mcp {
         self.client.as_ref().expect("a session")
     }
 
-    fn tools(&self) -> Vec<String> {
+    pub(crate) fn tools(&self) -> Vec<String> {
         let tools = self
             .rt
             .block_on(self.client().list_all_tools())
@@ -138,7 +138,7 @@ impl Mcp {
     }
 
     /// A tool call that must succeed: its structured answer and its text.
-    fn call(&self, tool: &str, args: Value) -> (Value, String) {
+    pub(crate) fn call(&self, tool: &str, args: Value) -> (Value, String) {
         let r = self.call_with(tool, args, None);
         let text = text_of(&r);
         assert_ne!(r.is_error, Some(true), "{tool} failed: {text}");
@@ -146,7 +146,7 @@ impl Mcp {
     }
 
     /// A tool call that must fail: its sentence.
-    fn refused(&self, tool: &str, args: Value) -> String {
+    pub(crate) fn refused(&self, tool: &str, args: Value) -> String {
         let r = self.call_with(tool, args, None);
         assert_eq!(
             r.is_error,

@@ -379,3 +379,27 @@ fn a_spent_rate_limit_rests_the_forge_and_a_merge_on_the_forge_shows_on_the_job(
         "a merged pull request was still asked about"
     );
 }
+
+#[test]
+fn the_mcp_pr_tool_is_offered_only_when_the_config_allows_it() {
+    let f = forged(false, "[mcp]\nallow_pr = true\n");
+    let mcp = crate::mcp::Mcp::start(&f.w);
+    assert!(mcp.tools().contains(&"pr".to_string()));
+    let (job, _) = mcp.call(
+        "spawn",
+        serde_json::json!({"task": "echo x > x.txt", "agent": "shell"}),
+    );
+    let (done, text) = mcp.call("wait", serde_json::json!({"job": job["id"]}));
+    assert_eq!(done["state"], "completed", "{text}");
+    let (pr, text) = mcp.call("pr", serde_json::json!({"job": job["id"], "draft": true}));
+    assert_eq!(pr["number"], 1, "{text}");
+    assert_eq!(pr["state"], "draft", "{text}");
+    assert!(text.contains("https://github.com/acme/widgets/pull/1"), "{text}");
+    assert!(f.forge.state().pulls[0].draft);
+
+    let plain = forged(false, "");
+    let mcp = crate::mcp::Mcp::start(&plain.w);
+    assert!(!mcp.tools().contains(&"pr".to_string()));
+    let refused = mcp.refused("pr", serde_json::json!({"job": "x"}));
+    assert!(refused.contains("[mcp] allow_pr = true"), "{refused}");
+}

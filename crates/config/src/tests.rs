@@ -88,7 +88,7 @@ fn nesting_depth_and_the_mcp_settings() {
     assert_eq!(c.max_depth, 3);
     assert_eq!(c.max_children, 10);
     assert_eq!(c.mcp, McpConfig::default());
-    assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge && !c.mcp.any_job);
+    assert!(c.mcp.expose_to_jobs && !c.mcp.allow_merge && !c.mcp.any_job && !c.mcp.allow_pr);
     let c = Config::parse(
         "max_children = 2
 [mcp]
@@ -109,12 +109,12 @@ any_job = true
         "{err}"
     );
     let c = Config::parse(
-        "max_depth = 1\n[mcp]\nallow_merge = true\nexpose_to_jobs = false\n",
+        "max_depth = 1\n[mcp]\nallow_merge = true\nallow_pr = true\nexpose_to_jobs = false\n",
         Path::new("c.toml"),
     )
     .expect("parsed");
     assert_eq!(c.max_depth, 1);
-    assert!(c.mcp.allow_merge && !c.mcp.expose_to_jobs);
+    assert!(c.mcp.allow_merge && c.mcp.allow_pr && !c.mcp.expose_to_jobs);
     let err = Config::parse("max_depth = 0\n", Path::new("c.toml")).expect_err("zero");
     assert!(
         err.to_string().contains("max_depth must be at least 1"),

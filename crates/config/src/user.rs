@@ -85,6 +85,9 @@ impl Default for SandboxConfig {
 pub struct McpConfig {
     /// `allow_merge`: offer a `merge` tool (off by default: a person merges).
     pub allow_merge: bool,
+    /// `allow_pr`: offer a `pr` tool that pushes a job's branch and opens its pull request
+    /// (off by default: a person decides what goes to the forge).
+    pub allow_pr: bool,
     /// `expose_to_jobs`: jobs of claude, codex and gemini get the Sidekick MCP server, so
     /// sidekicks can start sidekicks (on by default).
     pub expose_to_jobs: bool,
@@ -97,6 +100,7 @@ impl Default for McpConfig {
     fn default() -> Self {
         McpConfig {
             allow_merge: false,
+            allow_pr: false,
             expose_to_jobs: true,
             any_job: false,
         }
@@ -179,6 +183,7 @@ struct RawOpen {
 #[serde(deny_unknown_fields)]
 struct RawMcp {
     allow_merge: Option<bool>,
+    allow_pr: Option<bool>,
     expose_to_jobs: Option<bool>,
     any_job: Option<bool>,
 }
@@ -476,6 +481,7 @@ impl Config {
                     .as_ref()
                     .and_then(|m| m.allow_merge)
                     .unwrap_or(false),
+                allow_pr: raw.mcp.as_ref().and_then(|m| m.allow_pr).unwrap_or(false),
                 expose_to_jobs: raw
                     .mcp
                     .as_ref()

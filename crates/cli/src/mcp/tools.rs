@@ -155,7 +155,36 @@ pub struct MergeArgs {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(crate = "rmcp::schemars")]
+pub struct PrArgs {
+    /// The job's id or codename.
+    pub job: String,
+    /// Open it as a draft.
+    #[serde(default)]
+    pub draft: Option<bool>,
+    /// The branch to merge into. Default: the branch the job started from.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The title. Default: the task's first line.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// The description. Default: the agent's summary and the task.
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(crate = "rmcp::schemars")]
 pub struct NoArgs {}
+
+/// The tools the user's config lets `sidekick mcp` offer beyond the everyday ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Offer {
+    /// `[mcp] allow_merge`: `merge`, and `spawn`'s `auto_merge`.
+    pub merge: bool,
+    /// `[mcp] allow_pr`: `pr`.
+    pub pr: bool,
+}
 
 fn schema<T: JsonSchema>() -> Arc<JsonObject> {
     let value = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
@@ -176,8 +205,9 @@ fn tool<T: JsonSchema>(name: &'static str, description: &'static str, read_only:
     t
 }
 
-/// Every tool, in the order a model would reach for them; `merge` only when allowed.
-pub fn all(allow_merge: bool) -> Vec<Tool> {
+/// Every tool, in the order a model would reach for them; `merge` and `pr` only when allowed.
+pub fn all(offer: Offer) -> Vec<Tool> {
+    let allow_merge = offer.merge;
     let mut tools = vec![
         tool::<SpawnArgs>(
             "spawn",
@@ -268,6 +298,17 @@ pub fn all(allow_merge: bool) -> Vec<Tool> {
             false,
         ));
     }
+    if offer.pr {
+        tools.push(tool::<PrArgs>(
+            "pr",
+            "Push an ended job's branch to the repository's origin and open a pull request (a \
+             merge request on GitLab) into the branch it started from, or update the one already \
+             open for that branch. Returns its number and URL; the job's `status` then shows its \
+             checks and review. Only offered because the user's config allows it ([mcp] \
+             allow_pr).",
+            false,
+        ));
+    }
     tools
 }
 
@@ -278,7 +319,7 @@ mod tests {
     #[test]
     fn each_tool_has_an_object_schema_and_merge_only_when_allowed() {
         let names = |tools: &[Tool]| tools.iter().map(|t| t.name.to_string()).collect::<Vec<_>>();
-        let tools = all(false);
+        let tools = all(Offer::default());
         assert_eq!(
             names(&tools),
             [
@@ -286,7 +327,17 @@ mod tests {
                 "reply"
             ]
         );
-        assert!(names(&all(true)).contains(&"merge".to_string()));
+        let merge = Offer {
+            merge: true,
+            pr: false,
+        };
+        assert!(names(&all(merge)).contains(&"merge".to_string()));
+        assert!(!names(&all(merge)).contains(&"pr".to_string()));
+        let pr = Offer {
+            merge: false,
+            pr: true,
+        };
+        assert_eq!(names(&all(pr)).last().map(String::as_str), Some("pr"));
         for t in &tools {
             assert_eq!(
                 t.input_schema.get("type"),

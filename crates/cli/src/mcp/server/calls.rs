@@ -439,6 +439,39 @@ impl Sidekick {
         ))
     }
 
+    pub(super) async fn pr(&self, a: PrArgs) -> Result<CallToolResult, String> {
+        if !self.shared.offer.pr {
+            return Err("pr is not offered: the user's config does not allow it ([mcp] allow_pr = true)".into());
+        }
+        let env = |names: &[&str]| {
+            names
+                .iter()
+                .filter_map(|n| std::env::var(n).ok())
+                .find(|v| !v.trim().is_empty())
+                .map(sidekick_protocol::Secret)
+        };
+        let req = sidekick_protocol::PrRequest {
+            draft: a.draft.unwrap_or(false),
+            base: a.base,
+            title: a.title,
+            body: a.body,
+            fix: false,
+            github_token: env(&["GH_TOKEN", "GITHUB_TOKEN"]),
+            gitlab_token: env(&["GITLAB_TOKEN"]),
+        };
+        let client = self.shared.client().await?;
+        let job = self.shared.own_job(&client, &a.job).await?;
+        let job = client.pr(&job.id, &req).await.map_err(|e| e.to_string())?;
+        let pr = job
+            .pr
+            .clone()
+            .ok_or_else(|| format!("job {} has no pull request", job.codename))?;
+        Ok(answer(
+            format!("Pull request #{} of {}: {}", pr.number, job.codename, pr.url),
+            json!({"number": pr.number, "url": pr.url, "state": pr.state, "job": brief(&job)}),
+        ))
+    }
+
     /// The job a `sidekick://jobs/ID` URI names (an id, id prefix or codename).
     pub(super) async fn job_at(&self, uri: &str) -> Result<Job, McpError> {
         let Some(reference) = uri.strip_prefix(URI_PREFIX).filter(|r| !r.is_empty()) else {
@@ -479,9 +512,10 @@ impl Sidekick {
             "tasks" => self.tasks(parse(name, args)?).await,
             "reply" => self.reply(parse(name, args)?).await,
             "merge" => self.merge(parse(name, args)?).await,
+            "pr" => self.pr(parse(name, args)?).await,
             other => Err(format!(
                 "there is no tool '{other}'; the tools are {}",
-                tools::all(self.shared.allow_merge)
+                tools::all(self.shared.offer)
                     .iter()
                     .map(|t| t.name.to_string())
                     .collect::<Vec<_>>()

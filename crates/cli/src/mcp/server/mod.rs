@@ -49,11 +49,17 @@ pub async fn serve(exe: PathBuf) -> Outcome {
     let home = Home::from_env();
     let cwd = std::env::current_dir()
         .map_err(|e| Failure::new(format!("cannot read the current folder: {e}")))?;
-    let (allow_merge, any_job) = match sidekick_engine::mcp_config(&home) {
-        Ok(c) => (c.allow_merge, c.any_job),
+    let (offer, any_job) = match sidekick_engine::mcp_config(&home) {
+        Ok(c) => (
+            tools::Offer {
+                merge: c.allow_merge,
+                pr: c.allow_pr,
+            },
+            c.any_job,
+        ),
         Err(e) => {
-            eprintln!("sidekick mcp: {e}; the merge tool is not offered");
-            (false, false)
+            eprintln!("sidekick mcp: {e}; the merge and pr tools are not offered");
+            (tools::Offer::default(), false)
         }
     };
     let server = Sidekick {
@@ -64,7 +70,8 @@ pub async fn serve(exe: PathBuf) -> Outcome {
             parent: std::env::var("SIDEKICK_JOB_ID")
                 .ok()
                 .filter(|p| !p.is_empty()),
-            allow_merge,
+            allow_merge: offer.merge,
+            offer,
             any_job,
             client_name: Mutex::new(None),
             spawned: Mutex::new(Vec::new()),
@@ -106,6 +113,8 @@ struct Shared {
     /// The job this server runs inside (`SIDEKICK_JOB_ID`): the parent of what it spawns.
     parent: Option<String>,
     allow_merge: bool,
+    /// The tools the config allows beyond the everyday ones.
+    offer: tools::Offer,
     /// `[mcp] any_job`: cancel, reply and merge may act on any job.
     any_job: bool,
     /// The client's name and version from `initialize`.
@@ -149,7 +158,7 @@ impl Shared {
             at = client.job(&id).await.map_err(|e| e.to_string())?.parent_id;
         }
         Err(format!(
-            "{} was not started in this session: cancel, reply and merge act only on this session's sidekicks and theirs ([mcp] any_job = true in the user's config allows any job)",
+            "{} was not started in this session: cancel, reply, merge and pr act only on this session's sidekicks and theirs ([mcp] any_job = true in the user's config allows any job)",
             job.codename
         ))
     }
@@ -227,9 +236,7 @@ impl ServerHandler for Sidekick {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(tools::all(
-            self.shared.allow_merge,
-        )))
+        Ok(ListToolsResult::with_all_items(tools::all(self.shared.offer)))
     }
 
     async fn call_tool(
