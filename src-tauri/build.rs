@@ -12,6 +12,8 @@ fn main() {
         "merge_job",
         "undo_job",
         "retry_job",
+        "pr_job",
+        "open_pr_page",
         "get_settings",
         "change_settings",
         "rebase_job",

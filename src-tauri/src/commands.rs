@@ -46,11 +46,55 @@ pub async fn get_job(bridge: State<'_, Bridge>, job: String) -> Answer<Job> {
 }
 
 #[tauri::command]
-pub async fn spawn_job(bridge: State<'_, Bridge>, request: SpawnRequest) -> Answer<Job> {
-    if request.task.trim().is_empty() && request.task_type.is_none() {
+pub async fn spawn_job(bridge: State<'_, Bridge>, mut request: SpawnRequest) -> Answer<Job> {
+    if request.task.trim().is_empty() && request.task_type.is_none() && request.issue.is_none() {
         return Err(ApiError::new(ErrorCode::BadRequest, "The task is empty."));
     }
+    // The app's own forge tokens read the issue; the page never holds one.
+    request.tokens = match request.issue {
+        Some(_) => sidekick_client::forge_tokens_from_env(),
+        None => Default::default(),
+    };
     bridge.client().await?.spawn(&request).await.map_err(api)
+}
+
+/// Pushes the job's branch and opens (or updates) its pull request; `fix`: hands its failing
+/// checks to the agent.
+#[tauri::command]
+pub async fn pr_job(bridge: State<'_, Bridge>, job: String, draft: bool, fix: bool) -> Answer<Job> {
+    let job = reference(&job)?;
+    let request = sidekick_protocol::PrRequest {
+        draft,
+        fix,
+        tokens: sidekick_client::forge_tokens_from_env(),
+        ..Default::default()
+    };
+    bridge.client().await?.pr(job, &request).await.map_err(api)
+}
+
+/// Opens the job's pull request in the default browser: the address the host recorded, never
+/// one the page names.
+#[tauri::command]
+pub async fn open_pr_page(bridge: State<'_, Bridge>, job: String) -> Answer<()> {
+    let job = bridge
+        .client()
+        .await?
+        .job(reference(&job)?)
+        .await
+        .map_err(api)?;
+    let url = job
+        .pr
+        .map(|p| p.url)
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidState,
+                format!("Job {} has no pull request to open.", job.codename),
+            )
+        })?;
+    let home = std::env::temp_dir();
+    crate::open::spawn_detached(&["xdg-open".to_string(), url], &home)
+        .map_err(|m| ApiError::new(ErrorCode::Internal, m))
 }
 
 #[tauri::command]

@@ -44,6 +44,8 @@ pub fn run() {
             commands::merge_job,
             commands::undo_job,
             commands::retry_job,
+            commands::pr_job,
+            commands::open_pr_page,
             commands::get_settings,
             commands::change_settings,
             commands::rebase_job,

@@ -16,6 +16,7 @@ mod webdriver;
 
 use std::process::ExitCode;
 
+use sidekick_testkit::forge::{ScriptedCheck, ScriptedForge};
 use support::{Driver, World};
 
 fn main() -> ExitCode {
@@ -42,13 +43,42 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let (app, cli) = support::binaries(env!("CARGO_BIN_EXE_sidekick-app"))?;
     let world = World::new()?;
+    // The repository's origin says github.com; pushes go to a bare repository here, and the
+    // scripted GitHub on loopback answers the API, its checks failing.
+    let bare = world.root.join("origin.git");
+    world.git(&[
+        "init",
+        "-q",
+        "--bare",
+        "-b",
+        "main",
+        &bare.display().to_string(),
+    ])?;
+    let forge = ScriptedForge::start(&bare, support::FORGE_TOKEN)?;
+    forge.state().check_script = vec![vec![
+        ScriptedCheck::passed("lint"),
+        ScriptedCheck::failed(
+            "test",
+            "running 12 tests\ntest sum::adds ... FAILED\nassertion failed: expected 2, got 3",
+        ),
+    ]];
+    let origin = "https://github.com/acme/project.git";
+    world.git(&["remote", "add", "origin", origin])?;
+    world.git(&[
+        "config",
+        &format!("url.{}.pushInsteadOf", bare.display()),
+        origin,
+    ])?;
+    world.git(&["push", "-q", "origin", "main"])?;
     // Jobs over a second notify; the test's own server on this run's session bus records them.
     std::fs::write(
         world.home.join("config.toml"),
         format!(
             "[notifications]\nquiet_under = \"1s\"\nburst_window = \"200ms\"\n\
-             [agents.claude]\npermission = \"ask\"\nsandbox_write = [\"{}\"]\n",
-            world.root.join("claude-state").display()
+             [agents.claude]\npermission = \"ask\"\nsandbox_write = [\"{}\"]\n\
+             [github]\napi_url = \"{}\"\npoll_interval = \"5s\"\n",
+            world.root.join("claude-state").display(),
+            forge.github_api()
         ),
     )
     .map_err(|e| e.to_string())?;
@@ -57,7 +87,7 @@ fn run() -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&screens);
     let driver = Driver::start(&world, &cli)?;
     let session = webdriver::Session::start(driver.port, &app, screens.clone())?;
-    let result = scenario::run(session, &world, &app, &bus);
+    let result = scenario::run(session, &world, &app, &bus, &forge);
     support::stop_host(&world);
     drop(driver);
     println!("e2e: screenshots in {}", screens.display());

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::notify_server::Bus;
 use crate::support::World;
 use crate::webdriver::Session;
+use sidekick_testkit::forge::ScriptedForge;
 
 fn check(ok: bool, what: impl FnOnce() -> String) -> Result<(), String> {
     if ok {
@@ -81,8 +82,14 @@ fn wait_job_state(s: &mut Session, codename: &str, state: &str) -> Result<(), St
     s.find(&css).map(|_| ())
 }
 
-pub fn run(mut s: Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String> {
-    let result = steps(&mut s, w, app, bus);
+pub fn run(
+    mut s: Session,
+    w: &World,
+    app: &Path,
+    bus: &Bus,
+    forge: &ScriptedForge,
+) -> Result<(), String> {
+    let result = steps(&mut s, w, app, bus, forge);
     if result.is_err() {
         s.screenshot("failure");
         // The host's own account of what happened, for whoever reads the failure.
@@ -97,7 +104,13 @@ pub fn run(mut s: Session, w: &World, app: &Path, bus: &Bus) -> Result<(), Strin
     result
 }
 
-fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String> {
+fn steps(
+    s: &mut Session,
+    w: &World,
+    app: &Path,
+    bus: &Bus,
+    forge: &ScriptedForge,
+) -> Result<(), String> {
     // The app started a host and follows it.
     s.wait_text("[data-testid=host-state]", "host")?;
     s.wait_text(
@@ -665,6 +678,8 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
         || format!("the editor was started as {opened:?}, not in {worktree}"),
     )?;
 
+    pull_request(s, w, &cli, &repo, forge)?;
+
     // Merge one of two hunks: untick the first in the diff, merge, and git has only the second.
     let long: String = (1..=40).map(|i| format!("line {i}\n")).collect();
     w.write("long.txt", &long)?;
@@ -892,4 +907,61 @@ fn steps(s: &mut Session, w: &World, app: &Path, bus: &Bus) -> Result<(), String
     s.wait_text("[data-testid=repo-current]", "other")?;
     s.screenshot("picked-folder");
     Ok(())
+}
+
+/// A finished job goes to a pull request from the job view: the branch is pushed, the pull
+/// request opened on the scripted GitHub; its failing check shows in the panel with the first
+/// lines of its output, the list's badge says it, and Open in browser opens its page.
+fn pull_request(
+    s: &mut Session,
+    w: &World,
+    cli: &Path,
+    repo: &str,
+    forge: &ScriptedForge,
+) -> Result<(), String> {
+    let job = started_codename(&sidekick(
+        cli,
+        w,
+        &[
+            "run",
+            "-r",
+            repo,
+            "-a",
+            "shell",
+            "echo 'for review' > pr.txt",
+        ],
+    )?);
+    s.press(&format!("[data-testid=job-row][data-codename='{job}']"))?;
+    wait_job_state(s, &job, "completed")?;
+    s.press("[data-testid=job-open-pr]")?;
+    s.wait_text("[data-testid=job-notice]", "opened #1")?;
+    s.wait_text("[data-testid=pr-checks]", "failed: test")?;
+    let output = s.wait_text("[data-testid=pr-check-output]", "expected 2, got 3")?;
+    check(output.contains("test sum::adds ... FAILED"), || {
+        format!("the failing check's output is not shown: {output:?}")
+    })?;
+    let badge = s.text_of(&format!(
+        "[data-testid=job-row][data-codename='{job}'] [data-testid=job-pr-badge]"
+    ))?;
+    check(badge == "PR #1 ✗", || {
+        format!("the list's badge says {badge:?}")
+    })?;
+    {
+        let st = forge.state();
+        check(
+            st.pulls.len() == 1 && st.pulls[0].head == format!("sidekick/{job}"),
+            || format!("the forge holds {:?}", st.pulls),
+        )?;
+    }
+    s.screenshot("pull-request");
+    s.press("[data-testid=pr-open]")?;
+    let opened = s.wait("the browser to open the pull request", |_| {
+        Ok(std::fs::read_to_string(w.root.join("opened-urls.txt"))
+            .ok()
+            .filter(|t| !t.is_empty()))
+    })?;
+    check(
+        opened.trim() == "https://github.com/acme/project/pull/1",
+        || format!("the browser was asked for {opened:?}"),
+    )
 }

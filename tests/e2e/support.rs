@@ -60,6 +60,9 @@ pub fn screens_dir() -> PathBuf {
     target.join("e2e-screens")
 }
 
+/// The token the run's scripted GitHub accepts.
+pub const FORGE_TOKEN: &str = "e2e-token";
+
 /// The scratch world: a data dir, XDG dirs, and the user's repository.
 pub struct World {
     _tmp: tempfile::TempDir,
@@ -118,6 +121,21 @@ impl World {
             std::fs::set_permissions(&editor, std::fs::Permissions::from_mode(0o755))
                 .map_err(|e| e.to_string())?;
         }
+        // The desktop's opener (`xdg-open`): it notes what it was asked to open.
+        let opener = bin.join("xdg-open");
+        std::fs::write(
+            &opener,
+            format!(
+                "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n",
+                root.join("opened-urls.txt").display()
+            ),
+        )
+        .map_err(|e| e.to_string())?;
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+        }
         let w = World {
             _tmp: tmp,
             root,
@@ -165,6 +183,8 @@ impl World {
                 "VISUAL".into(),
                 format!("{} --new-window", r("bin/fake-editor")),
             ),
+            // The token the scripted forge takes (`forge_token`).
+            ("GH_TOKEN".into(), FORGE_TOKEN.into()),
         ]
         .into_iter()
         .chain(

@@ -339,8 +339,31 @@ pub fn job_details(job: &Job, now: u64) -> String {
     if let Some(line) = auto_merge_line(job) {
         rows.push(("auto-merge", line));
     }
-    if let Some(pr) = &job.pr {
-        rows.extend(pr_rows(pr));
+    if let Some(issue) = &job.issue {
+        rows.push((
+            "issue",
+            format!(
+                "#{} {}: {}",
+                issue.number,
+                first_line(&issue.title, 80),
+                issue.url
+            ),
+        ));
+    }
+    match (&job.pr, job.open_pr) {
+        (Some(pr), _) => rows.extend(pr_rows(pr)),
+        (None, Some(mode)) => rows.push((
+            "pull request",
+            format!(
+                "opens by itself{} when the job completes with changes",
+                if mode == sidekick_protocol::PrOpenMode::Draft {
+                    " as a draft"
+                } else {
+                    ""
+                }
+            ),
+        )),
+        (None, None) => {}
     }
     if let Some(into) = &job.merged_into {
         let commit = job.merge_commit.as_deref().map(short).unwrap_or("-");

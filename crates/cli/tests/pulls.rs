@@ -394,7 +394,10 @@ fn the_mcp_pr_tool_is_offered_only_when_the_config_allows_it() {
     let (pr, text) = mcp.call("pr", serde_json::json!({"job": job["id"], "draft": true}));
     assert_eq!(pr["number"], 1, "{text}");
     assert_eq!(pr["state"], "draft", "{text}");
-    assert!(text.contains("https://github.com/acme/widgets/pull/1"), "{text}");
+    assert!(
+        text.contains("https://github.com/acme/widgets/pull/1"),
+        "{text}"
+    );
     assert!(f.forge.state().pulls[0].draft);
 
     let plain = forged(false, "");
@@ -402,4 +405,112 @@ fn the_mcp_pr_tool_is_offered_only_when_the_config_allows_it() {
     assert!(!mcp.tools().contains(&"pr".to_string()));
     let refused = mcp.refused("pr", serde_json::json!({"job": "x"}));
     assert!(refused.contains("[mcp] allow_pr = true"), "{refused}");
+}
+
+/// An agent that records its task and its context file in the worktree.
+const RECORDER: &str = "[agents.rec]\ncommand = [\"sh\", \"-c\", \"printf '%s' \\\"$1\\\" > task.txt; cat \\\"$SIDEKICK_CONTEXT_FILE\\\" > context.txt\", \"rec\", \"{task}\"]\n";
+
+#[test]
+fn a_job_from_an_issue_opens_its_pull_request_by_itself_and_closes_the_issue() {
+    let f = forged(false, RECORDER);
+    let w = &f.w;
+    f.forge.state().issues.insert(
+        7,
+        (
+            "Crash on empty input".into(),
+            "Run it with no input: it panics.".into(),
+        ),
+    );
+    let job = w.json(&[
+        "run", "--json", "--wait", "-a", "rec", "--issue", "7", "--pr", "draft",
+    ]);
+    assert_eq!(job["state"], "completed", "{job}");
+    let id = s(&job["id"]);
+    let branch = s(&job["branch"]);
+    assert_eq!(job["issue"]["number"], 7, "{job}");
+    assert_eq!(job["open_pr"], "draft");
+    let task = w.git(&["show", &format!("{branch}:task.txt")]);
+    assert!(
+        task.ends_with(
+            "\n\nResolve issue #7: Crash on empty input\n\nRun it with no input: it panics."
+        ),
+        "{task}"
+    );
+    let context = w.git(&["show", &format!("{branch}:context.txt")]);
+    assert!(
+        context
+            .contains("Issue #7: Crash on empty input\nhttps://github.com/acme/widgets/issues/7"),
+        "{context}"
+    );
+    // It opened by itself, as a draft, closing the issue.
+    let st = wait_pr(w, &id, "opened", |p| p["number"] == 1);
+    assert_eq!(st["pr"]["state"], "draft");
+    {
+        let forge = f.forge.state();
+        assert_eq!(forge.pulls.len(), 1);
+        assert!(forge.pulls[0].draft);
+        assert!(
+            forge.pulls[0].body.contains("Closes #7"),
+            "{}",
+            forge.pulls[0].body
+        );
+        assert_eq!(
+            forge.pulls[0].title,
+            "Resolve issue #7: Crash on empty input"
+        );
+    }
+    let text = w.ok(&["status", &id]);
+    assert!(
+        text.contains(
+            "issue         #7 Crash on empty input: https://github.com/acme/widgets/issues/7"
+        ),
+        "{text}"
+    );
+    // The token that read the issue and opened the pull request is in no file of the home
+    // (database, its WAL, logs, contexts).
+    for file in crate::common::files_under(&w.home) {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            !bytes
+                .windows(TOKEN.len())
+                .any(|win| win == TOKEN.as_bytes()),
+            "the token was written to {}",
+            file.display()
+        );
+    }
+    // An issue the forge does not have: one sentence, no job.
+    let before = w.json(&["ls", "--json"]).as_array().map(Vec::len);
+    let r = w.sk(&["run", "-a", "rec", "--issue", "8"]);
+    assert_ne!(r.code(), 0);
+    assert_eq!(r.stderr().trim(), "sidekick: GitHub has no issue #8");
+    assert_eq!(w.json(&["ls", "--json"]).as_array().map(Vec::len), before);
+}
+
+#[test]
+fn with_pr_open_a_job_is_never_merged_here_by_itself() {
+    let f = forged(false, "[pr]\nopen = \"ready\"\n");
+    let w = &f.w;
+    let job = w.json(&[
+        "run",
+        "--json",
+        "--wait",
+        "--auto-merge",
+        "--",
+        "echo x > x.txt",
+    ]);
+    let id = s(&job["id"]);
+    let st = w.wait_until(&id, "held", |s| s["auto_merge"]["outcome"] == "held");
+    assert_eq!(st["state"], "completed", "{st}");
+    assert!(
+        s(&st["auto_merge"]["reason"]).contains("goes to a pull request instead"),
+        "{st}"
+    );
+    assert!(!w.repo.join("x.txt").exists(), "merged here by itself");
+    let st = wait_pr(w, &id, "opened", |p| p["state"] == "open");
+    assert_eq!(st["pr"]["number"], 1);
+    // A job with no changes opens nothing.
+    let empty = w.json(&["run", "--json", "--wait", "--", "true"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(w.status(&s(&empty["id"]))["pr"].is_null());
+    assert_eq!(f.forge.state().pulls.len(), 1);
 }

@@ -27,5 +27,22 @@ pub use events::{EventQuery, EventStream, Followed};
 use transport::{collect, encode, error_from};
 pub use transport::{Client, START_TIMEOUT};
 
+/// This process's forge tokens (`GH_TOKEN` or `GITHUB_TOKEN`; `GITLAB_TOKEN`), for a request
+/// that needs the forge: the host keeps the one it uses in memory only.
+pub fn forge_tokens_from_env() -> sidekick_protocol::ForgeTokens {
+    let first = |names: &[&str]| {
+        names
+            .iter()
+            .filter_map(|n| std::env::var(n).ok())
+            .map(|v| v.trim().to_string())
+            .find(|v| !v.is_empty())
+            .map(sidekick_protocol::Secret)
+    };
+    sidekick_protocol::ForgeTokens {
+        github: first(&["GH_TOKEN", "GITHUB_TOKEN"]),
+        gitlab: first(&["GITLAB_TOKEN"]),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,12 @@ pub(crate) async fn decide(reviews: &Arc<Reviews>, job_id: &str) {
         return;
     }
     let held = |why: String| hold(reviews, job_id, why);
+    if rec.job.open_pr.is_some() || rec.job.pr.is_some() {
+        return held(
+            "it goes to a pull request instead (--pr, [pr] open); it is reviewed and merged there"
+                .into(),
+        );
+    }
     if rec.job.state != JobState::Completed || rec.job.capped {
         return held(never(rec.job.state, rec.job.capped));
     }

@@ -199,10 +199,22 @@ impl Engine {
     }
 
     /// Validates a request and queues the job; it starts as soon as a slot is free.
-    pub async fn spawn(&self, req: SpawnRequest) -> Result<Job> {
+    pub async fn spawn(&self, mut req: SpawnRequest) -> Result<Job> {
         tracing::debug!(repo = %req.repo, "spawn requested");
+        // The client's tokens serve this request only; they are never kept with the job.
+        let tokens = std::mem::take(&mut req.tokens);
+        let issue = match req.issue {
+            Some(n) => Some(self.pulls.issue_into(&mut req, n, &tokens).await?),
+            None => None,
+        };
         let inner = self.scheduler.clone();
         let rec = crate::blocking(move || inner.create_job(req)).await??;
+        if let Some(issue) = issue {
+            self.ledger.modify(&rec.job.id, |rec| {
+                rec.job.issue = Some(issue);
+                Ok(((), Vec::new()))
+            })?;
+        }
         self.scheduler.schedule();
         self.job(&rec.job.id)
     }

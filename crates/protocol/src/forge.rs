@@ -162,25 +162,54 @@ pub struct PrRequest {
     /// Hand the failing checks back to the agent once, as a reply (`pr --fix`).
     #[serde(default)]
     pub fix: bool,
-    /// The client's own GitHub token (its `GH_TOKEN` or `GITHUB_TOKEN`), used when the
-    /// repository is on GitHub and then kept in the host's memory for that forge host only,
-    /// never written anywhere.
+    /// The client's own tokens.
     #[serde(default)]
-    pub github_token: Option<Secret>,
-    /// The same for GitLab (`GITLAB_TOKEN`).
-    #[serde(default)]
-    pub gitlab_token: Option<Secret>,
+    pub tokens: ForgeTokens,
 }
 
-impl PrRequest {
-    /// The client's token for a forge by its name (`github`, `gitlab`).
-    pub fn token_for(&self, forge: &str) -> Option<&Secret> {
+/// A client's own forge tokens (its `GH_TOKEN` or `GITHUB_TOKEN`; `GITLAB_TOKEN`), sent with a
+/// request that needs the forge: the one for the repository's forge is used and then kept in the
+/// host's memory for that forge host only, never written anywhere.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct ForgeTokens {
+    #[serde(default)]
+    pub github: Option<Secret>,
+    #[serde(default)]
+    pub gitlab: Option<Secret>,
+}
+
+impl ForgeTokens {
+    /// The token for a forge by its name (`github`, `gitlab`).
+    pub fn get(&self, forge: &str) -> Option<&Secret> {
         match forge {
-            "github" => self.github_token.as_ref(),
-            "gitlab" => self.gitlab_token.as_ref(),
+            "github" => self.github.as_ref(),
+            "gitlab" => self.gitlab.as_ref(),
             _ => None,
         }
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.github.is_none() && self.gitlab.is_none()
+    }
+}
+
+/// `--pr`: the pull request a job opens by itself when it completes with changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum PrOpenMode {
+    Ready,
+    Draft,
+}
+
+/// The issue a job was made from (`run --issue N`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct IssueRef {
+    pub number: u64,
+    pub title: String,
+    pub url: String,
 }
 
 /// A value the host keeps in memory and never shows: `Debug` hides it.
@@ -211,12 +240,15 @@ mod tests {
     #[test]
     fn a_secret_never_shows_in_debug() {
         let r = PrRequest {
-            github_token: Some(Secret("ghp_abc".into())),
+            tokens: ForgeTokens {
+                github: Some(Secret("ghp_abc".into())),
+                gitlab: None,
+            },
             ..PrRequest::default()
         };
         assert!(!format!("{r:?}").contains("ghp_abc"));
         assert_eq!(
-            serde_json::to_value(&r).expect("json")["github_token"],
+            serde_json::to_value(&r).expect("json")["tokens"]["github"],
             serde_json::json!("ghp_abc")
         );
     }

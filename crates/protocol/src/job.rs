@@ -268,6 +268,13 @@ pub struct Job {
     /// The pull request the job's branch was pushed to (`sidekick pr`), as last seen.
     #[serde(default)]
     pub pr: Option<crate::PullRequest>,
+    /// The job opens a pull request by itself when it completes with changes (`--pr`,
+    /// `[pr] open`); it is then never merged locally by itself.
+    #[serde(default)]
+    pub open_pr: Option<crate::PrOpenMode>,
+    /// The issue the job was made from (`--issue N`).
+    #[serde(default)]
+    pub issue: Option<crate::IssueRef>,
 }
 
 /// `auto_merge`: a job that may land by itself (see [`Job::auto_merge`]).

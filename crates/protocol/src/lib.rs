@@ -22,7 +22,8 @@ pub use duration::{format_duration, parse_duration, DurationError};
 pub use error::{ApiError, ErrorCode, FieldProblem};
 pub use event::{Entry, Event, EventBody, Level, PlanItem, Stream};
 pub use forge::{
-    CheckRun, CheckState, Checks, PrRequest, PrState, PullRequest, ReviewState, Secret,
+    CheckRun, CheckState, Checks, ForgeTokens, IssueRef, PrOpenMode, PrRequest, PrState,
+    PullRequest, ReviewState, Secret,
 };
 pub use info::{
     AgentInfo, Health, NotificationTest, RepoInfo, TaskCommand, TaskInput, TaskTypeInfo, TrustInfo,

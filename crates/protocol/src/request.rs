@@ -164,6 +164,18 @@ pub struct SpawnRequest {
     /// where the task type or the repository says so.
     #[serde(default)]
     pub auto_merge: Option<bool>,
+    /// Open a pull request when the job completes with changes (`--pr`); the `[pr] open`
+    /// setting when absent.
+    #[serde(default)]
+    pub open_pr: Option<crate::PrOpenMode>,
+    /// Make the job from this issue of the repository's origin (`--issue N`): its title and
+    /// body become the task (or its context, when a task is given too), and the job's pull
+    /// request closes it.
+    #[serde(default)]
+    pub issue: Option<u64>,
+    /// The client's forge tokens, for `issue`; never kept with the job.
+    #[serde(default, skip_serializing_if = "crate::ForgeTokens::is_empty")]
+    pub tokens: crate::ForgeTokens,
 }
 
 /// What a job's agent is told besides its task.

@@ -22,6 +22,7 @@ fn render() -> String {
         GcItem, ActionResult, RebaseRequest, GcRequest, Side, FileLines, Comment, NewComment, HunkPick,
         HunkRange, Viewed, Pool, WarmWorktree, TrustInfo, TaskCommand, TrustRequest,
         PullRequest, PrState, CheckState, Checks, CheckRun, ReviewState, PrRequest, Secret,
+        ForgeTokens, PrOpenMode, IssueRef,
     ];
     let mut out = String::from(
         "// Generated from crates/protocol by its `typescript` test. Do not edit by hand:\n\

@@ -51,6 +51,10 @@ struct AgentState {
     /// The job's pull request as last seen (no token: that is never stored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pr: Option<sidekick_protocol::PullRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    open_pr: Option<sidekick_protocol::PrOpenMode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issue: Option<sidekick_protocol::IssueRef>,
     /// The request the job was made from, for `sidekick retry`.
     #[serde(default)]
     request: Option<sidekick_protocol::SpawnRequest>,
@@ -80,6 +84,8 @@ fn agent_state(rec: &JobRecord) -> String {
         auto_merge: j.auto_merge.clone(),
         retry_of: j.retry_of.clone(),
         pr: j.pr.clone(),
+        open_pr: j.open_pr,
+        issue: j.issue.clone(),
         request: rec.request.clone(),
         setup_cache: rec.setup_cache.clone(),
     })
@@ -319,6 +325,8 @@ fn read_job(r: &Row<'_>) -> rusqlite::Result<Result<JobRecord>> {
         auto_merge: agent.auto_merge.clone(),
         retry_of: agent.retry_of.clone(),
         pr: agent.pr.clone(),
+        open_pr: agent.open_pr,
+        issue: agent.issue.clone(),
     };
     let requests_json: String = r.get(39)?;
     let merge_json: Option<String> = r.get(33)?;

@@ -55,6 +55,8 @@ pub(crate) fn sample(id: &str, state: JobState) -> JobRecord {
             auto_merge: None,
             retry_of: None,
             pr: None,
+            open_pr: None,
+            issue: None,
         },
         argv: vec!["sh".into(), "-c".into(), "echo hi".into()],
         env: vec![("A".into(), "b".into())],

@@ -48,6 +48,9 @@ export function job(over: Partial<Job> = {}): Job {
     sandbox: null,
     auto_merge: null,
     retry_of: null,
+    pr: null,
+    open_pr: null,
+    issue: null,
     ...over,
   };
 }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::Client;
-use sidekick_protocol::{PrRequest, Secret};
+use sidekick_protocol::PrRequest;
 
 use crate::render::print_json;
 use crate::{Failure, Outcome};
@@ -41,16 +41,6 @@ pub struct PrArgs {
     json: bool,
 }
 
-/// The first of `names` set and not empty in this process's environment.
-fn env_token(names: &[&str]) -> Option<Secret> {
-    names
-        .iter()
-        .filter_map(|n| std::env::var(n).ok())
-        .map(|v| v.trim().to_string())
-        .find(|v| !v.is_empty())
-        .map(Secret)
-}
-
 pub async fn cmd_pr(client: &Client, args: PrArgs) -> Outcome {
     let req = PrRequest {
         draft: args.draft,
@@ -58,8 +48,7 @@ pub async fn cmd_pr(client: &Client, args: PrArgs) -> Outcome {
         title: args.title,
         body: args.body,
         fix: args.fix,
-        github_token: env_token(&["GH_TOKEN", "GITHUB_TOKEN"]),
-        gitlab_token: env_token(&["GITLAB_TOKEN"]),
+        tokens: sidekick_client::forge_tokens_from_env(),
     };
     let job = client.pr(&args.job, &req).await?;
     let pr = job

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use sidekick_client::Client;
-use sidekick_protocol::{ContextMode, SandboxMode, SpawnRequest};
+use sidekick_protocol::{ContextMode, PrOpenMode, SandboxMode, SpawnRequest};
 
 use crate::render::{self, print_json};
 use crate::{parse_duration_arg, Failure, Outcome};
@@ -82,9 +82,19 @@ pub struct RunArgs {
     /// Never merge by itself, even where the task type or the repository says so.
     #[arg(long)]
     no_auto_merge: bool,
+    /// Open a pull request when the job completes with changes (`--pr draft`: as a draft),
+    /// whatever `[pr] open` says; the job is then never merged here by itself.
+    #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "ready",
+          value_parser = ["ready", "draft"], conflicts_with = "auto_merge")]
+    pr: Option<String>,
+    /// Make the job from issue N of the repository's origin (GitHub or GitLab): its title and
+    /// body are the task (or the task's context, when a task is given too), and the job's pull
+    /// request closes it.
+    #[arg(long, value_name = "N")]
+    issue: Option<u64>,
     /// What the agent should do (several words are joined with spaces).
     #[arg(
-        required_unless_present = "task_type",
+        required_unless_present_any = ["task_type", "issue"],
         conflicts_with = "task_type",
         value_name = "TASK"
     )]
@@ -137,6 +147,15 @@ pub async fn cmd_run(client: &Client, args: RunArgs) -> Outcome {
             (true, _) => Some(true),
             (_, true) => Some(false),
             _ => None,
+        },
+        open_pr: args.pr.as_deref().map(|m| match m {
+            "draft" => PrOpenMode::Draft,
+            _ => PrOpenMode::Ready,
+        }),
+        issue: args.issue,
+        tokens: match args.issue {
+            Some(_) => sidekick_client::forge_tokens_from_env(),
+            None => Default::default(),
         },
         ..SpawnRequest::default()
     };

@@ -44,6 +44,9 @@ pub(crate) fn request(
         spawned_by: None,
         sandbox: old.sandbox,
         auto_merge: None,
+        open_pr: j.open_pr,
+        issue: None,
+        tokens: Default::default(),
     });
     // The same agent and limits it ran with, whatever the configs say now (an agent or task
     // type that is gone is refused when the job is made).

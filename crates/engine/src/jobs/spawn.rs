@@ -185,6 +185,12 @@ impl Scheduler {
                 auto_merge,
                 retry_of: retry.map(|r| r.of),
                 pr: None,
+                open_pr: req.open_pr.or(match config.pr.open {
+                    sidekick_config::PrOpen::Off => None,
+                    sidekick_config::PrOpen::Draft => Some(sidekick_protocol::PrOpenMode::Draft),
+                    sidekick_config::PrOpen::Ready => Some(sidekick_protocol::PrOpenMode::Ready),
+                }),
+                issue: None,
             },
             argv: argv_of(&profile, continued.as_ref(), &prompt),
             env,

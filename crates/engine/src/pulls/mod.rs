@@ -35,6 +35,8 @@ pub(crate) struct Pulls {
     resting: Mutex<HashMap<String, u64>>,
     /// One open or round per job at a time.
     busy: Mutex<std::collections::HashSet<String>>,
+    /// The turns of jobs whose pull request was opened by itself (or tried), by job and turn.
+    opened: Mutex<std::collections::HashSet<(String, u32)>>,
 }
 
 /// A repository's forge as Sidekick reaches it.
@@ -61,6 +63,7 @@ impl Pulls {
             etags: Mutex::new(HashMap::new()),
             resting: Mutex::new(HashMap::new()),
             busy: Mutex::new(Default::default()),
+            opened: Mutex::new(Default::default()),
         }
     }
 
@@ -68,13 +71,13 @@ impl Pulls {
         Ok(Config::load(self.home.config_file())?)
     }
 
-    /// The forge of `repo`'s origin, with a token: the one a client sent with `req` (kept for
+    /// The forge of `repo`'s origin, with a token: the one a client sent (`tokens`, kept for
     /// this forge host from now on), else one sent earlier, else the host's environment or the
     /// forge's CLI.
     pub(crate) async fn reach(
         &self,
         repo: &Path,
-        req: Option<&sidekick_protocol::PrRequest>,
+        tokens: Option<&sidekick_protocol::ForgeTokens>,
     ) -> Result<Reached> {
         let config = self.config()?;
         let url = push::remote_url(repo).await?;
@@ -93,8 +96,8 @@ impl Pulls {
             ForgeKind::GitHub => "github",
             ForgeKind::GitLab => "gitlab",
         };
-        let given = req
-            .and_then(|r| r.token_for(forge_name))
+        let given = tokens
+            .and_then(|t| t.get(forge_name))
             .and_then(|t| Token::from_client(&t.0));
         if let Some(t) = given {
             lock(&self.tokens).insert(host.clone(), t);

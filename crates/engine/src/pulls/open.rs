@@ -9,7 +9,8 @@ use sidekick_protocol::{Job, JobState, Level, PrRequest, PullRequest};
 
 use super::push::{self, Pushed};
 use super::{ask, Pulls};
-use crate::{Engine, EngineError, Refusal, Result};
+use crate::{Engine, EngineError, Refusal, Result, Scheduler};
+use std::sync::Arc;
 
 /// A title no longer than this (the task's first line otherwise runs on).
 const TITLE_MAX: usize = 120;
@@ -18,36 +19,45 @@ impl Engine {
     /// Pushes the job's branch and opens its pull request (or updates the open one), then
     /// looks at its checks once. `req.fix`: hands the failing checks back to the agent.
     pub async fn pr(&self, reference: &str, req: PrRequest) -> Result<Job> {
-        let rec = self.ledger.resolve(reference)?;
-        let id = rec.job.id.clone();
-        let Some(_claim) = self.pulls.claim(&id) else {
+        let id = self.ledger.resolve(reference)?.job.id;
+        if req.fix {
+            return self.fix_ci(&id).await;
+        }
+        self.pulls.open_and_record(&id, &req, &self.scheduler).await
+    }
+}
+
+impl Pulls {
+    /// Opens (or updates) the job's pull request, records it on the job, and looks at it.
+    pub(crate) async fn open_and_record(
+        self: &Arc<Self>,
+        id: &str,
+        req: &PrRequest,
+        scheduler: &Arc<Scheduler>,
+    ) -> Result<Job> {
+        let rec = self.ledger.load(id)?;
+        let Some(claim) = self.claim(id) else {
             return Err(EngineError::InvalidState(format!(
                 "job {}'s pull request is being updated right now; try again in a moment",
                 rec.job.codename
             )));
         };
-        if req.fix {
-            drop(_claim);
-            return self.fix_ci(&id).await;
-        }
-        let pr = self.pulls.open(&rec.job, &req).await?;
+        let pr = self.open(&rec.job, req).await?;
         let url = pr.url.clone();
         let number = pr.number;
-        let (_, rec) = self.ledger.modify(&id, |rec| {
+        let (_, rec) = self.ledger.modify(id, |rec| {
             rec.job.pr = Some(pr);
             Ok(((), Vec::new()))
         })?;
         self.ledger
-            .notice(&id, Level::Info, format!("pull request #{number}: {url}"));
-        drop(_claim);
+            .notice(id, Level::Info, format!("pull request #{number}: {url}"));
+        drop(claim);
         // Its checks and review, at once rather than at the next round.
-        let engine = self.clone();
-        tokio::spawn(async move { engine.look_at_pr(&id).await });
+        let (pulls, scheduler, job) = (self.clone(), scheduler.clone(), id.to_string());
+        tokio::spawn(async move { pulls.look(&job, &scheduler).await });
         Ok(self.ledger.decorate(rec.job))
     }
-}
 
-impl Pulls {
     async fn open(&self, job: &Job, req: &PrRequest) -> Result<PullRequest> {
         let name = &job.codename;
         match job.state {
@@ -100,7 +110,7 @@ impl Pulls {
                     "job {name} started from a commit, not a branch: give the branch to merge into with --base BRANCH"
                 ))
             })?;
-        let reached = self.reach(repo, Some(req)).await?;
+        let reached = self.reach(repo, Some(&req.tokens)).await?;
         let forge = reached.forge;
         // The token is tried (and the open one found) before anything is pushed.
         let head = job.branch.clone();
@@ -209,11 +219,58 @@ fn body_of(job: &Job) -> String {
         body.push_str(line);
         body.push('\n');
     }
+    if let Some(issue) = &job.issue {
+        body.push_str(&format!("\nCloses #{}\n", issue.number));
+    }
     body.push_str(&format!(
         "\n<sub>Made by {} in Sidekick job {}.</sub>\n",
         job.agent, job.codename
     ));
     body
+}
+
+impl Pulls {
+    /// Reads issue `number` of the origin of `req.repo` into the request: its title and body
+    /// become the task (or its context, when a task is given), and are the context file either
+    /// way.
+    pub(crate) async fn issue_into(
+        &self,
+        req: &mut sidekick_protocol::SpawnRequest,
+        number: u64,
+        tokens: &sidekick_protocol::ForgeTokens,
+    ) -> Result<sidekick_protocol::IssueRef> {
+        let reached = self.reach(Path::new(&req.repo), Some(tokens)).await?;
+        let host = reached.remote.host.clone();
+        let issue = ask(&reached.forge, move |f| f.issue(number))
+            .await
+            .inspect_err(|e| self.refused(&host, e))?;
+        let header = format!("Issue #{}: {}\n{}", issue.number, issue.title, issue.url);
+        let from_issue = req.task.trim().is_empty() && req.task_type.is_none();
+        // The issue is the task, and the context says where it came from; with a task of the
+        // user's own, the whole issue is the context.
+        let text = if from_issue {
+            req.task = format!(
+                "Resolve issue #{}: {}\n\n{}",
+                issue.number,
+                issue.title,
+                issue.body.trim()
+            )
+            .trim_end()
+            .to_string();
+            header
+        } else {
+            format!("{header}\n\n{}", issue.body.trim())
+        };
+        req.context_text = Some(match req.context_text.take() {
+            Some(given) if !given.trim().is_empty() => format!("{given}\n\n{text}"),
+            _ => text,
+        });
+        Ok(sidekick_protocol::IssueRef {
+            number: issue.number,
+            title: issue.title,
+            url: issue.url,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -22,11 +22,6 @@ use crate::{lock, Engine, EngineError, Result, Scheduler};
 const FIX_OUTPUT_MAX: usize = 3000;
 
 impl Engine {
-    /// Looks at the job's pull request on its forge now.
-    pub(crate) async fn look_at_pr(&self, id: &str) {
-        self.pulls.look(id, &self.scheduler).await;
-    }
-
     /// Hands the pull request's failing checks to the agent once (`sidekick pr --fix`).
     pub(crate) async fn fix_ci(&self, id: &str) -> Result<Job> {
         self.pulls.hand_back(id, &self.scheduler).await
@@ -55,11 +50,14 @@ async fn watch(
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(_) => return,
                 };
-                // A fix turn that ended: its commit goes to the pull request.
                 let EventBody::Job { job } = ev.body else { continue };
+                let (Some(p), Some(s)) = (pulls.upgrade(), scheduler.upgrade()) else { return };
+                // A fix turn that ended: its commit goes to the pull request.
                 if job.pr.as_ref().is_some_and(|p| p.fixing) && job.state.has_ended() {
-                    let (Some(p), Some(s)) = (pulls.upgrade(), scheduler.upgrade()) else { return };
                     tokio::spawn(async move { p.push_fix(&job.id, &s).await });
+                } else if opens_now(&job) && lock(&p.opened).insert((job.id.clone(), job.turns)) {
+                    // A job that opens its pull request by itself, once per turn.
+                    tokio::spawn(async move { p.open_by_itself(&job, &s).await });
                 }
             }
             _ = tokio::time::sleep_until(next_round) => {
@@ -85,7 +83,33 @@ async fn watch(
     }
 }
 
+/// The job completed a turn with changes and opens its pull request by itself (`--pr`,
+/// `[pr] open`), and has none yet.
+fn opens_now(job: &Job) -> bool {
+    job.open_pr.is_some()
+        && job.pr.is_none()
+        && job.state == JobState::Completed
+        && job.files_changed.is_some_and(|n| n > 0)
+}
+
 impl Pulls {
+    async fn open_by_itself(self: &Arc<Self>, job: &Job, scheduler: &Arc<Scheduler>) {
+        let req = sidekick_protocol::PrRequest {
+            draft: job.open_pr == Some(sidekick_protocol::PrOpenMode::Draft),
+            ..Default::default()
+        };
+        if let Err(e) = self.open_and_record(&job.id, &req, scheduler).await {
+            self.ledger.notice(
+                &job.id,
+                Level::Warn,
+                format!(
+                    "the pull request was not opened: {e}; `sidekick pr {}` tries again",
+                    job.codename
+                ),
+            );
+        }
+    }
+
     /// One look at a job's open pull request; what changed is saved on the job and said in its
     /// log, and failing checks go back to the agent while `[pr] fix_ci` allows.
     pub(crate) async fn look(self: &Arc<Self>, id: &str, scheduler: &Arc<Scheduler>) {

@@ -42,7 +42,7 @@ describe("Composer", () => {
     await fireEvent.click(screen.getByTestId("task-submit"));
     await waitFor(() => expect(app.selectedId).toBe("01new"));
     const spawn = calls.find((c) => c.cmd === "spawn_job");
-    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null, auto_merge: true });
+    expect(spawn?.args.request).toEqual({ repo: "/work/repo", task: "echo hi > hi.txt", agent: "shell", base: "dev", timeout_ms: 90_000, parent: null, notify: false, max_steps: null, token_budget: null, task_type: null, inputs: {}, context: null, context_file: null, context_from: null, continue_from: null, context_text: null, spawned_by: null, sandbox: null, auto_merge: true, open_pr: null, issue: null });
     expect(screen.getByTestId("composer-sent").textContent).toBe("Started new-job.");
     expect((screen.getByTestId("task-input") as HTMLTextAreaElement).value).toBe("");
     // "Merge by itself" was for that task: the next one starts unticked.
@@ -183,5 +183,30 @@ describe("Composer", () => {
     await fireEvent.click(screen.getByTestId("task-submit"));
     expect(screen.getByTestId("composer-error").textContent).toContain("is not a duration");
     expect(calls.some((c) => c.cmd === "spawn_job")).toBe(false);
+  });
+
+  it("makes a job from an issue that opens its pull request, and refuses what is no issue", async () => {
+    const calls = host({
+      list_agents: agents,
+      spawn_job: () => job({ id: "01iss", codename: "from-issue", state: "queued" }),
+    });
+    const app = withJobs();
+    app.useRepo(repo);
+    render(Composer, { app });
+    await waitFor(() => screen.getByRole("option", { name: "shell" }));
+    await fireEvent.input(screen.getByTestId("issue-input"), { target: { value: "the crash" } });
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    expect(screen.getByTestId("composer-error").textContent).toBe('"the crash" is not an issue; give its number (7 or #7) or its URL.');
+    expect(calls.some((c) => c.cmd === "spawn_job")).toBe(false);
+    // A URL names it; no task is needed. Open a pull request and Merge by itself exclude each other.
+    await fireEvent.input(screen.getByTestId("issue-input"), { target: { value: "https://github.com/acme/widgets/issues/42" } });
+    await fireEvent.click(screen.getByTestId("auto-merge-check"));
+    await fireEvent.click(screen.getByTestId("open-pr-check"));
+    expect((screen.getByTestId("auto-merge-check") as HTMLInputElement).checked).toBe(false);
+    await fireEvent.click(screen.getByTestId("task-submit"));
+    await waitFor(() => expect(app.selectedId).toBe("01iss"));
+    const req = calls.find((c) => c.cmd === "spawn_job")?.args.request as Record<string, unknown>;
+    expect([req.task, req.issue, req.open_pr, req.auto_merge]).toEqual(["", 42, "ready", null]);
+    expect((screen.getByTestId("issue-input") as HTMLInputElement).value).toBe("");
   });
 });

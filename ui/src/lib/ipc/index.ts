@@ -64,6 +64,11 @@ export const getSettings = () => call<Settings>("get_settings");
 export const changeSettings = (change: SettingsChange) => call<Settings>("change_settings", { change });
 /** A new job that runs an ended one again (`sidekick retry`). */
 export const retryJob = (job: string, sameBase: boolean) => call<Job>("retry_job", { job, sameBase });
+/** Pushes the job's branch and opens (or updates) its pull request; `fix` hands its failing
+ *  checks to the agent instead. */
+export const prJob = (job: string, draft: boolean, fix: boolean) => call<Job>("pr_job", { job, draft, fix });
+/** Opens the job's pull request in the default browser. */
+export const openPrPage = (job: string) => call<void>("open_pr_page", { job });
 export const answerJob = (job: string, request: AnswerRequest) => call<Job>("answer_job", { job, request });
 export const replyJob = (job: string, text: string) => call<Job>("reply_job", { job, text });
 export const rebaseJob = (job: string, into: string | null) => call<ActionResult>("rebase_job", { job, into });

@@ -3,6 +3,8 @@
 import { describe, expect, it } from "vitest";
 import ipcSource from "./index.ts?raw";
 import shellSource from "../../../../src-tauri/src/lib.rs?raw";
+import buildSource from "../../../../src-tauri/build.rs?raw";
+import capabilities from "../../../../capabilities/default.json";
 
 /** The commands `tauri::generate_handler![...]` registers. */
 function registered(rust: string): Set<string> {
@@ -25,6 +27,20 @@ describe("IPC command names", () => {
     expect(shell.size).toBeGreaterThan(30);
     expect([...ui].filter((c) => !shell.has(c)), "called by the UI, not registered by the shell").toEqual([]);
     expect([...shell].filter((c) => !ui.has(c)), "registered by the shell, never called by the UI").toEqual([]);
+  });
+
+  it("are each made a permission by the build and allowed by the window's capability", () => {
+    // A command the build does not list, or the capability does not allow, is refused at run
+    // time ("not allowed. Command not found").
+    const shell = registered(shellSource);
+    const built = new Set([...(/commands\(&\[([^\]]*)\]/.exec(buildSource)?.[1] ?? "").matchAll(/"(\w+)"/g)].map((m) => m[1]));
+    const allowed = new Set(
+      (capabilities.permissions as unknown[])
+        .filter((p): p is string => typeof p === "string" && p.startsWith("allow-"))
+        .map((p) => p.slice("allow-".length).replaceAll("-", "_")),
+    );
+    expect([...shell].filter((c) => !built.has(c)), "registered, not in build.rs").toEqual([]);
+    expect([...shell].filter((c) => !allowed.has(c)), "registered, not allowed by capabilities/default.json").toEqual([]);
   });
 
   it("the check finds a name on one side only", () => {

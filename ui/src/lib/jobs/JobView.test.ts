@@ -7,7 +7,57 @@ import JobView from "../jobs/JobView.svelte";
 
 import { host, withJobs, type Args } from "../test-host";
 
+const failingPr = {
+  forge: "github", number: 4, url: "https://github.com/acme/widgets/pull/4", state: "open" as const, base: "main", head: "sidekick/brave-otter", head_sha: "b".repeat(40),
+  checks: { state: "failure" as const, runs: [
+    { name: "lint", state: "success" as const, url: null, output: null },
+    { name: "test", state: "failure" as const, url: null, output: Array.from({ length: 20 }, (_, i) => `line ${i}`).join("\n") },
+  ] },
+  review: "changes_requested" as const, polled_at: 5_000, problem: null, fixes: 0, fixing: false,
+};
+
 describe("JobView", () => {
+  it("opens a pull request for an ended job with changes, then shows it with its checks", async () => {
+    const done = job({ agent: "claude" });
+    const opened = job({ agent: "claude", pr: failingPr });
+    const calls = host({ pr_job: opened, open_pr_page: null, follow_output: 1, stop_output: null, follow_transcript: 1 });
+    const app = withJobs(done);
+    const { unmount } = render(JobView, { app, job: done });
+    await fireEvent.click(screen.getByTestId("job-open-pr"));
+    await waitFor(() => expect(screen.getByTestId("job-notice").textContent).toBe("Pushed sidekick/brave-otter and opened #4."));
+    expect(calls.find((c) => c.cmd === "pr_job")?.args).toEqual({ job: "01jtest", draft: false, fix: false });
+    unmount();
+    render(JobView, { app, job: opened });
+    expect(screen.queryByTestId("job-open-pr"), "one pull request per job").toBeNull();
+    expect(screen.getByTestId("pr-checks").textContent).toBe("✗ failed: test");
+    expect(screen.getByTestId("pr-review").textContent).toBe("changes requested");
+    const runs = screen.getAllByTestId("pr-check");
+    expect(runs.map((r) => r.dataset.name)).toEqual(["lint", "test"]);
+    expect(screen.getByTestId("pr-check-output").textContent).toBe(
+      [...Array.from({ length: 8 }, (_, i) => `line ${i}`), "… 12 more lines"].join("\n"),
+    );
+    await fireEvent.click(screen.getByTestId("pr-open"));
+    await waitFor(() => expect(calls.some((c) => c.cmd === "open_pr_page")).toBe(true));
+    await fireEvent.click(screen.getByTestId("pr-fix"));
+    await waitFor(() => expect(screen.getByTestId("pr-notice").textContent).toContain("Asked claude to fix the failing checks"));
+    expect(calls.filter((c) => c.cmd === "pr_job").at(-1)?.args).toEqual({ job: "01jtest", draft: false, fix: true });
+  });
+
+  it("says why the forge cannot be asked, and offers no fix while one is under way", () => {
+    host({ follow_output: 1, stop_output: null, follow_transcript: 1 });
+    const j = job({ agent: "claude", pr: { ...failingPr, fixing: true, problem: "GitHub's rate limit is spent: rate limited until 14:05 UTC" } });
+    const { unmount } = render(JobView, { app: withJobs(j), job: j });
+    expect(screen.getByTestId("pr-problem").textContent).toBe("GitHub's rate limit is spent: rate limited until 14:05 UTC");
+    expect(screen.getByTestId("pr-fixing").textContent).toContain("is fixing the failing checks");
+    expect(screen.queryByTestId("pr-fix")).toBeNull();
+    unmount();
+    // A shell job runs a reply as a command: no agent to ask.
+    const shell = job({ pr: failingPr });
+    render(JobView, { app: withJobs(shell), job: shell });
+    expect(screen.getByTestId("pr-checks").textContent).toBe("✗ failed: test");
+    expect(screen.queryByTestId("pr-fix")).toBeNull();
+  });
+
   it("retries an ended job and links the two", async () => {
     const failed = job({ state: "failed", exit_code: 4 });
     const fresh = job({ id: "01jretry", codename: "second-try", state: "queued", ended_at: null, retry_of: "01jtest" });

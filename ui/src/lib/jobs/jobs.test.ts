@@ -14,7 +14,12 @@ import {
   queuePositions,
   sandboxText,
   autoMergeText,
+  checksText,
+  firstLines,
+  issueNumber,
+  prBadge,
 } from "./jobs";
+import type { PullRequest } from "../types/protocol";
 import { job } from "../test-fixtures";
 
 describe("jobs", () => {
@@ -141,5 +146,38 @@ describe("jobs", () => {
     expect(matches(j, "running", "")).toBe(false);
     expect(matches(j, "all", "/b")).toBe(false);
     expect(matches(j, "all", "/a")).toBe(true);
+  });
+
+  it("says a pull request's checks and state in few words", () => {
+    const pr: PullRequest = {
+      forge: "github", number: 3, url: "https://github.com/a/b/pull/3", state: "open", base: "main", head: "sidekick/x", head_sha: "f".repeat(40),
+      checks: { state: "failure", runs: [
+        { name: "lint", state: "success", url: null, output: null },
+        { name: "test", state: "failure", url: null, output: "boom" },
+      ] },
+      review: null, polled_at: null, problem: null, fixes: 0, fixing: false,
+    };
+    expect(prBadge(pr)).toBe("PR #3 ✗");
+    expect(checksText(pr)).toBe("failed: test");
+    expect(prBadge({ ...pr, state: "merged" })).toBe("PR #3 merged");
+    expect(checksText({ ...pr, checks: { state: "pending", runs: pr.checks.runs.map((r) => ({ ...r, state: "pending" as const })) } })).toBe("2 of 2 pending");
+    expect(checksText({ ...pr, checks: { state: "none", runs: [] } })).toBe("no checks yet");
+    expect(prBadge({ ...pr, checks: { state: "none", runs: [] } })).toBe("PR #3");
+  });
+
+  it("reads an issue as a number, #number or its URL, and nothing else", () => {
+    expect(issueNumber("7")).toBe(7);
+    expect(issueNumber(" #12 ")).toBe(12);
+    expect(issueNumber("https://github.com/acme/widgets/issues/42")).toBe(42);
+    expect(issueNumber("https://gitlab.com/acme/tools/widgets/-/issues/5#note_1")).toBe(5);
+    expect(issueNumber("https://github.com/acme/widgets/pull/42")).toBeNull();
+    expect(issueNumber("0")).toBeNull();
+    expect(issueNumber("seven")).toBeNull();
+    expect(issueNumber("")).toBeNull();
+  });
+
+  it("keeps a check's first lines and says how many more there are", () => {
+    expect(firstLines("a\nb", 8)).toBe("a\nb");
+    expect(firstLines(Array.from({ length: 12 }, (_, i) => `l${i}`).join("\n"), 3)).toBe("l0\nl1\nl2\n… 9 more lines");
   });
 });

@@ -1,5 +1,5 @@
 // Plain functions over jobs: how they are grouped, counted, ordered and described.
-import { ATTENTION, type Attention, type Counts, type Job, type JobState, type Request, type Sandbox } from "../types/protocol";
+import { ATTENTION, type Attention, type CheckState, type Counts, type Job, type JobState, type PullRequest, type Request, type Sandbox } from "../types/protocol";
 
 export type Group = Attention;
 export type { Counts };
@@ -99,6 +99,47 @@ export function autoMergeText(job: Job): string | null {
     case "held":
       return `not merged by itself: ${a.reason ?? "a condition failed"}`;
   }
+}
+
+/** A check state's mark: passed ✓, failed ✗, pending …, none. */
+export function checkMark(state: CheckState): string {
+  return state === "success" ? "✓" : state === "failure" ? "✗" : state === "pending" ? "…" : "";
+}
+
+/** A pull request's checks in words: "2 passed", "failed: test, lint", "3 pending". */
+export function checksText(pr: PullRequest): string {
+  const runs = pr.checks.runs;
+  switch (pr.checks.state) {
+    case "none":
+      return "no checks yet";
+    case "pending":
+      return `${runs.filter((r) => r.state === "pending").length} of ${runs.length} pending`;
+    case "success":
+      return `${runs.length} passed`;
+    case "failure":
+      return `failed: ${runs.filter((r) => r.state === "failure").map((r) => r.name).join(", ")}`;
+  }
+}
+
+/** The list's badge for a job's pull request: "PR #3 ✗"; a merged or closed one says so. */
+export function prBadge(pr: PullRequest): string {
+  const mark = pr.state === "merged" || pr.state === "closed" ? pr.state : checkMark(pr.checks.state);
+  return `PR #${pr.number}${mark ? " " + mark : ""}`;
+}
+
+/** The first lines of a check's output, for the panel (the rest is on the forge). */
+export function firstLines(text: string, lines = 8): string {
+  const all = text.trim().split("\n");
+  return all.length <= lines ? all.join("\n") : [...all.slice(0, lines), `… ${all.length - lines} more lines`].join("\n");
+}
+
+/** An issue as typed in the composer: `7`, `#7` or the issue's URL; null when it is none. */
+export function issueNumber(text: string): number | null {
+  const t = text.trim();
+  const m = /^#?(\d+)$/.exec(t) ?? /\/(?:-\/)?issues\/(\d+)\/?(?:[?#].*)?$/.exec(t);
+  if (!m) return null;
+  const n = Number(m[1]);
+  return Number.isSafeInteger(n) && n > 0 ? n : null;
 }
 
 /** What an agent asks, in words: "brave-otter wants to run:", "… wants to edit src/lib.rs". */

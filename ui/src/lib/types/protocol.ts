@@ -150,7 +150,16 @@ retry_of: string | null,
 /**
  * The pull request the job's branch was pushed to (`sidekick pr`), as last seen.
  */
-pr: PullRequest | null, };
+pr: PullRequest | null, 
+/**
+ * The job opens a pull request by itself when it completes with changes (`--pr`,
+ * `[pr] open`); it is then never merged locally by itself.
+ */
+open_pr: PrOpenMode | null, 
+/**
+ * The issue the job was made from (`--issue N`).
+ */
+issue: IssueRef | null, };
 
 export type ArchiveRequest = { 
 /**
@@ -327,7 +336,22 @@ sandbox: SandboxMode | null,
  * `true`: merge by itself when it completes and the merge is clean; `false`: never, even
  * where the task type or the repository says so.
  */
-auto_merge: boolean | null, };
+auto_merge: boolean | null, 
+/**
+ * Open a pull request when the job completes with changes (`--pr`); the `[pr] open`
+ * setting when absent.
+ */
+open_pr: PrOpenMode | null, 
+/**
+ * Make the job from this issue of the repository's origin (`--issue N`): its title and
+ * body become the task (or its context, when a task is given too), and the job's pull
+ * request closes it.
+ */
+issue: number | null, 
+/**
+ * The client's forge tokens, for `issue`; never kept with the job.
+ */
+tokens?: ForgeTokens, };
 
 export type ContextMode = "task_only" | "full";
 
@@ -892,17 +916,17 @@ body: string | null,
  */
 fix: boolean, 
 /**
- * The client's own GitHub token (its `GH_TOKEN` or `GITHUB_TOKEN`), used when the
- * repository is on GitHub and then kept in the host's memory for that forge host only,
- * never written anywhere.
+ * The client's own tokens.
  */
-github_token: Secret | null, 
-/**
- * The same for GitLab (`GITLAB_TOKEN`).
- */
-gitlab_token: Secret | null, };
+tokens: ForgeTokens, };
 
 export type Secret = string;
+
+export type ForgeTokens = { github: Secret | null, gitlab: Secret | null, };
+
+export type PrOpenMode = "ready" | "draft";
+
+export type IssueRef = { number: number, title: string, url: string, };
 
 /** Where a job in each state sits in the status bar (`JobState::attention`). */
 export const ATTENTION: Record<JobState, Attention> = {

@@ -441,23 +441,18 @@ impl Sidekick {
 
     pub(super) async fn pr(&self, a: PrArgs) -> Result<CallToolResult, String> {
         if !self.shared.offer.pr {
-            return Err("pr is not offered: the user's config does not allow it ([mcp] allow_pr = true)".into());
+            return Err(
+                "pr is not offered: the user's config does not allow it ([mcp] allow_pr = true)"
+                    .into(),
+            );
         }
-        let env = |names: &[&str]| {
-            names
-                .iter()
-                .filter_map(|n| std::env::var(n).ok())
-                .find(|v| !v.trim().is_empty())
-                .map(sidekick_protocol::Secret)
-        };
         let req = sidekick_protocol::PrRequest {
             draft: a.draft.unwrap_or(false),
             base: a.base,
             title: a.title,
             body: a.body,
             fix: false,
-            github_token: env(&["GH_TOKEN", "GITHUB_TOKEN"]),
-            gitlab_token: env(&["GITLAB_TOKEN"]),
+            tokens: sidekick_client::forge_tokens_from_env(),
         };
         let client = self.shared.client().await?;
         let job = self.shared.own_job(&client, &a.job).await?;
@@ -467,7 +462,10 @@ impl Sidekick {
             .clone()
             .ok_or_else(|| format!("job {} has no pull request", job.codename))?;
         Ok(answer(
-            format!("Pull request #{} of {}: {}", pr.number, job.codename, pr.url),
+            format!(
+                "Pull request #{} of {}: {}",
+                pr.number, job.codename, pr.url
+            ),
             json!({"number": pr.number, "url": pr.url, "state": pr.state, "job": brief(&job)}),
         ))
     }

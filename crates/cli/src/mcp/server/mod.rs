@@ -236,7 +236,9 @@ impl ServerHandler for Sidekick {
         _request: Option<PaginatedRequestParams>,
         _context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(tools::all(self.shared.offer)))
+        Ok(ListToolsResult::with_all_items(tools::all(
+            self.shared.offer,
+        )))
     }
 
     async fn call_tool(
