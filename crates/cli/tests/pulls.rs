@@ -182,7 +182,10 @@ fn a_draft_merge_request_opens_on_gitlab() {
 #[test]
 fn failing_checks_go_back_to_the_agent_and_its_fix_is_pushed() {
     let agent = "[agents.fixer]\ncommand = [\"sh\", \"-c\", \"printf '%s\\n---\\n' \\\"$1\\\" >> prompts.txt; date +%s%N >> fix.txt\", \"fixer\", \"{task}\"]\n";
-    let f = forged(false, &format!("[pr]\nfix_ci = 1\n{agent}"));
+    let mut f = forged(false, &format!("[pr]\nfix_ci = 1\n{agent}"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let bus = crate::notify_server::Bus::start(dir.path(), &["body"]);
+    f.w.bus = bus.address.clone();
     let w = &f.w;
     f.forge.state().check_script = vec![
         vec![ScriptedCheck::failed(
@@ -227,6 +230,21 @@ fn failing_checks_go_back_to_the_agent_and_its_fix_is_pushed() {
     );
     assert!(log.contains("was pushed to pull request #1"), "{log}");
     assert!(log.contains("pull request #1: checks passed"), "{log}");
+    // The desktop was told when the checks failed and when they passed.
+    let notes = bus.wait_notes(2);
+    let summaries: Vec<&str> = notes.iter().map(|n| n.summary.as_str()).collect();
+    let name = s(&job["codename"]);
+    assert!(
+        summaries.contains(&format!("{name}: checks failed on #1").as_str())
+            && summaries.contains(&format!("{name}: checks passed on #1").as_str()),
+        "{summaries:?}"
+    );
+    let failed = notes
+        .iter()
+        .find(|n| n.summary.contains("failed"))
+        .map(|n| n.body.clone())
+        .unwrap_or_default();
+    assert!(failed.starts_with("test\n"), "{failed}");
     // Asked again by hand: nothing is failing now.
     let again = w.sk(&["pr", &id, "--fix"]);
     assert_ne!(again.code(), 0);

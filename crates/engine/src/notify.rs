@@ -305,6 +305,8 @@ async fn follow(
     let mut deadline: Option<tokio::time::Instant> = None;
     // The open requests told about, per job.
     let mut asked: HashMap<String, Vec<String>> = HashMap::new();
+    // Each pull request's checks and review as last told about, per job.
+    let mut pulls: HashMap<String, PrSeen> = HashMap::new();
     loop {
         let flush_at = deadline;
         tokio::select! {
@@ -312,6 +314,7 @@ async fn follow(
                 Ok(ev) => {
                     if let EventBody::Job { job } = &ev.body {
                         requests(&engine, notifier.as_ref(), &mut asked, job);
+                        pull_request(&engine, notifier.as_ref(), &mut pulls, job);
                     }
                     if let Some((tap, policy)) = ended(&engine, &mut known, ev) {
                         if deadline.is_none() {
@@ -372,6 +375,80 @@ fn requests(
     if !open.is_empty() {
         asked.insert(job.id.clone(), open);
     }
+}
+
+/// A pull request's checks and review as last seen.
+type PrSeen = (
+    sidekick_protocol::CheckState,
+    Option<sidekick_protocol::ReviewState>,
+);
+
+/// Tells when a job's pull request's checks finish (passed or failed) and when a review asks
+/// for changes; the job's own `notify` and the configured switch apply.
+fn pull_request(
+    engine: &crate::Engine,
+    notifier: &dyn Notifier,
+    seen: &mut HashMap<String, PrSeen>,
+    job: &Job,
+) {
+    use sidekick_protocol::{CheckState, ReviewState};
+    let Some(pr) = &job.pr else { return };
+    let now = (pr.checks.state, pr.review);
+    let Some(before) = seen.insert(job.id.clone(), now) else {
+        // First seen (a new pull request, or a host that just started): nothing finished yet
+        // that the user was not told about when it opened.
+        return;
+    };
+    let finished = before.0 != now.0 && matches!(now.0, CheckState::Success | CheckState::Failure);
+    let changes = before.1 != now.1 && now.1 == Some(ReviewState::ChangesRequested);
+    if !finished && !changes {
+        return;
+    }
+    let wanted = match job.notify {
+        Some(n) => n,
+        None => engine
+            .config()
+            .map(|c| c.notifications.enabled)
+            .unwrap_or(true),
+    };
+    if !wanted {
+        return;
+    }
+    let task = shorten(job.task.lines().next().unwrap_or(""), 100);
+    let n = pr.number;
+    let (summary, body) = if changes {
+        (
+            format!("{}: a reviewer asked for changes on #{n}", job.codename),
+            format!("{}\n{task}", pr.url),
+        )
+    } else if now.0 == CheckState::Failure {
+        let failing: Vec<&str> = pr.checks.failing().map(|r| r.name.as_str()).collect();
+        let fixing = if pr.fixing {
+            " (handed to the agent)"
+        } else {
+            ""
+        };
+        (
+            format!("{}: checks failed on #{n}{fixing}", job.codename),
+            format!("{}\n{task}", shorten(&failing.join(", "), 200)),
+        )
+    } else {
+        (
+            format!("{}: checks passed on #{n}", job.codename),
+            format!("{}\n{task}", pr.url),
+        )
+    };
+    tracing::info!(job = %job.id, "notifying: {summary}");
+    notifier.deliver(Notification {
+        summary,
+        body,
+        weight: Weight::Normal,
+        job_id: job.id.clone(),
+        mergeable: false,
+        undoable: false,
+        jobs: vec![job.id.clone()],
+        request: None,
+    });
 }
 
 async fn sleep_until(at: Option<tokio::time::Instant>) {
