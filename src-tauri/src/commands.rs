@@ -72,16 +72,21 @@ pub async fn pr_job(bridge: State<'_, Bridge>, job: String, draft: bool, fix: bo
     bridge.client().await?.pr(job, &request).await.map_err(api)
 }
 
+/// The job `job` names, as the host has it now.
+async fn job_of(bridge: &State<'_, Bridge>, job: &str) -> Answer<Job> {
+    bridge
+        .client()
+        .await?
+        .job(reference(job)?)
+        .await
+        .map_err(api)
+}
+
 /// Opens the job's pull request in the default browser: the address the host recorded, never
 /// one the page names.
 #[tauri::command]
 pub async fn open_pr_page(bridge: State<'_, Bridge>, job: String) -> Answer<()> {
-    let job = bridge
-        .client()
-        .await?
-        .job(reference(&job)?)
-        .await
-        .map_err(api)?;
+    let job = job_of(&bridge, &job).await?;
     let url = job
         .pr
         .map(|p| p.url)
@@ -250,12 +255,7 @@ pub async fn open_worktree(
     job: String,
     with: crate::open::With,
 ) -> Answer<()> {
-    let job = bridge
-        .client()
-        .await?
-        .job(reference(&job)?)
-        .await
-        .map_err(api)?;
+    let job = job_of(&bridge, &job).await?;
     let dir = std::path::PathBuf::from(&job.worktree);
     if !dir.join(".git").exists() {
         return Err(ApiError::new(

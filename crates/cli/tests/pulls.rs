@@ -177,6 +177,16 @@ fn a_draft_merge_request_opens_on_gitlab() {
     let run = &st["pr"]["checks"]["runs"][0];
     assert_eq!(run["name"], "build");
     assert!(s(&run["output"]).contains("cc: error: x.c"), "{run}");
+    // A shell job would run a reply as a command: its checks are not handed to it.
+    let r = w.sk(&["pr", &id, "--fix"]);
+    assert_ne!(r.code(), 0);
+    assert!(
+        r.stderr()
+            .contains("runs the shell agent, which would run a reply as a command"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(w.status(&id)["turns"], 1);
 }
 
 #[test]

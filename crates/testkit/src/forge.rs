@@ -280,6 +280,45 @@ fn record(st: &mut ForgeState, method: &Method, uri: &Uri, headers: &HeaderMap, 
     });
 }
 
+/// The place of pull request `n` (as its URL writes it) among the forge's.
+fn pull_at(st: &ForgeState, n: &str) -> Option<usize> {
+    let n = n.parse::<u64>().ok()?;
+    st.pulls.iter().position(|p| p.number == n)
+}
+
+/// A new open pull request, numbered next.
+fn new_pull(
+    st: &ForgeState,
+    head: String,
+    base: String,
+    title: String,
+    body: String,
+    draft: bool,
+) -> ScriptedPull {
+    ScriptedPull {
+        number: st.pulls.len() as u64 + 1,
+        head,
+        base,
+        title,
+        body,
+        draft,
+        state: "open".into(),
+        reviews: Vec::new(),
+    }
+}
+
+/// Sets what `input` gives under `keys` (title, body, base as each forge names them).
+fn edit_pull(p: &mut ScriptedPull, input: &Value, keys: [&str; 3]) {
+    for (k, field) in keys
+        .into_iter()
+        .zip([&mut p.title, &mut p.body, &mut p.base])
+    {
+        if let Some(v) = input[k].as_str() {
+            *field = v.to_string();
+        }
+    }
+}
+
 fn gh_pull(st: &ForgeState, base_url: &str, p: &ScriptedPull) -> Value {
     let sha = head_sha(&st.bare, &p.head).unwrap_or_default();
     json!({
@@ -354,41 +393,20 @@ fn github_route(
                     json!({"message": "Validation Failed", "errors": [{"message": format!("A pull request already exists for {owner}:{head}.")}]}),
                 );
             }
-            let p = ScriptedPull {
-                number: st.pulls.len() as u64 + 1,
-                head,
-                base: text("base"),
-                title: text("title"),
-                body: text("body"),
-                draft: input["draft"].as_bool().unwrap_or(false),
-                state: "open".into(),
-                reviews: Vec::new(),
-            };
+            let draft = input["draft"].as_bool().unwrap_or(false);
+            let p = new_pull(st, head, text("base"), text("title"), text("body"), draft);
             let v = gh_pull(st, &site, &p);
             st.pulls.push(p);
             reply(StatusCode::CREATED, v)
         }
         (m, ["pulls", n, more @ ..]) => {
-            let Some(i) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| st.pulls.iter().position(|p| p.number == n))
-            else {
+            let Some(i) = pull_at(st, n) else {
                 return not_found();
             };
             match (m, more) {
                 ("GET", []) => etagged(headers, gh_pull(st, &site, &st.pulls[i])),
                 ("PATCH", []) => {
-                    let p = &mut st.pulls[i];
-                    for (k, field) in [
-                        ("title", &mut p.title),
-                        ("body", &mut p.body),
-                        ("base", &mut p.base),
-                    ] {
-                        if let Some(v) = input[k].as_str() {
-                            *field = v.to_string();
-                        }
-                    }
+                    edit_pull(&mut st.pulls[i], &input, ["title", "body", "base"]);
                     let p = st.pulls[i].clone();
                     reply(StatusCode::OK, gh_pull(st, &site, &p))
                 }
@@ -519,26 +537,21 @@ fn gitlab_route(
         }
         ("POST", ["merge_requests"]) => {
             let text = |k: &str| input[k].as_str().unwrap_or_default().to_string();
-            let p = ScriptedPull {
-                number: st.pulls.len() as u64 + 1,
-                head: text("source_branch"),
-                base: text("target_branch"),
-                title: text("title"),
-                body: text("description"),
-                draft: text("title").starts_with("Draft:"),
-                state: "open".into(),
-                reviews: Vec::new(),
-            };
+            let draft = text("title").starts_with("Draft:");
+            let p = new_pull(
+                st,
+                text("source_branch"),
+                text("target_branch"),
+                text("title"),
+                text("description"),
+                draft,
+            );
             let v = gl_mr(st, &site, &p);
             st.pulls.push(p);
             reply(StatusCode::CREATED, v)
         }
         (m, ["merge_requests", n, more @ ..]) => {
-            let Some(i) = n
-                .parse::<u64>()
-                .ok()
-                .and_then(|n| st.pulls.iter().position(|p| p.number == n))
-            else {
+            let Some(i) = pull_at(st, n) else {
                 return not_found();
             };
             match (m, more) {
@@ -548,16 +561,7 @@ fn gitlab_route(
                     etagged(headers, v)
                 }
                 ("PUT", []) => {
-                    let p = &mut st.pulls[i];
-                    for (k, field) in [
-                        ("title", &mut p.title),
-                        ("description", &mut p.body),
-                        ("target_branch", &mut p.base),
-                    ] {
-                        if let Some(v) = input[k].as_str() {
-                            *field = v.to_string();
-                        }
-                    }
+                    edit_pull(&mut st.pulls[i], &input, ["title", "description", "target_branch"]);
                     let p = st.pulls[i].clone();
                     let v = gl_mr(st, &site, &p);
                     reply(StatusCode::OK, v)

@@ -257,6 +257,11 @@ impl Pulls {
                 "job {name}'s agent is fixing the checks already"
             )));
         }
+        if rec.job.agent == sidekick_agents::SHELL {
+            return Err(EngineError::InvalidState(format!(
+                "job {name} runs the shell agent, which would run a reply as a command: fix its checks in its worktree, or `sidekick run --continue {name}` with a coding agent"
+            )));
+        }
         let text = fix_message(&pr.checks).ok_or_else(|| {
             EngineError::InvalidState(format!(
                 "pull request #{} of job {name} has no failing checks to fix (its checks: {})",
