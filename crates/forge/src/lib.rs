@@ -3,7 +3,8 @@
 //!
 //! - [`remote`]: a git remote URL (`https://`, `ssh://`, `git@host:owner/repo`) read as a
 //!   forge, a host, an owner and a repository, GitHub or GitLab by its host.
-//! - [`token`]: the user's token, from the environment or the forge's own CLI, never stored.
+//! - [`token`]: the user's token, from the environment, the forge's own CLI or its
+//!   [`keyring`] entry, never stored.
 //! - [`api`]: one forge's API root with a token; every failure as one sentence
 //!   ([`ForgeError`]), conditional requests, rate limits.
 //! - [`pull`]: what Sidekick asks of a forge ([`Forge`]), answered by [`github`] (REST v3) and
@@ -12,6 +13,7 @@
 pub mod api;
 pub mod github;
 pub mod gitlab;
+pub mod keyring;
 pub mod pull;
 pub mod remote;
 pub mod token;

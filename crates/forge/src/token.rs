@@ -1,6 +1,7 @@
 //! The user's token for a forge: from the environment (`GH_TOKEN`, `GITHUB_TOKEN`;
 //! `GITLAB_TOKEN`), else from the forge's own CLI where it is installed and logged in
-//! (`gh auth token --hostname HOST`). Read when it is needed and never stored: it is not written
+//! (`gh auth token --hostname HOST`, `glab config get token --host HOST`), else from that CLI's
+//! entry in the system keyring. Read when it is needed and never stored: it is not written
 //! to a file or a job, its `Debug` shows no secret, and it is never given to an agent.
 
 use std::ffi::OsStr;
@@ -20,6 +21,8 @@ pub enum TokenSource {
     Cli(PathBuf),
     /// The client that asked (its own environment's token, sent with the request).
     Client,
+    /// The forge CLI's entry in the system keyring (the Secret Service).
+    Keyring,
 }
 
 /// A token; its value is only for the request that carries it.
@@ -83,15 +86,22 @@ pub fn token_for(
         ForgeKind::GitHub => ("gh", ["auth", "token", "--hostname", host]),
         ForgeKind::GitLab => ("glab", ["config", "get", "token", "--host"]),
     };
-    let cli = find(program, path?)?;
     let mut args = args.to_vec();
     if kind == ForgeKind::GitLab {
         args.push(host);
     }
-    let value = cli_output(&cli, &args)?;
-    Some(Token {
+    if let Some(cli) = path.and_then(|p| find(program, p)) {
+        if let Some(value) = cli_output(&cli, &args) {
+            return Some(Token {
+                value,
+                source: TokenSource::Cli(cli),
+            });
+        }
+    }
+    let bus = env("DBUS_SESSION_BUS_ADDRESS").filter(|b| !b.is_empty())?;
+    crate::keyring::keyring_token(kind, host, &bus).map(|value| Token {
         value,
-        source: TokenSource::Cli(cli),
+        source: TokenSource::Keyring,
     })
 }
 
