@@ -16,7 +16,9 @@ apt_packages=(git build-essential curl ca-certificates pkg-config libssl-dev
 if [ "${SIDEKICK_SETUP_GUI_TESTS:-0}" = 1 ]; then
   apt_packages+=(xvfb xauth webkit2gtk-driver dbus dbus-x11 imagemagick python3-venv xdotool
     # A real terminal for the CLI's prompts (tmux).
-    tmux)
+    tmux
+    # A real OpenSSH server on loopback for the other-machines tests.
+    openssh-server)
 fi
 command -v node >/dev/null 2>&1 || apt_packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || apt_packages+=(npm)

@@ -49,6 +49,7 @@ enum Command {
     Trust(commands::trust::TrustArgs),
     Untrust(commands::trust::UntrustArgs),
     Doctor(commands::doctor::DoctorArgs),
+    Hosts(commands::hosts::HostsArgs),
     Service(commands::service::ServiceArgs),
     Serve(commands::serve::ServeArgs),
     Mcp(mcp::McpArgs),
@@ -102,6 +103,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::cmd_serve(args),
         Command::Mcp(args) => mcp::cmd_mcp(args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(args),
+        Command::Hosts(args) => commands::hosts::cmd_hosts(args),
         Command::Service(args) => commands::service::cmd_service(args),
         other => run_client_command(other),
     };
@@ -160,9 +162,11 @@ fn run_client_command(command: Command) -> Outcome {
             Command::Gc(a) => commands::gc::cmd_gc(&client, a).await,
             Command::Agents(a) => commands::agents::cmd_agents(&client, a).await,
             Command::Tasks(a) => commands::tasks::cmd_tasks(&client, a).await,
-            Command::Serve(_) | Command::Mcp(_) | Command::Doctor(_) | Command::Service(_) => {
-                Err(Failure::new("this command runs without a client"))
-            }
+            Command::Serve(_)
+            | Command::Mcp(_)
+            | Command::Doctor(_)
+            | Command::Service(_)
+            | Command::Hosts(_) => Err(Failure::new("this command runs without a client")),
         }
     })
 }

@@ -9,6 +9,7 @@ mod automerge;
 mod cli_contract;
 mod doctor;
 mod host;
+mod hosts;
 mod jobs;
 mod mcp;
 mod merge;

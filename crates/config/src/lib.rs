@@ -12,6 +12,7 @@
 
 mod error;
 pub mod forges;
+pub mod hosts;
 pub mod notifications;
 pub mod paths;
 pub mod repo;

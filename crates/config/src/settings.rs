@@ -295,6 +295,62 @@ pub fn change(path: &Path, changes: &[SettingValue]) -> Result<Settings> {
     read(path)
 }
 
+/// `[hosts]`: adds host `name` at `destination` to the config file (refused when the name is taken) and
+/// checks the file as the host reads it before it replaces the old one.
+pub fn add_host(path: &Path, name: &str, destination: &str) -> Result<()> {
+    edit_hosts(path, |doc| {
+        crate::hosts::check_name(name)?;
+        let hosts = doc
+            .entry("hosts")
+            .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
+            .as_table_mut()
+            .ok_or("hosts in the config is not a table")?;
+        hosts.set_implicit(true);
+        if hosts.contains_key(name) {
+            return Err(format!(
+                "there is a host named {name} already; `sidekick hosts rm {name}` first"
+            ));
+        }
+        let mut entry = toml_edit::Table::new();
+        entry.insert("destination", toml_edit::value(destination));
+        hosts.insert(name, toml_edit::Item::Table(entry));
+        Ok(())
+    })
+}
+
+/// Removes host `name` (and the default when it named it).
+pub fn remove_host(path: &Path, name: &str) -> Result<()> {
+    edit_hosts(path, |doc| {
+        let hosts = doc
+            .get_mut("hosts")
+            .and_then(|h| h.as_table_mut())
+            .ok_or_else(|| format!("there is no host named {name}"))?;
+        if hosts.remove(name).is_none() {
+            return Err(format!("there is no host named {name}"));
+        }
+        if hosts.get("default").and_then(|d| d.as_str()) == Some(name) {
+            hosts.remove("default");
+        }
+        Ok(())
+    })
+}
+
+fn edit_hosts(
+    path: &Path,
+    f: impl FnOnce(&mut toml_edit::DocumentMut) -> std::result::Result<(), String>,
+) -> Result<()> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = read_optional(path)?.unwrap_or_default();
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| invalid(format!("{e}")))?;
+    f(&mut doc).map_err(invalid)?;
+    let new = doc.to_string();
+    Config::parse(&new, path)?;
+    write(path, &new)
+}
+
 /// Replaces the file by rename (a reader sees the old or the new text, never half), keeping a
 /// symlinked config (dotfiles) a symlink: its target is replaced.
 fn write(path: &Path, text: &str) -> Result<()> {

@@ -56,6 +56,8 @@ pub struct Config {
     pub forges: crate::forges::ForgesConfig,
     /// `[pr]`: pull requests opened by themselves, CI failures handed back.
     pub pr: crate::forges::PrConfig,
+    /// `[hosts]`, `[ssh]`: other machines jobs may run on, and how ssh reaches them.
+    pub hosts: crate::hosts::HostsConfig,
 }
 
 /// The host-wide sandbox settings (an agent's `sandbox` and the job's own come first).
@@ -137,6 +139,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             agent: None,
             forges: Default::default(),
+            hosts: Default::default(),
             pr: Default::default(),
         }
     }
@@ -170,6 +173,8 @@ struct RawConfig {
     github: Option<crate::forges::RawForge>,
     gitlab: Option<crate::forges::RawForge>,
     pr: Option<crate::forges::RawPr>,
+    hosts: Option<toml::Table>,
+    ssh: Option<toml::Table>,
 }
 
 #[derive(Deserialize)]
@@ -429,7 +434,9 @@ impl Config {
             network: raw.sandbox_network.unwrap_or(true),
         };
         let (forges, pr) = crate::forges::parse(raw.github, raw.gitlab, raw.pr).map_err(invalid)?;
+        let hosts = crate::hosts::parse(raw.hosts, raw.ssh).map_err(invalid)?;
         Ok(Config {
+            hosts,
             forges,
             pr,
             sandbox,

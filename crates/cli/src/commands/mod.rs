@@ -7,6 +7,7 @@ pub mod comments;
 pub mod diff;
 pub mod doctor;
 pub mod gc;
+pub mod hosts;
 pub mod logs;
 pub mod ls;
 pub mod merge;
