@@ -4,9 +4,8 @@
 //! the app's end-to-end test.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -118,30 +117,8 @@ const PATH: &str = "/org/freedesktop/Notifications";
 impl Bus {
     /// Starts a private bus (a dbus-daemon of its own) and serves on it.
     pub fn start(dir: &Path, caps: &[&str]) -> Bus {
-        let config = dir.join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                "<busconfig><type>session</type><listen>unix:path={}</listen>\
-                 <auth>EXTERNAL</auth><policy context=\"default\">\
-                 <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
-                 <allow own=\"*\"/></policy></busconfig>",
-                dir.join("bus.sock").display()
-            ),
-        )
-        .expect("bus config");
-        let mut daemon = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon runs (apt install dbus)");
-        let mut line = String::new();
-        let out = daemon.stdout.take().expect("stdout");
-        BufReader::new(out)
-            .read_line(&mut line)
-            .expect("bus address");
-        Bus::serve(Some(daemon), line.trim().to_string(), caps)
+        let (daemon, address) = sidekick_testkit::dbus_daemon(dir).expect("a private bus");
+        Bus::serve(Some(daemon), address, caps)
     }
 
     /// Serves on the session bus this process already has (`dbus-run-session`).

@@ -2,8 +2,7 @@
 //! bus (a real dbus-daemon), holding gh's entry the way gh writes it.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 
 use sidekick_forge::{token_for, ForgeKind, TokenSource};
@@ -25,31 +24,10 @@ impl Drop for Bus {
 
 fn bus() -> Bus {
     let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("bus.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "<busconfig><type>session</type><listen>unix:path={}</listen>\
-             <auth>EXTERNAL</auth><policy context=\"default\">\
-             <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
-             <allow own=\"*\"/></policy></busconfig>",
-            dir.path().join("bus.sock").display()
-        ),
-    )
-    .expect("config");
-    let mut daemon = Command::new("dbus-daemon")
-        .arg(format!("--config-file={}", config.display()))
-        .args(["--nofork", "--print-address=1"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("dbus-daemon runs (apt install dbus)");
-    let mut line = String::new();
-    BufReader::new(daemon.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("address");
+    let (daemon, address) = sidekick_testkit::dbus_daemon(dir.path()).expect("a private bus");
     Bus {
         daemon,
-        address: line.trim().to_string(),
+        address,
         _dir: dir,
     }
 }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, RawQuery, State};
+use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -119,8 +119,7 @@ impl ScriptedForge {
             .build()
             .map_err(|e| format!("runtime: {e}"))?;
         let app = Router::new()
-            .route("/gh/{*rest}", any(github))
-            .route("/gl/api/v4/{*rest}", any(gitlab))
+            .route("/{*rest}", any(api))
             .with_state(state.clone());
         let listener = rt
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -335,18 +334,27 @@ fn gh_pull(st: &ForgeState, base_url: &str, p: &ScriptedPull) -> Value {
     })
 }
 
-async fn github(
+/// Every request: GitHub's under `/gh/`, GitLab's under `/gl/api/v4/`, each past the rate
+/// limit and the token first, and recorded.
+async fn api(
     State(state): State<Arc<Mutex<ForgeState>>>,
     method: Method,
     uri: Uri,
-    UrlPath(rest): UrlPath<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-    let r = gate(&mut st, &headers, false)
-        .unwrap_or_else(|| github_route(&mut st, &method, &rest, q, &headers, &body));
+    let path = uri.path().to_string();
+    let r = if let Some(rest) = path.strip_prefix("/gh/") {
+        gate(&mut st, &headers, false)
+            .unwrap_or_else(|| github_route(&mut st, &method, rest, q, &headers, &body))
+    } else if path.starts_with("/gl/api/v4/") {
+        gate(&mut st, &headers, true)
+            .unwrap_or_else(|| gitlab_route(&mut st, &method, &uri, q, &headers, &body))
+    } else {
+        reply(StatusCode::NOT_FOUND, json!({"message": "Not Found"}))
+    };
     record(&mut st, &method, &uri, &headers, &r);
     r
 }
@@ -486,27 +494,10 @@ fn gl_mr(st: &mut ForgeState, site: &str, p: &ScriptedPull) -> Value {
     })
 }
 
-async fn gitlab(
-    State(state): State<Arc<Mutex<ForgeState>>>,
-    method: Method,
-    uri: Uri,
-    UrlPath(rest): UrlPath<String>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let mut st = state.lock().unwrap_or_else(|p| p.into_inner());
-    let r = gate(&mut st, &headers, true)
-        .unwrap_or_else(|| gitlab_route(&mut st, &method, &uri, &rest, q, &headers, &body));
-    record(&mut st, &method, &uri, &headers, &r);
-    r
-}
-
 fn gitlab_route(
     st: &mut ForgeState,
     method: &Method,
     uri: &Uri,
-    rest: &str,
     q: Option<String>,
     headers: &HeaderMap,
     body: &[u8],
@@ -517,7 +508,6 @@ fn gitlab_route(
     let Some(after) = raw.split("/projects/").nth(1) else {
         return not_found();
     };
-    let _ = rest;
     let (project, remainder) = after.split_once('/').unwrap_or((after, ""));
     let site = format!("https://gitlab.com/{}", decode(project));
     let tail: Vec<&str> = remainder.split('/').collect();

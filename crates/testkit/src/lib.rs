@@ -149,3 +149,33 @@ mod tests {
 
 #[cfg(feature = "forge")]
 pub mod forge;
+
+/// A private D-Bus session bus in `dir` (a real `dbus-daemon` that lets any client own any name
+/// and talk to any other): the daemon and its address.
+pub fn dbus_daemon(dir: &Path) -> Result<(std::process::Child, String), String> {
+    use std::io::BufRead;
+    let config = dir.join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "<busconfig><type>session</type><listen>unix:path={}</listen>\
+             <auth>EXTERNAL</auth><policy context=\"default\">\
+             <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
+             <allow own=\"*\"/></policy></busconfig>",
+            dir.join("bus.sock").display()
+        ),
+    )
+    .map_err(|e| format!("bus config: {e}"))?;
+    let mut daemon = Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address=1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run dbus-daemon (apt install dbus): {e}"))?;
+    let mut line = String::new();
+    let out = daemon.stdout.take().ok_or("dbus-daemon has no stdout")?;
+    std::io::BufReader::new(out)
+        .read_line(&mut line)
+        .map_err(|e| format!("bus address: {e}"))?;
+    Ok((daemon, line.trim().to_string()))
+}
