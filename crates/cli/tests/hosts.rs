@@ -116,6 +116,8 @@ fn sshd() -> Sshd {
         format!(
             "Host box\n  HostName 127.0.0.1\n  Port {port}\n  User {USER}\n  IdentityFile {0}/id\n  \
              IdentitiesOnly yes\n  UserKnownHostsFile {0}/known_hosts\n  StrictHostKeyChecking accept-new\n\
+             Host newbox\n  HostName 127.0.0.1\n  Port {port}\n  User {USER}\n  IdentityFile {0}/id\n  \
+             IdentitiesOnly yes\n  StrictHostKeyChecking ask\n\
              Host *\n  UserKnownHostsFile {0}/known_hosts\n  IdentityFile {0}/id\n",
             d.display()
         ),
@@ -292,4 +294,79 @@ fn an_unreachable_host_or_a_changed_host_key_is_sshs_reason_and_nothing_is_kept(
     // Nothing was kept.
     let config = std::fs::read_to_string(w.home.join("config.toml")).unwrap_or_default();
     assert!(!config.contains("[hosts"), "{config}");
+}
+
+/// `'...'` for a shell.
+fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[test]
+fn at_a_terminal_ssh_asks_about_a_new_host_key_once_as_it_would_there() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
+    let sshd = sshd();
+    let w = world(&sshd);
+    // Without a terminal a host whose key is not known yet is refused, not trusted blindly.
+    let r = w.sk(&["hosts", "add", "newbox"]);
+    assert_ne!(r.code(), 0);
+    assert_eq!(
+        r.stderr().trim(),
+        "sidekick: cannot reach newbox: Host key verification failed"
+    );
+    // At a terminal (tmux) ssh shows the fingerprint and the person says yes.
+    let env: Vec<String> = w
+        .envs()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={}", quoted(&v)))
+        .collect();
+    let command = format!(
+        "cd {} && env {} {BIN} hosts add newbox; sleep 30",
+        quoted(&w.repo.display().to_string()),
+        env.join(" ")
+    );
+    let server = format!("sk-hosts-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&server)
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/setup.sh installs it)")
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-s",
+        "add",
+        &command,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let screen =
+        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "add"]).stdout).into_owned();
+    let wait_for = |text: &str| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !screen().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "never showed {text:?}:\n{}",
+                screen()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    wait_for("Are you sure you want to continue connecting");
+    tmux(&["send-keys", "-t", "add", "yes", "Enter"]);
+    wait_for("newbox: Linux");
+    tmux(&["kill-server"]);
+    let known = std::fs::read_to_string(sshd.dir.path().join("known_hosts")).unwrap_or_default();
+    assert!(
+        known.contains(&format!("[127.0.0.1]:{}", sshd.port)),
+        "{known}"
+    );
+    let config = std::fs::read_to_string(w.home.join("config.toml")).expect("config");
+    assert!(config.contains("[hosts.newbox]"), "{config}");
 }

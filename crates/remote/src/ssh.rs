@@ -92,6 +92,11 @@ impl Conn {
     /// The ssh program and every option before the destination: the user's own, then
     /// multiplexing, no prompts, a bounded connect.
     fn base(&self) -> Command {
+        self.options(true)
+    }
+
+    /// [`Conn::base`], with prompts allowed when `batch` is false.
+    fn options(&self, batch: bool) -> Command {
         let (program, args) = self
             .ssh
             .command
@@ -99,9 +104,11 @@ impl Conn {
             .map(|(p, a)| (p.clone(), a.to_vec()))
             .unwrap_or_else(|| ("ssh".into(), Vec::new()));
         let mut cmd = Command::new(program);
-        cmd.args(args)
-            .args(["-o", "BatchMode=yes"])
-            .args(["-o", &format!("ConnectTimeout={CONNECT_SECS}")])
+        cmd.args(args);
+        if batch {
+            cmd.args(["-o", "BatchMode=yes"]);
+        }
+        cmd.args(["-o", &format!("ConnectTimeout={CONNECT_SECS}")])
             .args(["-o", "ControlMaster=auto"])
             .arg("-o")
             .arg(format!(
@@ -174,6 +181,29 @@ impl Conn {
                 reason,
             })
         }
+    }
+
+    /// Opens the shared connection the way the user's terminal would: ssh may ask there (a new
+    /// host's key, a passphrase, a password), reading the answer from the terminal. The calls
+    /// after it share the connection and never ask.
+    pub fn open_interactive(&self) -> Result<(), SshError> {
+        let out = self
+            .options(false)
+            .args(["-T", "--"])
+            .arg(&self.destination)
+            .arg("true")
+            .stdin(Stdio::inherit())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .map_err(|e| SshError::Spawn(e.to_string()))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(SshError::Unreachable {
+            host: self.name.clone(),
+            reason: last_words(&String::from_utf8_lossy(&out.stderr)),
+        })
     }
 
     /// Ends the shared connection (`ssh -O exit`); nothing when there is none.

@@ -26,7 +26,8 @@ enum HostsCommand {
     /// List the hosts, each looked at now: reachable or why not, and its Sidekick.
     Ls,
     /// Add a host: connect, check it, install this Sidekick there (checksum verified) and start
-    /// its host; then keep it in the config. Nothing is kept when any step fails.
+    /// its host; then keep it in the config. Nothing is kept when any step fails. At a
+    /// terminal, ssh may ask once what it asks there (a new host's key, a passphrase).
     Add {
         /// The name to know it by.
         name: String,
@@ -71,6 +72,12 @@ pub fn cmd_hosts(args: HostsArgs) -> Outcome {
             }
             let destination = destination.unwrap_or_else(|| name.clone());
             let c = conn(&ssh(&home, &config)?, &name, &destination)?;
+            // At a terminal ssh may ask what it asks there (a new host's key, a passphrase)
+            // once; everything after shares that connection.
+            if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                c.open_interactive()
+                    .map_err(|e| Failure::new(e.to_string()))?;
+            }
             let report = bring_up(&c)?;
             sidekick_config::settings::add_host(home.config_file(), &name, &destination)
                 .map_err(|e| Failure::new(e.to_string()))?;
