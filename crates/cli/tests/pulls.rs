@@ -450,7 +450,7 @@ fn a_job_from_an_issue_opens_its_pull_request_by_itself_and_closes_the_issue() {
         ),
     );
     let job = w.json(&[
-        "run", "--json", "--wait", "-a", "rec", "--issue", "7", "--pr", "draft",
+        "run", "--json", "--wait", "-a", "rec", "--issue", "7", "--pr=draft",
     ]);
     assert_eq!(job["state"], "completed", "{job}");
     let id = s(&job["id"]);
@@ -516,6 +516,11 @@ fn a_job_from_an_issue_opens_its_pull_request_by_itself_and_closes_the_issue() {
 
 #[test]
 fn with_pr_open_a_job_is_never_merged_here_by_itself() {
+    // `--pr` before a task takes no value of it.
+    let plain = forged(false, "");
+    let job = plain.w.json(&["run", "--json", "--pr", "echo y > y.txt"]);
+    assert_eq!(job["open_pr"], "ready", "{job}");
+    assert_eq!(job["task"], "echo y > y.txt");
     let f = forged(false, "[pr]\nopen = \"ready\"\n");
     let w = &f.w;
     let job = w.json(&[

@@ -370,6 +370,9 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
          {bin} merge {other}; echo merge=$?; \
          {bin} reply {other} 'touch {escaped}'; echo reply=$?; \
          {bin} run --auto-merge 'echo landed > landed.md'; echo auto=$?; \
+         {bin} run --pr 'echo pr > pr.md'; echo openpr=$?; \
+         {bin} run --issue 3; echo issue=$?; \
+         {bin} pr {other}; echo prjob=$?; \
          {bin} retry {other}; echo retry=$?",
         escaped = user.join("escaped").display(),
         other = s(&other["id"]),
@@ -378,13 +381,20 @@ fn from_inside_a_sandbox_sidekicks_start_sandboxed_and_the_users_decisions_are_r
     let job = w.spawn(&["--wait", "--sandbox", "worktree"], &script);
     assert_eq!(job["state"], "completed", "{job}");
     let log = w.ok(&["logs", &s(&job["id"])]);
-    for what in ["trust=1", "merge=1", "reply=1", "auto=1", "retry=1"] {
+    for what in [
+        "trust=1", "merge=1", "reply=1", "auto=1", "openpr=1", "issue=1", "prjob=1", "retry=1",
+    ] {
         assert!(log.contains(what), "{what}:\n{log}");
     }
     let said = w.sk(&["logs", &s(&job["id"])]).stderr();
     assert!(said.contains("this needs the user"), "{said}");
     assert!(
         said.contains("may not start a sidekick that merges by itself"),
+        "{said}"
+    );
+    assert!(
+        said.contains("may not start a sidekick that opens a pull request")
+            && said.contains("may not read the forge's issues"),
         "{said}"
     );
     // The user's job is not its own: the reply is refused before anything else is asked.

@@ -82,10 +82,10 @@ pub struct RunArgs {
     /// Never merge by itself, even where the task type or the repository says so.
     #[arg(long)]
     no_auto_merge: bool,
-    /// Open a pull request when the job completes with changes (`--pr draft`: as a draft),
+    /// Open a pull request when the job completes with changes (`--pr=draft`: as a draft),
     /// whatever `[pr] open` says; the job is then never merged here by itself.
     #[arg(long, value_name = "MODE", num_args = 0..=1, default_missing_value = "ready",
-          value_parser = ["ready", "draft"], conflicts_with = "auto_merge")]
+          require_equals = true, value_parser = ["ready", "draft"], conflicts_with = "auto_merge")]
     pr: Option<String>,
     /// Make the job from issue N of the repository's origin (GitHub or GitLab): its title and
     /// body are the task (or the task's context, when a task is given too), and the job's pull

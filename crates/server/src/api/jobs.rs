@@ -64,6 +64,20 @@ pub(super) fn confined_spawn(
             "a job's sandbox may not start a sidekick that merges by itself; this needs the user",
         )));
     }
+    // What goes to the forge goes with the user's credentials: the user's to ask for.
+    if req.open_pr.is_some() {
+        return Err(ApiFailure(ApiError::new(
+            ErrorCode::Confined,
+            "a job's sandbox may not start a sidekick that opens a pull request; this needs the user",
+        )));
+    }
+    if req.issue.is_some() {
+        return Err(ApiFailure(ApiError::new(
+            ErrorCode::Confined,
+            "a job's sandbox may not read the forge's issues; this needs the user",
+        )));
+    }
+    req.tokens = Default::default();
     peer.check_folder(engine, &req.repo)?;
     req.parent = match req.parent.take() {
         Some(parent) => {
