@@ -450,7 +450,14 @@ fn a_job_from_an_issue_opens_its_pull_request_by_itself_and_closes_the_issue() {
         ),
     );
     let job = w.json(&[
-        "run", "--json", "--wait", "-a", "rec", "--issue", "7", "--pr=draft",
+        "run",
+        "--json",
+        "--wait",
+        "-a",
+        "rec",
+        "--issue",
+        "7",
+        "--pr=draft",
     ]);
     assert_eq!(job["state"], "completed", "{job}");
     let id = s(&job["id"]);
