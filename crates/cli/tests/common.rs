@@ -319,3 +319,92 @@ pub fn assert_counts_to(reader: impl std::io::Read, n: u64) {
     }
     assert_eq!(expected - 1, n, "got {} lines", expected - 1);
 }
+
+/// A shell word that stays one word, whatever it holds.
+pub fn quoted(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// `sidekick ARGS` in a real terminal (a tmux server of its own, 160x40), in the world's
+/// repository with its environment: read and typed into as a person would. The server goes
+/// when this is dropped.
+pub struct Terminal {
+    server: String,
+}
+
+impl Terminal {
+    /// `args` is the command line after the binary, as the shell reads it.
+    pub fn start(w: &World, args: &str) -> Terminal {
+        let env: Vec<String> = w
+            .envs()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={}", quoted(&v)))
+            .collect();
+        let command = format!(
+            "cd {} && env {} {BIN} {args}; sleep 30",
+            quoted(&w.repo.display().to_string()),
+            env.join(" ")
+        );
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let t = Terminal {
+            server: format!("sk-term-{}-{n}", std::process::id()),
+        };
+        let started = t.tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "40",
+            "-s",
+            "main",
+            &command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.server)
+            .args(args)
+            .output()
+            .expect("tmux runs (scripts/setup.sh installs it)")
+    }
+
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    /// Waits (up to 60 s) until the screen shows `text`; returns the screen.
+    pub fn wait_for(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never showed {text:?}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Types `keys` (tmux key names: a word, `Enter`).
+    pub fn send(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        self.tmux(&["kill-server"]);
+    }
+}

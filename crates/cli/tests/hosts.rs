@@ -296,11 +296,6 @@ fn an_unreachable_host_or_a_changed_host_key_is_sshs_reason_and_nothing_is_kept(
     assert!(!config.contains("[hosts"), "{config}");
 }
 
-/// `'...'` for a shell.
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[test]
 fn at_a_terminal_ssh_asks_about_a_new_host_key_once_as_it_would_there() {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
@@ -314,54 +309,11 @@ fn at_a_terminal_ssh_asks_about_a_new_host_key_once_as_it_would_there() {
         "sidekick: cannot reach newbox: Host key verification failed"
     );
     // At a terminal (tmux) ssh shows the fingerprint and the person says yes.
-    let env: Vec<String> = w
-        .envs()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", quoted(&v)))
-        .collect();
-    let command = format!(
-        "cd {} && env {} {BIN} hosts add newbox; sleep 30",
-        quoted(&w.repo.display().to_string()),
-        env.join(" ")
-    );
-    let server = format!("sk-hosts-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&server)
-            .args(args)
-            .output()
-            .expect("tmux runs (scripts/setup.sh installs it)")
-    };
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        "-s",
-        "add",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    let screen =
-        || String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "add"]).stdout).into_owned();
-    let wait_for = |text: &str| {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !screen().contains(text) {
-            assert!(
-                Instant::now() < deadline,
-                "never showed {text:?}:\n{}",
-                screen()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    wait_for("Are you sure you want to continue connecting");
-    tmux(&["send-keys", "-t", "add", "yes", "Enter"]);
-    wait_for("newbox: Linux");
-    tmux(&["kill-server"]);
+    let term = crate::common::Terminal::start(&w, "hosts add newbox");
+    term.wait_for("Are you sure you want to continue connecting");
+    term.send(&["yes", "Enter"]);
+    term.wait_for("newbox: Linux");
+    drop(term);
     let known = std::fs::read_to_string(sshd.dir.path().join("known_hosts")).unwrap_or_default();
     assert!(
         known.contains(&format!("[127.0.0.1]:{}", sshd.port)),

@@ -1306,11 +1306,6 @@ fn logs_raw_gives_the_output_back_byte_for_byte() {
     assert_eq!(clash.code(), 2, "a usage error");
 }
 
-/// A shell word that stays one word, whatever it holds.
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[test]
 fn a_trust_prompt_shows_in_a_real_terminal_exactly_what_will_run() {
     let w = World::with_config("sandbox = \"off\"\n");
@@ -1326,51 +1321,9 @@ fn a_trust_prompt_shows_in_a_real_terminal_exactly_what_will_run() {
         ),
     )
     .expect("config");
-    let env: Vec<String> = w
-        .envs()
-        .into_iter()
-        .map(|(k, v)| format!("{k}={}", quoted(&v)))
-        .collect();
-    let command = format!(
-        "cd {} && env {} {} trust; sleep 30",
-        quoted(&w.repo.display().to_string()),
-        env.join(" "),
-        crate::common::BIN
-    );
-    let server = format!("sk-trust-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        std::process::Command::new("tmux")
-            .arg("-L")
-            .arg(&server)
-            .args(args)
-            .output()
-            .expect("tmux runs (scripts/setup.sh installs it)")
-    };
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "40",
-        "-s",
-        "trust",
-        &command,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    let screen = || {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", "trust"]).stdout).into_owned()
-    };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !screen().contains("Trust it to run these commands?") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no prompt:\n{}",
-            screen()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let shown = screen();
+    let term = crate::common::Terminal::start(&w, "trust");
+    term.wait_for("Trust it to run these commands?");
+    let shown = term.screen();
     let line = shown
         .lines()
         .find(|l| l.contains("setup command:"))
@@ -1381,16 +1334,9 @@ fn a_trust_prompt_shows_in_a_real_terminal_exactly_what_will_run() {
             && line.contains("\\r\\u{1b}[2Kecho harmless-setup"),
         "the terminal shows: {line}\n{shown}"
     );
-    tmux(&["send-keys", "-t", "trust", "n", "Enter"]);
-    while !screen().contains("not trusted; nothing was recorded") {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no answer:\n{}",
-            screen()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    tmux(&["kill-server"]);
+    term.send(&["n", "Enter"]);
+    term.wait_for("not trusted; nothing was recorded");
+    drop(term);
     assert!(!w.home.join("trusted.toml").exists());
 
     // The refusal sentence shows it escaped too, and nothing ran.
