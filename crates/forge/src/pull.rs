@@ -70,7 +70,7 @@ pub trait Forge: Send + Sync + std::fmt::Debug {
 }
 
 /// At most `max` characters of `text`'s end, whole lines, for a check's output.
-pub(crate) fn tail(text: &str, max: usize) -> String {
+pub fn tail(text: &str, max: usize) -> String {
     let text = text.trim();
     if text.len() <= max {
         return text.to_string();

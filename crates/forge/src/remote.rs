@@ -10,6 +10,14 @@ pub enum ForgeKind {
 }
 
 impl ForgeKind {
+    /// The forge as the wire names it (`PullRequest.forge`, `ForgeTokens`): `github`, `gitlab`.
+    pub fn id(self) -> &'static str {
+        match self {
+            ForgeKind::GitHub => "github",
+            ForgeKind::GitLab => "gitlab",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ForgeKind::GitHub => "GitHub",

@@ -92,12 +92,8 @@ impl Pulls {
             ForgeKind::GitLab => config.forges.gitlab.api_url.clone(),
         };
         let host = remote.host.to_ascii_lowercase();
-        let forge_name = match remote.kind {
-            ForgeKind::GitHub => "github",
-            ForgeKind::GitLab => "gitlab",
-        };
         let given = tokens
-            .and_then(|t| t.get(forge_name))
+            .and_then(|t| t.get(remote.kind.id()))
             .and_then(|t| Token::from_client(&t.0));
         if let Some(t) = given {
             lock(&self.tokens).insert(host.clone(), t);

@@ -156,10 +156,7 @@ impl Pulls {
             }
         };
         Ok(PullRequest {
-            forge: match forge.kind() {
-                sidekick_forge::ForgeKind::GitHub => "github".into(),
-                sidekick_forge::ForgeKind::GitLab => "gitlab".into(),
-            },
+            forge: forge.kind().id().into(),
             number: pull.number,
             url: pull.url,
             state: pull.state,

@@ -43,15 +43,12 @@ pub(crate) async fn remote_url(repo: &Path) -> Result<String> {
     Ok(url)
 }
 
+/// The git every other background call runs (`sidekick_git::repo::git`: no terminal prompt,
+/// no stdin), as an async command that goes with its caller; no askpass program either.
 fn git(repo: &Path) -> tokio::process::Command {
-    let mut cmd = tokio::process::Command::new("git");
-    cmd.arg("-C")
-        .arg(repo)
-        // Never wait for a prompt in the background: a credential helper answers or it fails.
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_ASKPASS", "")
+    let mut cmd = tokio::process::Command::from(crate::repo::git(repo));
+    cmd.env("GIT_ASKPASS", "")
         .env("SSH_ASKPASS", "")
-        .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     cmd
 }

@@ -379,23 +379,13 @@ fn fix_message(checks: &Checks) -> Option<String> {
             .filter(|o| !o.is_empty())
         {
             Some(out) => {
-                let out = last_chars(out, FIX_OUTPUT_MAX);
+                let out = sidekick_forge::pull::tail(out, FIX_OUTPUT_MAX);
                 text.push_str(&format!("```\n{out}\n```\n"));
             }
             None => text.push_str("(it gave no output)\n"),
         }
     }
     Some(text)
-}
-
-/// At most `max` characters of `text`'s end (where a failing run says why).
-fn last_chars(text: &str, max: usize) -> String {
-    let count = text.chars().count();
-    if count <= max {
-        return text.to_string();
-    }
-    let tail: String = text.chars().skip(count - max).collect();
-    format!("…{tail}")
 }
 
 /// What changed on a pull request between two looks, as lines for the job's log.
